@@ -1,0 +1,397 @@
+"""Check rendered Kubernetes objects against the Kubernetes JSON schemas before anything is written.
+
+This module owns the ``check`` step of the pipeline: every object is validated
+strictly (an unknown field is an error) against the official schemas of one
+Kubernetes release, and every problem of every object is reported at once.
+
+Two backends give the same kind of answer:
+
+- ``kubeconform -strict`` when it is on PATH, fed the built-in objects on stdin;
+- otherwise, offline, the strict schemas that the ``kubernetes-validate``
+  package ships, each compiled once per (release, apiVersion, kind) with the
+  Rust validator ``jsonschema_rs``.
+
+The custom resources that bodywork-render emits (Flux ``Kustomization`` and
+``GitRepository``, Argo CD ``Application``) are checked offline in both cases,
+against the small schemas in ``schemas/crds/`` that cover the fields we use.
+
+Heavy imports happen inside functions, so importing this module stays cheap.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import jsonschema_rs
+
+DEFAULT_K8S_VERSION = "1.37"
+"""The Kubernetes release checked against unless told otherwise (major.minor)."""
+
+_DEFS_URI = "https://kubernetes.io/api/_definitions.json"
+_STRICT_DIR = re.compile(r"^v(\d+)\.(\d+)\.\d+-local-strict$")
+_PLAIN_KEY = re.compile(r"^[A-Za-z_$][A-Za-z0-9_$-]*$")
+_JSON_TYPES = ((bool, "boolean"), (int, "integer"), (float, "number"), (str, "string"),
+               (list, "array"), (tuple, "array"), (Mapping, "object"))
+_ONE_OF_NAMES = {
+    "io.k8s.apimachinery.pkg.api.resource.Quantity": "a quantity (string or number)",
+    "io.k8s.apimachinery.pkg.util.intstr.IntOrString": "an integer or a string",
+}
+
+
+@dataclass(frozen=True)
+class ObjectProblem:
+    """One problem found in one rendered object.
+
+    ``path`` is the dotted field path inside the object, with list indexes in
+    brackets (``spec.template.spec.containers[0].image``); it is empty when the
+    problem concerns the object as a whole.
+    """
+
+    kind: str
+    name: str
+    path: str
+    message: str
+
+    def __str__(self) -> str:
+        where = f"{self.path}: " if self.path else ""
+        return f"{self.kind}/{self.name}: {where}{self.message}"
+
+
+def supported_k8s_versions() -> list[str]:
+    """The Kubernetes releases (``major.minor``) whose schemas are available offline, oldest first."""
+    return [f"{major}.{minor}" for major, minor in sorted(_schema_dirs())]
+
+
+def check_objects(
+    objects: Sequence[Mapping[str, Any]], k8s_version: str = DEFAULT_K8S_VERSION
+) -> list[ObjectProblem]:
+    """Validate every object strictly against the schemas of ``k8s_version``; return every problem, in object order.
+
+    ``k8s_version`` is ``major.minor`` or ``major.minor.patch``, with or without
+    a leading ``v``. Raises ``ValueError`` for a release without offline
+    schemas, and ``RuntimeError`` when kubeconform is on PATH but gives no
+    readable answer.
+    """
+    import shutil
+
+    major_minor = _major_minor(k8s_version)
+    kubeconform = shutil.which("kubeconform")
+    if kubeconform is None:
+        found = _check_offline(objects, major_minor, range(len(objects)))
+    else:
+        custom = [i for i, obj in enumerate(objects) if _gvk(obj) in _crd_schemas()]
+        builtin = [i for i, obj in enumerate(objects) if _gvk(obj) not in _crd_schemas()]
+        found = _check_offline(objects, major_minor, custom)
+        found += _check_kubeconform(kubeconform, objects, major_minor, builtin)
+    return [problem for _, problem in sorted(found, key=lambda item: item[0])]
+
+
+# -- versions and schema files ------------------------------------------------
+
+
+@lru_cache(maxsize=1)
+def _schema_dirs() -> dict[tuple[int, int], Path]:
+    """The strict schema folders that kubernetes-validate ships, by (major, minor), found without importing it."""
+    from importlib.util import find_spec
+
+    spec = find_spec("kubernetes_validate")
+    if spec is None or not spec.submodule_search_locations:
+        return {}
+    root = Path(next(iter(spec.submodule_search_locations))) / "kubernetes-json-schema"
+    dirs: dict[tuple[int, int], Path] = {}
+    for entry in root.iterdir() if root.is_dir() else ():
+        match = _STRICT_DIR.match(entry.name)
+        if match:
+            dirs[(int(match.group(1)), int(match.group(2)))] = entry
+    return dirs
+
+
+def _major_minor(k8s_version: str) -> tuple[int, int]:
+    match = re.fullmatch(r"v?(\d+)\.(\d+)(?:\.\d+)?", k8s_version.strip())
+    key = (int(match.group(1)), int(match.group(2))) if match else None
+    if key is None or key not in _schema_dirs():
+        supported = ", ".join(supported_k8s_versions()) or "none (is kubernetes-validate installed?)"
+        raise ValueError(f"no schemas for Kubernetes {k8s_version!r}; supported releases: {supported}")
+    return key
+
+
+def _crd_dir() -> Path:
+    """``schemas/crds``: inside the package in a wheel, at the repository root in a checkout."""
+    here = Path(__file__).resolve().parent
+    packaged = here / "schemas" / "crds"
+    return packaged if packaged.is_dir() else here.parent / "schemas" / "crds"
+
+
+@lru_cache(maxsize=1)
+def _crd_schemas() -> dict[tuple[str, str], dict[str, Any]]:
+    """Our own schemas of the custom resources we emit, by (apiVersion, kind)."""
+    schemas: dict[tuple[str, str], dict[str, Any]] = {}
+    for path in sorted(_crd_dir().glob("*.json")):
+        schema = json.loads(path.read_text(encoding="utf-8"))
+        for gvk in schema["x-kubernetes-group-version-kind"]:
+            schemas[(f"{gvk['group']}/{gvk['version']}", gvk["kind"])] = schema
+    return schemas
+
+
+def _gvk(obj: Any) -> tuple[str, str] | None:
+    if not isinstance(obj, Mapping):
+        return None
+    api_version, kind = obj.get("apiVersion"), obj.get("kind")
+    if isinstance(api_version, str) and isinstance(kind, str):
+        return (api_version, kind)
+    return None
+
+
+class _Schemas:
+    """The compiled validators of one Kubernetes release, built on first use and kept."""
+
+    def __init__(self, major_minor: tuple[int, int]) -> None:
+        import jsonschema_rs
+
+        self.release = "{}.{}".format(*major_minor)
+        defs = json.loads((_schema_dirs()[major_minor] / "_definitions.json").read_text(encoding="utf-8"))
+        self._registry = jsonschema_rs.Registry([(_DEFS_URI, defs)])
+        self._names: dict[tuple[str, str], str] = {}
+        self._kinds: dict[str, list[str]] = {}
+        for name, definition in defs["$defs"].items():
+            for gvk in definition.get("x-kubernetes-group-version-kind", ()):
+                group, version, kind = gvk["group"], gvk["version"], gvk["kind"]
+                api_version = f"{group}/{version}" if group else version
+                self._names[(api_version, kind)] = name
+                self._kinds.setdefault(kind, []).append(api_version)
+        self._validators: dict[tuple[str, str], jsonschema_rs.Validator] = {}
+
+    def validator(self, gvk: tuple[str, str]) -> jsonschema_rs.Validator | None:
+        """The validator of one apiVersion and kind, or None when this release does not serve it."""
+        validator = self._validators.get(gvk)
+        if validator is None:
+            import jsonschema_rs
+
+            crd = _crd_schemas().get(gvk)
+            if crd is not None:
+                schema: dict[str, Any] = crd
+            elif gvk in self._names:
+                schema = {"$schema": "https://json-schema.org/draft/2020-12/schema",
+                          "$ref": f"{_DEFS_URI}#/$defs/{self._names[gvk]}"}
+            else:
+                return None
+            validator = jsonschema_rs.validator_for(schema, registry=self._registry)
+            self._validators[gvk] = validator
+        return validator
+
+    def unknown(self, gvk: tuple[str, str]) -> tuple[str, str]:
+        """The field and message for an apiVersion and kind that this release does not serve."""
+        api_version, kind = gvk
+        served = sorted(set(self._kinds.get(kind, ())) | {a for a, k in _crd_schemas() if k == kind})
+        if served:
+            return "apiVersion", (f"{kind} is not served as {api_version} in Kubernetes {self.release}"
+                                  f" (known: {', '.join(served)})")
+        return "kind", f"unknown kind {kind!r} ({api_version}) in Kubernetes {self.release}"
+
+
+@lru_cache(maxsize=None)
+def _schemas(major_minor: tuple[int, int]) -> _Schemas:
+    return _Schemas(major_minor)
+
+
+# -- the offline backend ------------------------------------------------------
+
+
+def _check_offline(
+    objects: Sequence[Any], major_minor: tuple[int, int], indexes: Sequence[int]
+) -> list[tuple[int, ObjectProblem]]:
+    found: list[tuple[int, ObjectProblem]] = []
+    if not indexes:
+        return found
+    schemas = _schemas(major_minor)
+    for index in indexes:
+        found.extend((index, problem) for problem in _check_one(objects[index], schemas))
+    return found
+
+
+def _check_one(obj: Any, schemas: _Schemas) -> list[ObjectProblem]:
+    kind, name = _identity(obj)
+    if not isinstance(obj, Mapping):
+        return [ObjectProblem(kind, name, "", f"expected an object, got {_json_type(obj)}")]
+    gvk = _gvk(obj)
+    if gvk is None:
+        field = "apiVersion" if not isinstance(obj.get("apiVersion"), str) else "kind"
+        return [ObjectProblem(kind, name, field, "required string field is missing")]
+    validator = schemas.validator(gvk)
+    if validator is None:
+        field, message = schemas.unknown(gvk)
+        return [ObjectProblem(kind, name, field, message)]
+    problems: list[ObjectProblem] = []
+    try:
+        valid = validator.is_valid(obj)
+    except ValueError:  # a value jsonschema_rs cannot take (a YAML loader's int subclass, a date, an int key)
+        obj, problems = _plain_json(obj, kind, name)
+        valid = validator.is_valid(obj)
+    if not valid:
+        for error in validator.iter_errors(obj):
+            if error.kind.name == "additionalProperties":
+                problems.extend(_unknown_fields(error, kind, name))
+            else:
+                problems.append(_problem(error, kind, name))
+    return sorted(problems, key=lambda problem: (problem.path, problem.message))
+
+
+def _identity(obj: Any) -> tuple[str, str]:
+    """The kind and name to report an object by, whatever its shape."""
+    if not isinstance(obj, Mapping):
+        return "?", "?"
+    kind = obj.get("kind")
+    metadata = obj.get("metadata")
+    name = None
+    if isinstance(metadata, Mapping):
+        name = metadata.get("name") or metadata.get("generateName")
+    return (kind if isinstance(kind, str) and kind else "?", name if isinstance(name, str) and name else "?")
+
+
+def _plain_json(value: Any, kind: str, name: str) -> tuple[Any, list[ObjectProblem]]:
+    """A copy of ``value`` made of plain JSON types, and a problem for every value that has no JSON form."""
+    problems: list[ObjectProblem] = []
+
+    def plain(node: Any, path: tuple[str | int, ...]) -> Any:
+        if node is None or isinstance(node, bool):
+            return node
+        if isinstance(node, str):
+            return str(node)
+        if isinstance(node, int):
+            return int(node)
+        if isinstance(node, float):
+            return float(node)
+        if isinstance(node, Mapping):
+            copy = {}
+            for key, item in node.items():
+                if not isinstance(key, str):
+                    problems.append(ObjectProblem(kind, name, _dotted(path),
+                                                  f"key {key!r} is not a string"))
+                    continue
+                copy[str(key)] = plain(item, (*path, key))
+            return copy
+        if isinstance(node, (list, tuple)):
+            return [plain(item, (*path, i)) for i, item in enumerate(node)]
+        problems.append(ObjectProblem(kind, name, _dotted(path),
+                                      f"a {type(node).__name__} has no JSON form; quote it"))
+        return None
+
+    return plain(value, ()), problems
+
+
+def _problem(error: Any, kind: str, name: str) -> ObjectProblem:
+    """One jsonschema_rs error as a problem whose path points at the faulty field."""
+    path = tuple(error.instance_path)
+    keyword = error.kind.name
+    details = error.kind.as_dict() if keyword in ("required", "type") else {}
+    if keyword == "required":
+        return ObjectProblem(kind, name, _dotted((*path, details["property"])), "required field is missing")
+    if keyword == "type":
+        expected = " or ".join(t for t in details["types"] if t != "null") or "null"
+        return ObjectProblem(kind, name, _dotted(path), f"expected {expected}, got {_shown(error.instance)}")
+    if keyword.startswith("oneOf") and len(error.schema_path) >= 2 and error.schema_path[-2] in _ONE_OF_NAMES:
+        expected = _ONE_OF_NAMES[error.schema_path[-2]]
+        return ObjectProblem(kind, name, _dotted(path), f"expected {expected}, got {_shown(error.instance)}")
+    return ObjectProblem(kind, name, _dotted(path), error.message)
+
+
+def _unknown_fields(error: Any, kind: str, name: str) -> list[ObjectProblem]:
+    path = tuple(error.instance_path)
+    return [ObjectProblem(kind, name, _dotted((*path, field)), "unknown field") for field in error.kind.unexpected]
+
+
+def _dotted(path: Sequence[str | int]) -> str:
+    """``("spec", "containers", 0, "image")`` as ``spec.containers[0].image``; odd keys are quoted."""
+    text = ""
+    for part in path:
+        if isinstance(part, int):
+            text += f"[{part}]"
+        elif _PLAIN_KEY.match(part):
+            text += f".{part}" if text else part
+        else:
+            text += f"[{json.dumps(part)}]"
+    return text
+
+
+def _json_type(value: Any) -> str:
+    if value is None:
+        return "null"
+    return next((name for cls, name in _JSON_TYPES if isinstance(value, cls)), type(value).__name__)
+
+
+def _shown(value: Any) -> str:
+    """A value's JSON type, and the value itself when it is a short scalar."""
+    kind = _json_type(value)
+    if isinstance(value, (Mapping, list, tuple)) or value is None:
+        return kind
+    text = json.dumps(value)
+    return f"{kind} {text if len(text) <= 40 else text[:37] + '...'}"
+
+
+# -- the kubeconform backend --------------------------------------------------
+
+
+def _check_kubeconform(
+    executable: str, objects: Sequence[Any], major_minor: tuple[int, int], indexes: Sequence[int]
+) -> list[tuple[int, ObjectProblem]]:
+    """Validate the objects at ``indexes`` with ``kubeconform -strict``, fed on stdin."""
+    import subprocess
+
+    if not indexes:
+        return []
+    found: list[tuple[int, ObjectProblem]] = []
+    documents = []
+    by_signature: dict[tuple[str, str, str], list[int]] = {}
+    for index in indexes:
+        kind, name = _identity(objects[index])
+        plain, problems = _plain_json(objects[index], kind, name)
+        found.extend((index, problem) for problem in problems)
+        documents.append(json.dumps(plain, sort_keys=True))
+        api_version = plain.get("apiVersion") if isinstance(plain, dict) else None
+        by_signature.setdefault((kind, name, str(api_version or "")), []).append(index)
+    command = [executable, "-strict", "-summary", "-output", "json",
+               "-kubernetes-version", "{}.{}.0".format(*major_minor)]
+    completed = subprocess.run(command, input="\n---\n".join(documents) + "\n",
+                               capture_output=True, text=True, check=False)
+    try:
+        report = json.loads(completed.stdout)
+        results = report["resources"]
+    except (ValueError, KeyError, TypeError):
+        detail = (completed.stderr or completed.stdout).strip()[:500]
+        raise RuntimeError(f"kubeconform gave no JSON report (exit {completed.returncode}): {detail}") from None
+    for result in results:
+        if result.get("status") not in ("statusInvalid", "statusError"):
+            continue
+        kind, name = result.get("kind") or "?", result.get("name") or "?"
+        candidates = by_signature.get((kind, name, result.get("version") or ""), [])
+        index = candidates[0] if candidates else indexes[0]
+        obj = objects[index]
+        errors = result.get("validationErrors") or []
+        if not errors:
+            found.append((index, ObjectProblem(kind, name, "", result.get("msg") or result["status"])))
+        for error in errors:
+            path = _dotted(_pointer_path(obj, error.get("path", "")))
+            found.append((index, ObjectProblem(kind, name, path, error.get("msg", ""))))
+    return found
+
+
+def _pointer_path(obj: Any, pointer: str) -> tuple[str | int, ...]:
+    """A JSON pointer as path parts, with list indexes as ints where the object has a list."""
+    parts: list[str | int] = []
+    node = obj
+    for raw in pointer.split("/")[1:] if pointer else []:
+        token = raw.replace("~1", "/").replace("~0", "~")
+        if isinstance(node, list) and token.isdigit():
+            parts.append(int(token))
+            node = node[int(token)] if int(token) < len(node) else None
+        else:
+            parts.append(token)
+            node = node.get(token) if isinstance(node, Mapping) else None
+    return tuple(parts)
