@@ -1,0 +1,50 @@
+"""The DAG: parse ``a >> b, c >> d`` into ordered steps of parallel stages."""
+
+from __future__ import annotations
+
+import graphlib
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class DagName:
+    """One stage name as written in the DAG, with its step and character offset in the text."""
+
+    name: str
+    step: int
+    offset: int
+
+
+def parse_dag(text: str) -> list[list[DagName]]:
+    """Split a DAG text into steps of names; names are stripped, empty names kept (as '') for reporting."""
+    steps: list[list[DagName]] = []
+    position = 0
+    for step_number, step_text in enumerate(text.split(">>")):
+        names = []
+        offset = position
+        for raw in step_text.split(","):
+            stripped = raw.strip()
+            leading = len(raw) - len(raw.lstrip())
+            names.append(DagName(stripped, step_number, offset + leading))
+            offset += len(raw) + 1
+        steps.append(names)
+        position += len(step_text) + 2
+    return steps
+
+
+def ordered_steps(steps: list[list[str]]) -> tuple[tuple[str, ...], ...]:
+    """Steps in run order, computed with graphlib: each stage depends on every stage of the step before.
+
+    Raises graphlib.CycleError if a stage appears in two steps.
+    """
+    sorter: graphlib.TopologicalSorter[str] = graphlib.TopologicalSorter()
+    for before, step in zip([[]] + steps, steps):
+        for stage in step:
+            sorter.add(stage, *before)
+    sorter.prepare()
+    order: list[tuple[str, ...]] = []
+    while sorter.is_active():
+        ready = sorter.get_ready()
+        order.append(tuple(sorted(ready, key=[s for step in steps for s in step].index)))
+        sorter.done(*ready)
+    return tuple(order)

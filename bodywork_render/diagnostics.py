@@ -1,0 +1,45 @@
+"""Diagnostics: what is wrong with an input, where, and the one error type the core raises."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any, Literal
+
+Severity = Literal["error", "warning"]
+
+
+@dataclass(frozen=True, order=True)
+class Diagnostic:
+    """One finding in one file; line and column are 1-based (0 when the whole file is meant)."""
+
+    file: str
+    line: int
+    column: int
+    path: str
+    severity: Severity
+    message: str
+
+    def __str__(self) -> str:
+        where = f"{self.file}:{self.line}:{self.column}" if self.line else self.file
+        field = f"{self.path}: " if self.path else ""
+        prefix = f"{where}: " if where else ""
+        return f"{prefix}{self.severity}: {field}{self.message}"
+
+    def as_dict(self) -> dict[str, Any]:
+        """The JSON form: file, line, column, path, severity, message."""
+        return asdict(self)
+
+
+class BodyworkError(Exception):
+    """A known problem the user can fix; carries every diagnostic found."""
+
+    def __init__(self, diagnostics: list[Diagnostic] | str) -> None:
+        if isinstance(diagnostics, str):
+            diagnostics = [Diagnostic("", 0, 0, "", "error", diagnostics)]
+        self.diagnostics = sorted(diagnostics)
+        super().__init__("\n".join(str(d) for d in self.diagnostics))
+
+
+def errors_in(diagnostics: list[Diagnostic]) -> list[Diagnostic]:
+    """The diagnostics that are errors, not warnings."""
+    return [d for d in diagnostics if d.severity == "error"]

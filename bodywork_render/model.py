@@ -1,0 +1,144 @@
+"""The typed, immutable model of a valid bodywork.yaml: Pipeline, BatchStage, ServiceStage, Dag.
+
+Versions "1.0" (``project:``) and "1.1" (``pipeline:``) load into the same model, with
+names normalised (see ``names``) and defaults applied. Build it with ``build_pipeline``
+from data that ``validate`` accepted.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Union
+
+from . import names
+from .dag import parse_dag, ordered_steps
+
+DEFAULT_CPU_REQUEST = 0.25
+DEFAULT_MEMORY_REQUEST_MB = 256
+
+
+@dataclass(frozen=True)
+class SecretEnv:
+    """Environment variable ``env`` read from key ``env`` of the Kubernetes Secret ``secret``."""
+
+    env: str
+    secret: str
+
+
+@dataclass(frozen=True)
+class StageBase:
+    """What every stage has; ``name`` is the Kubernetes name, ``source_name`` the key in bodywork.yaml."""
+
+    name: str
+    source_name: str
+    module: str
+    args: tuple[str, ...] = ()
+    requirements: tuple[str, ...] = ()
+    cpu_request: float = DEFAULT_CPU_REQUEST
+    memory_request_mb: int = DEFAULT_MEMORY_REQUEST_MB
+    cpu_limit: float | None = None
+    memory_limit_mb: int | None = None
+    secrets: tuple[SecretEnv, ...] = ()
+
+
+@dataclass(frozen=True)
+class BatchStage(StageBase):
+    """A stage that runs to completion as a Kubernetes Job."""
+
+    max_completion_time_seconds: int = 0
+    retries: int = 0
+
+
+@dataclass(frozen=True)
+class ServiceStage(StageBase):
+    """A long-running stage served by a Deployment and a Service."""
+
+    max_startup_time_seconds: int = 60
+    replicas: int = 1
+    port: int = 8000
+    ingress: bool = False
+
+
+Stage = Union[BatchStage, ServiceStage]
+
+
+@dataclass(frozen=True)
+class Dag:
+    """Ordered steps; the stages of one step run in parallel."""
+
+    steps: tuple[tuple[str, ...], ...]
+
+    def step_of(self, stage: str) -> int:
+        """0-based step of a stage in the DAG."""
+        for number, step in enumerate(self.steps):
+            if stage in step:
+                return number
+        raise KeyError(stage)
+
+
+@dataclass(frozen=True)
+class Pipeline:
+    """A whole bodywork pipeline, ready to plan."""
+
+    name: str
+    version: str
+    docker_image: str
+    namespace: str
+    secrets_group: str | None
+    log_level: str
+    dag: Dag
+    stages: dict[str, Stage] = field(hash=False)
+    run_on_failure: str | None = None
+
+    def stages_in_order(self) -> list[Stage]:
+        """Stages of the DAG in step order, then the run_on_failure stage (if any)."""
+        ordered = [self.stages[name] for step in self.dag.steps for name in step]
+        if self.run_on_failure:
+            ordered.append(self.stages[self.run_on_failure])
+        return ordered
+
+
+def build_pipeline(data: dict[str, Any]) -> Pipeline:
+    """The model of bodywork.yaml data that passed validation."""
+    section = data.get("pipeline") or data["project"]
+    group = section.get("secrets_group")
+    stages = {names.normalise(key): _stage(key, spec, group) for key, spec in data["stages"].items()}
+    dag_steps = [[names.normalise(n.name) for n in step] for step in parse_dag(section["DAG"])]
+    run_on_failure = section.get("run_on_failure")
+    return Pipeline(
+        name=names.normalise(section["name"]),
+        version=data["version"],
+        docker_image=section["docker_image"],
+        namespace=names.normalise(section.get("namespace") or section["name"]),
+        secrets_group=group,
+        log_level=(data.get("logging") or {}).get("log_level", "INFO"),
+        dag=Dag(ordered_steps(dag_steps)),
+        stages=stages,
+        run_on_failure=names.normalise(run_on_failure) if run_on_failure else None,
+    )
+
+
+def _stage(key: str, spec: dict[str, Any], group: str | None) -> Stage:
+    common: dict[str, Any] = dict(
+        name=names.normalise(key),
+        source_name=key,
+        module=spec["executable_module_path"],
+        args=tuple(spec.get("args", ())),
+        requirements=tuple(spec.get("requirements", ())),
+        cpu_request=float(spec.get("cpu_request", DEFAULT_CPU_REQUEST)),
+        memory_request_mb=int(spec.get("memory_request_mb", DEFAULT_MEMORY_REQUEST_MB)),
+        cpu_limit=spec.get("cpu_limit"),
+        memory_limit_mb=spec.get("memory_limit_mb"),
+        secrets=tuple(SecretEnv(env, names.secret_name(secret, group)) for env, secret in (spec.get("secrets") or {}).items()),
+    )
+    if "batch" in spec:
+        batch = spec["batch"]
+        return BatchStage(**common, max_completion_time_seconds=batch["max_completion_time_seconds"], retries=batch["retries"])
+    service = spec["service"]
+    return ServiceStage(
+        **common,
+        max_startup_time_seconds=service["max_startup_time_seconds"],
+        replicas=service["replicas"],
+        port=service["port"],
+        ingress=service["ingress"],
+    )

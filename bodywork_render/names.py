@@ -1,0 +1,68 @@
+"""Names: the one place that turns bodywork names into Kubernetes object names.
+
+Normalisation (documented in the README): lower-case, then '_' and '.' become '-'.
+bodywork's stage ``stage_1`` becomes ``stage-1``. A derived name longer than
+Kubernetes allows is shortened deterministically: a prefix, '-', and a short hash
+of the full name, so it never collides with another shortened name.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+
+DNS1123_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+DNS1035_LABEL = re.compile(r"^[a-z]([-a-z0-9]*[a-z0-9])?$")
+DNS1123_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
+LABEL_MAX = 63
+SUBDOMAIN_MAX = 253
+HASH_LENGTH = 8
+
+
+def normalise(name: str) -> str:
+    """bodywork name to Kubernetes name: lower-case, '_' and '.' replaced by '-'."""
+    return name.lower().replace("_", "-").replace(".", "-")
+
+
+def is_label(name: str) -> bool:
+    """A DNS-1123 label: what namespaces and most names must be."""
+    return len(name) <= LABEL_MAX and DNS1123_LABEL.match(name) is not None
+
+
+def is_dns1035_label(name: str) -> bool:
+    """A DNS-1035 label (starts with a letter): what Service names must be."""
+    return len(name) <= LABEL_MAX and DNS1035_LABEL.match(name) is not None
+
+
+def is_subdomain(name: str) -> bool:
+    """A DNS-1123 subdomain: what Secret names must be."""
+    return len(name) <= SUBDOMAIN_MAX and DNS1123_SUBDOMAIN.match(name) is not None
+
+
+def digest(*parts: str, length: int = HASH_LENGTH) -> str:
+    """A short, stable hex digest of the parts."""
+    h = hashlib.sha256()
+    for part in parts:
+        h.update(part.encode())
+        h.update(b"\0")
+    return h.hexdigest()[:length]
+
+
+def fit(name: str, suffix: str = "", limit: int = LABEL_MAX) -> str:
+    """``name + suffix`` within ``limit`` characters, shortened as prefix + '-' + hash when too long."""
+    if len(name) + len(suffix) <= limit:
+        return name + suffix
+    keep = limit - len(suffix) - HASH_LENGTH - 1
+    prefix = name[:keep].rstrip("-")
+    return f"{prefix}-{digest(name)}{suffix}"
+
+
+def job_name(stage: str, spec_digest: str) -> str:
+    """The name of a batch stage's Job: ``<stage>-<hash of everything the Job runs>``."""
+    return fit(stage, f"-{spec_digest}")
+
+
+def secret_name(secret: str, group: str | None) -> str:
+    """The Kubernetes Secret a stage reads: ``<group>-<secret>``, or ``<secret>`` without a group."""
+    full = f"{group}-{secret}" if group else secret
+    return fit(normalise(full), limit=SUBDOMAIN_MAX)

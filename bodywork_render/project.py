@@ -1,0 +1,59 @@
+"""Project: find a bodywork.yaml, load and validate it, and build the model when it is valid."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from .diagnostics import BodyworkError, Diagnostic, errors_in
+from .load import Document, read_yaml
+from .model import Pipeline, build_pipeline
+from .validate import validate_document
+
+CONFIG_NAMES = ("bodywork.yaml", "bodywork.yml")
+
+
+@dataclass(frozen=True)
+class Project:
+    """A validated project: its folder (None when a lone file was given), document, model and warnings."""
+
+    folder: Path | None
+    document: Document
+    pipeline: Pipeline
+    warnings: tuple[Diagnostic, ...]
+
+
+def config_file(path: Path) -> tuple[Path, Path | None]:
+    """The bodywork.yaml for PATH and the project folder (None when PATH is a file)."""
+    if path.is_dir():
+        for name in CONFIG_NAMES:
+            if (path / name).is_file():
+                return path / name, path
+        raise BodyworkError([_file_error(path, "no bodywork.yaml in this folder (expected a project folder or a bodywork.yaml file)")])
+    if path.exists():
+        return path, None
+    raise BodyworkError([_file_error(path, "no such file or folder")])
+
+
+def _file_error(path: Path, message: str) -> Diagnostic:
+    return Diagnostic(str(path), 0, 0, "", "error", message)
+
+
+def check_project(path: Path) -> tuple[Document | None, list[Diagnostic]]:
+    """Every diagnostic for the project or file at PATH; the document when it could be parsed."""
+    try:
+        file, folder = config_file(path)
+        document = read_yaml(file)
+    except BodyworkError as exc:
+        return None, exc.diagnostics
+    exists = None if folder is None else (lambda module: (folder / module).is_file())
+    return document, validate_document(document, exists)
+
+
+def load_project(path: Path) -> Project:
+    """The validated project at PATH, or BodyworkError with every error found."""
+    document, diagnostics = check_project(path)
+    if document is None or errors_in(diagnostics):
+        raise BodyworkError(diagnostics)
+    file, folder = config_file(path)
+    return Project(folder, document, build_pipeline(document.data), tuple(diagnostics))

@@ -1,0 +1,110 @@
+"""bodywork validate: every error class, with its exact file:line:col, field path and message.
+
+Each tests/cases/<kind>/NAME.yaml is paired with NAME.expected, the exact report.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from bodywork_render.diagnostics import errors_in
+from bodywork_render.project import check_project, load_project
+from bodywork_render.validate import validate_document
+from bodywork_render.load import parse_yaml
+
+CASES = Path(__file__).parent / "cases"
+
+
+def _cases(kind: str) -> list[str]:
+    return sorted(p.name for p in (CASES / kind).glob("*.yaml"))
+
+
+@pytest.mark.parametrize("kind,name", [("invalid", n) for n in _cases("invalid")] + [("valid", n) for n in _cases("valid")])
+def test_case_reports_exactly_the_expected_diagnostics(kind: str, name: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(CASES)
+    _, diagnostics = check_project(Path(kind, name))
+    expected = (CASES / kind / name).with_suffix(".expected").read_text()
+    assert "".join(f"{d}\n" for d in diagnostics) == expected
+    assert bool(errors_in(diagnostics)) == (kind == "invalid")
+
+
+def test_every_invalid_case_is_paired_with_an_expectation() -> None:
+    for kind in ("invalid", "valid"):
+        for case in (CASES / kind).glob("*.yaml"):
+            assert case.with_suffix(".expected").is_file(), case
+
+
+def test_file_over_the_size_limit_is_refused(tmp_path: Path) -> None:
+    big = tmp_path / "bodywork.yaml"
+    big.write_text('version: "1.1"\n# ' + "x" * (1 << 20) + "\n")
+    _, diagnostics = check_project(big)
+    assert [str(d) for d in diagnostics] == [f"{big}: error: file is larger than 1024 KiB; a bodywork.yaml is a few KiB"]
+
+
+def test_alias_bomb_is_refused_fast() -> None:
+    import time
+
+    layers = ['a: &a ["lol"' + ', "lol"' * 9 + "]"]
+    for prev, name in zip("abcdefgh", "bcdefghi"):
+        layers.append(f"{name}: &{name} [" + ", ".join([f"*{prev}"] * 10) + "]")
+    started = time.perf_counter()
+    _, diagnostics = check_project_text("\n".join(layers))
+    assert time.perf_counter() - started < 0.5
+    assert [(d.line, d.column, d.message) for d in diagnostics] == [
+        (2, 8, "invalid YAML: aliases (*a) are not supported: write the value out in full")
+    ]
+
+
+def check_project_text(text: str) -> tuple[object, list]:
+    from bodywork_render.diagnostics import BodyworkError
+
+    try:
+        doc = parse_yaml(text.encode(), "bodywork.yaml")
+    except BodyworkError as exc:
+        return None, exc.diagnostics
+    return doc, validate_document(doc)
+
+
+def test_module_existence_is_checked_for_a_project_folder(tmp_path: Path) -> None:
+    (tmp_path / "bodywork.yaml").write_text((CASES / "valid" / "minimal-1.1.yaml").read_text())
+    (tmp_path / "train.py").write_text("")
+    _, diagnostics = check_project(tmp_path)
+    assert [(d.line, d.column, d.path, d.message) for d in diagnostics] == [
+        (13, 29, "stages.serve.executable_module_path", "'serve.py' does not exist in the project folder")
+    ]
+
+
+def test_a_folder_without_bodywork_yaml_is_a_clear_error(tmp_path: Path) -> None:
+    _, diagnostics = check_project(tmp_path)
+    assert [str(d) for d in diagnostics] == [
+        f"{tmp_path}: error: no bodywork.yaml in this folder (expected a project folder or a bodywork.yaml file)"
+    ]
+
+
+def test_valid_project_loads_into_the_model(tmp_path: Path) -> None:
+    project = load_project(CASES / "valid" / "version-1.0-parallel.yaml")
+    pipeline = project.pipeline
+    assert pipeline.name == "demo" and pipeline.namespace == "demo" and pipeline.version == "1.0"
+    assert pipeline.dag.steps == (("stage-1",), ("stage-2", "stage-3"))
+    batch, notebook, service = (pipeline.stages[n] for n in ("stage-1", "stage-2", "stage-3"))
+    assert (batch.source_name, batch.cpu_request, batch.memory_request_mb, batch.retries) == ("stage_1", 0.5, 100, 0)
+    assert notebook.module == "b.ipynb" and notebook.cpu_request == 0.25 and notebook.memory_request_mb == 256
+    assert service.args == ("--n", "10") and service.port == 1 and service.replicas == 0
+    assert [(s.env, s.secret) for s in service.secrets] == [("KEY", "creds")]
+
+
+def test_versions_1_0_and_1_1_load_into_the_same_model(tmp_path: Path) -> None:
+    text = (CASES / "valid" / "minimal-1.1.yaml").read_text()
+    old = tmp_path / "old.yaml"
+    old.write_text(text.replace('version: "1.1"', 'version: "1.0"').replace("pipeline:", "project:"))
+    new = load_project(CASES / "valid" / "minimal-1.1.yaml").pipeline
+    assert load_project(old).pipeline == new.__class__(**{**new.__dict__, "version": "1.0"})
+
+
+def test_secrets_group_prefixes_secret_names(tmp_path: Path) -> None:
+    text = (CASES / "valid" / "version-1.0-parallel.yaml").read_text().replace("  DAG:", "  secrets_group: Prod\n  DAG:")
+    (tmp_path / "bodywork.yaml").write_text(text)
+    pipeline = load_project(tmp_path / "bodywork.yaml").pipeline
+    assert pipeline.stages["stage-3"].secrets[0].secret == "prod-creds"
