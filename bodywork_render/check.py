@@ -64,6 +64,20 @@ class ObjectProblem:
         return f"{self.kind}/{self.name}: {where}{self.message}"
 
 
+def dotted_path(path: Sequence[str | int]) -> str:
+    """A field path as ``ObjectProblem.path`` shows it: ``("spec", "containers", 0, "image")`` as
+    ``spec.containers[0].image``, with keys that are not plain names quoted (``labels["app.kubernetes.io/name"]``)."""
+    text = ""
+    for part in path:
+        if isinstance(part, int):
+            text += f"[{part}]"
+        elif _PLAIN_KEY.match(part):
+            text += f".{part}" if text else part
+        else:
+            text += f"[{json.dumps(part)}]"
+    return text
+
+
 def supported_k8s_versions() -> list[str]:
     """The Kubernetes releases (``major.minor``) whose schemas are available offline, oldest first."""
     return [f"{major}.{minor}" for major, minor in sorted(_schema_dirs())]
@@ -272,14 +286,14 @@ def _plain_json(value: Any, kind: str, name: str) -> tuple[Any, list[ObjectProbl
             copy = {}
             for key, item in node.items():
                 if not isinstance(key, str):
-                    problems.append(ObjectProblem(kind, name, _dotted(path),
+                    problems.append(ObjectProblem(kind, name, dotted_path(path),
                                                   f"key {key!r} is not a string"))
                     continue
                 copy[str(key)] = plain(item, (*path, key))
             return copy
         if isinstance(node, (list, tuple)):
             return [plain(item, (*path, i)) for i, item in enumerate(node)]
-        problems.append(ObjectProblem(kind, name, _dotted(path),
+        problems.append(ObjectProblem(kind, name, dotted_path(path),
                                       f"a {type(node).__name__} has no JSON form; quote it"))
         return None
 
@@ -290,34 +304,24 @@ def _problem(error: Any, kind: str, name: str) -> ObjectProblem:
     """One jsonschema_rs error as a problem whose path points at the faulty field."""
     path = tuple(error.instance_path)
     keyword = error.kind.name
-    details = error.kind.as_dict() if keyword in ("required", "type") else {}
+    details = error.kind.as_dict() if keyword in ("required", "type", "pattern") else {}
     if keyword == "required":
-        return ObjectProblem(kind, name, _dotted((*path, details["property"])), "required field is missing")
+        return ObjectProblem(kind, name, dotted_path((*path, details["property"])), "required field is missing")
     if keyword == "type":
         expected = " or ".join(t for t in details["types"] if t != "null") or "null"
-        return ObjectProblem(kind, name, _dotted(path), f"expected {expected}, got {_shown(error.instance)}")
+        return ObjectProblem(kind, name, dotted_path(path), f"expected {expected}, got {_shown(error.instance)}")
+    if keyword == "pattern":
+        return ObjectProblem(kind, name, dotted_path(path),
+                             f"expected a string matching {details['pattern']}, got {_shown(error.instance)}")
     if keyword.startswith("oneOf") and len(error.schema_path) >= 2 and error.schema_path[-2] in _ONE_OF_NAMES:
         expected = _ONE_OF_NAMES[error.schema_path[-2]]
-        return ObjectProblem(kind, name, _dotted(path), f"expected {expected}, got {_shown(error.instance)}")
-    return ObjectProblem(kind, name, _dotted(path), error.message)
+        return ObjectProblem(kind, name, dotted_path(path), f"expected {expected}, got {_shown(error.instance)}")
+    return ObjectProblem(kind, name, dotted_path(path), error.message)
 
 
 def _unknown_fields(error: Any, kind: str, name: str) -> list[ObjectProblem]:
     path = tuple(error.instance_path)
-    return [ObjectProblem(kind, name, _dotted((*path, field)), "unknown field") for field in error.kind.unexpected]
-
-
-def _dotted(path: Sequence[str | int]) -> str:
-    """``("spec", "containers", 0, "image")`` as ``spec.containers[0].image``; odd keys are quoted."""
-    text = ""
-    for part in path:
-        if isinstance(part, int):
-            text += f"[{part}]"
-        elif _PLAIN_KEY.match(part):
-            text += f".{part}" if text else part
-        else:
-            text += f"[{json.dumps(part)}]"
-    return text
+    return [ObjectProblem(kind, name, dotted_path((*path, field)), "unknown field") for field in error.kind.unexpected]
 
 
 def _json_type(value: Any) -> str:
@@ -377,7 +381,7 @@ def _check_kubeconform(
         if not errors:
             found.append((index, ObjectProblem(kind, name, "", result.get("msg") or result["status"])))
         for error in errors:
-            path = _dotted(_pointer_path(obj, error.get("path", "")))
+            path = dotted_path(_pointer_path(obj, error.get("path", "")))
             found.append((index, ObjectProblem(kind, name, path, error.get("msg", ""))))
     return found
 
