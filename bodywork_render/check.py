@@ -136,18 +136,13 @@ def _major_minor(k8s_version: str) -> tuple[int, int]:
     return key
 
 
-def _crd_dir() -> Path:
-    """``schemas/crds``: inside the package in a wheel, at the repository root in a checkout."""
-    here = Path(__file__).resolve().parent
-    packaged = here / "schemas" / "crds"
-    return packaged if packaged.is_dir() else here.parent / "schemas" / "crds"
-
-
 @lru_cache(maxsize=1)
 def _crd_schemas() -> dict[tuple[str, str], dict[str, Any]]:
     """Our own schemas of the custom resources we emit, by (apiVersion, kind)."""
+    from bodywork_render.resources import resource_dir
+
     schemas: dict[tuple[str, str], dict[str, Any]] = {}
-    for path in sorted(_crd_dir().glob("*.json")):
+    for path in sorted((resource_dir("schemas") / "crds").glob("*.json")):
         schema = json.loads(path.read_text(encoding="utf-8"))
         for gvk in schema["x-kubernetes-group-version-kind"]:
             schemas[(f"{gvk['group']}/{gvk['version']}", gvk["kind"])] = schema
