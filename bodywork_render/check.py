@@ -89,9 +89,10 @@ def check_objects(
     """Validate every object strictly against the schemas of ``k8s_version``; return every problem, in object order.
 
     ``k8s_version`` is ``major.minor`` or ``major.minor.patch``, with or without
-    a leading ``v``. Raises ``ValueError`` for a release without offline
-    schemas, and ``RuntimeError`` when kubeconform is on PATH but gives no
-    readable answer.
+    a leading ``v``. The Flux and Argo CD resources we emit are checked against
+    ``schemas/crds`` whichever backend runs. Raises ``ValueError`` for a
+    release without offline schemas, and ``RuntimeError`` when kubeconform is
+    on PATH but gives no readable answer.
     """
     import shutil
 
@@ -100,9 +101,11 @@ def check_objects(
     if kubeconform is None:
         found = _check_offline(objects, major_minor, range(len(objects)))
     else:
-        custom = [i for i, obj in enumerate(objects) if _gvk(obj) in _crd_schemas()]
-        builtin = [i for i, obj in enumerate(objects) if _gvk(obj) not in _crd_schemas()]
-        found = _check_offline(objects, major_minor, custom)
+        # Our custom resources, and objects without an apiVersion and kind, never reach kubeconform.
+        kinds = [_gvk(obj) for obj in objects]
+        offline = [i for i, gvk in enumerate(kinds) if gvk is None or gvk in _crd_schemas()]
+        builtin = [i for i, gvk in enumerate(kinds) if gvk is not None and gvk not in _crd_schemas()]
+        found = _check_offline(objects, major_minor, offline)
         found += _check_kubeconform(kubeconform, objects, major_minor, builtin)
     return [problem for _, problem in sorted(found, key=lambda item: item[0])]
 
@@ -191,7 +194,7 @@ class _Schemas:
                           "$ref": f"{_DEFS_URI}#/$defs/{self._names[gvk]}"}
             else:
                 return None
-            validator = jsonschema_rs.validator_for(schema, registry=self._registry)
+            validator = jsonschema_rs.validator_for(schema, registry=self._registry, offline=True)
             self._validators[gvk] = validator
         return validator
 
@@ -299,12 +302,15 @@ def _problem(error: Any, kind: str, name: str) -> ObjectProblem:
     """One jsonschema_rs error as a problem whose path points at the faulty field."""
     path = tuple(error.instance_path)
     keyword = error.kind.name
-    details = error.kind.as_dict() if keyword in ("required", "type", "pattern") else {}
+    details = error.kind.as_dict() if keyword in ("required", "type", "pattern", "enum") else {}
     if keyword == "required":
         return ObjectProblem(kind, name, dotted_path((*path, details["property"])), "required field is missing")
     if keyword == "type":
         expected = " or ".join(t for t in details["types"] if t != "null") or "null"
         return ObjectProblem(kind, name, dotted_path(path), f"expected {expected}, got {_shown(error.instance)}")
+    if keyword == "enum":
+        options = ", ".join(json.dumps(option) for option in details["options"])
+        return ObjectProblem(kind, name, dotted_path(path), f"expected one of {options}, got {_shown(error.instance)}")
     if keyword == "pattern":
         return ObjectProblem(kind, name, dotted_path(path),
                              f"expected a string matching {details['pattern']}, got {_shown(error.instance)}")

@@ -118,8 +118,6 @@ def hardening_violations(obj: Mapping[str, Any]) -> list[ObjectProblem]:
 
 
 def _pod(obj: Mapping[str, Any]) -> _Pod | None:
-    if not isinstance(obj, Mapping):
-        return None
     kind = obj.get("kind")
     if not isinstance(kind, str) or kind not in _POD_PATHS:
         return None

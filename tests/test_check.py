@@ -253,7 +253,7 @@ def test_values_from_a_round_trip_yaml_loader_are_accepted() -> None:
           template:
             spec:
               restartPolicy: Never
-              containers: [{name: stage, image: python}]
+              containers: [{name: stage, image: python, resources: {requests: {cpu: 0.5}}}]
         """))
     assert check_objects([loaded]) == []
     loaded["spec"]["completions"] = "0x2"
@@ -263,8 +263,10 @@ def test_values_from_a_round_trip_yaml_loader_are_accepted() -> None:
 def test_a_value_without_json_form_is_a_problem() -> None:
     obj = namespace()
     obj["metadata"]["annotations"] = {"released": datetime.date(2024, 1, 1)}
+    obj["metadata"]["labels"][7] = "seven"
     assert check_objects([obj]) == [
         ObjectProblem("Namespace", "ml", "metadata.annotations.released", "a date has no JSON form; quote it"),
+        ObjectProblem("Namespace", "ml", "metadata.labels", "key 7 is not a string"),
     ]
 
 
@@ -272,17 +274,25 @@ def test_the_crd_schemas_are_strict_on_the_fields_we_use() -> None:
     ks, repo, app = kustomization(), git_repository(), application()
     del ks["spec"]["prune"]
     ks["spec"]["interval"] = "ten minutes"
+    ks["spec"]["dependsOn"].append({"name": ""})
     ks["spec"]["dependsOn"][0]["kind"] = "Kustomization"
     ks["metadata"]["labelz"] = {}
+    ks["spec"]["sourceRef"]["kind"] = "HelmRepository"
+    ks["spec"]["wait"] = None
     repo["spec"]["ref"]["sha"] = "abc"
     app["spec"]["syncPolicy"]["automated"]["prun"] = True
     del app["spec"]["destination"]
     assert [(p.kind, p.path, p.message) for p in check_objects([ks, repo, app])] == [
         ("Kustomization", "metadata.labelz", "unknown field"),
         ("Kustomization", "spec.dependsOn[0].kind", "unknown field"),
+        ("Kustomization", "spec.dependsOn[1].name", '"" is shorter than 1 character'),
         ("Kustomization", "spec.interval",
          'expected a string matching ^([0-9]+(\\.[0-9]+)?(ms|s|m|h))+$, got string "ten minutes"'),
         ("Kustomization", "spec.prune", "required field is missing"),
+        ("Kustomization", "spec.sourceRef.kind",
+         'expected one of "OCIRepository", "GitRepository", "Bucket", "ExternalArtifact",'
+         ' got string "HelmRepository"'),
+        ("Kustomization", "spec.wait", "expected boolean, got null"),
         ("GitRepository", "spec.ref.sha", "unknown field"),
         ("Application", "spec.destination", "required field is missing"),
         ("Application", "spec.syncPolicy.automated.prun", "unknown field"),
@@ -374,6 +384,9 @@ for doc in documents:
                                                   "msg": "expected integer or null, but got string"}},
                                                  {{"path": "/spec/template/spec/containers/0",
                                                   "msg": "additional properties 'imagePullPolicyy' not allowed"}}]}})
+    elif kind == "Service":
+        resources.append({{"filename": "stdin", "kind": kind, "name": name, "version": version,
+                           "status": "statusValid", "msg": ""}})
     elif version == "apps/v1beta1":
         resources.append({{"filename": "stdin", "kind": kind, "name": name, "version": version,
                            "status": "statusError",
@@ -401,7 +414,7 @@ def test_kubeconform_is_called_strictly_with_the_builtin_objects_on_stdin(fake_k
     old["apiVersion"] = "apps/v1beta1"
     bad_ks = kustomization()
     bad_ks["spec"]["wiat"] = True
-    problems = check_objects([service(), bad_ks, bad_job, old], "1.31")
+    problems = check_objects([service(), bad_ks, bad_job, old, "not an object"], "1.31")
     record = json.loads((fake_kubeconform / "record.json").read_text())
     assert record["argv"] == ["-strict", "-summary", "-output", "json", "-kubernetes-version", "1.31.0"]
     assert [doc["kind"] for doc in record["documents"]] == ["Service", "Job", "Deployment"]
@@ -411,6 +424,7 @@ def test_kubeconform_is_called_strictly_with_the_builtin_objects_on_stdin(fake_k
         ObjectProblem("Job", "train-1a2b3c4d", "spec.template.spec.containers[0]",
                       "additional properties 'imagePullPolicyy' not allowed"),
         ObjectProblem("Deployment", "serve", "", "could not find schema for Deployment"),
+        ObjectProblem("?", "?", "", "expected an object, got string"),
     ]
 
 
