@@ -1,0 +1,591 @@
+"""The stage runner (runner/bodywork_runner.py), run as the pods run it: real git, real pip, real processes.
+
+The example project is pushed to a bare repository served by `git daemon`,
+fetched at its pinned commit, trained, and served; the prediction it answers is
+checked over HTTP. Other tests run small modules written into a workspace.
+"""
+
+from __future__ import annotations
+
+import ast
+import base64
+import hashlib
+import importlib.util
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+import urllib.error
+import urllib.request
+import zipfile
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from types import ModuleType
+from typing import Any, Iterator
+
+import pytest
+
+from tests.gitdaemon import GitDaemon
+
+ROOT = Path(__file__).resolve().parents[1]
+RUNNER = ROOT / "runner" / "bodywork_runner.py"
+EXAMPLE = ROOT / "examples" / "train-and-serve"
+ZERO_SHA = "0" * 40
+# The range of the diabetes data set's target: a sane prediction stays near it.
+TARGET_RANGE = (25.0, 346.0)
+
+
+def _load_runner() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("bodywork_runner", RUNNER)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _env(home: Path, **extra: str) -> dict[str, str]:
+    """An environment with an isolated HOME and git configuration, plus ``extra``."""
+    env = dict(os.environ)
+    env.update(
+        HOME=str(home),
+        GIT_CONFIG_GLOBAL=str(home / ".gitconfig"),
+        GIT_CONFIG_NOSYSTEM="1",
+        GIT_TERMINAL_PROMPT="0",
+        GIT_AUTHOR_NAME="Test Author",
+        GIT_AUTHOR_EMAIL="author@example.invalid",
+        GIT_COMMITTER_NAME="Test Committer",
+        GIT_COMMITTER_EMAIL="committer@example.invalid",
+    )
+    env.update(extra)
+    return env
+
+
+def runner(*args: str, env: dict[str, str] | None = None, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    """Run the runner to its end, as a pod's container would."""
+    return subprocess.run(
+        [sys.executable, str(RUNNER), *args], capture_output=True, text=True, env=env, timeout=timeout, check=False
+    )
+
+
+def _git(*args: str, cwd: Path, env: dict[str, str]) -> str:
+    return subprocess.run(["git", *args], cwd=cwd, env=env, check=True, capture_output=True, text=True).stdout.strip()
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def _assert_one_clear_error(result: subprocess.CompletedProcess[str], *expected: str) -> str:
+    """The run failed with exactly one error line, holding every ``expected`` text, and no traceback."""
+    assert result.returncode == 1, result.stderr
+    output = result.stdout + result.stderr
+    assert "Traceback" not in output
+    errors = [line for line in result.stderr.splitlines() if re.match(r"\[bodywork\] .* step=\w+: error: ", line)]
+    assert len(errors) == 1, result.stderr
+    for text in expected:
+        assert text in errors[0]
+    return errors[0]
+
+
+# --- the example project, pushed, fetched and trained once for the module --------------------------
+
+
+class Example:
+    """The example project in a bare repository behind a git daemon."""
+
+    def __init__(self, daemon: GitDaemon, pinned: str, newer: str, home: Path) -> None:
+        self.daemon = daemon
+        self.url = daemon.url("train-and-serve")
+        self.pinned = pinned
+        self.newer = newer
+        self.home = home
+
+
+@pytest.fixture(scope="module")
+def example(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Example]:
+    """The example pushed to a served bare repository: the pinned commit, then a newer one on top of it."""
+    home = tmp_path_factory.mktemp("example-home")
+    env = _env(home)
+    work = tmp_path_factory.mktemp("example-work") / "train-and-serve"
+    shutil.copytree(EXAMPLE, work, ignore=shutil.ignore_patterns("artifacts", "__pycache__"))
+    with GitDaemon(tmp_path_factory.mktemp("repos")) as daemon:
+        daemon.create_bare("train-and-serve")
+        _git("init", "--quiet", "--initial-branch=main", cwd=work, env=env)
+        _git("add", ".", cwd=work, env=env)
+        _git("commit", "--quiet", "-m", "example project", cwd=work, env=env)
+        pinned = _git("rev-parse", "HEAD", cwd=work, env=env)
+        (work / "NEWER").write_text("a commit after the pinned one\n")
+        _git("add", "NEWER", cwd=work, env=env)
+        _git("commit", "--quiet", "-m", "newer", cwd=work, env=env)
+        newer = _git("rev-parse", "HEAD", cwd=work, env=env)
+        _git("push", "--quiet", daemon.url("train-and-serve"), "main", cwd=work, env=env)
+        yield Example(daemon, pinned, newer, home)
+
+
+@pytest.fixture(scope="module")
+def fetched(example: Example, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, subprocess.CompletedProcess[str]]:
+    """A workspace with the example checked out at the pinned commit by `fetch`."""
+    workspace = tmp_path_factory.mktemp("workspace")
+    result = runner(
+        "fetch", "--repo", example.url, "--commit", example.pinned, "--workspace", str(workspace), env=_env(example.home)
+    )
+    assert result.returncode == 0, result.stderr
+    return workspace, result
+
+
+@pytest.fixture(scope="module")
+def trained(
+    example: Example, fetched: tuple[Path, subprocess.CompletedProcess[str]]
+) -> tuple[Path, subprocess.CompletedProcess[str]]:
+    """The artifact folder after the example's train stage ran as its pod runs it."""
+    workspace, _ = fetched
+    artifacts = workspace / "artifacts"
+    result = runner(
+        "run", "--workspace", str(workspace), "--stage", "train", "--module", "train/train.py",
+        "--commit", example.pinned, "--timeout", "300",
+        "--requirement", "scikit-learn==1.9.1", "--requirement", "joblib==1.6.0",
+        env=_env(example.home, BODYWORK_ARTIFACT_DIR=str(artifacts)),
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    return artifacts, result
+
+
+def test_fetch_checks_out_exactly_the_pinned_commit_shallowly(
+    example: Example, fetched: tuple[Path, subprocess.CompletedProcess[str]]
+) -> None:
+    workspace, result = fetched
+    src = workspace / "src"
+    env = _env(example.home)
+    assert _git("rev-parse", "HEAD", cwd=src, env=env) == example.pinned
+    assert _git("rev-parse", "--is-shallow-repository", cwd=src, env=env) == "true"
+    assert (src / "bodywork.yaml").is_file()
+    assert not (src / "NEWER").exists(), "the branch tip was checked out instead of the pinned commit"
+    assert (workspace / ".bodywork" / "bodywork_runner.py").read_bytes() == RUNNER.read_bytes()
+    assert f"[bodywork] commit={example.pinned[:7]} step=fetch: checked out {example.pinned}" in result.stderr
+    assert "fetching all branches" not in result.stderr
+
+
+def test_fetch_falls_back_to_a_full_fetch_when_the_server_refuses_a_commit(example: Example, tmp_path: Path) -> None:
+    # Protocol v0 servers refuse to send a commit that is not a branch tip unless configured to.
+    env = _env(example.home, GIT_CONFIG_COUNT="1", GIT_CONFIG_KEY_0="protocol.version", GIT_CONFIG_VALUE_0="0")
+    stale = tmp_path / "src" / "stale.txt"
+    stale.parent.mkdir()
+    stale.write_text("left by an earlier attempt\n")
+    result = runner("fetch", "--repo", example.url, "--commit", example.pinned, "--workspace", str(tmp_path), env=env)
+    assert result.returncode == 0, result.stderr
+    assert "fetching all branches and tags" in result.stderr
+    assert _git("rev-parse", "HEAD", cwd=tmp_path / "src", env=env) == example.pinned
+    assert not stale.exists()
+
+
+def test_fetch_of_a_commit_the_repository_lacks_is_one_clear_error(example: Example, tmp_path: Path) -> None:
+    result = runner("fetch", "--repo", example.url, "--commit", ZERO_SHA, "--workspace", str(tmp_path), env=_env(example.home))
+    _assert_one_clear_error(result, f"commit {ZERO_SHA} not found in {example.url}")
+    assert not (tmp_path / "src").exists(), "a failed fetch left a checkout behind"
+
+
+def test_fetch_of_a_repository_the_server_lacks_is_one_clear_error(example: Example, tmp_path: Path) -> None:
+    url = example.daemon.url("no-such-project")
+    result = runner("fetch", "--repo", url, "--commit", example.pinned, "--workspace", str(tmp_path), env=_env(example.home))
+    _assert_one_clear_error(result, f"cannot fetch {url}", "no such repository")
+
+
+def test_fetch_of_an_unreachable_url_names_it_without_credentials(tmp_path: Path) -> None:
+    token = "tok3n-that-must-not-leak"
+    result = runner(
+        "fetch", "--repo", "http://user:s3cr3t@127.0.0.1:1/x.git", "--commit", ZERO_SHA,
+        "--workspace", str(tmp_path), env=_env(tmp_path, BODYWORK_GIT_TOKEN=token),
+    )  # fmt: skip
+    _assert_one_clear_error(result, "cannot fetch http://127.0.0.1:1/x.git")
+    output = result.stdout + result.stderr
+    for secret in ("s3cr3t", "user:", token, base64.b64encode(f"x-access-token:{token}".encode()).decode()):
+        assert secret not in output
+
+
+def test_fetch_sends_the_token_in_a_header_and_prints_it_nowhere(tmp_path: Path) -> None:
+    seen: list[str | None] = []
+
+    class Recorder(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802
+            seen.append(self.headers.get("Authorization"))
+            self.send_error(404)
+
+        def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Recorder)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    token = "ghp_examp1e"
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}/org/project.git"
+        env = _env(tmp_path, BODYWORK_GIT_TOKEN=token, BODYWORK_GIT_USERNAME="bot")
+        result = runner("fetch", "--repo", url, "--commit", ZERO_SHA, "--workspace", str(tmp_path), env=env)
+    finally:
+        server.shutdown()
+        server.server_close()
+    header = "Basic " + base64.b64encode(f"bot:{token}".encode()).decode()
+    assert seen and all(value == header for value in seen), seen
+    _assert_one_clear_error(result, f"cannot fetch {url}")
+    assert token not in result.stderr and header.split()[1] not in result.stderr
+
+
+def test_fetch_over_ssh_with_an_unreadable_key_is_one_clear_error(tmp_path: Path) -> None:
+    env = _env(tmp_path, BODYWORK_GIT_SSH_KEY_FILE=str(tmp_path / "missing-key"))
+    result = runner(
+        "fetch", "--repo", "ssh://git@127.0.0.1:1/x.git", "--commit", ZERO_SHA, "--workspace", str(tmp_path), env=env
+    )
+    _assert_one_clear_error(result, "cannot read the ssh key", "missing-key")
+
+
+def test_fetch_over_ssh_checks_host_keys_against_the_known_hosts(tmp_path: Path) -> None:
+    key = tmp_path / "id_test"
+    key.write_text("not really a key")
+    env = _env(tmp_path, BODYWORK_GIT_SSH_KEY_FILE=str(key), BODYWORK_GIT_KNOWN_HOSTS_FILE=str(tmp_path / "absent"))
+    result = runner("fetch", "--repo", "git@github.com:org/x.git", "--commit", ZERO_SHA, "--workspace", str(tmp_path), env=env)
+    _assert_one_clear_error(result, "no known_hosts file", "BODYWORK_GIT_KNOWN_HOSTS_FILE")
+    result = runner(
+        "fetch", "--repo", "ssh://git@127.0.0.1:1/x.git", "--commit", ZERO_SHA, "--workspace", str(tmp_path),
+        env=_env(tmp_path, BODYWORK_GIT_SSH_KEY_FILE=str(key)),
+    )  # fmt: skip
+    _assert_one_clear_error(result, "cannot fetch ssh://127.0.0.1:1/x.git", "Connection refused")
+
+
+def test_fetch_refuses_an_abbreviated_commit(tmp_path: Path) -> None:
+    result = runner("fetch", "--repo", "git://127.0.0.1:1/x.git", "--commit", "1a2b3c4", "--workspace", str(tmp_path))
+    _assert_one_clear_error(result, "full commit SHA", "'1a2b3c4'")
+
+
+def test_shipped_known_hosts_hold_githubs_current_keys() -> None:
+    # The SHA256 fingerprints GitHub publishes; the RSA key is the one that replaced the old key in March 2023.
+    published = {
+        "ssh-ed25519": "+DiY3wvvV6TuJJhbpZisF/zLDA0zPMSvHdkr4UvCOqU",
+        "ecdsa-sha2-nistp256": "p2QAMXNIC1TJYWeIOttrVc98/R1BUFWu3/LiyKgUfQM",
+        "ssh-rsa": "uNiVztksCsDhcc0u9e8BujQXVUpKZIDTMczCvj3tD2s",
+    }
+    found = {}
+    for line in (ROOT / "runner" / "known_hosts").read_text().splitlines():
+        if line and not line.startswith("#"):
+            host, key_type, key = line.split()
+            assert host == "github.com"
+            digest = hashlib.sha256(base64.b64decode(key)).digest()
+            found[key_type] = base64.b64encode(digest).decode().rstrip("=")
+    assert found == published
+
+
+# --- the example's stages -------------------------------------------------------------------------
+
+
+def test_train_stage_saves_a_model_using_the_images_packages(
+    example: Example, trained: tuple[Path, subprocess.CompletedProcess[str]]
+) -> None:
+    artifacts, result = trained
+    assert (artifacts / "model.joblib").is_file()
+    metrics = json.loads((artifacts / "metrics.json").read_text())
+    assert metrics["r2"] >= 0.3
+    assert metrics["commit"] == example.pinned
+    prefix = f"[bodywork] stage=train commit={example.pinned[:7]}"
+    assert f"{prefix} step=install: skipping pip: the image's Python already has scikit-learn==1.9.1" in result.stderr
+    assert f"{prefix} step=run: train/train.py finished" in result.stderr
+
+
+def _wait_for_health(url: str, process: subprocess.Popen[bytes], seconds: float = 30) -> dict[str, Any]:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        assert process.poll() is None, "the service exited before it answered"
+        try:
+            with urllib.request.urlopen(url, timeout=1) as response:
+                return dict(json.load(response))
+        except (urllib.error.URLError, ConnectionError):
+            time.sleep(0.1)
+    raise AssertionError(f"{url} did not answer in {seconds} s")
+
+
+def _post_json(url: str, document: object) -> tuple[int, dict[str, Any]]:
+    request = urllib.request.Request(
+        url, data=json.dumps(document).encode(), headers={"Content-Type": "application/json"}, method="POST"
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=5) as response:
+            return response.status, dict(json.load(response))
+    except urllib.error.HTTPError as error:
+        return error.code, dict(json.load(error))
+
+
+def test_serve_stage_answers_predictions_and_stops_on_sigterm(
+    example: Example, fetched: tuple[Path, subprocess.CompletedProcess[str]], trained: tuple[Path, Any]
+) -> None:
+    from sklearn.datasets import load_diabetes
+
+    workspace, _ = fetched
+    artifacts, _ = trained
+    port = _free_port()
+    process = subprocess.Popen(
+        [
+            sys.executable, str(RUNNER), "run", "--workspace", str(workspace), "--stage", "serve",
+            "--module", "serve/serve.py", "--commit", example.pinned, "--", "--host", "127.0.0.1", "--port", str(port),
+        ],
+        env=_env(example.home, BODYWORK_ARTIFACT_DIR=str(artifacts)),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )  # fmt: skip
+    try:
+        health = _wait_for_health(f"http://127.0.0.1:{port}/health", process)
+        assert health["status"] == "ok" and health["model"]["n_features"] == 10
+        rows = load_diabetes().data[:3].tolist()
+        status, answer = _post_json(f"http://127.0.0.1:{port}/predict", {"features": rows})
+        assert status == 200, answer
+        assert len(answer["predictions"]) == 3
+        for prediction in answer["predictions"]:
+            assert isinstance(prediction, float)
+            assert TARGET_RANGE[0] <= prediction <= TARGET_RANGE[1]
+        status, answer = _post_json(f"http://127.0.0.1:{port}/predict", {"features": [[1.0, 2.0]]})
+        assert status == 400 and "10 numbers" in answer["error"]
+        process.send_signal(signal.SIGTERM)
+        _, stderr = process.communicate(timeout=10)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.communicate()
+    assert process.returncode == 0, stderr.decode()
+    assert b"SIGTERM received: stopping" in stderr
+    assert f"stage=serve commit={example.pinned[:7]} step=run: serve/serve.py finished".encode() in stderr
+
+
+# --- run: process handling, on small modules -------------------------------------------------------
+
+
+def _workspace(root: Path, files: dict[str, str]) -> Path:
+    """A workspace whose checkout holds ``files`` (path: text)."""
+    for name, text in files.items():
+        path = root / "src" / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(textwrap.dedent(text))
+    return root
+
+
+def _run(workspace: Path, module: str, *extra: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    return runner(
+        "run", "--workspace", str(workspace), "--stage", "job", "--module", module, "--commit", "1a2b3c4d5e", *extra,
+        env=_env(workspace), timeout=timeout,
+    )  # fmt: skip
+
+
+def test_module_runs_in_its_folder_with_its_args_and_the_repository_importable(tmp_path: Path) -> None:
+    workspace = _workspace(
+        tmp_path,
+        {
+            "shared/constants.py": "ANSWER = 42\n",
+            "jobs/show.py": """
+                import json, os, sys
+                from shared.constants import ANSWER
+                print(json.dumps({"args": sys.argv[1:], "cwd": os.getcwd(), "answer": ANSWER,
+                                  "stage": os.environ["BODYWORK_STAGE"], "commit": os.environ["BODYWORK_COMMIT"]}))
+            """,
+        },
+    )
+    result = _run(workspace, "jobs/show.py", "--", "--flag", "two words", "--")
+    assert result.returncode == 0, result.stderr
+    shown = json.loads(result.stdout)
+    assert shown == {
+        "args": ["--flag", "two words", "--"],
+        "cwd": str((workspace / "src" / "jobs").resolve()),
+        "answer": 42,
+        "stage": "job",
+        "commit": "1a2b3c4d5e",
+    }
+    assert "[bodywork] stage=job commit=1a2b3c4 step=install: no requirements: nothing to install" in result.stderr
+    assert "step=run: running jobs/show.py with args --flag 'two words' --" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("code", "expected"),
+    [("sys.exit(3)", 3), ("os.kill(os.getpid(), signal.SIGKILL)", 128 + signal.SIGKILL)],
+    ids=["exit-code", "killed-by-signal"],
+)
+def test_runner_exits_with_the_modules_exit_code(tmp_path: Path, code: str, expected: int) -> None:
+    workspace = _workspace(tmp_path, {"end.py": f"import os, signal, sys\n{code}\n"})
+    result = _run(workspace, "end.py")
+    assert result.returncode == expected, result.stderr
+
+
+@pytest.mark.parametrize("ignores_sigterm", [False, True], ids=["stops-on-sigterm", "needs-sigkill"])
+def test_stage_past_its_time_limit_is_killed_with_its_processes(tmp_path: Path, ignores_sigterm: bool) -> None:
+    workspace = _workspace(
+        tmp_path,
+        {
+            "slow.py": f"""
+                import signal, subprocess, sys, time
+                if {ignores_sigterm}:
+                    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+                helper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+                open("helper.pid", "w").write(str(helper.pid))
+                time.sleep(60)
+            """,
+        },
+    )
+    started = time.monotonic()
+    result = _run(workspace, "slow.py", "--timeout", "1")
+    elapsed = time.monotonic() - started
+    assert result.returncode == 124, result.stderr
+    assert elapsed < 15
+    assert "step=run: time limit of 1 s reached: stopping the stage and its processes" in result.stderr
+    helper = int((workspace / "src" / "helper.pid").read_text())
+    assert not _alive(helper), "a process the stage started outlived the time limit"
+
+
+def _alive(pid: int) -> bool:
+    """Whether ``pid`` runs (a zombie waiting to be reaped does not count)."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except FileNotFoundError:
+        return False
+    return state != "Z"
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
+def test_signals_reach_the_module(tmp_path: Path, signum: int) -> None:
+    workspace = _workspace(
+        tmp_path,
+        {
+            "wait.py": f"""
+                import signal, sys, time
+                signal.signal({int(signum)}, lambda *_: sys.exit(7))
+                print("ready", flush=True)
+                time.sleep(60)
+            """,
+        },
+    )
+    process = subprocess.Popen(
+        [sys.executable, str(RUNNER), "run", "--workspace", str(workspace), "--stage", "job", "--module", "wait.py",
+         "--commit", "1a2b3c4"],
+        env=_env(workspace), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        assert process.stdout is not None
+        assert process.stdout.readline() == "ready\n"
+        process.send_signal(signum)
+        _, stderr = process.communicate(timeout=10)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.communicate()
+    assert process.returncode == 7, stderr
+    assert "step=run: wait.py failed with exit code 7" in stderr
+
+
+def _wheel(folder: Path, name: str, value: str) -> Path:
+    """A pure-Python wheel of a package ``name`` whose ``VALUE`` is ``value``, built by hand."""
+    files = {
+        f"{name}/__init__.py": f"VALUE = {value!r}\n",
+        f"{name}-1.0.dist-info/METADATA": f"Metadata-Version: 2.1\nName: {name}\nVersion: 1.0\n",
+        f"{name}-1.0.dist-info/WHEEL": "Wheel-Version: 1.0\nGenerator: tests\nRoot-Is-Purelib: true\nTag: py3-none-any\n",
+    }
+    record = [
+        f"{path},sha256={base64.urlsafe_b64encode(hashlib.sha256(text.encode()).digest()).decode().rstrip('=')},"
+        f"{len(text.encode())}"
+        for path, text in files.items()
+    ]
+    files[f"{name}-1.0.dist-info/RECORD"] = "\n".join([*record, f"{name}-1.0.dist-info/RECORD,,"]) + "\n"
+    wheel = folder / f"{name}-1.0-py3-none-any.whl"
+    with zipfile.ZipFile(wheel, "w") as archive:
+        for path, text in files.items():
+            archive.writestr(path, text)
+    return wheel
+
+
+def test_requirements_are_installed_into_the_workspace_once(tmp_path: Path) -> None:
+    workspace = _workspace(
+        tmp_path,
+        {
+            "jobs/requirements.txt": "# beside the module\n./bwtxt-1.0-py3-none-any.whl\n",
+            "jobs/use.py": "import bwarg, bwtxt\nprint(bwarg.VALUE, bwtxt.VALUE)\n",
+        },
+    )
+    _wheel(workspace / "src" / "jobs", "bwtxt", "from requirements.txt")
+    from_argument = _wheel(tmp_path, "bwarg", "from --requirement")
+    result = _run(workspace, "jobs/use.py", "--requirement", str(from_argument))
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == "from --requirement from requirements.txt\n"
+    assert (workspace / ".deps" / "job" / "bwtxt" / "__init__.py").is_file()
+    assert "step=install: installing" in result.stderr
+    again = _run(workspace, "jobs/use.py", "--requirement", str(from_argument))
+    assert again.returncode == 0, again.stderr
+    assert again.stdout == result.stdout
+    assert "step=install: skipping pip:" in again.stderr and "already holds these requirements" in again.stderr
+
+
+def test_a_failing_install_stops_the_stage_before_it_runs(tmp_path: Path) -> None:
+    workspace = _workspace(tmp_path, {"never.py": "open('ran', 'w').close()\n"})
+    result = _run(workspace, "never.py", "--requirement", str(tmp_path / "missing-1.0-py3-none-any.whl"))
+    assert result.returncode != 0
+    assert "step=install: pip failed with exit code" in result.stderr
+    assert not (workspace / "src" / "ran").exists()
+
+
+def test_a_notebook_without_an_executor_is_one_clear_error(tmp_path: Path) -> None:
+    if any(importlib.util.find_spec(name) for name in ("nbconvert", "papermill")):
+        pytest.skip("this test needs a Python without nbconvert and papermill")
+    notebook = {"cells": [], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}
+    workspace = _workspace(tmp_path, {"notebooks/train.ipynb": json.dumps(notebook)})
+    result = _run(workspace, "notebooks/train.ipynb")
+    _assert_one_clear_error(result, "cannot execute the notebook train.ipynb", "nbconvert", "papermill")
+
+
+@pytest.mark.parametrize(
+    ("module", "expected"),
+    [
+        ("../outside.py", "is outside the repository"),
+        ("missing.py", "does not exist at this commit"),
+        ("data.csv", "neither a .py module nor an .ipynb notebook"),
+    ],
+)
+def test_a_bad_module_path_is_one_clear_error(tmp_path: Path, module: str, expected: str) -> None:
+    workspace = _workspace(tmp_path, {"data.csv": "a,b\n"})
+    (tmp_path / "outside.py").write_text("print('escaped')\n")
+    result = _run(workspace, module)
+    _assert_one_clear_error(result, expected)
+
+
+def test_run_without_a_checkout_is_one_clear_error(tmp_path: Path) -> None:
+    result = _run(tmp_path, "train.py")
+    _assert_one_clear_error(result, "no checkout in", "run the fetch step first")
+
+
+# --- the runner's own code --------------------------------------------------------------------------
+
+
+def test_runner_imports_only_the_standard_library() -> None:
+    tree = ast.parse(RUNNER.read_text())
+    imported = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            imported.update(alias.name.split(".")[0] for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            assert node.level == 0 and node.module is not None
+            imported.add(node.module.split(".")[0])
+    assert imported, "no import found: the check is broken"
+    assert imported <= set(sys.stdlib_module_names) | {"__future__"}, imported - set(sys.stdlib_module_names)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("https://user:pa%40ss@example.com/org/x.git", "https://example.com/org/x.git"),
+        ("fatal: unable to access 'https://tok@example.com/x/': 403", "fatal: unable to access 'https://example.com/x/': 403"),
+        ("ssh://git@example.com:22/org/x.git", "ssh://example.com:22/org/x.git"),
+        ("git@github.com:org/x.git", "git@github.com:org/x.git"),
+        ("git://127.0.0.1:9418/x.git", "git://127.0.0.1:9418/x.git"),
+    ],
+)
+def test_redact_removes_user_info_from_urls(text: str, expected: str) -> None:
+    assert _load_runner().redact(text) == expected
