@@ -346,7 +346,7 @@ def _shown(value: Any) -> str:
 def _check_kubeconform(
     executable: str, objects: Sequence[Any], major_minor: tuple[int, int], indexes: Sequence[int]
 ) -> list[tuple[int, ObjectProblem]]:
-    """Validate the objects at ``indexes`` with ``kubeconform -strict``, fed on stdin."""
+    """Validate the objects at ``indexes`` (each with a string apiVersion and kind) with ``kubeconform -strict``."""
     import subprocess
 
     if not indexes:
@@ -359,8 +359,7 @@ def _check_kubeconform(
         plain, problems = _plain_json(objects[index], kind, name)
         found.extend((index, problem) for problem in problems)
         documents.append(json.dumps(plain, sort_keys=True))
-        api_version = plain.get("apiVersion") if isinstance(plain, dict) else None
-        by_signature.setdefault((kind, name, str(api_version or "")), []).append(index)
+        by_signature.setdefault((kind, name, plain["apiVersion"]), []).append(index)
     command = [executable, "-strict", "-summary", "-output", "json",
                "-kubernetes-version", "{}.{}.0".format(*major_minor)]
     completed = subprocess.run(command, input="\n---\n".join(documents) + "\n",
