@@ -14,6 +14,8 @@ from typing import List, Optional
 import typer
 
 from . import __version__
+from .check import DEFAULT_K8S_VERSION
+from .plan import DEFAULT_RUNNER_IMAGE
 
 EXIT_INVALID = 1
 EXIT_UNEXPECTED = 3
@@ -25,6 +27,21 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     help="Validate a bodywork.yaml ML pipeline and render it into Kubernetes manifests, a kustomize tree or a Helm chart.",
 )
+
+
+class OutputFormat(str, enum.Enum):
+    """What `render` writes."""
+
+    manifests = "manifests"
+    kustomize = "kustomize"
+
+
+class Engine(str, enum.Enum):
+    """The GitOps engine that applies the output; it decides how DAG order and run_on_failure are expressed."""
+
+    argocd = "argocd"
+    flux = "flux"
+    kubectl = "kubectl"
 
 
 class ReportFormat(str, enum.Enum):
@@ -66,6 +83,69 @@ def validate(
     else:
         sys.stderr.write(output)
     raise typer.Exit(EXIT_INVALID if errors_in(diagnostics) else 0)
+
+
+@app.command()
+def render(
+    path: Path = typer.Argument(Path("."), help="Project folder (holding bodywork.yaml) or the file itself."),
+    out: Path = typer.Option(..., "--out", help="Output folder; replaced atomically, stale files removed."),
+    output_format: OutputFormat = typer.Option(OutputFormat.manifests, "--format", help="manifests: one file per object; kustomize: a folder per DAG step plus Flux Kustomizations."),
+    engine: Optional[Engine] = typer.Option(None, "--engine", help="GitOps engine applying the output [default: argocd for manifests, flux for kustomize]."),
+    repo_url: Optional[str] = typer.Option(None, "--repo-url", help="Git URL the stages fetch [default: the checkout's origin]."),
+    ref: Optional[str] = typer.Option(None, "--ref", help="Commit, branch or tag to pin [default: HEAD], resolved to a full SHA."),
+    namespace: Optional[str] = typer.Option(None, "--namespace", help="Namespace of every object [default: pipeline.namespace or the pipeline name]."),
+    runner_image: str = typer.Option(DEFAULT_RUNNER_IMAGE, "--runner-image", help="Image of the init container that fetches the code."),
+    k8s_version: str = typer.Option(DEFAULT_K8S_VERSION, "--k8s-version", help="Kubernetes version whose schemas every object must satisfy."),
+    templates: Optional[Path] = typer.Option(None, "--templates", help="Folder of templates overriding the shipped ones by file name."),
+    create_namespace: bool = typer.Option(True, "--namespace-object/--no-namespace-object", help="Render the Namespace object."),
+    ingress_class: Optional[str] = typer.Option(None, "--ingress-class", help="ingressClassName of the Ingresses."),
+    ingress_host: Optional[str] = typer.Option(None, "--ingress-host", help="Host of the Ingress rules."),
+    git_secret: Optional[str] = typer.Option(None, "--git-secret", help="Secret with git credentials (key 'token', or 'ssh-privatekey') for private repositories."),
+    flux_source: str = typer.Option("flux-system", "--flux-source", help="Flux GitRepository holding the output (kustomize format)."),
+    deploy_path: Optional[str] = typer.Option(None, "--deploy-path", help="Path of --out inside the deployment repo, for Flux [default: from the enclosing git checkout]."),
+    check: bool = typer.Option(False, "--check", help="Render in memory; exit 1 with a diff when --out differs."),
+    diff: bool = typer.Option(False, "--diff", help="Print the diff against --out and write nothing."),
+) -> None:
+    """Render the pipeline into Kubernetes objects, validated against the Kubernetes schemas, in DAG order."""
+    from .plan import RenderOptions
+    from .project import load_project
+    from .render import Templates, render_pipeline
+    from .source import path_in_repository, resolve_source
+    from .write import diff_trees, read_tree, write_tree
+
+    project = load_project(path)
+    _warn([str(w) for w in project.warnings])
+    source = resolve_source(project.folder or path.absolute().parent, repo_url, ref)
+    layout = output_format.value
+    options = RenderOptions(
+        source=source,
+        layout=layout,  # type: ignore[arg-type]
+        engine=(engine.value if engine else ("flux" if layout == "kustomize" else "argocd")),  # type: ignore[arg-type]
+        namespace=namespace,
+        runner_image=runner_image,
+        create_namespace=create_namespace,
+        ingress_class=ingress_class,
+        ingress_host=ingress_host,
+        git_secret=git_secret,
+        flux_source=flux_source,
+        deploy_path=deploy_path or path_in_repository(out),
+    )
+    rendered = render_pipeline(project.pipeline, options, Templates(templates), k8s_version)
+    _warn([f"warning: {w}" for w in rendered.warnings])
+    if check or diff:
+        changes = diff_trees(read_tree(out), rendered.files, str(out))
+        sys.stdout.write(changes)
+        if check and changes:
+            sys.stderr.write(f"{out} is out of date: run bodywork render to update it\n")
+            raise typer.Exit(EXIT_INVALID)
+        return
+    write_tree(out, rendered.files)
+    sys.stderr.write(f"rendered {len(rendered.objects)} objects into {out}\n")
+
+
+def _warn(lines: List[str]) -> None:
+    for line in lines:
+        sys.stderr.write(line + "\n")
 
 
 @app.command()

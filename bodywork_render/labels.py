@@ -1,0 +1,38 @@
+"""Labels: the one place that knows the Kubernetes label set of every rendered object."""
+
+from __future__ import annotations
+
+MANAGED_BY = "bodywork-render"
+STAGE_LABEL = "bodywork-render/stage"
+
+
+def selector_labels(pipeline: str, stage: str) -> dict[str, str]:
+    """Labels that select a stage's pods; stable across commits."""
+    return {
+        "app.kubernetes.io/name": stage,
+        "app.kubernetes.io/instance": pipeline,
+    }
+
+
+def stage_labels(pipeline: str, stage: str, component: str, version: str) -> dict[str, str]:
+    """Every label of a stage's objects: the recommended app.kubernetes.io set plus the stage label."""
+    return {
+        **selector_labels(pipeline, stage),
+        "app.kubernetes.io/component": component,
+        "app.kubernetes.io/part-of": pipeline,
+        "app.kubernetes.io/managed-by": MANAGED_BY,
+        "app.kubernetes.io/version": version,
+        STAGE_LABEL: stage,
+    }
+
+
+def pipeline_labels(pipeline: str, version: str) -> dict[str, str]:
+    """Labels of the pipeline-wide objects (Namespace, ServiceAccount)."""
+    return {
+        "app.kubernetes.io/name": pipeline,
+        "app.kubernetes.io/instance": pipeline,
+        "app.kubernetes.io/component": "pipeline",
+        "app.kubernetes.io/part-of": pipeline,
+        "app.kubernetes.io/managed-by": MANAGED_BY,
+        "app.kubernetes.io/version": version,
+    }

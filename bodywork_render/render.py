@@ -1,0 +1,180 @@
+"""Render: fill the Jinja templates of a plan, parse every result back, and check it.
+
+Every user value reaches a template through the ``q`` filter (a JSON scalar or flow
+collection, which YAML 1.1 and 1.2 readers both read back unchanged), and each
+rendered file is parsed back with a YAML 1.1 reader, as kubectl, kustomize and Flux
+read it: a value can never add a key, an object or a document.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from . import __version__
+from .diagnostics import BodyworkError
+from .model import Pipeline
+from .plan import Plan, PlannedObject, RenderOptions, plan_pipeline
+from .resources import resource_dir
+
+JOB_TEMPLATES = ("job.yaml.j2", "_pod.yaml.j2")
+
+
+@dataclass(frozen=True)
+class Rendered:
+    """The files of a render (relative path -> text), the Kubernetes objects in them, and warnings."""
+
+    files: dict[str, str]
+    objects: tuple[dict[str, Any], ...]
+    warnings: tuple[str, ...]
+
+
+def quote(value: Any) -> str:
+    """A value as JSON: strings always double-quoted, so `no`, `0644` or `1e3` stay strings in YAML 1.1."""
+    return json.dumps(value, ensure_ascii=True)
+
+
+def block(value: Any, indent: int) -> str:
+    """A value as block YAML at ``indent`` spaces, every key and scalar JSON-quoted; starts with ' ' or a newline.
+
+    Used as ``key:{{ value | block(2) }}`` so collections diff line by line in review.
+    """
+    pad = " " * indent
+    if isinstance(value, dict) and value:
+        return "".join(f"\n{pad}{quote(k)}:{block(v, indent + 2)}" for k, v in value.items())
+    if isinstance(value, list) and value:
+        items = []
+        for item in value:
+            text = block(item, indent + 2)
+            items.append(f"\n{pad}- {text.lstrip()}" if isinstance(item, (dict, list)) and item else f"\n{pad}-{text}")
+        return "".join(items)
+    return f" {quote(value)}"
+
+
+class Templates:
+    """The Jinja environment: shipped templates, overridden file by file by a user's folder."""
+
+    def __init__(self, override: Path | None = None) -> None:
+        import jinja2
+
+        folders = [str(override)] if override is not None else []
+        self.env = jinja2.Environment(
+            loader=jinja2.FileSystemLoader([*folders, str(resource_dir("templates"))]),
+            undefined=jinja2.StrictUndefined,
+            autoescape=False,
+            keep_trailing_newline=True,
+        )
+        self.env.filters["q"] = quote
+        self.env.filters["block"] = block
+
+    def digest(self, names: tuple[str, ...]) -> str:
+        """A digest of the templates' source text, so a changed template changes what it names."""
+        h = hashlib.sha256()
+        for name in names:
+            source, _, _ = self.env.loader.get_source(self.env, name)  # type: ignore[union-attr]
+            h.update(source.encode())
+        return h.hexdigest()[:16]
+
+    def render(self, planned: PlannedObject) -> str:
+        """One planned object as YAML text."""
+        import jinja2
+
+        try:
+            return self.env.get_template(planned.template).render(**planned.values)
+        except jinja2.TemplateError as exc:
+            raise BodyworkError(f"template {planned.template}: {exc}") from None
+
+
+def render_pipeline(pipeline: Pipeline, options: RenderOptions, templates: Templates, k8s_version: str) -> Rendered:
+    """Plan, render, parse back and check a pipeline; BodyworkError when any object is wrong."""
+    plan = plan_pipeline(pipeline, options, templates.digest(JOB_TEMPLATES))
+    header = _header(options)
+    files: dict[str, str] = {}
+    objects: list[dict[str, Any]] = []
+    problems: list[str] = []
+    for planned in plan.objects:
+        text = templates.render(planned)
+        parsed, problem = _parse_back(planned, text)
+        if problem:
+            problems.append(problem)
+            continue
+        if planned.template != "kustomization.yaml.j2":
+            objects.append(parsed)
+        files[planned.file] = header + text.rstrip("\n") + "\n"
+    if problems:
+        raise BodyworkError(problems)
+    problems = _check(objects, k8s_version)
+    if problems:
+        raise BodyworkError(problems)
+    files["hydrator.metadata"] = _metadata(options, k8s_version)
+    files["README.md"] = _readme(pipeline, plan, options, k8s_version)
+    return Rendered(files, tuple(objects), plan.warnings)
+
+
+def _parse_back(planned: PlannedObject, text: str) -> tuple[dict[str, Any], str | None]:
+    import yaml
+
+    where = f"{planned.file} (template {planned.template})"
+    try:
+        documents = [d for d in yaml.load_all(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader)) if d is not None]
+    except yaml.YAMLError as exc:
+        return {}, f"{where}: rendered text is not valid YAML: {exc}"
+    if len(documents) != 1 or not isinstance(documents[0], dict):
+        return {}, f"{where}: expected exactly one object, got {len(documents)} documents"
+    obj = documents[0]
+    if obj.get("kind") != planned.kind or (planned.name and (obj.get("metadata") or {}).get("name") != planned.name):
+        return {}, f"{where}: expected {planned.kind}/{planned.name}, got {obj.get('kind')}/{(obj.get('metadata') or {}).get('name')}"
+    return obj, None
+
+
+def _check(objects: list[dict[str, Any]], k8s_version: str) -> list[str]:
+    from .check import check_objects
+    from .podsecurity import hardening_violations, restricted_violations
+
+    problems = [str(p) for p in check_objects(objects, k8s_version)]
+    for obj in objects:
+        problems += [str(p) for p in restricted_violations(obj) + hardening_violations(obj)]
+    return problems
+
+
+def _header(options: RenderOptions) -> str:
+    return (
+        f"# Rendered by bodywork-render {__version__} from {quote(options.source.repo_url)}"
+        f" at {options.source.commit}. Do not edit: render again.\n"
+    )
+
+
+def _metadata(options: RenderOptions, k8s_version: str) -> str:
+    metadata = {
+        "drySha": options.source.commit,
+        "repoURL": options.source.repo_url,
+        "tool": "bodywork-render",
+        "toolVersion": __version__,
+        "format": options.layout,
+        "engine": options.engine,
+        "kubernetesVersion": k8s_version,
+    }
+    return json.dumps(metadata, indent=2) + "\n"
+
+
+def _readme(pipeline: Pipeline, plan: Plan, options: RenderOptions, k8s_version: str) -> str:
+    flags = [f"--format {options.layout}", f"--engine {options.engine}", f"--repo-url {options.source.repo_url}", f"--ref {options.source.commit}", f"--k8s-version {k8s_version}"]
+    lines = [
+        f"# {pipeline.name}: rendered Kubernetes objects",
+        "",
+        "Generated by bodywork-render; do not edit. To reproduce this folder exactly, from the project's checkout:",
+        "",
+        "```sh",
+        f"bodywork render . --out <this folder> {' '.join(flags)}",
+        "```",
+        "",
+        "Objects, in DAG order (Argo CD sync waves):",
+        "",
+    ]
+    lines += [f"- step {o.step}: {o.kind} `{o.name}` in `{o.file}`" for o in plan.objects if o.name and o.template != "flux-kustomization.yaml.j2"]
+    if plan.warnings:
+        lines += ["", "Warnings:", ""] + [f"- {w}" for w in plan.warnings]
+    return "\n".join(lines) + "\n"
