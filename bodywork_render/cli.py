@@ -108,17 +108,12 @@ def render(
 ) -> None:
     """Render the pipeline into Kubernetes objects, validated against the Kubernetes schemas, in DAG order."""
     from .plan import RenderOptions
-    from .project import load_project
-    from .render import Templates, render_pipeline
-    from .source import path_in_repository, resolve_source
+    from .render import render_project
+    from .source import path_in_repository
     from .write import diff_trees, read_tree, write_tree
 
-    project = load_project(path)
-    _warn([str(w) for w in project.warnings])
-    source = resolve_source(project.folder or path.absolute().parent, repo_url, ref)
     layout = output_format.value
     options = RenderOptions(
-        source=source,
         layout=layout,  # type: ignore[arg-type]
         engine=(engine.value if engine else ("flux" if layout == "kustomize" else "argocd")),  # type: ignore[arg-type]
         namespace=namespace,
@@ -128,10 +123,11 @@ def render(
         ingress_host=ingress_host,
         git_secret=git_secret,
         flux_source=flux_source,
-        deploy_path=deploy_path or path_in_repository(out),
+        deploy_path=(deploy_path or path_in_repository(out)) if layout == "kustomize" else ".",
+        k8s_version=k8s_version,
     )
-    rendered = render_pipeline(project.pipeline, options, Templates(templates), k8s_version)
-    _warn([f"warning: {w}" for w in rendered.warnings])
+    rendered = render_project(path, options, repo_url=repo_url, ref=ref, templates=templates)
+    _warn(list(rendered.warnings))
     if check or diff:
         changes = diff_trees(read_tree(out), rendered.files, str(out))
         sys.stdout.write(changes)

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from . import labels, names
+from .check import DEFAULT_K8S_VERSION
 from .model import BatchStage, Pipeline, ServiceStage, Stage
 from .source import Source
 
@@ -27,9 +28,8 @@ STARTUP_PERIOD_SECONDS = 5
 
 @dataclass(frozen=True)
 class RenderOptions:
-    """Everything besides bodywork.yaml that decides the output."""
+    """Everything besides bodywork.yaml and the source commit that decides the output."""
 
-    source: Source
     layout: Layout = "manifests"
     engine: Engine = "argocd"
     namespace: str | None = None
@@ -41,6 +41,7 @@ class RenderOptions:
     flux_source: str = "flux-system"
     flux_namespace: str = "flux-system"
     deploy_path: str = "."
+    k8s_version: str = DEFAULT_K8S_VERSION
 
 
 @dataclass(frozen=True)
@@ -63,10 +64,10 @@ class Plan:
     warnings: tuple[str, ...]
 
 
-def plan_pipeline(pipeline: Pipeline, options: RenderOptions, job_template_digest: str) -> Plan:
+def plan_pipeline(pipeline: Pipeline, source: Source, options: RenderOptions, job_template_digest: str) -> Plan:
     """The objects of a pipeline; ``job_template_digest`` joins the Job name hash (a template change is a new Job)."""
     namespace = names.normalise(options.namespace) if options.namespace else pipeline.namespace
-    ctx = _Context(pipeline, options, namespace, job_template_digest)
+    ctx = _Context(pipeline, source, options, namespace, job_template_digest)
     objects: list[PlannedObject] = []
     warnings: list[str] = []
     if options.create_namespace:
@@ -104,13 +105,14 @@ def memory_quantity(megabytes: int) -> str:
 @dataclass(frozen=True)
 class _Context:
     pipeline: Pipeline
+    source: Source
     options: RenderOptions
     namespace: str
     job_template_digest: str
 
     @property
     def version(self) -> str:
-        return self.options.source.short_commit
+        return self.source.short_commit
 
     def _file(self, step: int, stem: str) -> str:
         if self.options.layout == "kustomize":
@@ -148,7 +150,7 @@ class _Context:
             "labels": labels.stage_labels(self.pipeline.name, stage.name, "batch", self.version),
             "retries": stage.retries,
             "active_deadline_seconds": stage.max_completion_time_seconds,
-            "pod_annotations": {SOURCE_COMMIT: self.options.source.commit},
+            "pod_annotations": {SOURCE_COMMIT: self.source.commit},
             "pod": self._pod(stage, restart_policy="Never", timeout=stage.max_completion_time_seconds),
         }
         if hook:
@@ -170,7 +172,7 @@ class _Context:
             "selector": selector,
             "replicas": stage.replicas,
             "progress_deadline_seconds": max(600, stage.max_startup_time_seconds + 300),
-            "pod_annotations": {SOURCE_COMMIT: self.options.source.commit},
+            "pod_annotations": {SOURCE_COMMIT: self.source.commit},
             "pod": {
                 **self._pod(stage, restart_policy=None, timeout=0),
                 "port": stage.port,
@@ -198,7 +200,7 @@ class _Context:
         return objects
 
     def _pod(self, stage: Stage, restart_policy: str | None, timeout: int) -> dict[str, Any]:
-        source = self.options.source
+        source = self.source
         run_args = ["--workspace", WORKSPACE, "--stage", stage.name, "--module", stage.module, "--commit", source.commit]
         if timeout:
             run_args += ["--timeout", str(timeout)]

@@ -19,6 +19,7 @@ from .diagnostics import BodyworkError
 from .model import Pipeline
 from .plan import Plan, PlannedObject, RenderOptions, plan_pipeline
 from .resources import resource_dir
+from .source import Source
 
 JOB_TEMPLATES = ("job.yaml.j2", "_pod.yaml.j2")
 
@@ -88,10 +89,24 @@ class Templates:
             raise BodyworkError(f"template {planned.template}: {exc}") from None
 
 
-def render_pipeline(pipeline: Pipeline, options: RenderOptions, templates: Templates, k8s_version: str) -> Rendered:
+def render_project(path: Path, options: RenderOptions, *, repo_url: str | None = None, ref: str | None = None, templates: Path | None = None) -> Rendered:
+    """The whole chain for a project folder or file: load, validate, model, source, plan, render, check.
+
+    The source defaults to the project's git checkout; warnings of the project come first.
+    """
+    from .project import load_project
+    from .source import resolve_source
+
+    project = load_project(path)
+    source = resolve_source(project.folder or path.absolute().parent, repo_url, ref)
+    rendered = render_pipeline(project.pipeline, source, options, Templates(templates))
+    return Rendered(rendered.files, rendered.objects, tuple(str(w) for w in project.warnings) + rendered.warnings)
+
+
+def render_pipeline(pipeline: Pipeline, source: Source, options: RenderOptions, templates: Templates) -> Rendered:
     """Plan, render, parse back and check a pipeline; BodyworkError when any object is wrong."""
-    plan = plan_pipeline(pipeline, options, templates.digest(JOB_TEMPLATES))
-    header = _header(options)
+    plan = plan_pipeline(pipeline, source, options, templates.digest(JOB_TEMPLATES))
+    header = _header(source)
     files: dict[str, str] = {}
     objects: list[dict[str, Any]] = []
     problems: list[str] = []
@@ -106,12 +121,12 @@ def render_pipeline(pipeline: Pipeline, options: RenderOptions, templates: Templ
         files[planned.file] = header + text.rstrip("\n") + "\n"
     if problems:
         raise BodyworkError(problems)
-    problems = _check(objects, k8s_version)
+    problems = _check(objects, options.k8s_version)
     if problems:
         raise BodyworkError(problems)
-    files["hydrator.metadata"] = _metadata(options, k8s_version)
-    files["README.md"] = _readme(pipeline, plan, options, k8s_version)
-    return Rendered(files, tuple(objects), plan.warnings)
+    files["hydrator.metadata"] = _metadata(source, options)
+    files["README.md"] = _readme(pipeline, plan, source, options)
+    return Rendered(files, tuple(objects), tuple(f"warning: {w}" for w in plan.warnings))
 
 
 def _parse_back(planned: PlannedObject, text: str) -> tuple[dict[str, Any], str | None]:
@@ -140,28 +155,43 @@ def _check(objects: list[dict[str, Any]], k8s_version: str) -> list[str]:
     return problems
 
 
-def _header(options: RenderOptions) -> str:
-    return (
-        f"# Rendered by bodywork-render {__version__} from {quote(options.source.repo_url)}"
-        f" at {options.source.commit}. Do not edit: render again.\n"
-    )
+def _header(source: Source) -> str:
+    return f"# Rendered by bodywork-render {__version__} from {quote(source.repo_url)} at {source.commit}. Do not edit: render again.\n"
 
 
-def _metadata(options: RenderOptions, k8s_version: str) -> str:
+def _metadata(source: Source, options: RenderOptions) -> str:
     metadata = {
-        "drySha": options.source.commit,
-        "repoURL": options.source.repo_url,
+        "drySha": source.commit,
+        "repoURL": source.repo_url,
         "tool": "bodywork-render",
         "toolVersion": __version__,
         "format": options.layout,
         "engine": options.engine,
-        "kubernetesVersion": k8s_version,
+        "kubernetesVersion": options.k8s_version,
     }
     return json.dumps(metadata, indent=2) + "\n"
 
 
-def _readme(pipeline: Pipeline, plan: Plan, options: RenderOptions, k8s_version: str) -> str:
-    flags = [f"--format {options.layout}", f"--engine {options.engine}", f"--repo-url {options.source.repo_url}", f"--ref {options.source.commit}", f"--k8s-version {k8s_version}"]
+def reproduce_flags(source: Source, options: RenderOptions) -> list[str]:
+    """The `bodywork render` flags that give exactly this output again."""
+    import dataclasses
+    import shlex
+
+    flags = [f"--repo-url {shlex.quote(source.repo_url)}", f"--ref {source.commit}"]
+    defaults = RenderOptions()
+    for option in dataclasses.fields(RenderOptions):
+        value = getattr(options, option.name)
+        if value != getattr(defaults, option.name):
+            flag = "--" + _FLAG_NAMES.get(option.name, option.name.replace("_", "-"))
+            flags.append(flag if value is True else f"{flag} {shlex.quote(str(value))}" if value is not False else f"--no-{flag[2:]}")
+    return flags
+
+
+_FLAG_NAMES = {"layout": "format", "create_namespace": "namespace-object"}
+
+
+def _readme(pipeline: Pipeline, plan: Plan, source: Source, options: RenderOptions) -> str:
+    flags = reproduce_flags(source, options)
     lines = [
         f"# {pipeline.name}: rendered Kubernetes objects",
         "",
