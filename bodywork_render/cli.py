@@ -152,6 +152,10 @@ def schema() -> None:
     sys.stdout.write(schema_text())
 
 
+# Commands that live in modules of their own register below, one line each:
+#   from .cli_<name> import register as register_<name>; register_<name>(app)
+
+
 def main() -> None:
     """Console entry point: run the app, turning every failure into a message and an exit code."""
     from .diagnostics import BodyworkError
