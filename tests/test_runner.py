@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ast
 import base64
+import contextlib
 import hashlib
 import importlib.util
 import json
@@ -67,11 +68,48 @@ def _env(home: Path, **extra: str) -> dict[str, str]:
     return env
 
 
+def _descendants(pid: int) -> list[int]:
+    """The processes below ``pid``, read from /proc."""
+    children: dict[int, list[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            parent = int(stat.read_text().rsplit(")", 1)[1].split()[1])
+        except (OSError, IndexError, ValueError):
+            continue
+        children.setdefault(parent, []).append(int(stat.parent.name))
+    found, queue = [], [pid]
+    while queue:
+        for child in children.get(queue.pop(), []):
+            found.append(child)
+            queue.append(child)
+    return found
+
+
+@contextlib.contextmanager
+def started(*args: str, env: dict[str, str] | None = None) -> Iterator[subprocess.Popen[str]]:
+    """The runner started with piped output; on exit it and every process below it are gone.
+
+    The runner puts its child in a session of its own, so a test that fails
+    half-way must kill that child by its id, or it outlives the test.
+    """
+    process = subprocess.Popen(
+        [sys.executable, str(RUNNER), *args], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    try:
+        yield process
+    finally:
+        if process.poll() is None:
+            for pid in [*_descendants(process.pid), process.pid]:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
+        process.communicate()
+
+
 def runner(*args: str, env: dict[str, str] | None = None, timeout: float = 60) -> subprocess.CompletedProcess[str]:
     """Run the runner to its end, as a pod's container would."""
-    return subprocess.run(
-        [sys.executable, str(RUNNER), *args], capture_output=True, text=True, env=env, timeout=timeout, check=False
-    )
+    with started(*args, env=env) as process:
+        stdout, stderr = process.communicate(timeout=timeout)
+    return subprocess.CompletedProcess(process.args, process.returncode, stdout, stderr)
 
 
 def _git(*args: str, cwd: Path, env: dict[str, str]) -> str:
@@ -298,7 +336,7 @@ def test_train_stage_saves_a_model_using_the_images_packages(
     assert f"{prefix} step=run: train/train.py finished" in result.stderr
 
 
-def _wait_for_health(url: str, process: subprocess.Popen[bytes], seconds: float = 30) -> dict[str, Any]:
+def _wait_for_health(url: str, process: subprocess.Popen[str], seconds: float = 30) -> dict[str, Any]:
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         assert process.poll() is None, "the service exited before it answered"
@@ -329,16 +367,11 @@ def test_serve_stage_answers_predictions_and_stops_on_sigterm(
     workspace, _ = fetched
     artifacts, _ = trained
     port = _free_port()
-    process = subprocess.Popen(
-        [
-            sys.executable, str(RUNNER), "run", "--workspace", str(workspace), "--stage", "serve",
-            "--module", "serve/serve.py", "--commit", example.pinned, "--", "--host", "127.0.0.1", "--port", str(port),
-        ],
+    with started(
+        "run", "--workspace", str(workspace), "--stage", "serve", "--module", "serve/serve.py",
+        "--commit", example.pinned, "--", "--host", "127.0.0.1", "--port", str(port),
         env=_env(example.home, BODYWORK_ARTIFACT_DIR=str(artifacts)),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-    )  # fmt: skip
-    try:
+    ) as process:  # fmt: skip
         health = _wait_for_health(f"http://127.0.0.1:{port}/health", process)
         assert health["status"] == "ok" and health["model"]["n_features"] == 10
         rows = load_diabetes().data[:3].tolist()
@@ -352,13 +385,9 @@ def test_serve_stage_answers_predictions_and_stops_on_sigterm(
         assert status == 400 and "10 numbers" in answer["error"]
         process.send_signal(signal.SIGTERM)
         _, stderr = process.communicate(timeout=10)
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.communicate()
-    assert process.returncode == 0, stderr.decode()
-    assert b"SIGTERM received: stopping" in stderr
-    assert f"stage=serve commit={example.pinned[:7]} step=run: serve/serve.py finished".encode() in stderr
+    assert process.returncode == 0, stderr
+    assert "SIGTERM received: stopping" in stderr
+    assert f"stage=serve commit={example.pinned[:7]} step=run: serve/serve.py finished" in stderr
 
 
 # --- run: process handling, on small modules -------------------------------------------------------
@@ -418,6 +447,21 @@ def test_runner_exits_with_the_modules_exit_code(tmp_path: Path, code: str, expe
     assert result.returncode == expected, result.stderr
 
 
+def _assert_stopped(pid: int, seconds: float = 2) -> None:
+    """``pid`` stops within ``seconds`` (a zombie waiting to be reaped counts as stopped); else kill it and fail."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+        except FileNotFoundError:
+            return
+        if state == "Z":
+            return
+        time.sleep(0.02)
+    os.kill(pid, signal.SIGKILL)
+    raise AssertionError(f"process {pid}, started by the stage, outlived it")
+
+
 @pytest.mark.parametrize("ignores_sigterm", [False, True], ids=["stops-on-sigterm", "needs-sigkill"])
 def test_stage_past_its_time_limit_is_killed_with_its_processes(tmp_path: Path, ignores_sigterm: bool) -> None:
     workspace = _workspace(
@@ -427,29 +471,37 @@ def test_stage_past_its_time_limit_is_killed_with_its_processes(tmp_path: Path, 
                 import signal, subprocess, sys, time
                 if {ignores_sigterm}:
                     signal.signal(signal.SIGTERM, signal.SIG_IGN)
-                helper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+                helper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"],
+                                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
                 open("helper.pid", "w").write(str(helper.pid))
                 time.sleep(60)
             """,
         },
     )
-    started = time.monotonic()
+    began = time.monotonic()
     result = _run(workspace, "slow.py", "--timeout", "1")
-    elapsed = time.monotonic() - started
+    elapsed = time.monotonic() - began
     assert result.returncode == 124, result.stderr
     assert elapsed < 15
     assert "step=run: time limit of 1 s reached: stopping the stage and its processes" in result.stderr
-    helper = int((workspace / "src" / "helper.pid").read_text())
-    assert not _alive(helper), "a process the stage started outlived the time limit"
+    _assert_stopped(int((workspace / "src" / "helper.pid").read_text()))
 
 
-def _alive(pid: int) -> bool:
-    """Whether ``pid`` runs (a zombie waiting to be reaped does not count)."""
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except FileNotFoundError:
-        return False
-    return state != "Z"
+def test_processes_a_finished_stage_leaves_behind_are_stopped(tmp_path: Path) -> None:
+    workspace = _workspace(
+        tmp_path,
+        {
+            "quick.py": """
+                import subprocess, sys
+                helper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"],
+                                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                open("helper.pid", "w").write(str(helper.pid))
+            """,
+        },
+    )
+    result = _run(workspace, "quick.py")
+    assert result.returncode == 0, result.stderr
+    _assert_stopped(int((workspace / "src" / "helper.pid").read_text()))
 
 
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
@@ -465,20 +517,14 @@ def test_signals_reach_the_module(tmp_path: Path, signum: int) -> None:
             """,
         },
     )
-    process = subprocess.Popen(
-        [sys.executable, str(RUNNER), "run", "--workspace", str(workspace), "--stage", "job", "--module", "wait.py",
-         "--commit", "1a2b3c4"],
-        env=_env(workspace), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-    )  # fmt: skip
-    try:
+    with started(
+        "run", "--workspace", str(workspace), "--stage", "job", "--module", "wait.py", "--commit", "1a2b3c4",
+        env=_env(workspace),
+    ) as process:  # fmt: skip
         assert process.stdout is not None
         assert process.stdout.readline() == "ready\n"
         process.send_signal(signum)
         _, stderr = process.communicate(timeout=10)
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.communicate()
     assert process.returncode == 7, stderr
     assert "step=run: wait.py failed with exit code 7" in stderr
 
