@@ -1,5 +1,5 @@
 # Two commands do all the set-up on a fresh machine:
-#   make example   render the shipped example project into build/example
+#   make example   validate and render the shipped example project into build/example
 #   make test      run the whole test suite
 PYTHON ?= python3
 VENV ?= .venv
@@ -15,6 +15,8 @@ $(BIN)/.installed: pyproject.toml
 
 example: $(BIN)/.installed
 	$(BIN)/bodywork validate examples/train-and-serve
+	$(BIN)/bodywork render examples/train-and-serve --out build/example --ref HEAD \
+		--repo-url $$(git remote get-url origin 2>/dev/null || echo https://github.com/bodywork-render/bodywork-render.git)
 
 test: $(BIN)/.installed
 	$(BIN)/python -m pytest $(PYTEST_ARGS)

@@ -107,7 +107,7 @@ def render(
     diff: bool = typer.Option(False, "--diff", help="Print the diff against --out and write nothing."),
 ) -> None:
     """Render the pipeline into Kubernetes objects, validated against the Kubernetes schemas, in DAG order."""
-    from .plan import RenderOptions
+    from .plan import RenderOptions, default_engine
     from .render import render_project
     from .source import path_in_repository
     from .write import diff_trees, read_tree, write_tree
@@ -115,7 +115,7 @@ def render(
     layout = output_format.value
     options = RenderOptions(
         layout=layout,  # type: ignore[arg-type]
-        engine=(engine.value if engine else ("flux" if layout == "kustomize" else "argocd")),  # type: ignore[arg-type]
+        engine=engine.value if engine else default_engine(layout),  # type: ignore[arg-type]
         namespace=namespace,
         runner_image=runner_image,
         create_namespace=create_namespace,

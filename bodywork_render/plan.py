@@ -44,6 +44,11 @@ class RenderOptions:
     k8s_version: str = DEFAULT_K8S_VERSION
 
 
+def default_engine(layout: Layout) -> Engine:
+    """The engine a layout is meant for: Flux reads the kustomize layout, Argo CD the plain manifests."""
+    return "flux" if layout == "kustomize" else "argocd"
+
+
 @dataclass(frozen=True)
 class PlannedObject:
     """One object to render: ``template`` filled with ``values`` gives a single Kubernetes object."""

@@ -1,0 +1,54 @@
+"""Helpers for render tests: project checkouts in git, renders through the core, objects of a folder."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from bodywork_render.plan import RenderOptions
+from bodywork_render.render import Rendered, render_project
+
+ROOT = Path(__file__).resolve().parents[1]
+PROJECTS = ROOT / "tests" / "projects"
+EXAMPLE = ROOT / "examples" / "train-and-serve"
+REPO_URL = "https://github.com/acme/ml-pipelines.git"
+COMMIT = "0123456789abcdef0123456789abcdef01234567"
+
+
+def render(path: Path, **options: Any) -> Rendered:
+    """Render a project with a fixed source, as the golden files and most tests want it."""
+    return render_project(path, RenderOptions(**options), repo_url=REPO_URL, ref=COMMIT)
+
+
+def git(cwd: Path, *args: str) -> str:
+    """Run git in cwd and return its stdout."""
+    return subprocess.run(["git", *args], cwd=cwd, check=True, capture_output=True, text=True).stdout.strip()
+
+
+def checkout(project: Path, into: Path, origin: str = REPO_URL) -> Path:
+    """A git checkout of a copy of the project, with one commit and an origin remote."""
+    shutil.copytree(project, into)
+    git(into, "init", "-q", "-b", "main")
+    git(into, "add", "-A")
+    git(into, "commit", "-q", "-m", "project")
+    git(into, "remote", "add", "origin", origin)
+    return into
+
+
+def objects_in(files: dict[str, str]) -> list[dict[str, Any]]:
+    """The Kubernetes objects of a rendered tree (YAML 1.1, as kubectl reads them), without kustomize config."""
+    found = []
+    for path, text in sorted(files.items()):
+        if path.endswith(".yaml") and not path.endswith("kustomization.yaml"):
+            found.extend(d for d in yaml.safe_load_all(text) if d)
+    return found
+
+
+def identity(obj: dict[str, Any]) -> tuple[str, str, str]:
+    """kind, namespace, name."""
+    meta = obj.get("metadata", {})
+    return obj["kind"], meta.get("namespace", ""), meta["name"]

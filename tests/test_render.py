@@ -1,0 +1,323 @@
+"""bodywork render: valid, secure, ordered objects; kustomize equivalence; determinism; injection; atomic output."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from bodywork_render.check import check_objects
+from bodywork_render.diagnostics import BodyworkError
+from bodywork_render.podsecurity import hardening_violations, restricted_violations
+from bodywork_render.write import read_tree
+from tests.corpus import corpus_params
+from tests.renderkit import COMMIT, EXAMPLE, PROJECTS, REPO_URL, checkout, git, identity, objects_in, render
+
+PARALLEL = PROJECTS / "parallel-secrets-ingress"
+FAILURE_HOOK = PROJECTS / "failure-hook"
+
+
+def bodywork(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    """The CLI as a user runs it."""
+    return subprocess.run([sys.executable, "-m", "bodywork_render", *args], capture_output=True, text=True, cwd=cwd, timeout=120)
+
+
+def kustomize_build(folder: Path) -> list[dict[str, Any]]:
+    """What `kubectl kustomize` (kustomize v5) builds from a folder."""
+    result = subprocess.run(["kubectl", "kustomize", str(folder)], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    return [d for d in yaml.safe_load_all(result.stdout) if d]
+
+
+def pods_of(obj: dict[str, Any]) -> list[dict[str, Any]]:
+    """The pod spec an object carries, if any."""
+    template = obj.get("spec", {}).get("template")
+    return [template["spec"]] if template else []
+
+
+def assert_restricted(obj: dict[str, Any]) -> None:
+    """The Pod Security Standards restricted profile and our hardening, field by field."""
+    for pod in pods_of(obj):
+        assert pod["securityContext"]["runAsNonRoot"] is True
+        assert pod["securityContext"]["runAsUser"] != 0
+        assert pod["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}
+        assert pod["automountServiceAccountToken"] is False
+        assert not {"hostNetwork", "hostPID", "hostIPC"} & pod.keys()
+        assert all(set(v) <= {"name", "emptyDir", "secret"} for v in pod["volumes"])
+        for container in pod["initContainers"] + pod["containers"]:
+            context = container["securityContext"]
+            assert context["allowPrivilegeEscalation"] is False
+            assert context["readOnlyRootFilesystem"] is True
+            assert context["capabilities"] == {"drop": ["ALL"]}
+            assert "privileged" not in context
+            assert {"cpu", "memory"} <= container["resources"]["requests"].keys()
+            assert "memory" in container["resources"]["limits"]
+    assert restricted_violations(obj) == [] and hardening_violations(obj) == []
+
+
+@pytest.mark.parametrize("path", corpus_params(valid=True))
+def test_every_valid_corpus_file_renders_valid_restricted_objects_in_both_formats(path: Path, tmp_path: Path) -> None:
+    plain = render(path)
+    objects = objects_in(plain.files)
+    assert check_objects(objects) == []
+    for obj in objects:
+        assert_restricted(obj)
+    kustomized = render(path, layout="kustomize", engine="flux")
+    (tmp_path / "k").mkdir()
+    for relative, text in kustomized.files.items():
+        (tmp_path / "k" / relative).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / "k" / relative).write_text(text)
+    same_engine = objects_in(render(path, engine="flux").files)
+    assert sorted(map(identity, kustomize_build(tmp_path / "k"))) == sorted(map(identity, same_engine))
+
+
+@pytest.mark.parametrize("project", [EXAMPLE, PARALLEL], ids=["example", "parallel"])
+def test_kustomize_build_yields_the_same_objects_as_manifests(project: Path, tmp_path: Path) -> None:
+    out = tmp_path / "k"
+    result = bodywork("render", str(project), "--out", str(out), "--format", "kustomize", "--repo-url", REPO_URL, "--ref", COMMIT)
+    assert result.returncode == 0, result.stderr
+    built = {identity(o): o for o in kustomize_build(out)}
+    plain = {identity(o): o for o in objects_in(render(project).files)}
+    assert built == plain
+
+
+def test_parallel_project_objects(tmp_path: Path) -> None:
+    rendered = render(PARALLEL, ingress_class="nginx", ingress_host="ml.example.com")
+    objects = {identity(o)[0::2]: o for o in objects_in(rendered.files)}
+    waves = {key: o["metadata"].get("annotations", {}).get("argocd.argoproj.io/sync-wave") for key, o in objects.items()}
+    jobs = {name.rsplit("-", 1)[0]: name for kind, name in objects if kind == "Job"}
+    assert waves == {
+        ("Namespace", "ml-prod"): "-1",
+        ("ServiceAccount", "churn-model"): "0",
+        ("Job", jobs["prepare"]): "1",
+        ("Job", jobs["train-a"]): "2",
+        ("Job", jobs["train-b"]): "2",
+        ("Deployment", "serve"): "3",
+        ("Service", "serve"): "3",
+        ("Ingress", "serve"): "3",
+        ("Deployment", "report"): "3",
+        ("Service", "report"): "3",
+    }
+    prepare = objects[("Job", jobs["prepare"])]
+    assert prepare["spec"]["backoffLimit"] == 3 and "activeDeadlineSeconds" not in prepare["spec"]
+    assert "ttlSecondsAfterFinished" not in prepare["spec"]
+    pod = prepare["spec"]["template"]["spec"]
+    assert pod["restartPolicy"] == "Never"
+    stage = pod["containers"][0]
+    assert stage["image"] == "bodyworkml/bodywork-core:3.0"
+    assert stage["args"][-7:] == ["--", "--rows", "1000", "no", "0644", "1e3", "on"]
+    assert [e for e in stage["env"] if "valueFrom" in e] == [
+        {"name": "AWS_ACCESS_KEY_ID", "valueFrom": {"secretKeyRef": {"name": "prod-aws-credentials", "key": "AWS_ACCESS_KEY_ID"}}},
+        {"name": "AWS_SECRET_ACCESS_KEY", "valueFrom": {"secretKeyRef": {"name": "prod-aws-credentials", "key": "AWS_SECRET_ACCESS_KEY"}}},
+    ]
+    assert stage["resources"] == {"requests": {"cpu": "1000m", "memory": "1000M"}, "limits": {"memory": "1000M"}}
+    train_a = objects[("Job", jobs["train-a"])]["spec"]
+    assert train_a["activeDeadlineSeconds"] == 3600
+    assert train_a["template"]["spec"]["containers"][0]["resources"]["limits"] == {"memory": "3000M", "cpu": "4000m"}
+    fetch = train_a["template"]["spec"]["initContainers"][0]
+    assert fetch["args"] == ["--repo", REPO_URL, "--commit", COMMIT, "--workspace", "/workspace"]
+
+    serve = objects[("Deployment", "serve")]["spec"]
+    assert serve["replicas"] == 3
+    assert serve["strategy"] == {"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": 0, "maxSurge": 1}}
+    container = serve["template"]["spec"]["containers"][0]
+    startup = container["startupProbe"]
+    assert startup["periodSeconds"] * startup["failureThreshold"] == 90
+    assert {"readinessProbe", "livenessProbe"} <= container.keys()
+    assert serve["progressDeadlineSeconds"] >= 90
+    assert serve["template"]["metadata"]["annotations"] == {"bodywork-render/source-commit": COMMIT}
+    assert serve["selector"]["matchLabels"] == {"app.kubernetes.io/name": "serve", "app.kubernetes.io/instance": "churn-model"}
+    ingress = objects[("Ingress", "serve")]["spec"]
+    assert ingress["ingressClassName"] == "nginx"
+    assert ingress["rules"][0]["host"] == "ml.example.com"
+    assert ingress["rules"][0]["http"]["paths"][0]["path"] == "/churn-model/serve"
+    service = objects[("Service", "serve")]["spec"]
+    assert service["type"] == "ClusterIP" and service["ports"][0]["port"] == 5000
+    assert objects[("ServiceAccount", "churn-model")]["automountServiceAccountToken"] is False
+    labels = objects[("Deployment", "report")]["metadata"]["labels"]
+    assert labels == {
+        "app.kubernetes.io/name": "report",
+        "app.kubernetes.io/instance": "churn-model",
+        "app.kubernetes.io/component": "service",
+        "app.kubernetes.io/part-of": "churn-model",
+        "app.kubernetes.io/managed-by": "bodywork-render",
+        "app.kubernetes.io/version": "0123456",
+        "bodywork-render/stage": "report",
+    }
+
+
+def test_job_names_change_with_the_commit_and_deployment_names_do_not() -> None:
+    first = {identity(o) for o in objects_in(render(PARALLEL).files)}
+    other = render_project_at(PARALLEL, "f" * 40)
+    second = {identity(o) for o in objects_in(other.files)}
+    assert {i for i in first if i[0] == "Deployment"} == {i for i in second if i[0] == "Deployment"}
+    assert not {i for i in first if i[0] == "Job"} & {i for i in second if i[0] == "Job"}
+
+
+def render_project_at(path: Path, commit: str):  # type: ignore[no-untyped-def]
+    from bodywork_render.plan import RenderOptions
+    from bodywork_render.render import render_project
+
+    return render_project(path, RenderOptions(), repo_url=REPO_URL, ref=commit)
+
+
+def test_flux_kustomizations_chain_the_steps_in_order() -> None:
+    files = render(PARALLEL, layout="kustomize", engine="flux", deploy_path="./envs/prod/churn").files
+    flux = [yaml.safe_load(files[p]) for p in sorted(files) if p.startswith("flux/")]
+    assert [(k["metadata"]["name"], k["spec"]["path"], k["spec"].get("dependsOn"), k["spec"].get("force", False)) for k in flux] == [
+        ("churn-model-step-00", "./envs/prod/churn/steps/00", None, False),
+        ("churn-model-step-01", "./envs/prod/churn/steps/01", [{"name": "churn-model-step-00"}], True),
+        ("churn-model-step-02", "./envs/prod/churn/steps/02", [{"name": "churn-model-step-01"}], True),
+        ("churn-model-step-03", "./envs/prod/churn/steps/03", [{"name": "churn-model-step-02"}], False),
+    ]
+    assert all(k["spec"]["wait"] is True and k["spec"]["prune"] is True for k in flux)
+    assert check_objects(flux) == []
+
+
+def test_run_on_failure_is_an_argocd_syncfail_hook_and_left_out_elsewhere() -> None:
+    argo = render(FAILURE_HOOK, engine="argocd")
+    hooks = [o for o in objects_in(argo.files) if o["metadata"].get("annotations", {}).get("argocd.argoproj.io/hook")]
+    assert [(h["metadata"]["name"].rsplit("-", 1)[0], h["metadata"]["annotations"]) for h in hooks] == [
+        ("alert", {"argocd.argoproj.io/hook": "SyncFail", "argocd.argoproj.io/hook-delete-policy": "BeforeHookCreation"})
+    ]
+    assert argo.warnings == ()
+    for engine, layout in (("flux", "kustomize"), ("kubectl", "manifests")):
+        rendered = render(FAILURE_HOOK, engine=engine, layout=layout)
+        assert [o["metadata"]["name"].rsplit("-", 1)[0] for o in objects_in(rendered.files) if o["kind"] == "Job"] == ["score"]
+        assert len(rendered.warnings) == 1 and "run_on_failure stage 'alert' is left out" in rendered.warnings[0]
+
+
+def test_render_is_deterministic(tmp_path: Path) -> None:
+    for layout in ("manifests", "kustomize"):
+        args = ["render", str(PARALLEL), "--format", layout, "--repo-url", REPO_URL, "--ref", COMMIT]
+        first, second = (tmp_path / "first" / layout), (tmp_path / "second" / layout)
+        assert bodywork(*args, "--out", str(first)).returncode == 0
+        assert bodywork(*args, "--out", str(second)).returncode == 0
+        files = sorted(p.relative_to(first) for p in first.rglob("*") if p.is_file())
+        assert files == sorted(p.relative_to(second) for p in second.rglob("*") if p.is_file())
+        for relative in files:
+            data = (first / relative).read_bytes()
+            assert data == (second / relative).read_bytes()
+            assert data.endswith(b"\n") and b"\r" not in data
+
+
+HOSTILE = ["x\n---\nkind: Secret\nmetadata: {name: pwned}", "{{ 7*7 }}", "{% raw %}", "no", "on", "y", "0644", "1e3", "~", "null", "- a", "a: b", "'", '"', "#c", "&a", "*a", "!!str", "\\u0000", "é", "\u2028"]
+
+
+def test_user_strings_cannot_inject_and_read_back_unchanged_in_yaml_1_1(tmp_path: Path) -> None:
+    project = tmp_path / "p"
+    project.mkdir()
+    (project / "m.py").write_text("")
+    args = "".join(f"\n      - {yaml.safe_dump(a, default_style=chr(34)).strip()}" for a in HOSTILE)
+    (project / "bodywork.yaml").write_text(
+        'version: "1.1"\npipeline:\n  name: p\n  docker_image: "python:3.12-slim"\n  DAG: s\n'
+        f"stages:\n  s:\n    executable_module_path: m.py\n    args:{args}\n    requirements: [\"a==1 ; python_version < '4'\"]\n"
+        "    batch: {max_completion_time_seconds: 0, retries: 0}\n"
+    )
+    rendered = render(project)
+    objects = objects_in(rendered.files)
+    assert sorted(o["kind"] for o in objects) == ["Job", "Namespace", "ServiceAccount"]
+    job = next(o for o in objects if o["kind"] == "Job")
+    args_out = job["spec"]["template"]["spec"]["containers"][0]["args"]
+    assert args_out[args_out.index("--") + 1 :] == HOSTILE
+    assert "a==1 ; python_version < '4'" in args_out
+    assert "49" not in rendered.files["01-s-job.yaml"]
+
+
+def test_stale_files_are_removed_and_foreign_folders_refused(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    common = ["--out", str(out), "--repo-url", REPO_URL, "--ref", COMMIT]
+    assert bodywork("render", str(PARALLEL), *common).returncode == 0
+    assert "03-report-service.yaml" in read_tree(out)
+    assert bodywork("render", str(FAILURE_HOOK), *common).returncode == 0
+    assert sorted(read_tree(out)) == ["00-namespace.yaml", "00-serviceaccount.yaml", "01-score-job.yaml", "02-alert-on-failure-job.yaml", "README.md", "hydrator.metadata"]
+    leftovers = [p.name for p in tmp_path.iterdir() if p.name != "out"]
+    assert leftovers == []
+
+    foreign = tmp_path / "mine"
+    foreign.mkdir()
+    (foreign / "notes.txt").write_text("keep me")
+    result = bodywork("render", str(PARALLEL), "--out", str(foreign), "--repo-url", REPO_URL, "--ref", COMMIT)
+    assert result.returncode == 1 and "refusing to replace it" in result.stderr
+    assert read_tree(foreign) == {"notes.txt": "keep me"}
+
+
+def test_a_failed_render_leaves_the_previous_output_untouched(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    common = ["--out", str(out), "--repo-url", REPO_URL, "--ref", COMMIT]
+    assert bodywork("render", str(PARALLEL), *common).returncode == 0
+    before = read_tree(out)
+    broken = tmp_path / "templates"
+    broken.mkdir()
+    (broken / "service.yaml.j2").write_text("apiVersion: v1\nkind: Service\nmetadata:\n  name: {{ name | q }}\nspec:\n  bogusField: 1\n")
+    result = bodywork("render", str(PARALLEL), *common, "--templates", str(broken))
+    assert result.returncode == 1
+    assert "spec.bogusField" in result.stderr and "Traceback" not in result.stderr
+    invalid = tmp_path / "invalid.yaml"
+    invalid.write_text((PARALLEL / "bodywork.yaml").read_text().replace("replicas: 3", "replicas: -3"))
+    assert bodywork("render", str(invalid), *common).returncode == 1
+    assert read_tree(out) == before
+
+
+def test_templates_override_by_file_name(tmp_path: Path) -> None:
+    custom = tmp_path / "templates"
+    custom.mkdir()
+    shipped = (Path(__file__).resolve().parents[1] / "templates" / "service.yaml.j2").read_text()
+    (custom / "service.yaml.j2").write_text(shipped.replace("type: ClusterIP", "type: NodePort"))
+    from bodywork_render.plan import RenderOptions
+    from bodywork_render.render import render_project
+
+    rendered = render_project(PARALLEL, RenderOptions(), repo_url=REPO_URL, ref=COMMIT, templates=custom)
+    assert {o["spec"]["type"] for o in objects_in(rendered.files) if o["kind"] == "Service"} == {"NodePort"}
+
+
+def test_check_and_diff(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    common = [str(PARALLEL), "--out", str(out), "--repo-url", REPO_URL, "--ref", COMMIT]
+    stale = bodywork("render", *common, "--check")
+    assert stale.returncode == 1 and "+++ b/" in stale.stdout and "out of date" in stale.stderr
+    assert not out.exists()
+    assert bodywork("render", *common).returncode == 0
+    fresh = bodywork("render", *common, "--check")
+    assert (fresh.returncode, fresh.stdout) == (0, "")
+    (out / "03-serve-service.yaml").write_text("edited\n")
+    (out / "extra.yaml").write_text("x: 1\n")
+    diff = bodywork("render", *common, "--diff")
+    assert diff.returncode == 0
+    assert f"--- a/{out}/03-serve-service.yaml" in diff.stdout and f"--- a/{out}/extra.yaml" in diff.stdout
+    assert (out / "extra.yaml").exists()
+    assert bodywork("render", *common, "--check").returncode == 1
+
+
+def test_source_defaults_to_the_checkout_and_resolves_refs(tmp_path: Path) -> None:
+    project = checkout(FAILURE_HOOK, tmp_path / "project", origin="https://user:s3cret@git.example.com/acme/scoring.git")
+    head = git(project, "rev-parse", "HEAD")
+    git(project, "tag", "v1")
+    out = tmp_path / "out"
+    result = bodywork("render", str(project), "--out", str(out), "--ref", "v1")
+    assert result.returncode == 0, result.stderr
+    files = read_tree(out)
+    assert f'"drySha": "{head}"' in files["hydrator.metadata"]
+    assert "s3cret" not in "".join(files.values()) + result.stderr + result.stdout
+    assert '"repoURL": "https://git.example.com/acme/scoring.git"' in files["hydrator.metadata"]
+    bad = bodywork("render", str(project), "--out", str(out), "--ref", "no-such-branch")
+    assert bad.returncode == 1 and "'no-such-branch' does not name a commit" in bad.stderr
+
+
+def test_without_a_source_the_error_names_the_flags(tmp_path: Path) -> None:
+    import shutil
+
+    project = tmp_path / "project"
+    shutil.copytree(FAILURE_HOOK, project)
+    result = bodywork("render", str(project), "--out", str(tmp_path / "o"))
+    assert result.returncode == 1
+    assert result.stderr == (
+        "error: cannot tell which repository and commit the stages run: give --repo-url URL and --ref SHA"
+        " (or render from a git checkout with an 'origin' remote)\n"
+    )
+    assert not (tmp_path / "o").exists()
