@@ -27,7 +27,6 @@ from __future__ import annotations
 import argparse
 import base64
 import contextlib
-import hashlib
 import importlib.machinery
 import importlib.metadata
 import json
@@ -41,9 +40,9 @@ import sys
 import tempfile
 import time
 import urllib.parse
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from types import FrameType
-from typing import Iterator, Sequence
 
 EXIT_ERROR = 1
 EXIT_UNEXPECTED = 3
@@ -63,6 +62,7 @@ DEFAULT_KNOWN_HOSTS = Path(__file__).resolve().with_name("known_hosts")
 
 SRC_DIR = "src"
 RUNNER_DIR = ".bodywork"
+RUNNER_FILE = "bodywork_runner.py"
 DEPS_DIR = ".deps"
 DEPS_MARKER = ".bodywork-requirements.json"
 
@@ -178,8 +178,11 @@ def git_environment(repo: str) -> Iterator[dict[str, str]]:
     parts = urllib.parse.urlsplit(repo) if "://" in repo else None
     if token and parts is not None and parts.scheme in {"http", "https"}:
         host = parts.hostname or ""
+        host = f"[{host}]" if ":" in host else host
         port = f":{parts.port}" if parts.port else ""
-        _with_git_config(env, f"http.{parts.scheme}://{host}{port}/.extraHeader", f"Authorization: {_basic_auth(token)}")
+        _with_git_config(
+            env, f"http.{parts.scheme}://{host}{port}/.extraHeader", f"Authorization: {_basic_auth(token)}"
+        )
     if not _is_ssh(repo):
         yield env
         return
@@ -232,6 +235,9 @@ def fetch(repo: str, commit: str, workspace: Path) -> None:
     _check_sha(commit)
     if repo.startswith("-"):
         raise RunnerError(f"--repo must be a URL or a path, got {repo!r}")
+    if "://" not in repo and not _is_ssh(repo):
+        # git runs inside the checkout: a relative path must not be read from there.
+        repo = str(Path(repo).resolve())
     src = workspace / SRC_DIR
     if src.exists():
         log("fetch", f"replacing the existing checkout in {src}")
@@ -246,7 +252,7 @@ def fetch(repo: str, commit: str, workspace: Path) -> None:
         raise
     runner_dir = workspace / RUNNER_DIR
     runner_dir.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(Path(__file__).resolve(), runner_dir / Path(__file__).name)
+    shutil.copyfile(Path(__file__).resolve(), runner_dir / RUNNER_FILE)
     log("fetch", f"checked out {commit} in {src}")
 
 
@@ -260,7 +266,11 @@ def _checkout(repo: str, commit: str, src: Path, log: Log) -> None:
         except RunnerError as error:
             log("fetch", f"fetching the commit alone failed ({error}); fetching all branches and tags")
             try:
-                _git(["fetch", "--quiet", repo, "+refs/heads/*:refs/remotes/origin/*", "+refs/tags/*:refs/tags/*"], src, env)
+                _git(
+                    ["fetch", "--quiet", repo, "+refs/heads/*:refs/remotes/origin/*", "+refs/tags/*:refs/tags/*"],
+                    src,
+                    env,
+                )
             except RunnerError as full_error:
                 raise RunnerError(f"cannot fetch {shown}: {full_error}") from None
         try:
@@ -356,12 +366,10 @@ class Supervisor:
 
 def _requirement_lines(requirements_txt: Path) -> list[str]:
     """The requirement lines of a requirements file, without comments and blank lines."""
-    lines = []
-    for line in requirements_txt.read_text(encoding="utf-8").splitlines():
-        line = re.sub(r"(^|\s)#.*$", "", line).strip()
-        if line:
-            lines.append(line)
-    return lines
+    lines = (
+        re.sub(r"(^|\s)#.*$", "", line).strip() for line in requirements_txt.read_text(encoding="utf-8").splitlines()
+    )
+    return [line for line in lines if line]
 
 
 def _satisfied(spec: str) -> bool:
@@ -382,9 +390,7 @@ def _fingerprint(specs: Sequence[str], requirements_txt: Path | None) -> str:
     return json.dumps({"python": sys.version, "requirements": list(specs), "requirements.txt": text}, sort_keys=True)
 
 
-def install(
-    supervisor: Supervisor, log: Log, specs: Sequence[str], requirements_txt: Path | None, deps: Path
-) -> int:
+def install(supervisor: Supervisor, log: Log, specs: Sequence[str], requirements_txt: Path | None, deps: Path) -> int:
     """Install ``specs`` and ``requirements_txt`` into ``deps`` with pip; return pip's exit code, or 0 if skipped.
 
     pip is skipped when there is nothing to install, when every requirement is a
@@ -404,7 +410,9 @@ def install(
         log("install", f"skipping pip: {deps} already holds these requirements")
         return 0
     if importlib.machinery.PathFinder.find_spec("pip") is None:
-        raise RunnerError(f"pip is not installed in this image ({sys.executable}); it is needed to install {', '.join(wanted)}")
+        raise RunnerError(
+            f"pip is not installed in this image ({sys.executable}); it is needed to install {', '.join(wanted)}"
+        )
     if deps.exists():
         shutil.rmtree(deps)
     deps.mkdir(parents=True)
@@ -491,6 +499,7 @@ def run(
     stage: str,
     module: str,
     commit: str,
+    *,
     timeout: float = 0,
     requirements: Sequence[str] = (),
     args: Sequence[str] = (),
@@ -578,7 +587,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 0
         return run(
             options.workspace, options.stage, options.module, options.commit,
-            options.timeout, options.requirement, stage_args,
+            timeout=options.timeout, requirements=options.requirement, args=stage_args,
         )  # fmt: skip
     except RunnerError as error:
         log(options.command, f"error: {error}")

@@ -14,13 +14,14 @@ configuration.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
 import subprocess
 import time
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import pytest
 
@@ -46,10 +47,8 @@ def _listening(port: int) -> bool:
 
 def _signal_group(pgid: int, signum: int) -> None:
     """Send ``signum`` to a process group that may be gone already."""
-    try:
+    with contextlib.suppress(ProcessLookupError):
         os.killpg(pgid, signum)
-    except ProcessLookupError:
-        pass
 
 
 class GitDaemon:
@@ -97,19 +96,25 @@ class GitDaemon:
         self.base.mkdir(parents=True, exist_ok=True)
         for _attempt in range(3):
             port = _free_port()
-            log = (self.base / "daemon.log").open("ab")
-            self._process = subprocess.Popen(
-                [
-                    "git", "daemon", "--export-all", f"--base-path={self.base}", "--reuseaddr",
-                    "--listen=127.0.0.1", f"--port={port}", "--enable=receive-pack", "--informative-errors",
-                ],  # fmt: skip
-                env=self.env,
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=log,
-                start_new_session=True,
-            )
-            log.close()
+            with (self.base / "daemon.log").open("ab") as log:
+                self._process = subprocess.Popen(
+                    [
+                        "git",
+                        "daemon",
+                        "--export-all",
+                        f"--base-path={self.base}",
+                        "--reuseaddr",
+                        "--listen=127.0.0.1",
+                        f"--port={port}",
+                        "--enable=receive-pack",
+                        "--informative-errors",
+                    ],
+                    env=self.env,
+                    stdin=subprocess.DEVNULL,
+                    stdout=log,
+                    stderr=log,
+                    start_new_session=True,
+                )
             if self._wait_for(port):
                 self.port = port
                 return
@@ -133,10 +138,8 @@ class GitDaemon:
         if process is None:
             return
         _signal_group(process.pid, signal.SIGTERM)
-        try:
+        with contextlib.suppress(subprocess.TimeoutExpired):
             process.wait(timeout=STOP_SECONDS)
-        except subprocess.TimeoutExpired:
-            pass
         # The processes the daemon forked for connections share its process group.
         _signal_group(process.pid, signal.SIGKILL)
         process.wait()

@@ -26,10 +26,11 @@ import time
 import urllib.error
 import urllib.request
 import zipfile
+from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from types import ModuleType
-from typing import Any, Iterator
+from typing import Any
 
 import pytest
 
@@ -170,11 +171,20 @@ def example(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Example]:
 
 
 @pytest.fixture(scope="module")
-def fetched(example: Example, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, subprocess.CompletedProcess[str]]:
+def fetched(
+    example: Example, tmp_path_factory: pytest.TempPathFactory
+) -> tuple[Path, subprocess.CompletedProcess[str]]:
     """A workspace with the example checked out at the pinned commit by `fetch`."""
     workspace = tmp_path_factory.mktemp("workspace")
     result = runner(
-        "fetch", "--repo", example.url, "--commit", example.pinned, "--workspace", str(workspace), env=_env(example.home)
+        "fetch",
+        "--repo",
+        example.url,
+        "--commit",
+        example.pinned,
+        "--workspace",
+        str(workspace),
+        env=_env(example.home),
     )
     assert result.returncode == 0, result.stderr
     return workspace, result
@@ -225,15 +235,28 @@ def test_fetch_falls_back_to_a_full_fetch_when_the_server_refuses_a_commit(examp
     assert not stale.exists()
 
 
+def test_fetch_from_a_relative_path_reads_it_from_the_current_folder(example: Example, tmp_path: Path) -> None:
+    repo = os.path.relpath(example.daemon.path("train-and-serve"))
+    result = runner(
+        "fetch", "--repo", repo, "--commit", example.pinned, "--workspace", str(tmp_path), env=_env(example.home)
+    )
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "src" / "train" / "train.py").is_file()
+
+
 def test_fetch_of_a_commit_the_repository_lacks_is_one_clear_error(example: Example, tmp_path: Path) -> None:
-    result = runner("fetch", "--repo", example.url, "--commit", ZERO_SHA, "--workspace", str(tmp_path), env=_env(example.home))
+    result = runner(
+        "fetch", "--repo", example.url, "--commit", ZERO_SHA, "--workspace", str(tmp_path), env=_env(example.home)
+    )
     _assert_one_clear_error(result, f"commit {ZERO_SHA} not found in {example.url}")
     assert not (tmp_path / "src").exists(), "a failed fetch left a checkout behind"
 
 
 def test_fetch_of_a_repository_the_server_lacks_is_one_clear_error(example: Example, tmp_path: Path) -> None:
     url = example.daemon.url("no-such-project")
-    result = runner("fetch", "--repo", url, "--commit", example.pinned, "--workspace", str(tmp_path), env=_env(example.home))
+    result = runner(
+        "fetch", "--repo", url, "--commit", example.pinned, "--workspace", str(tmp_path), env=_env(example.home)
+    )
     _assert_one_clear_error(result, f"cannot fetch {url}", "no such repository")
 
 
@@ -289,7 +312,9 @@ def test_fetch_over_ssh_checks_host_keys_against_the_known_hosts(tmp_path: Path)
     key = tmp_path / "id_test"
     key.write_text("not really a key")
     env = _env(tmp_path, BODYWORK_GIT_SSH_KEY_FILE=str(key), BODYWORK_GIT_KNOWN_HOSTS_FILE=str(tmp_path / "absent"))
-    result = runner("fetch", "--repo", "git@github.com:org/x.git", "--commit", ZERO_SHA, "--workspace", str(tmp_path), env=env)
+    result = runner(
+        "fetch", "--repo", "git@github.com:org/x.git", "--commit", ZERO_SHA, "--workspace", str(tmp_path), env=env
+    )
     _assert_one_clear_error(result, "no known_hosts file", "BODYWORK_GIT_KNOWN_HOSTS_FILE")
     result = runner(
         "fetch", "--repo", "ssh://git@127.0.0.1:1/x.git", "--commit", ZERO_SHA, "--workspace", str(tmp_path),
@@ -627,7 +652,10 @@ def test_runner_imports_only_the_standard_library() -> None:
     ("text", "expected"),
     [
         ("https://user:pa%40ss@example.com/org/x.git", "https://example.com/org/x.git"),
-        ("fatal: unable to access 'https://tok@example.com/x/': 403", "fatal: unable to access 'https://example.com/x/': 403"),
+        (
+            "fatal: unable to access 'https://tok@example.com/x/': 403",
+            "fatal: unable to access 'https://example.com/x/': 403",
+        ),
         ("ssh://git@example.com:22/org/x.git", "ssh://example.com:22/org/x.git"),
         ("git@github.com:org/x.git", "git@github.com:org/x.git"),
         ("git://127.0.0.1:9418/x.git", "git://127.0.0.1:9418/x.git"),
