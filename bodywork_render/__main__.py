@@ -1,5 +1,5 @@
 """``python -m bodywork_render`` runs the CLI."""
 
-from .cli import main
+from .entry import main
 
 main()

@@ -1,7 +1,7 @@
-"""The `bodywork` command line: parses flags, calls the core, prints, maps outcomes to exit codes.
+"""The `bodywork` command line (typer): parses flags, calls the core, prints, maps outcomes to exit codes.
 
 Exit codes: 0 success, 1 invalid input (a known error), 2 usage error,
-3 unexpected error (a crash log is written), 130 interrupted.
+3 unexpected error (a crash log is written, see entry.py), 130 interrupted.
 """
 
 from __future__ import annotations
@@ -17,9 +17,7 @@ from . import __version__
 from .check import DEFAULT_K8S_VERSION
 from .plan import DEFAULT_RUNNER_IMAGE
 
-EXIT_INVALID = 1
-EXIT_UNEXPECTED = 3
-EXIT_INTERRUPTED = 130
+from .entry import EXIT_INVALID
 
 app = typer.Typer(
     add_completion=False,
@@ -70,19 +68,9 @@ def validate(
     report: ReportFormat = typer.Option(ReportFormat.text, "--format", help="text: one line per problem; json: a list of objects."),
 ) -> None:
     """Check bodywork.yaml files against the schema and the pipeline rules; print every problem at once."""
-    from .diagnostics import errors_in
-    from .project import check_project
-    from .report import REPORTERS
+    from .entry import run_validate
 
-    diagnostics = []
-    for path in paths or [Path(".")]:
-        diagnostics += check_project(path)[1]
-    output = REPORTERS[report.value](diagnostics)
-    if report is ReportFormat.json:
-        sys.stdout.write(output)
-    else:
-        sys.stderr.write(output)
-    raise typer.Exit(EXIT_INVALID if errors_in(diagnostics) else 0)
+    raise typer.Exit(run_validate(paths or [], report.value))
 
 
 @app.command()
@@ -154,32 +142,3 @@ def schema() -> None:
 
 # Commands that live in modules of their own register below, one line each:
 #   from .cli_<name> import register as register_<name>; register_<name>(app)
-
-
-def main() -> None:
-    """Console entry point: run the app, turning every failure into a message and an exit code."""
-    from .diagnostics import BodyworkError
-
-    try:
-        app()
-    except BodyworkError as exc:
-        from .report import as_text
-
-        sys.stderr.write(as_text(exc.diagnostics))
-        sys.exit(EXIT_INVALID)
-    except KeyboardInterrupt:
-        sys.stderr.write("interrupted\n")
-        sys.exit(EXIT_INTERRUPTED)
-    except Exception as exc:  # noqa: BLE001 - the last line of defence: a log, not a traceback
-        sys.exit(_crash(exc))
-
-
-def _crash(exc: Exception) -> int:
-    import tempfile
-    import traceback
-
-    with tempfile.NamedTemporaryFile("w", prefix="bodywork-crash-", suffix=".log", delete=False) as log:
-        log.write(f"bodywork-render {__version__}\n{' '.join(sys.argv)}\n\n")
-        log.write("".join(traceback.format_exception(exc)))
-    sys.stderr.write(f"bodywork: unexpected error: {type(exc).__name__}: {exc}\nA log for a bug report is at {log.name}\n")
-    return EXIT_UNEXPECTED

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .diagnostics import BodyworkError, Diagnostic, errors_in
 from .load import Document, read_yaml
-from .model import Pipeline, build_pipeline
+
+if TYPE_CHECKING:
+    from .model import Pipeline
 from .validate import validate_document
 
 CONFIG_NAMES = ("bodywork.yaml", "bodywork.yml")
@@ -55,5 +58,7 @@ def load_project(path: Path) -> Project:
     document, diagnostics = check_project(path)
     if document is None or errors_in(diagnostics):
         raise BodyworkError(diagnostics)
+    from .model import build_pipeline
+
     file, folder = config_file(path)
     return Project(folder, document, build_pipeline(document.data), tuple(diagnostics))

@@ -6,7 +6,6 @@ diagnostic at once, sorted by position. No I/O, no printing.
 
 from __future__ import annotations
 
-import difflib
 import posixpath
 from collections.abc import Callable
 from functools import lru_cache
@@ -227,6 +226,8 @@ def _schema_at(schema_path: Any) -> dict[str, Any]:
 
 
 def _did_you_mean(word: str, candidates: list[str]) -> str:
+    import difflib
+
     close = difflib.get_close_matches(word, candidates, n=1, cutoff=0.6)
     if not close:
         lowered = {c.lower(): c for c in candidates}

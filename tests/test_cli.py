@@ -74,3 +74,37 @@ def test_schema_command_prints_the_shipped_schema() -> None:
     schema = json.loads(result.stdout)
     assert schema["$schema"] == "https://json-schema.org/draft/2020-12/schema"
     assert "no telemetry" in schema["$defs"]["pipeline"]["properties"]["usage_stats"]["description"]
+
+
+def test_validate_takes_the_fast_path_without_typer() -> None:
+    probe = (
+        "import sys\n"
+        "from bodywork_render.entry import main\n"
+        f"sys.argv = ['bodywork', 'validate', {str(CASES / 'valid' / 'minimal-1.1.yaml')!r}]\n"
+        "try:\n    main()\nexcept SystemExit as exit:\n    print(exit.code, 'typer' in sys.modules, 'pydantic' in sys.modules)\n"
+    )
+    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60)
+    assert result.stdout == "0 False False\n"
+
+
+@pytest.mark.parametrize(
+    "argv,expected",
+    [
+        (["validate"], ([], "text")),
+        (["validate", "a", "--format", "json", "b"], ([Path("a"), Path("b")], "json")),
+        (["validate", "--format=json", "--", "-odd"], ([Path("-odd")], "json")),
+        (["validate", "--help"], None),
+        (["validate", "--format", "xml"], None),
+        (["render", "."], None),
+        ([], None),
+    ],
+)
+def test_fast_path_accepts_only_plain_validate_command_lines(argv: list[str], expected: object) -> None:
+    from bodywork_render.entry import fast_validate_args
+
+    assert fast_validate_args(argv) == expected
+
+
+def test_validate_help_goes_through_typer() -> None:
+    result = bodywork("validate", "--help")
+    assert result.returncode == 0 and "--format" in result.stdout

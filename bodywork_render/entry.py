@@ -1,0 +1,88 @@
+"""The console entry point: every failure becomes a message and an exit code, never a traceback.
+
+`bodywork validate` runs in pre-commit on every commit, so a plain
+`bodywork validate [--format text|json] [PATH ...]` is answered here without importing
+typer (with pydantic, ~100 ms, several times a bare interpreter's start). Anything else,
+including --help and any flag this fast path does not know, goes to the typer app in
+cli.py, which declares the same command.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+EXIT_INVALID = 1
+EXIT_UNEXPECTED = 3
+EXIT_INTERRUPTED = 130
+REPORT_FORMATS = ("text", "json")
+
+
+def run_validate(paths: list[Path], report: str) -> int:
+    """Validate each path, print every diagnostic (text to stderr, json to stdout); 1 when any is an error."""
+    from .diagnostics import errors_in
+    from .project import check_project
+    from .report import REPORTERS
+
+    diagnostics = []
+    for path in paths or [Path(".")]:
+        diagnostics += check_project(path)[1]
+    (sys.stdout if report == "json" else sys.stderr).write(REPORTERS[report](diagnostics))
+    return EXIT_INVALID if errors_in(diagnostics) else 0
+
+
+def fast_validate_args(argv: list[str]) -> tuple[list[Path], str] | None:
+    """Paths and report format of a plain `validate` command line; None for anything else."""
+    if not argv or argv[0] != "validate":
+        return None
+    paths: list[Path] = []
+    report = "text"
+    rest = iter(argv[1:])
+    for token in rest:
+        if token == "--format":
+            report = next(rest, "")
+        elif token.startswith("--format="):
+            report = token.split("=", 1)[1]
+        elif token == "--":
+            paths.extend(Path(t) for t in rest)
+        elif token.startswith("-"):
+            return None
+        else:
+            paths.append(Path(token))
+    return (paths, report) if report in REPORT_FORMATS else None
+
+
+def main() -> None:
+    """Run the CLI; BodyworkError exits 1, an interrupt 130, any other crash 3 with a log file."""
+    from .diagnostics import BodyworkError
+
+    try:
+        fast = fast_validate_args(sys.argv[1:])
+        if fast is not None:
+            sys.exit(run_validate(*fast))
+        from .cli import app
+
+        app()
+    except BodyworkError as exc:
+        from .report import as_text
+
+        sys.stderr.write(as_text(exc.diagnostics))
+        sys.exit(EXIT_INVALID)
+    except KeyboardInterrupt:
+        sys.stderr.write("interrupted\n")
+        sys.exit(EXIT_INTERRUPTED)
+    except Exception as exc:  # noqa: BLE001 - the last line of defence: a log, not a traceback
+        sys.exit(_crash(exc))
+
+
+def _crash(exc: Exception) -> int:
+    import tempfile
+    import traceback
+
+    from . import __version__
+
+    with tempfile.NamedTemporaryFile("w", prefix="bodywork-crash-", suffix=".log", delete=False) as log:
+        log.write(f"bodywork-render {__version__}\n{' '.join(sys.argv)}\n\n")
+        log.write("".join(traceback.format_exception(exc)))
+    sys.stderr.write(f"bodywork: unexpected error: {type(exc).__name__}: {exc}\nA log for a bug report is at {log.name}\n")
+    return EXIT_UNEXPECTED
