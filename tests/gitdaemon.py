@@ -25,20 +25,20 @@ from pathlib import Path
 
 import pytest
 
-__all__ = ["GitDaemon", "git_daemon"]
+__all__ = ["GitDaemon", "free_port", "git_daemon", "listening"]
 
 STARTUP_SECONDS = 10.0
 STOP_SECONDS = 5.0
 
 
-def _free_port() -> int:
+def free_port() -> int:
     """A TCP port on 127.0.0.1 that nothing listens on right now."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
         probe.bind(("127.0.0.1", 0))
         return int(probe.getsockname()[1])
 
 
-def _listening(port: int) -> bool:
+def listening(port: int) -> bool:
     """Whether something accepts TCP connections on 127.0.0.1:``port``."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
         probe.settimeout(0.2)
@@ -95,7 +95,7 @@ class GitDaemon:
         """Start the daemon on a free port and wait until it accepts connections."""
         self.base.mkdir(parents=True, exist_ok=True)
         for _attempt in range(3):
-            port = _free_port()
+            port = free_port()
             with (self.base / "daemon.log").open("ab") as log:
                 self._process = subprocess.Popen(
                     [
@@ -127,7 +127,7 @@ class GitDaemon:
         while time.monotonic() < deadline:
             if self._process is None or self._process.poll() is not None:
                 return False
-            if _listening(port):
+            if listening(port):
                 return True
             time.sleep(0.02)
         return False

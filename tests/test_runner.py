@@ -10,6 +10,7 @@ from __future__ import annotations
 import ast
 import base64
 import contextlib
+import getpass
 import hashlib
 import importlib.util
 import json
@@ -17,7 +18,6 @@ import os
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import textwrap
@@ -34,12 +34,13 @@ from typing import Any
 
 import pytest
 
-from tests.gitdaemon import GitDaemon
+from tests.gitdaemon import GitDaemon, free_port, listening
 
 ROOT = Path(__file__).resolve().parents[1]
 RUNNER = ROOT / "runner" / "bodywork_runner.py"
 EXAMPLE = ROOT / "examples" / "train-and-serve"
 ZERO_SHA = "0" * 40
+SSHD = "/usr/sbin/sshd"
 # The range of the diabetes data set's target: a sane prediction stays near it.
 TARGET_RANGE = (25.0, 346.0)
 
@@ -115,12 +116,6 @@ def runner(*args: str, env: dict[str, str] | None = None, timeout: float = 60) -
 
 def _git(*args: str, cwd: Path, env: dict[str, str]) -> str:
     return subprocess.run(["git", *args], cwd=cwd, env=env, check=True, capture_output=True, text=True).stdout.strip()
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def _assert_one_clear_error(result: subprocess.CompletedProcess[str], *expected: str) -> str:
@@ -323,6 +318,70 @@ def test_fetch_over_ssh_checks_host_keys_against_the_known_hosts(tmp_path: Path)
     _assert_one_clear_error(result, "cannot fetch ssh://127.0.0.1:1/x.git", "Connection refused")
 
 
+@pytest.fixture(scope="module")
+def sshd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[int, Path, Path]]:
+    """A real sshd on 127.0.0.1 that lets this user in with a fresh key: (port, private key, known_hosts)."""
+    if not Path(SSHD).is_file() or not Path("/run/sshd").is_dir():
+        pytest.skip(f"needs OpenSSH's server at {SSHD} (Debian: apt-get install openssh-server)")
+    folder = tmp_path_factory.mktemp("sshd")
+    for name in ("host_key", "user_key"):
+        subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(folder / name)], check=True)
+    shutil.copy(folder / "user_key.pub", folder / "authorized_keys")
+    # As a Kubernetes Secret volume mounts it by default: readable by others, which ssh refuses.
+    (folder / "user_key").chmod(0o644)
+    port = free_port()
+    config = folder / "sshd_config"
+    config.write_text(
+        f"Port {port}\nListenAddress 127.0.0.1\nHostKey {folder / 'host_key'}\n"
+        f"AuthorizedKeysFile {folder / 'authorized_keys'}\nStrictModes no\nPasswordAuthentication no\n"
+        f"PidFile {folder / 'sshd.pid'}\n"
+    )
+    host_key = (folder / "host_key.pub").read_text().split()[:2]
+    known_hosts = folder / "known_hosts"
+    known_hosts.write_text(f"[127.0.0.1]:{port} {' '.join(host_key)}\n")
+    process = subprocess.Popen([SSHD, "-D", "-e", "-f", str(config)], stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 10
+        while not listening(port):
+            assert process.poll() is None and time.monotonic() < deadline, "sshd did not start"
+            time.sleep(0.02)
+        yield port, folder / "user_key", known_hosts
+    finally:
+        process.terminate()
+        process.communicate(timeout=10)
+
+
+def test_fetch_over_ssh_with_a_key_from_a_secret(
+    example: Example, sshd: tuple[int, Path, Path], tmp_path: Path
+) -> None:
+    port, key, known_hosts = sshd
+    url = f"ssh://{getpass.getuser()}@127.0.0.1:{port}{example.daemon.path('train-and-serve')}"
+    temporary = tmp_path / "tmp"
+    temporary.mkdir()
+    env = _env(
+        example.home,
+        BODYWORK_GIT_SSH_KEY_FILE=str(key),
+        BODYWORK_GIT_KNOWN_HOSTS_FILE=str(known_hosts),
+        TMPDIR=str(temporary),
+    )
+    workspace = tmp_path / "workspace"
+    result = runner("fetch", "--repo", url, "--commit", example.pinned, "--workspace", str(workspace), env=env)
+    assert result.returncode == 0, result.stderr
+    assert _git("rev-parse", "HEAD", cwd=workspace / "src", env=env) == example.pinned
+    assert list(temporary.iterdir()) == [], "the copy of the private key was left behind"
+
+
+def test_fetch_over_ssh_refuses_a_host_whose_key_is_not_known(
+    example: Example, sshd: tuple[int, Path, Path], tmp_path: Path
+) -> None:
+    port, key, _ = sshd
+    url = f"ssh://{getpass.getuser()}@127.0.0.1:{port}{example.daemon.path('train-and-serve')}"
+    # The shipped known_hosts holds GitHub's keys only.
+    env = _env(example.home, BODYWORK_GIT_SSH_KEY_FILE=str(key))
+    result = runner("fetch", "--repo", url, "--commit", example.pinned, "--workspace", str(tmp_path), env=env)
+    _assert_one_clear_error(result, "Host key verification failed")
+
+
 def test_fetch_refuses_an_abbreviated_commit(tmp_path: Path) -> None:
     result = runner("fetch", "--repo", "git://127.0.0.1:1/x.git", "--commit", "1a2b3c4", "--workspace", str(tmp_path))
     _assert_one_clear_error(result, "full commit SHA", "'1a2b3c4'")
@@ -391,7 +450,7 @@ def test_serve_stage_answers_predictions_and_stops_on_sigterm(
 
     workspace, _ = fetched
     artifacts, _ = trained
-    port = _free_port()
+    port = free_port()
     with started(
         "run", "--workspace", str(workspace), "--stage", "serve", "--module", "serve/serve.py",
         "--commit", example.pinned, "--", "--host", "127.0.0.1", "--port", str(port),
@@ -633,6 +692,18 @@ def test_run_without_a_checkout_is_one_clear_error(tmp_path: Path) -> None:
 
 
 # --- the runner's own code --------------------------------------------------------------------------
+
+
+def test_runner_image_holds_the_runner_where_the_pods_start_it() -> None:
+    lines = [line.strip() for line in (ROOT / "runner" / "Dockerfile").read_text().splitlines()]
+    assert "FROM python:3.12-slim" in lines
+    assert "COPY bodywork_runner.py known_hosts /opt/bodywork/" in lines
+    assert "USER 65532:65532" in lines
+    assert 'ENTRYPOINT ["python3", "/opt/bodywork/bodywork_runner.py"]' in lines
+    install = next(line for line in lines if "apt-get install" in line)
+    assert {"git", "openssh-client", "ca-certificates"} <= set(install.split())
+    # The runner finds its known_hosts beside itself.
+    assert _load_runner().DEFAULT_KNOWN_HOSTS == ROOT / "runner" / "known_hosts"
 
 
 def test_runner_imports_only_the_standard_library() -> None:
