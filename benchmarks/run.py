@@ -1,0 +1,97 @@
+"""The benchmark table: each figure a median over repeated runs, compared with a baseline from the same run.
+
+Run with `make bench` (or `.venv/bin/python benchmarks/run.py [--repeats N]`). Prints one
+row per figure with its target and whether it is met; exits 0 either way (it measures,
+it does not gate CI).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from benchmarks.synthetic import write_project  # noqa: E402
+
+EXAMPLE = ROOT / "examples" / "train-and-serve"
+SOURCE = ["--repo-url", "https://github.com/acme/ml.git", "--ref", "0123456789abcdef0123456789abcdef01234567"]
+BODYWORK = [sys.executable, "-m", "bodywork_render"]
+
+
+def median_wall(commands: list[list[str]], repeats: int) -> list[float]:
+    """Median wall time of each command, run interleaved so that load affects them alike."""
+    times: list[list[float]] = [[] for _ in commands]
+    for _ in range(repeats):
+        for index, command in enumerate(commands):
+            started = time.perf_counter()
+            subprocess.run(command, capture_output=True, check=False)
+            times[index].append(time.perf_counter() - started)
+    return [statistics.median(t) for t in times]
+
+
+def in_process_render(project: Path, out: Path) -> dict[str, float]:
+    """Seconds and peak RSS (MB) of validate + render + check + write of a project, in a fresh process."""
+    code = (
+        "import json, resource, sys, time\n"
+        "from pathlib import Path\n"
+        "from bodywork_render.plan import RenderOptions\n"
+        "from bodywork_render.render import render_project\n"
+        "from bodywork_render.write import write_tree\n"
+        "started = time.perf_counter()\n"
+        f"rendered = render_project(Path({str(project)!r}), RenderOptions(), repo_url={SOURCE[1]!r}, ref={SOURCE[3]!r})\n"
+        f"write_tree(Path({str(out)!r}), rendered.files)\n"
+        "seconds = time.perf_counter() - started\n"
+        "print(json.dumps({'seconds': seconds, 'objects': len(rendered.objects), 'peak_mb': resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT)
+    return json.loads(result.stdout)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Measure every figure and print the table."""
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--repeats", type=int, default=15)
+    args = parser.parse_args(argv)
+    rows: list[tuple[str, str, str, str]] = []
+    with tempfile.TemporaryDirectory() as scratch:
+        tmp = Path(scratch)
+        bare, validate, render = median_wall(
+            [
+                [sys.executable, "-c", "pass"],
+                [sys.executable, "-m", "bodywork_render", "validate", str(EXAMPLE)],
+                [*BODYWORK, "render", str(EXAMPLE), "--out", str(tmp / "example"), *SOURCE],
+            ],
+            args.repeats,
+        )
+        rows.append(("validate the example (process)", f"{validate * 1000:.0f} ms = {validate / bare:.1f}x python -c pass", "<= 4x", _met(validate / bare <= 4)))
+        rows.append(("render the example (process)", f"{render * 1000:.0f} ms = {render / bare:.1f}x python -c pass", "<= 10x", _met(render / bare <= 10)))
+
+        runs = {n: [in_process_render(write_project(tmp / f"p{n}", n), tmp / f"out{n}-{i}") for i in range(3)] for n in (100, 1000)}
+        big = statistics.median(r["seconds"] for r in runs[1000])
+        small = statistics.median(r["seconds"] for r in runs[100])
+        peak = max(r["peak_mb"] for r in runs[1000])
+        objects = runs[1000][0]["objects"]
+        rows.append(("render + validate 1,000 stages", f"{big:.2f} s, {objects} objects, peak {peak:.0f} MB", "< 3 s, < 300 MB", _met(big < 3 and peak < 300)))
+        rows.append(("scaling 1,000 vs 100 stages", f"{big / small:.1f}x", "<= 12x", _met(big / small <= 12)))
+
+    width = max(len(r[0]) for r in rows)
+    print(f"{'figure':<{width}}  {'measured':<45}  {'target':<16}  met")
+    for figure, measured, target, met in rows:
+        print(f"{figure:<{width}}  {measured:<45}  {target:<16}  {met}")
+    return 0
+
+
+def _met(ok: bool) -> str:
+    return "yes" if ok else "NO"
+
+
+if __name__ == "__main__":
+    sys.exit(main())
