@@ -142,3 +142,4 @@ def schema() -> None:
 
 # Commands that live in modules of their own register below, one line each:
 #   from .cli_<name> import register as register_<name>; register_<name>(app)
+from .cli_gitops import register as register_gitops; register_gitops(app)  # noqa: E402

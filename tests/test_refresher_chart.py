@@ -1,0 +1,223 @@
+"""charts/bodywork-refresher through Helm's own SDK: lint, schema, what it renders, and `bodywork gitops refresher` equal to it."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from bodywork_render import __version__
+from bodywork_render.bootstrap import RefresherOptions, refresher_chart_values, refresher_manifests
+from bodywork_render.check import check_objects
+from bodywork_render.podsecurity import hardening_violations, restricted_violations
+
+helm = pytest.importorskip("helm_python")
+
+CHART = Path(__file__).resolve().parent.parent / "charts" / "bodywork-refresher"
+REQUIRED = {"refresh": {"source": "https://example.com/project.git", "to": "https://example.com/deploy.git"}}
+TOKEN = {**REQUIRED, "git": {"existingSecret": "git-credentials", "auth": "token"}}
+SSH = {"refresh": {"source": "ssh://git@example.com/project.git", "to": "git@example.com:org/deploy.git"},
+       "git": {"existingSecret": "git-ssh", "auth": "ssh", "sshPrivateKeyKey": "identity", "knownHostsKey": "hosts"}}
+HELM_LABELS = ("helm.sh/chart", "app.kubernetes.io/managed-by")
+
+OPTIONS = {
+    "defaults": RefresherOptions(source="https://example.com/project.git", to="https://example.com/deploy.git"),
+    "token, every argument": RefresherOptions(
+        source="https://example.com/project.git", to="https://example.com/deploy.git", source_branch="release/1.x",
+        project_path="ml/churn", branch="main", path="envs/prod/churn", env="prod",
+        extra_args=("--runner-image", "registry.example.com/runner:1.2", "--message", 'say "hi": #1 — ok'),
+        name="churn-refresher", namespace="ops", image="registry.example.com:5000/tools/bodywork:2.0",
+        image_pull_policy="Always", image_pull_secrets=("regcred", "other-cred"), git_secret="git-credentials",
+        git_token_key="pat", schedule="@hourly", time_zone="Europe/London", suspend=True,
+        successful_jobs_history_limit=0, failed_jobs_history_limit=10, starting_deadline_seconds=1000000,
+        backoff_limit=0, active_deadline_seconds=7200, cpu_request="250m", memory_request="512Mi", cpu_limit=None,
+        memory_limit="2Gi", run_as_user=1000, run_as_group=3000),
+    "ssh, existing service account, digest": RefresherOptions(
+        source="ssh://git@example.com/project.git", to="git@example.com:org/deploy.git", git_secret="git-ssh",
+        git_auth="ssh", git_ssh_key_key="identity", git_known_hosts_key="hosts",
+        image="ghcr.io/bodywork-render/bodywork-render@sha256:" + "ab" * 32, service_account="robot"),
+    "long name, annotated service account": RefresherOptions(
+        source="https://example.com/p.git", to="https://example.com/d.git", name="a" * 51 + "-" + "b" * 11,
+        service_account_annotations=(("example.com/owner", "ml-team"), ("example.com/enabled", "true"))),
+}
+
+
+def render_chart(values: dict[str, Any], name: str = "bodywork-refresher", namespace: str = "default") -> list[dict[str, Any]]:
+    """The objects `helm template` gives, in file order."""
+    with helm.Chart.load(CHART) as chart:
+        rendered = chart.render(values, name=name, namespace=namespace)
+    objects = []
+    for path, text in sorted(rendered.items()):
+        if path.endswith(".yaml"):
+            objects += [o for o in yaml.safe_load_all(text) if o is not None]
+    return objects
+
+
+def without_helm_labels(node: Any) -> Any:
+    """A copy without the labels only Helm sets (its chart label and managed-by: Helm)."""
+    if isinstance(node, dict):
+        return {k: (without_helm_labels(v) if k != "labels" else {lk: lv for lk, lv in v.items() if lk not in HELM_LABELS})
+                for k, v in node.items()}
+    if isinstance(node, list):
+        return [without_helm_labels(item) for item in node]
+    return node
+
+
+def by_kind(objects: list[dict[str, Any]] | tuple[dict[str, Any], ...]) -> dict[str, dict[str, Any]]:
+    return {obj["kind"]: without_helm_labels(obj) for obj in objects}
+
+
+# -- the chart -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("values", [None, REQUIRED, TOKEN, SSH], ids=["defaults", "required", "token", "ssh"])
+def test_helm_lint_is_clean(values: dict[str, Any] | None) -> None:
+    report = helm.lint(CHART, values, strict=True)
+    assert report["errors"] == []
+    assert [(m["severity"], m["error"]) for m in report["messages"]] == [(1, "icon is recommended")]
+
+
+@pytest.mark.parametrize("values", [REQUIRED, TOKEN, SSH], ids=["required", "token", "ssh"])
+def test_rendered_objects_pass_the_kubernetes_schemas_and_pod_security(values: dict[str, Any]) -> None:
+    objects = render_chart(values, namespace="ops")
+    assert [o["kind"] for o in objects] == ["CronJob", "ServiceAccount"]
+    assert check_objects(objects) == []
+    for obj in objects:
+        assert restricted_violations(obj) + hardening_violations(obj) == []
+
+
+def test_cronjob_defaults() -> None:
+    cronjob, account = render_chart(REQUIRED, namespace="ops")
+    spec = cronjob["spec"]
+    assert (spec["schedule"], spec["concurrencyPolicy"], spec["startingDeadlineSeconds"]) == ("*/5 * * * *", "Forbid", 120)
+    assert (spec["successfulJobsHistoryLimit"], spec["failedJobsHistoryLimit"]) == (3, 3)
+    job = spec["jobTemplate"]["spec"]
+    assert (job["backoffLimit"], job["activeDeadlineSeconds"]) == (2, 900)
+    pod = job["template"]["spec"]
+    container = pod["containers"][0]
+    assert container["command"] == ["bodywork"]
+    assert container["args"] == ["refresh", "--source", "https://example.com/project.git", "--to", "https://example.com/deploy.git"]
+    assert container["image"] == f"ghcr.io/bodywork-render/bodywork-render:{__version__}"
+    assert container["resources"] == {"requests": {"cpu": "100m", "memory": "256Mi"}, "limits": {"cpu": "1", "memory": "1Gi"}}
+    assert {m["mountPath"] for m in container["volumeMounts"]} == {"/tmp", "/home/bodywork"}
+    assert {"name": "HOME", "value": "/home/bodywork"} in container["env"]
+    assert pod["securityContext"]["runAsUser"] == 65532 and pod["automountServiceAccountToken"] is False
+    assert pod["serviceAccountName"] == account["metadata"]["name"] == "bodywork-refresher"
+    assert account["automountServiceAccountToken"] is False
+    assert cronjob["metadata"]["namespace"] == account["metadata"]["namespace"] == "ops"
+
+
+def test_token_comes_from_the_existing_secret() -> None:
+    cronjob = render_chart(TOKEN)[0]
+    container = cronjob["spec"]["jobTemplate"]["spec"]["template"]["spec"]["containers"][0]
+    assert {"name": "BODYWORK_GIT_TOKEN", "valueFrom": {"secretKeyRef": {"name": "git-credentials", "key": "token"}}} in container["env"]
+    assert "git-credentials" not in {m["name"] for m in container["volumeMounts"]}
+
+
+def test_ssh_key_and_known_hosts_are_mounted_read_only_with_mode_0400() -> None:
+    pod = render_chart(SSH)[0]["spec"]["jobTemplate"]["spec"]["template"]["spec"]
+    container = pod["containers"][0]
+    assert {"name": "git-credentials", "mountPath": "/etc/bodywork/git", "readOnly": True} in container["volumeMounts"]
+    assert {"name": "git-credentials", "secret": {
+        "secretName": "git-ssh", "defaultMode": 0o400,
+        "items": [{"key": "identity", "path": "ssh-privatekey"}, {"key": "hosts", "path": "known_hosts"}]}} in pod["volumes"]
+    env = {e["name"]: e.get("value") for e in container["env"]}
+    assert env["BODYWORK_GIT_SSH_KEY_FILE"] == "/etc/bodywork/git/ssh-privatekey"
+    assert env["BODYWORK_GIT_KNOWN_HOSTS_FILE"] == "/etc/bodywork/git/known_hosts"
+    assert "BODYWORK_GIT_TOKEN" not in env
+
+
+def test_missing_source_or_destination_is_a_clear_render_error() -> None:
+    with pytest.raises(helm.HelmRenderError, match="refresh.source is required"):
+        render_chart({})
+
+
+@pytest.mark.parametrize(
+    ("values", "message"),
+    [
+        ({"schedule": 5}, "at '/schedule': got number, want string"),
+        ({"schedule": "every minute"}, "at '/schedule'"),
+        ({"failedJobsHistoryLimit": -1}, "at '/failedJobsHistoryLimit': minimum: got -1, want 0"),
+        ({"backoffLimit": "2"}, "at '/backoffLimit': got string, want integer"),
+        ({"replicas": 2}, "additional properties 'replicas' not allowed"),
+        ({"git": {"existingSecret": "s", "auth": "password"}}, "at '/git/auth'"),
+        ({"git": {"password": "hunter2"}}, "additional properties 'password' not allowed"),
+        ({"refresh": {"source": "https://user:token@example.com/p.git", "to": "https://example.com/d.git"}}, "at '/refresh/source'"),
+        ({"refresh": {"source": "https://example.com/p.git", "to": "https://token@example.com/d.git"}}, "at '/refresh/to'"),
+        ({"securityContext": {"runAsUser": 0}}, "at '/securityContext/runAsUser': minimum: got 0, want 1"),
+        ({"resources": {"limits": {"memory": None}}}, "at '/resources/limits': missing property 'memory'"),
+        ({"image": {"pullPolicy": "Sometimes"}}, "at '/image/pullPolicy'"),
+    ],
+)
+def test_values_schema_rejects_bad_values(values: dict[str, Any], message: str) -> None:
+    merged = {**REQUIRED, **values}
+    with helm.Chart.load(CHART) as chart:
+        with pytest.raises(helm.HelmValuesError) as raised:
+            chart.validate_schema(merged)
+    assert message in str(raised.value)
+
+
+def test_every_value_is_documented_with_a_param_line() -> None:
+    text = (CHART / "values.yaml").read_text()
+    documented = set(re.findall(r"^\s*## @param (\S+) ", text, re.MULTILINE))
+    with helm.Chart.load(CHART) as chart:
+        defaults = chart.values
+
+    def leaves(node: Any, prefix: str) -> set[str]:
+        if isinstance(node, dict) and node and prefix != "serviceAccount.annotations.":
+            return set().union(*(leaves(v, f"{prefix}{k}.") for k, v in node.items()))
+        return {prefix.rstrip(".")}
+
+    assert documented == leaves(defaults, "")
+    readme = (CHART / "README.md").read_text()
+    assert [name for name in sorted(documented) if f"`{name}`" not in readme] == []
+
+
+def test_chart_app_version_is_the_package_version() -> None:
+    with helm.Chart.load(CHART) as chart:
+        assert chart.metadata["appVersion"] == __version__
+
+
+# -- `bodywork gitops refresher` equals the chart ----------------------------------
+
+
+def test_option_defaults_are_the_chart_defaults() -> None:
+    values = refresher_chart_values(OPTIONS["defaults"])
+    with helm.Chart.load(CHART) as chart:
+        assert chart.merge_values(values) == chart.merge_values({**REQUIRED, "fullnameOverride": "bodywork-refresher"})
+
+
+@pytest.mark.parametrize("options", OPTIONS.values(), ids=OPTIONS.keys())
+def test_plain_manifests_equal_helm_template_object_by_object(options: RefresherOptions) -> None:
+    values = refresher_chart_values(options)
+    with helm.Chart.load(CHART) as chart:
+        chart.validate_schema(values)
+    expected = by_kind(render_chart(values, name=options.name, namespace=options.namespace))
+    assert by_kind(refresher_manifests(options).objects) == expected
+    assert len(expected) == (1 if options.service_account else 2)
+
+
+def test_long_names_fit_the_job_name_limit() -> None:
+    options = OPTIONS["long name, annotated service account"]
+    cronjob = by_kind(refresher_manifests(options).objects)["CronJob"]
+    assert len(cronjob["metadata"]["name"]) <= 52 and not cronjob["metadata"]["name"].endswith("-")
+
+
+def test_cli_prints_the_manifests_and_the_equivalent_helm_values() -> None:
+    flags = ["--source", "https://example.com/p.git", "--to", "ssh://git@example.com/d.git", "--git-secret", "git-ssh",
+             "--git-auth", "ssh", "--namespace", "ops", "--schedule", "0 * * * *", "--extra-arg", "--env", "--extra-arg", "prod"]
+    manifests = bodywork("gitops", "refresher", *flags)
+    values = bodywork("gitops", "refresher", *flags, "--helm-values")
+    assert (manifests.returncode, manifests.stderr, values.returncode, values.stderr) == (0, "", 0, "")
+    expected = render_chart(json.loads(values.stdout), name="bodywork-refresher", namespace="ops")
+    assert by_kind(list(yaml.safe_load_all(manifests.stdout))) == by_kind(expected)
+
+
+def bodywork(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "bodywork_render", *args], capture_output=True, text=True, timeout=60)
