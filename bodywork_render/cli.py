@@ -32,6 +32,7 @@ class OutputFormat(str, enum.Enum):
 
     manifests = "manifests"
     kustomize = "kustomize"
+    helm = "helm"
 
 
 class Engine(str, enum.Enum):
@@ -77,7 +78,8 @@ def validate(
 def render(
     path: Path = typer.Argument(Path("."), help="Project folder (holding bodywork.yaml) or the file itself."),
     out: Path = typer.Option(..., "--out", help="Output folder; replaced atomically, stale files removed."),
-    output_format: OutputFormat = typer.Option(OutputFormat.manifests, "--format", help="manifests: one file per object; kustomize: a folder per DAG step plus Flux Kustomizations."),
+    env: Optional[str] = typer.Option(None, "--env", help="Environment whose overlay bodywork.<env>.yaml (beside bodywork.yaml) applies."),
+    output_format: OutputFormat = typer.Option(OutputFormat.manifests, "--format", help="manifests: one file per object; kustomize: a folder per DAG step plus Flux Kustomizations; helm: a Helm chart."),
     engine: Optional[Engine] = typer.Option(None, "--engine", help="GitOps engine applying the output [default: argocd for manifests, flux for kustomize]."),
     repo_url: Optional[str] = typer.Option(None, "--repo-url", help="Git URL the stages fetch [default: the checkout's origin]."),
     ref: Optional[str] = typer.Option(None, "--ref", help="Commit, branch or tag to pin [default: HEAD], resolved to a full SHA."),
@@ -93,6 +95,8 @@ def render(
     deploy_path: Optional[str] = typer.Option(None, "--deploy-path", help="Path of --out inside the deployment repo, for Flux [default: from the enclosing git checkout]."),
     check: bool = typer.Option(False, "--check", help="Render in memory; exit 1 with a diff when --out differs."),
     diff: bool = typer.Option(False, "--diff", help="Print the diff against --out and write nothing."),
+    chart_version: str = typer.Option("0.1.0", "--chart-version", help="Version of the Helm chart (helm format)."),
+    package: Optional[Path] = typer.Option(None, "--package", help="Also write the chart archive <name>-<version>.tgz into this folder, as `helm package -d` would (helm format)."),
 ) -> None:
     """Render the pipeline into Kubernetes objects, validated against the Kubernetes schemas, in DAG order."""
     from .plan import RenderOptions, default_engine
@@ -114,7 +118,12 @@ def render(
         deploy_path=(deploy_path or path_in_repository(out)) if layout == "kustomize" else ".",
         k8s_version=k8s_version,
     )
-    rendered = render_project(path, options, repo_url=repo_url, ref=ref, templates=templates)
+    if output_format is OutputFormat.helm:
+        from .chart import render_chart
+
+        rendered = render_chart(path, options, chart_version=chart_version, repo_url=repo_url, ref=ref, templates=templates)
+    else:
+        rendered = render_project(path, options, env=env, repo_url=repo_url, ref=ref, templates=templates)
     _warn(list(rendered.warnings))
     if check or diff:
         changes = diff_trees(read_tree(out), rendered.files, str(out))
@@ -125,6 +134,10 @@ def render(
         return
     write_tree(out, rendered.files)
     sys.stderr.write(f"rendered {len(rendered.objects)} objects into {out}\n")
+    if package is not None and output_format is OutputFormat.helm:
+        from .chart import package_chart
+
+        sys.stderr.write(f"packaged the chart as {package_chart(rendered.files, package)}\n")
 
 
 def _warn(lines: List[str]) -> None:
