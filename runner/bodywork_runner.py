@@ -14,7 +14,8 @@ Two subcommands, one per container of a stage's pod:
     SIGTERM and SIGINT, enforcing an optional time limit, and exiting with the
     module's exit code.
 
-Standard library only: ``run`` executes inside any image with Python 3.10+.
+Standard library only: ``run`` executes inside any image with Python 3.8 or
+later (the tests run it in 3.8 to 3.13 where those are installed).
 Every log line names the stage, the short commit and the step; URLs are
 printed without user info, and the git token never appears in any output.
 Exit codes: the module's own; 124 when the time limit stopped it; 128+N when

@@ -39,6 +39,8 @@ from tests.gitdaemon import GitDaemon, free_port, listening
 ROOT = Path(__file__).resolve().parents[1]
 RUNNER = ROOT / "runner" / "bodywork_runner.py"
 EXAMPLE = ROOT / "examples" / "train-and-serve"
+# The environment before any fixture isolated HOME.
+_STARTING_ENV = dict(os.environ)
 ZERO_SHA = "0" * 40
 SSHD = "/usr/sbin/sshd"
 # The range of the diabetes data set's target: a sane prediction stays near it.
@@ -704,6 +706,37 @@ def test_runner_image_holds_the_runner_where_the_pods_start_it() -> None:
     assert {"git", "openssh-client", "ca-certificates"} <= set(install.split())
     # The runner finds its known_hosts beside itself.
     assert _load_runner().DEFAULT_KNOWN_HOSTS == ROOT / "runner" / "known_hosts"
+
+
+def _interpreter(version: str) -> str | None:
+    """A working ``python<version>``: on PATH, or installed by pyenv (whose shims answer only for its chosen versions)."""
+    pyenv_root = Path(_STARTING_ENV.get("PYENV_ROOT") or Path(_STARTING_ENV.get("HOME", "/")) / ".pyenv")
+    candidates = [
+        shutil.which(f"python{version}"),
+        *sorted(map(str, pyenv_root.glob(f"versions/{version}.*/bin/python{version}"))),
+    ]
+    for candidate in filter(None, candidates):
+        if subprocess.run([candidate, "-c", ""], capture_output=True, env=_STARTING_ENV, check=False).returncode == 0:
+            return candidate
+    return None
+
+
+@pytest.mark.parametrize("version", ["3.8", "3.9", "3.10", "3.12", "3.13"])
+def test_runner_runs_in_older_and_newer_pythons(tmp_path: Path, version: str) -> None:
+    # Users bring their own image: its Python may be older or newer than the one running the tests.
+    python = _interpreter(version)
+    if python is None:
+        pytest.skip(f"no python{version} here")
+    workspace = _workspace(tmp_path, {"show.py": "import sys\nprint(sys.version_info[:2], sys.argv[1:])\n"})
+    result = subprocess.run(
+        [python, str(RUNNER), "run", "--workspace", str(workspace), "--stage", "job", "--module", "show.py",
+         "--commit", "1a2b3c4", "--timeout", "30", "--requirement", "pip", "--", "--flag"],
+        capture_output=True, text=True, env=_env(tmp_path), timeout=60, check=False,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    major, minor = version.split(".")
+    assert result.stdout == f"({major}, {minor}) ['--flag']\n"
+    assert "step=install: skipping pip: the image's Python already has pip" in result.stderr
 
 
 def test_runner_imports_only_the_standard_library() -> None:
