@@ -19,10 +19,10 @@ DEFAULT_MEMORY_REQUEST_MB = 256
 
 @dataclass(frozen=True)
 class SecretEnv:
-    """Environment variable ``env`` read from key ``env`` of the Kubernetes Secret ``secret``."""
+    """Environment variable ``env`` read from key ``env`` of bodywork secret ``name`` (see names.secret_name)."""
 
     env: str
-    secret: str
+    name: str
 
 
 @dataclass(frozen=True)
@@ -102,7 +102,7 @@ def build_pipeline(data: dict[str, Any]) -> Pipeline:
     """The model of bodywork.yaml data that passed validation."""
     section = data.get("pipeline") or data["project"]
     group = section.get("secrets_group")
-    stages = {names.normalise(key): _stage(key, spec, group) for key, spec in data["stages"].items()}
+    stages = {names.normalise(key): _stage(key, spec) for key, spec in data["stages"].items()}
     dag_steps = [[names.normalise(n.name) for n in step] for step in parse_dag(section["DAG"])]
     run_on_failure = section.get("run_on_failure")
     return Pipeline(
@@ -118,7 +118,7 @@ def build_pipeline(data: dict[str, Any]) -> Pipeline:
     )
 
 
-def _stage(key: str, spec: dict[str, Any], group: str | None) -> Stage:
+def _stage(key: str, spec: dict[str, Any]) -> Stage:
     common: dict[str, Any] = dict(
         name=names.normalise(key),
         source_name=key,
@@ -129,7 +129,7 @@ def _stage(key: str, spec: dict[str, Any], group: str | None) -> Stage:
         memory_request_mb=int(spec.get("memory_request_mb", DEFAULT_MEMORY_REQUEST_MB)),
         cpu_limit=spec.get("cpu_limit"),
         memory_limit_mb=spec.get("memory_limit_mb"),
-        secrets=tuple(SecretEnv(env, names.secret_name(secret, group)) for env, secret in (spec.get("secrets") or {}).items()),
+        secrets=tuple(SecretEnv(env, secret) for env, secret in (spec.get("secrets") or {}).items()),
     )
     if "batch" in spec:
         batch = spec["batch"]

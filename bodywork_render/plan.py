@@ -223,7 +223,7 @@ class _Context:
             "fetch_args": ["--repo", source.repo_url, "--commit", source.commit, "--workspace", WORKSPACE],
             "run_args": run_args,
             "log_level": self.pipeline.log_level,
-            "secret_env": [{"env": s.env, "secret": s.secret} for s in stage.secrets],
+            "secret_env": [{"env": s.env, "secret": names.secret_name(s.name, self.pipeline.secrets_group)} for s in stage.secrets],
             "resources": {"requests": {"cpu": cpu_quantity(stage.cpu_request), "memory": memory_quantity(stage.memory_request_mb)}, "limits": limits},
             "port": None,
             "git_secret": self.options.git_secret,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from .diagnostics import BodyworkError, Diagnostic, errors_in
 from .load import Document, read_yaml
@@ -18,12 +18,13 @@ CONFIG_NAMES = ("bodywork.yaml", "bodywork.yml")
 
 @dataclass(frozen=True)
 class Project:
-    """A validated project: its folder (None when a lone file was given), document, model and warnings."""
+    """A validated project: its folder (None when a lone file was given), document, model, warnings and overlay."""
 
     folder: Path | None
     document: Document
     pipeline: Pipeline
     warnings: tuple[Diagnostic, ...]
+    overlay: dict[str, Any]
 
 
 def config_file(path: Path) -> tuple[Path, Path | None]:
@@ -53,12 +54,20 @@ def check_project(path: Path) -> tuple[Document | None, list[Diagnostic]]:
     return document, validate_document(document, exists)
 
 
-def load_project(path: Path) -> Project:
-    """The validated project at PATH, or BodyworkError with every error found."""
+def load_project(path: Path, env: str | None = None) -> Project:
+    """The validated project at PATH, with the overlay of environment ``env`` applied; BodyworkError with every error found."""
     document, diagnostics = check_project(path)
     if document is None or errors_in(diagnostics):
         raise BodyworkError(diagnostics)
     from .model import build_pipeline
 
     file, folder = config_file(path)
-    return Project(folder, document, build_pipeline(document.data), tuple(diagnostics))
+    pipeline = build_pipeline(document.data)
+    overlay: dict[str, Any] = {}
+    if env:
+        from .overlay import apply_overlay, load_overlay
+
+        overlay, overlay_warnings = load_overlay(file, env, document.data)
+        pipeline = apply_overlay(pipeline, overlay)
+        diagnostics += overlay_warnings
+    return Project(folder, document, pipeline, tuple(diagnostics), overlay)

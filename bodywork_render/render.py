@@ -89,15 +89,25 @@ class Templates:
             raise BodyworkError(f"template {planned.template}: {exc}") from None
 
 
-def render_project(path: Path, options: RenderOptions, *, repo_url: str | None = None, ref: str | None = None, templates: Path | None = None) -> Rendered:
-    """The whole chain for a project folder or file: load, validate, model, source, plan, render, check.
+def render_project(
+    path: Path,
+    options: RenderOptions,
+    *,
+    env: str | None = None,
+    repo_url: str | None = None,
+    ref: str | None = None,
+    templates: Path | None = None,
+) -> Rendered:
+    """The whole chain for a project folder or file: load, validate, model, overlay, source, plan, render, check.
 
     The source defaults to the project's git checkout; warnings of the project come first.
     """
+    from .overlay import overlay_options
     from .project import load_project
     from .source import resolve_source
 
-    project = load_project(path)
+    project = load_project(path, env)
+    options = overlay_options(options, project.overlay)
     source = resolve_source(project.folder or path.absolute().parent, repo_url, ref)
     rendered = render_pipeline(project.pipeline, source, options, Templates(templates))
     return Rendered(rendered.files, rendered.objects, tuple(str(w) for w in project.warnings) + rendered.warnings)

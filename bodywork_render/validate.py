@@ -28,11 +28,15 @@ _PATTERN_EXPECTATIONS = {
 }
 
 
-@lru_cache(maxsize=1)
-def _validator() -> Any:
+BASE_SCHEMA = "bodywork.schema.json"
+ENV_SCHEMA = "bodywork-env.schema.json"
+
+
+@lru_cache(maxsize=None)
+def _validator(schema: str) -> Any:
     import jsonschema_rs
 
-    return jsonschema_rs.Draft202012Validator(load_json("bodywork.schema.json"))
+    return jsonschema_rs.Draft202012Validator(load_json(schema))
 
 
 def validate_document(doc: Document, module_exists: Callable[[str], bool] | None = None) -> list[Diagnostic]:
@@ -45,23 +49,42 @@ def validate_document(doc: Document, module_exists: Callable[[str], bool] | None
         return [_at(doc, (), "error", "the file is empty (expected a mapping with version, pipeline and stages)")]
     if not isinstance(doc.data, dict):
         return [_at(doc, (), "error", f"expected a mapping at the top level, got {_describe(doc.data)}")]
-    found = _schema_problems(doc) + _semantic_problems(doc, module_exists)
+    found = _schema_problems(doc, BASE_SCHEMA) + _semantic_problems(doc, module_exists)
     return sorted(set(found))
 
 
-def _schema_problems(doc: Document) -> list[Diagnostic]:
+def validate_overlay(doc: Document, base: dict[str, Any]) -> list[Diagnostic]:
+    """Every problem of an environment overlay (bodywork.<env>.yaml) of the valid base data ``base``."""
+    if doc.data is None:
+        return []
+    if not isinstance(doc.data, dict):
+        return [_at(doc, (), "error", f"expected a mapping at the top level, got {_describe(doc.data)}")]
+    found = _schema_problems(doc, ENV_SCHEMA)
+    namespace = (doc.data.get("pipeline") or {}).get("namespace") if isinstance(doc.data.get("pipeline"), dict) else None
+    if isinstance(namespace, str) and namespace and not names.is_label(names.normalise(namespace)):
+        found.append(_at(doc, ("pipeline", "namespace"), "error", f"{namespace!r} becomes {names.normalise(namespace)!r}, not a valid Kubernetes name"))
+    stages = doc.data.get("stages")
+    for key, spec in stages.items() if isinstance(stages, dict) else ():
+        if key not in base["stages"]:
+            found.append(_at(doc, ("stages", key), "error", f"stage {key!r} is not defined in bodywork.yaml{_did_you_mean(key, list(base['stages']))}", key=True))
+        elif isinstance(spec, dict) and "replicas" in spec and "service" not in base["stages"][key]:
+            found.append(_at(doc, ("stages", key, "replicas"), "error", f"stage {key!r} is a batch stage; replicas apply to service stages only", key=True))
+    return sorted(set(found))
+
+
+def _schema_problems(doc: Document, schema: str) -> list[Diagnostic]:
     found: list[Diagnostic] = []
-    for error in _validator().iter_errors(doc.data):
-        found.extend(_explain(doc, error))
+    for error in _validator(schema).iter_errors(doc.data):
+        found.extend(_explain(doc, error, schema))
     return found
 
 
-def _explain(doc: Document, error: Any) -> list[Diagnostic]:
+def _explain(doc: Document, error: Any, schema: str) -> list[Diagnostic]:
     path: PathKey = tuple(error.instance_path)
     kind = type(error.kind).__name__
     value = _get(doc.data, path)
     if kind == "AdditionalProperties":
-        allowed = sorted(_schema_at(error.schema_path[:-1]).get("properties", {}))
+        allowed = sorted(_schema_at(schema, error.schema_path[:-1]).get("properties", {}))
         return [
             _at(doc, path + (key,), "error", f"unknown field {key!r}{_did_you_mean(key, allowed)} (expected one of: {', '.join(allowed)})", key=True)
             for key in error.kind.unexpected
@@ -218,8 +241,8 @@ def _get(data: Any, path: PathKey) -> Any:
     return data
 
 
-def _schema_at(schema_path: Any) -> dict[str, Any]:
-    node: Any = load_json("bodywork.schema.json")
+def _schema_at(schema: str, schema_path: Any) -> dict[str, Any]:
+    node: Any = load_json(schema)
     for part in schema_path:
         node = node[part]
     return node if isinstance(node, dict) else {}

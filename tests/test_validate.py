@@ -92,7 +92,7 @@ def test_valid_project_loads_into_the_model(tmp_path: Path) -> None:
     assert (batch.source_name, batch.cpu_request, batch.memory_request_mb, batch.retries) == ("stage_1", 0.5, 100, 0)
     assert notebook.module == "b.ipynb" and notebook.cpu_request == 0.25 and notebook.memory_request_mb == 256
     assert service.args == ("--n", "10") and service.port == 1 and service.replicas == 0
-    assert [(s.env, s.secret) for s in service.secrets] == [("KEY", "creds")]
+    assert [(s.env, s.name) for s in service.secrets] == [("KEY", "creds")]
 
 
 def test_versions_1_0_and_1_1_load_into_the_same_model(tmp_path: Path) -> None:
@@ -107,4 +107,7 @@ def test_secrets_group_prefixes_secret_names(tmp_path: Path) -> None:
     text = (CASES / "valid" / "version-1.0-parallel.yaml").read_text().replace("  DAG:", "  secrets_group: Prod\n  DAG:")
     (tmp_path / "bodywork.yaml").write_text(text)
     pipeline = load_project(tmp_path / "bodywork.yaml").pipeline
-    assert pipeline.stages["stage-3"].secrets[0].secret == "prod-creds"
+    from bodywork_render.names import secret_name
+
+    assert pipeline.secrets_group == "Prod"
+    assert secret_name(pipeline.stages["stage-3"].secrets[0].name, pipeline.secrets_group) == "prod-creds"
