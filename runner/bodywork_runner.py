@@ -477,7 +477,7 @@ def _notebook_command(notebook: Path, args: Sequence[str], deps: Path, output_di
     )
 
 
-def _stage_env(workspace: Path, stage: str, commit: str, repo_root: Path, deps: Path) -> dict[str, str]:
+def _stage_env(stage: str, commit: str, repo_root: Path, deps: Path) -> dict[str, str]:
     """The stage's environment: the runner's, plus the installed requirements and the repository importable."""
     env = os.environ.copy()
     python_path = [str(deps), str(repo_root)]
@@ -488,11 +488,21 @@ def _stage_env(workspace: Path, stage: str, commit: str, repo_root: Path, deps: 
     env["PYTHONUNBUFFERED"] = "1"
     env["BODYWORK_STAGE"] = stage
     env["BODYWORK_COMMIT"] = commit
-    # Jupyter and IPython write state under HOME, which may be read-only.
+    return env
+
+
+def _notebook_folders(workspace: Path, stage: str, env: dict[str, str]) -> Path:
+    """Create the folders a notebook run writes to, point Jupyter at them in ``env``; return the output folder.
+
+    Jupyter and IPython keep state under HOME, which may be read-only.
+    """
     jupyter = workspace / RUNNER_DIR / "jupyter"
+    output_dir = workspace / RUNNER_DIR / "notebooks" / stage
+    for folder in (jupyter, output_dir):
+        folder.mkdir(parents=True, exist_ok=True)
     env.setdefault("JUPYTER_RUNTIME_DIR", str(jupyter / "runtime"))
     env.setdefault("IPYTHONDIR", str(jupyter / "ipython"))
-    return env
+    return output_dir
 
 
 def run(
@@ -519,6 +529,8 @@ def run(
     if timeout < 0:
         raise RunnerError(f"--timeout must be 0 (no limit) or more seconds, got {timeout:g}")
     deadline = time.monotonic() + timeout if timeout > 0 else None
+    # The children run in other folders: every path handed to them must be absolute.
+    workspace = workspace.resolve()
     repo_root = workspace / SRC_DIR
     path = _module_path(repo_root, module)
     deps = workspace / DEPS_DIR / stage
@@ -527,14 +539,13 @@ def run(
         code = install(supervisor, log, requirements, requirements_txt if requirements_txt.is_file() else None, deps)
         if code != 0:
             return code
+        env = _stage_env(stage, commit, repo_root, deps)
         if path.suffix == ".ipynb":
-            output_dir = workspace / RUNNER_DIR / "notebooks" / stage
-            output_dir.mkdir(parents=True, exist_ok=True)
-            command = _notebook_command(path, args, deps, output_dir)
+            command = _notebook_command(path, args, deps, _notebook_folders(workspace, stage, env))
         else:
             command = [sys.executable, str(path), *args]
         log("run", f"running {module}" + (f" with args {shlex.join(args)}" if args else ""))
-        code = supervisor.run("run", command, path.parent, _stage_env(workspace, stage, commit, repo_root, deps))
+        code = supervisor.run("run", command, path.parent, env)
     if code == 0:
         log("run", f"{module} finished")
     elif code > SIGNAL_EXIT_BASE and code - SIGNAL_EXIT_BASE in {s.value for s in signal.Signals}:
