@@ -90,14 +90,19 @@ def _descendants(pid: int) -> list[int]:
 
 
 @contextlib.contextmanager
-def started(*args: str, env: dict[str, str] | None = None) -> Iterator[subprocess.Popen[str]]:
+def started(*args: str, env: dict[str, str] | None = None, cwd: Path | None = None) -> Iterator[subprocess.Popen[str]]:
     """The runner started with piped output; on exit it and every process below it are gone.
 
     The runner puts its child in a session of its own, so a test that fails
     half-way must kill that child by its id, or it outlives the test.
     """
     process = subprocess.Popen(
-        [sys.executable, str(RUNNER), *args], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        [sys.executable, str(RUNNER), *args],
+        env=env,
+        cwd=cwd,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
     try:
         yield process
@@ -109,9 +114,11 @@ def started(*args: str, env: dict[str, str] | None = None) -> Iterator[subproces
         process.communicate()
 
 
-def runner(*args: str, env: dict[str, str] | None = None, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+def runner(
+    *args: str, env: dict[str, str] | None = None, cwd: Path | None = None, timeout: float = 60
+) -> subprocess.CompletedProcess[str]:
     """Run the runner to its end, as a pod's container would."""
-    with started(*args, env=env) as process:
+    with started(*args, env=env, cwd=cwd) as process:
         stdout, stderr = process.communicate(timeout=timeout)
     return subprocess.CompletedProcess(process.args, process.returncode, stdout, stderr)
 
@@ -512,6 +519,18 @@ def test_module_runs_in_its_folder_with_its_args_and_the_repository_importable(t
     }
     assert "[bodywork] stage=job commit=1a2b3c4 step=install: no requirements: nothing to install" in result.stderr
     assert "step=run: running jobs/show.py with args --flag 'two words' --" in result.stderr
+
+
+def test_a_relative_workspace_reaches_the_module_as_absolute_paths(tmp_path: Path) -> None:
+    _workspace(tmp_path / "ws", {"jobs/paths.py": "import os\nprint(os.environ['PYTHONPATH'])\n"})
+    result = runner(
+        "run", "--workspace", "ws", "--stage", "job", "--module", "jobs/paths.py", "--commit", "1a2b3c4",
+        env=_env(tmp_path), cwd=tmp_path,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    deps, repo_root = result.stdout.strip().split(os.pathsep)[:2]
+    assert deps == str((tmp_path / "ws" / ".deps" / "job").resolve())
+    assert repo_root == str((tmp_path / "ws" / "src").resolve())
 
 
 @pytest.mark.parametrize(
