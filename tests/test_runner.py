@@ -704,6 +704,27 @@ def test_run_without_a_checkout_is_one_clear_error(tmp_path: Path) -> None:
     _assert_one_clear_error(result, "no checkout in", "run the fetch step first")
 
 
+# --- the git daemon fixture ---------------------------------------------------------------------------
+
+
+def test_git_daemon_serves_fetches_and_pushes_and_stops(tmp_path: Path) -> None:
+    env = _env(tmp_path)
+    work = tmp_path / "work"
+    work.mkdir()
+    _git("init", "--quiet", "--initial-branch=main", cwd=work, env=env)
+    _git("commit", "--quiet", "--allow-empty", "-m", "first", cwd=work, env=env)
+    with GitDaemon(tmp_path / "repos") as daemon:
+        daemon.create_bare("project")
+        port = daemon.port
+        _git("push", "--quiet", daemon.url("project"), "main", cwd=work, env=env)
+        listed = _git("ls-remote", daemon.url("project"), "refs/heads/main", cwd=work, env=env)
+        assert listed.split()[0] == _git("rev-parse", "HEAD", cwd=work, env=env)
+        assert daemon.url("project") == f"git://127.0.0.1:{port}/project.git"
+    assert not listening(port)
+    with pytest.raises(RuntimeError, match="not running"):
+        daemon.url("project")
+
+
 # --- the runner's own code --------------------------------------------------------------------------
 
 
