@@ -17,7 +17,6 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from typing import Any, Literal
-from urllib.parse import urlsplit
 
 from . import __version__, names
 from .check import DEFAULT_K8S_VERSION
@@ -63,6 +62,7 @@ class RefresherOptions:
     git_secret: str | None = None
     git_auth: GitAuth = "token"
     git_token_key: str = "token"
+    git_token_username: str | None = None
     git_ssh_key_key: str = "ssh-privatekey"
     git_known_hosts_key: str = "known_hosts"
     schedule: str = DEFAULT_SCHEDULE
@@ -137,6 +137,7 @@ def refresher_chart_values(options: RefresherOptions) -> dict[str, Any]:
             "existingSecret": options.git_secret or "",
             "auth": options.git_auth,
             "tokenKey": options.git_token_key,
+            "tokenUsername": options.git_token_username or "",
             "sshPrivateKeyKey": options.git_ssh_key_key,
             "knownHostsKey": options.git_known_hosts_key,
         },
@@ -221,6 +222,8 @@ def _refresh_env(options: RefresherOptions) -> list[dict[str, Any]]:
     if options.git_secret and options.git_auth == "token":
         env.append({"name": "BODYWORK_GIT_TOKEN",
                     "valueFrom": {"secretKeyRef": {"name": options.git_secret, "key": options.git_token_key}}})
+        if options.git_token_username:
+            env.append({"name": "BODYWORK_GIT_USERNAME", "value": options.git_token_username})
     elif options.git_secret:
         env += [{"name": "BODYWORK_GIT_SSH_KEY_FILE", "value": f"{GIT_CREDENTIALS}/ssh-privatekey"},
                 {"name": "BODYWORK_GIT_KNOWN_HOSTS_FILE", "value": f"{GIT_CREDENTIALS}/known_hosts"}]
@@ -270,6 +273,8 @@ def flux_manifests(options: FluxOptions) -> Manifests:
     Kustomization made here puts them in its own namespace and points them at its GitRepository.
     """
     name = options.name or _default_name(options.path, options.repo)
+    from urllib.parse import urlsplit
+
     problems = _url_problems("--repo", options.repo)
     if not problems and urlsplit(options.repo).scheme not in ("http", "https", "ssh"):
         problems.append(f"--repo: Flux takes http, https or ssh URLs (ssh://git@host/owner/repo.git, not git@host:owner/repo.git), "
@@ -315,9 +320,12 @@ def _bootstrap_labels(name: str) -> dict[str, str]:
 
 
 def _default_name(path: str, repo: str) -> str:
-    """The last folder of the path (``envs/prod/demo`` gives ``demo``), else the repository's name."""
+    """The last folder of the path (``envs/prod/demo`` gives ``demo``), else the repository's name (``acme/deploy.git`` gives ``deploy``)."""
     folder, _ = _repo_folder(path)
-    last = folder.rsplit("/", 1)[-1] if folder != "." else re.sub(r"\.git$", "", repo.rstrip("/").rsplit("/", 1)[-1].rsplit(":", 1)[-1])
+    if folder != ".":
+        last = folder.rsplit("/", 1)[-1]
+    else:
+        last = re.split(r"[/:]", repo.rstrip("/"))[-1].removesuffix(".git")
     return names.fit(names.normalise(last).strip("-") or "bodywork")
 
 
@@ -337,6 +345,8 @@ def _branch_problems(branch: str) -> list[str]:
 
 def _url_problems(flag: str, url: str) -> list[str]:
     """A repository URL must be given and carry no credentials: they belong in a Secret, never in a manifest."""
+    from urllib.parse import urlsplit
+
     if not url.strip():
         return [f"{flag}: a repository URL is required"]
     parts = urlsplit(url)

@@ -55,6 +55,7 @@ def refresher(
     git_secret: Optional[str] = typer.Option(None, "--git-secret", help="Existing Secret with the git credentials [default: none, public repositories]."),
     git_auth: GitAuth = typer.Option(GitAuth.token, "--git-auth", help="token: BODYWORK_GIT_TOKEN from the Secret; ssh: private key and known_hosts files from it."),
     git_token_key: str = typer.Option("token", "--git-token-key", help="Key of the Secret holding the HTTPS token."),
+    git_token_username: Optional[str] = typer.Option(None, "--git-token-username", help="User name sent with the token [default: bodywork's, x-access-token]."),
     git_ssh_key_key: str = typer.Option("ssh-privatekey", "--git-ssh-key-key", help="Key of the Secret holding the SSH private key."),
     git_known_hosts_key: str = typer.Option("known_hosts", "--git-known-hosts-key", help="Key of the Secret holding the known_hosts lines."),
     schedule: str = typer.Option(DEFAULT_SCHEDULE, "--schedule", help="Cron schedule (five fields or a macro such as @hourly)."),
@@ -82,7 +83,8 @@ def refresher(
         source=source, to=to, source_branch=source_branch, project_path=project_path, branch=branch, path=path, env=env,
         extra_args=tuple(extra_args or ()), name=name, namespace=namespace, image=image,
         image_pull_policy=image_pull_policy.value, image_pull_secrets=tuple(image_pull_secrets or ()),
-        git_secret=git_secret, git_auth=git_auth.value, git_token_key=git_token_key, git_ssh_key_key=git_ssh_key_key,
+        git_secret=git_secret, git_auth=git_auth.value, git_token_key=git_token_key, git_token_username=git_token_username,
+        git_ssh_key_key=git_ssh_key_key,
         git_known_hosts_key=git_known_hosts_key, schedule=schedule, time_zone=time_zone, suspend=suspend,
         successful_jobs_history_limit=successful_jobs_history_limit, failed_jobs_history_limit=failed_jobs_history_limit,
         starting_deadline_seconds=starting_deadline_seconds, backoff_limit=backoff_limit,
@@ -106,7 +108,10 @@ def flux(
     interval: str = typer.Option("1m", "--interval", help="How often Flux fetches the repository."),
     secret_ref: Optional[str] = typer.Option(None, "--secret-ref", help="Secret with the credentials of a private repository."),
 ) -> None:
-    """A Flux GitRepository and the Kustomization that applies the per-step Kustomizations of <path>/flux."""
+    """A Flux GitRepository and the Kustomization that applies the per-step Kustomizations of <path>/flux.
+
+    <path> is a folder that `bodywork render --format kustomize --engine flux` (or `bodywork publish`) wrote: its flux/ folder holds one Kustomization per DAG step, chained by dependsOn, each with wait and prune. The Kustomization printed here applies that folder with prune (a step removed from the pipeline is deleted with its objects) and without wait (the steps wait, in order). It puts the steps in --namespace and points them at the GitRepository printed here, whatever --flux-source the render used; their paths are relative to the repository root, so render with --deploy-path <path>.
+    """
     from .bootstrap import FluxOptions, flux_manifests
 
     options = FluxOptions(repo=repo, branch=branch, path=path, name=name, namespace=namespace, interval=interval, secret_ref=secret_ref)
@@ -123,7 +128,10 @@ def argocd(
     dest_namespace: Optional[str] = typer.Option(None, "--dest-namespace", help="Namespace Argo CD creates (restricted pod security) and applies unnamespaced objects in."),
     project: str = typer.Option("default", "--project", help="Argo CD project of the Application."),
 ) -> None:
-    """An Argo CD Application with automated sync (prune, self-heal), CreateNamespace=true and retries with backoff."""
+    """An Argo CD Application with automated sync (prune, self-heal), CreateNamespace=true and retries with backoff.
+
+    <path> is a folder that `bodywork render` (manifests, or kustomize with --engine argocd) or `bodywork publish` wrote; Argo CD runs its DAG steps in order by their sync waves.
+    """
     from .bootstrap import ArgoCDOptions, argocd_manifests
 
     options = ArgoCDOptions(repo=repo, branch=branch, path=path, name=name, namespace=namespace, dest_namespace=dest_namespace, project=project)

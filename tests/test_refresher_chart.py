@@ -34,7 +34,7 @@ OPTIONS = {
         extra_args=("--runner-image", "registry.example.com/runner:1.2", "--message", 'say "hi": #1 — ok'),
         name="churn-refresher", namespace="ops", image="registry.example.com:5000/tools/bodywork:2.0",
         image_pull_policy="Always", image_pull_secrets=("regcred", "other-cred"), git_secret="git-credentials",
-        git_token_key="pat", schedule="@hourly", time_zone="Europe/London", suspend=True,
+        git_token_key="pat", git_token_username="oauth2", schedule="@hourly", time_zone="Europe/London", suspend=True,
         successful_jobs_history_limit=0, failed_jobs_history_limit=10, starting_deadline_seconds=1000000,
         backoff_limit=0, active_deadline_seconds=7200, cpu_request="250m", memory_request="512Mi", cpu_limit=None,
         memory_limit="2Gi", run_as_user=1000, run_as_group=3000),
@@ -117,6 +117,9 @@ def test_token_comes_from_the_existing_secret() -> None:
     cronjob = render_chart(TOKEN)[0]
     container = cronjob["spec"]["jobTemplate"]["spec"]["template"]["spec"]["containers"][0]
     assert {"name": "BODYWORK_GIT_TOKEN", "valueFrom": {"secretKeyRef": {"name": "git-credentials", "key": "token"}}} in container["env"]
+    assert "BODYWORK_GIT_USERNAME" not in {e["name"] for e in container["env"]}
+    named = render_chart({**TOKEN, "git": {**TOKEN["git"], "tokenUsername": "oauth2"}})[0]
+    assert {"name": "BODYWORK_GIT_USERNAME", "value": "oauth2"} in named["spec"]["jobTemplate"]["spec"]["template"]["spec"]["containers"][0]["env"]
     assert "git-credentials" not in {m["name"] for m in container["volumeMounts"]}
 
 
@@ -217,6 +220,12 @@ def test_cli_prints_the_manifests_and_the_equivalent_helm_values() -> None:
     assert (manifests.returncode, manifests.stderr, values.returncode, values.stderr) == (0, "", 0, "")
     expected = render_chart(json.loads(values.stdout), name="bodywork-refresher", namespace="ops")
     assert by_kind(list(yaml.safe_load_all(manifests.stdout))) == by_kind(expected)
+
+
+def test_cli_defaults_are_the_option_defaults() -> None:
+    result = bodywork("gitops", "refresher", "--source", "https://example.com/project.git", "--to", "https://example.com/deploy.git")
+    assert (result.returncode, result.stderr) == (0, "")
+    assert result.stdout == refresher_manifests(OPTIONS["defaults"]).text
 
 
 def bodywork(*args: str) -> subprocess.CompletedProcess[str]:
