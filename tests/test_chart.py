@@ -1,0 +1,462 @@
+"""`bodywork render --format helm`: the chart, checked with the real Helm SDK (lint, template, schema) and the Kubernetes schemas.
+
+Golden files of one chart live in tests/golden/helm/; after a deliberate change rewrite them with
+BODYWORK_UPDATE_GOLDEN=1 and review the diff.
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tarfile
+from pathlib import Path
+from typing import Any
+
+import helm_python
+import pytest
+import yaml
+
+from bodywork_render.chart import DEFAULT_CHART_VERSION, POST_HOOK, PRE_HOOK, archive_bytes, chart_files, helm_order, render_chart
+from bodywork_render.chart_values import split_image
+from bodywork_render.check import DEFAULT_K8S_VERSION, check_objects
+from bodywork_render.diagnostics import BodyworkError
+from bodywork_render.model import build_pipeline
+from bodywork_render.plan import RenderOptions
+from bodywork_render.podsecurity import hardening_violations, restricted_violations
+from bodywork_render.render import Rendered
+from bodywork_render.source import Source
+from bodywork_render.write import read_tree, write_tree
+from tests import helmsdk
+from tests.corpus import corpus_params
+from tests.renderkit import COMMIT, EXAMPLE, PROJECTS, REPO_URL, render
+
+GOLDEN = Path(__file__).parent / "golden" / "helm"
+PARALLEL = PROJECTS / "parallel-secrets-ingress"
+FAILURE_HOOK = PROJECTS / "failure-hook"
+HELM_OWN_LABELS = ("helm.sh/chart", "app.kubernetes.io/managed-by")
+INJECTIONS = ["{{ .Release.Name }}", "x\n---\nkind: Secret", '"}} {{ fail "x" }}', "[[ chart ]]", "no", "0644"]
+
+
+def chart(project: Path, into: Path, chart_version: str = DEFAULT_CHART_VERSION, **options: Any) -> tuple[Path, Rendered]:
+    """Render a project's chart with the fixed source of the golden files and write it into a folder."""
+    rendered = render_chart(project, RenderOptions(layout="helm", **options), chart_version=chart_version, repo_url=REPO_URL, ref=COMMIT)  # type: ignore[arg-type]
+    folder = into / "chart"
+    write_tree(folder, rendered.files)
+    return folder, rendered
+
+
+def pipeline_name(folder: Path) -> str:
+    """The chart's (and pipeline's) name."""
+    return str(yaml.safe_load((folder / "Chart.yaml").read_text())["name"])
+
+
+def helm_objects(folder: Path, values: dict[str, Any] | None = None, namespace: str | None = None) -> list[dict[str, Any]]:
+    """`helm template` of a chart, as release <pipeline name> (the name that matches --format manifests)."""
+    name = pipeline_name(folder)
+    return helmsdk.template_objects(folder, values, release=name, namespace=namespace or name)
+
+
+def comparable(obj: dict[str, Any]) -> dict[str, Any]:
+    """An object without annotations and without the labels that say who manages it (Helm's own, or bodywork-render)."""
+    obj = copy.deepcopy(obj)
+    obj["metadata"].pop("annotations", None)
+    pod = obj.get("spec", {}).get("template", {}).get("metadata", {})
+    for found in (obj["metadata"].get("labels"), pod.get("labels")):
+        for label in HELM_OWN_LABELS:
+            (found or {}).pop(label, None)
+    return obj
+
+
+def by_identity(objects: list[dict[str, Any]]) -> dict[tuple[str, str], dict[str, Any]]:
+    keyed = {(o["kind"], o["metadata"]["name"]): comparable(o) for o in objects}
+    assert len(keyed) == len(objects), "two objects of one kind share a name"
+    return keyed
+
+
+def manifests_for_helm(project: Path, **options: Any) -> list[dict[str, Any]]:
+    """The objects of --format manifests that a chart also renders: all but the Namespace and the Argo CD SyncFail hook."""
+    objects = render(project, **options).objects
+    return [o for o in objects if o["kind"] != "Namespace" and "argocd.argoproj.io/hook" not in o["metadata"].get("annotations", {})]
+
+
+def problems_of(objects: list[dict[str, Any]]) -> list[str]:
+    """Strict Kubernetes schema problems and pod security violations of objects."""
+    problems = [str(p) for p in check_objects(objects, DEFAULT_K8S_VERSION)]
+    for obj in objects:
+        problems += [str(p) for p in restricted_violations(obj) + hardening_violations(obj)]
+    return problems
+
+
+def write_project(folder: Path, text: str) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "bodywork.yaml").write_text(text)
+    return folder / "bodywork.yaml"
+
+
+def dag_project(folder: Path, dag: str, services: set[str]) -> Path:
+    """A bodywork.yaml file with the given DAG, where the named stages are services and the others batch stages."""
+    stages = [s.strip() for step in dag.split(">>") for s in step.split(",")]
+    lines = ['version: "1.1"', "pipeline:", "  name: ordered", "  docker_image: python:3.12-slim", f"  DAG: {dag}", "stages:"]
+    for stage in stages:
+        lines += [f"  {stage}:", f"    executable_module_path: {stage}.py"]
+        if stage in services:
+            lines += ["    service: {max_startup_time_seconds: 30, replicas: 1, port: 8000, ingress: false}"]
+        else:
+            lines += ["    batch: {max_completion_time_seconds: 60, retries: 0}"]
+    return write_project(folder, "\n".join(lines) + "\n")
+
+
+@pytest.fixture()
+def injection_project(tmp_path: Path) -> Path:
+    """A project whose args and env names try to inject Helm actions, Jinja leftovers and YAML documents."""
+    args = ", ".join(yaml.safe_dump(a, default_style='"').strip() for a in INJECTIONS)
+    return write_project(tmp_path / "injection", f"""version: "1.1"
+pipeline:
+  name: injection
+  docker_image: python:3.12-slim
+  DAG: prepare >> serve
+stages:
+  prepare:
+    executable_module_path: prepare.py
+    args: [{args}]
+    batch: {{max_completion_time_seconds: 60, retries: 0}}
+  serve:
+    executable_module_path: serve.py
+    args: [{args}]
+    service: {{max_startup_time_seconds: 30, replicas: 1, port: 8000, ingress: true}}
+""")
+
+
+# --- the chart as Helm sees it ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize("project", [EXAMPLE, PARALLEL, FAILURE_HOOK], ids=lambda p: p.name)
+def test_helm_lint_is_clean(project: Path, tmp_path: Path) -> None:
+    folder, _ = chart(project, tmp_path)
+    assert helmsdk.lint(folder) == []
+
+
+@pytest.mark.parametrize("path", corpus_params())
+def test_helm_lint_is_clean_for_the_corpus(path: Path, tmp_path: Path) -> None:
+    folder, _ = chart(path, tmp_path)
+    assert helmsdk.lint(folder) == []
+
+
+@pytest.mark.parametrize("path", corpus_params())
+def test_corpus_chart_renders_the_manifests_objects(path: Path, tmp_path: Path) -> None:
+    folder, rendered = chart(path, tmp_path)
+    objects = helm_objects(folder)
+    assert by_identity(objects) == by_identity(manifests_for_helm(path)) == by_identity(list(rendered.objects))
+
+
+@pytest.mark.parametrize(
+    "project, options",
+    [
+        (EXAMPLE, {}),
+        (PARALLEL, {"ingress_class": "nginx", "ingress_host": "ml.example.com", "git_secret": "git-credentials"}),
+        (FAILURE_HOOK, {"runner_image": "registry.example.com:5000/runner@sha256:" + "a" * 64}),
+    ],
+    ids=["example", "parallel-secrets-ingress", "failure-hook"],
+)
+def test_default_values_render_the_manifests_objects(project: Path, options: dict[str, Any], tmp_path: Path) -> None:
+    folder, rendered = chart(project, tmp_path, **options)
+    namespace = render(project, **options).objects[0]["metadata"]["name"]
+    objects = helm_objects(folder, namespace=namespace)
+    expected = by_identity(manifests_for_helm(project, **options))
+    assert sorted(by_identity(objects)) == sorted(expected)
+    for identity, obj in by_identity(objects).items():
+        assert obj == expected[identity], identity
+    assert problems_of(objects) == []
+    assert len(rendered.objects) == len(objects)
+
+
+def test_example_hooks_follow_the_dag(tmp_path: Path) -> None:
+    folder, rendered = chart(EXAMPLE, tmp_path)
+    annotations = {(o["kind"], o["metadata"]["name"].split("-")[0]): o["metadata"]["annotations"] for o in helm_objects(folder)}
+    hook = {"helm.sh/hook": PRE_HOOK, "helm.sh/hook-delete-policy": "before-hook-creation"}
+    assert annotations[("Job", "train")] == {**hook, "helm.sh/hook-weight": "1", "argocd.argoproj.io/sync-wave": "1"}
+    assert annotations[("ServiceAccount", "train")] == {**hook, "helm.sh/hook-weight": "0", "argocd.argoproj.io/sync-wave": "0"}
+    assert "helm.sh/hook" not in annotations[("Deployment", "serve")]
+    assert rendered.warnings == ()
+
+
+def test_parallel_project_orders_batch_before_services_and_warns_nothing(tmp_path: Path) -> None:
+    folder, rendered = chart(PARALLEL, tmp_path)
+    jobs = {o["metadata"]["labels"]["bodywork-render/stage"]: o["metadata"]["annotations"] for o in helm_objects(folder, namespace="ml-prod") if o["kind"] == "Job"}
+    assert {stage: (a["helm.sh/hook"], a["helm.sh/hook-weight"]) for stage, a in jobs.items()} == {
+        "prepare": (PRE_HOOK, "1"),
+        "train-a": (PRE_HOOK, "2"),
+        "train-b": (PRE_HOOK, "2"),
+    }
+    assert rendered.warnings == ()
+
+
+@pytest.mark.parametrize(
+    "dag, services, hooks, warned",
+    [
+        ("a >> s", {"s"}, {"a": PRE_HOOK}, []),
+        ("s >> b", {"s"}, {"b": POST_HOOK}, []),
+        ("a >> s, b >> c", {"s"}, {"a": PRE_HOOK, "b": POST_HOOK, "c": POST_HOOK}, []),
+        ("a >> b", set(), {"a": PRE_HOOK, "b": PRE_HOOK}, []),
+        ("a >> s1 >> b >> s2", {"s1", "s2"}, {"a": PRE_HOOK, "b": POST_HOOK}, ["batch stage 'b' (step 3) runs after the service(s) 's2'", "steps 2, 4 start together"]),
+        ("s1 >> s2", {"s1", "s2"}, {}, ["steps 1, 2 start together"]),
+    ],
+)
+def test_helm_order(dag: str, services: set[str], hooks: dict[str, str], warned: list[str], tmp_path: Path) -> None:
+    file = dag_project(tmp_path, dag, services)
+    order, warnings = helm_order(build_pipeline(yaml.safe_load(file.read_text())))
+    assert order == hooks
+    assert len(warnings) == len(warned)
+    for warning, expected in zip(warnings, warned):
+        assert expected in warning
+    folder, rendered = chart(file, tmp_path)
+    readme = (folder / "README.md").read_text()
+    assert [w.removeprefix("warning: ") for w in rendered.warnings] == warnings
+    assert all(f"- {w}" in readme for w in warnings)
+    assert helmsdk.lint(folder) == []
+
+
+def test_run_on_failure_is_left_out_with_a_warning(tmp_path: Path) -> None:
+    folder, rendered = chart(FAILURE_HOOK, tmp_path)
+    assert rendered.warnings == (
+        "warning: run_on_failure stage 'alert' is left out: Helm cannot run a Job only when a release fails (a hook runs on every install or upgrade)",
+    )
+    assert "alert" not in yaml.safe_load((folder / "values.yaml").read_text())["stages"]
+    assert [o["metadata"]["labels"]["bodywork-render/stage"] for o in helm_objects(folder) if o["kind"] == "Job"] == ["score"]
+    assert "run_on_failure stage 'alert' is left out" in (folder / "README.md").read_text()
+
+
+# --- values ------------------------------------------------------------------------------------
+
+
+def test_overrides_change_the_objects(tmp_path: Path) -> None:
+    folder, _ = chart(EXAMPLE, tmp_path)
+    resources = {"requests": {"cpu": "2", "memory": "4G"}, "limits": {"cpu": "4", "memory": "8G"}}
+    values = {
+        "image": {"tag": "3.13-slim"},
+        "ingress": {"host": "ml.example.com", "className": "nginx", "tls": [{"hosts": ["ml.example.com"], "secretName": "ml-tls"}]},
+        "stages": {"serve": {"replicas": 5, "resources": resources, "nodeSelector": {"pool": "cpu"}, "env": [{"name": "WORKERS", "value": "4"}]}},
+    }
+    objects = {(o["kind"], o["metadata"]["name"]): o for o in helm_objects(folder, values)}
+    deployment = objects[("Deployment", "serve")]
+    pod = deployment["spec"]["template"]["spec"]
+    assert deployment["spec"]["replicas"] == 5
+    assert pod["containers"][0]["resources"] == resources
+    assert pod["containers"][0]["env"][-1] == {"name": "WORKERS", "value": "4"}
+    assert pod["nodeSelector"] == {"pool": "cpu"}
+    assert {o["spec"]["template"]["spec"]["containers"][0]["image"] for k, o in objects.items() if k[0] in ("Job", "Deployment")} == {"python:3.13-slim"}
+    ingress = objects[("Ingress", "serve")]["spec"]
+    assert ingress["rules"][0]["host"] == "ml.example.com"
+    assert (ingress["ingressClassName"], ingress["tls"]) == ("nginx", values["ingress"]["tls"])
+    assert problems_of(list(objects.values())) == []
+
+
+@pytest.mark.parametrize("stage, gone", [("train", {"Job"}), ("serve", {"Deployment", "Service", "Ingress"})])
+def test_disabling_a_stage_leaves_its_objects_out(stage: str, gone: set[str], tmp_path: Path) -> None:
+    folder, _ = chart(EXAMPLE, tmp_path)
+    kinds = {o["kind"] for o in helm_objects(folder, {"stages": {stage: {"enabled": False}}})}
+    assert kinds == {"ServiceAccount", "Job", "Deployment", "Service", "Ingress"} - gone
+    assert helmsdk.lint(folder, {"stages": {stage: {"enabled": False}}}) == []
+
+
+def test_ingress_can_be_enabled_per_stage(tmp_path: Path) -> None:
+    folder, _ = chart(PARALLEL, tmp_path)
+    values = {"stages": {"report": {"ingress": {"enabled": True, "path": "/report"}}}}
+    ingresses = {o["metadata"]["name"]: o for o in helm_objects(folder, values, namespace="ml-prod") if o["kind"] == "Ingress"}
+    assert sorted(ingresses) == ["report", "serve"]
+    assert ingresses["report"]["spec"]["rules"][0]["http"]["paths"][0]["path"] == "/report"
+
+
+@pytest.mark.parametrize(
+    "values, message",
+    [
+        ({"stages": {"serve": {"replicas": -1}}}, "/stages/serve/replicas': minimum: got -1, want 0"),
+        ({"stages": {"serve": {"port": "8000"}}}, "/stages/serve/port': got string, want integer"),
+        ({"stages": {"serve": {"port": 70000}}}, "/stages/serve/port': maximum"),
+        ({"stages": {"train": {"retries": 1.5}}}, "/stages/train/retries': got number, want integer"),
+        ({"stages": {"nope": {"enabled": True}}}, "additional properties 'nope' not allowed"),
+        ({"replicas": 3}, "additional properties 'replicas' not allowed"),
+        ({"image": {"pullPolicy": "Sometimes"}}, "/image/pullPolicy'"),
+        ({"source": {"commit": "main"}}, "/source/commit'"),
+    ],
+)
+def test_invalid_values_are_rejected_by_the_schema(values: dict[str, Any], message: str, tmp_path: Path) -> None:
+    folder, _ = chart(EXAMPLE, tmp_path)
+    with pytest.raises(helm_python.HelmValuesError, match=re.escape(message)):
+        helmsdk.validate_values(folder, values)
+    with pytest.raises(helm_python.HelmValuesError, match=re.escape(message)):
+        helmsdk.template(folder, values, release="train-and-serve", namespace="ml")
+    assert any(message in finding for finding in helmsdk.lint(folder, values))
+
+
+def test_values_yaml_documents_every_value_in_the_readme(tmp_path: Path) -> None:
+    folder, _ = chart(PARALLEL, tmp_path)
+    text = (folder / "values.yaml").read_text()
+    lines = text.splitlines()
+    section = ""
+    for number, line in enumerate(lines):
+        section = line if re.match(r"^\w", line) else section
+        if re.match(r"^\s*[A-Za-z]\w*:", line) or (section == "stages:" and re.match(r'^  "[^"]+":$', line)):
+            assert lines[number - 1].strip().startswith("#"), f"value without a comment: {line!r}"
+    readme = (folder / "README.md").read_text()
+
+    def leaves(values: Any, prefix: str = "") -> list[str]:
+        if isinstance(values, dict) and values and not prefix.endswith(("resources.", "SecurityContext.", "securityContext.")):
+            return [leaf for key, value in values.items() for leaf in leaves(value, f"{prefix}{key}.")]
+        return [prefix.rstrip(".")]
+
+    documented = re.findall(r"^\| `([^`]+)` \|", readme, flags=re.MULTILINE)
+    assert documented == leaves(yaml.safe_load(text))
+
+
+def test_user_strings_stay_literal(injection_project: Path, tmp_path: Path) -> None:
+    folder, rendered = chart(injection_project, tmp_path, ingress_host="ml.example.com")
+    objects = helm_objects(folder)
+    assert [o["kind"] for o in objects] == ["Deployment", "Ingress", "Job", "Service", "ServiceAccount"]
+    for obj in objects:
+        if obj["kind"] in ("Job", "Deployment"):
+            assert obj["spec"]["template"]["spec"]["containers"][0]["args"][-len(INJECTIONS):] == INJECTIONS
+    with helm_python.Chart.load(folder) as loaded:
+        assert loaded.values["stages"]["prepare"]["args"] == INJECTIONS
+    assert by_identity(objects) == by_identity(list(rendered.objects))
+    assert helmsdk.lint(folder) == []
+
+
+@pytest.mark.parametrize("project", [EXAMPLE, PARALLEL, FAILURE_HOOK], ids=lambda p: p.name)
+def test_no_jinja_leftover(project: Path, tmp_path: Path) -> None:
+    _, rendered = chart(project, tmp_path)
+    for path, text in rendered.files.items():
+        for marker in ("[[", "]]", "[%", "%]", "[#", "#]"):
+            assert marker not in text, (path, marker)
+
+
+# --- Chart.yaml, names, labels ----------------------------------------------------------------------
+
+
+def test_chart_yaml(tmp_path: Path) -> None:
+    folder, _ = chart(EXAMPLE, tmp_path, chart_version="1.2.3-rc.1+build.5")
+    with helm_python.Chart.load(folder) as loaded:
+        metadata = loaded.metadata
+    assert (metadata["apiVersion"], metadata["name"], metadata["version"], metadata["appVersion"]) == ("v2", "train-and-serve", "1.2.3-rc.1+build.5", COMMIT[:7])
+    labels = helm_objects(folder)[0]["metadata"]["labels"]
+    assert labels["helm.sh/chart"] == "train-and-serve-1.2.3-rc.1_build.5"
+    assert labels["app.kubernetes.io/version"] == COMMIT[:7]
+
+
+def test_chart_version_must_be_semver(tmp_path: Path) -> None:
+    with pytest.raises(BodyworkError, match="is not a semantic version"):
+        chart(EXAMPLE, tmp_path, chart_version="1.2")
+
+
+def test_names_follow_the_release_and_stay_within_63_characters(tmp_path: Path) -> None:
+    long_name = "p" * 60
+    file = write_project(tmp_path / "long", f"""version: "1.1"
+pipeline: {{name: {long_name}, docker_image: python:3.12-slim, DAG: train}}
+stages:
+  train: {{executable_module_path: train.py, batch: {{max_completion_time_seconds: 60, retries: 0}}}}
+""")
+    folder, _ = chart(file, tmp_path)
+    release = "r" * 53
+    objects = helmsdk.template_objects(folder, release=release, namespace="ml")
+    assert {o["kind"]: o["metadata"]["name"] for o in objects}["ServiceAccount"] == f"{release}-{long_name}"[:63]
+    for obj in objects:
+        assert all(len(value) <= 63 for value in obj["metadata"]["labels"].values())
+    assert problems_of(objects) == []
+    overridden = helmsdk.template_objects(folder, {"nameOverride": "n" * 70}, release="prod", namespace="ml")
+    assert overridden[0]["metadata"]["labels"]["app.kubernetes.io/part-of"] == "n" * 63
+    account = helmsdk.template_objects(folder, {"fullnameOverride": "runner"}, release="prod", namespace="ml")
+    assert {o["kind"]: o["metadata"]["name"] for o in account}["ServiceAccount"] == "runner"
+
+
+def test_service_account_is_named_after_the_release(tmp_path: Path) -> None:
+    folder, _ = chart(EXAMPLE, tmp_path)
+    objects = helmsdk.template_objects(folder, release="prod", namespace="ml")
+    assert {o["metadata"]["name"] for o in objects if o["kind"] == "ServiceAccount"} == {"prod-train-and-serve"}
+    assert {o["spec"]["template"]["spec"]["serviceAccountName"] for o in objects if o["kind"] in ("Job", "Deployment")} == {"prod-train-and-serve"}
+    assert {o["metadata"]["namespace"] for o in objects} == {"ml"}
+
+
+@pytest.mark.parametrize(
+    "reference, parts",
+    [
+        ("python:3.12-slim", ("python", "3.12-slim", "")),
+        ("bodyworkml/bodywork-core", ("bodyworkml/bodywork-core", "", "")),
+        ("localhost:5000/ml/image", ("localhost:5000/ml/image", "", "")),
+        ("localhost:5000/ml/image:1.0@sha256:abc", ("localhost:5000/ml/image", "1.0", "sha256:abc")),
+    ],
+)
+def test_split_image(reference: str, parts: tuple[str, str, str]) -> None:
+    assert split_image(reference) == parts
+
+
+# --- output: golden files, determinism, package, CLI ------------------------------------------------------
+
+
+def test_golden_chart(tmp_path: Path) -> None:
+    _, rendered = chart(EXAMPLE, tmp_path)
+    expected = GOLDEN / "train-and-serve"
+    if os.environ.get("BODYWORK_UPDATE_GOLDEN") == "1":
+        shutil.rmtree(expected, ignore_errors=True)
+        write_tree(expected, rendered.files)
+    assert rendered.files == read_tree(expected)
+
+
+def test_chart_is_deterministic(tmp_path: Path) -> None:
+    pipeline = build_pipeline(yaml.safe_load((PARALLEL / "bodywork.yaml").read_text()))
+    source = Source(REPO_URL, COMMIT)
+    first = chart_files(pipeline, source, RenderOptions())
+    second = chart_files(pipeline, source, RenderOptions())
+    assert first.files == second.files
+    assert archive_bytes(first.files, "churn-model") == archive_bytes(second.files, "churn-model")
+
+
+def test_package_matches_helm_package(tmp_path: Path) -> None:
+    folder, rendered = chart(EXAMPLE, tmp_path, chart_version="2.0.0")
+    ours = run_cli("render", str(EXAMPLE), "--format", "helm", "--out", str(tmp_path / "out"), "--repo-url", REPO_URL, "--ref", COMMIT,
+                   "--chart-version", "2.0.0", "--package", str(tmp_path / "dist"))
+    assert ours.returncode == 0, ours.stderr
+    archive = tmp_path / "dist" / "train-and-serve-2.0.0.tgz"
+    helms = Path(helm_python.package(folder, destination=tmp_path / "helm"))
+    assert helms.name == archive.name
+    with tarfile.open(archive) as ours_tar, tarfile.open(helms) as helms_tar:
+        members = ours_tar.getmembers()
+        assert [m.name for m in members] == [m.name for m in helms_tar.getmembers()]
+        assert {(m.mode, m.uid, m.gid, m.mtime, m.type) for m in members} == {(0o644, 0, 0, 0, tarfile.REGTYPE)}
+        for member in members:
+            assert ours_tar.extractfile(member).read().decode() == rendered.files[member.name.split("/", 1)[1]]  # type: ignore[union-attr]
+    with helm_python.Chart.load(archive) as packaged, helm_python.Chart.load(folder) as unpacked:
+        assert (packaged.metadata, packaged.values, packaged.templates, packaged.schema) == (unpacked.metadata, unpacked.values, unpacked.templates, unpacked.schema)
+    again = run_cli("render", str(EXAMPLE), "--format", "helm", "--out", str(tmp_path / "out"), "--repo-url", REPO_URL, "--ref", COMMIT,
+                    "--chart-version", "2.0.0", "--package", str(tmp_path / "dist2"))
+    assert again.returncode == 0
+    assert (tmp_path / "dist2" / archive.name).read_bytes() == archive.read_bytes()
+
+
+def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "bodywork_render", *args], capture_output=True, text=True, timeout=120)
+
+
+def test_cli_writes_checks_and_diffs_the_chart(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    flags = ["--format", "helm", "--out", str(out), "--repo-url", REPO_URL, "--ref", COMMIT]
+    written = run_cli("render", str(PARALLEL), *flags, "--ingress-host", "ml.example.com")
+    assert (written.returncode, written.stderr) == (0, f"rendered 9 objects into {out}\n")
+    assert helmsdk.lint(out) == []
+    assert run_cli("render", str(PARALLEL), *flags, "--ingress-host", "ml.example.com", "--check").returncode == 0
+    changed = run_cli("render", str(PARALLEL), *flags, "--ingress-host", "other.example.com", "--check")
+    assert changed.returncode == 1
+    assert '-  host: "ml.example.com"\n+  host: "other.example.com"' in changed.stdout
+    assert read_tree(out)["values.yaml"].count('host: "ml.example.com"') == 1
+    readme = read_tree(out)["README.md"]
+    assert f"--format helm --repo-url {REPO_URL} --ref {COMMIT} --ingress-host ml.example.com" in readme
+
+
+def test_cli_rejects_a_bad_chart_version(tmp_path: Path) -> None:
+    result = run_cli("render", str(EXAMPLE), "--format", "helm", "--out", str(tmp_path / "out"), "--repo-url", REPO_URL, "--ref", COMMIT, "--chart-version", "v1")
+    assert result.returncode == 1
+    assert "--chart-version 'v1' is not a semantic version" in result.stderr
+    assert not (tmp_path / "out").exists()
