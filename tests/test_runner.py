@@ -667,6 +667,24 @@ def test_requirements_are_installed_into_the_workspace_once(tmp_path: Path) -> N
     assert "step=install: skipping pip:" in again.stderr and "already holds these requirements" in again.stderr
 
 
+def test_fetch_and_run_need_no_writable_home(example: Example, tmp_path: Path) -> None:
+    # In a pod HOME may be read-only: a HOME below a file can be neither created nor written.
+    temporary = tmp_path / "tmp"
+    temporary.mkdir()
+    env = _env(tmp_path, HOME=f"{os.devnull}/home", TMPDIR=str(temporary))
+    workspace = tmp_path / "workspace"
+    fetched = runner("fetch", "--repo", example.url, "--commit", example.pinned, "--workspace", str(workspace), env=env)
+    assert fetched.returncode == 0, fetched.stderr
+    (workspace / "src" / "use.py").write_text("import bwarg\nprint(bwarg.VALUE)\n")
+    wheel = _wheel(tmp_path, "bwarg", "installed")
+    result = runner(
+        "run", "--workspace", str(workspace), "--stage", "job", "--module", "use.py", "--commit", example.pinned,
+        "--requirement", str(wheel), env=env,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == "installed\n"
+
+
 def test_a_failing_install_stops_the_stage_before_it_runs(tmp_path: Path) -> None:
     workspace = _workspace(tmp_path, {"never.py": "open('ran', 'w').close()\n"})
     result = _run(workspace, "never.py", "--requirement", str(tmp_path / "missing-1.0-py3-none-any.whl"))
