@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import helm_python as helm
 import pytest
 import yaml
 
@@ -16,8 +17,8 @@ from bodywork_render import __version__
 from bodywork_render.bootstrap import RefresherOptions, refresher_chart_values, refresher_manifests
 from bodywork_render.check import check_objects
 from bodywork_render.podsecurity import hardening_violations, restricted_violations
+from tests.helmsdk import lint, template_objects
 
-helm = pytest.importorskip("helm_python")
 
 CHART = Path(__file__).resolve().parent.parent / "charts" / "bodywork-refresher"
 REQUIRED = {"refresh": {"source": "https://example.com/project.git", "to": "https://example.com/deploy.git"}}
@@ -50,13 +51,7 @@ OPTIONS = {
 
 def render_chart(values: dict[str, Any], name: str = "bodywork-refresher", namespace: str = "default") -> list[dict[str, Any]]:
     """The objects `helm template` gives, in file order."""
-    with helm.Chart.load(CHART) as chart:
-        rendered = chart.render(values, name=name, namespace=namespace)
-    objects = []
-    for path, text in sorted(rendered.items()):
-        if path.endswith(".yaml"):
-            objects += [o for o in yaml.safe_load_all(text) if o is not None]
-    return objects
+    return template_objects(CHART, values, release=name, namespace=namespace)
 
 
 def without_helm_labels(node: Any) -> Any:
@@ -78,9 +73,7 @@ def by_kind(objects: list[dict[str, Any]] | tuple[dict[str, Any], ...]) -> dict[
 
 @pytest.mark.parametrize("values", [None, REQUIRED, TOKEN, SSH], ids=["defaults", "required", "token", "ssh"])
 def test_helm_lint_is_clean(values: dict[str, Any] | None) -> None:
-    report = helm.lint(CHART, values, strict=True)
-    assert report["errors"] == []
-    assert [(m["severity"], m["error"]) for m in report["messages"]] == [(1, "icon is recommended")]
+    assert lint(CHART, values) == []
 
 
 @pytest.mark.parametrize("values", [REQUIRED, TOKEN, SSH], ids=["required", "token", "ssh"])
@@ -230,3 +223,4 @@ def test_cli_defaults_are_the_option_defaults() -> None:
 
 def bodywork(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-m", "bodywork_render", *args], capture_output=True, text=True, timeout=60)
+
