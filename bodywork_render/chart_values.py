@@ -96,8 +96,11 @@ def values_yaml(values: tuple[Value, ...], header: str) -> str:
 
 
 def values_schema(values: tuple[Value, ...]) -> str:
-    """values.schema.json: every value required, no unknown keys, so Helm rejects a typo as it rejects a bad value."""
-    schema = {"$schema": "https://json-schema.org/draft/2020-12/schema", "title": "values of the chart", **_object_schema(values, {})}
+    """values.schema.json: every value required, no unknown keys, so Helm rejects a typo as it rejects a bad value.
+
+    Draft-07, the newest draft that every Helm 3 and 4 release validates.
+    """
+    schema = {"$schema": "http://json-schema.org/draft-07/schema#", "title": "values of the chart", **_object_schema(values, {})}
     return json.dumps(schema, indent=2) + "\n"
 
 

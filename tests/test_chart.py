@@ -460,3 +460,12 @@ def test_cli_rejects_a_bad_chart_version(tmp_path: Path) -> None:
     assert result.returncode == 1
     assert "--chart-version 'v1' is not a semantic version" in result.stderr
     assert not (tmp_path / "out").exists()
+
+
+def test_chart_templates_are_overridden_file_by_file(tmp_path: Path) -> None:
+    override = tmp_path / "templates" / "chart"
+    override.mkdir(parents=True)
+    (override / "README.md.j2").write_text("# [[ chart ]], our way\n")
+    rendered = render_chart(EXAMPLE, RenderOptions(), repo_url=REPO_URL, ref=COMMIT, templates=tmp_path / "templates")
+    assert rendered.files["README.md"] == "# train-and-serve, our way\n"
+    assert rendered.files["Chart.yaml"] == (GOLDEN / "train-and-serve" / "Chart.yaml").read_text()
