@@ -160,17 +160,28 @@ def helm_order(pipeline: Pipeline) -> tuple[dict[str, str], list[str]]:
                 continue
             hooks[name] = PRE_HOOK if number < first else POST_HOOK
             if first <= number < last:
-                later = [pipeline.stages[s].source_name for n in service_steps if n > number for s in steps[n - 1] if isinstance(pipeline.stages[s], ServiceStage)]
                 warnings.append(
-                    f"batch stage {stage.source_name!r} (step {number}) runs after the service(s) {', '.join(map(repr, later))} instead of before them: "
-                    f"Helm starts every service before any post-install hook; it runs as a {POST_HOOK} hook with weight {number}, still after every stage it depends on"
+                    f"batch stage {stage.source_name!r} (step {number}) runs after the service stages of step(s) {step_ranges([n for n in service_steps if n > number])} "
+                    f"instead of before them: Helm starts every service before any post-install hook; it runs as a {POST_HOOK} hook with weight {number}, "
+                    "still after every stage it depends on"
                 )
     if len(service_steps) > 1:
         warnings.append(
-            f"the service stages of steps {', '.join(map(str, service_steps))} start together, not step after step: Helm applies every object "
+            f"the service stages of steps {step_ranges(service_steps)} start together, not step after step: Helm applies every object "
             "that is not a hook at once (Argo CD, when it renders the chart, still orders them by sync wave)"
         )
     return hooks, warnings
+
+
+def step_ranges(numbers: list[int]) -> str:
+    """Ascending step numbers, runs shortened: [1, 2, 3, 5] -> '1-3, 5'."""
+    runs: list[list[int]] = []
+    for number in numbers:
+        if runs and number == runs[-1][-1] + 1:
+            runs[-1].append(number)
+        else:
+            runs.append([number])
+    return ", ".join(f"{run[0]}-{run[-1]}" if len(run) > 1 else str(run[0]) for run in runs)
 
 
 def package_chart(files: dict[str, str], destination: Path) -> Path:

@@ -20,7 +20,7 @@ import helm_python
 import pytest
 import yaml
 
-from bodywork_render.chart import DEFAULT_CHART_VERSION, POST_HOOK, PRE_HOOK, archive_bytes, chart_files, helm_order, render_chart
+from bodywork_render.chart import DEFAULT_CHART_VERSION, POST_HOOK, PRE_HOOK, archive_bytes, chart_files, helm_order, render_chart, step_ranges
 from bodywork_render.chart_values import split_image
 from bodywork_render.check import DEFAULT_K8S_VERSION, check_objects
 from bodywork_render.diagnostics import BodyworkError
@@ -202,8 +202,8 @@ def test_parallel_project_orders_batch_before_services_and_warns_nothing(tmp_pat
         ("s >> b", {"s"}, {"b": POST_HOOK}, []),
         ("a >> s, b >> c", {"s"}, {"a": PRE_HOOK, "b": POST_HOOK, "c": POST_HOOK}, []),
         ("a >> b", set(), {"a": PRE_HOOK, "b": PRE_HOOK}, []),
-        ("a >> s1 >> b >> s2", {"s1", "s2"}, {"a": PRE_HOOK, "b": POST_HOOK}, ["batch stage 'b' (step 3) runs after the service(s) 's2'", "steps 2, 4 start together"]),
-        ("s1 >> s2", {"s1", "s2"}, {}, ["steps 1, 2 start together"]),
+        ("a >> s1 >> b >> s2", {"s1", "s2"}, {"a": PRE_HOOK, "b": POST_HOOK}, ["batch stage 'b' (step 3) runs after the service stages of step(s) 4 instead", "steps 2, 4 start together"]),
+        ("s1 >> s2 >> s3", {"s1", "s2", "s3"}, {}, ["steps 1-3 start together"]),
     ],
 )
 def test_helm_order(dag: str, services: set[str], hooks: dict[str, str], warned: list[str], tmp_path: Path) -> None:
@@ -469,3 +469,8 @@ def test_chart_templates_are_overridden_file_by_file(tmp_path: Path) -> None:
     rendered = render_chart(EXAMPLE, RenderOptions(), repo_url=REPO_URL, ref=COMMIT, templates=tmp_path / "templates")
     assert rendered.files["README.md"] == "# train-and-serve, our way\n"
     assert rendered.files["Chart.yaml"] == (GOLDEN / "train-and-serve" / "Chart.yaml").read_text()
+
+
+@pytest.mark.parametrize("numbers, text", [([1], "1"), ([1, 2, 3, 5], "1-3, 5"), ([2, 4, 5], "2, 4-5")])
+def test_step_ranges(numbers: list[int], text: str) -> None:
+    assert step_ranges(numbers) == text
