@@ -32,11 +32,11 @@ from .plan import STARTUP_PERIOD_SECONDS, PlannedObject, RenderOptions, plan_pip
 from .render import JOB_TEMPLATES, Rendered, Templates, quote, render_pipeline, reproduce_flags
 from .resources import resource_dir
 from .source import Source
+from .write import MARKER
 
 DEFAULT_CHART_VERSION = "0.1.0"
 PRE_HOOK = "pre-install,pre-upgrade"
 POST_HOOK = "post-install,post-upgrade"
-MARKER = "hydrator.metadata"
 SEMVER = re.compile(
     r"^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)"
     r"(-((0|[1-9]\d*|\d*[a-zA-Z-][0-9a-zA-Z-]*)(\.(0|[1-9]\d*|\d*[a-zA-Z-][0-9a-zA-Z-]*))*))?"
@@ -116,6 +116,7 @@ def chart_files(pipeline: Pipeline, source: Source, options: RenderOptions, char
     options = dataclasses.replace(options, layout="manifests", engine="argocd")
     manifest_templates = Templates(templates)
     plan = plan_pipeline(pipeline, source, options, manifest_templates.digest(JOB_TEMPLATES))
+    # Helm installs into the release namespace, and the run_on_failure Job (planned after the last step) has no Helm form.
     left_out = {(o.kind, o.name) for o in plan.objects if o.kind == "Namespace" or o.step > len(pipeline.dag.steps)}
     planned = [o for o in plan.objects if (o.kind, o.name) not in left_out]
     manifests = render_pipeline(pipeline, source, options, manifest_templates)
@@ -130,7 +131,7 @@ def chart_files(pipeline: Pipeline, source: Source, options: RenderOptions, char
     if options.namespace:
         warnings.append("--namespace is not used by --format helm: the chart installs into the release namespace (helm install --namespace)")
     context = _context(pipeline, source, options, chart_version, planned, hooks, warnings)
-    values = chart_values(pipeline, source, options, {_stage_of(o): o.values["pod"] for o in planned if o.kind in _KIND_FILES})
+    values = chart_values(pipeline, source, options, {_stage_of(o): o.values["pod"] for o in planned if o.kind in ("Job", "Deployment")})
     context["rows"] = value_rows(values)
 
     chart_templates = ChartTemplates(templates)
@@ -237,7 +238,7 @@ def _context(pipeline: Pipeline, source: Source, options: RenderOptions, chart_v
     order = [
         {"step": o.step, "stage": _stage_of(o), "kind": o.kind,
          "runs_as": f"`{hooks[_stage_of(o)]}` hook, weight {o.step}" if o.kind == "Job" else "applied with the release"}
-        for o in planned if o.kind in _KIND_FILES
+        for o in planned if o.kind in ("Job", "Deployment")
     ]
     flags = ["--format helm", *reproduce_flags(source, options)]
     if chart_version != DEFAULT_CHART_VERSION:
