@@ -99,25 +99,15 @@ def render(
     package: Optional[Path] = typer.Option(None, "--package", help="Also write the chart archive <name>-<version>.tgz into this folder, as `helm package -d` would (helm format)."),
 ) -> None:
     """Render the pipeline into Kubernetes objects, validated against the Kubernetes schemas, in DAG order."""
-    from .plan import RenderOptions, default_engine
+    from .cli_publish import render_options
     from .render import render_project
     from .source import path_in_repository
     from .write import diff_trees, read_tree, write_tree
 
-    layout = output_format.value
-    options = RenderOptions(
-        layout=layout,  # type: ignore[arg-type]
-        engine=engine.value if engine else default_engine(layout),  # type: ignore[arg-type]
-        namespace=namespace,
-        runner_image=runner_image,
-        create_namespace=create_namespace,
-        ingress_class=ingress_class,
-        ingress_host=ingress_host,
-        git_secret=git_secret,
-        flux_source=flux_source,
-        deploy_path=(deploy_path or path_in_repository(out)) if layout == "kustomize" else ".",
-        k8s_version=k8s_version,
-    )
+    options = render_options(
+        output_format, engine, namespace, runner_image, k8s_version, create_namespace,
+        ingress_class, ingress_host, git_secret, flux_source, deploy_path or path_in_repository(out),
+    )  # fmt: skip
     if output_format is OutputFormat.helm:
         from .chart import render_chart
 
@@ -156,3 +146,4 @@ def schema() -> None:
 # Commands that live in modules of their own register below, one line each:
 #   from .cli_<name> import register as register_<name>; register_<name>(app)
 from .cli_gitops import register as register_gitops; register_gitops(app)  # noqa: E402
+from .cli_publish import register as register_publish; register_publish(app)  # noqa: E402

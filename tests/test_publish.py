@@ -1,0 +1,330 @@
+"""`bodywork publish` against real bare repositories served by `git daemon` on 127.0.0.1.
+
+The source project is a real git checkout whose origin is on the daemon; the
+deployment repository is another bare repository there. Helpers here are shared with
+test_refresh.py.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from bodywork_render.diagnostics import BodyworkError
+from bodywork_render.plan import RenderOptions
+from bodywork_render.publish import (
+    CommitSettings,
+    PublishError,
+    Published,
+    Retry,
+    Target,
+    Workspace,
+    git_environment,
+    land,
+    prepare,
+    redact_text,
+    url_secrets,
+)
+from tests.gitdaemon import GitDaemon, free_port, git_daemon  # noqa: F401 - git_daemon is a fixture
+
+CASES = Path(__file__).parent / "cases"
+MINIMAL = (CASES / "valid" / "minimal-1.1.yaml").read_text()
+FAST = Retry(base_seconds=0.05, cap_seconds=0.5)
+SECRET = "s3cret-Tok3n"
+
+
+def git(*args: str, cwd: Path | None = None) -> str:
+    """git's stdout for ``args`` (failing the test when git fails)."""
+    return subprocess.run(["git", *args], cwd=cwd, check=True, capture_output=True, text=True).stdout.strip()
+
+
+def bodywork(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    """The CLI in a fresh interpreter."""
+    return subprocess.run([sys.executable, "-m", "bodywork_render", *args], capture_output=True, text=True, timeout=120, env=env)
+
+
+@dataclass
+class Repos:
+    """A source checkout (origin on the daemon) and a bare deployment repository on the daemon."""
+
+    daemon: GitDaemon
+    project: Path
+
+    @property
+    def deploy_url(self) -> str:
+        """The deployment repository's git:// URL."""
+        return self.daemon.url("deploy")
+
+    def deploy_git(self, *args: str) -> str:
+        """git in the bare deployment repository."""
+        return git("--git-dir", str(self.daemon.path("deploy")), *args)
+
+    def commits(self, branch: str = "main") -> list[str]:
+        """Full messages of the branch's commits, newest first ([] when it does not exist)."""
+        if not self.deploy_git("for-each-ref", f"refs/heads/{branch}"):
+            return []
+        return [m.strip() for m in self.deploy_git("log", "--format=%B%x00", branch).split("\0") if m.strip()]
+
+    def tree(self, branch: str = "main") -> dict[str, str]:
+        """path -> 'mode sha' of every file at the branch tip."""
+        lines = self.deploy_git("ls-tree", "-r", "--full-tree", branch).splitlines()
+        return {line.split("\t", 1)[1]: line.split("\t", 1)[0] for line in lines}
+
+    def show(self, path: str, branch: str = "main") -> str:
+        """A file's text at the branch tip."""
+        return self.deploy_git("show", f"{branch}:{path}")
+
+    def commit_source(self, files: dict[str, str], message: str) -> str:
+        """Write ``files`` into the project, commit, push to the daemon; the new commit."""
+        for name, text in files.items():
+            (self.project / name).parent.mkdir(parents=True, exist_ok=True)
+            (self.project / name).write_text(text)
+        git("add", "-A", cwd=self.project)
+        git("commit", "-q", "-m", message, cwd=self.project)
+        git("push", "-q", "origin", "HEAD:main", cwd=self.project)
+        return git("rev-parse", "HEAD", cwd=self.project)
+
+
+@pytest.fixture
+def repos(git_daemon: GitDaemon, tmp_path: Path) -> Repos:  # noqa: F811 - the fixture is imported above
+    """An empty deployment repository and a source repository holding a valid two-stage project."""
+    git_daemon.create_bare("deploy")
+    git_daemon.create_bare("source")
+    project = tmp_path / "project"
+    project.mkdir()
+    git("init", "-q", "--initial-branch=main", cwd=project)
+    git("remote", "add", "origin", git_daemon.url("source"), cwd=project)
+    result = Repos(git_daemon, project)
+    result.commit_source({"bodywork.yaml": MINIMAL, "train.py": "print('train')\n", "serve.py": "print('serve')\n"}, "project")
+    return result
+
+
+def publish(repos: Repos, settings: CommitSettings = CommitSettings(), **target: str) -> Published:
+    """Render the repos' project and land it in the deployment repository, with fast retries."""
+    destination = Target(repos.deploy_url, **target)
+    return land(prepare(repos.project, RenderOptions(), destination), destination, settings=settings, retry=FAST)
+
+
+def test_publish_into_an_empty_repository_then_again_makes_exactly_one_commit(repos: Repos) -> None:
+    source = git("rev-parse", "HEAD", cwd=repos.project)
+    settings = CommitSettings(message="Deployed by CI run 42.", author_name="Deploy Bot", author_email="bot@example.invalid")
+    first = publish(repos, settings)
+    second = publish(repos, settings)
+
+    assert (first.status, second.status) == ("pushed", "up to date")
+    assert first.commit == second.commit == repos.deploy_git("rev-parse", "main")
+    (message,) = repos.commits()
+    assert message == (
+        f"Publish demo at {source[:7]} to envs/default/demo\n\nDeployed by CI run 42.\n\n"
+        f"Bodywork-Source-Commit: {source}\nBodywork-Source-Repo: {repos.daemon.url('source')}"
+    )
+    assert repos.deploy_git("log", "-1", "--format=%an <%ae> / %cn <%ce>") == "Deploy Bot <bot@example.invalid> / Deploy Bot <bot@example.invalid>"
+    files = repos.tree()
+    assert {p.split("/", 3)[3] for p in files} >= {"hydrator.metadata", "README.md"}
+    assert all(p.startswith("envs/default/demo/") for p in files)
+    assert f'"drySha": "{source}"' in repos.show("envs/default/demo/hydrator.metadata")
+
+
+def test_other_files_stay_byte_identical_and_stale_files_of_its_own_go(repos: Repos, tmp_path: Path) -> None:
+    seed = tmp_path / "seed"
+    (seed / "apps" / "other").mkdir(parents=True)
+    (seed / "apps" / "other" / "app.yaml").write_bytes(b"kind: ConfigMap\r\nname: x\r\n")  # CRLF kept as is
+    (seed / "tool.sh").write_bytes(b"#!/bin/sh\necho hi\n")
+    (seed / "tool.sh").chmod(0o755)
+    (seed / "blob.bin").write_bytes(bytes(range(256)))
+    (seed / "link").symlink_to("apps/other/app.yaml")
+    (seed / ".gitignore").write_text("*.metadata\n")  # ignored names are still published
+    git("init", "-q", "--initial-branch=main", cwd=seed)
+    git("add", "-A", cwd=seed)
+    git("commit", "-q", "-m", "seed", cwd=seed)
+    git("push", "-q", repos.deploy_url, "main", cwd=seed)
+    before = repos.tree()
+
+    publish(repos)
+    first = set(repos.tree()) - set(before)
+    train_only = MINIMAL.split("  serve:")[0].replace("train >> serve", "train") + "logging:\n  log_level: INFO\n"
+    repos.commit_source({"bodywork.yaml": train_only}, "drop the serve stage")
+    publish(repos)
+    after = repos.tree()
+
+    assert {p: m for p, m in after.items() if not p.startswith("envs/")} == before
+    assert "envs/default/demo/hydrator.metadata" in after
+    assert any("serve" in p for p in first) and not any("serve" in p for p in after)
+    assert len(repos.commits()) == 3
+
+
+def test_an_environment_applies_its_overlay_and_names_the_folder(repos: Repos) -> None:
+    (repos.project / "bodywork.prod.yaml").write_text("stages:\n  serve:\n    replicas: 4\n")
+    published = publish(repos, env="prod")
+    with pytest.raises(BodyworkError, match="no overlay for environment 'qa'"):
+        publish(repos, env="qa")
+    assert published.publication.folder == "envs/prod/demo"
+    assert "replicas: 4" in "".join(repos.show(p) for p in repos.tree() if p.endswith(".yaml"))
+    assert len(repos.commits()) == 1
+
+
+def test_a_folder_this_tool_did_not_write_is_refused(repos: Repos) -> None:
+    publish(repos, path="envs/default/demo")
+    with pytest.raises(BodyworkError, match="did not write it"):
+        publish(repos, path="envs/default")
+    with pytest.raises(BodyworkError, match="inside the repository"):
+        publish(repos, path="../outside")
+    with pytest.raises(BodyworkError, match="not a valid git branch name"):
+        publish(repos, branch="bad..name")
+    assert len(repos.commits()) == 1
+
+
+def test_an_invalid_project_or_output_commits_nothing(repos: Repos, tmp_path: Path) -> None:
+    broken = tmp_path / "templates"
+    broken.mkdir()
+    (broken / "namespace.yaml.j2").write_text("apiVersion: v1\nkind: Namespace\nmetadata:\n  name: {{ name | q }}\nspec:\n  finalizers: 7\n")
+    with pytest.raises(BodyworkError):
+        prepare(repos.project, RenderOptions(), Target(repos.deploy_url), templates=broken)
+    repos.commit_source({"bodywork.yaml": MINIMAL.replace("retries: 1", "retries: -1")}, "break it")
+    with pytest.raises(BodyworkError, match="retries"):
+        publish(repos)
+    assert repos.deploy_git("for-each-ref") == ""
+
+
+def test_cli_exit_codes_and_messages(repos: Repos) -> None:
+    source = git("rev-parse", "--short=7", "HEAD", cwd=repos.project)
+    pushed = bodywork("publish", str(repos.project), "--to", repos.deploy_url, "--format", "kustomize")
+    again = bodywork("publish", str(repos.project), "--to", repos.deploy_url, "--format", "kustomize")
+    unreachable = bodywork("publish", str(repos.project), "--to", f"git://127.0.0.1:{free_port()}/deploy.git")
+    helm = bodywork("publish", str(repos.project), "--to", repos.deploy_url, "--format", "helm")
+
+    assert (pushed.returncode, again.returncode, unreachable.returncode, helm.returncode) == (0, 0, 3, 1)
+    assert f"pushed demo at {source} to {repos.deploy_url} main:envs/default/demo" in pushed.stderr
+    assert f"up to date: {repos.deploy_url} main:envs/default/demo holds demo at {source}" in again.stderr
+    assert "failed" in unreachable.stderr and "Traceback" not in unreachable.stderr + helm.stderr
+    assert len(repos.commits()) == 1
+    flux_paths = [line for path in repos.tree() if path.endswith(".yaml") for line in repos.show(path).splitlines() if '"./' in line]
+    assert flux_paths and all("./envs/default/demo" in line for line in flux_paths)
+
+
+def test_no_credential_is_ever_shown(repos: Repos) -> None:
+    port = repos.daemon.port
+    with_token = f"git://deployer:{SECRET}@127.0.0.1:{port}/deploy.git"
+    env = dict(os.environ, BODYWORK_GIT_TOKEN=SECRET)
+    ok = bodywork("publish", str(repos.project), "--to", with_token, "--repo-url", f"https://ci:{SECRET}@example.invalid/org/project.git", env=env)
+    refused = bodywork("publish", str(repos.project), "--to", f"https://user:{SECRET}@127.0.0.1:{free_port()}/deploy.git", env=env)
+    as_user = bodywork("publish", str(repos.project), "--to", f"https://{SECRET}@127.0.0.1:{free_port()}/deploy.git", env=env)
+
+    assert (ok.returncode, refused.returncode, as_user.returncode) == (0, 3, 3)
+    assert f"to git://127.0.0.1:{port}/deploy.git main" in ok.stderr
+    assert "https://127.0.0.1:" in refused.stderr and "https://127.0.0.1:" in as_user.stderr
+    shown = ok.stdout + ok.stderr + refused.stdout + refused.stderr + as_user.stdout + as_user.stderr
+    everything_committed = repos.deploy_git("log", "-p", "--format=%an%ae%cn%ce%B", "main")
+    assert "https://example.invalid/org/project.git" in everything_committed
+    assert SECRET not in shown and SECRET not in everything_committed
+
+
+def test_redaction_of_git_messages() -> None:
+    url = f"git://user:{SECRET}@127.0.0.1:9/deploy.git"
+    secrets = url_secrets([url, f"https://{SECRET}x@host/r.git", "ssh://git@host/r.git"], {"BODYWORK_GIT_TOKEN": "envtoken"})
+    text = f"fatal: unable to look up user:{SECRET}@127.0.0.1 (port 9418); https://a:b@h/x; {SECRET}x; envtoken; git@host"
+    assert redact_text(text, secrets) == "fatal: unable to look up 127.0.0.1 (port 9418); https://h/x; ***; ***; git@host"
+
+
+def test_the_token_reaches_git_only_through_the_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("BODYWORK_GIT_TOKEN", SECRET)
+    url = "https://git.example.invalid/org/deploy.git"
+    git("init", "-q", str(tmp_path))
+    answer = subprocess.run(
+        ["git", "credential", "fill"],
+        input="protocol=https\nhost=git.example.invalid\n\n",
+        env={**os.environ, **git_environment(tmp_path, [url], os.environ)},
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    with Workspace(url) as workspace:
+        stored = "".join(p.read_text(errors="replace") for p in (workspace.folder / ".git").rglob("*") if p.is_file())
+    assert f"username=x-access-token\npassword={SECRET}\n" in answer
+    assert SECRET not in stored and not workspace.folder.exists()
+
+
+def test_the_callers_git_variables_do_not_leak_in(repos: Repos, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    other = tmp_path / "other"
+    git("init", "-q", str(other))
+    source = git("rev-parse", "HEAD", cwd=repos.project)
+    monkeypatch.setenv("GIT_DIR", str(other / ".git"))
+    monkeypatch.setenv("GIT_INDEX_FILE", str(other / ".git" / "index"))
+    monkeypatch.setenv("GIT_WORK_TREE", str(other))
+    target = Target(repos.deploy_url)
+    publication = prepare(repos.project, RenderOptions(), target, repo_url=repos.daemon.url("source"), ref=source)
+    assert land(publication, target).status == "pushed"
+    assert not (other / ".git" / "index").exists() and not (other / "envs").exists()
+
+
+def test_a_rejected_push_is_retried_on_the_new_tip_then_given_up(repos: Repos, tmp_path: Path) -> None:
+    publication = prepare(repos.project, RenderOptions(), Target(repos.deploy_url))
+    target = Target(repos.deploy_url)
+
+    def race(name: str) -> None:
+        """Another writer lands a commit after the workspace fetched."""
+        other = tmp_path / name
+        git("clone", "-q", repos.deploy_url, str(other))
+        (other / "other.txt").write_text(name)
+        git("add", "-A", cwd=other)
+        git("commit", "-q", "-m", "other writer", cwd=other)
+        git("push", "-q", "origin", "HEAD:main", cwd=other)
+
+    with Workspace(repos.deploy_url) as workspace:
+        workspace.sync(target)
+        race("first")
+        with pytest.raises(PublishError, match="gave up .* after 1 attempts: another writer was first"):
+            land(publication, target, retry=Retry(attempts=1), workspace=workspace)
+    with Workspace(repos.deploy_url) as workspace:
+        workspace.sync(target)
+        race("second")
+        published = land(publication, target, retry=FAST, workspace=workspace)
+    assert (published.status, published.attempts) == ("pushed", 2)
+    assert [m.splitlines()[0] for m in repos.commits()] == ["Publish demo at " + publication.source.short_commit + " to envs/default/demo", "other writer", "other writer"]
+    assert "other.txt" in repos.tree()
+
+
+def test_a_branch_suffix_starts_from_the_branch(repos: Repos) -> None:
+    publish(repos)
+    repos.commit_source({"train.py": "print('train v2')\n"}, "v2")
+    published = publish(repos, branch_suffix="-next")
+    assert published.branch == "main-next"
+    assert repos.deploy_git("rev-parse", "main-next^") == repos.deploy_git("rev-parse", "main")
+    assert len(repos.commits("main")) == 1
+
+
+def test_eight_concurrent_publishers_all_land_once(repos: Repos) -> None:
+    first = git("rev-parse", "HEAD", cwd=repos.project)
+    second = repos.commit_source({"train.py": "print('train v2')\n"}, "v2")
+    runs = (
+        [("--path", f"apps/app-{i}", "--ref", first) for i in range(3)]  # different folders
+        + [("--path", "apps/shared", "--ref", first) for _ in range(3)]  # one folder, the same render: one commit
+        + [("--path", "apps/moving", "--ref", ref) for ref in (first, second)]  # one folder, two renders: two commits
+    )
+    processes = [
+        subprocess.Popen(
+            [sys.executable, "-m", "bodywork_render", "publish", str(repos.project), "--to", repos.deploy_url, "--max-attempts", "12", *args],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for args in runs
+    ]
+    results = [(p.communicate(timeout=120)[1], p.returncode) for p in processes]
+
+    assert [code for _, code in results] == [0] * 8, results
+    published = [(m.splitlines()[0].rsplit(" to ", 1)[1], m.splitlines()[-2]) for m in repos.commits()]
+    assert sorted(published) == sorted(
+        [(f"apps/app-{i}", f"Bodywork-Source-Commit: {first}") for i in range(3)]
+        + [("apps/shared", f"Bodywork-Source-Commit: {first}")]
+        + [("apps/moving", f"Bodywork-Source-Commit: {first}"), ("apps/moving", f"Bodywork-Source-Commit: {second}")]
+    )
+    tip = repos.tree()
+    assert {p.split("/")[1] for p in tip} == {"app-0", "app-1", "app-2", "shared", "moving"}
+    moving = [m for m in repos.commits() if "apps/moving" in m.splitlines()[0]]
+    assert f'"drySha": "{moving[0].splitlines()[-2].split()[-1]}"' in repos.show("apps/moving/hydrator.metadata")
