@@ -81,6 +81,7 @@ class ChartTemplates:
             comment_end_string="#]",
         )
         self.env.filters["q"] = quote
+        self.env.filters["code"] = code_span
 
     def render(self, name: str, context: dict[str, Any]) -> str:
         """One chart file."""
@@ -90,6 +91,15 @@ class ChartTemplates:
             return self.env.get_template(name).render(**context)
         except jinja2.TemplateError as exc:
             raise BodyworkError(f"chart template {name}: {exc}") from None
+
+
+def code_span(text: str) -> str:
+    """Text as a Markdown code span inside a table cell: fenced by more backticks than it holds, '|' escaped."""
+    longest = max((len(run) for run in re.findall("`+", text)), default=0)
+    fence = "`" * (longest + 1)
+    pad = " " if text.startswith("`") or text.endswith("`") else ""
+    escaped = text.replace("|", "\\|")
+    return f"{fence}{pad}{escaped}{pad}{fence}"
 
 
 def render_chart(path: Path, options: RenderOptions, *, chart_version: str = DEFAULT_CHART_VERSION, repo_url: str | None = None,

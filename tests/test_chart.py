@@ -20,7 +20,7 @@ import helm_python
 import pytest
 import yaml
 
-from bodywork_render.chart import DEFAULT_CHART_VERSION, POST_HOOK, PRE_HOOK, archive_bytes, chart_files, helm_order, render_chart, step_ranges
+from bodywork_render.chart import DEFAULT_CHART_VERSION, POST_HOOK, PRE_HOOK, archive_bytes, chart_files, code_span, helm_order, render_chart, step_ranges
 from bodywork_render.chart_values import split_image
 from bodywork_render.check import DEFAULT_K8S_VERSION, check_objects
 from bodywork_render.diagnostics import BodyworkError
@@ -134,9 +134,18 @@ stages:
 # --- the chart as Helm sees it ---------------------------------------------------------------
 
 
-@pytest.mark.parametrize("project", [EXAMPLE, PARALLEL, FAILURE_HOOK], ids=lambda p: p.name)
-def test_helm_lint_is_clean(project: Path, tmp_path: Path) -> None:
-    folder, _ = chart(project, tmp_path)
+@pytest.mark.parametrize(
+    "project, options",
+    [
+        (EXAMPLE, {}),
+        (PARALLEL, {}),
+        (PARALLEL, {"ingress_class": "nginx", "ingress_host": "ml.example.com", "git_secret": "git-credentials"}),
+        (FAILURE_HOOK, {}),
+    ],
+    ids=["example", "parallel-secrets-ingress", "parallel-with-flags", "failure-hook"],
+)
+def test_helm_lint_is_clean(project: Path, options: dict[str, Any], tmp_path: Path) -> None:
+    folder, _ = chart(project, tmp_path, **options)
     assert helmsdk.lint(folder) == []
 
 
@@ -474,3 +483,8 @@ def test_chart_templates_are_overridden_file_by_file(tmp_path: Path) -> None:
 @pytest.mark.parametrize("numbers, text", [([1], "1"), ([1, 2, 3, 5], "1-3, 5"), ([2, 4, 5], "2, 4-5")])
 def test_step_ranges(numbers: list[int], text: str) -> None:
     assert step_ranges(numbers) == text
+
+
+@pytest.mark.parametrize("text, span", [('"x"', '`"x"`'), ('["a`b"]', '``["a`b"]``'), ("`x", "`` `x ``"), ('"a|b"', '`"a\\|b"`')])
+def test_code_span(text: str, span: str) -> None:
+    assert code_span(text) == span
