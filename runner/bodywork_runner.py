@@ -163,6 +163,25 @@ def _private_key_copy(key_file: str, folder: Path) -> Path:
     return copy
 
 
+def known_hosts_file() -> str:
+    """The known_hosts file that ssh checks the server's host key against.
+
+    The first that exists of: the file named by ``BODYWORK_GIT_KNOWN_HOSTS_FILE``;
+    ``known_hosts`` in the folder of the key named by ``BODYWORK_GIT_SSH_KEY_FILE``
+    (a ``known_hosts`` key of the git Secret mounts there); the GitHub host keys
+    shipped beside this runner. RunnerError when none does.
+    """
+    candidates = [os.environ.get(KNOWN_HOSTS_ENV, "")]
+    key_file = os.environ.get(SSH_KEY_ENV, "")
+    if key_file:
+        candidates.append(str(Path(key_file).with_name("known_hosts")))
+    candidates.append(str(DEFAULT_KNOWN_HOSTS))
+    for candidate in filter(None, candidates):
+        if Path(candidate).is_file():
+            return candidate
+    raise RunnerError(f"no known_hosts file at {', '.join(filter(None, candidates))}: set {KNOWN_HOSTS_ENV}")
+
+
 @contextlib.contextmanager
 def git_environment(repo: str) -> Iterator[dict[str, str]]:
     """The environment for git commands that reach ``repo``, with its credentials.
@@ -187,9 +206,7 @@ def git_environment(repo: str) -> Iterator[dict[str, str]]:
     if not _is_ssh(repo):
         yield env
         return
-    known_hosts = os.environ.get(KNOWN_HOSTS_ENV) or str(DEFAULT_KNOWN_HOSTS)
-    if not Path(known_hosts).is_file():
-        raise RunnerError(f"no known_hosts file at {known_hosts}: set {KNOWN_HOSTS_ENV}")
+    known_hosts = known_hosts_file()
     ssh = ["ssh", "-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=yes", "-o", f"UserKnownHostsFile={known_hosts}"]
     key_file = os.environ.get(SSH_KEY_ENV, "")
     with tempfile.TemporaryDirectory(prefix="bodywork-ssh-") as folder:
@@ -260,6 +277,10 @@ def fetch(repo: str, commit: str, workspace: Path) -> None:
 def _checkout(repo: str, commit: str, src: Path, log: Log) -> None:
     """Fetch ``commit`` from ``repo`` into the empty folder ``src``, check it out and verify HEAD."""
     shown = redact(repo)
+    if _is_ssh(repo):
+        known_hosts, configured = known_hosts_file(), os.environ.get(KNOWN_HOSTS_ENV, "")
+        missing = f" ({KNOWN_HOSTS_ENV}={configured} does not exist)" if configured and configured != known_hosts else ""
+        log("fetch", f"checking the ssh host key against {known_hosts}{missing}")
     with git_environment(repo) as env:
         _git(["init", "--quiet"], src, env)
         try:

@@ -303,19 +303,44 @@ def test_fetch_over_ssh_with_an_unreadable_key_is_one_clear_error(tmp_path: Path
     _assert_one_clear_error(result, "cannot read the ssh key", "missing-key")
 
 
-def test_fetch_over_ssh_without_known_hosts_or_server_is_one_clear_error(tmp_path: Path) -> None:
+def test_fetch_over_ssh_without_a_server_is_one_clear_error_naming_the_known_hosts(tmp_path: Path) -> None:
     key = tmp_path / "id_test"
     key.write_text("not really a key")
-    env = _env(tmp_path, BODYWORK_GIT_SSH_KEY_FILE=str(key), BODYWORK_GIT_KNOWN_HOSTS_FILE=str(tmp_path / "absent"))
+    absent = tmp_path / "absent"
+    env = _env(tmp_path, BODYWORK_GIT_SSH_KEY_FILE=str(key), BODYWORK_GIT_KNOWN_HOSTS_FILE=str(absent))
     result = runner(
-        "fetch", "--repo", "git@github.com:org/x.git", "--commit", ZERO_SHA, "--workspace", str(tmp_path), env=env
+        "fetch", "--repo", "ssh://git@127.0.0.1:1/x.git", "--commit", ZERO_SHA, "--workspace", str(tmp_path), env=env
     )
-    _assert_one_clear_error(result, "no known_hosts file", "BODYWORK_GIT_KNOWN_HOSTS_FILE")
-    result = runner(
-        "fetch", "--repo", "ssh://git@127.0.0.1:1/x.git", "--commit", ZERO_SHA, "--workspace", str(tmp_path),
-        env=_env(tmp_path, BODYWORK_GIT_SSH_KEY_FILE=str(key)),
-    )  # fmt: skip
     _assert_one_clear_error(result, "cannot fetch ssh://127.0.0.1:1/x.git", "Connection refused")
+    shipped = ROOT / "runner" / "known_hosts"
+    assert f"checking the ssh host key against {shipped} (BODYWORK_GIT_KNOWN_HOSTS_FILE={absent} does not exist)" in (
+        result.stderr
+    )
+
+
+def test_known_hosts_come_from_the_variable_then_beside_the_key_then_the_shipped_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    module = _load_runner()
+    secret = tmp_path / "secret"
+    secret.mkdir()
+    key, beside, configured = secret / "ssh-privatekey", secret / "known_hosts", tmp_path / "configured"
+    monkeypatch.delenv(module.KNOWN_HOSTS_ENV, raising=False)
+    monkeypatch.delenv(module.SSH_KEY_ENV, raising=False)
+    assert module.known_hosts_file() == str(module.DEFAULT_KNOWN_HOSTS)
+    monkeypatch.setenv(module.SSH_KEY_ENV, str(key))
+    assert module.known_hosts_file() == str(module.DEFAULT_KNOWN_HOSTS), "no known_hosts beside the key"
+    beside.write_text("")
+    assert module.known_hosts_file() == str(beside)
+    monkeypatch.setenv(module.KNOWN_HOSTS_ENV, str(configured))
+    assert module.known_hosts_file() == str(beside), "the configured file does not exist"
+    configured.write_text("")
+    assert module.known_hosts_file() == str(configured)
+    monkeypatch.setattr(module, "DEFAULT_KNOWN_HOSTS", tmp_path / "not-shipped")
+    monkeypatch.setenv(module.KNOWN_HOSTS_ENV, str(tmp_path / "absent"))
+    beside.unlink()
+    with pytest.raises(module.RunnerError, match="no known_hosts file at .*absent, .*known_hosts, .*not-shipped"):
+        module.known_hosts_file()
 
 
 @pytest.fixture(scope="module")
@@ -372,13 +397,32 @@ def test_fetch_over_ssh_with_a_key_from_a_secret(
     assert list(temporary.iterdir()) == [], "the copy of the private key was left behind"
 
 
+def test_fetch_over_ssh_finds_known_hosts_beside_the_key_of_a_secret(
+    example: Example, sshd: tuple[int, Path, Path], tmp_path: Path
+) -> None:
+    port, key, known_hosts = sshd
+    # As the pod mounts a git Secret holding the keys ssh-privatekey and known_hosts.
+    secret = tmp_path / "secret"
+    secret.mkdir()
+    shutil.copy(key, secret / "ssh-privatekey")
+    shutil.copy(known_hosts, secret / "known_hosts")
+    url = f"ssh://{getpass.getuser()}@127.0.0.1:{port}{example.daemon.path('train-and-serve')}"
+    env = _env(example.home, BODYWORK_GIT_SSH_KEY_FILE=str(secret / "ssh-privatekey"))
+    result = runner("fetch", "--repo", url, "--commit", example.pinned, "--workspace", str(tmp_path / "ws"), env=env)
+    assert result.returncode == 0, result.stderr
+    assert f"checking the ssh host key against {secret / 'known_hosts'}" in result.stderr
+
+
 def test_fetch_over_ssh_refuses_a_host_whose_key_is_not_known(
     example: Example, sshd: tuple[int, Path, Path], tmp_path: Path
 ) -> None:
     port, key, _ = sshd
     url = f"ssh://{getpass.getuser()}@127.0.0.1:{port}{example.daemon.path('train-and-serve')}"
-    # The shipped known_hosts holds GitHub's keys only.
-    env = _env(example.home, BODYWORK_GIT_SSH_KEY_FILE=str(key))
+    # No known_hosts beside this copy of the key: the shipped one holds GitHub's keys only.
+    lone_key = tmp_path / "secret" / "ssh-privatekey"
+    lone_key.parent.mkdir()
+    shutil.copy(key, lone_key)
+    env = _env(example.home, BODYWORK_GIT_SSH_KEY_FILE=str(lone_key))
     result = runner("fetch", "--repo", url, "--commit", example.pinned, "--workspace", str(tmp_path), env=env)
     _assert_one_clear_error(result, "Host key verification failed")
 
