@@ -45,7 +45,10 @@ DEFAULT_ENV = "default"
 GIT_TIMEOUT_SECONDS = 300.0
 
 # Words of git's (LC_ALL=C) messages when a push lost a race with another writer.
-_LOST_RACE = ("[rejected]", "non-fast-forward", "fetch first", "failed to update ref", "lock", "incorrect old value", "stale info")
+_LOST_RACE = (
+    "[rejected]", "non-fast-forward", "fetch first", "stale info", "failed to update ref", "incorrect old value",
+    "cannot lock ref", "failed to lock", "unable to lock", ".lock'",
+)  # fmt: skip
 _NO_SUCH_REF = "couldn't find remote ref"
 # The helper answers git's "get" with the token from the environment; the other actions (store, erase) do nothing.
 _TOKEN_HELPER = f'!f() {{ test "$1" = get || exit 0; echo "username=${{{USERNAME_ENV}:-x-access-token}}"; echo "password=${TOKEN_ENV}"; }}; f'
@@ -248,9 +251,6 @@ class Workspace:
         self._git.update_environment(**git_environment(self.folder, [url], os.environ))
         try:
             self.run("init", "--quiet")
-            for key, default in (("user.name", "bodywork-render"), ("user.email", "bodywork-render@localhost")):
-                if self._call("config", "--get", key)[0] != 0:
-                    self.run("config", "--local", key, default)
         except BaseException:
             self.close()
             raise
@@ -363,7 +363,10 @@ class Workspace:
 
     def commit(self, message: str, settings: CommitSettings) -> str:
         """Commit what is staged with ``message``; the new commit."""
-        env = {}
+        for key, default in (("user.name", "bodywork-render"), ("user.email", "bodywork-render@localhost")):
+            if self._call("config", "--get", key)[0] != 0:  # none in the caller's config: ours, in this tree only
+                self.run("config", "--local", key, default)
+        env: dict[str, str] = {}
         if settings.author_name:
             env.update(GIT_AUTHOR_NAME=settings.author_name, GIT_COMMITTER_NAME=settings.author_name)
         if settings.author_email:
@@ -382,7 +385,7 @@ class Workspace:
         text = f"{out}\n{err}"
         if not any(word in text.lower() for word in _LOST_RACE):
             raise PublishError(self._failure("push", text))
-        lines = [line.strip() for line in text.splitlines() if line.strip() and not line.startswith(("To ", "Done"))]
+        lines = [line.strip() for line in text.splitlines() if line.strip() and not line.startswith(("To ", "Done", "hint:"))]
         raise _LostRace(self.redact("; ".join(lines)))
 
 
