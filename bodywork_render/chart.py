@@ -102,21 +102,26 @@ def code_span(text: str) -> str:
     return f"{fence}{pad}{escaped}{pad}{fence}"
 
 
-def render_chart(path: Path, options: RenderOptions, *, chart_version: str = DEFAULT_CHART_VERSION, repo_url: str | None = None,
-                 ref: str | None = None, templates: Path | None = None) -> Rendered:
-    """The whole chain for a project folder or file, ending in a chart; warnings of the project come first."""
+def render_chart(path: Path, options: RenderOptions, *, chart_version: str = DEFAULT_CHART_VERSION, env: str | None = None,
+                 repo_url: str | None = None, ref: str | None = None, templates: Path | None = None) -> Rendered:
+    """The whole chain for a project folder or file, ending in a chart whose defaults are those of environment ``env``
+    (its overlay applied); warnings of the project come first."""
+    from .overlay import overlay_options
     from .project import load_project
     from .source import resolve_source
 
-    project = load_project(path)
+    project = load_project(path, env)
+    options = overlay_options(options, project.overlay)
     source = resolve_source(project.folder or path.absolute().parent, repo_url, ref)
-    rendered = chart_files(project.pipeline, source, options, chart_version, templates)
+    rendered = chart_files(project.pipeline, source, options, chart_version, templates, env)
     return Rendered(rendered.files, rendered.objects, tuple(str(w) for w in project.warnings) + rendered.warnings)
 
 
 def chart_files(pipeline: Pipeline, source: Source, options: RenderOptions, chart_version: str = DEFAULT_CHART_VERSION,
-                templates: Path | None = None) -> Rendered:
+                templates: Path | None = None, env: str | None = None) -> Rendered:
     """The chart of a pipeline; ``objects`` are those it renders with default values, checked as --format manifests checks them.
+
+    ``env`` names the environment whose overlay made ``pipeline``, for the README's reproducing command.
 
     The objects are rendered and checked through the manifests templates first, so a chart is
     only written when its default objects are valid Kubernetes objects.
@@ -140,7 +145,7 @@ def chart_files(pipeline: Pipeline, source: Source, options: RenderOptions, char
         )
     if options.namespace:
         warnings.append("--namespace is not used by --format helm: the chart installs into the release namespace (helm install --namespace)")
-    context = _context(pipeline, source, options, chart_version, planned, hooks, warnings)
+    context = _context(pipeline, source, options, chart_version, env, planned, hooks, warnings)
     values = chart_values(pipeline, source, options, {_stage_of(o): o.values["pod"] for o in planned if o.kind in ("Job", "Deployment")})
     context["rows"] = value_rows(values)
 
@@ -241,8 +246,8 @@ def _stage_of(planned: PlannedObject) -> str:
     return str(planned.values["labels"][labels.STAGE_LABEL])
 
 
-def _context(pipeline: Pipeline, source: Source, options: RenderOptions, chart_version: str, planned: list[PlannedObject],
-             hooks: dict[str, str], warnings: list[str]) -> dict[str, Any]:
+def _context(pipeline: Pipeline, source: Source, options: RenderOptions, chart_version: str, env: str | None,
+             planned: list[PlannedObject], hooks: dict[str, str], warnings: list[str]) -> dict[str, Any]:
     jobs = [{"stage": _stage_of(o), "name": o.name, "step": o.step, "hook": hooks[_stage_of(o)]} for o in planned if o.kind == "Job"]
     services = [{"stage": o.name, "step": o.step} for o in planned if o.kind == "Deployment"]
     order = [
@@ -250,7 +255,7 @@ def _context(pipeline: Pipeline, source: Source, options: RenderOptions, chart_v
          "runs_as": f"`{hooks[_stage_of(o)]}` hook, weight {o.step}" if o.kind == "Job" else "applied with the release"}
         for o in planned if o.kind in ("Job", "Deployment")
     ]
-    flags = ["--format helm", *reproduce_flags(source, options)]
+    flags = ["--format helm", *([f"--env {env}"] if env else []), *reproduce_flags(source, options)]
     if chart_version != DEFAULT_CHART_VERSION:
         flags.append(f"--chart-version {chart_version}")
     namespace = names.normalise(options.namespace) if options.namespace else pipeline.namespace

@@ -108,10 +108,12 @@ def render(
         output_format, engine, namespace, runner_image, k8s_version, create_namespace,
         ingress_class, ingress_host, git_secret, flux_source, deploy_path or path_in_repository(out),
     )  # fmt: skip
+    if package is not None and output_format is not OutputFormat.helm:
+        raise typer.BadParameter("needs --format helm", param_hint="--package")
     if output_format is OutputFormat.helm:
         from .chart import render_chart
 
-        rendered = render_chart(path, options, chart_version=chart_version, repo_url=repo_url, ref=ref, templates=templates)
+        rendered = render_chart(path, options, chart_version=chart_version, env=env, repo_url=repo_url, ref=ref, templates=templates)
     else:
         rendered = render_project(path, options, env=env, repo_url=repo_url, ref=ref, templates=templates)
     _warn(list(rendered.warnings))
@@ -124,7 +126,7 @@ def render(
         return
     write_tree(out, rendered.files)
     sys.stderr.write(f"rendered {len(rendered.objects)} objects into {out}\n")
-    if package is not None and output_format is OutputFormat.helm:
+    if package is not None:
         from .chart import package_chart
 
         sys.stderr.write(f"packaged the chart as {package_chart(rendered.files, package)}\n")

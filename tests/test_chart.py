@@ -27,7 +27,7 @@ from bodywork_render.diagnostics import BodyworkError
 from bodywork_render.model import build_pipeline
 from bodywork_render.plan import RenderOptions
 from bodywork_render.podsecurity import hardening_violations, restricted_violations
-from bodywork_render.render import Rendered
+from bodywork_render.render import Rendered, render_project
 from bodywork_render.source import Source
 from bodywork_render.write import read_tree, write_tree
 from tests import helmsdk
@@ -488,3 +488,25 @@ def test_step_ranges(numbers: list[int], text: str) -> None:
 @pytest.mark.parametrize("text, span", [('"x"', '`"x"`'), ('["a`b"]', '``["a`b"]``'), ("`x", "`` `x ``"), ('"a|b"', '`"a\\|b"`')])
 def test_code_span(text: str, span: str) -> None:
     assert code_span(text) == span
+
+
+def test_an_environment_overlay_sets_the_chart_defaults(tmp_path: Path) -> None:
+    project = tmp_path / "project"
+    shutil.copytree(PARALLEL, project)
+    (project / "bodywork.prod.yaml").write_text("pipeline:\n  docker_image: python:3.13-slim\n  ingress_host: ml.example.com\nstages:\n  serve:\n    replicas: 6\n")
+    rendered = render_chart(project, RenderOptions(), env="prod", repo_url=REPO_URL, ref=COMMIT)
+    values = yaml.safe_load(rendered.files["values.yaml"])
+    assert (values["image"]["tag"], values["ingress"]["host"], values["stages"]["serve"]["replicas"]) == ("3.13-slim", "ml.example.com", 6)
+    assert "--format helm --env prod --repo-url" in rendered.files["README.md"]
+    folder = tmp_path / "chart"
+    write_tree(folder, rendered.files)
+    manifests = render_project(project, RenderOptions(), env="prod", repo_url=REPO_URL, ref=COMMIT).objects
+    expected = [o for o in manifests if o["kind"] != "Namespace"]
+    assert by_identity(helm_objects(folder, namespace="ml-prod")) == by_identity(expected)
+
+
+def test_package_needs_the_helm_format(tmp_path: Path) -> None:
+    result = run_cli("render", str(EXAMPLE), "--out", str(tmp_path / "out"), "--repo-url", REPO_URL, "--ref", COMMIT, "--package", str(tmp_path / "dist"))
+    assert result.returncode == 2
+    assert "needs --format helm" in result.stderr
+    assert not (tmp_path / "out").exists()
