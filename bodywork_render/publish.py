@@ -244,12 +244,15 @@ class Workspace:
         self._secrets = url_secrets([url], os.environ)
         self.url = _usable(url)
         self.shown_url = redact_url(url)
-        self.folder = Path(tempfile.mkdtemp(prefix="bodywork-git-"))
+        self._root = Path(tempfile.mkdtemp(prefix="bodywork-git-"))
+        self.folder = self._root / "tree"
         self.tip: str | None = None
         self.start: str | None = None
         self._git = git.Git(self.folder)
-        self._git.update_environment(**git_environment(self.folder, [url], os.environ))
         try:
+            self.folder.mkdir()
+            key = _private_key_copy(os.environ[SSH_KEY_ENV], self._root) if os.environ.get(SSH_KEY_ENV) else None
+            self._git.update_environment(**git_environment(self.folder, [url], os.environ, key))
             self.run("init", "--quiet")
         except BaseException:
             self.close()
@@ -262,8 +265,8 @@ class Workspace:
         self.close()
 
     def close(self) -> None:
-        """Remove the work tree."""
-        shutil.rmtree(self.folder, ignore_errors=True)
+        """Remove the work tree (and the copy of the SSH key)."""
+        shutil.rmtree(self._root, ignore_errors=True)
 
     def redact(self, text: str) -> str:
         """``text`` with URL credentials removed and this workspace's secrets masked."""
@@ -389,10 +392,11 @@ class Workspace:
         raise _LostRace(self.redact("; ".join(lines)))
 
 
-def git_environment(folder: Path, urls: Iterable[str], environ: Mapping[str, str]) -> dict[str, str]:
+def git_environment(folder: Path, urls: Iterable[str], environ: Mapping[str, str], ssh_key: Path | None = None) -> dict[str, str]:
     """The variables git runs with for a work tree at ``folder`` talking to ``urls``, given the caller's ``environ``.
 
     Configuration goes through GIT_CONFIG_COUNT (after any the caller set), never into a file.
+    ``ssh_key`` is the private key file ssh uses (host keys checked against BODYWORK_GIT_KNOWN_HOSTS_FILE when set).
     """
     git_dir = folder / ".git"
     env = {
@@ -421,8 +425,8 @@ def git_environment(folder: Path, urls: Iterable[str], environ: Mapping[str, str
         env[f"GIT_CONFIG_KEY_{index}"] = key
         env[f"GIT_CONFIG_VALUE_{index}"] = value
     env["GIT_CONFIG_COUNT"] = str(first + len(config))
-    if environ.get(SSH_KEY_ENV):
-        ssh = ["ssh", "-i", environ[SSH_KEY_ENV], "-o", "IdentitiesOnly=yes", "-o", "BatchMode=yes"]
+    if ssh_key is not None:
+        ssh = ["ssh", "-i", str(ssh_key), "-o", "IdentitiesOnly=yes", "-o", "BatchMode=yes"]
         if environ.get(KNOWN_HOSTS_ENV):
             ssh += ["-o", f"UserKnownHostsFile={environ[KNOWN_HOSTS_ENV]}", "-o", "StrictHostKeyChecking=yes"]
         env["GIT_SSH_COMMAND"] = shlex.join(ssh)
@@ -450,6 +454,19 @@ def redact_text(text: str, secrets: Iterable[str]) -> str:
     for secret in secrets:
         text = text.replace(secret + "@", "").replace(secret, "***")
     return text
+
+
+def _private_key_copy(key_file: str, folder: Path) -> Path:
+    """A copy of the SSH key that only its owner can read, ending in a newline: ssh refuses a key that others can
+    read (a Secret volume's default mode) and OpenSSH needs the final newline a Secret value may lack."""
+    try:
+        key = Path(key_file).read_bytes()
+    except OSError as exc:
+        raise BodyworkError(f"{SSH_KEY_ENV}={key_file}: cannot read the SSH key: {exc.strerror}") from None
+    copy = folder / "ssh-key"
+    with os.fdopen(os.open(copy, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "wb") as stream:
+        stream.write(key.rstrip(b"\n") + b"\n")
+    return copy
 
 
 def _usable(url: str) -> str:

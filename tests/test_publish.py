@@ -7,6 +7,7 @@ test_refresh.py.
 
 from __future__ import annotations
 
+import getpass
 import os
 import subprocess
 import sys
@@ -31,6 +32,7 @@ from bodywork_render.publish import (
     url_secrets,
 )
 from tests.gitdaemon import GitDaemon, free_port, git_daemon  # noqa: F401 - git_daemon is a fixture
+from tests.test_runner import sshd  # noqa: F401 - a fixture: a real sshd on 127.0.0.1
 
 CASES = Path(__file__).parent / "cases"
 MINIMAL = (CASES / "valid" / "minimal-1.1.yaml").read_text()
@@ -247,6 +249,24 @@ def test_the_token_reaches_git_only_through_the_environment(tmp_path: Path, monk
         stored = "".join(p.read_text(errors="replace") for p in (workspace.folder / ".git").rglob("*") if p.is_file())
     assert f"username=x-access-token\npassword={SECRET}\n" in answer
     assert SECRET not in stored and not workspace.folder.exists()
+
+
+def test_publish_over_ssh_with_a_key_from_the_environment(
+    repos: Repos, sshd: tuple[int, Path, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    port, key, known_hosts = sshd  # the key is readable by others, as a Secret volume mounts it
+    target = Target(f"ssh://{getpass.getuser()}@127.0.0.1:{port}{repos.daemon.path('deploy')}")
+    publication = prepare(repos.project, RenderOptions(), target)
+    monkeypatch.setenv("BODYWORK_GIT_SSH_KEY_FILE", str(key))
+    monkeypatch.setenv("BODYWORK_GIT_KNOWN_HOSTS_FILE", str(known_hosts))
+    assert land(publication, target).status == "pushed"
+    assert len(repos.commits()) == 1
+    monkeypatch.setenv("BODYWORK_GIT_KNOWN_HOSTS_FILE", os.devnull)
+    with pytest.raises(PublishError, match="Host key verification failed"):
+        land(publication, target)
+    monkeypatch.setenv("BODYWORK_GIT_SSH_KEY_FILE", str(key.with_name("absent")))
+    with pytest.raises(BodyworkError, match="cannot read the SSH key"):
+        land(publication, target)
 
 
 def test_the_callers_git_variables_do_not_leak_in(repos: Repos, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
