@@ -7,11 +7,14 @@ test_refresh.py.
 
 from __future__ import annotations
 
+import base64
 import getpass
 import os
 import subprocess
 import sys
+import threading
 from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -231,6 +234,73 @@ def test_redaction_of_git_messages() -> None:
     secrets = url_secrets([url, f"https://{SECRET}x@host/r.git", "ssh://git@host/r.git"], {"BODYWORK_GIT_TOKEN": "envtoken"})
     text = f"fatal: unable to look up user:{SECRET}@127.0.0.1 (port 9418); https://a:b@h/x; {SECRET}x; envtoken; git@host"
     assert redact_text(text, secrets) == "fatal: unable to look up 127.0.0.1 (port 9418); https://h/x; ***; ***; git@host"
+
+
+class SmartHttp(BaseHTTPRequestHandler):
+    """git's smart HTTP (`git http-backend` as a CGI) over the daemon's repositories, behind Basic auth."""
+
+    root = Path()
+    credentials = ""
+    seen: list[str] = []
+
+    def do_GET(self) -> None:  # noqa: N802 - the http.server name
+        self.serve()
+
+    def do_POST(self) -> None:  # noqa: N802 - the http.server name
+        self.serve()
+
+    def serve(self) -> None:
+        """Answer 401 without the expected credentials, else run http-backend and relay its answer."""
+        given = self.headers.get("Authorization", "")
+        self.seen.append(given)
+        if given != "Basic " + base64.b64encode(self.credentials.encode()).decode():
+            self.send_response(401)
+            self.send_header("WWW-Authenticate", 'Basic realm="git"')
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
+        path, _, query = self.path.partition("?")
+        body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+        cgi = {
+            "GIT_PROJECT_ROOT": str(self.root), "GIT_HTTP_EXPORT_ALL": "1", "REMOTE_USER": "publisher",
+            "REQUEST_METHOD": self.command, "PATH_INFO": path, "QUERY_STRING": query,
+            "CONTENT_TYPE": self.headers.get("Content-Type", ""), "CONTENT_LENGTH": str(len(body)),
+            "HTTP_CONTENT_ENCODING": self.headers.get("Content-Encoding", ""), "GIT_PROTOCOL": self.headers.get("Git-Protocol", ""),
+        }  # fmt: skip
+        answer = subprocess.run(["git", "http-backend"], input=body, capture_output=True, env={**os.environ, **cgi}).stdout
+        head, _, content = answer.partition(b"\r\n\r\n")
+        fields = dict(line.split(": ", 1) for line in head.decode().split("\r\n"))
+        self.send_response(int(fields.pop("Status", "200").split()[0]))
+        for name, value in fields.items():
+            self.send_header(name, value)
+        self.send_header("Content-Length", str(len(content)))
+        self.end_headers()
+        self.wfile.write(content)
+
+    def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - the http.server signature
+        """Quiet."""
+
+
+def test_publish_over_http_with_the_token_from_the_environment(repos: Repos, monkeypatch: pytest.MonkeyPatch) -> None:
+    SmartHttp.root, SmartHttp.credentials, SmartHttp.seen = repos.daemon.base, f"bot:{SECRET}", []
+    server = ThreadingHTTPServer(("127.0.0.1", 0), SmartHttp)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}/deploy.git"
+        env = dict(os.environ, BODYWORK_GIT_TOKEN=SECRET, BODYWORK_GIT_USERNAME="bot")
+        pushed = bodywork("publish", str(repos.project), "--to", url, env=env)
+        denied = bodywork("publish", str(repos.project), "--to", url, env={**env, "BODYWORK_GIT_TOKEN": "wrong-" + SECRET})
+        in_url = bodywork("publish", str(repos.project), "--to", url.replace("://", f"://bot:{SECRET}@"), "--path", "other")
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert (pushed.returncode, denied.returncode, in_url.returncode) == (0, 3, 0), denied.stderr
+    assert "pushed demo at" in pushed.stderr and f"to {url} main:other" in in_url.stderr
+    assert "Authentication failed" in denied.stderr
+    shown = "".join(r.stdout + r.stderr for r in (pushed, denied, in_url))
+    assert SECRET not in shown and base64.b64encode(f"bot:{SECRET}".encode()).decode() not in shown
+    assert len(repos.commits()) == 2 and "" in SmartHttp.seen  # git asked without credentials first: the helper answered the 401
 
 
 def test_the_token_reaches_git_only_through_the_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
