@@ -141,48 +141,57 @@ def _median_seconds(action: Any, repeats: int) -> float:
     return statistics.median(times)
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Print the table of figures; return 0, or 1 when the objects do not validate."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--objects", type=int, default=3000)
-    parser.add_argument("--sample", type=int, default=60, help="objects timed with kubernetes_validate")
-    parser.add_argument("--repeats", type=int, default=5)
-    args = parser.parse_args(argv)
+def measure(count: int, sample_size: int, repeats: int) -> dict[str, float]:
+    """Seconds per object of check_objects (warm, and on the sample) and of kubernetes_validate on the sample."""
     # The figures are about the offline path: keep a kubeconform on PATH out of it.
     os.environ["PATH"] = os.pathsep.join(p for p in os.environ.get("PATH", "").split(os.pathsep)
                                          if not (Path(p) / "kubeconform").exists())
-
-    objects = make_objects(args.objects)
+    objects = make_objects(count)
     start = time.perf_counter()
     problems = check_objects(objects)
     cold = time.perf_counter() - start
     if problems:
-        print("\n".join(str(problem) for problem in problems[:20]))
-        return 1
-    warm = _median_seconds(lambda: check_objects(objects), args.repeats)
+        raise SystemExit("\n".join(str(problem) for problem in problems[:20]))
+    warm = _median_seconds(lambda: check_objects(objects), repeats)
 
     import kubernetes_validate
 
     builtin = [obj for obj in objects if "fluxcd.io" not in obj["apiVersion"]]  # the baseline knows no CRDs
-    step = max(1, len(builtin) // args.sample)
-    sample = builtin[::step][: args.sample]
+    step = max(1, len(builtin) // sample_size)
+    sample = builtin[::step][:sample_size]
 
     def baseline() -> None:
         for obj in sample:
             kubernetes_validate.validate(obj, DEFAULT_K8S_VERSION + ".0", strict=True)
 
-    per_baseline = _median_seconds(baseline, max(1, args.repeats // 2)) / len(sample)
-    per_check_sample = _median_seconds(lambda: check_objects(sample), args.repeats) / len(sample)
-    per_check = warm / len(objects)
+    return {
+        "objects": len(objects),
+        "sample": len(sample),
+        "cold": cold,
+        "warm": warm,
+        "per_check": warm / len(objects),
+        "per_check_sample": _median_seconds(lambda: check_objects(sample), repeats) / len(sample),
+        "per_baseline": _median_seconds(baseline, max(1, repeats // 2)) / len(sample),
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Print the table of figures."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--objects", type=int, default=3000)
+    parser.add_argument("--sample", type=int, default=60, help="objects timed with kubernetes_validate")
+    parser.add_argument("--repeats", type=int, default=5)
+    args = parser.parse_args(argv)
+    m = measure(args.objects, args.sample, args.repeats)
     rows = [
-        ("objects", f"{len(objects)}"),
-        ("check_objects, all, cold (load + compile)", f"{cold * 1e3:.1f} ms"),
-        ("check_objects, all, warm (median)", f"{warm * 1e3:.1f} ms"),
-        ("check_objects per object (warm)", f"{per_check * 1e6:.1f} us"),
-        ("check_objects per object (sample, warm)", f"{per_check_sample * 1e6:.1f} us"),
-        (f"kubernetes_validate.validate per object ({len(sample)} sampled)", f"{per_baseline * 1e3:.2f} ms"),
-        ("speed-up on the sample (baseline / check_objects)", f"{per_baseline / per_check_sample:.0f}x"),
-        ("all objects at the baseline's rate (estimate)", f"{per_baseline * len(objects):.1f} s"),
+        ("objects", f"{m['objects']:.0f}"),
+        ("check_objects, all, cold (load + compile)", f"{m['cold'] * 1e3:.1f} ms"),
+        ("check_objects, all, warm (median)", f"{m['warm'] * 1e3:.1f} ms"),
+        ("check_objects per object (warm)", f"{m['per_check'] * 1e6:.1f} us"),
+        ("check_objects per object (sample, warm)", f"{m['per_check_sample'] * 1e6:.1f} us"),
+        (f"kubernetes_validate.validate per object ({m['sample']:.0f} sampled)", f"{m['per_baseline'] * 1e3:.2f} ms"),
+        ("speed-up on the sample (baseline / check_objects)", f"{m['per_baseline'] / m['per_check_sample']:.0f}x"),
+        ("all objects at the baseline's rate (estimate)", f"{m['per_baseline'] * m['objects']:.1f} s"),
     ]
     width = max(len(label) for label, _ in rows)
     for label, value in rows:
