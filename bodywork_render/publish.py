@@ -239,7 +239,10 @@ class Workspace:
     """
 
     def __init__(self, url: str) -> None:
-        import git
+        try:
+            import git
+        except ImportError:  # GitPython refuses to load without a working git executable
+            raise PublishError("publishing needs git: none on PATH (or at GIT_PYTHON_GIT_EXECUTABLE)") from None
 
         self._secrets = url_secrets([url], os.environ)
         self.url = _usable(url)
@@ -273,13 +276,18 @@ class Workspace:
         return redact_text(text, self._secrets)
 
     def _call(self, *args: str, env: Mapping[str, str] | None = None) -> tuple[int, str, str]:
-        status, out, err = self._git.execute(
-            [self._git.GIT_PYTHON_GIT_EXECUTABLE or "git", *args],
-            with_extended_output=True,
-            with_exceptions=False,
-            kill_after_timeout=GIT_TIMEOUT_SECONDS,
-            env=env,
-        )
+        import git
+
+        try:
+            status, out, err = self._git.execute(
+                [self._git.GIT_PYTHON_GIT_EXECUTABLE or "git", *args],
+                with_extended_output=True,
+                with_exceptions=False,
+                kill_after_timeout=GIT_TIMEOUT_SECONDS,
+                env=env,
+            )
+        except git.GitCommandNotFound:
+            raise PublishError("publishing needs git: none on PATH (or at GIT_PYTHON_GIT_EXECUTABLE)") from None
         return int(status or 0), str(out), str(err)
 
     def run(self, *args: str, env: Mapping[str, str] | None = None) -> str:

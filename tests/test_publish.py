@@ -202,8 +202,11 @@ def test_cli_exit_codes_and_messages(repos: Repos) -> None:
     again = bodywork("publish", str(repos.project), "--to", repos.deploy_url, "--format", "kustomize")
     unreachable = bodywork("publish", str(repos.project), "--to", f"git://127.0.0.1:{free_port()}/deploy.git")
     helm = bodywork("publish", str(repos.project), "--to", repos.deploy_url, "--format", "helm")
+    pinned = ("--repo-url", repos.daemon.url("source"), "--ref", git("rev-parse", "HEAD", cwd=repos.project))
+    no_git = bodywork("publish", str(repos.project), "--to", repos.deploy_url, *pinned, env=dict(os.environ, PATH=os.devnull))
 
-    assert (pushed.returncode, again.returncode, unreachable.returncode, helm.returncode) == (0, 0, 3, 1)
+    assert (pushed.returncode, again.returncode, unreachable.returncode, helm.returncode, no_git.returncode) == (0, 0, 3, 1, 3)
+    assert no_git.stderr.endswith("bodywork: publishing needs git: none on PATH (or at GIT_PYTHON_GIT_EXECUTABLE)\n")
     assert f"pushed demo at {source} to {repos.deploy_url} main:envs/default/demo" in pushed.stderr
     assert f"up to date: {repos.deploy_url} main:envs/default/demo holds demo at {source}" in again.stderr
     assert "failed" in unreachable.stderr and "Traceback" not in unreachable.stderr + helm.stderr
