@@ -14,9 +14,10 @@ import pytest
 import yaml
 
 from bodywork_render import __version__
-from bodywork_render.bootstrap import RefresherOptions, refresher_chart_values, refresher_manifests
+from bodywork_render.bootstrap import FluxOptions, RefresherOptions, flux_manifests, refresher_chart_values, refresher_manifests
 from bodywork_render.check import check_objects
 from bodywork_render.podsecurity import hardening_violations, restricted_violations
+from tests.gitdaemon import GitDaemon, git_daemon  # noqa: F401 - git_daemon is a fixture
 from tests.helmsdk import lint, template_objects
 
 
@@ -224,3 +225,44 @@ def test_cli_defaults_are_the_option_defaults() -> None:
 def bodywork(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-m", "bodywork_render", *args], capture_output=True, text=True, timeout=60)
 
+
+# -- the CronJob's command, run for real ------------------------------------------------
+
+
+def test_the_cronjobs_command_publishes_once_then_is_a_no_op(git_daemon: GitDaemon, tmp_path: Path) -> None:
+    """The container's command line and plain env, as the chart renders them, against real repositories on a git daemon."""
+    git_daemon.create_bare("deploy")
+    git_daemon.create_bare("source")
+    project = tmp_path / "project"
+    (project / "c").mkdir(parents=True)
+    (project / "bodywork.yaml").write_text((Path(__file__).parent / "cases" / "valid" / "version-1.0-parallel.yaml").read_text())
+    for module in ("a.py", "b.ipynb", "c/d.py"):
+        (project / module).touch()
+    for args in (["init", "-q", "--initial-branch=main"], ["add", "-A"], ["commit", "-qm", "project"],
+                 ["push", "-q", git_daemon.url("source"), "HEAD:main"]):
+        subprocess.run(["git", *args], cwd=project, check=True, env=git_daemon.env)
+    values = {"refresh": {"source": git_daemon.url("source"), "sourceBranch": "main", "to": git_daemon.url("deploy"),
+                          "branch": "main", "path": "envs/prod/demo", "extraArgs": ["--format", "kustomize"]}}
+    container = render_chart(values)[0]["spec"]["jobTemplate"]["spec"]["template"]["spec"]["containers"][0]
+    assert container["command"] == ["bodywork"]
+    home = tmp_path / "home"
+    home.mkdir()
+    env = {**git_daemon.env, **{e["name"]: e["value"] for e in container["env"]}, "HOME": str(home)}
+
+    def run() -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "bodywork_render", *container["args"]],
+                              capture_output=True, text=True, env=env, timeout=120)
+
+    deploy = ["git", "--git-dir", str(git_daemon.path("deploy"))]
+    first = run()
+    assert first.returncode == 0, first.stderr
+    tip = subprocess.run([*deploy, "rev-parse", "main"], capture_output=True, text=True, check=True).stdout
+    files = subprocess.run([*deploy, "ls-tree", "-r", "--name-only", "main"], capture_output=True, text=True, check=True).stdout.split()
+    assert "envs/prod/demo/flux/demo-step-02.yaml" in files and "envs/prod/demo/hydrator.metadata" in files
+    step = yaml.safe_load(subprocess.run([*deploy, "show", "main:envs/prod/demo/flux/demo-step-02.yaml"],
+                                         capture_output=True, text=True, check=True).stdout)
+    root = flux_manifests(FluxOptions(repo="https://git.example.com/deploy.git", branch="main", path="envs/prod/demo")).objects[1]
+    assert root["spec"]["path"] == "./envs/prod/demo/flux" and step["spec"]["path"] == "./envs/prod/demo/steps/02"
+    second = run()
+    assert second.returncode == 0, second.stderr
+    assert subprocess.run([*deploy, "rev-parse", "main"], capture_output=True, text=True, check=True).stdout == tip
