@@ -164,6 +164,12 @@ def read_metadata(text: str | None) -> dict[str, Any]:
     return data if isinstance(data, dict) else {}
 
 
+def check_layout(options: RenderOptions) -> None:
+    """BodyworkError unless the options render a layout that is published: manifests or kustomize."""
+    if options.layout not in ("manifests", "kustomize"):
+        raise BodyworkError(f"--format {options.layout}: publish and refresh write the manifests or kustomize format")
+
+
 def prepare(
     path: Path,
     options: RenderOptions,
@@ -180,8 +186,7 @@ def prepare(
     from .project import load_project
     from .render import render_project
 
-    if options.layout not in ("manifests", "kustomize"):
-        raise BodyworkError(f"--format {options.layout}: publish writes the manifests or kustomize format")
+    check_layout(options)
     pipeline = load_project(path).pipeline.name
     folder = target.folder(pipeline)
     if options.layout == "kustomize":

@@ -19,7 +19,7 @@ from typing import Literal
 from . import __version__
 from .diagnostics import BodyworkError
 from .plan import RenderOptions
-from .publish import CommitSettings, Published, Retry, Target, Workspace, land, prepare, read_metadata, repository_folder
+from .publish import CommitSettings, Published, Retry, Target, Workspace, check_layout, land, prepare, read_metadata, repository_folder
 from .source import Source, redact_url
 from .write import MARKER
 
@@ -66,6 +66,7 @@ def refresh(
 
     BodyworkError for invalid input (no such source branch, an invalid project), PublishError when git failed or it gave up.
     """
+    check_layout(options)
     shown = redact_url(upstream.url)
     project_path = _project_path(upstream.project_path)
     with Workspace(upstream.url) as source, Workspace(target.url) as deploy:

@@ -73,6 +73,8 @@ def test_a_project_in_a_folder_of_a_branch_with_other_options_renders_again(repo
     assert "replicas: 3" in "".join(repos.show(p) for p in repos.tree() if p.endswith(".yaml"))
     with pytest.raises(BodyworkError, match="has no branch nope"):
         refresh(Upstream(repos.daemon.url("source"), "nope"), target, RenderOptions())
+    with pytest.raises(BodyworkError, match="--format helm"):
+        refresh(upstream, target, RenderOptions(layout="helm"))  # type: ignore[arg-type]
     with pytest.raises(BodyworkError, match="--project-path"):
         refresh(Upstream(repos.daemon.url("source"), "release", "../up"), target, RenderOptions())
 
