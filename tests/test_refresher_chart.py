@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import getpass
 import json
 import re
 import subprocess
@@ -18,6 +19,7 @@ from bodywork_render.bootstrap import FluxOptions, RefresherOptions, flux_manife
 from bodywork_render.check import check_objects
 from bodywork_render.podsecurity import hardening_violations, restricted_violations
 from tests.gitdaemon import GitDaemon, git_daemon  # noqa: F401 - git_daemon is a fixture
+from tests.test_runner import sshd  # noqa: F401 - a fixture: a real sshd on 127.0.0.1
 from tests.helmsdk import lint, template_objects
 
 
@@ -229,32 +231,41 @@ def bodywork(*args: str) -> subprocess.CompletedProcess[str]:
 # -- the CronJob's command, run for real ------------------------------------------------
 
 
-def test_the_cronjobs_command_publishes_once_then_is_a_no_op(git_daemon: GitDaemon, tmp_path: Path) -> None:
-    """The container's command line and plain env, as the chart renders them, against real repositories on a git daemon."""
-    git_daemon.create_bare("deploy")
-    git_daemon.create_bare("source")
-    project = tmp_path / "project"
-    (project / "c").mkdir(parents=True)
-    (project / "bodywork.yaml").write_text((Path(__file__).parent / "cases" / "valid" / "version-1.0-parallel.yaml").read_text())
+def push_project(daemon: GitDaemon, folder: Path) -> None:
+    """A valid three-stage project, committed in ``folder`` and pushed to the daemon's bare repository 'source'."""
+    daemon.create_bare("source")
+    (folder / "c").mkdir(parents=True)
+    (folder / "bodywork.yaml").write_text((Path(__file__).parent / "cases" / "valid" / "version-1.0-parallel.yaml").read_text())
     for module in ("a.py", "b.ipynb", "c/d.py"):
-        (project / module).touch()
+        (folder / module).touch()
     for args in (["init", "-q", "--initial-branch=main"], ["add", "-A"], ["commit", "-qm", "project"],
-                 ["push", "-q", git_daemon.url("source"), "HEAD:main"]):
-        subprocess.run(["git", *args], cwd=project, check=True, env=git_daemon.env)
+                 ["push", "-q", daemon.url("source"), "HEAD:main"]):
+        subprocess.run(["git", *args], cwd=folder, check=True, env=daemon.env)
+
+
+def run_container(container: dict[str, Any], env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    """The container's command (`bodywork`, this package's console script) with its args, in ``env``."""
+    assert container["command"] == ["bodywork"]
+    return subprocess.run([sys.executable, "-m", "bodywork_render", *container["args"]],
+                          capture_output=True, text=True, env=env, timeout=120)
+
+
+def plain_env(container: dict[str, Any], home: Path) -> dict[str, str]:
+    """The container's env that holds values (secret references are the test's to provide), HOME at ``home``."""
+    home.mkdir()
+    return {**{e["name"]: e["value"] for e in container["env"] if "value" in e}, "HOME": str(home)}
+
+
+def test_the_cronjobs_command_publishes_once_then_is_a_no_op(git_daemon: GitDaemon, tmp_path: Path) -> None:
+    """The container's command line and env, as the chart renders them, against real repositories on a git daemon."""
+    push_project(git_daemon, tmp_path / "project")
+    git_daemon.create_bare("deploy")
     values = {"refresh": {"source": git_daemon.url("source"), "sourceBranch": "main", "to": git_daemon.url("deploy"),
                           "branch": "main", "path": "envs/prod/demo", "extraArgs": ["--format", "kustomize"]}}
     container = render_chart(values)[0]["spec"]["jobTemplate"]["spec"]["template"]["spec"]["containers"][0]
-    assert container["command"] == ["bodywork"]
-    home = tmp_path / "home"
-    home.mkdir()
-    env = {**git_daemon.env, **{e["name"]: e["value"] for e in container["env"]}, "HOME": str(home)}
-
-    def run() -> subprocess.CompletedProcess[str]:
-        return subprocess.run([sys.executable, "-m", "bodywork_render", *container["args"]],
-                              capture_output=True, text=True, env=env, timeout=120)
-
+    env = {**git_daemon.env, **plain_env(container, tmp_path / "home")}
     deploy = ["git", "--git-dir", str(git_daemon.path("deploy"))]
-    first = run()
+    first = run_container(container, env)
     assert first.returncode == 0, first.stderr
     tip = subprocess.run([*deploy, "rev-parse", "main"], capture_output=True, text=True, check=True).stdout
     files = subprocess.run([*deploy, "ls-tree", "-r", "--name-only", "main"], capture_output=True, text=True, check=True).stdout.split()
@@ -263,6 +274,33 @@ def test_the_cronjobs_command_publishes_once_then_is_a_no_op(git_daemon: GitDaem
                                          capture_output=True, text=True, check=True).stdout)
     root = flux_manifests(FluxOptions(repo="https://git.example.com/deploy.git", branch="main", path="envs/prod/demo")).objects[1]
     assert root["spec"]["path"] == "./envs/prod/demo/flux" and step["spec"]["path"] == "./envs/prod/demo/steps/02"
-    second = run()
+    second = run_container(container, env)
     assert second.returncode == 0, second.stderr
     assert subprocess.run([*deploy, "rev-parse", "main"], capture_output=True, text=True, check=True).stdout == tip
+
+
+def test_the_cronjobs_ssh_credentials_push_over_a_real_sshd(
+    git_daemon: GitDaemon, sshd: tuple[int, Path, Path], tmp_path: Path
+) -> None:
+    """The Secret volume laid out as the kubelet mounts it (items, mode 0400 plus the fsGroup's read), the env pointing into it."""
+    port, key, known_hosts = sshd
+    push_project(git_daemon, tmp_path / "project")
+    git_daemon.create_bare("deploy")
+    to = f"ssh://{getpass.getuser()}@127.0.0.1:{port}{git_daemon.path('deploy')}"
+    values = {"refresh": {"source": git_daemon.url("source"), "to": to}, "git": {"existingSecret": "git-ssh", "auth": "ssh"}}
+    pod = render_chart(values)[0]["spec"]["jobTemplate"]["spec"]["template"]["spec"]
+    container = pod["containers"][0]
+    (mount,) = [m for m in container["volumeMounts"] if m["name"] == "git-credentials"]
+    (volume,) = [v for v in pod["volumes"] if v["name"] == "git-credentials"]
+    secret = {"ssh-privatekey": key.read_bytes(), "known_hosts": known_hosts.read_bytes()}  # the chart's default keys
+    mounted = tmp_path / "mounted"
+    mounted.mkdir()
+    for item in volume["secret"]["items"]:
+        (mounted / item["path"]).write_bytes(secret[item["key"]])
+        (mounted / item["path"]).chmod(volume["secret"]["defaultMode"] | 0o040)
+    env = {name: value.replace(mount["mountPath"], str(mounted)) for name, value in plain_env(container, tmp_path / "home").items()}
+    result = run_container(container, {**git_daemon.env, **env})
+    assert result.returncode == 0, result.stderr
+    log = subprocess.run(["git", "--git-dir", str(git_daemon.path("deploy")), "log", "--format=%s", "main"],
+                         capture_output=True, text=True, check=True).stdout
+    assert len(log.splitlines()) == 1
