@@ -1,13 +1,23 @@
-"""Load: read a YAML file into a document that remembers the line and column of every node.
+"""Load: read a YAML file (YAML 1.2) into a document that knows the line and column of every node.
 
 The one YAML loader of the project. It refuses what a config file never needs and
 an attacker would use: aliases (alias bombs), deep nesting, huge files, invalid
 UTF-8, duplicate keys. Failures become diagnostics, never tracebacks.
+
+Positions come from ruamel.yaml's round-trip parser, which is pure Python and slow on
+large files. So a file whose every node is plain (mappings with string keys, lists,
+strings, booleans, nulls, decimal numbers) is first read by libyaml through PyYAML
+with YAML 1.2 core-schema resolvers, giving the very values ruamel would; ruamel then
+parses it only if a diagnostic needs a position. Anything else (an alias, a duplicate
+key, a tag, a hex number, a date, a parse error...) takes the ruamel path, which
+reports it exactly.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
+from functools import cached_property, lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +35,17 @@ class Document:
 
     file: str
     data: Any
-    tree: Any
+    text: str
+
+    @cached_property
+    def tree(self) -> Any:
+        """ruamel.yaml's positioned nodes of the text, parsed on first use (None if ruamel cannot read it)."""
+        from ruamel.yaml.error import YAMLError
+
+        try:
+            return _yaml().load(self.text)
+        except (YAMLError, RecursionError):
+            return None
 
     def position(self, path: PathKey, *, key: bool = False) -> tuple[int, int]:
         """1-based line and column of the value at ``path`` (of its key with ``key=True``).
@@ -74,6 +94,9 @@ def read_yaml(path: Path, display: str | None = None) -> Document:
 def parse_yaml(raw: bytes, file: str) -> Document:
     """Parse YAML bytes (UTF-8) into a Document, or raise BodyworkError."""
     text = _decode(raw, file)
+    data = _plain_fast(text)
+    if data is not _NOT_PLAIN:
+        return Document(file, data, text)
     from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
     try:
@@ -82,7 +105,93 @@ def parse_yaml(raw: bytes, file: str) -> Document:
         raise BodyworkError([_marked_error(file, exc)]) from None
     except (YAMLError, RecursionError) as exc:
         raise BodyworkError([Diagnostic(file, 0, 0, "", "error", f"invalid YAML: {exc}")]) from None
-    return Document(file, _plain(tree), tree)
+    document = Document(file, _plain(tree), text)
+    document.__dict__["tree"] = tree  # already parsed: fill the cache
+    return document
+
+
+_NOT_PLAIN = object()
+_CORE = "tag:yaml.org,2002:"
+_NOT_PLAIN_TAG = "bodywork-render:not-plain"
+
+# YAML 1.2 core schema, restricted to the forms ruamel.yaml reads the same way; other
+# number-like or date-like plain scalars are tagged "not plain" and take the ruamel path.
+_RESOLVERS = (
+    (_CORE + "null", r"^(?:~|null|Null|NULL|)$", "~nN"),
+    (_CORE + "bool", r"^(?:true|True|TRUE|false|False|FALSE)$", "tTfF"),
+    (_CORE + "int", r"^[-+]?[0-9]+$", "-+0123456789"),
+    (_CORE + "float", r"^(?:[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$", "-+.0123456789"),
+    (_NOT_PLAIN_TAG, r"^(?:[-+]?[.0-9]|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))", "-+.0123456789"),
+)
+
+
+@lru_cache(maxsize=1)
+def _core_loader() -> Any:
+    import yaml
+
+    class CoreLoader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # type: ignore[misc]
+        """libyaml's parser with YAML 1.2 core-schema resolvers instead of PyYAML's YAML 1.1 ones."""
+
+        yaml_implicit_resolvers: dict[str, Any] = {}
+
+    CoreLoader.add_implicit_resolver(_CORE + "null", re.compile(_RESOLVERS[0][1]), [""])
+    for tag, pattern, first in _RESOLVERS:
+        CoreLoader.add_implicit_resolver(tag, re.compile(pattern), list(first))
+    return CoreLoader
+
+
+def _plain_fast(text: str) -> Any:
+    """The plain values of the text when every node is plain (see the module docstring), else _NOT_PLAIN."""
+    import yaml
+
+    try:
+        root = yaml.compose(text, Loader=_core_loader())
+    except yaml.YAMLError:
+        return _NOT_PLAIN
+    if root is None:
+        return None
+    try:
+        return _construct(root, 0, set())
+    except _NotPlain:
+        return _NOT_PLAIN
+
+
+class _NotPlain(Exception):
+    """A node the fast path leaves to ruamel."""
+
+
+def _construct(node: Any, depth: int, seen: set[int]) -> Any:
+    if depth > MAX_DEPTH or id(node) in seen:
+        raise _NotPlain  # too deep, or an alias: ruamel reports it with its position
+    if node.id == "scalar":
+        return _scalar(node)
+    seen.add(id(node))
+    if node.id == "sequence" and node.tag == _CORE + "seq":
+        return [_construct(item, depth + 1, seen) for item in node.value]
+    if node.id == "mapping" and node.tag == _CORE + "map":
+        mapping: dict[str, Any] = {}
+        for key_node, value_node in node.value:
+            key = _construct(key_node, depth + 1, seen)
+            if not isinstance(key, str) or key in mapping or key == "<<":
+                raise _NotPlain  # a non-string key, a duplicate, a merge key
+            mapping[key] = _construct(value_node, depth + 1, seen)
+        return mapping
+    raise _NotPlain
+
+
+def _scalar(node: Any) -> Any:
+    tag, value = node.tag, node.value
+    if tag == _CORE + "str":
+        return value
+    if tag == _CORE + "null":
+        return None
+    if tag == _CORE + "bool":
+        return value.lower() == "true"
+    if tag == _CORE + "int":
+        return int(value, 10)
+    if tag == _CORE + "float":
+        return float(value.replace(".inf", "inf").replace(".Inf", "inf").replace(".INF", "inf").replace(".nan", "nan").replace(".NaN", "nan").replace(".NAN", "nan"))
+    raise _NotPlain
 
 
 def _decode(raw: bytes, file: str) -> str:

@@ -111,3 +111,24 @@ def test_secrets_group_prefixes_secret_names(tmp_path: Path) -> None:
 
     assert pipeline.secrets_group == "Prod"
     assert secret_name(pipeline.stages["stage-3"].secrets[0].name, pipeline.secrets_group) == "prod-creds"
+
+
+PLAIN_AND_NOT = [
+    "0644", "1e3", "1.5", ".5", "-3", "+3", "-.inf", "true", "True", "yes", "no", "on", "null", "~", "", "00", "3.", "+.5",
+    '"1"', "'x'", "!!str 1", "a b", "[1, 2]", "{a: 1}", "0o17", "0x1F", "1_000", "0b11", "2001-12-14", "12:30", "!foo x",
+]
+
+
+@pytest.mark.parametrize("scalar", PLAIN_AND_NOT)
+def test_fast_path_reads_every_value_as_ruamel_does(scalar: str) -> None:
+    from bodywork_render.load import _plain, _yaml
+
+    text = f"version: {scalar}\nlist: [{scalar or '~'}]\n"
+    assert parse_yaml(text.encode(), "f.yaml").data == _plain(_yaml().load(text))
+
+
+@pytest.mark.parametrize("text", ["a: &x [1]\nb: *x\n", "a: 1\na: 2\n", "<<: {a: 1}\n", "? [a]\n: b\n", "1: x\n", "a: 2001-12-14\n"])
+def test_what_the_fast_path_cannot_read_plainly_takes_the_positioned_path(text: str) -> None:
+    from bodywork_render.load import _NOT_PLAIN, _plain_fast
+
+    assert _plain_fast(text) is _NOT_PLAIN
