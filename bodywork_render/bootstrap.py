@@ -170,7 +170,7 @@ def refresher_manifests(options: RefresherOptions) -> Manifests:
     context = {
         "v": values,
         "namespace": options.namespace,
-        "labels": refresher_labels(options.name),
+        "labels": _refresher_labels(options.name),
         "cronjob_name": options.name[:CRONJOB_NAME_MAX].removesuffix("-"),
         "service_account": service_account,
         "annotations": values["serviceAccount"]["annotations"],
@@ -196,7 +196,7 @@ def refresher_manifests(options: RefresherOptions) -> Manifests:
     return _manifests("refresher", documents)
 
 
-def refresher_labels(release: str) -> dict[str, str]:
+def _refresher_labels(release: str) -> dict[str, str]:
     """The labels of the refresher's objects: the chart's own, but managed by bodywork-render instead of Helm."""
     return {
         "app.kubernetes.io/name": REFRESHER_CHART,
