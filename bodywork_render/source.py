@@ -53,8 +53,16 @@ def resolve_source(project_dir: Path | None, repo_url: str | None, ref: str | No
     return Source(redact_url(repo_url), commit)
 
 
+def _git_module():  # type: ignore[no-untyped-def]
+    try:
+        import git
+    except ImportError:  # gitpython refuses to import without a git executable
+        raise BodyworkError("git is not installed or not on PATH: install it, or give --repo-url URL and a full commit SHA as --ref") from None
+    return git
+
+
 def _checkout(project_dir: Path):  # type: ignore[no-untyped-def]
-    import git
+    git = _git_module()
 
     try:
         return git.Repo(project_dir, search_parent_directories=True)
@@ -76,7 +84,7 @@ def _commit(repo, ref: str | None) -> str | None:  # type: ignore[no-untyped-def
         if ref is not None:
             raise BodyworkError(f"--ref {ref!r} is not a full commit SHA and there is no git checkout to resolve it in")
         return None
-    import git
+    git = _git_module()
 
     try:
         return repo.commit(ref or "HEAD").hexsha

@@ -321,3 +321,19 @@ def test_without_a_source_the_error_names_the_flags(tmp_path: Path) -> None:
         " (or render from a git checkout with an 'origin' remote)\n"
     )
     assert not (tmp_path / "o").exists()
+
+
+def test_without_git_on_path_the_source_error_is_clear(tmp_path: Path) -> None:
+    import shutil
+
+    project = tmp_path / "project"
+    shutil.copytree(FAILURE_HOOK, project)
+    empty = tmp_path / "bin"
+    empty.mkdir()
+    result = subprocess.run(
+        [sys.executable, "-m", "bodywork_render", "render", str(project), "--out", str(tmp_path / "o")],
+        capture_output=True, text=True, timeout=60, env={**os.environ, "PATH": str(empty)},
+    )
+    assert (result.returncode, result.stderr) == (
+        1, "error: git is not installed or not on PATH: install it, or give --repo-url URL and a full commit SHA as --ref\n"
+    )
