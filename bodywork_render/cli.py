@@ -149,3 +149,4 @@ def schema() -> None:
 #   from .cli_<name> import register as register_<name>; register_<name>(app)
 from .cli_gitops import register as register_gitops; register_gitops(app)  # noqa: E402
 from .cli_publish import register as register_publish; register_publish(app)  # noqa: E402
+from .cli_run import register as register_run; register_run(app)  # noqa: E402

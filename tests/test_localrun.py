@@ -1,0 +1,364 @@
+"""`bodywork run-stage` and `bodywork run`: real git daemon, real runner, real stage processes, no mocks.
+
+The example project is pushed to a bare repository behind `git daemon`;
+`run-stage` trains from its commit and serves from its branch, and a
+prediction is checked over HTTP. `run` runs a copy of the example, and small
+projects written by the tests exercise failures, run_on_failure and ports.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import textwrap
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from bodywork_render.localrun import descendants, run_arguments
+from bodywork_render.model import BatchStage, ServiceStage
+from bodywork_render.project import load_project
+from tests.gitdaemon import GitDaemon, free_port, listening
+from tests.renderkit import COMMIT, render
+from tests.test_runner import TARGET_RANGE, _post_json, _wait_for_health
+
+ROOT = Path(__file__).resolve().parents[1]
+EXAMPLE = ROOT / "examples" / "train-and-serve"
+ROW = [0.04, 0.05, 0.06, 0.02, -0.04, -0.03, -0.04, 0.0, 0.02, -0.02]
+# What a stopped service may take: far less than the 30 s grace period.
+STOP_SECONDS = 10
+
+
+def _git(*args: str, cwd: Path) -> str:
+    return subprocess.run(["git", *args], cwd=cwd, check=True, capture_output=True, text=True).stdout.strip()
+
+
+@contextlib.contextmanager
+def bodywork(*args: str, env: dict[str, str] | None = None, cwd: Path | None = None) -> Iterator[subprocess.Popen[str]]:
+    """`bodywork ARGS` started with piped output; on exit it and every process below it are gone.
+
+    Its stages run in sessions of their own: a test that fails half-way asks
+    bodywork to stop them, and kills whatever is left by process id.
+    """
+    command = [sys.executable, "-m", "bodywork_render", *args]
+    process = subprocess.Popen(command, env=env, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        yield process
+    finally:
+        below = descendants(process.pid)
+        process.terminate()
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            process.communicate(timeout=STOP_SECONDS)
+        for pid in below if process.poll() is not None else [*below, process.pid]:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        process.communicate()
+
+
+def run_bodywork(*args: str, env: dict[str, str] | None = None, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    """`bodywork ARGS` run to its end."""
+    with bodywork(*args, env=env) as process:
+        stdout, stderr = process.communicate(timeout=timeout)
+    return subprocess.CompletedProcess(process.args, process.returncode, stdout, stderr)
+
+
+def _env(**extra: str) -> dict[str, str]:
+    return {**os.environ, **extra}
+
+
+def _predict(port: int) -> list[float]:
+    """The service's predictions for two rows, each checked to be a number in the data set's range."""
+    status, answer = _post_json(f"http://127.0.0.1:{port}/predict", {"features": [ROW, [0.0] * 10]})
+    assert status == 200, answer
+    for prediction in answer["predictions"]:
+        assert isinstance(prediction, float) and TARGET_RANGE[0] <= prediction <= TARGET_RANGE[1], answer
+    return list(answer["predictions"])
+
+
+def _stop(process: subprocess.Popen[str], signum: int) -> tuple[int, str, str, float]:
+    """Send ``signum``; the exit code, output and seconds it took to end."""
+    began = time.monotonic()
+    process.send_signal(signum)
+    stdout, stderr = process.communicate(timeout=STOP_SECONDS + 5)
+    return process.returncode, stdout, stderr, time.monotonic() - began
+
+
+# --- run-stage, from a repository served by git daemon ------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def pushed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[GitDaemon, str]]:
+    """The example pushed to branch main of a served bare repository: (daemon, commit)."""
+    work = tmp_path_factory.mktemp("example") / "train-and-serve"
+    shutil.copytree(EXAMPLE, work, ignore=shutil.ignore_patterns("artifacts", "__pycache__"))
+    with GitDaemon(tmp_path_factory.mktemp("repos")) as daemon:
+        daemon.create_bare("train-and-serve")
+        _git("init", "--quiet", "--initial-branch=main", cwd=work)
+        _git("add", ".", cwd=work)
+        _git("commit", "--quiet", "-m", "example project", cwd=work)
+        _git("push", "--quiet", daemon.url("train-and-serve"), "main", cwd=work)
+        yield daemon, _git("rev-parse", "HEAD", cwd=work)
+
+
+def test_run_stage_trains_from_a_commit_then_serves_from_a_branch_until_sigterm(
+    pushed: tuple[GitDaemon, str], tmp_path: Path
+) -> None:
+    daemon, commit = pushed
+    url = daemon.url("train-and-serve")
+    artifacts = tmp_path / "artifacts"
+    env = _env(BODYWORK_ARTIFACT_DIR=str(artifacts))
+    trained = run_bodywork("run-stage", "train", "--repo", url, "--ref", commit, env=env)
+    assert trained.returncode == 0, trained.stderr
+    assert json.loads((artifacts / "metrics.json").read_text())["commit"] == commit
+    assert f"[bodywork] stage=train commit={commit[:7]} step=run: train/train.py finished" in trained.stderr
+
+    port = free_port()
+    workdir = tmp_path / "workdir"
+    with bodywork(
+        "run-stage", "serve", "--repo", url, "--ref", "main", "--workdir", str(workdir), env=_env(**env, PORT=str(port))
+    ) as process:
+        health = _wait_for_health(f"http://127.0.0.1:{port}/health", process)
+        assert health["model"]["commit"] == commit
+        assert len(_predict(port)) == 2
+        code, _, stderr, seconds = _stop(process, signal.SIGTERM)
+    assert code == 0, stderr
+    assert seconds < STOP_SECONDS
+    assert f"bodywork: --ref main is commit {commit}" in stderr
+    assert "SIGTERM received: passing it on to serve" in stderr
+    assert "serve INFO SIGTERM received: stopping" in stderr
+    assert not listening(port)
+    assert _git("rev-parse", "HEAD", cwd=workdir / "src") == commit, "--workdir is kept"
+    assert (workdir / ".bodywork" / "bodywork_runner.py").is_file()
+
+
+def test_run_stage_exits_with_the_stages_code(pushed: tuple[GitDaemon, str], tmp_path: Path) -> None:
+    daemon, commit = pushed
+    # No model in this folder: serve exits 1 at start.
+    result = run_bodywork(
+        "run-stage", "serve", "--repo", daemon.url("train-and-serve"), "--ref", commit,
+        env=_env(BODYWORK_ARTIFACT_DIR=str(tmp_path / "empty")),
+    )  # fmt: skip
+    assert result.returncode == 1
+    assert "no model at" in result.stderr and "serve/serve.py failed with exit code 1" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("repo", "ref", "expected"),
+    [
+        ("{daemon}", "0" * 40, "commit 0000000000000000000000000000000000000000 not found in git://127.0.0.1:{port}/train-and-serve.git"),
+        ("git://user:s3cr3t@127.0.0.1:{port}/train-and-serve.git", "no-such-branch", "--ref 'no-such-branch' is neither a full commit SHA nor a branch or tag of git://127.0.0.1:{port}/train-and-serve.git"),
+        ("git://user:s3cr3t@127.0.0.1:{port}/no-such.git", "0" * 40, "cannot fetch git://127.0.0.1:{port}/no-such.git"),
+        ("http://user:s3cr3t@127.0.0.1:1/x.git", "main", "cannot resolve --ref 'main'"),
+        ("http://user:s3cr3t@127.0.0.1:1/x.git", "0" * 40, "cannot fetch http://127.0.0.1:1/x.git"),
+    ],
+    ids=["wrong-commit", "wrong-branch", "wrong-repository", "unreachable-ref", "unreachable-commit"],
+)
+def test_run_stage_with_a_wrong_commit_or_url_is_a_clear_error_without_credentials(
+    pushed: tuple[GitDaemon, str], repo: str, ref: str, expected: str
+) -> None:
+    daemon, _ = pushed
+    repo = repo.format(daemon=daemon.url("train-and-serve"), port=daemon.port)
+    result = run_bodywork("run-stage", "train", "--repo", repo, "--ref", ref, env=_env(BODYWORK_GIT_TOKEN="tok3n"))
+    assert result.returncode == 1, result.stderr
+    output = result.stdout + result.stderr
+    assert expected.format(port=daemon.port) in output
+    assert "Traceback" not in output
+    for secret in ("s3cr3t", "user:", "tok3n"):
+        assert secret not in output
+
+
+def test_run_stage_of_an_unknown_stage_names_the_stages(pushed: tuple[GitDaemon, str]) -> None:
+    daemon, commit = pushed
+    result = run_bodywork("run-stage", "evaluate", "--repo", daemon.url("train-and-serve"), "--ref", commit)
+    assert result.returncode == 1
+    assert "no stage 'evaluate' in the pipeline 'train-and-serve' (its stages: serve, train)" in result.stderr
+
+
+def test_run_arguments_are_those_of_the_rendered_pods() -> None:
+    pipeline = load_project(EXAMPLE).pipeline
+    rendered = render(EXAMPLE)
+    for kind, stage_type in (("Job", BatchStage), ("Deployment", ServiceStage)):
+        (workload,) = [o for o in rendered.objects if o["kind"] == kind]
+        container = workload["spec"]["template"]["spec"]["containers"][0]
+        stage = pipeline.stages[container["args"][container["args"].index("--stage") + 1]]
+        assert isinstance(stage, stage_type)
+        assert container["args"] == run_arguments(stage, COMMIT, Path("/workspace"))
+        env = {item["name"]: item.get("value") for item in container["env"]}
+        assert env == {"HOME": "/tmp", "PYTHONUNBUFFERED": "1", "BODYWORK_LOG_LEVEL": pipeline.log_level}
+
+
+# --- run: the whole pipeline from a project folder -------------------------------------------------
+
+
+def _example_copy(folder: Path, port: int) -> Path:
+    """The example project in ``folder``, its service on ``port``."""
+    shutil.copytree(EXAMPLE, folder, ignore=shutil.ignore_patterns("artifacts", "__pycache__"))
+    config = folder / "bodywork.yaml"
+    config.write_text(config.read_text().replace("port: 8000", f"port: {port}"))
+    return folder
+
+
+def test_run_trains_serves_health_checked_then_stops_everything(tmp_path: Path) -> None:
+    port = free_port()
+    project = _example_copy(tmp_path / "project", port)
+    result = run_bodywork("run", str(project), env=_env(PORT=str(port)), timeout=80)
+    assert result.returncode == 0, result.stderr
+    assert (project / "artifacts" / "model.joblib").is_file(), "the project folder is used in place"
+    lines = result.stderr.splitlines()
+    order = ["step 1 of 2: train", "step 2 of 2: serve", f"serve is up: listening on port {port}", "stopping serve",
+             "serve stopped (exit code 0)", "the pipeline train-and-serve finished"]  # fmt: skip
+    assert [text for text in order for line in lines if line == f"bodywork: {text}"] == order, result.stderr
+    assert "[train] [bodywork] stage=train commit=local step=run: train/train.py finished" in result.stdout
+    assert re.search(r"^\[serve\] .* serve INFO serving the model", result.stdout, re.MULTILINE)
+    assert not listening(port)
+
+
+def test_run_with_serve_keeps_the_service_until_ctrl_c(tmp_path: Path) -> None:
+    port = free_port()
+    project = _example_copy(tmp_path / "project", port)
+    workdir = tmp_path / "workdir"
+    with bodywork("run", str(project), "--serve", "--workdir", str(workdir), env=_env(PORT=str(port))) as process:
+        _wait_for_health(f"http://127.0.0.1:{port}/health", process, seconds=60)
+        assert len(_predict(port)) == 2
+        time.sleep(0.5)
+        assert process.poll() is None, "--serve stopped the service"
+        code, _, stderr, seconds = _stop(process, signal.SIGINT)
+    assert code == 0, stderr
+    assert seconds < STOP_SECONDS
+    assert f"bodywork: serve serves on http://localhost:{port}" in stderr
+    assert (workdir / "src").resolve() == project.resolve() and (workdir / "home").is_dir()
+    assert not listening(port)
+
+
+def _project(folder: Path, config: str, files: dict[str, str]) -> Path:
+    """A project folder holding ``config`` as bodywork.yaml and ``files`` (path: text)."""
+    for name, text in {"bodywork.yaml": config, **files}.items():
+        path = folder / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(textwrap.dedent(text))
+    return folder
+
+
+# A service that listens on the port it is given and writes a line when it is stopped.
+LISTENER = """\
+import signal, socket, sys
+server = socket.create_server(("127.0.0.1", int(sys.argv[1])))
+signal.signal(signal.SIGTERM, lambda *_: sys.exit(print("listener stopped", flush=True)))
+while True:
+    server.accept()[0].close()
+"""
+
+
+def _stages_config(port: int, dag: str, stages: str, on_failure: str = "") -> str:
+    """A bodywork.yaml whose stage `listener` (LISTENER) listens on ``port``, with more ``stages``."""
+    header = f"""\
+        version: "1.1"
+        pipeline:
+          name: local-checks
+          docker_image: python:3.12-slim
+          DAG: {dag}
+          {on_failure}
+        stages:
+          listener:
+            executable_module_path: listener.py
+            args: ["{port}"]
+            service:
+              max_startup_time_seconds: 2
+              replicas: 1
+              port: {port}
+              ingress: false
+        """
+    return textwrap.dedent(header) + textwrap.indent(textwrap.dedent(stages), "  ")
+
+
+def test_a_failing_stage_stops_everything_and_runs_run_on_failure(tmp_path: Path) -> None:
+    port = free_port()
+    marker = tmp_path / "marker"
+    stages = """\
+        fail:
+          executable_module_path: fail.py
+          batch: {max_completion_time_seconds: 30, retries: 1}
+        never:
+          executable_module_path: never.py
+          batch: {max_completion_time_seconds: 30, retries: 0}
+        on_failure:
+          executable_module_path: on_failure.py
+          args: ["%s"]
+          batch: {max_completion_time_seconds: 30, retries: 0}
+    """ % marker  # noqa: UP031 - the braces of YAML flow mappings
+    project = _project(
+        tmp_path / "project",
+        _stages_config(port, "listener >> fail >> never", stages, "run_on_failure: on_failure"),
+        {
+            "listener.py": LISTENER,
+            "fail.py": "import sys; print('failing on purpose'); sys.exit(3)",
+            "never.py": "open('never-ran', 'w').close()",
+            "on_failure.py": "import sys; open(sys.argv[1], 'w').write('ran')",
+        },
+    )
+    result = run_bodywork("run", str(project))
+    assert result.returncode == 1, result.stderr
+    assert marker.read_text() == "ran"
+    assert not (project / "never-ran").exists()
+    assert result.stdout.count("[fail] failing on purpose") == 2, "retries: 1 is two attempts, as a Job's backoffLimit"
+    assert "[listener] listener stopped" in result.stdout
+    assert "bodywork: fail failed with exit code 3: retry 1 of 1" in result.stderr
+    assert "bodywork: running the run_on_failure stage on-failure" in result.stderr
+    assert result.stderr.rstrip().endswith("bodywork: the pipeline local-checks failed: stage fail failed with exit code 3")
+    assert result.stderr.index("listener stopped (exit code") < result.stderr.index("running the run_on_failure stage")
+    assert not listening(port)
+
+
+def test_a_service_that_never_listens_fails_the_run_in_its_startup_time(tmp_path: Path) -> None:
+    port = free_port()
+    project = _project(
+        tmp_path / "project",
+        _stages_config(port, "listener", ""),
+        {"listener.py": "import time; time.sleep(60)"},
+    )
+    began = time.monotonic()
+    result = run_bodywork("run", str(project))
+    assert result.returncode == 1, result.stderr
+    assert f"service listener did not listen on port {port} within 2 s" in result.stderr
+    assert time.monotonic() - began < 15
+
+
+def test_two_services_on_one_port_are_refused_before_anything_runs(tmp_path: Path) -> None:
+    port = free_port()
+    twin = f"""\
+        twin:
+          executable_module_path: listener.py
+          args: ["{port}"]
+          service: {{max_startup_time_seconds: 2, replicas: 1, port: {port}, ingress: false}}
+    """
+    project = _project(tmp_path / "project", _stages_config(port, "listener, twin", twin), {"listener.py": LISTENER})
+    result = run_bodywork("run", str(project))
+    assert result.returncode == 1
+    assert f"service stages 'listener', 'twin' all listen on port {port}" in result.stderr
+    assert "[listener]" not in result.stdout
+
+
+def test_a_port_in_use_on_this_machine_is_refused_before_anything_runs(tmp_path: Path) -> None:
+    with socket.create_server(("127.0.0.1", 0)) as taken:
+        port = taken.getsockname()[1]
+        project = _project(tmp_path / "project", _stages_config(port, "listener", ""), {"listener.py": LISTENER})
+        result = run_bodywork("run", str(project))
+    assert result.returncode == 1
+    assert f"port {port} of service stage 'listener' is already in use on this machine" in result.stderr
+    assert result.stdout == ""
+
+
+def test_run_of_an_invalid_project_lists_its_errors(tmp_path: Path) -> None:
+    project = _project(tmp_path / "project", "version: '1.1'\npipeline: {}\n", {})
+    result = run_bodywork("run", str(project))
+    assert result.returncode == 1
+    assert "bodywork.yaml:2" in result.stderr and "Traceback" not in result.stderr
