@@ -55,6 +55,27 @@ def in_process_render(project: Path, out: Path) -> dict[str, float]:
     return json.loads(result.stdout)
 
 
+def refresh_noop(scratch: Path, repeats: int) -> tuple[float, float]:
+    """Median wall time of `bodywork refresh` when the source has not moved, and of `python -c pass`, over git daemon."""
+    import shutil
+
+    from tests.gitdaemon import GitDaemon
+
+    with GitDaemon(scratch / "repos") as daemon:
+        daemon.create_bare("source")
+        daemon.create_bare("deploy")
+        work = scratch / "source-work"
+        shutil.copytree(EXAMPLE, work)
+        identity = {f"GIT_{who}_{what}": value for who in ("AUTHOR", "COMMITTER") for what, value in (("NAME", "bench"), ("EMAIL", "bench@example.invalid"))}
+        env = {**daemon.env, **identity}
+        for command in (["init", "-q", "-b", "main"], ["add", "-A"], ["commit", "-q", "-m", "example"], ["push", "-q", daemon.url("source"), "main"]):
+            subprocess.run(["git", *command], cwd=work, check=True, capture_output=True, env=env)
+        command = [*BODYWORK, "refresh", "--source", daemon.url("source"), "--to", daemon.url("deploy"), "--path", "envs/bench/example"]
+        subprocess.run(command, check=True, capture_output=True, env=env)
+        noop, bare = median_wall([command, [sys.executable, "-c", "pass"]], repeats)
+    return noop, bare
+
+
 def chart_vs_helm(project: Path, out: Path, repeats: int) -> tuple[float, float]:
     """Median seconds of rendering the project's chart, and of `helm template` of that chart with the Helm SDK."""
     from bodywork_render.chart import render_chart
@@ -115,6 +136,9 @@ def main(argv: list[str] | None = None) -> int:
 
         chart_seconds, helm_seconds = chart_vs_helm(write_project(tmp / "chart1000", 1000), tmp / "chart", args.repeats // 5 or 1)
         rows.append(("chart render, 1,000 stages", f"{chart_seconds:.2f} s vs helm template {helm_seconds:.2f} s = {chart_seconds / helm_seconds:.2f}x", "report", "-"))
+
+        noop, _ = refresh_noop(tmp, args.repeats)
+        rows.append(("refresh, source unchanged", f"{noop:.2f} s, no clone of the source", "< 1 s", _met(noop < 1)))
 
     width = max(len(r[0]) for r in rows)
     print(f"{'figure':<{width}}  {'measured':<45}  {'target':<16}  met")
