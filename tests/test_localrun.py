@@ -176,6 +176,28 @@ def test_run_stage_with_a_wrong_commit_or_url_is_a_clear_error_without_credentia
         assert secret not in output
 
 
+def test_run_stage_of_a_project_in_a_folder_at_an_annotated_tag(tmp_path: Path) -> None:
+    work = tmp_path / "monorepo"
+    shutil.copytree(EXAMPLE, work / "ml" / "pipeline", ignore=shutil.ignore_patterns("artifacts", "__pycache__"))
+    _git("init", "--quiet", "--initial-branch=main", cwd=work)
+    _git("add", ".", cwd=work)
+    _git("commit", "--quiet", "-m", "a pipeline in a folder", cwd=work)
+    _git("tag", "--annotate", "-m", "first release", "v1", cwd=work)
+    commit = _git("rev-parse", "HEAD", cwd=work)
+    artifacts = tmp_path / "artifacts"
+    result = run_bodywork(
+        "run-stage", "train", "--repo", str(work), "--ref", "v1", "--project-path", "ml/pipeline",
+        env=_env(BODYWORK_ARTIFACT_DIR=str(artifacts)),
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert f"bodywork: --ref v1 is commit {commit}" in result.stderr, "the tag resolves to its commit, not to itself"
+    assert "step=run: ml/pipeline/train/train.py finished" in result.stderr
+    assert (artifacts / "model.joblib").is_file()
+    escape = run_bodywork("run-stage", "train", "--repo", str(work), "--ref", commit, "--project-path", "../x")
+    assert escape.returncode == 1
+    assert "--project-path '../x': expected a folder inside the repository" in escape.stderr
+
+
 def test_run_stage_of_an_unknown_stage_names_the_stages(pushed: tuple[GitDaemon, str]) -> None:
     daemon, commit = pushed
     result = run_bodywork("run-stage", "evaluate", "--repo", daemon.url("train-and-serve"), "--ref", commit)
@@ -280,21 +302,18 @@ def _stages_config(port: int, dag: str, stages: str, on_failure: str = "") -> st
     return textwrap.dedent(header) + textwrap.indent(textwrap.dedent(stages), "  ")
 
 
+def _batch(name: str, retries: int = 0, args: tuple[str, ...] = ()) -> str:
+    """The bodywork.yaml entry of a batch stage that runs NAME.py."""
+    return (
+        f"{name}:\n  executable_module_path: {name}.py\n  args: {json.dumps(list(args))}\n"
+        f"  batch: {{max_completion_time_seconds: 60, retries: {retries}}}\n"
+    )
+
+
 def test_a_failing_stage_stops_everything_and_runs_run_on_failure(tmp_path: Path) -> None:
     port = free_port()
     marker = tmp_path / "marker"
-    stages = """\
-        fail:
-          executable_module_path: fail.py
-          batch: {max_completion_time_seconds: 30, retries: 1}
-        never:
-          executable_module_path: never.py
-          batch: {max_completion_time_seconds: 30, retries: 0}
-        on_failure:
-          executable_module_path: on_failure.py
-          args: ["%s"]
-          batch: {max_completion_time_seconds: 30, retries: 0}
-    """ % marker  # noqa: UP031 - the braces of YAML flow mappings
+    stages = _batch("fail", retries=1) + _batch("never") + _batch("on_failure", args=(str(marker),))
     project = _project(
         tmp_path / "project",
         _stages_config(port, "listener >> fail >> never", stages, "run_on_failure: on_failure"),
@@ -355,6 +374,32 @@ def test_a_port_in_use_on_this_machine_is_refused_before_anything_runs(tmp_path:
     assert result.returncode == 1
     assert f"port {port} of service stage 'listener' is already in use on this machine" in result.stderr
     assert result.stdout == ""
+
+
+def test_an_interrupted_run_stops_its_stages_without_run_on_failure(tmp_path: Path) -> None:
+    port = free_port()
+    stages = _batch("slow") + _batch("on_failure")
+    project = _project(
+        tmp_path / "project",
+        _stages_config(port, "listener >> slow", stages, "run_on_failure: on_failure"),
+        {
+            "listener.py": LISTENER,
+            "slow.py": "import time; print('started', flush=True); time.sleep(60)",
+            "on_failure.py": "open('on-failure-ran', 'w').close()",
+        },
+    )
+    with bodywork("run", str(project)) as process:
+        assert process.stdout is not None
+        for line in process.stdout:
+            if line == "[slow] started\n":
+                break
+        code, _, stderr, seconds = _stop(process, signal.SIGINT)
+    assert code == 130, stderr
+    assert seconds < STOP_SECONDS
+    assert "bodywork: SIGINT received: stopping every stage" in stderr
+    assert "bodywork: slow stopped (exit code 143)" in stderr and "bodywork: listener stopped (exit code 0)" in stderr
+    assert not (project / "on-failure-ran").exists()
+    assert not listening(port)
 
 
 def test_run_of_an_invalid_project_lists_its_errors(tmp_path: Path) -> None:
