@@ -14,8 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from . import __version__
-from .diagnostics import BodyworkError
+from . import __version__, names
+from .diagnostics import BodyworkError, Diagnostic
 from .model import Pipeline
 from .plan import Plan, PlannedObject, RenderOptions, plan_pipeline
 from .resources import resource_dir
@@ -61,6 +61,8 @@ class Templates:
     def __init__(self, override: Path | None = None) -> None:
         import jinja2
 
+        if override is not None and not override.is_dir():
+            raise BodyworkError(f"--templates {str(override)!r}: no such folder")
         folders = [str(override)] if override is not None else []
         self.env = jinja2.Environment(
             loader=jinja2.FileSystemLoader([*folders, str(resource_dir("templates"))]),
@@ -114,7 +116,10 @@ def render_project(
 
 
 def render_pipeline(pipeline: Pipeline, source: Source, options: RenderOptions, templates: Templates) -> Rendered:
-    """Plan, render, parse back and check a pipeline; BodyworkError when any object is wrong."""
+    """Plan, render, parse back and check a pipeline; BodyworkError when an option or any object is wrong."""
+    problems = option_problems(options)
+    if problems:
+        raise BodyworkError([Diagnostic("", 0, 0, "", "error", problem) for problem in problems])
     plan = plan_pipeline(pipeline, source, options, templates.digest(JOB_TEMPLATES))
     header = _header(source)
     files: dict[str, str] = {}
@@ -137,6 +142,32 @@ def render_pipeline(pipeline: Pipeline, source: Source, options: RenderOptions, 
     files["hydrator.metadata"] = _metadata(source, options)
     files["README.md"] = _readme(pipeline, plan, source, options)
     return Rendered(files, tuple(objects), tuple(f"warning: {w}" for w in plan.warnings))
+
+
+def option_problems(options: RenderOptions) -> list[str]:
+    """What is wrong with the values of the render flags (or an overlay's ingress settings) that name Kubernetes things.
+
+    The Kubernetes schemas do not check names, so an invalid namespace, host or Secret name
+    would otherwise be rendered, quoted and harmless, but refused by the API server at apply time.
+    """
+    from .check import check_objects
+
+    problems = []
+    if options.namespace and not names.is_label(names.normalise(options.namespace)):
+        problems.append(f"--namespace {options.namespace!r} becomes {names.normalise(options.namespace)!r}, not a valid Kubernetes name (expected a DNS-1123 label: lower-case letters, digits and '-', at most 63 characters)")
+    host = options.ingress_host
+    if host and not names.is_subdomain(host[2:] if host.startswith("*.") else host):
+        problems.append(f"--ingress-host {host!r} is not a valid host name (expected a DNS name such as ml.example.com, optionally starting with '*.')")
+    for flag, value in (("--ingress-class", options.ingress_class), ("--git-secret", options.git_secret), ("--flux-source", options.flux_source or "-"), ("flux_namespace", options.flux_namespace or "-")):
+        if value and not names.is_subdomain(value):
+            problems.append(f"{flag} {value!r} is not a valid Kubernetes name (expected lower-case letters, digits, '-' and '.')")
+    if not options.runner_image or any(c.isspace() for c in options.runner_image):
+        problems.append(f"--runner-image {options.runner_image!r} is not an image reference (expected no spaces, e.g. {RenderOptions().runner_image})")
+    try:
+        check_objects([], options.k8s_version)
+    except ValueError as exc:
+        problems.append(f"--k8s-version: {exc}")
+    return problems
 
 
 def _parse_back(planned: PlannedObject, text: str) -> tuple[dict[str, Any], str | None]:
