@@ -65,6 +65,8 @@ class Document:
                 node = node[part]
             else:
                 break
+            if pos is None:  # ruamel records no position for some tagged nodes: keep the parent's
+                break
             line, column = pos[0] + 1, pos[1] + 1
         return line, column
 

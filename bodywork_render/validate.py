@@ -49,6 +49,9 @@ def validate_document(doc: Document, module_exists: Callable[[str], bool] | None
         return [_at(doc, (), "error", "the file is empty (expected a mapping with version, pipeline and stages)")]
     if not isinstance(doc.data, dict):
         return [_at(doc, (), "error", f"expected a mapping at the top level, got {_describe(doc.data)}")]
+    unreadable = _unreadable(doc, doc.data, ())
+    if unreadable:
+        return unreadable
     found = _schema_problems(doc, BASE_SCHEMA) + _semantic_problems(doc, module_exists)
     return sorted(set(found))
 
@@ -59,6 +62,9 @@ def validate_overlay(doc: Document, base: dict[str, Any]) -> list[Diagnostic]:
         return []
     if not isinstance(doc.data, dict):
         return [_at(doc, (), "error", f"expected a mapping at the top level, got {_describe(doc.data)}")]
+    unreadable = _unreadable(doc, doc.data, ())
+    if unreadable:
+        return unreadable
     found = _schema_problems(doc, ENV_SCHEMA)
     namespace = (doc.data.get("pipeline") or {}).get("namespace") if isinstance(doc.data.get("pipeline"), dict) else None
     if isinstance(namespace, str) and namespace and not names.is_label(names.normalise(namespace)):
@@ -70,6 +76,37 @@ def validate_overlay(doc: Document, base: dict[str, Any]) -> list[Diagnostic]:
         elif isinstance(spec, dict) and "replicas" in spec and "service" not in base["stages"][key]:
             found.append(_at(doc, ("stages", key, "replicas"), "error", f"stage {key!r} is a batch stage; replicas apply to service stages only", key=True))
     return sorted(set(found))
+
+
+def _unreadable(doc: Document, node: Any, path: PathKey) -> list[Diagnostic]:
+    """Keys that are not strings, and text holding half a UTF-16 pair ("\\ud800"): neither can be checked by the schema,
+    printed or written as UTF-8, so they are reported alone."""
+    found: list[Diagnostic] = []
+    if isinstance(node, str) and not _encodable(node):
+        found.append(_at(doc, path, "error", _SURROGATE))
+    elif isinstance(node, dict):
+        for key, value in node.items():
+            if not isinstance(key, str):
+                found.append(_at(doc, path + (key,), "error", f"expected a string key, got {_describe(key)}{_quote_hint(key)}", key=True))
+            elif not _encodable(key):
+                found.append(_at(doc, path + (key,), "error", _SURROGATE, key=True))
+            else:
+                found += _unreadable(doc, value, path + (key,))
+    elif isinstance(node, list):
+        for index, item in enumerate(node):
+            found += _unreadable(doc, item, path + (index,))
+    return found
+
+
+_SURROGATE = "an escape such as \\ud800 (half a UTF-16 pair) names no character; write the character itself"
+
+
+def _encodable(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _schema_problems(doc: Document, schema: str) -> list[Diagnostic]:
