@@ -36,6 +36,8 @@ RUNNER_RESOURCES = {"requests": {"cpu": "100m", "memory": "128M"}, "limits": {"m
 _DNS_SUBDOMAIN = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"
 _ENV_NAME = r"^[-._a-zA-Z][-._a-zA-Z0-9]*$"
 _PLAIN_KEY = re.compile(r"^[A-Za-z][A-Za-z0-9]*$")
+# Plain words that a YAML reader (YAML 1.1, as Helm's) takes for a boolean or null: a stage named so is a quoted key.
+_YAML_WORDS = {"y", "n", "yes", "no", "on", "off", "true", "false", "null"}
 
 
 @dataclass(frozen=True)
@@ -118,7 +120,7 @@ def value_rows(values: tuple[Value, ...], prefix: str = "") -> list[tuple[str, s
 
 def _yaml_lines(value: Value, indent: int) -> list[str]:
     pad = " " * indent
-    key = value.key if _PLAIN_KEY.match(value.key) else quote(value.key)
+    key = value.key if _PLAIN_KEY.match(value.key) and value.key.lower() not in _YAML_WORDS else quote(value.key)
     lines = [f"{pad}# {value.doc}"]
     if value.children:
         lines.append(f"{pad}{key}:")
