@@ -25,9 +25,9 @@ import os
 import signal
 import socket
 import subprocess
+import shutil
 import sys
 import tempfile
-import shutil
 import threading
 import time
 from collections.abc import Iterator, Sequence
@@ -207,10 +207,16 @@ def run_arguments(stage: Stage, commit: str, workspace: Path, module: str | None
     return [*arguments, "--", *stage.args]
 
 
-def stage_environment(pipeline: Pipeline, home: Path) -> dict[str, str]:
-    """This machine's environment plus what the pod template sets: HOME (an empty folder), PYTHONUNBUFFERED, BODYWORK_LOG_LEVEL."""
+def _with_home(workspace: Path) -> dict[str, str]:
+    """This machine's environment with HOME in the workspace: a pod's HOME is an empty folder of its own."""
+    home = workspace / "home"
     home.mkdir(parents=True, exist_ok=True)
-    return {**os.environ, "HOME": str(home), "PYTHONUNBUFFERED": "1", "BODYWORK_LOG_LEVEL": pipeline.log_level}
+    return {**os.environ, "HOME": str(home)}
+
+
+def stage_environment(pipeline: Pipeline, workspace: Path) -> dict[str, str]:
+    """This machine's environment plus what the pod template sets: HOME (in the workspace), PYTHONUNBUFFERED, BODYWORK_LOG_LEVEL."""
+    return {**_with_home(workspace), "PYTHONUNBUFFERED": "1", "BODYWORK_LOG_LEVEL": pipeline.log_level}
 
 
 def missing_secrets(pipeline: Pipeline, stage: Stage) -> list[str]:
@@ -325,10 +331,10 @@ def run_stage(
     with workspace_folder(workdir) as workspace:
         from .project import load_project
 
-        env = {**os.environ, "HOME": str(workspace / "home")}
-        (workspace / "home").mkdir(exist_ok=True)
+        if (workspace / "src").is_symlink():
+            raise BodyworkError(f"{workspace / 'src'} links to a project folder (a `bodywork run` workspace): give another --workdir")
         fetch = [sys.executable, str(runner_file()), "fetch", "--repo", repo, "--commit", commit, "--workspace", str(workspace)]
-        code = _wait(StageProcess("fetch", fetch, env, None), interrupts, logger, grace)
+        code = _wait(StageProcess("fetch", fetch, _with_home(workspace), None), interrupts, logger, grace)
         if code != 0:
             raise BodyworkError(f"cannot fetch commit {commit} of {redact_url(repo)}: the runner's error is above")
         pipeline = load_project(workspace / "src" / folder).pipeline
@@ -337,7 +343,7 @@ def run_stage(
             logger(OWN, line)
         module = (folder / stage.module).as_posix()
         command = [sys.executable, str(runner_file()), "run", *run_arguments(stage, commit, workspace, module)]
-        process = StageProcess(stage.name, command, stage_environment(pipeline, workspace / "home"), None)
+        process = StageProcess(stage.name, command, stage_environment(pipeline, workspace), None)
         return _wait(process, interrupts, logger, grace)
 
 
@@ -376,7 +382,7 @@ class PipelineRun:
         self.interrupts = interrupts
         self.grace = grace
         self.services: list[StageProcess] = []
-        self._env = stage_environment(pipeline, workspace / "home")
+        self._env = stage_environment(pipeline, workspace)
 
     def _start(self, stage: Stage) -> StageProcess:
         for line in missing_secrets(self.pipeline, stage):

@@ -337,6 +337,32 @@ def test_a_failing_stage_stops_everything_and_runs_run_on_failure(tmp_path: Path
     assert not listening(port)
 
 
+# Finishes only when the other stage of its step runs at the same time.
+RENDEZVOUS = """\
+import pathlib, sys, time
+mine, other = sys.argv[1:]
+pathlib.Path(mine).touch()
+deadline = time.monotonic() + 20
+while not pathlib.Path(other).exists():
+    if time.monotonic() > deadline:
+        sys.exit("the other stage of this step did not run alongside")
+    time.sleep(0.05)
+"""
+
+
+def test_the_stages_of_one_step_run_together(tmp_path: Path) -> None:
+    port = free_port()
+    stages = _batch("left", args=("left-up", "right-up")) + _batch("right", args=("right-up", "left-up"))
+    project = _project(
+        tmp_path / "project",
+        _stages_config(port, "listener >> left, right", stages),
+        {"listener.py": LISTENER, "left.py": RENDEZVOUS, "right.py": RENDEZVOUS},
+    )
+    result = run_bodywork("run", str(project))
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "bodywork: step 2 of 2: left, right" in result.stderr
+
+
 def test_a_service_that_never_listens_fails_the_run_in_its_startup_time(tmp_path: Path) -> None:
     port = free_port()
     project = _project(
