@@ -447,9 +447,9 @@ class PipelineRun:
 
     def serve(self) -> str | None:
         """Keep the services running until a signal (None) or until one of them ends (why)."""
-        for process in self.services:
-            port = self.pipeline.stages[process.name].port  # type: ignore[union-attr]
-            self.logger(OWN, f"{process.name} serves on http://localhost:{port}")
+        for stage in self.pipeline.stages.values():
+            if isinstance(stage, ServiceStage):
+                self.logger(OWN, f"{stage.name} serves on http://localhost:{stage.port}")
         self.logger(OWN, "press Ctrl-C to stop")
         while not self._interrupted():
             failure = self._failed_service()
