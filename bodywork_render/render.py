@@ -34,8 +34,13 @@ class Rendered:
 
 
 def quote(value: Any) -> str:
-    """A value as JSON: strings always double-quoted, so `no`, `0644` or `1e3` stay strings in YAML 1.1."""
-    return json.dumps(value, ensure_ascii=True)
+    """A value as a JSON-like double-quoted YAML scalar: strings always quoted, so `no`, `0644` or `1e3` stay strings
+    in YAML 1.1, and every character outside printable ASCII escaped. A character beyond U+FFFF is escaped as
+    ``\\UXXXXXXXX``, not as JSON's surrogate pair, which YAML readers (libyaml, go-yaml) refuse."""
+    text = json.dumps(value, ensure_ascii=False)
+    if text.isascii() and text.isprintable():
+        return text
+    return "".join(c if " " <= c <= "~" else f"\\U{ord(c):08x}" if ord(c) > 0xFFFF else f"\\u{ord(c):04x}" for c in text)
 
 
 def block(value: Any, indent: int) -> str:
