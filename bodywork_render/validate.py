@@ -117,7 +117,7 @@ def _schema_problems(doc: Document, schema: str) -> list[Diagnostic]:
 
 
 def _explain(doc: Document, error: Any, schema: str) -> list[Diagnostic]:
-    path: PathKey = tuple(error.instance_path)
+    path = _data_path(doc.data, error.instance_path)
     kind = type(error.kind).__name__
     value = _get(doc.data, path)
     if kind == "AdditionalProperties":
@@ -270,6 +270,24 @@ def format_path(path: PathKey) -> str:
     for part in path:
         text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
     return text
+
+
+def _data_path(data: Any, instance_path: Any) -> PathKey:
+    """The path into ``data`` of a schema error. jsonschema_rs gives a key that looks like a number ("0") as an int,
+    and drops empty keys (""); where the path cannot be followed it ends at the nearest parent."""
+    path: list[str | int] = []
+    for part in instance_path:
+        while isinstance(data, dict) and part not in data and str(part) not in data and "" in data:
+            path.append("")
+            data = data[""]
+        if isinstance(data, dict) and part not in data:
+            part = str(part)
+        if isinstance(data, dict) and part in data or isinstance(data, list) and isinstance(part, int) and 0 <= part < len(data):
+            path.append(part)
+            data = data[part]
+        else:
+            break
+    return tuple(path)
 
 
 def _get(data: Any, path: PathKey) -> Any:
