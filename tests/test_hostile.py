@@ -288,6 +288,7 @@ PAYLOADS = [
     "back\\slash",
     "tab\there",
     "line\u2028separators\u2029",
+    "emoji \U0001F600 and \u00e9",
     "\u202eright-to-left",
     "",
     " ",
@@ -300,7 +301,7 @@ TRICKY_NAMES = {"stage": "yes", "service": "null", "pipeline": "on", "namespace"
 
 def injection_project(folder: Path, image: str) -> Path:
     """A project with every payload in args and requirements, the image given, and YAML 1.1-looking names everywhere."""
-    payloads = "".join(f"\n      - {json.dumps(p)}" for p in PAYLOADS)
+    payloads = "".join(f"\n      - {json.dumps(p, ensure_ascii=False)}" for p in PAYLOADS)  # YAML does not pair \\ud83d\\ude00 escapes
     n = TRICKY_NAMES
     return write_project(folder, f"""version: "1.1"
 pipeline:
@@ -385,10 +386,12 @@ def test_yaml_1_1_looking_names_reach_kubernetes_as_strings(tmp_path: Path) -> N
     assert os.path.basename(sorted(rendered.files)[0]) == "00-namespace.yaml"
 
 
-@pytest.mark.xfail(strict=True, reason="the chart writes args with Go's toJson, which leaves U+0085 (NEL) raw, and YAML folds a raw NEL into a space; --format manifests escapes it")
-def test_a_next_line_character_in_an_arg_survives_helm(tmp_path: Path) -> None:
-    project = write_project(tmp_path / "p", MINIMAL.replace("    executable_module_path: train.py", '    executable_module_path: train.py\n    args: ["a\\x85b"]'))
-    assert container(list(render_as(project, "manifests").objects), "Job", "train")["args"][-1] == "a\x85b"
+@pytest.mark.xfail(strict=True, reason="the chart writes args with Go's toJson, which leaves DEL and C1 controls raw: YAML refuses DEL and folds NEL into a space; --format manifests escapes them")
+@pytest.mark.parametrize("character", ["\x85", "\x7f", "\x9b"], ids=["NEL", "DEL", "CSI"])
+def test_a_c1_control_character_in_an_arg_survives_helm(character: str, tmp_path: Path) -> None:
+    arg = f"a{character}b"
+    project = write_project(tmp_path / "p", MINIMAL.replace("    executable_module_path: train.py", f"    executable_module_path: train.py\n    args: [{json.dumps(arg)}]"))
+    assert container(list(render_as(project, "manifests").objects), "Job", "train")["args"][-1] == arg
     write_tree(tmp_path / "chart", render_as(project, "helm").files)
     objects = helmsdk.template_objects(tmp_path / "chart", release="demo", namespace="demo")
-    assert container(objects, "Job", "train")["args"][-1] == "a\x85b"
+    assert container(objects, "Job", "train")["args"][-1] == arg
