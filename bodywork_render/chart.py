@@ -285,6 +285,7 @@ def _metadata(source: Source, options: RenderOptions, chart_version: str) -> str
     metadata = {
         "drySha": source.commit,
         "repoURL": source.repo_url,
+        "projectPath": source.project_path,
         "tool": "bodywork-render",
         "toolVersion": __version__,
         "format": "helm",

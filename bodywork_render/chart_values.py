@@ -150,7 +150,7 @@ def _schema_of(value: Value) -> dict[str, Any]:
 def _stage(pipeline: str, stage: Stage, pod: Mapping[str, Any]) -> Value:
     common = (
         Value("enabled", "Render this stage; false leaves its objects out.", {"type": "boolean"}, True),
-        Value("module", "Module (or notebook) the runner executes: executable_module_path in bodywork.yaml.", _string(1), stage.module),
+        Value("module", "Module (or notebook) the runner executes, inside the repository: the project's folder joined with executable_module_path.", _string(1), pod["run_args"][pod["run_args"].index("--module") + 1]),
         Value("requirements", "pip requirements installed before the module runs.", _array(_string(1)), list(stage.requirements)),
         Value("args", "Arguments passed to the module.", _array(_string()), list(stage.args)),
         Value("env", "Extra environment variables of the stage container (Kubernetes EnvVar objects).", _array(_object({"name": {"type": "string", "pattern": _ENV_NAME}}, required=["name"], closed=False)), []),

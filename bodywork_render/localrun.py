@@ -35,7 +35,7 @@ from pathlib import Path, PurePosixPath
 from types import FrameType
 from typing import Callable
 
-from . import names
+from . import names, plan
 from .diagnostics import BodyworkError
 from .model import BatchStage, Pipeline, ServiceStage, Stage
 from .resources import resource_dir
@@ -199,12 +199,7 @@ def run_arguments(stage: Stage, commit: str, workspace: Path, module: str | None
 
     ``module`` replaces the stage's module path (a project in a folder of its repository).
     """
-    arguments = ["--workspace", str(workspace), "--stage", stage.name, "--module", module or stage.module, "--commit", commit]
-    if isinstance(stage, BatchStage) and stage.max_completion_time_seconds:
-        arguments += ["--timeout", str(stage.max_completion_time_seconds)]
-    for requirement in stage.requirements:
-        arguments += ["--requirement", requirement]
-    return [*arguments, "--", *stage.args]
+    return plan.run_arguments(stage, commit, str(workspace), module or stage.module)
 
 
 def _with_home(workspace: Path) -> dict[str, str]:

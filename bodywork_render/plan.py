@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import math
+import posixpath
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -97,6 +98,20 @@ def plan_pipeline(pipeline: Pipeline, source: Source, options: RenderOptions, jo
     return Plan(tuple(objects), tuple(warnings))
 
 
+def run_arguments(stage: Stage, commit: str, workspace: str, module: str) -> list[str]:
+    """The runner's ``run`` arguments for a stage: the contract between the pods and runner/bodywork_runner.py.
+
+    ``module`` is the stage's module path inside the repository; a batch stage is stopped
+    at its max_completion_time_seconds.
+    """
+    arguments = ["--workspace", workspace, "--stage", stage.name, "--module", module, "--commit", commit]
+    if isinstance(stage, BatchStage) and stage.max_completion_time_seconds:
+        arguments += ["--timeout", str(stage.max_completion_time_seconds)]
+    for requirement in stage.requirements:
+        arguments += ["--requirement", requirement]
+    return [*arguments, "--", *stage.args]
+
+
 def cpu_quantity(cores: float) -> str:
     """Kubernetes CPU quantity in millicores, e.g. 0.25 -> '250m'."""
     return f"{max(1, round(cores * 1000))}m"
@@ -156,7 +171,7 @@ class _Context:
             "retries": stage.retries,
             "active_deadline_seconds": stage.max_completion_time_seconds,
             "pod_annotations": {SOURCE_COMMIT: self.source.commit},
-            "pod": self._pod(stage, restart_policy="Never", timeout=stage.max_completion_time_seconds),
+            "pod": self._pod(stage, restart_policy="Never"),
         }
         if hook:
             values["annotations"] = {"argocd.argoproj.io/hook": "SyncFail", "argocd.argoproj.io/hook-delete-policy": "BeforeHookCreation"}
@@ -179,7 +194,7 @@ class _Context:
             "progress_deadline_seconds": max(600, stage.max_startup_time_seconds + 300),
             "pod_annotations": {SOURCE_COMMIT: self.source.commit},
             "pod": {
-                **self._pod(stage, restart_policy=None, timeout=0),
+                **self._pod(stage, restart_policy=None),
                 "port": stage.port,
                 "startup_period": STARTUP_PERIOD_SECONDS,
                 "startup_failures": startup_failures,
@@ -204,14 +219,10 @@ class _Context:
             objects.append(PlannedObject("ingress.yaml.j2", "Ingress", stage.name, step, self._file(step, f"{stage.name}-ingress"), ingress))
         return objects
 
-    def _pod(self, stage: Stage, restart_policy: str | None, timeout: int) -> dict[str, Any]:
+    def _pod(self, stage: Stage, restart_policy: str | None) -> dict[str, Any]:
         source = self.source
-        run_args = ["--workspace", WORKSPACE, "--stage", stage.name, "--module", stage.module, "--commit", source.commit]
-        if timeout:
-            run_args += ["--timeout", str(timeout)]
-        for requirement in stage.requirements:
-            run_args += ["--requirement", requirement]
-        run_args += ["--", *stage.args]
+        module = posixpath.join(source.project_path, stage.module) if source.project_path else stage.module
+        run_args = run_arguments(stage, source.commit, WORKSPACE, module)
         limits = {"memory": memory_quantity(stage.memory_limit_mb or stage.memory_request_mb)}
         if stage.cpu_limit:
             limits["cpu"] = cpu_quantity(stage.cpu_limit)

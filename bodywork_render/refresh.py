@@ -74,9 +74,10 @@ def refresh(
         if tip is None:
             raise BodyworkError(f"{shown} has no {'branch ' + upstream.branch if upstream.branch else 'HEAD'}")
         deploy.sync(target)
-        folder = _recorded_in(deploy, target, expected_metadata(Source(shown, tip), options))
+        recorded = Source(shown, tip, "" if project_path == "." else project_path)
+        folder = _recorded_in(deploy, target, expected_metadata(recorded, options))
         if folder is not None:
-            return Refreshed(Source(shown, tip), folder, None)
+            return Refreshed(recorded, folder, None)
         commit = source.fetch(upstream.ref)
         if commit is None:
             raise BodyworkError(f"{shown} has no {upstream.ref} any more")
@@ -91,6 +92,7 @@ def expected_metadata(source: Source, options: RenderOptions) -> dict[str, str]:
     return {
         "drySha": source.commit,
         "repoURL": source.repo_url,
+        "projectPath": source.project_path,
         "toolVersion": __version__,
         "format": options.layout,
         "engine": options.engine,

@@ -209,6 +209,7 @@ def _metadata(source: Source, options: RenderOptions) -> str:
     metadata = {
         "drySha": source.commit,
         "repoURL": source.repo_url,
+        "projectPath": source.project_path,
         "tool": "bodywork-render",
         "toolVersion": __version__,
         "format": options.layout,

@@ -19,10 +19,12 @@ FULL_SHA = re.compile(r"^[0-9a-f]{40}$")
 
 @dataclass(frozen=True)
 class Source:
-    """Where the stage code comes from: a repository URL (credential-free) and a full commit SHA."""
+    """Where the stage code comes from: a repository URL (credential-free), a full commit SHA, and the
+    project's folder inside the repository ('' at its root), which module paths are relative to."""
 
     repo_url: str
     commit: str
+    project_path: str = ""
 
     @property
     def short_commit(self) -> str:
@@ -50,7 +52,17 @@ def resolve_source(project_dir: Path | None, repo_url: str | None, ref: str | No
             f"cannot tell which repository and commit the stages run: give {missing}"
             " (or render from a git checkout with an 'origin' remote)"
         )
-    return Source(redact_url(repo_url), commit)
+    return Source(redact_url(repo_url), commit, project_path_in_checkout(project_dir) if project_dir is not None else "")
+
+
+def project_path_in_checkout(folder: Path) -> str:
+    """The folder's path inside its git work tree ('' at the root, or outside any work tree)."""
+    folder = folder.absolute()
+    for parent in [folder, *folder.parents]:
+        if (parent / ".git").exists():
+            relative = folder.relative_to(parent).as_posix()
+            return "" if relative == "." else relative
+    return ""
 
 
 def _git_module():  # type: ignore[no-untyped-def]
@@ -95,8 +107,6 @@ def _commit(repo, ref: str | None) -> str | None:  # type: ignore[no-untyped-def
 def path_in_repository(folder: Path) -> str:
     """``./<folder relative to its git work tree>``, as Flux names paths; the folder itself outside any checkout."""
     folder = folder.absolute()
-    for parent in [folder, *folder.parents]:
-        if (parent / ".git").exists():
-            relative = folder.relative_to(parent).as_posix()
-            return "./" if relative == "." else f"./{relative}"
-    return f"./{folder.name}"
+    if not any((parent / ".git").exists() for parent in [folder, *folder.parents]):
+        return f"./{folder.name}"
+    return f"./{project_path_in_checkout(folder)}".rstrip("/") or "./"

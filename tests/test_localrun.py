@@ -213,7 +213,7 @@ def test_run_arguments_are_those_of_the_rendered_pods() -> None:
         container = workload["spec"]["template"]["spec"]["containers"][0]
         stage = pipeline.stages[container["args"][container["args"].index("--stage") + 1]]
         assert isinstance(stage, stage_type)
-        assert container["args"] == run_arguments(stage, COMMIT, Path("/workspace"))
+        assert container["args"] == run_arguments(stage, COMMIT, Path("/workspace"), f"examples/train-and-serve/{stage.module}")
         env = {item["name"]: item.get("value") for item in container["env"]}
         assert env == {"HOME": "/tmp", "PYTHONUNBUFFERED": "1", "BODYWORK_LOG_LEVEL": pipeline.log_level}
 

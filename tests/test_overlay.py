@@ -63,8 +63,9 @@ def test_flags_win_over_the_overlay(project: Path) -> None:
 
 
 def test_without_env_the_overlay_is_ignored(project: Path) -> None:
+    before = render(project, None).files
     (project / "bodywork.prod.yaml").write_text(PROD)
-    assert render(project, None).files == render_project(PROJECTS / "parallel-secrets-ingress", RenderOptions(), repo_url=REPO_URL, ref=COMMIT).files
+    assert render(project, None).files == before
 
 
 def test_invalid_overlay_reports_every_error_with_positions(project: Path) -> None:
