@@ -70,6 +70,8 @@ DEPS_MARKER = ".bodywork-requirements.json"
 _SHA = re.compile(r"[0-9a-f]{40}|[0-9a-f]{64}")
 _STAGE = re.compile(r"[A-Za-z0-9_.-]+")
 _URL_USERINFO = re.compile(r"(?P<scheme>\b[A-Za-z][A-Za-z0-9+.-]*://)[^/\s]*@")
+# user:password@host without a scheme, as git prints it in some errors ("unable to look up u:p@host")
+_BARE_USERINFO = re.compile(r"[^\s/@'\"]+:[^\s/@'\"]*@(?=[\w\[])")
 _SCP_LIKE = re.compile(r"[^/:]+:(?!//)")
 # A requirement the running interpreter can be checked against: `name` or `name==version`.
 _PLAIN_REQUIREMENT = re.compile(
@@ -102,7 +104,7 @@ def _secrets() -> list[str]:
 
 def redact(text: str) -> str:
     """Remove user info (``user:password@``) from every URL in ``text``, and every known secret."""
-    text = _URL_USERINFO.sub(r"\g<scheme>", text)
+    text = _BARE_USERINFO.sub("", _URL_USERINFO.sub(r"\g<scheme>", text))
     for secret in _secrets():
         text = text.replace(secret, "***")
     return text
