@@ -373,7 +373,7 @@ def _manifests(command: str, documents: list[tuple[str, dict[str, Any]]]) -> Man
     """Fill each template with its values, parse the text back and check every object."""
     import yaml
 
-    from .render import Templates, _check
+    from .render import Templates, check_rendered
 
     environment = Templates().env
     texts = [environment.get_template(template).render(**values).rstrip("\n") + "\n" for template, values in documents]
@@ -381,7 +381,7 @@ def _manifests(command: str, documents: list[tuple[str, dict[str, Any]]]) -> Man
     objects = tuple(o for o in yaml.load_all(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader)) if o is not None)
     if len(objects) != len(documents):
         raise BodyworkError(f"bodywork gitops {command}: expected {len(documents)} objects, the templates gave {len(objects)}")
-    problems = _check(list(objects), DEFAULT_K8S_VERSION)
+    problems = check_rendered(list(objects), DEFAULT_K8S_VERSION)
     if problems:
         raise _invalid(problems)
     return Manifests(text, objects)

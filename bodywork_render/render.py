@@ -141,7 +141,7 @@ def render_pipeline(pipeline: Pipeline, source: Source, options: RenderOptions, 
         files[planned.file] = header + text.rstrip("\n") + "\n"
     if problems:
         raise BodyworkError(problems)
-    problems = _check(objects, options.k8s_version)
+    problems = check_rendered(objects, options.k8s_version)
     if problems:
         raise BodyworkError(problems)
     files["hydrator.metadata"] = _metadata(source, options)
@@ -191,7 +191,8 @@ def _parse_back(planned: PlannedObject, text: str) -> tuple[dict[str, Any], str 
     return obj, None
 
 
-def _check(objects: list[dict[str, Any]], k8s_version: str) -> list[str]:
+def check_rendered(objects: list[dict[str, Any]], k8s_version: str) -> list[str]:
+    """Every problem of rendered objects: Kubernetes schemas (strict), the restricted pod profile, our hardening."""
     from .check import check_objects
     from .podsecurity import hardening_violations, restricted_violations
 
