@@ -37,7 +37,7 @@ from typing import Callable
 
 from . import names, plan
 from .diagnostics import BodyworkError
-from .model import BatchStage, Pipeline, ServiceStage, Stage
+from .model import Pipeline, ServiceStage, Stage
 from .resources import resource_dir
 from .source import FULL_SHA, redact_url
 

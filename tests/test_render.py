@@ -12,7 +12,6 @@ import pytest
 import yaml
 
 from bodywork_render.check import check_objects
-from bodywork_render.diagnostics import BodyworkError
 from bodywork_render.podsecurity import hardening_violations, restricted_violations
 from bodywork_render.write import read_tree
 from tests.corpus import corpus_params
