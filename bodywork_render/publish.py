@@ -303,7 +303,9 @@ class Workspace:
         return out
 
     def _failure(self, command: str, text: str) -> str:
-        return f"git {command} ({self.shown_url}) failed: {self.redact(text.strip())}"
+        # One line: git's message may span several (an address, then errno), and its hints are for git's own users.
+        reason = " ".join(line.strip() for line in text.splitlines() if line.strip() and not line.lstrip().startswith("hint:"))
+        return f"git {command} ({self.shown_url}) failed: {self.redact(reason)}"
 
     def check_branch(self, branch: str) -> None:
         """BodyworkError unless ``branch`` is a valid branch name."""
