@@ -9,6 +9,7 @@ cli.py, which declares the same command.
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
@@ -80,9 +81,12 @@ def _crash(exc: Exception) -> int:
     import traceback
 
     from . import __version__
+    from .publish import redact_text, url_secrets
 
+    # A URL on the command line (--to, --repo-url) or in an error may carry a password or token: never in the log.
+    secrets = url_secrets(sys.argv, os.environ)
     with tempfile.NamedTemporaryFile("w", prefix="bodywork-crash-", suffix=".log", delete=False) as log:
-        log.write(f"bodywork-render {__version__}\n{' '.join(sys.argv)}\n\n")
-        log.write("".join(traceback.format_exception(exc)))
-    sys.stderr.write(f"bodywork: unexpected error: {type(exc).__name__}: {exc}\nA log for a bug report is at {log.name}\n")
+        log.write(redact_text(f"bodywork-render {__version__}\n{' '.join(sys.argv)}\n\n", secrets))
+        log.write(redact_text("".join(traceback.format_exception(exc)), secrets))
+    sys.stderr.write(redact_text(f"bodywork: unexpected error: {type(exc).__name__}: {exc}\n", secrets) + f"A log for a bug report is at {log.name}\n")
     return EXIT_UNEXPECTED
