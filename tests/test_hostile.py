@@ -395,3 +395,28 @@ def test_a_c1_control_character_in_an_arg_survives_helm(character: str, tmp_path
     write_tree(tmp_path / "chart", render_as(project, "helm").files)
     objects = helmsdk.template_objects(tmp_path / "chart", release="demo", namespace="demo")
     assert container(objects, "Job", "train")["args"][-1] == arg
+
+
+def test_a_crash_log_shows_no_credential(tmp_path: Path) -> None:
+    """An unexpected error (here: the Kubernetes schemas made unreadable by monkey-patching in the child) writes a
+    crash log; the token in --to and --repo-url, and the one in the environment, appear nowhere."""
+    secret = "crash-T0ken-xyz"
+    crash = (
+        "import sys, bodywork_render.check as check\n"
+        "def broken(*args, **kwargs):\n"
+        f"    raise RuntimeError('schemas gone while talking to https://ci:{secret}@git.example.com/x.git')\n"
+        "check.check_objects = broken\n"
+        "from bodywork_render.entry import main\n"
+        "sys.argv = ['bodywork'] + sys.argv[1:]\n"
+        "main()\n"
+    )
+    args = ["publish", str(CASES / "valid" / "minimal-1.1.yaml"), "--to", f"https://deployer:{secret}@127.0.0.1:1/d.git",
+            "--repo-url", f"https://ci:{secret}@example.com/p.git", "--ref", COMMIT]
+    env = dict(os.environ, TMPDIR=str(tmp_path), BODYWORK_GIT_TOKEN=secret)
+    result = subprocess.run([sys.executable, "-c", crash, *args], capture_output=True, text=True, timeout=120, env=env)
+    assert result.returncode == 3, result.stderr
+    (log,) = tmp_path.glob("bodywork-crash-*.log")
+    text = log.read_text()
+    assert "RuntimeError: schemas gone while talking to https://git.example.com/x.git" in text
+    assert "--to https://127.0.0.1:1/d.git" in text and "--repo-url https://example.com/p.git" in text
+    assert secret not in text + result.stderr + result.stdout
