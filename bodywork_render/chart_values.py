@@ -13,6 +13,7 @@ import re
 from dataclasses import dataclass
 from typing import Any, Mapping
 
+from .diagnostics import BodyworkError
 from .model import BatchStage, Pipeline, ServiceStage, Stage
 from .plan import RenderOptions
 from .render import block, quote
@@ -218,12 +219,17 @@ def _resources() -> dict[str, Any]:
     return _object({"requests": quantities, "limits": quantities, "claims": _array(_open_object())})
 
 
+_DIGEST = "^$|^[a-z0-9]+:[a-f0-9]{32,}$"
+
+
 def _image(key: str, doc: str, reference: str) -> Value:
     repository, tag, digest = split_image(reference)
+    if not repository or not re.match(_DIGEST, digest):  # the chart's own schema would refuse its defaults
+        raise BodyworkError(f"image {reference!r}: a chart holds an image as repository[:tag][@digest] (e.g. python:3.12-slim or registry.example.com/name@sha256:<hex>)")
     return Value(key, doc, children=(
         Value("repository", "Image repository.", _string(1), repository),
         Value("tag", "Image tag; empty for none.", _string(), tag),
-        Value("digest", "Image digest (sha256:...), appended after the tag; empty for none.", {"type": "string", "pattern": "^$|^[a-z0-9]+:[a-f0-9]{32,}$"}, digest),
+        Value("digest", "Image digest (sha256:...), appended after the tag; empty for none.", {"type": "string", "pattern": _DIGEST}, digest),
         Value("pullPolicy", "When the kubelet pulls the image.", {"type": "string", "enum": ["Always", "IfNotPresent", "Never"]}, "IfNotPresent"),
     ))
 
