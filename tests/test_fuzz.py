@@ -155,11 +155,17 @@ def user_args(data: dict[str, Any]) -> dict[str, list[str]]:
     return {str(name): list(spec.get("args", [])) for name, spec in data["stages"].items()}
 
 
-@settings(FUZZ, max_examples=200)
+@settings(FUZZ, max_examples=200, deadline=10000)  # a first Helm render starts the Go runtime
 @given(
     documents(),
     st.sampled_from(["manifests", "kustomize", "helm"]),
-    st.fixed_dictionaries({}, optional={"namespace": mostly(VALID_NAME, USER_TEXT), "ingress_host": mostly(st.just("ml.example.com"), USER_TEXT), "git_secret": mostly(K8S_NAME, USER_TEXT)}),
+    st.fixed_dictionaries({}, optional={
+            "namespace": mostly(VALID_NAME, USER_TEXT),
+            "ingress_host": mostly(st.just("ml.example.com"), USER_TEXT),
+            "ingress_class": mostly(K8S_NAME, USER_TEXT),
+            "git_secret": mostly(K8S_NAME, USER_TEXT),
+            "runner_image": mostly(st.just("registry.example.com:5000/runner:1"), USER_TEXT),
+        },),
 )
 def test_any_document_renders_valid_objects_or_reports_errors(data: dict[str, Any], layout: str, options: dict[str, Any]) -> None:
     with tempfile.TemporaryDirectory() as folder:

@@ -420,3 +420,15 @@ def test_a_crash_log_shows_no_credential(tmp_path: Path) -> None:
     assert "RuntimeError: schemas gone while talking to https://git.example.com/x.git" in text
     assert "--to https://127.0.0.1:1/d.git" in text and "--repo-url https://example.com/p.git" in text
     assert secret not in text + result.stderr + result.stdout
+
+
+@pytest.mark.parametrize("image", ["@", ":1.0", "python@latest", "python:3.12@sha256:xyz"])
+def test_an_image_a_chart_cannot_split_is_an_error_for_helm(image: str, tmp_path: Path) -> None:
+    """Kubernetes takes any image text without spaces, so manifests render; a chart's values need a repository and a real digest."""
+    project = write_project(tmp_path / "p", MINIMAL.replace("python:3.12-slim", json.dumps(image)))
+    assert render_as(project, "manifests").objects
+    with pytest.raises(BodyworkError) as caught:
+        render_as(project, "helm")
+    assert str(caught.value) == f"error: image {image!r}: a chart holds an image as repository[:tag][@digest] (e.g. python:3.12-slim or registry.example.com/name@sha256:<hex>)"
+    with pytest.raises(BodyworkError, match="a chart holds an image as"):
+        render_as(write_project(tmp_path / "q", MINIMAL), "helm", runner_image=image)
