@@ -209,3 +209,99 @@ def test_the_cli_answers_any_file_with_exit_0_or_1_and_no_traceback(raw: bytes) 
             result = subprocess.run([sys.executable, "-m", "bodywork_render", *command], capture_output=True, timeout=60)
             assert result.returncode in (0, 1), result.stderr
             assert b"Traceback" not in result.stderr and b"unexpected error" not in result.stderr
+
+
+# --- the loader's two paths agree ---------------------------------------------------------------------
+
+# Plain scalars that YAML 1.1 and 1.2 read differently, or that look like numbers, dates or nulls.
+SCALARS = st.sampled_from([
+    "yes", "No", "on", "OFF", "y", "~", "null", "Null", "NULL", "true", "True", "FALSE", "0", "-0", "+1", "007", "0o17", "0x1F", "0b11",
+    "1_000", "1e3", "1E3", "-1.5e-3", ".5", "5.", "+.inf", "-.Inf", ".NaN", ".nan", "1:20", "2001-12-14", "2001-12-14t21:59:43.10-05:00",
+    "=", "<<", "a b", "'q'", '"d"', "", "1.0", "1.1", "12e", "0.", "-", ".",
+])  # fmt: skip
+
+
+@st.composite
+def plain_yaml(draw: st.DrawFn, depth: int = 0) -> str:
+    """Block and flow YAML built from tricky plain scalars, as a hand-written bodywork.yaml might hold them."""
+    kind = draw(st.sampled_from(["scalar", "map", "list", "flow"] if depth < 3 else ["scalar"]))
+    if kind == "scalar":
+        return draw(SCALARS)
+    if kind == "flow":
+        items = draw(st.lists(SCALARS.filter(lambda s: s and s not in ("=", "-", ".", "<<")), max_size=4))
+        return "[" + ", ".join(items) + "]"
+    pad = "  " * (depth + 1)
+    if kind == "list":
+        items = draw(st.lists(plain_yaml(depth + 1), min_size=1, max_size=3))
+        return "".join(f"\n{pad}- {item.strip() if not item.startswith(chr(10)) else item.replace(chr(10), chr(10) + '  ')}" for item in items)
+    keys = draw(st.lists(st.from_regex(r"\A[a-z][a-z0-9_]{0,5}\Z") | SCALARS.filter(lambda s: s and s[0] not in "-?:'\"[{&*!|>%@`#,=."), min_size=1, max_size=3, unique=True))
+    return "".join(f"\n{pad}{key}: {draw(plain_yaml(depth + 1)).lstrip(' ')}" for key in keys)
+
+
+@FUZZ
+@given(plain_yaml())
+def test_the_fast_loader_reads_what_the_positioned_loader_reads(text: str) -> None:
+    """load.py reads plain files with libyaml and YAML 1.2 resolvers for speed; whatever it accepts, ruamel reads the same."""
+    from bodywork_render import load
+
+    text = "root:" + text + "\n" if text.startswith("\n") else f"root: {text}\n"
+    fast = load._plain_fast(text)
+    if fast is load._NOT_PLAIN:
+        return
+    try:
+        slow = load._plain(load._yaml().load(text))
+    except Exception as exc:  # noqa: BLE001 - ruamel refusing what the fast path accepted is the failure reported
+        raise AssertionError(f"the fast path accepted what ruamel refuses: {exc}") from None
+    assert json.dumps(fast, sort_keys=True) == json.dumps(slow, sort_keys=True)
+
+
+# --- environment overlays ---------------------------------------------------------------------------------
+
+
+@st.composite
+def overlays(draw: st.DrawFn) -> dict[str, Any]:
+    """A bodywork.<env>.yaml-like mapping for the minimal project (stages train and serve), random where it may be."""
+    pipeline = draw(st.fixed_dictionaries({}, optional={
+        "docker_image": mostly(st.just("python:3.13-slim"), USER_TEXT),
+        "namespace": mostly(VALID_NAME, USER_TEXT),
+        "secrets_group": mostly(K8S_NAME, USER_TEXT),
+        "ingress_host": mostly(st.just("ml.example.com"), USER_TEXT),
+        "ingress_class": mostly(K8S_NAME, USER_TEXT),
+    }))  # fmt: skip
+    stage = st.fixed_dictionaries({}, optional={
+        "cpu_request": mostly(st.floats(0.001, 64), NUMBER),
+        "memory_request_mb": mostly(st.integers(1, 10**5), NUMBER),
+        "cpu_limit": mostly(st.floats(0.001, 64), NUMBER),
+        "memory_limit_mb": mostly(st.integers(1, 10**5), NUMBER),
+        "replicas": mostly(st.integers(0, 1000), NUMBER),
+    })  # fmt: skip
+    stages = draw(st.dictionaries(mostly(st.sampled_from(["train", "serve"]), USER_TEXT), stage, max_size=2))
+    return {key: value for key, value in (("pipeline", pipeline), ("stages", stages)) if value or draw(st.booleans())}
+
+
+@settings(FUZZ, max_examples=100, deadline=10000)
+@given(overlays(), st.sampled_from(["manifests", "kustomize", "helm"]))
+def test_any_overlay_renders_valid_objects_or_reports_errors(overlay: dict[str, Any], layout: str) -> None:
+    from tests.test_validate import CASES
+
+    with tempfile.TemporaryDirectory() as folder:
+        project = Path(folder)
+        (project / "bodywork.yaml").write_text((CASES / "valid" / "minimal-1.1.yaml").read_text())
+        (project / "bodywork.fuzz.yaml").write_text(yaml.safe_dump(overlay, allow_unicode=True, sort_keys=False), encoding="utf-8")
+        for module in ("train.py", "serve.py"):
+            (project / module).write_text("")
+        options = RenderOptions(layout=layout, engine="flux" if layout == "kustomize" else "argocd")  # type: ignore[arg-type]
+        try:
+            if layout == "helm":
+                rendered = render_chart(project, options, env="fuzz", repo_url=REPO_URL, ref=COMMIT)
+            else:
+                rendered = render_project(project, options, env="fuzz", repo_url=REPO_URL, ref=COMMIT)
+        except BodyworkError as exc:
+            event("refused")
+            assert_clean(exc.diagnostics)
+            return
+    event(f"rendered {layout}")
+    objects = list(rendered.objects)
+    assert objects and check_objects(objects) == []
+    for obj in objects:
+        assert restricted_violations(obj) == [] and hardening_violations(obj) == []
