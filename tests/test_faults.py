@@ -301,3 +301,81 @@ def test_refresh_from_an_unreachable_source_is_one_clear_line_with_exit_3(git_da
     assert len(result.stderr.splitlines()) == 1 and "Traceback" not in result.stderr and SECRET not in result.stderr
     assert "127.0.0.1" in result.stderr and "failed" in result.stderr
     assert shutil.which("git") and list(tmp_path.iterdir()) == []
+
+
+class _CuttingProxy:
+    """A TCP proxy to a git daemon that cuts every push (git-receive-pack) after ``limit`` bytes from the client:
+    the network failing in the middle of a pack. Fetches pass through untouched."""
+
+    def __init__(self, upstream: int, limit: int) -> None:
+        self.upstream, self.limit = upstream, limit
+        self.cut = 0
+        self.pushed = 0  # bytes the client sent on push connections
+        self.socket = socket.create_server(("127.0.0.1", 0))
+        self.port = self.socket.getsockname()[1]
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self) -> None:
+        while True:
+            try:
+                client, _ = self.socket.accept()
+            except OSError:
+                return
+            threading.Thread(target=self._relay, args=(client,), daemon=True).start()
+
+    def _relay(self, client: socket.socket) -> None:
+        with client, socket.create_connection(("127.0.0.1", self.upstream)) as server:
+            first = client.recv(65536)
+            pushing = b"git-receive-pack" in first
+            server.sendall(first)
+            threading.Thread(target=self._pipe, args=(server, client, None), daemon=True).start()
+            sent = self._pipe(client, server, self.limit - len(first) if pushing else None)
+            if pushing:
+                self.pushed += len(first) + sent
+                self.cut += sent >= self.limit - len(first)
+
+    @staticmethod
+    def _pipe(source: socket.socket, target: socket.socket, budget: int | None) -> int:
+        """Copy until the source closes or ``budget`` bytes went through (then cut both sides); the bytes copied."""
+        sent = 0
+        try:
+            while budget is None or sent < budget:
+                data = source.recv(4096 if budget is None else min(4096, budget - sent))
+                if not data:
+                    return sent
+                target.sendall(data)
+                sent += len(data)
+            source.shutdown(socket.SHUT_RDWR)
+            target.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+        return sent
+
+    def close(self) -> None:
+        self.socket.close()
+
+
+@pytest.mark.parametrize("part", [0.1, 0.6, 0.95], ids=["in-the-commands", "in-the-pack", "at-the-end"])
+def test_a_push_cut_part_way_is_reported_and_lands_nothing(part: float, git_daemon: GitDaemon, tmp_path: Path) -> None:  # noqa: F811
+    git_daemon.create_bare("deploy")
+    assert run(publish_args(git_daemon.url("deploy"), COMMIT), dict(os.environ)).returncode == 0
+    old = bare(git_daemon, "rev-parse", "main")
+    measure = _CuttingProxy(git_daemon.port, 1 << 30)  # the same push, uncut, into a copy: how many bytes it sends
+    try:
+        shutil.copytree(git_daemon.path("deploy"), git_daemon.path("measure"))
+        assert run(publish_args(f"git://127.0.0.1:{measure.port}/measure.git", OTHER_COMMIT), dict(os.environ)).returncode == 0
+    finally:
+        measure.close()
+    assert measure.pushed > 200, measure.pushed
+    proxy = _CuttingProxy(git_daemon.port, int(measure.pushed * part))
+    try:
+        url = f"git://127.0.0.1:{proxy.port}/deploy.git"
+        result = run(publish_args(url, OTHER_COMMIT), dict(os.environ, TMPDIR=str(tmp_path)))
+    finally:
+        proxy.close()
+    assert proxy.cut == 1
+    one_line_failure(result, "push", url)
+    assert bare(git_daemon, "rev-parse", "main") == old
+    bare(git_daemon, "fsck", "--no-dangling", "--no-progress")
+    assert list(tmp_path.iterdir()) == []
+    assert run(publish_args(git_daemon.url("deploy"), OTHER_COMMIT), dict(os.environ)).returncode == 0
