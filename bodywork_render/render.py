@@ -163,8 +163,9 @@ def option_problems(options: RenderOptions) -> list[str]:
     host = options.ingress_host
     if host and not names.is_subdomain(host[2:] if host.startswith("*.") else host):
         problems.append(f"--ingress-host {host!r} is not a valid host name (expected a DNS name such as ml.example.com, optionally starting with '*.')")
-    for flag, value in (("--ingress-class", options.ingress_class), ("--git-secret", options.git_secret), ("--flux-source", options.flux_source or "-"), ("flux_namespace", options.flux_namespace or "-")):
-        if value and not names.is_subdomain(value):
+    optional = (("--ingress-class", options.ingress_class), ("--git-secret", options.git_secret))  # '' means none
+    for flag, value in (*optional, ("--flux-source", options.flux_source), ("flux_namespace", options.flux_namespace)):
+        if (value or (flag, value) not in optional) and not names.is_subdomain(value or ""):
             problems.append(f"{flag} {value!r} is not a valid Kubernetes name (expected lower-case letters, digits, '-' and '.')")
     if not options.runner_image or any(c.isspace() for c in options.runner_image):
         problems.append(f"--runner-image {options.runner_image!r} is not an image reference (expected no spaces, e.g. {RenderOptions().runner_image})")
