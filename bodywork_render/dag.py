@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import graphlib
-from dataclasses import dataclass
+from typing import NamedTuple
 
 
-@dataclass(frozen=True)
-class DagName:
+class DagName(NamedTuple):
     """One stage name as written in the DAG, with its step and character offset in the text."""
 
     name: str

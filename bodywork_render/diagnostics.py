@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 Severity = Literal["error", "warning"]
 
 
-@dataclass(frozen=True, order=True)
-class Diagnostic:
-    """One finding in one file; line and column are 1-based (0 when the whole file is meant)."""
+class Diagnostic(NamedTuple):
+    """One finding in one file; line and column are 1-based (0 when the whole file is meant).
+
+    A NamedTuple, not a dataclass: `bodywork validate` runs on every commit, and importing
+    dataclasses (with inspect) costs it several milliseconds.
+    """
 
     file: str
     line: int
@@ -27,7 +29,7 @@ class Diagnostic:
 
     def as_dict(self) -> dict[str, Any]:
         """The JSON form: file, line, column, path, severity, message."""
-        return asdict(self)
+        return self._asdict()
 
 
 class BodyworkError(Exception):

@@ -16,7 +16,6 @@ reports it exactly.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from functools import cached_property, lru_cache
 from pathlib import Path
 from typing import Any
@@ -29,13 +28,13 @@ MAX_DEPTH = 50
 PathKey = tuple["str | int", ...]
 
 
-@dataclass(frozen=True)
 class Document:
     """A parsed YAML file: ``data`` holds plain Python values, ``tree`` the positioned nodes."""
 
-    file: str
-    data: Any
-    text: str
+    def __init__(self, file: str, data: Any, text: str) -> None:
+        self.file = file
+        self.data = data
+        self.text = text
 
     @cached_property
     def tree(self) -> Any:

@@ -8,7 +8,6 @@ of the full name, so it never collides with another shortened name.
 
 from __future__ import annotations
 
-import hashlib
 import re
 
 DNS1123_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
@@ -41,6 +40,8 @@ def is_subdomain(name: str) -> bool:
 
 def digest(*parts: str, length: int = HASH_LENGTH) -> str:
     """A short, stable hex digest of the parts."""
+    import hashlib
+
     h = hashlib.sha256()
     for part in parts:
         h.update(part.encode())

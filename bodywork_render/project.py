@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from .diagnostics import BodyworkError, Diagnostic, errors_in
 from .load import Document, read_yaml
@@ -16,8 +15,7 @@ from .validate import validate_document
 CONFIG_NAMES = ("bodywork.yaml", "bodywork.yml")
 
 
-@dataclass(frozen=True)
-class Project:
+class Project(NamedTuple):
     """A validated project: its folder (None when a lone file was given), document, model, warnings and overlay."""
 
     folder: Path | None
