@@ -329,27 +329,30 @@ class _CuttingProxy:
             pushing = b"git-receive-pack" in first
             server.sendall(first)
             threading.Thread(target=self._pipe, args=(server, client, None), daemon=True).start()
-            sent = self._pipe(client, server, self.limit - len(first) if pushing else None)
             if pushing:
-                self.pushed += len(first) + sent
-                self.cut += sent >= self.limit - len(first)
+                self.pushed += len(first)
+            self._pipe(client, server, self.limit - len(first) if pushing else None)
 
-    @staticmethod
-    def _pipe(source: socket.socket, target: socket.socket, budget: int | None) -> int:
-        """Copy until the source closes or ``budget`` bytes went through (then cut both sides); the bytes copied."""
+    def _pipe(self, source: socket.socket, target: socket.socket, budget: int | None) -> None:
+        """Copy until the source closes, or until ``budget`` bytes of a push went through: then cut both sides.
+
+        The counts change before the bytes go on, so they are final by the time the client hears back.
+        """
         sent = 0
         try:
             while budget is None or sent < budget:
                 data = source.recv(4096 if budget is None else min(4096, budget - sent))
                 if not data:
-                    return sent
-                target.sendall(data)
+                    return
                 sent += len(data)
+                if budget is not None:
+                    self.pushed += len(data)
+                target.sendall(data)
+            self.cut += 1
             source.shutdown(socket.SHUT_RDWR)
             target.shutdown(socket.SHUT_RDWR)
         except OSError:
             pass
-        return sent
 
     def close(self) -> None:
         self.socket.close()
