@@ -361,11 +361,13 @@ class Workspace:
         return path.read_text(encoding="utf-8", errors="replace") if path is not None and path.is_file() else None
 
     def _inside(self, relative: str) -> Path | None:
-        """The path of ``relative`` in the work tree, None when it (through a symlink) lies outside."""
+        """The path of ``relative`` in the work tree, None when it (through a symlink) lies outside or in .git."""
         path = self.folder / relative
         root = self.folder.resolve()
         resolved = path.resolve()
-        return path if resolved == root or root in resolved.parents else None
+        if resolved != root and root not in resolved.parents:
+            return None
+        return None if any(part.lower() == ".git" for part in resolved.relative_to(root).parts) else path
 
     def stage(self, folder: str, files: dict[str, str]) -> bool:
         """Make ``folder`` hold exactly ``files`` and stage it; whether that changed anything."""
