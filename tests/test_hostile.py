@@ -432,3 +432,41 @@ def test_an_image_a_chart_cannot_split_is_an_error_for_helm(image: str, tmp_path
     assert str(caught.value) == f"error: image {image!r}: a chart holds an image as repository[:tag][@digest] (e.g. python:3.12-slim or registry.example.com/name@sha256:<hex>)"
     with pytest.raises(BodyworkError, match="a chart holds an image as"):
         render_as(write_project(tmp_path / "q", MINIMAL), "helm", runner_image=image)
+
+
+# --- a hostile deployment repository -----------------------------------------------------------------------
+
+
+def seeded_repository(tmp_path: Path, links: dict[str, str]) -> str:
+    """A bare repository whose main branch holds these symbolic links (path -> target); its file:// URL."""
+    seed = tmp_path / "seed"
+    seed.mkdir()
+    for path, target in links.items():
+        (seed / path).parent.mkdir(parents=True, exist_ok=True)
+        (seed / path).symlink_to(target)
+    commands = [["init", "-q", "-b", "main"], ["add", "-A"], ["-c", "user.name=a", "-c", "user.email=a@example.invalid", "commit", "-qm", "seed"],
+                ["push", "-q", str(tmp_path / "deploy.git"), "HEAD:main"]]
+    subprocess.run(["git", "init", "-q", "--bare", str(tmp_path / "deploy.git")], check=True)
+    for command in commands:
+        subprocess.run(["git", *command], cwd=seed, check=True)
+    return f"file://{tmp_path / 'deploy.git'}"
+
+
+@pytest.mark.parametrize("links", [
+    {"envs/default": "VICTIM"},
+    {"envs": "../../victim-relative"},
+    {"envs/default/demo": "../../.git"},
+    {"envs/default": "../.GIT/hooks"},
+], ids=["absolute-outside", "relative-outside", "into-git", "into-git-hooks"])  # fmt: skip
+def test_a_deployment_repository_cannot_redirect_the_write_through_symbolic_links(links: dict[str, str], tmp_path: Path) -> None:
+    victim = tmp_path / "victim"
+    victim.mkdir()
+    (victim / "keep.txt").write_text("mine")
+    url = seeded_repository(tmp_path, {path: target.replace("VICTIM", str(victim)) for path, target in links.items()})
+    before = subprocess.run(["git", "--git-dir", str(tmp_path / "deploy.git"), "rev-parse", "main"], capture_output=True, text=True).stdout
+    project = write_project(tmp_path / "p", MINIMAL)
+    result = bodywork("publish", str(project), "--to", url, "--repo-url", REPO_URL, "--ref", COMMIT)
+    assert result.returncode == 1, result.stderr
+    assert result.stderr == "error: --path 'envs/default/demo' leads outside the deployment repository (through a symbolic link)\n"
+    assert [p.name for p in victim.iterdir()] == ["keep.txt"]
+    assert subprocess.run(["git", "--git-dir", str(tmp_path / "deploy.git"), "rev-parse", "main"], capture_output=True, text=True).stdout == before
