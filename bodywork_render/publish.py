@@ -357,10 +357,10 @@ class Workspace:
 
     def file(self, relative: str) -> str | None:
         """The text of a file of the work tree (None when missing or outside it)."""
-        path = self._inside(relative)
+        path = self.inside(relative)
         return path.read_text(encoding="utf-8", errors="replace") if path is not None and path.is_file() else None
 
-    def _inside(self, relative: str) -> Path | None:
+    def inside(self, relative: str) -> Path | None:
         """The path of ``relative`` in the work tree, None when it (through a symlink) lies outside or in .git."""
         path = self.folder / relative
         root = self.folder.resolve()
@@ -371,7 +371,7 @@ class Workspace:
 
     def stage(self, folder: str, files: dict[str, str]) -> bool:
         """Make ``folder`` hold exactly ``files`` and stage it; whether that changed anything."""
-        path = self._inside(folder)
+        path = self.inside(folder)
         if path is None:
             raise BodyworkError(f"--path {folder!r} leads outside the deployment repository (through a symbolic link)")
         write_tree(path, files)

@@ -82,6 +82,7 @@ def refresh(
         if commit is None:
             raise BodyworkError(f"{shown} has no {upstream.ref} any more")
         source.checkout(commit)
+        _refuse_links_out(source, project_path, target.env, shown)
         publication = prepare(source.folder / project_path, options, target, repo_url=shown, ref=commit, templates=templates)
         published = land(publication, target, settings=settings, retry=retry, workspace=deploy)
         return Refreshed(publication.source, publication.folder, published)
@@ -118,6 +119,20 @@ def _recorded_in(deploy: Workspace, target: Target, expected: dict[str, str]) ->
             return None
     metadata = read_metadata(deploy.file(f"{folders[0]}/{MARKER}"))
     return folders[0] if all(metadata.get(key) == value for key, value in expected.items()) else None
+
+
+def _refuse_links_out(source: Workspace, project_path: str, env: str | None, shown: str) -> None:
+    """BodyworkError when the project folder or a file read as its configuration is a symbolic link out of the checkout.
+
+    The source repository is not trusted: a bodywork.yaml linked to a file of the machine (a mounted SSH key, a
+    token) would be read, and error messages quote what they read.
+    """
+    from .project import CONFIG_NAMES
+
+    names = [*CONFIG_NAMES, *([f"bodywork.{env}.yaml"] if env else [])]
+    for relative in (project_path, *(f"{project_path}/{name}" for name in names)):
+        if source.inside(relative) is None:
+            raise BodyworkError(f"{shown}: {relative} is a symbolic link that leads out of the repository; refusing to read it")
 
 
 def _project_path(path: str) -> str:
