@@ -470,3 +470,35 @@ def test_a_deployment_repository_cannot_redirect_the_write_through_symbolic_link
     assert result.stderr == "error: --path 'envs/default/demo' leads outside the deployment repository (through a symbolic link)\n"
     assert [p.name for p in victim.iterdir()] == ["keep.txt"]
     assert subprocess.run(["git", "--git-dir", str(tmp_path / "deploy.git"), "rev-parse", "main"], capture_output=True, text=True).stdout == before
+
+
+@pytest.mark.parametrize("layout", ["config-file", "project-folder", "overlay"])
+def test_refresh_reads_nothing_a_hostile_source_repository_links_out_of_itself(layout: str, tmp_path: Path) -> None:
+    """A bodywork.yaml (or the project folder, or an overlay) linked to a file of the machine, such as the mounted SSH key
+    of the refresher, is refused before it is read: its content would otherwise be quoted in error messages."""
+    secret = "-----BEGIN OPENSSH PRIVATE KEY-----\nS3cretKeyMaterial0123456789\n-----END OPENSSH PRIVATE KEY-----\n"
+    outside = tmp_path / "mounted"
+    outside.mkdir()
+    (outside / "bodywork.yaml").write_text(secret)
+    (outside / "bodywork.prod.yaml").write_text(secret)
+    source = tmp_path / "source"
+    source.mkdir()
+    files = {"config-file": {"bodywork.yaml": outside / "bodywork.yaml"}, "project-folder": {"proj": outside},
+             "overlay": {"bodywork.prod.yaml": outside / "bodywork.prod.yaml"}}[layout]
+    if layout == "overlay":
+        write_project(source, MINIMAL)
+    for name, target in files.items():
+        (source / name).symlink_to(target)
+    subprocess.run(["git", "init", "-q", "--bare", "-b", "main", str(tmp_path / "source.git")], check=True)
+    subprocess.run(["git", "init", "-q", "--bare", str(tmp_path / "deploy.git")], check=True)
+    for command in (["init", "-q", "-b", "main"], ["add", "-A"], ["-c", "user.name=a", "-c", "user.email=a@example.invalid", "commit", "-qm", "x"],
+                    ["push", "-q", str(tmp_path / "source.git"), "HEAD:main"]):
+        subprocess.run(["git", *command], cwd=source, check=True)
+    project_path = "proj" if layout == "project-folder" else "."
+    relative = {"config-file": "./bodywork.yaml", "project-folder": "proj", "overlay": "./bodywork.prod.yaml"}[layout]
+    extra = ["--env", "prod"] if layout == "overlay" else []
+    result = bodywork("refresh", "--source", f"file://{tmp_path / 'source.git'}", "--project-path", project_path,
+                      "--to", f"file://{tmp_path / 'deploy.git'}", *extra)
+    assert result.returncode == 1, result.stderr
+    assert result.stderr == f"error: file://{tmp_path / 'source.git'}: {relative} is a symbolic link that leads out of the repository; refusing to read it\n"
+    assert "S3cret" not in result.stderr + result.stdout
