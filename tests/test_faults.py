@@ -303,6 +303,17 @@ def test_refresh_from_an_unreachable_source_is_one_clear_line_with_exit_3(git_da
     assert shutil.which("git") and list(tmp_path.iterdir()) == []
 
 
+def _first_pkt_line(client: socket.socket) -> bytes:
+    """The first pkt-line a git client sends (4 hex digits of length, then the rest), read in full."""
+    data = b""
+    while len(data) < 4 or len(data) < int(data[:4], 16):
+        chunk = client.recv(65536 if len(data) < 4 else int(data[:4], 16) - len(data))
+        if not chunk:
+            break
+        data += chunk
+    return data
+
+
 class _CuttingProxy:
     """A TCP proxy to a git daemon that cuts every push (git-receive-pack) after ``limit`` bytes from the client:
     the network failing in the middle of a pack. Fetches pass through untouched."""
@@ -325,7 +336,7 @@ class _CuttingProxy:
 
     def _relay(self, client: socket.socket) -> None:
         with client, socket.create_connection(("127.0.0.1", self.upstream)) as server:
-            first = client.recv(65536)
+            first = _first_pkt_line(client)  # whole, even when TCP splits it: it names the service
             pushing = b"git-receive-pack" in first
             server.sendall(first)
             threading.Thread(target=self._pipe, args=(server, client, None), daemon=True).start()
