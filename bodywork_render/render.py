@@ -167,6 +167,9 @@ def option_problems(options: RenderOptions) -> list[str]:
     for flag, value in (*optional, ("--flux-source", options.flux_source), ("flux_namespace", options.flux_namespace)):
         if (value or (flag, value) not in optional) and not names.is_subdomain(value or ""):
             problems.append(f"{flag} {value!r} is not a valid Kubernetes name (expected lower-case letters, digits, '-' and '.')")
+    deploy = options.deploy_path.replace("\\", "/")
+    if deploy.startswith("/") or ".." in deploy.split("/"):
+        problems.append(f"--deploy-path {options.deploy_path!r} must be a path inside the deployment repository (relative, without '..'), as Flux reads it")
     if not options.runner_image or any(c.isspace() for c in options.runner_image):
         problems.append(f"--runner-image {options.runner_image!r} is not an image reference (expected no spaces, e.g. {RenderOptions().runner_image})")
     try:

@@ -336,3 +336,11 @@ def test_without_git_on_path_the_source_error_is_clear(tmp_path: Path) -> None:
     assert (result.returncode, result.stderr) == (
         1, "error: git is not installed or not on PATH: install it, or give --repo-url URL and a full commit SHA as --ref\n"
     )
+
+
+@pytest.mark.parametrize("deploy_path", ["../../x", "/abs/path", "./envs/../../out"])
+def test_a_deploy_path_outside_the_repository_is_refused(deploy_path: str, tmp_path: Path) -> None:
+    result = bodywork("render", str(PARALLEL), "--out", str(tmp_path / "o"), "--format", "kustomize", "--repo-url", REPO_URL, "--ref", COMMIT, "--deploy-path", deploy_path)
+    assert result.returncode == 1
+    assert f"--deploy-path {deploy_path!r} must be a path inside the deployment repository" in result.stderr
+    assert not (tmp_path / "o").exists()
