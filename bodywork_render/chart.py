@@ -16,7 +16,6 @@ from __future__ import annotations
 import dataclasses
 import gzip
 import io
-import json
 import os
 import re
 import tarfile
@@ -29,7 +28,7 @@ from .chart_values import chart_values, value_rows, values_schema, values_yaml
 from .diagnostics import BodyworkError
 from .model import Pipeline, ServiceStage
 from .plan import STARTUP_PERIOD_SECONDS, PlannedObject, RenderOptions, plan_pipeline
-from .render import JOB_TEMPLATES, Rendered, Templates, quote, render_pipeline, reproduce_flags
+from .render import JOB_TEMPLATES, Rendered, Templates, hydrator_metadata, quote, render_pipeline, reproduce_flags
 from .resources import resource_dir
 from .source import Source
 from .write import MARKER
@@ -157,7 +156,7 @@ def chart_files(pipeline: Pipeline, source: Source, options: RenderOptions, char
     files = {output: chart_templates.render(template, context) for template, output in names.items()}
     files["values.yaml"] = values_yaml(values, context["header"])
     files["values.schema.json"] = values_schema(values)
-    files[MARKER] = _metadata(source, options, chart_version)
+    files[MARKER] = hydrator_metadata(source, "helm", options.k8s_version, chartVersion=chart_version)
     return Rendered(dict(sorted(files.items())), objects, tuple(f"warning: {w}" for w in warnings))
 
 
@@ -280,16 +279,3 @@ def _context(pipeline: Pipeline, source: Source, options: RenderOptions, chart_v
         "startup_period": STARTUP_PERIOD_SECONDS,
     }
 
-
-def _metadata(source: Source, options: RenderOptions, chart_version: str) -> str:
-    metadata = {
-        "drySha": source.commit,
-        "repoURL": source.repo_url,
-        "projectPath": source.project_path,
-        "tool": "bodywork-render",
-        "toolVersion": __version__,
-        "format": "helm",
-        "chartVersion": chart_version,
-        "kubernetesVersion": options.k8s_version,
-    }
-    return json.dumps(metadata, indent=2) + "\n"

@@ -144,7 +144,7 @@ def render_pipeline(pipeline: Pipeline, source: Source, options: RenderOptions, 
     problems = check_rendered(objects, options.k8s_version)
     if problems:
         raise BodyworkError(problems)
-    files["hydrator.metadata"] = _metadata(source, options)
+    files["hydrator.metadata"] = hydrator_metadata(source, options.layout, options.k8s_version, engine=options.engine)
     files["README.md"] = _readme(pipeline, plan, source, options)
     return Rendered(files, tuple(objects), tuple(f"warning: {w}" for w in plan.warnings))
 
@@ -210,16 +210,17 @@ def _header(source: Source) -> str:
     return f"# Rendered by bodywork-render {__version__} from {quote(source.repo_url)} at {source.commit}. Do not edit: render again.\n"
 
 
-def _metadata(source: Source, options: RenderOptions) -> str:
+def hydrator_metadata(source: Source, output_format: str, k8s_version: str, **extra: str) -> str:
+    """The hydrator.metadata file of every output: the source it was rendered from, by what, and how."""
     metadata = {
         "drySha": source.commit,
         "repoURL": source.repo_url,
         "projectPath": source.project_path,
         "tool": "bodywork-render",
         "toolVersion": __version__,
-        "format": options.layout,
-        "engine": options.engine,
-        "kubernetesVersion": options.k8s_version,
+        "format": output_format,
+        **extra,
+        "kubernetesVersion": k8s_version,
     }
     return json.dumps(metadata, indent=2) + "\n"
 
