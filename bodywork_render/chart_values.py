@@ -177,7 +177,7 @@ def _stage(pipeline: str, stage: Stage, pod: Mapping[str, Any]) -> Value:
             Value("maxStartupTimeSeconds", "How long a pod may take to start listening before it is restarted.", _integer(0), stage.max_startup_time_seconds),
             Value("ingress", "The stage's Ingress.", children=(
                 Value("enabled", "Route <ingress.host><path> to this stage.", {"type": "boolean"}, stage.ingress),
-                Value("path", "Path prefix routed to this stage.", {"type": "string", "pattern": "^/"}, f"/{pipeline}/{stage.name}"),
+                Value("path", "Path prefix routed to this stage; its pods get it as BODYWORK_ROUTE_PREFIX.", {"type": "string", "pattern": "^/"}, f"/{pipeline}/{stage.name}"),
             )),
         )
         kind = "service stage (a Deployment and a Service)"

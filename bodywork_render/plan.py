@@ -195,6 +195,7 @@ class _Context:
             "pod_annotations": {SOURCE_COMMIT: self.source.commit},
             "pod": {
                 **self._pod(stage, restart_policy=None),
+                "route_prefix": self.ingress_path(stage) if stage.ingress else None,
                 "port": stage.port,
                 "startup_period": STARTUP_PERIOD_SECONDS,
                 "startup_failures": startup_failures,
@@ -212,12 +213,16 @@ class _Context:
                 "labels": stage_labels,
                 "ingress_class": self.options.ingress_class,
                 "ingress_host": self.options.ingress_host,
-                "path": f"/{self.pipeline.name}/{stage.name}",
+                "path": self.ingress_path(stage),
                 "service": stage.name,
                 "port": stage.port,
             }
             objects.append(PlannedObject("ingress.yaml.j2", "Ingress", stage.name, step, self._file(step, f"{stage.name}-ingress"), ingress))
         return objects
+
+    def ingress_path(self, stage: Stage) -> str:
+        """The path prefix the Ingress routes to a service stage; the stage's pods get it as BODYWORK_ROUTE_PREFIX."""
+        return f"/{self.pipeline.name}/{stage.name}"
 
     def _pod(self, stage: Stage, restart_policy: str | None) -> dict[str, Any]:
         source = self.source
@@ -237,6 +242,7 @@ class _Context:
             "secret_env": [{"env": s.env, "secret": names.secret_name(s.name, self.pipeline.secrets_group)} for s in stage.secrets],
             "resources": {"requests": {"cpu": cpu_quantity(stage.cpu_request), "memory": memory_quantity(stage.memory_request_mb)}, "limits": limits},
             "port": None,
+            "route_prefix": None,
             "git_secret": self.options.git_secret,
         }
 

@@ -215,7 +215,9 @@ def test_run_arguments_are_those_of_the_rendered_pods() -> None:
         assert isinstance(stage, stage_type)
         assert container["args"] == run_arguments(stage, COMMIT, Path("/workspace"), f"examples/train-and-serve/{stage.module}")
         env = {item["name"]: item.get("value") for item in container["env"]}
-        assert env == {"HOME": "/tmp", "PYTHONUNBUFFERED": "1", "BODYWORK_LOG_LEVEL": pipeline.log_level}
+        # Only an Ingress adds a path prefix; local runs are reached without one, so they do not set it.
+        behind_ingress = {"BODYWORK_ROUTE_PREFIX": f"/{pipeline.name}/{stage.name}"} if getattr(stage, "ingress", False) else {}
+        assert env == {"HOME": "/tmp", "PYTHONUNBUFFERED": "1", "BODYWORK_LOG_LEVEL": pipeline.log_level, **behind_ingress}
 
 
 # --- run: the whole pipeline from a project folder -------------------------------------------------

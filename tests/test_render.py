@@ -128,6 +128,9 @@ def test_parallel_project_objects(tmp_path: Path) -> None:
     startup = container["startupProbe"]
     assert startup["periodSeconds"] * startup["failureThreshold"] == 90
     assert {"readinessProbe", "livenessProbe"} <= container.keys()
+    assert {"name": "BODYWORK_ROUTE_PREFIX", "value": "/churn-model/serve"} in container["env"]
+    report_env = objects[("Deployment", "report")]["spec"]["template"]["spec"]["containers"][0]["env"]
+    assert "BODYWORK_ROUTE_PREFIX" not in {e["name"] for e in report_env}, "no Ingress, no prefix"
     assert serve["progressDeadlineSeconds"] >= 90
     assert serve["template"]["metadata"]["annotations"] == {"bodywork-render/source-commit": COMMIT}
     assert serve["selector"]["matchLabels"] == {"app.kubernetes.io/name": "serve", "app.kubernetes.io/instance": "churn-model"}

@@ -499,7 +499,7 @@ def test_serve_stage_answers_predictions_and_stops_on_sigterm(
     with started(
         "run", "--workspace", str(workspace), "--stage", "serve", "--module", "serve/serve.py",
         "--commit", example.pinned, "--", "--host", "127.0.0.1", "--port", str(port),
-        env=_env(example.home, BODYWORK_ARTIFACT_DIR=str(artifacts)),
+        env=_env(example.home, BODYWORK_ARTIFACT_DIR=str(artifacts), BODYWORK_ROUTE_PREFIX="/train-and-serve/serve"),
     ) as process:  # fmt: skip
         health = _wait_for_health(f"http://127.0.0.1:{port}/health", process)
         assert health["status"] == "ok" and health["model"]["n_features"] == 10
@@ -510,6 +510,8 @@ def test_serve_stage_answers_predictions_and_stops_on_sigterm(
         for prediction in answer["predictions"]:
             assert isinstance(prediction, float)
             assert TARGET_RANGE[0] <= prediction <= TARGET_RANGE[1]
+        through_ingress = _post_json(f"http://127.0.0.1:{port}/train-and-serve/serve/predict", {"features": rows})
+        assert through_ingress == (200, answer), "the Ingress prefix (BODYWORK_ROUTE_PREFIX) is stripped"
         status, answer = _post_json(f"http://127.0.0.1:{port}/predict", {"features": [[1.0, 2.0]]})
         assert status == 400 and "10 numbers" in answer["error"]
         process.send_signal(signal.SIGTERM)

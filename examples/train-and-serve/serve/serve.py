@@ -85,14 +85,22 @@ class PredictionHandler(BaseHTTPRequestHandler):
 
     server: ModelServer
 
+    @property
+    def route(self) -> str:
+        """The request path without the Ingress prefix (BODYWORK_ROUTE_PREFIX, e.g. /train-and-serve/serve)."""
+        prefix = os.environ.get("BODYWORK_ROUTE_PREFIX", "").rstrip("/")
+        if prefix and (self.path == prefix or self.path.startswith(prefix + "/")):
+            return self.path[len(prefix):] or "/"
+        return self.path
+
     def do_GET(self) -> None:  # noqa: N802 - the name http.server dispatches to
-        if self.path == "/health":
+        if self.route == "/health":
             self._reply(HTTPStatus.OK, {"status": "ok", "model": self.server.metrics})
         else:
             self._reply(HTTPStatus.NOT_FOUND, {"error": f"no such path: {self.path}"})
 
     def do_POST(self) -> None:  # noqa: N802 - the name http.server dispatches to
-        if self.path != "/predict":
+        if self.route != "/predict":
             self._reply(HTTPStatus.NOT_FOUND, {"error": f"no such path: {self.path}"})
             return
         try:

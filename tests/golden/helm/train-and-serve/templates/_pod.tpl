@@ -106,6 +106,10 @@ containers:
         value: "1"
       - name: BODYWORK_LOG_LEVEL
         value: {{ $values.logLevel | toJson }}
+      {{- if and .port $stage.ingress $stage.ingress.enabled }}
+      - name: BODYWORK_ROUTE_PREFIX
+        value: {{ $stage.ingress.path | toJson }}
+      {{- end }}
       {{- range $stage.secrets }}
       - name: {{ .name | toJson }}
         valueFrom:
