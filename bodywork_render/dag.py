@@ -7,28 +7,15 @@ from typing import NamedTuple
 
 
 class DagName(NamedTuple):
-    """One stage name as written in the DAG, with its step and character offset in the text."""
+    """One stage name as written in the DAG, with its 0-based step."""
 
     name: str
     step: int
-    offset: int
 
 
 def parse_dag(text: str) -> list[list[DagName]]:
     """Split a DAG text into steps of names; names are stripped, empty names kept (as '') for reporting."""
-    steps: list[list[DagName]] = []
-    position = 0
-    for step_number, step_text in enumerate(text.split(">>")):
-        names = []
-        offset = position
-        for raw in step_text.split(","):
-            stripped = raw.strip()
-            leading = len(raw) - len(raw.lstrip())
-            names.append(DagName(stripped, step_number, offset + leading))
-            offset += len(raw) + 1
-        steps.append(names)
-        position += len(step_text) + 2
-    return steps
+    return [[DagName(raw.strip(), number) for raw in step.split(",")] for number, step in enumerate(text.split(">>"))]
 
 
 def ordered_steps(steps: list[list[str]]) -> tuple[tuple[str, ...], ...]:

@@ -68,13 +68,6 @@ class Dag:
 
     steps: tuple[tuple[str, ...], ...]
 
-    def step_of(self, stage: str) -> int:
-        """0-based step of a stage in the DAG."""
-        for number, step in enumerate(self.steps):
-            if stage in step:
-                return number
-        raise KeyError(stage)
-
 
 @dataclass(frozen=True)
 class Pipeline:
@@ -89,13 +82,6 @@ class Pipeline:
     dag: Dag
     stages: dict[str, Stage] = field(hash=False)
     run_on_failure: str | None = None
-
-    def stages_in_order(self) -> list[Stage]:
-        """Stages of the DAG in step order, then the run_on_failure stage (if any)."""
-        ordered = [self.stages[name] for step in self.dag.steps for name in step]
-        if self.run_on_failure:
-            ordered.append(self.stages[self.run_on_failure])
-        return ordered
 
 
 def build_pipeline(data: dict[str, Any]) -> Pipeline:
