@@ -28,7 +28,7 @@ from .chart_values import chart_values, value_rows, values_schema, values_yaml
 from .diagnostics import BodyworkError
 from .model import Pipeline, ServiceStage
 from .plan import STARTUP_PERIOD_SECONDS, PlannedObject, RenderOptions, plan_pipeline
-from .render import JOB_TEMPLATES, Rendered, Templates, hydrator_metadata, quote, render_pipeline, reproduce_flags
+from .render import JOB_TEMPLATES, Rendered, Templates, hydrator_metadata, jinja_environment, quote, render_pipeline, reproduce_flags
 from .resources import resource_dir
 from .source import Source
 from .write import MARKER
@@ -62,14 +62,9 @@ class ChartTemplates:
     """The Jinja environment of chart files: shipped templates/chart/, overridden file by file by <override>/chart/."""
 
     def __init__(self, override: Path | None = None) -> None:
-        import jinja2
-
-        folders = [str(override / "chart")] if override is not None else []
-        self.env = jinja2.Environment(
-            loader=jinja2.FileSystemLoader([*folders, str(resource_dir("templates") / "chart")]),
-            undefined=jinja2.StrictUndefined,
-            autoescape=False,
-            keep_trailing_newline=True,
+        folders = [override / "chart"] if override is not None else []
+        self.env = jinja_environment(
+            [*folders, resource_dir("templates") / "chart"],
             trim_blocks=True,
             lstrip_blocks=True,
             variable_start_string="[[",
@@ -79,7 +74,6 @@ class ChartTemplates:
             comment_start_string="[#",
             comment_end_string="#]",
         )
-        self.env.filters["q"] = quote
         self.env.filters["code"] = code_span
 
     def render(self, name: str, context: dict[str, Any]) -> str:
