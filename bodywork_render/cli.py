@@ -17,8 +17,6 @@ from . import __version__
 from .check import DEFAULT_K8S_VERSION
 from .plan import DEFAULT_RUNNER_IMAGE
 
-from .entry import EXIT_INVALID
-
 app = typer.Typer(
     add_completion=False,
     no_args_is_help=True,
@@ -99,42 +97,19 @@ def render(
     package: Optional[Path] = typer.Option(None, "--package", help="Also write the chart archive <name>-<version>.tgz into this folder, as `helm package -d` would (helm format)."),
 ) -> None:
     """Render the pipeline into Kubernetes objects, validated against the Kubernetes schemas, in DAG order."""
-    from .cli_publish import render_options
-    from .render import render_project
-    from .source import path_in_repository
-    from .write import diff_trees, read_tree, write_tree
+    from .render_command import run_render
 
-    options = render_options(
-        output_format, engine, namespace, runner_image, k8s_version, create_namespace,
-        ingress_class, ingress_host, git_secret, flux_source, deploy_path or path_in_repository(out),
-    )  # fmt: skip
     if package is not None and output_format is not OutputFormat.helm:
         raise typer.BadParameter("needs --format helm", param_hint="--package")
-    if output_format is OutputFormat.helm:
-        from .chart import render_chart
-
-        rendered = render_chart(path, options, chart_version=chart_version, env=env, repo_url=repo_url, ref=ref, templates=templates)
-    else:
-        rendered = render_project(path, options, env=env, repo_url=repo_url, ref=ref, templates=templates)
-    _warn(list(rendered.warnings))
-    if check or diff:
-        changes = diff_trees(read_tree(out), rendered.files, str(out))
-        sys.stdout.write(changes)
-        if check and changes:
-            sys.stderr.write(f"{out} is out of date: run bodywork render to update it\n")
-            raise typer.Exit(EXIT_INVALID)
-        return
-    write_tree(out, rendered.files)
-    sys.stderr.write(f"rendered {len(rendered.objects)} objects into {out}\n")
-    if package is not None:
-        from .chart import package_chart
-
-        sys.stderr.write(f"packaged the chart as {package_chart(rendered.files, package)}\n")
-
-
-def _warn(lines: List[str]) -> None:
-    for line in lines:
-        sys.stderr.write(line + "\n")
+    raise typer.Exit(
+        run_render(
+            path, out=out, env=env, output_format=output_format.value, engine=engine.value if engine else None,
+            repo_url=repo_url, ref=ref, namespace=namespace, runner_image=runner_image, k8s_version=k8s_version,
+            templates=templates, create_namespace=create_namespace, ingress_class=ingress_class, ingress_host=ingress_host,
+            git_secret=git_secret, flux_source=flux_source, deploy_path=deploy_path, check=check, diff=diff,
+            chart_version=chart_version, package=package,
+        )
+    )  # fmt: skip
 
 
 @app.command()

@@ -1,4 +1,4 @@
-"""The `publish` and `refresh` commands, and the one mapping from render flags to RenderOptions that `render` shares.
+"""The `publish` and `refresh` commands, which share `render`'s flags and their mapping to RenderOptions.
 
 Both commands take `render`'s own flag declarations, read from its signature, so each
 render flag is declared once and means the same everywhere. They print what happened
@@ -16,7 +16,6 @@ from typing import TYPE_CHECKING, Any, Callable, NoReturn, Optional
 import typer
 
 if TYPE_CHECKING:
-    from .cli import Engine, OutputFormat
     from .plan import RenderOptions
     from .publish import CommitSettings, Published, Retry, Target
 
@@ -39,38 +38,6 @@ _TARGET_FLAGS: list[tuple[str, Any, Any]] = [
 ]
 
 
-def render_options(
-    output_format: OutputFormat,
-    engine: Engine | None,
-    namespace: str | None,
-    runner_image: str,
-    k8s_version: str,
-    create_namespace: bool,
-    ingress_class: str | None,
-    ingress_host: str | None,
-    git_secret: str | None,
-    flux_source: str,
-    deploy_path: str = ".",
-) -> RenderOptions:
-    """RenderOptions from the render flags; ``deploy_path`` (the output's path in its repository) matters to kustomize only."""
-    from .plan import RenderOptions, default_engine
-
-    layout = output_format.value
-    return RenderOptions(
-        layout=layout,  # type: ignore[arg-type]
-        engine=engine.value if engine else default_engine(layout),  # type: ignore[arg-type]
-        namespace=namespace,
-        runner_image=runner_image,
-        create_namespace=create_namespace,
-        ingress_class=ingress_class,
-        ingress_host=ingress_host,
-        git_secret=git_secret,
-        flux_source=flux_source,
-        deploy_path=deploy_path if layout == "kustomize" else ".",
-        k8s_version=k8s_version,
-    )
-
-
 class Flags:
     """The values of the flags a command shares with `render` and with the other publishing command."""
 
@@ -79,7 +46,12 @@ class Flags:
 
     def options(self) -> RenderOptions:
         """The RenderOptions of the render flags."""
-        return render_options(**{name: self.values[name] for name in OPTION_FLAGS})
+        from .render_command import render_options
+
+        values = {name: self.values[name] for name in OPTION_FLAGS}
+        values["output_format"] = values["output_format"].value
+        values["engine"] = values["engine"] and values["engine"].value
+        return render_options(**values)
 
     def target(self) -> Target:
         """The deployment repository, branch and folder."""

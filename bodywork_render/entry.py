@@ -2,9 +2,9 @@
 
 `bodywork validate` runs in pre-commit on every commit, so a plain
 `bodywork validate [--format text|json] [PATH ...]` is answered here without importing
-typer (with pydantic, ~100 ms, several times a bare interpreter's start). Anything else,
-including --help and any flag this fast path does not know, goes to the typer app in
-cli.py, which declares the same command.
+typer (~25 ms, twice a bare interpreter's start), and so is a plain `bodywork render`
+(render_command.py). Anything else, including --help and any flag these fast paths do
+not know, goes to the typer app in cli.py, which declares the same commands.
 """
 
 from __future__ import annotations
@@ -61,6 +61,12 @@ def main() -> None:
         fast = fast_validate_args(sys.argv[1:])
         if fast is not None:
             sys.exit(run_validate(*fast))
+        if sys.argv[1:2] == ["render"]:
+            from .render_command import fast_render_args, run_render
+
+            render_args = fast_render_args(sys.argv[1:])
+            if render_args is not None:
+                sys.exit(run_render(**render_args))
         from .cli import app
 
         app()

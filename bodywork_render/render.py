@@ -64,13 +64,16 @@ def jinja_environment(folders: list[Path], **syntax: Any) -> Any:
     """A Jinja environment with the options every template of the project needs, in one place.
 
     The first folder holding a template name wins (a user's override before the shipped
-    ones); a missing variable is an error, nothing is HTML-escaped, trailing newlines stay,
-    and the ``q`` filter JSON-quotes values. ``syntax`` sets delimiters and whitespace control.
+    ones); compiled templates are cached on disk (template_cache.py); a missing variable is
+    an error, nothing is HTML-escaped, trailing newlines stay, and the ``q`` filter JSON-quotes values. ``syntax`` sets delimiters and whitespace control.
     """
     import jinja2
 
+    from .template_cache import bytecode_cache
+
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader([str(folder) for folder in folders]),
+        bytecode_cache=bytecode_cache(),
         undefined=jinja2.StrictUndefined,
         autoescape=False,
         keep_trailing_newline=True,

@@ -1,0 +1,88 @@
+"""The on-disk cache of compiled templates: same output warm or cold, fresh after an edit, never a failed render."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from bodywork_render.render import Rendered
+from bodywork_render.resources import resource_dir
+from bodywork_render.template_cache import cache_folder
+from tests.renderkit import EXAMPLE, render
+
+
+@pytest.fixture
+def cache_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    monkeypatch.delenv("BODYWORK_NO_CACHE", raising=False)
+    return tmp_path / "cache" / "bodywork-render" / "jinja"
+
+
+def _files(rendered: Rendered) -> dict[str, str]:
+    return dict(rendered.files)
+
+
+def test_warm_cache_renders_the_same_bytes_as_no_cache(cache_home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    cold = _files(render(EXAMPLE))
+    entries = sorted(cache_home.iterdir())
+    assert entries and all(p.name.startswith("__jinja2_") for p in entries)
+    assert oct(cache_home.stat().st_mode & 0o777) == "0o700"
+    assert _files(render(EXAMPLE)) == cold
+    assert sorted(cache_home.iterdir()) == entries
+    monkeypatch.setenv("BODYWORK_NO_CACHE", "1")
+    assert cache_folder() is None
+    assert _files(render(EXAMPLE)) == cold
+
+
+def test_an_edited_template_is_compiled_afresh(cache_home: Path, tmp_path: Path) -> None:
+    from bodywork_render.plan import RenderOptions
+    from bodywork_render.render import render_project
+    from tests.renderkit import COMMIT, REPO_URL
+
+    templates = tmp_path / "templates"
+    templates.mkdir()
+    service = resource_dir("templates") / "service.yaml.j2"
+    shutil.copy(service, templates / "service.yaml.j2")
+
+    def rendered_service() -> str:
+        files = render_project(EXAMPLE, RenderOptions(), repo_url=REPO_URL, ref=COMMIT, templates=templates).files
+        return files["02-serve-service.yaml"]
+
+    assert "edited: \"two\"" not in rendered_service()
+    text = service.read_text().replace("metadata:\n", "metadata:\n  annotations:\n    edited: \"two\"\n", 1)
+    (templates / "service.yaml.j2").write_text(text)
+    assert "edited: \"two\"" in rendered_service()
+
+
+def test_a_corrupt_cache_entry_is_compiled_again(cache_home: Path) -> None:
+    cold = _files(render(EXAMPLE))
+    for entry in cache_home.iterdir():
+        entry.write_bytes(b"not bytecode")
+    assert _files(render(EXAMPLE)) == cold
+
+
+def test_a_cache_write_that_fails_never_fails_a_render(cache_home: Path) -> None:
+    from bodywork_render.render import Templates
+
+    env = Templates().env
+    shutil.rmtree(cache_home)  # cleared by someone else between start-up and the first template
+    assert env.get_template("job.yaml.j2")
+    assert not cache_home.exists()
+
+
+def test_an_unusable_cache_location_never_fails_a_render(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(blocker))
+    assert cache_folder() is None
+    assert render(EXAMPLE).objects
+
+
+def test_a_cache_folder_open_to_others_is_not_used(cache_home: Path) -> None:
+    cache_home.mkdir(parents=True)
+    cache_home.chmod(0o777)
+    assert cache_folder() is None
+    cache_home.chmod(0o700)
+    assert cache_folder() == cache_home
