@@ -242,11 +242,16 @@ def _seccomp(pod: _Pod) -> Iterator[ObjectProblem]:
 
 def _get(node: Any, *keys: str) -> Any:
     for key in keys:
-        if not isinstance(node, Mapping):
+        if not _is_mapping(node):
             return None
         node = node.get(key)
     return node
 
 
 def _mapping(value: Any) -> Mapping[str, Any]:
-    return value if isinstance(value, Mapping) else {}
+    return value if _is_mapping(value) else {}
+
+
+def _is_mapping(value: Any) -> bool:
+    # Rendered objects are dicts; the ABC check, for other mappings, costs several times more.
+    return isinstance(value, dict) or (value is not None and isinstance(value, Mapping))

@@ -6,13 +6,17 @@ import copy
 import datetime
 import json
 import os
+import re
 import subprocess
 import sys
 import textwrap
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from bodywork_render.check import (
     DEFAULT_K8S_VERSION,
@@ -356,6 +360,233 @@ def test_dotted_path() -> None:
     assert dotted_path(()) == ""
     assert dotted_path(("spec", "containers", 0, "image")) == "spec.containers[0].image"
     assert dotted_path(("metadata", "annotations", "a.b/c", 2)) == 'metadata.annotations["a.b/c"][2]'
+
+
+# -- schemas/k8s: our extract of the default release's definitions ------------------------------------------------
+
+ROOT = Path(__file__).resolve().parents[1]
+EXTRACT = ROOT / "schemas" / "k8s" / f"v{DEFAULT_K8S_VERSION}.json"
+DEFS_URI = "https://kubernetes.io/api/_definitions.json"
+
+
+def cron_job() -> dict[str, Any]:
+    return {"apiVersion": "batch/v1", "kind": "CronJob", "metadata": {"name": "refresh", "namespace": "ml"},
+            "spec": {"schedule": "*/5 * * * *", "concurrencyPolicy": "Forbid", "jobTemplate": {"spec": job()["spec"]}}}
+
+
+def far_fetched_deployment() -> dict[str, Any]:
+    """A Deployment wrong deep in definitions that the example never uses."""
+    obj = deployment()
+    spec = obj["spec"]["template"]["spec"]
+    spec["affinity"] = {"nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": {
+        "nodeSelectorTerms": [{"matchExpressions": [{"key": "zone", "operatr": "In"}]}]}}}
+    spec["topologySpreadConstraints"] = [{"maxSkew": "1", "topologyKey": "zone"}]
+    spec["volumes"].append({"name": "data", "hostPath": {"path": 7}, "csi": {"driver": "x", "readOnly": "yes"}})
+    container = spec["containers"][0]
+    container["env"].append({"name": "NODE", "valueFrom": {"fieldRef": {}}})
+    container["lifecycle"] = {"preStop": {"sleep": {"seconds": "5"}}}
+    container["securityContext"]["seLinuxOptions"] = {"level": "s0", "role": 1}
+    container["ports"][0]["protocol"] = 6
+    return obj
+
+
+def package_definitions(release: str) -> Path:
+    import kubernetes_validate
+
+    folder = Path(kubernetes_validate.__file__).parent / "kubernetes-json-schema" / f"v{release}.0-local-strict"
+    return folder / "_definitions.json"
+
+
+def templated_kinds() -> set[tuple[str, str]]:
+    """Every (apiVersion, kind) that a template of templates/ starts an object with."""
+    header = re.compile(r"^apiVersion: (\S+)\n(?:.*\n)?kind: (\S+)$", re.MULTILINE)
+    return {match for template in (ROOT / "templates").rglob("*.j2") for match in header.findall(template.read_text())}
+
+
+def without_descriptions(schema: Any) -> Any:
+    """A schema without its description keywords; a property called "description" stays."""
+    if not isinstance(schema, dict):
+        return schema
+    kept = {}
+    for key, value in schema.items():
+        if key in ("properties", "$defs", "patternProperties"):
+            value = {name: without_descriptions(sub) for name, sub in value.items()}
+        elif key in ("additionalProperties", "items", "not"):
+            value = without_descriptions(value)
+        elif key in ("oneOf", "anyOf", "allOf", "prefixItems"):
+            value = [without_descriptions(sub) for sub in value]
+        if key != "description":
+            kept[key] = value
+    return kept
+
+
+def references(node: Any) -> Iterator[str]:
+    if isinstance(node, dict):
+        for key, value in node.items():
+            yield from [value] if key == "$ref" else references(value)
+    elif isinstance(node, list):
+        for item in node:
+            yield from references(item)
+
+
+def served(document: dict[str, Any]) -> dict[tuple[str, str], str]:
+    """The definition name of each (apiVersion, kind) of a definitions document."""
+    return {(f"{g['group']}/{g['version']}" if g["group"] else g["version"], g["kind"]): name
+            for name, definition in document["$defs"].items()
+            for g in definition.get("x-kubernetes-group-version-kind", ())}
+
+
+def make_extract(release: str) -> dict[str, Any]:
+    """What schemas/k8s/v<release>.json holds: the definitions that our templates' built-in kinds and our CRDs reach."""
+    from importlib.metadata import version
+
+    path = package_definitions(release)
+    document = json.loads(path.read_text(encoding="utf-8"))
+    names = served(document)
+    reached: set[str] = set()
+    todo = [names[gvk] for gvk in templated_kinds() if gvk in names]
+    for crd in (ROOT / "schemas" / "crds").glob("*.json"):
+        crd_refs = references(json.loads(crd.read_text(encoding="utf-8")))
+        todo += [ref.partition("#/$defs/")[2] for ref in crd_refs if ref.startswith(DEFS_URI)]
+    while todo:
+        name = todo.pop()
+        if name not in reached:
+            reached.add(name)
+            todo += [ref.partition("#/$defs/")[2] for ref in references(document["$defs"][name])]
+    return {
+        "source": {"package": f"kubernetes-validate {version('kubernetes-validate')}",
+                   "file": f"{path.parent.name}/{path.name}", "size": path.stat().st_size},
+        "definitions": without_descriptions({**document, "$defs": {
+            name: definition for name, definition in document["$defs"].items() if name in reached}}),
+    }
+
+
+def test_the_extract_is_made_from_the_installed_kubernetes_validate() -> None:
+    """After a kubernetes-validate upgrade or a new kind in templates/, BODYWORK_UPDATE_GOLDEN=1 rewrites it."""
+    expected = make_extract(DEFAULT_K8S_VERSION)
+    if os.environ.get("BODYWORK_UPDATE_GOLDEN") == "1":
+        EXTRACT.parent.mkdir(exist_ok=True)
+        EXTRACT.write_text(json.dumps(expected, indent=1) + "\n", encoding="utf-8")
+    assert json.loads(EXTRACT.read_text(encoding="utf-8")) == expected
+    assert {("batch/v1", "CronJob"), ("apps/v1", "Deployment"), ("v1", "Namespace")} <= templated_kinds()
+    assert without_descriptions({"description": "d", "properties": {"description": {"description": "d"}}}) == {
+        "properties": {"description": {}}}
+
+
+def test_the_extract_is_used_only_with_the_file_it_was_made_from() -> None:
+    from bodywork_render.check import _shipped_extract
+
+    assert _shipped_extract(DEFAULT_K8S_VERSION, package_definitions(DEFAULT_K8S_VERSION)) is not None
+    assert _shipped_extract(DEFAULT_K8S_VERSION, package_definitions("1.36")) is None  # another size: stale
+    assert _shipped_extract("1.36", package_definitions("1.36")) is None  # not shipped
+
+
+def test_the_extract_gives_the_errors_of_the_package_definitions() -> None:
+    import jsonschema_rs
+
+    def errors(document: dict[str, Any], obj: dict[str, Any]) -> list[tuple[Any, ...]]:
+        name = served(document)[(obj["apiVersion"], obj["kind"])]
+        validator = jsonschema_rs.validator_for(
+            {"$schema": "https://json-schema.org/draft/2020-12/schema", "$ref": f"{DEFS_URI}#/$defs/{name}"},
+            registry=jsonschema_rs.Registry([(DEFS_URI, document)]), offline=True)
+        return [(e.kind.name, e.instance_path, e.schema_path, e.message) for e in validator.iter_errors(obj)]
+
+    extract = json.loads(EXTRACT.read_text(encoding="utf-8"))["definitions"]
+    package = json.loads(package_definitions(DEFAULT_K8S_VERSION).read_text(encoding="utf-8"))
+    cases = [obj for _, obj in _agreement_cases() if (obj["apiVersion"], obj["kind"]) in served(extract)]
+    cases += [cron_job(), far_fetched_deployment()]
+    for obj in cases:
+        assert errors(extract, obj) == errors(package, obj)
+    assert errors(extract, far_fetched_deployment())
+
+
+# -- the acceptor: valid objects are answered in Python, without importing jsonschema_rs ----------------------------
+
+
+def test_valid_objects_of_every_kind_we_render_need_no_jsonschema_rs() -> None:
+    code = textwrap.dedent("""\
+        import sys
+        from bodywork_render.check import check_objects
+        from tests.test_check import BUILTIN, CUSTOM, cron_job, job
+        assert check_objects([make() for make in BUILTIN + CUSTOM + [cron_job]]) == []
+        print("jsonschema_rs" in sys.modules)
+        broken = job()
+        broken["spec"]["backoffLimit"] = "2"
+        assert len(check_objects([broken])) == 1
+        print("jsonschema_rs" in sys.modules)
+        """)
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT)
+    assert result.stdout.split() == ["False", "True"]
+
+
+def definitions_of(obj: Any) -> Any:
+    from bodywork_render.check import _major_minor, _schemas
+
+    return _schemas(_major_minor(DEFAULT_K8S_VERSION)).definitions((obj["apiVersion"], obj["kind"]))
+
+
+def accepted(obj: Any) -> bool:
+    """The acceptor's answer: True is sure, False leaves the object to jsonschema_rs."""
+    return definitions_of(obj).accepts((obj["apiVersion"], obj["kind"]), obj)
+
+
+def valid(obj: Any) -> bool:
+    """jsonschema_rs's verdict."""
+    return definitions_of(obj).validator((obj["apiVersion"], obj["kind"])).is_valid(obj)
+
+
+def paths(node: Any, path: tuple[str | int, ...] = ()) -> Iterator[tuple[str | int, ...]]:
+    """Every path to a value inside an object, the object itself excluded."""
+    items = node.items() if isinstance(node, dict) else enumerate(node) if isinstance(node, list) else ()
+    for key, value in items:
+        yield (*path, key)
+        yield from paths(value, (*path, key))
+
+
+JSON_VALUES = [None, True, False, 0, 1, -1, 1.0, 1.5, -0.0, 2**70, 1e300, float("inf"), float("nan"),
+               "", "x", "Always", "10m", "10 m", "1.5h", "\u00e9", "a\nb", "https://x\n",
+               [], [1], ["x"], [{}], {}, {"name": "x"}, {"a": 1}]
+
+
+@settings(derandomize=True, max_examples=400, deadline=None, database=None)
+@given(data=st.data())
+def test_the_acceptor_agrees_with_jsonschema_rs_on_changed_objects(data: st.DataObject) -> None:
+    obj = data.draw(st.sampled_from(BUILTIN + CUSTOM + [cron_job, far_fetched_deployment]))()
+    for _ in range(data.draw(st.integers(1, 3))):
+        changeable = [path for path in paths(obj) if path not in (("apiVersion",), ("kind",))]
+        if not changeable:
+            break
+        *parent_path, key = data.draw(st.sampled_from(changeable))
+        parent = obj
+        for part in parent_path:
+            parent = parent[part]
+        action = data.draw(st.sampled_from(["replace", "delete", "add"]))
+        value = copy.deepcopy(data.draw(st.sampled_from(JSON_VALUES)))
+        if action == "replace":
+            parent[key] = value
+        elif action == "delete":
+            del parent[key]
+        elif isinstance(parent, dict):
+            parent[data.draw(st.sampled_from(["extra", "name", "type", "value", "port"]))] = value
+        else:
+            parent.append(value)
+    assert accepted(obj) == valid(obj)
+
+
+def test_the_acceptor_leaves_what_it_cannot_vouch_for_to_jsonschema_rs() -> None:
+    from types import MappingProxyType
+
+    dated = namespace()
+    dated["metadata"]["annotations"] = {"released": datetime.date(2024, 1, 1)}
+    keyed = namespace()
+    keyed["metadata"]["labels"][7] = "seven"
+    proxied = namespace()
+    proxied["metadata"] = MappingProxyType(proxied["metadata"])
+    newline = git_repository()
+    newline["spec"]["url"] = "https://git.example.com/deploy.git\n"
+    for obj in (dated, keyed, proxied, newline):
+        assert accepted(obj) is False
+    assert [p.path for p in check_objects([proxied, newline])] == ["spec.url"]
 
 
 # -- kubeconform: the subprocess contract, with a stand-in that answers in kubeconform's JSON format -----------
