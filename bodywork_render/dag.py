@@ -2,20 +2,10 @@
 
 from __future__ import annotations
 
-import graphlib
-from typing import NamedTuple
 
-
-class DagName(NamedTuple):
-    """One stage name as written in the DAG, with its 0-based step."""
-
-    name: str
-    step: int
-
-
-def parse_dag(text: str) -> list[list[DagName]]:
+def parse_dag(text: str) -> list[list[str]]:
     """Split a DAG text into steps of names; names are stripped, empty names kept (as '') for reporting."""
-    return [[DagName(raw.strip(), number) for raw in step.split(",")] for number, step in enumerate(text.split(">>"))]
+    return [[raw.strip() for raw in step.split(",")] for step in text.split(">>")]
 
 
 def ordered_steps(steps: list[list[str]]) -> tuple[tuple[str, ...], ...]:
@@ -23,6 +13,8 @@ def ordered_steps(steps: list[list[str]]) -> tuple[tuple[str, ...], ...]:
 
     Raises graphlib.CycleError if a stage appears in two steps.
     """
+    import graphlib  # not for `bodywork validate`, which only parses the DAG
+
     sorter: graphlib.TopologicalSorter[str] = graphlib.TopologicalSorter()
     for before, step in zip([[]] + steps, steps):
         for stage in step:

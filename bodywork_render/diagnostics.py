@@ -2,24 +2,37 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal, NamedTuple
+from collections import namedtuple
 
-Severity = Literal["error", "warning"]
+# typing.TYPE_CHECKING without importing typing: `bodywork validate` runs on every commit, and importing
+# typing (with contextlib) costs it several milliseconds, so the modules on its path import typing only for
+# type checkers.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any, Literal, NamedTuple
+
+    Severity = Literal["error", "warning"]
+
+    class _Diagnostic(NamedTuple):
+        file: str
+        line: int
+        column: int
+        path: str
+        severity: Severity
+        message: str
+
+else:
+    _Diagnostic = namedtuple("_Diagnostic", "file line column path severity message")
 
 
-class Diagnostic(NamedTuple):
+class Diagnostic(_Diagnostic):
     """One finding in one file; line and column are 1-based (0 when the whole file is meant).
 
-    A NamedTuple, not a dataclass: `bodywork validate` runs on every commit, and importing
-    dataclasses (with inspect) costs it several milliseconds.
+    A named tuple, not a dataclass: importing dataclasses (with inspect) would cost every commit's
+    `bodywork validate` several milliseconds.
     """
 
-    file: str
-    line: int
-    column: int
-    path: str
-    severity: Severity
-    message: str
+    __slots__ = ()
 
     def __str__(self) -> str:
         where = f"{self.file}:{self.line}:{self.column}" if self.line else self.file

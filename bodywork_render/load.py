@@ -18,9 +18,12 @@ from __future__ import annotations
 import re
 from functools import cached_property, lru_cache
 from pathlib import Path
-from typing import Any
 
 from .diagnostics import BodyworkError, Diagnostic
+
+TYPE_CHECKING = False  # without importing typing: see diagnostics.py
+if TYPE_CHECKING:
+    from typing import Any
 
 MAX_FILE_BYTES = 1 << 20
 MAX_DEPTH = 50

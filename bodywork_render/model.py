@@ -89,7 +89,7 @@ def build_pipeline(data: dict[str, Any]) -> Pipeline:
     section = data.get("pipeline") or data["project"]
     group = section.get("secrets_group")
     stages = {names.normalise(key): _stage(key, spec) for key, spec in data["stages"].items()}
-    dag_steps = [[names.normalise(n.name) for n in step] for step in parse_dag(section["DAG"])]
+    dag_steps = [[names.normalise(name) for name in step] for step in parse_dag(section["DAG"])]
     run_on_failure = section.get("run_on_failure")
     return Pipeline(
         name=names.normalise(section["name"]),

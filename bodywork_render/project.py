@@ -2,27 +2,36 @@
 
 from __future__ import annotations
 
+from collections import namedtuple
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NamedTuple
 
 from .diagnostics import BodyworkError, Diagnostic, errors_in
 from .load import Document, read_yaml
-
-if TYPE_CHECKING:
-    from .model import Pipeline
 from .validate import validate_document
 
 CONFIG_NAMES = ("bodywork.yaml", "bodywork.yml")
 
+TYPE_CHECKING = False  # without importing typing: see diagnostics.py
+if TYPE_CHECKING:
+    from typing import Any, NamedTuple
 
-class Project(NamedTuple):
+    from .model import Pipeline
+
+    class _Project(NamedTuple):
+        folder: Path | None
+        document: Document
+        pipeline: Pipeline
+        warnings: tuple[Diagnostic, ...]
+        overlay: dict[str, Any]
+
+else:
+    _Project = namedtuple("_Project", "folder document pipeline warnings overlay")
+
+
+class Project(_Project):
     """A validated project: its folder (None when a lone file was given), document, model, warnings and overlay."""
 
-    folder: Path | None
-    document: Document
-    pipeline: Pipeline
-    warnings: tuple[Diagnostic, ...]
-    overlay: dict[str, Any]
+    __slots__ = ()
 
 
 def config_file(path: Path) -> tuple[Path, Path | None]:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-
 from .diagnostics import Diagnostic
 
 
@@ -14,6 +12,8 @@ def as_text(diagnostics: list[Diagnostic]) -> str:
 
 def as_json(diagnostics: list[Diagnostic]) -> str:
     """A JSON list of {file, line, column, path, severity, message}."""
+    import json  # not for the text report of every pre-commit run
+
     return json.dumps([d.as_dict() for d in diagnostics], indent=2) + "\n"
 
 

@@ -7,15 +7,20 @@ diagnostic at once, sorted by position. No I/O, no printing.
 from __future__ import annotations
 
 import posixpath
-from collections.abc import Callable
 from functools import lru_cache
-from typing import Any
 
 from . import names
 from .dag import parse_dag
-from .diagnostics import Diagnostic, Severity
+from .diagnostics import Diagnostic
 from .load import Document, PathKey
-from .resources import load_json
+from .schema_compiled import accepts
+
+TYPE_CHECKING = False  # without importing typing: see diagnostics.py
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from typing import Any
+
+    from .diagnostics import Severity
 
 YAML11_BOOLEANS = {"yes", "no", "y", "n", "on", "off", "true", "false"}
 
@@ -35,6 +40,8 @@ ENV_SCHEMA = "bodywork-env.schema.json"
 @lru_cache(maxsize=None)
 def _validator(schema: str) -> Any:
     import jsonschema_rs
+
+    from .resources import load_json
 
     return jsonschema_rs.Draft202012Validator(load_json(schema))
 
@@ -110,6 +117,10 @@ def _encodable(text: str) -> bool:
 
 
 def _schema_problems(doc: Document, schema: str) -> list[Diagnostic]:
+    # Importing jsonschema_rs costs about 20 ms on every commit's pre-commit run: the code compiled from the
+    # schema (scripts/compile_schema.py) accepts exactly what it accepts, so it is asked only to explain a rejection.
+    if accepts(schema, doc.data):
+        return []
     found: list[Diagnostic] = []
     for error in _validator(schema).iter_errors(doc.data):
         found.extend(_explain(doc, error, schema))
@@ -216,17 +227,17 @@ def _dag_problems(doc: Document, section_key: str, section: dict[str, Any], stag
         return []
     where = (section_key, "DAG")
     found: list[Diagnostic] = []
-    in_dag: dict[str, int] = {}
-    for step in parse_dag(dag_text):
-        for entry in step:
-            if not entry.name:
-                found.append(_at(doc, where, "error", f"empty stage name in step {entry.step + 1} of {dag_text!r} (expected 'a >> b, c >> d')"))
-            elif entry.name in in_dag:
-                found.append(_at(doc, where, "error", f"stage {entry.name!r} appears twice in the DAG (steps {in_dag[entry.name] + 1} and {entry.step + 1}); a stage runs once"))
-            elif entry.name not in stages:
-                found.append(_at(doc, where, "error", f"stage {entry.name!r} is not defined under 'stages'{_did_you_mean(entry.name, list(stages))}"))
+    in_dag: dict[str, int] = {}  # stage name -> 1-based step
+    for number, step in enumerate(parse_dag(dag_text), 1):
+        for name in step:
+            if not name:
+                found.append(_at(doc, where, "error", f"empty stage name in step {number} of {dag_text!r} (expected 'a >> b, c >> d')"))
+            elif name in in_dag:
+                found.append(_at(doc, where, "error", f"stage {name!r} appears twice in the DAG (steps {in_dag[name]} and {number}); a stage runs once"))
+            elif name not in stages:
+                found.append(_at(doc, where, "error", f"stage {name!r} is not defined under 'stages'{_did_you_mean(name, list(stages))}"))
             else:
-                in_dag[entry.name] = entry.step
+                in_dag[name] = number
     on_failure = section.get("run_on_failure")
     if isinstance(on_failure, str):
         spec = stages.get(on_failure)
@@ -297,6 +308,8 @@ def _get(data: Any, path: PathKey) -> Any:
 
 
 def _schema_at(schema: str, schema_path: Any) -> dict[str, Any]:
+    from .resources import load_json
+
     node: Any = load_json(schema)
     for part in schema_path:
         node = node[part]
