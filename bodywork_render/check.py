@@ -9,11 +9,12 @@ Two backends give the same kind of answer:
 - ``kubeconform -strict`` when it is on PATH, fed the built-in objects on stdin;
 - otherwise, offline, the strict schemas that the ``kubernetes-validate``
   package ships, read from our extract of them (``schemas/k8s/``) for the kinds
-  we render. A small validator in Python (``_Acceptor``) passes the valid
-  objects; only an object it cannot vouch for reaches the Rust validator
-  ``jsonschema_rs``, compiled once per (release, apiVersion, kind), which decides
-  and explains every problem. So a render of valid objects loads a fifteenth of
-  the schemas and never imports jsonschema_rs, which alone costs ~10 ms.
+  we render. For the default release, code generated from those schemas ahead of
+  time (``k8s_compiled``, made by scripts/compile_k8s.py) passes the valid objects
+  that our templates write; only an object it cannot vouch for reaches the Rust
+  validator ``jsonschema_rs``, compiled once per (release, apiVersion, kind), which
+  decides and explains every problem. So a render of valid objects reads no schema
+  file and never imports jsonschema_rs, which alone costs ~10 ms.
 
 The custom resources that bodywork-render emits (Flux ``Kustomization`` and
 ``GitRepository``, Argo CD ``Application``) are checked offline in both cases,
@@ -29,7 +30,6 @@ import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cached_property, lru_cache
-from math import isfinite
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -169,24 +169,18 @@ def _gvk(obj: Any) -> tuple[str, str] | None:
 class _Definitions:
     """One release's definitions (kubernetes-validate's whole file, or our extract of it) and our CRD schemas.
 
-    ``refs`` gives the schema of each apiVersion and kind they serve. An object is
-    first asked of the ``_Acceptor``; the jsonschema_rs registry and validators,
-    which explain a rejection, are built only then.
+    ``refs`` gives the schema of each apiVersion and kind they serve; the jsonschema_rs
+    registry and validators are built when an object first needs them.
     """
 
     def __init__(self, document: dict[str, Any]) -> None:
         self._documents = {_DEFS_URI: document, **{schema["$id"]: schema for schema in _crd_schemas().values()}}
-        self._acceptor = _Acceptor(self._documents)
         self._validators: dict[tuple[str, str], jsonschema_rs.Validator] = {}
         self.refs: dict[tuple[str, str], str] = {gvk: schema["$id"] for gvk, schema in _crd_schemas().items()}
         for name, definition in document["$defs"].items():
             for gvk in definition.get("x-kubernetes-group-version-kind", ()):
                 group, version = gvk["group"], gvk["version"]
                 self.refs[(f"{group}/{version}" if group else version, gvk["kind"])] = f"{_DEFS_URI}#/$defs/{name}"
-
-    def accepts(self, gvk: tuple[str, str], obj: Any) -> bool:
-        """True when ``obj`` is valid for sure; False when jsonschema_rs must decide."""
-        return self._acceptor.ref(self.refs[gvk])(obj)
 
     def validator(self, gvk: tuple[str, str]) -> jsonschema_rs.Validator:
         """The jsonschema_rs validator of one apiVersion and kind, compiled on first use."""
@@ -209,14 +203,23 @@ class _Definitions:
 class _Schemas:
     """The schemas of one Kubernetes release: our extract of its definitions, else kubernetes-validate's whole file.
 
-    The extract (see ``_shipped_extract``) serves the kinds we render; any other kind
-    reads the package's ``_definitions.json``, fifteen times larger, only then.
+    ``accepts`` answers first (see ``_compiled_check``); the extract (see ``_shipped_extract``)
+    serves the kinds we render when jsonschema_rs must decide; any other kind reads the
+    package's ``_definitions.json``, fifteen times larger, only then.
     """
 
     def __init__(self, major_minor: tuple[int, int]) -> None:
         self.release = "{}.{}".format(*major_minor)
         self._package_file = _schema_dirs()[major_minor] / "_definitions.json"
-        self._extract = _shipped_extract(self.release, self._package_file)
+        self._compiled = _compiled_check(self.release, self._package_file)
+
+    def accepts(self, gvk: tuple[str, str], obj: Any) -> bool:
+        """True when ``obj`` is valid for sure; False when jsonschema_rs must decide."""
+        return self._compiled is not None and self._compiled(*gvk, obj)
+
+    @cached_property
+    def _extract(self) -> _Definitions | None:
+        return _shipped_extract(self.release, self._package_file)
 
     @cached_property
     def _package(self) -> _Definitions:
@@ -258,6 +261,19 @@ def _shipped_extract(release: str, package_file: Path) -> _Definitions | None:
     return _Definitions(extract["definitions"])
 
 
+def _compiled_check(release: str, package_file: Path) -> Callable[[str, str, Any], bool] | None:
+    """``k8s_compiled.accepts`` when it stands for this release's installed definitions, else None.
+
+    It is generated from our extract of the default release (scripts/compile_k8s.py), so it
+    holds while the extract does: for the file of the size it was made from.
+    """
+    if release != DEFAULT_K8S_VERSION:
+        return None
+    from bodywork_render import k8s_compiled
+
+    return k8s_compiled.accepts if k8s_compiled.SOURCE["size"] == package_file.stat().st_size else None
+
+
 @lru_cache(maxsize=None)
 def _schemas(major_minor: tuple[int, int]) -> _Schemas:
     return _Schemas(major_minor)
@@ -286,12 +302,12 @@ def _check_one(obj: Any, schemas: _Schemas) -> list[ObjectProblem]:
     if gvk is None:
         field = "apiVersion" if not isinstance(obj.get("apiVersion"), str) else "kind"
         return [ObjectProblem(kind, name, field, "required string field is missing")]
+    if schemas.accepts(gvk, obj):
+        return []
     definitions = schemas.definitions(gvk)
     if definitions is None:
         field, message = schemas.unknown(gvk)
         return [ObjectProblem(kind, name, field, message)]
-    if definitions.accepts(gvk, obj):
-        return []
     validator = definitions.validator(gvk)
     problems: list[ObjectProblem] = []
     try:
@@ -391,222 +407,6 @@ def _shown(value: Any) -> str:
         return kind
     text = json.dumps(value)
     return f"{kind} {text if len(text) <= 40 else text[:37] + '...'}"
-
-
-# -- accepting without jsonschema_rs --------------------------------------------
-
-_Check = Callable[[Any], bool]
-_Member = _Check | tuple[type, ...]  # tuple: the classes that a value of a type-only schema may have
-_ANNOTATIONS = frozenset({"description", "format", "title", "$comment", "$schema", "$id", "$defs"})  # no verdict
-_SIMPLE_TYPES: dict[str, tuple[type, ...]] = {
-    "string": (str,), "object": (dict,), "array": (list, tuple), "boolean": (bool,), "null": (type(None),),
-}
-
-
-class _Acceptor:
-    """Whether an object is valid, answered in Python: importing jsonschema_rs alone costs ~10 ms a process.
-
-    It reads the keywords that the Kubernetes and CRD schemas use (type, $ref,
-    properties, additionalProperties, required, items, enum, const, oneOf, pattern,
-    minLength, maxLength; format is an annotation, as for jsonschema_rs) and says
-    True only when jsonschema_rs would find the object valid. Its False means "not
-    sure": jsonschema_rs then decides and explains. So it answers False to what it
-    does not model: another keyword, a key no schema checks (a value left unread
-    could be one that has no JSON form), a number kind it cannot vouch for, a string
-    that Python's and ECMA's regexes could read differently. Each schema becomes a
-    closure the first time an object reaches it.
-    """
-
-    def __init__(self, documents: Mapping[str, Any]) -> None:
-        self._documents = documents
-        self._compiled: dict[str, _Check] = {}
-
-    def ref(self, uri: str) -> _Check:
-        """The check of the schema at an absolute reference (``<document>#<JSON pointer>``)."""
-        check = self._compiled.get(uri)
-        if check is None:
-            resolved: list[_Check] = []  # a schema that refers to itself meets this stand-in while it compiles
-            self._compiled[uri] = lambda value: resolved[0](value)
-            resolved.append(self._compile(self._resolve(uri), uri.partition("#")[0]))
-            check = self._compiled[uri] = resolved[0]
-        return check
-
-    def _resolve(self, uri: str) -> Any:
-        """The schema at ``uri``, or false when our documents do not have it."""
-        document, _, pointer = uri.partition("#")
-        schema = self._documents.get(document, False)
-        for part in pointer.split("/")[1:]:
-            schema = schema.get(part, False) if isinstance(schema, dict) else False
-        return schema
-
-    def _compile(self, schema: Any, document: str) -> _Check:
-        if not isinstance(schema, dict) or _TYPED.isdisjoint(schema) or schema.get("$id", document) != document:
-            # false; true, {} or another schema naming no type, which would let values go unread; a new base URI
-            return _never
-        checks: list[_Check] = []
-        for keyword, value in schema.items():
-            if keyword == "$ref":
-                checks.append(self.ref(document + value if value.startswith("#") else value))
-            elif keyword == "items":
-                checks.append(_items(self._member(value, document)))
-            elif keyword in _KEYWORDS:
-                checks.append(_KEYWORDS[keyword](value))
-            elif keyword not in _OTHER_KEYWORDS and not keyword.startswith("x-"):
-                return _never
-        types = _type(schema["type"]) if "type" in schema else _always
-        if "object" in _type_names(schema.get("type", ())) or not _OBJECT_KEYWORDS.isdisjoint(schema):
-            checks.insert(0, self._object(schema, document, types))
-        elif "type" in schema:
-            checks.insert(0, types)
-        return _all(checks)
-
-    def _object(self, schema: dict[str, Any], document: str, types: _Check) -> _Check:
-        """type, properties, required and additionalProperties in one check; a property compiles when first met.
-
-        Most members only name their types: those are checked inline with
-        ``isinstance``, which saves a call each.
-        """
-        properties: dict[str, Any] = schema.get("properties", {})
-        required = tuple(schema.get("required", ()))
-        extra = schema.get("additionalProperties")
-        other = self._member(extra, document) if isinstance(extra, dict) else None
-        compiled: dict[str, _Member] = {}
-
-        def check(value: Any) -> bool:
-            if not isinstance(value, dict):
-                return types(value)
-            for key in required:
-                if key not in value:
-                    return False
-            for key, item in value.items():
-                item_check = compiled.get(key)
-                if item_check is None:
-                    if key in properties:
-                        item_check = compiled[key] = self._member(properties[key], document)
-                    elif other is not None and isinstance(key, str):
-                        item_check = other
-                    else:
-                        return False
-                if isinstance(item_check, tuple):
-                    if not isinstance(item, item_check):
-                        return False
-                elif not item_check(item):
-                    return False
-            return True
-
-        return check
-
-    def _member(self, schema: Any, document: str) -> _Member:
-        """The check of a property, item or map value; the classes it may have, when its schema only names those."""
-        if isinstance(schema, dict) and "type" in schema and schema.keys() <= _TYPE_ONLY:
-            names = _type_names(schema["type"])
-            if all(name in _SIMPLE_TYPES for name in names):
-                return tuple(cls for name in names for cls in _SIMPLE_TYPES[name])
-        return self._compile(schema, document)
-
-
-_OBJECT_KEYWORDS = frozenset({"properties", "required", "additionalProperties"})
-_OTHER_KEYWORDS = _OBJECT_KEYWORDS | _ANNOTATIONS | {"type"}
-_TYPE_ONLY = _ANNOTATIONS | {"type"}
-_TYPED = frozenset({"type", "$ref", "enum", "const", "oneOf"})  # a schema with none of these lets any value through
-
-
-def _never(value: Any) -> bool:
-    return False
-
-
-def _always(value: Any) -> bool:
-    return True
-
-
-def _all(checks: list[_Check]) -> _Check:
-    if not checks:
-        return _always
-    if len(checks) == 1:
-        return checks[0]
-    if len(checks) == 2:
-        first, second = checks
-        return lambda value: first(value) and second(value)
-    return lambda value: all(check(value) for check in checks)
-
-
-def _type_names(types: str | list[str]) -> list[str]:
-    return [types] if isinstance(types, str) else types
-
-
-def _type(types: str | list[str]) -> _Check:
-    names = _type_names(types)
-    if not all(name in _SIMPLE_TYPES or name in ("number", "integer") for name in names):
-        return _never
-    simple = tuple(cls for name in names for cls in _SIMPLE_TYPES.get(name, ()))
-    numeric = _is_number if "number" in names else _is_integer if "integer" in names else None
-    if numeric is None:
-        return lambda value: isinstance(value, simple)
-    return lambda value: isinstance(value, simple) or numeric(value)
-
-
-def _is_integer(value: Any) -> bool:
-    if isinstance(value, int):
-        return not isinstance(value, bool)
-    return isinstance(value, float) and value.is_integer()
-
-
-def _is_number(value: Any) -> bool:
-    if isinstance(value, int):
-        return not isinstance(value, bool)
-    return isinstance(value, float) and isfinite(value)
-
-
-def _strings(options: list[Any]) -> _Check:
-    """enum and const, when every option is a string (equality of other JSON values is not Python's)."""
-    if not all(isinstance(option, str) for option in options):
-        return _never
-    allowed = frozenset(options)
-    return lambda value: isinstance(value, str) and value in allowed
-
-
-def _pattern(pattern: str) -> _Check:
-    """A pattern, for printable ASCII strings: other strings are left to jsonschema_rs.
-
-    On those, Python reads the patterns of our CRD schemas (groups, alternatives,
-    classes, quantifiers, anchors) as ECMA does: only line breaks and Unicode classes,
-    which they cannot contain, would part them.
-    """
-    try:
-        search = re.compile(pattern).search
-    except re.error:
-        return _never
-    return lambda value: not isinstance(value, str) or (value.isascii() and value.isprintable() and bool(search(value)))
-
-
-def _items(item: _Member) -> _Check:
-    def check(value: Any) -> bool:
-        if not isinstance(value, (list, tuple)):
-            return True
-        if isinstance(item, tuple):
-            return all(isinstance(element, item) for element in value)
-        return all(item(element) for element in value)
-
-    return check
-
-
-def _one_of(branches: list[Any]) -> _Check:
-    """Exactly one branch, when each only names scalar types: a type check is never unsure, so the count is exact."""
-    if not all(isinstance(branch, dict) and "type" in branch and branch.keys() <= _TYPE_ONLY
-               and {"object", "array"}.isdisjoint(_type_names(branch["type"])) for branch in branches):
-        return _never
-    checks = [_type(branch["type"]) for branch in branches]
-    return lambda value: sum(1 for check in checks if check(value)) == 1
-
-
-_KEYWORDS: dict[str, Callable[[Any], _Check]] = {
-    "oneOf": _one_of,
-    "enum": _strings,
-    "const": lambda option: _strings([option]),
-    "pattern": _pattern,
-    "minLength": lambda length: lambda value: not isinstance(value, str) or len(value) >= length,
-    "maxLength": lambda length: lambda value: not isinstance(value, str) or len(value) <= length,
-}
 
 
 # -- the kubeconform backend --------------------------------------------------
