@@ -13,7 +13,6 @@ by its DAG step. Where that is not the DAG's order, a warning says so.
 
 from __future__ import annotations
 
-import dataclasses
 import gzip
 import io
 import os
@@ -121,7 +120,7 @@ def chart_files(pipeline: Pipeline, source: Source, options: RenderOptions, char
     """
     if not SEMVER.match(chart_version):
         raise BodyworkError(f"--chart-version {chart_version!r} is not a semantic version (e.g. {DEFAULT_CHART_VERSION} or 1.2.0-rc.1)")
-    options = dataclasses.replace(options, layout="manifests", engine="argocd")
+    options = options._replace(layout="manifests", engine="argocd")
     manifest_templates = Templates(templates)
     plan = plan_pipeline(pipeline, source, options, manifest_templates.digest(JOB_TEMPLATES))
     # Helm installs into the release namespace, and the run_on_failure Job (planned after the last step) has no Helm form.

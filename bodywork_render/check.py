@@ -28,10 +28,9 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
 from functools import cached_property, lru_cache
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 if TYPE_CHECKING:
     import jsonschema_rs
@@ -50,8 +49,7 @@ _ONE_OF_NAMES = {
 }
 
 
-@dataclass(frozen=True)
-class ObjectProblem:
+class ObjectProblem(NamedTuple):
     """One problem found in one rendered object.
 
     ``path`` is the dotted field path inside the object, with list indexes in

@@ -7,8 +7,8 @@ from data that ``validate`` accepted.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any, Union
+from dataclasses import dataclass
+from typing import Any, NamedTuple, Union
 
 from . import names
 from .dag import parse_dag, ordered_steps
@@ -17,8 +17,7 @@ DEFAULT_CPU_REQUEST = 0.25
 DEFAULT_MEMORY_REQUEST_MB = 256
 
 
-@dataclass(frozen=True)
-class SecretEnv:
+class SecretEnv(NamedTuple):
     """Environment variable ``env`` read from key ``env`` of bodywork secret ``name`` (see names.secret_name)."""
 
     env: str
@@ -62,15 +61,13 @@ class ServiceStage(StageBase):
 Stage = Union[BatchStage, ServiceStage]
 
 
-@dataclass(frozen=True)
-class Dag:
+class Dag(NamedTuple):
     """Ordered steps; the stages of one step run in parallel."""
 
     steps: tuple[tuple[str, ...], ...]
 
 
-@dataclass(frozen=True)
-class Pipeline:
+class Pipeline(NamedTuple):
     """A whole bodywork pipeline, ready to plan."""
 
     name: str
@@ -80,7 +77,7 @@ class Pipeline:
     secrets_group: str | None
     log_level: str
     dag: Dag
-    stages: dict[str, Stage] = field(hash=False)
+    stages: dict[str, Stage]
     run_on_failure: str | None = None
 
 

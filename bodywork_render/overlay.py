@@ -50,8 +50,7 @@ def apply_overlay(pipeline: Pipeline, overlay: dict[str, Any]) -> Pipeline:
     for key, changes in (overlay.get("stages") or {}).items():
         stage = by_source[key]
         stages[stage.name] = dataclasses.replace(stage, **{f: changes[f] for f in _STAGE_FIELDS if f in changes})
-    return dataclasses.replace(
-        pipeline,
+    return pipeline._replace(
         docker_image=section.get("docker_image", pipeline.docker_image),
         namespace=names.normalise(section["namespace"]) if "namespace" in section else pipeline.namespace,
         secrets_group=section.get("secrets_group", pipeline.secrets_group),
@@ -62,8 +61,7 @@ def apply_overlay(pipeline: Pipeline, overlay: dict[str, Any]) -> Pipeline:
 def overlay_options(options: RenderOptions, overlay: dict[str, Any]) -> RenderOptions:
     """Render options with the overlay's ingress host and class where no flag set them."""
     section = overlay.get("pipeline") or {}
-    return dataclasses.replace(
-        options,
+    return options._replace(
         ingress_host=options.ingress_host or section.get("ingress_host"),
         ingress_class=options.ingress_class or section.get("ingress_class"),
     )

@@ -9,8 +9,7 @@ from __future__ import annotations
 import json
 import math
 import posixpath
-from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 from . import labels, names
 from .check import DEFAULT_K8S_VERSION
@@ -27,8 +26,7 @@ SOURCE_COMMIT = "bodywork-render/source-commit"
 STARTUP_PERIOD_SECONDS = 5
 
 
-@dataclass(frozen=True)
-class RenderOptions:
+class RenderOptions(NamedTuple):
     """Everything besides bodywork.yaml and the source commit that decides the output."""
 
     layout: Layout = "manifests"
@@ -50,8 +48,7 @@ def default_engine(layout: Layout) -> Engine:
     return "flux" if layout == "kustomize" else "argocd"
 
 
-@dataclass(frozen=True)
-class PlannedObject:
+class PlannedObject(NamedTuple):
     """One object to render: ``template`` filled with ``values`` gives a single Kubernetes object."""
 
     template: str
@@ -59,11 +56,10 @@ class PlannedObject:
     name: str
     step: int
     file: str
-    values: dict[str, Any] = field(hash=False, compare=False)
+    values: dict[str, Any]
 
 
-@dataclass(frozen=True)
-class Plan:
+class Plan(NamedTuple):
     """The objects of a render, in output order, and what the user must hear about."""
 
     objects: tuple[PlannedObject, ...]
@@ -122,8 +118,7 @@ def memory_quantity(megabytes: int) -> str:
     return f"{megabytes}M"
 
 
-@dataclass(frozen=True)
-class _Context:
+class _Context(NamedTuple):
     pipeline: Pipeline
     source: Source
     options: RenderOptions

@@ -27,7 +27,7 @@ import shlex
 import shutil
 import tempfile
 import time
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any, Iterable, Literal, Mapping
 from urllib.parse import urlsplit
@@ -190,7 +190,7 @@ def prepare(
     pipeline = load_project(path).pipeline.name
     folder = target.folder(pipeline)
     if options.layout == "kustomize":
-        options = replace(options, deploy_path=f"./{folder}")
+        options = options._replace(deploy_path=f"./{folder}")
     rendered = render_project(path, options, env=target.env, repo_url=repo_url, ref=ref, templates=templates)
     metadata = read_metadata(rendered.files[MARKER])
     return Publication(pipeline, folder, rendered.files, Source(metadata["repoURL"], metadata["drySha"]), rendered.warnings)

@@ -10,9 +10,8 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from . import __version__, names
 from .diagnostics import BodyworkError, Diagnostic
@@ -24,8 +23,7 @@ from .source import Source
 JOB_TEMPLATES = ("job.yaml.j2", "_pod.yaml.j2")
 
 
-@dataclass(frozen=True)
-class Rendered:
+class Rendered(NamedTuple):
     """The files of a render (relative path -> text), the Kubernetes objects in them, and warnings."""
 
     files: dict[str, str]
@@ -242,15 +240,12 @@ def hydrator_metadata(source: Source, output_format: str, k8s_version: str, **ex
 
 def reproduce_flags(source: Source, options: RenderOptions) -> list[str]:
     """The `bodywork render` flags that give exactly this output again."""
-    import dataclasses
     import shlex
 
     flags = [f"--repo-url {shlex.quote(source.repo_url)}", f"--ref {source.commit}"]
-    defaults = RenderOptions()
-    for option in dataclasses.fields(RenderOptions):
-        value = getattr(options, option.name)
-        if value != getattr(defaults, option.name):
-            flag = "--" + _FLAG_NAMES.get(option.name, option.name.replace("_", "-"))
+    for name, value in zip(RenderOptions._fields, options):
+        if value != RenderOptions._field_defaults[name]:
+            flag = "--" + _FLAG_NAMES.get(name, name.replace("_", "-"))
             flags.append(flag if value is True else f"{flag} {shlex.quote(str(value))}" if value is not False else f"--no-{flag[2:]}")
     return flags
 

@@ -8,8 +8,8 @@ URLs are redacted (no user or password) wherever they are shown or written.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 from urllib.parse import urlsplit, urlunsplit
 
 from .diagnostics import BodyworkError
@@ -17,8 +17,7 @@ from .diagnostics import BodyworkError
 FULL_SHA = re.compile(r"^[0-9a-f]{40}$")
 
 
-@dataclass(frozen=True)
-class Source:
+class Source(NamedTuple):
     """Where the stage code comes from: a repository URL (credential-free), a full commit SHA, and the
     project's folder inside the repository ('' at its root), which module paths are relative to."""
 

@@ -10,7 +10,6 @@ written by this tool and is never replaced.
 from __future__ import annotations
 
 import ctypes
-import difflib
 import os
 import shutil
 import tempfile
@@ -35,6 +34,8 @@ def read_tree(folder: Path) -> dict[str, str]:
 
 def diff_trees(old: dict[str, str], new: dict[str, str], label: str) -> str:
     """A unified diff from old to new, file by file, in path order ('' when equal)."""
+    import difflib  # only --check and --diff compare; a plain render writes
+
     chunks = []
     for path in sorted(old.keys() | new.keys()):
         if old.get(path) != new.get(path):

@@ -100,7 +100,7 @@ def test_versions_1_0_and_1_1_load_into_the_same_model(tmp_path: Path) -> None:
     old = tmp_path / "old.yaml"
     old.write_text(text.replace('version: "1.1"', 'version: "1.0"').replace("pipeline:", "project:"))
     new = load_project(CASES / "valid" / "minimal-1.1.yaml").pipeline
-    assert load_project(old).pipeline == new.__class__(**{**new.__dict__, "version": "1.0"})
+    assert load_project(old).pipeline == new._replace(version="1.0")
 
 
 def test_secrets_group_prefixes_secret_names(tmp_path: Path) -> None:
