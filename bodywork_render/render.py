@@ -181,10 +181,11 @@ def option_problems(options: RenderOptions) -> list[str]:
         if (value or (flag, value) not in optional) and not names.is_subdomain(value or ""):
             problems.append(f"{flag} {value!r} is not a valid Kubernetes name (expected lower-case letters, digits, '-' and '.')")
     deploy = options.deploy_path.replace("\\", "/")
-    if deploy.startswith("/") or ".." in deploy.split("/"):
-        problems.append(f"--deploy-path {options.deploy_path!r} must be a path inside the deployment repository (relative, without '..'), as Flux reads it")
-    if not options.runner_image or any(c.isspace() for c in options.runner_image):
-        problems.append(f"--runner-image {options.runner_image!r} is not an image reference (expected no spaces, e.g. {RenderOptions().runner_image})")
+    if deploy.startswith("/") or ".." in deploy.split("/") or not deploy.isprintable():
+        problems.append(f"--deploy-path {options.deploy_path!r} must be a path inside the deployment repository (relative, printable, without '..'), as Flux reads it")
+    image = options.runner_image
+    if not image or not image.isascii() or not image.isprintable() or " " in image:
+        problems.append(f"--runner-image {image!r} is not an image reference (expected printable ASCII, no spaces, e.g. {RenderOptions().runner_image})")
     try:
         check_objects([], options.k8s_version)
     except ValueError as exc:

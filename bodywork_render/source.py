@@ -51,6 +51,8 @@ def resolve_source(project_dir: Path | None, repo_url: str | None, ref: str | No
             f"cannot tell which repository and commit the stages run: give {missing}"
             " (or render from a git checkout with an 'origin' remote)"
         )
+    if not repo_url.isprintable():
+        raise BodyworkError(f"--repo-url {redact_url(repo_url)!r} is not a URL the stages can fetch (expected printable characters only)")
     return Source(redact_url(repo_url), commit, project_path_in_checkout(project_dir) if project_dir is not None else "")
 
 

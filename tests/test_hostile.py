@@ -155,7 +155,9 @@ FLAG_CASES = [
     ({"ingress_class": "[[ x ]]"}, "--ingress-class '[[ x ]]' is not a valid Kubernetes name (expected lower-case letters, digits, '-' and '.')"),
     ({"git_secret": "creds\n  extra: key"}, "--git-secret 'creds\\n  extra: key' is not a valid Kubernetes name (expected lower-case letters, digits, '-' and '.')"),
     ({"flux_source": "{% raw %}"}, "--flux-source '{% raw %}' is not a valid Kubernetes name (expected lower-case letters, digits, '-' and '.')"),
-    ({"runner_image": "runner:1 --privileged"}, "--runner-image 'runner:1 --privileged' is not an image reference (expected no spaces, e.g. ghcr.io/bodywork-render/runner:0.1.0)"),
+    ({"runner_image": "runner:1 --privileged"}, "--runner-image 'runner:1 --privileged' is not an image reference (expected printable ASCII, no spaces, e.g. ghcr.io/bodywork-render/runner:0.1.0)"),
+    ({"runner_image": "runner\udcff"}, "--runner-image 'runner\\udcff' is not an image reference (expected printable ASCII, no spaces, e.g. ghcr.io/bodywork-render/runner:0.1.0)"),
+    ({"runner_image": "runner\u00e9"}, "--runner-image 'runneré' is not an image reference (expected printable ASCII, no spaces, e.g. ghcr.io/bodywork-render/runner:0.1.0)"),
     ({"k8s_version": "9.99"}, "--k8s-version: no schemas for Kubernetes '9.99'; supported releases: "),
 ]
 
@@ -180,6 +182,10 @@ def test_the_cli_refuses_hostile_flags_with_exit_1_and_leaves_the_output_alone(t
         (["--ingress-host", "{{ x }}", "--format", "helm"], "error: --ingress-host '{{ x }}' is not a valid host name"),
         (["--k8s-version", "1.0"], "error: --k8s-version: no schemas for Kubernetes '1.0'; supported releases: 1."),
         (["--templates", str(tmp_path / "missing")], f"error: --templates '{tmp_path / 'missing'}': no such folder"),
+        # bytes the locale cannot decode reach Python as lone surrogates, which no YAML reader accepts
+        (["--format", "kustomize", "--deploy-path", "a\udcff"], "error: --deploy-path 'a\\udcff' must be a path inside the deployment repository"),
+        (["--repo-url", "https://git.example/\udcff"], "error: --repo-url 'https://git.example/\\udcff' is not a URL the stages can fetch"),
+        (["--runner-image", "runner\udcff"], "error: --runner-image 'runner\\udcff' is not an image reference"),
     ]:
         result = bodywork("render", *common, *flags)
         assert result.returncode == 1, result.stderr
