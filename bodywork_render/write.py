@@ -9,7 +9,6 @@ written by this tool and is never replaced.
 
 from __future__ import annotations
 
-import ctypes
 import os
 import shutil
 import tempfile
@@ -93,6 +92,8 @@ def _swap_in(staging: Path, folder: Path) -> None:
 
 def _exchange(a: Path, b: Path) -> bool:
     """Atomically swap two paths with renameat2(RENAME_EXCHANGE); False where the system lacks it."""
+    import ctypes  # only to replace a folder: `render --check` and a first render never need it
+
     try:
         libc = ctypes.CDLL(None, use_errno=True)
         renameat2 = libc.renameat2
