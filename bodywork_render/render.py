@@ -63,7 +63,8 @@ def jinja_environment(folders: list[Path], **syntax: Any) -> Any:
 
     The first folder holding a template name wins (a user's override before the shipped
     ones); compiled templates are cached on disk (template_cache.py); a missing variable is
-    an error, nothing is HTML-escaped, trailing newlines stay, and the ``q`` filter JSON-quotes values. ``syntax`` sets delimiters and whitespace control.
+    an error, nothing is HTML-escaped, trailing newlines stay, and the ``q`` filter
+    JSON-quotes values. ``syntax`` sets delimiters and whitespace control.
     """
     import jinja2
 
