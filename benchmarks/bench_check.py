@@ -23,7 +23,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bodywork_render.check import DEFAULT_K8S_VERSION, check_objects  # noqa: E402
+from bodywork_render.verify.kubernetes import DEFAULT_K8S_VERSION, check_objects  # noqa: E402
 
 RUN = "0123456789abcdef0123456789abcdef01234567"
 
@@ -50,84 +50,145 @@ def _pod_spec(stage: str, restart: str) -> dict[str, Any]:
         "automountServiceAccountToken": False,
         "restartPolicy": restart,
         "securityContext": {"runAsNonRoot": True, "runAsUser": 10001, "seccompProfile": {"type": "RuntimeDefault"}},
-        "initContainers": [{
-            "name": "fetch",
-            "image": "ghcr.io/example/bodywork-runner:0.1.0",
-            "args": ["fetch", "--repo", "https://example.invalid/project.git", "--commit", RUN],
-            "securityContext": hardened,
-            "resources": {"requests": {"cpu": "100m", "memory": "64M"}, "limits": {"memory": "64M"}},
-            "volumeMounts": mounts,
-        }],
-        "containers": [{
-            "name": "stage",
-            "image": "python:3.12-slim",
-            "command": ["python3", "/workspace/.runner/run.py"],
-            "args": ["--stage", stage, "--module", f"stages/{stage}.py"],
-            "env": [
-                {"name": "BODYWORK_STAGE", "value": stage},
-                {"name": "API_KEY", "valueFrom": {"secretKeyRef": {"name": "prod-api", "key": "API_KEY"}}},
-            ],
-            "securityContext": hardened,
-            "resources": resources,
-            "volumeMounts": mounts,
-        }],
+        "initContainers": [
+            {
+                "name": "fetch",
+                "image": "ghcr.io/example/bodywork-runner:0.1.0",
+                "args": ["fetch", "--repo", "https://example.invalid/project.git", "--commit", RUN],
+                "securityContext": hardened,
+                "resources": {"requests": {"cpu": "100m", "memory": "64M"}, "limits": {"memory": "64M"}},
+                "volumeMounts": mounts,
+            }
+        ],
+        "containers": [
+            {
+                "name": "stage",
+                "image": "python:3.12-slim",
+                "command": ["python3", "/workspace/.runner/run.py"],
+                "args": ["--stage", stage, "--module", f"stages/{stage}.py"],
+                "env": [
+                    {"name": "BODYWORK_STAGE", "value": stage},
+                    {"name": "API_KEY", "valueFrom": {"secretKeyRef": {"name": "prod-api", "key": "API_KEY"}}},
+                ],
+                "securityContext": hardened,
+                "resources": resources,
+                "volumeMounts": mounts,
+            }
+        ],
         "volumes": [{"name": "workspace", "emptyDir": {}}, {"name": "tmp", "emptyDir": {"sizeLimit": "1Gi"}}],
     }
 
 
 def make_objects(count: int) -> list[dict[str, Any]]:
     """About ``count`` objects: a ServiceAccount, then per stage a Job, or a Deployment, Service and Ingress."""
-    objects: list[dict[str, Any]] = [{
-        "apiVersion": "v1", "kind": "ServiceAccount",
-        "metadata": {"name": "bench", "namespace": "bench"}, "automountServiceAccountToken": False,
-    }]
+    objects: list[dict[str, Any]] = [
+        {
+            "apiVersion": "v1",
+            "kind": "ServiceAccount",
+            "metadata": {"name": "bench", "namespace": "bench"},
+            "automountServiceAccountToken": False,
+        }
+    ]
     index = 0
     while len(objects) < count:
         stage = f"stage-{index:04d}"
-        meta = {"name": stage, "namespace": "bench", "labels": _labels(stage),
-                "annotations": {"argocd.argoproj.io/sync-wave": str(index // 10)}}
+        meta = {
+            "name": stage,
+            "namespace": "bench",
+            "labels": _labels(stage),
+            "annotations": {"argocd.argoproj.io/sync-wave": str(index // 10)},
+        }
         if index % 2 == 0:
-            objects.append({
-                "apiVersion": "batch/v1", "kind": "Job",
-                "metadata": {**meta, "name": f"{stage}-1a2b3c4d"},
-                "spec": {"backoffLimit": 2, "activeDeadlineSeconds": 3600,
-                         "template": {"metadata": {"labels": _labels(stage)}, "spec": _pod_spec(stage, "Never")}},
-            })
+            objects.append(
+                {
+                    "apiVersion": "batch/v1",
+                    "kind": "Job",
+                    "metadata": {**meta, "name": f"{stage}-1a2b3c4d"},
+                    "spec": {
+                        "backoffLimit": 2,
+                        "activeDeadlineSeconds": 3600,
+                        "template": {"metadata": {"labels": _labels(stage)}, "spec": _pod_spec(stage, "Never")},
+                    },
+                }
+            )
         else:
             spec = _pod_spec(stage, "Always")
             spec["containers"][0]["ports"] = [{"name": "http", "containerPort": 8000}]
-            spec["containers"][0]["startupProbe"] = {"tcpSocket": {"port": "http"}, "periodSeconds": 5,
-                                                     "failureThreshold": 60}
+            spec["containers"][0]["startupProbe"] = {
+                "tcpSocket": {"port": "http"},
+                "periodSeconds": 5,
+                "failureThreshold": 60,
+            }
             spec["containers"][0]["readinessProbe"] = {"tcpSocket": {"port": "http"}, "periodSeconds": 10}
-            objects.append({
-                "apiVersion": "apps/v1", "kind": "Deployment", "metadata": meta,
-                "spec": {"replicas": 2, "progressDeadlineSeconds": 600,
-                         "selector": {"matchLabels": {"app.kubernetes.io/name": stage}},
-                         "strategy": {"type": "RollingUpdate",
-                                      "rollingUpdate": {"maxUnavailable": 0, "maxSurge": 1}},
-                         "template": {"metadata": {"labels": _labels(stage), "annotations": {"bodywork/run": RUN}},
-                                      "spec": spec}},
-            })
-            objects.append({
-                "apiVersion": "v1", "kind": "Service", "metadata": meta,
-                "spec": {"type": "ClusterIP", "selector": {"app.kubernetes.io/name": stage},
-                         "ports": [{"name": "http", "port": 8000, "targetPort": "http"}]},
-            })
-            objects.append({
-                "apiVersion": "networking.k8s.io/v1", "kind": "Ingress", "metadata": meta,
-                "spec": {"ingressClassName": "nginx", "rules": [{"http": {"paths": [{
-                    "path": f"/bench/{stage}", "pathType": "Prefix",
-                    "backend": {"service": {"name": stage, "port": {"number": 8000}}}}]}}]},
-            })
+            objects.append(
+                {
+                    "apiVersion": "apps/v1",
+                    "kind": "Deployment",
+                    "metadata": meta,
+                    "spec": {
+                        "replicas": 2,
+                        "progressDeadlineSeconds": 600,
+                        "selector": {"matchLabels": {"app.kubernetes.io/name": stage}},
+                        "strategy": {"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": 0, "maxSurge": 1}},
+                        "template": {
+                            "metadata": {"labels": _labels(stage), "annotations": {"bodywork/run": RUN}},
+                            "spec": spec,
+                        },
+                    },
+                }
+            )
+            objects.append(
+                {
+                    "apiVersion": "v1",
+                    "kind": "Service",
+                    "metadata": meta,
+                    "spec": {
+                        "type": "ClusterIP",
+                        "selector": {"app.kubernetes.io/name": stage},
+                        "ports": [{"name": "http", "port": 8000, "targetPort": "http"}],
+                    },
+                }
+            )
+            objects.append(
+                {
+                    "apiVersion": "networking.k8s.io/v1",
+                    "kind": "Ingress",
+                    "metadata": meta,
+                    "spec": {
+                        "ingressClassName": "nginx",
+                        "rules": [
+                            {
+                                "http": {
+                                    "paths": [
+                                        {
+                                            "path": f"/bench/{stage}",
+                                            "pathType": "Prefix",
+                                            "backend": {"service": {"name": stage, "port": {"number": 8000}}},
+                                        }
+                                    ]
+                                }
+                            }
+                        ],
+                    },
+                }
+            )
         if index % 10 == 9:
             step = index // 10
-            objects.append({
-                "apiVersion": "kustomize.toolkit.fluxcd.io/v1", "kind": "Kustomization",
-                "metadata": {"name": f"bench-step-{step}", "namespace": "flux-system"},
-                "spec": {"interval": "10m", "path": f"./step-{step}", "prune": True, "wait": True,
-                         "sourceRef": {"kind": "GitRepository", "name": "bench"},
-                         "dependsOn": [{"name": f"bench-step-{step - 1}"}] if step else []},
-            })
+            objects.append(
+                {
+                    "apiVersion": "kustomize.toolkit.fluxcd.io/v1",
+                    "kind": "Kustomization",
+                    "metadata": {"name": f"bench-step-{step}", "namespace": "flux-system"},
+                    "spec": {
+                        "interval": "10m",
+                        "path": f"./step-{step}",
+                        "prune": True,
+                        "wait": True,
+                        "sourceRef": {"kind": "GitRepository", "name": "bench"},
+                        "dependsOn": [{"name": f"bench-step-{step - 1}"}] if step else [],
+                    },
+                }
+            )
         index += 1
     return objects[:count]
 
@@ -144,8 +205,9 @@ def _median_seconds(action: Any, repeats: int) -> float:
 def measure(count: int, sample_size: int, repeats: int) -> dict[str, float]:
     """Seconds per object of check_objects (warm, and on the sample) and of kubernetes_validate on the sample."""
     # The figures are about the offline path: keep a kubeconform on PATH out of it.
-    os.environ["PATH"] = os.pathsep.join(p for p in os.environ.get("PATH", "").split(os.pathsep)
-                                         if not (Path(p) / "kubeconform").exists())
+    os.environ["PATH"] = os.pathsep.join(
+        p for p in os.environ.get("PATH", "").split(os.pathsep) if not (Path(p) / "kubeconform").exists()
+    )
     objects = make_objects(count)
     start = time.perf_counter()
     problems = check_objects(objects)

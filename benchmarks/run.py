@@ -37,7 +37,10 @@ def median_wall(commands: list[Command], repeats: int, env: dict[str, str] | Non
     A command is its argv, or (argv, variables added to ``env`` for it); ``env`` defaults to ours.
     """
     times: list[list[float]] = [[] for _ in commands]
-    runs = [(argv, {**(env or os.environ), **extra}) for argv, extra in ((c, {}) if isinstance(c, list) else c for c in commands)]
+    runs = [
+        (argv, {**(env or os.environ), **extra})
+        for argv, extra in ((c, {}) if isinstance(c, list) else c for c in commands)
+    ]
     for _ in range(repeats):
         for index, (argv, variables) in enumerate(runs):
             started = time.perf_counter()
@@ -51,9 +54,9 @@ def in_process_render(project: Path, out: Path) -> dict[str, float]:
     code = (
         "import json, resource, sys, time\n"
         "from pathlib import Path\n"
-        "from bodywork_render.plan import RenderOptions\n"
-        "from bodywork_render.render import render_project\n"
-        "from bodywork_render.write import write_tree\n"
+        "from bodywork_render.render.plan import RenderOptions\n"
+        "from bodywork_render.render.manifests import render_project\n"
+        "from bodywork_render.render.write import write_tree\n"
         "started = time.perf_counter()\n"
         f"rendered = render_project(Path({str(project)!r}), RenderOptions(), repo_url={SOURCE[1]!r}, ref={SOURCE[3]!r})\n"
         f"write_tree(Path({str(out)!r}), rendered.files)\n"
@@ -75,11 +78,29 @@ def refresh_noop(scratch: Path, repeats: int) -> tuple[float, float]:
         daemon.create_bare("deploy")
         work = scratch / "source-work"
         shutil.copytree(EXAMPLE, work)
-        identity = {f"GIT_{who}_{what}": value for who in ("AUTHOR", "COMMITTER") for what, value in (("NAME", "bench"), ("EMAIL", "bench@example.invalid"))}
+        identity = {
+            f"GIT_{who}_{what}": value
+            for who in ("AUTHOR", "COMMITTER")
+            for what, value in (("NAME", "bench"), ("EMAIL", "bench@example.invalid"))
+        }
         env = {**daemon.env, **identity}
-        for command in (["init", "-q", "-b", "main"], ["add", "-A"], ["commit", "-q", "-m", "example"], ["push", "-q", daemon.url("source"), "main"]):
+        for command in (
+            ["init", "-q", "-b", "main"],
+            ["add", "-A"],
+            ["commit", "-q", "-m", "example"],
+            ["push", "-q", daemon.url("source"), "main"],
+        ):
             subprocess.run(["git", *command], cwd=work, check=True, capture_output=True, env=env)
-        command = [*BODYWORK, "refresh", "--source", daemon.url("source"), "--to", daemon.url("deploy"), "--path", "envs/bench/example"]
+        command = [
+            *BODYWORK,
+            "refresh",
+            "--source",
+            daemon.url("source"),
+            "--to",
+            daemon.url("deploy"),
+            "--path",
+            "envs/bench/example",
+        ]
         subprocess.run(command, check=True, capture_output=True, env=env)
         noop, bare = median_wall([command, [sys.executable, "-c", "pass"]], repeats)
     return noop, bare
@@ -87,9 +108,9 @@ def refresh_noop(scratch: Path, repeats: int) -> tuple[float, float]:
 
 def chart_vs_helm(project: Path, out: Path, repeats: int) -> tuple[float, float]:
     """Median seconds of rendering the project's chart, and of `helm template` of that chart with the Helm SDK."""
-    from bodywork_render.chart import render_chart
-    from bodywork_render.plan import RenderOptions
-    from bodywork_render.write import write_tree
+    from bodywork_render.render.chart import render_chart
+    from bodywork_render.render.plan import RenderOptions
+    from bodywork_render.render.write import write_tree
     from tests.helmsdk import template
 
     def render() -> None:
@@ -144,22 +165,48 @@ def main(argv: list[str] | None = None) -> int:
         rows.append(("  with no template cache", ratio(cold), "report", "-"))
         rows.append(("  floor: import jinja2, yaml", ratio(render_floor), "report", "-"))
 
-        runs = {n: [in_process_render(write_project(tmp / f"p{n}", n), tmp / f"out{n}-{i}") for i in range(3)] for n in (100, 1000)}
+        runs = {
+            n: [in_process_render(write_project(tmp / f"p{n}", n), tmp / f"out{n}-{i}") for i in range(3)]
+            for n in (100, 1000)
+        }
         big = statistics.median(r["seconds"] for r in runs[1000])
         small = statistics.median(r["seconds"] for r in runs[100])
         peak = max(r["peak_mb"] for r in runs[1000])
         objects = runs[1000][0]["objects"]
-        rows.append(("render + validate 1,000 stages", f"{big:.2f} s, {objects} objects, peak {peak:.0f} MB", "< 3 s, < 300 MB", _met(big < 3 and peak < 300)))
+        rows.append(
+            (
+                "render + validate 1,000 stages",
+                f"{big:.2f} s, {objects} objects, peak {peak:.0f} MB",
+                "< 3 s, < 300 MB",
+                _met(big < 3 and peak < 300),
+            )
+        )
         rows.append(("scaling 1,000 vs 100 stages", f"{big / small:.1f}x", "<= 12x", _met(big / small <= 12)))
 
         from benchmarks.bench_check import measure
 
         check = measure(3000, 60, 5)
         speedup = check["per_baseline"] / check["per_check_sample"]
-        rows.append(("output validation per object", f"{check['per_check_sample'] * 1e6:.0f} us vs {check['per_baseline'] * 1e3:.1f} ms = {speedup:.0f}x faster", ">= 10x faster", _met(speedup >= 10)))
+        rows.append(
+            (
+                "output validation per object",
+                f"{check['per_check_sample'] * 1e6:.0f} us vs {check['per_baseline'] * 1e3:.1f} ms = {speedup:.0f}x faster",
+                ">= 10x faster",
+                _met(speedup >= 10),
+            )
+        )
 
-        chart_seconds, helm_seconds = chart_vs_helm(write_project(tmp / "chart1000", 1000), tmp / "chart", args.repeats // 5 or 1)
-        rows.append(("chart render, 1,000 stages", f"{chart_seconds:.2f} s vs helm template {helm_seconds:.2f} s = {chart_seconds / helm_seconds:.2f}x", "report", "-"))
+        chart_seconds, helm_seconds = chart_vs_helm(
+            write_project(tmp / "chart1000", 1000), tmp / "chart", args.repeats // 5 or 1
+        )
+        rows.append(
+            (
+                "chart render, 1,000 stages",
+                f"{chart_seconds:.2f} s vs helm template {helm_seconds:.2f} s = {chart_seconds / helm_seconds:.2f}x",
+                "report",
+                "-",
+            )
+        )
 
         noop, _ = refresh_noop(tmp, args.repeats)
         rows.append(("refresh, source unchanged", f"{noop:.2f} s, no clone of the source", "< 1 s", _met(noop < 1)))

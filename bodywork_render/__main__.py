@@ -1,5 +1,5 @@
 """``python -m bodywork_render`` runs the CLI."""
 
-from .entry import main
+from bodywork_render.cli.main import main
 
 main()

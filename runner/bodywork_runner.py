@@ -281,7 +281,9 @@ def _checkout(repo: str, commit: str, src: Path, log: Log) -> None:
     shown = redact(repo)
     if _is_ssh(repo):
         known_hosts, configured = known_hosts_file(), os.environ.get(KNOWN_HOSTS_ENV, "")
-        missing = f" ({KNOWN_HOSTS_ENV}={configured} does not exist)" if configured and configured != known_hosts else ""
+        missing = (
+            f" ({KNOWN_HOSTS_ENV}={configured} does not exist)" if configured and configured != known_hosts else ""
+        )
         log("fetch", f"checking the ssh host key against {known_hosts}{missing}")
     with git_environment(repo) as env:
         _git(["init", "--quiet"], src, env)

@@ -37,7 +37,7 @@ from typing import Any
 import fastjsonschema
 from fastjsonschema.generator import enforce_list
 
-from bodywork_render.check import _DEFS_URI, DEFAULT_K8S_VERSION, _crd_schemas
+from bodywork_render.verify.kubernetes import _DEFS_URI, DEFAULT_K8S_VERSION, _crd_schemas
 from scripts.compile_schema import (
     DRAFT_2020_12,
     ROOT,
@@ -47,14 +47,16 @@ from scripts.compile_schema import (
     prepared,
 )
 
-TARGET = ROOT / "bodywork_render" / "k8s_compiled.py"
+TARGET = ROOT / "bodywork_render" / "verify" / "_k8s_compiled.py"
 EXTRACT = ROOT / "schemas" / "k8s" / f"v{DEFAULT_K8S_VERSION}.json"
 PROJECTS = [ROOT / "examples" / "train-and-serve", *sorted((ROOT / "tests" / "projects").iterdir())]
 REPO_URL = "https://github.com/acme/ml-pipelines.git"
 COMMIT = "0123456789abcdef0123456789abcdef01234567"
 # Keywords that give jsonschema_rs no verdict here, beside the x-* extensions; compile_schema.prepared drops the others.
 DROPPED = frozenset({"description", "format"})
-TYPED = frozenset({"type", "$ref", "enum", "const"})  # a schema with none of these (or a oneOf of such) lets any value in
+TYPED = frozenset(
+    {"type", "$ref", "enum", "const"}
+)  # a schema with none of these (or a oneOf of such) lets any value in
 
 Location = tuple[str | int, ...]  # keys from the document's root to a schema
 
@@ -65,35 +67,52 @@ Location = tuple[str | int, ...]  # keys from the document's root to a schema
 def sample_objects() -> list[dict[str, Any]]:
     """The objects of every shipped template as bodywork renders them: the example and tests/projects/ (see
     ``rendered_objects``), and the gitops manifests with the options that add fields."""
-    from bodywork_render import bootstrap
+    from bodywork_render.gitops import bootstrap
 
     objects = [obj for project in PROJECTS for obj in rendered_objects(project)]
     source, to = "https://git.example.com/ml.git", "https://git.example.com/deploy.git"
     refreshers = [
         bootstrap.RefresherOptions(source, to),
-        bootstrap.RefresherOptions(source, to, git_secret="git", git_token_username="bot", time_zone="Etc/UTC", suspend=True,
-                                   image_pull_secrets=("registry",), service_account_annotations=(("a.example.com/role", "r"),)),
-        bootstrap.RefresherOptions(source, to, git_secret="git", git_auth="ssh", cpu_limit=None, service_account="existing"),
+        bootstrap.RefresherOptions(
+            source,
+            to,
+            git_secret="git",
+            git_token_username="bot",
+            time_zone="Etc/UTC",
+            suspend=True,
+            image_pull_secrets=("registry",),
+            service_account_annotations=(("a.example.com/role", "r"),),
+        ),
+        bootstrap.RefresherOptions(
+            source, to, git_secret="git", git_auth="ssh", cpu_limit=None, service_account="existing"
+        ),
     ]
     for refresher in refreshers:
         objects += bootstrap.refresher_manifests(refresher).objects
     for secret in (None, "git"):
         objects += bootstrap.flux_manifests(bootstrap.FluxOptions(to, "main", "envs/prod", secret_ref=secret)).objects
     for namespace in (None, "ml"):
-        objects += bootstrap.argocd_manifests(bootstrap.ArgoCDOptions(to, "main", "envs/prod", dest_namespace=namespace)).objects
+        objects += bootstrap.argocd_manifests(
+            bootstrap.ArgoCDOptions(to, "main", "envs/prod", dest_namespace=namespace)
+        ).objects
     return objects
 
 
 def rendered_objects(project: Path) -> list[dict[str, Any]]:
     """The objects of a project (a folder or a bodywork.yaml) in every layout and engine, as manifests and as a chart,
     without flags and with every flag that adds a field (--ingress-class, --ingress-host, --git-secret...)."""
-    from bodywork_render.chart import render_chart
-    from bodywork_render.plan import RenderOptions
-    from bodywork_render.render import render_project
+    from bodywork_render.render.chart import render_chart
+    from bodywork_render.render.manifests import render_project
+    from bodywork_render.render.plan import RenderOptions
 
     flags = [{}, {"ingress_class": "nginx", "ingress_host": "ml.example.com", "git_secret": "git", "namespace": "ml"}]
     objects: list[dict[str, Any]] = []
-    for layout, engine in (("manifests", "argocd"), ("manifests", "kubectl"), ("kustomize", "flux"), ("kustomize", "kubectl")):
+    for layout, engine in (
+        ("manifests", "argocd"),
+        ("manifests", "kubectl"),
+        ("kustomize", "flux"),
+        ("kustomize", "kubectl"),
+    ):
         for extra in flags:
             options = RenderOptions(layout=layout, engine=engine, **extra)
             for render in (render_project, render_chart):
@@ -116,7 +135,11 @@ def definitions() -> tuple[dict[str, Any], dict[tuple[str, str], str]]:
         name = f"{api_version.replace('/', '.')}.{kind}"
 
         def local(ref: str, name: str = name) -> str:
-            return ref.removeprefix(_DEFS_URI) if ref.startswith(_DEFS_URI) else f"#/$defs/{name}.{ref.removeprefix('#/$defs/')}"
+            return (
+                ref.removeprefix(_DEFS_URI)
+                if ref.startswith(_DEFS_URI)
+                else f"#/$defs/{name}.{ref.removeprefix('#/$defs/')}"
+            )
 
         schema = _with_refs(schema, local)
         defs.update({f"{name}.{sub}": body for sub, body in schema.pop("$defs", {}).items()})
@@ -139,7 +162,9 @@ def _ref_location(ref: str) -> Location:
     return ("$defs", ref.removeprefix("#/$defs/"))
 
 
-def used_properties(document: dict[str, Any], roots: dict[tuple[str, str], str], objects: list[dict[str, Any]]) -> set[tuple[Location, str]]:
+def used_properties(
+    document: dict[str, Any], roots: dict[tuple[str, str], str], objects: list[dict[str, Any]]
+) -> set[tuple[Location, str]]:
     """(schema, property) for every property that one of ``objects`` has, the schema given by its location."""
     used: set[tuple[Location, str]] = set()
 
@@ -173,7 +198,9 @@ def used_properties(document: dict[str, Any], roots: dict[tuple[str, str], str],
     return used
 
 
-def pruned(document: dict[str, Any], roots: dict[tuple[str, str], str], used: set[tuple[Location, str]]) -> dict[str, Any]:
+def pruned(
+    document: dict[str, Any], roots: dict[tuple[str, str], str], used: set[tuple[Location, str]]
+) -> dict[str, Any]:
     """The document with only the used and the required properties, without annotations, closed to values that are
     not JSON, and with only the definitions the roots reach."""
     kept: dict[Location, set[str]] = {}
@@ -211,7 +238,9 @@ def pruned(document: dict[str, Any], roots: dict[tuple[str, str], str], used: se
 def closed(schema: dict[str, Any]) -> Any:
     """A schema that lets no value through unread: jsonschema_rs cannot read keys that are not strings or values
     without a JSON form, which a schema that does not name a type would let through. Stricter, never laxer."""
-    if TYPED.isdisjoint(schema) and not all(isinstance(sub, dict) and not TYPED.isdisjoint(sub) for sub in schema.get("oneOf", [True])):
+    if TYPED.isdisjoint(schema) and not all(
+        isinstance(sub, dict) and not TYPED.isdisjoint(sub) for sub in schema.get("oneOf", [True])
+    ):
         return False
     if isinstance(schema.get("additionalProperties"), dict):
         return {**schema, "propertyNames": {"type": "string"}}

@@ -1,4 +1,4 @@
-"""Compile the JSON Schemas under schemas/ into bodywork_render/schema_compiled.py, plain Python that needs no validator.
+"""Compile the JSON Schemas under schemas/ into bodywork_render/spec/_schema_compiled.py, plain Python that needs no validator.
 
 `bodywork validate` runs on every commit, and importing jsonschema_rs costs about 20 ms
 (more than a bare interpreter's start). So a document is first checked by code that
@@ -36,12 +36,14 @@ from fastjsonschema.draft07 import CodeGeneratorDraft07
 from fastjsonschema.generator import enforce_list, serialize_regexes
 
 ROOT = Path(__file__).resolve().parents[1]
-TARGET = ROOT / "bodywork_render" / "schema_compiled.py"
+TARGET = ROOT / "bodywork_render" / "spec" / "_schema_compiled.py"
 # Schema file under schemas/ -> suffix of its validation function's name.
 SCHEMAS = {"bodywork.schema.json": "bodywork", "bodywork-env.schema.json": "bodywork_env"}
 DRAFT_2020_12 = "https://json-schema.org/draft/2020-12/schema"
 
-ANNOTATIONS = frozenset({"title", "description", "default", "examples", "deprecated", "readOnly", "writeOnly", "$comment"})
+ANNOTATIONS = frozenset(
+    {"title", "description", "default", "examples", "deprecated", "readOnly", "writeOnly", "$comment"}
+)
 # Keywords whose value is data, with the same meaning in draft 7 (fastjsonschema) and draft 2020-12.
 ASSERTIONS = frozenset(
     {
@@ -56,7 +58,10 @@ BOUNDS = frozenset({"minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum"
 # ECMA-262's \s: WhiteSpace and LineTerminator, as Python re escapes (Python's \s differs on \x1c-\x1f, \x85 and \ufeff).
 ECMA_SPACE = "\\t\\n\\x0b\\x0c\\r \\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000\\ufeff"
 CLASS_ESCAPES = {"d": "0-9", "w": "A-Za-z0-9_", "s": ECMA_SPACE}
-ESCAPES = {**{k: f"[{v}]" for k, v in CLASS_ESCAPES.items()}, **{k.upper(): f"[^{v}]" for k, v in CLASS_ESCAPES.items()}}
+ESCAPES = {
+    **{k: f"[{v}]" for k, v in CLASS_ESCAPES.items()},
+    **{k.upper(): f"[^{v}]" for k, v in CLASS_ESCAPES.items()},
+}
 ANY_BUT_LINE_END = "[^\\n\\r\\u2028\\u2029]"  # ECMA's '.'; Python's excludes only \n
 SAME_ESCAPE = re.compile(r"[nrtfv]|x[0-9A-Fa-f]{2}|u[0-9A-Fa-f]{4}")
 # ECMA's '$' is the end of the text: Python's also matches before a final newline, its \Z does not.
@@ -82,7 +87,9 @@ def python_regex(pattern: str) -> str:
         elif quantifier:
             text, index = quantifier.group(), quantifier.end()
         elif pattern.startswith("(?", index) or char in "]{}":
-            raise SchemaError(f"pattern {pattern!r}: {char!r} at {index} is not translated to Python; rewrite the pattern")
+            raise SchemaError(
+                f"pattern {pattern!r}: {char!r} at {index} is not translated to Python; rewrite the pattern"
+            )
         else:
             text, index = SPECIAL.get(char, re.escape(char)), index + 1
         out.append(text)
@@ -142,8 +149,14 @@ def prepared(schema: dict[str, Any]) -> dict[str, Any]:
     if schema.get("$schema") != DRAFT_2020_12:
         raise SchemaError(f"$schema: expected {DRAFT_2020_12!r}, the draft this compiler knows")
     defs = schema.get("$defs", {})
-    root = _subschema({key: value for key, value in schema.items() if key not in ("$schema", "$id", "$defs")}, "#", defs)
-    return {**root, "$defs": {name: _subschema(value, f"#/$defs/{name}", defs) for name, value in defs.items()}} if defs else root
+    root = _subschema(
+        {key: value for key, value in schema.items() if key not in ("$schema", "$id", "$defs")}, "#", defs
+    )
+    return (
+        {**root, "$defs": {name: _subschema(value, f"#/$defs/{name}", defs) for name, value in defs.items()}}
+        if defs
+        else root
+    )
 
 
 def _subschema(node: Any, where: str, defs: dict[str, Any]) -> Any:
@@ -154,7 +167,12 @@ def _subschema(node: Any, where: str, defs: dict[str, Any]) -> Any:
     node = {key: value for key, value in node.items() if key not in ANNOTATIONS}
     if "$ref" in node:
         ref = node["$ref"]
-        if len(node) > 1 or not isinstance(ref, str) or not re.fullmatch(r"#/\$defs/[A-Za-z0-9_.-]+", ref) or ref[8:] not in defs:
+        if (
+            len(node) > 1
+            or not isinstance(ref, str)
+            or not re.fullmatch(r"#/\$defs/[A-Za-z0-9_.-]+", ref)
+            or ref[8:] not in defs
+        ):
             # draft 7 ignores the siblings of $ref; draft 2020-12 applies them
             raise SchemaError(f"{where}: a $ref must be alone and name an entry of the root $defs, got {node!r}")
         return node
@@ -174,7 +192,9 @@ def _subschema(node: Any, where: str, defs: dict[str, Any]) -> Any:
         elif key in ASSERTIONS:
             out[key] = value
         else:
-            raise SchemaError(f"{here}: {key!r} cannot be compiled (fastjsonschema implements draft 7); validate it in validate.py or extend this compiler")
+            raise SchemaError(
+                f"{here}: {key!r} cannot be compiled (fastjsonschema implements draft 7); validate it in validate.py or extend this compiler"
+            )
     return out
 
 
@@ -252,7 +272,9 @@ def module_source(header: str, generators: Sequence[Draft7], footer: str) -> str
     regexes: dict[str, Any] = {}
     for generator in generators:
         function = generator.func_code.removeprefix("NoneType = type(None)\n")
-        functions.append(function.replace("int, float, Decimal", "int, float"))  # the loader yields no Decimal: no import of decimal
+        functions.append(
+            function.replace("int, float, Decimal", "int, float")
+        )  # the loader yields no Decimal: no import of decimal
         regexes.update(generator.global_state["REGEX_PATTERNS"])
     code = "\n".join(functions)
     none_type = "NoneType = type(None)\n" if "NoneType" in code else ""  # for type "null"
@@ -263,7 +285,7 @@ def module_source(header: str, generators: Sequence[Draft7], footer: str) -> str
 
 
 def generate() -> str:
-    """The source of bodywork_render/schema_compiled.py for the schemas as they are now."""
+    """The source of bodywork_render/spec/_schema_compiled.py for the schemas as they are now."""
     generators = [
         Draft7({**prepared(json.loads((ROOT / "schemas" / file).read_text(encoding="utf-8"))), "$id": name})
         for file, name in SCHEMAS.items()

@@ -29,7 +29,9 @@ def template(chart: Path, values: dict[str, Any] | None = None, *, release: str,
     return {path.split("/", 1)[1]: text for path, text in rendered.items()}
 
 
-def template_objects(chart: Path, values: dict[str, Any] | None = None, *, release: str, namespace: str) -> list[dict[str, Any]]:
+def template_objects(
+    chart: Path, values: dict[str, Any] | None = None, *, release: str, namespace: str
+) -> list[dict[str, Any]]:
     """The Kubernetes objects `helm template` renders (NOTES.txt left out), parsed as Helm's YAML reader would."""
     objects: list[dict[str, Any]] = []
     for path, text in sorted(template(chart, values, release=release, namespace=namespace).items()):

@@ -9,8 +9,8 @@ from typing import Any
 
 import yaml
 
-from bodywork_render.plan import RenderOptions
-from bodywork_render.render import Rendered, render_project
+from bodywork_render.render.manifests import Rendered, render_project
+from bodywork_render.render.plan import RenderOptions
 
 ROOT = Path(__file__).resolve().parents[1]
 PROJECTS = ROOT / "tests" / "projects"

@@ -20,16 +20,26 @@ import helm_python
 import pytest
 import yaml
 
-from bodywork_render.chart import DEFAULT_CHART_VERSION, POST_HOOK, PRE_HOOK, archive_bytes, chart_files, code_span, helm_order, render_chart, step_ranges
-from bodywork_render.chart_values import split_image
-from bodywork_render.check import DEFAULT_K8S_VERSION, check_objects
 from bodywork_render.diagnostics import BodyworkError
-from bodywork_render.model import build_pipeline
-from bodywork_render.plan import RenderOptions
-from bodywork_render.podsecurity import hardening_violations, restricted_violations
-from bodywork_render.render import Rendered, render_project
-from bodywork_render.source import Source
-from bodywork_render.write import read_tree, write_tree
+from bodywork_render.gitops.source import Source
+from bodywork_render.render.chart import (
+    DEFAULT_CHART_VERSION,
+    POST_HOOK,
+    PRE_HOOK,
+    archive_bytes,
+    chart_files,
+    code_span,
+    helm_order,
+    render_chart,
+    step_ranges,
+)
+from bodywork_render.render.chart_values import split_image
+from bodywork_render.render.manifests import Rendered, render_project
+from bodywork_render.render.plan import RenderOptions
+from bodywork_render.render.write import read_tree, write_tree
+from bodywork_render.spec.model import build_pipeline
+from bodywork_render.verify.kubernetes import DEFAULT_K8S_VERSION, check_objects
+from bodywork_render.verify.podsecurity import hardening_violations, restricted_violations
 from tests import helmsdk
 from tests.corpus import corpus_params
 from tests.renderkit import COMMIT, EXAMPLE, PROJECTS, REPO_URL, render
@@ -41,9 +51,13 @@ HELM_OWN_LABELS = ("helm.sh/chart", "app.kubernetes.io/managed-by")
 INJECTIONS = ["{{ .Release.Name }}", "x\n---\nkind: Secret", '"}} {{ fail "x" }}', "[[ chart ]]", "no", "0644"]
 
 
-def chart(project: Path, into: Path, chart_version: str = DEFAULT_CHART_VERSION, **options: Any) -> tuple[Path, Rendered]:
+def chart(
+    project: Path, into: Path, chart_version: str = DEFAULT_CHART_VERSION, **options: Any
+) -> tuple[Path, Rendered]:
     """Render a project's chart with the fixed source of the golden files and write it into a folder."""
-    rendered = render_chart(project, RenderOptions(layout="helm", **options), chart_version=chart_version, repo_url=REPO_URL, ref=COMMIT)  # type: ignore[arg-type]
+    rendered = render_chart(
+        project, RenderOptions(layout="helm", **options), chart_version=chart_version, repo_url=REPO_URL, ref=COMMIT
+    )  # type: ignore[arg-type]
     folder = into / "chart"
     write_tree(folder, rendered.files)
     return folder, rendered
@@ -54,7 +68,9 @@ def pipeline_name(folder: Path) -> str:
     return str(yaml.safe_load((folder / "Chart.yaml").read_text())["name"])
 
 
-def helm_objects(folder: Path, values: dict[str, Any] | None = None, namespace: str | None = None) -> list[dict[str, Any]]:
+def helm_objects(
+    folder: Path, values: dict[str, Any] | None = None, namespace: str | None = None
+) -> list[dict[str, Any]]:
     """`helm template` of a chart, as release <pipeline name> (the name that matches --format manifests)."""
     name = pipeline_name(folder)
     return helmsdk.template_objects(folder, values, release=name, namespace=namespace or name)
@@ -80,7 +96,11 @@ def by_identity(objects: list[dict[str, Any]]) -> dict[tuple[str, str], dict[str
 def manifests_for_helm(project: Path, **options: Any) -> list[dict[str, Any]]:
     """The objects of --format manifests that a chart also renders: all but the Namespace and the Argo CD SyncFail hook."""
     objects = render(project, **options).objects
-    return [o for o in objects if o["kind"] != "Namespace" and "argocd.argoproj.io/hook" not in o["metadata"].get("annotations", {})]
+    return [
+        o
+        for o in objects
+        if o["kind"] != "Namespace" and "argocd.argoproj.io/hook" not in o["metadata"].get("annotations", {})
+    ]
 
 
 def problems_of(objects: list[dict[str, Any]]) -> list[str]:
@@ -100,7 +120,14 @@ def write_project(folder: Path, text: str) -> Path:
 def dag_project(folder: Path, dag: str, services: set[str]) -> Path:
     """A bodywork.yaml file with the given DAG, where the named stages are services and the others batch stages."""
     stages = [s.strip() for step in dag.split(">>") for s in step.split(",")]
-    lines = ['version: "1.1"', "pipeline:", "  name: ordered", "  docker_image: python:3.12-slim", f"  DAG: {dag}", "stages:"]
+    lines = [
+        'version: "1.1"',
+        "pipeline:",
+        "  name: ordered",
+        "  docker_image: python:3.12-slim",
+        f"  DAG: {dag}",
+        "stages:",
+    ]
     for stage in stages:
         lines += [f"  {stage}:", f"    executable_module_path: {stage}.py"]
         if stage in services:
@@ -114,7 +141,9 @@ def dag_project(folder: Path, dag: str, services: set[str]) -> Path:
 def injection_project(tmp_path: Path) -> Path:
     """A project whose args and env names try to inject Helm actions, Jinja leftovers and YAML documents."""
     args = ", ".join(yaml.safe_dump(a, default_style='"').strip() for a in INJECTIONS)
-    return write_project(tmp_path / "injection", f"""version: "1.1"
+    return write_project(
+        tmp_path / "injection",
+        f"""version: "1.1"
 pipeline:
   name: injection
   docker_image: python:3.12-slim
@@ -128,7 +157,8 @@ stages:
     executable_module_path: serve.py
     args: [{args}]
     service: {{max_startup_time_seconds: 30, replicas: 1, port: 8000, ingress: true}}
-""")
+""",
+    )
 
 
 # --- the chart as Helm sees it ---------------------------------------------------------------
@@ -185,17 +215,27 @@ def test_default_values_render_the_manifests_objects(project: Path, options: dic
 
 def test_example_hooks_follow_the_dag(tmp_path: Path) -> None:
     folder, rendered = chart(EXAMPLE, tmp_path)
-    annotations = {(o["kind"], o["metadata"]["name"].split("-")[0]): o["metadata"]["annotations"] for o in helm_objects(folder)}
+    annotations = {
+        (o["kind"], o["metadata"]["name"].split("-")[0]): o["metadata"]["annotations"] for o in helm_objects(folder)
+    }
     hook = {"helm.sh/hook": PRE_HOOK, "helm.sh/hook-delete-policy": "before-hook-creation"}
     assert annotations[("Job", "train")] == {**hook, "helm.sh/hook-weight": "1", "argocd.argoproj.io/sync-wave": "1"}
-    assert annotations[("ServiceAccount", "train")] == {**hook, "helm.sh/hook-weight": "0", "argocd.argoproj.io/sync-wave": "0"}
+    assert annotations[("ServiceAccount", "train")] == {
+        **hook,
+        "helm.sh/hook-weight": "0",
+        "argocd.argoproj.io/sync-wave": "0",
+    }
     assert "helm.sh/hook" not in annotations[("Deployment", "serve")]
     assert rendered.warnings == ()
 
 
 def test_parallel_project_orders_batch_before_services_and_warns_nothing(tmp_path: Path) -> None:
     folder, rendered = chart(PARALLEL, tmp_path)
-    jobs = {o["metadata"]["labels"]["bodywork-render/stage"]: o["metadata"]["annotations"] for o in helm_objects(folder, namespace="ml-prod") if o["kind"] == "Job"}
+    jobs = {
+        o["metadata"]["labels"]["bodywork-render/stage"]: o["metadata"]["annotations"]
+        for o in helm_objects(folder, namespace="ml-prod")
+        if o["kind"] == "Job"
+    }
     assert {stage: (a["helm.sh/hook"], a["helm.sh/hook-weight"]) for stage, a in jobs.items()} == {
         "prepare": (PRE_HOOK, "1"),
         "train-a": (PRE_HOOK, "2"),
@@ -211,7 +251,15 @@ def test_parallel_project_orders_batch_before_services_and_warns_nothing(tmp_pat
         ("s >> b", {"s"}, {"b": POST_HOOK}, []),
         ("a >> s, b >> c", {"s"}, {"a": PRE_HOOK, "b": POST_HOOK, "c": POST_HOOK}, []),
         ("a >> b", set(), {"a": PRE_HOOK, "b": PRE_HOOK}, []),
-        ("a >> s1 >> b >> s2", {"s1", "s2"}, {"a": PRE_HOOK, "b": POST_HOOK}, ["batch stage 'b' (step 3) runs after the service stages of step(s) 4 instead", "steps 2, 4 start together"]),
+        (
+            "a >> s1 >> b >> s2",
+            {"s1", "s2"},
+            {"a": PRE_HOOK, "b": POST_HOOK},
+            [
+                "batch stage 'b' (step 3) runs after the service stages of step(s) 4 instead",
+                "steps 2, 4 start together",
+            ],
+        ),
         ("s1 >> s2 >> s3", {"s1", "s2", "s3"}, {}, ["steps 1-3 start together"]),
     ],
 )
@@ -220,7 +268,7 @@ def test_helm_order(dag: str, services: set[str], hooks: dict[str, str], warned:
     order, warnings = helm_order(build_pipeline(yaml.safe_load(file.read_text())))
     assert order == hooks
     assert len(warnings) == len(warned)
-    for warning, expected in zip(warnings, warned):
+    for warning, expected in zip(warnings, warned, strict=False):
         assert expected in warning
     folder, rendered = chart(file, tmp_path)
     readme = (folder / "README.md").read_text()
@@ -235,7 +283,9 @@ def test_run_on_failure_is_left_out_with_a_warning(tmp_path: Path) -> None:
         "warning: run_on_failure stage 'alert' is left out: Helm cannot run a Job only when a release fails (a hook runs on every install or upgrade)",
     )
     assert "alert" not in yaml.safe_load((folder / "values.yaml").read_text())["stages"]
-    assert [o["metadata"]["labels"]["bodywork-render/stage"] for o in helm_objects(folder) if o["kind"] == "Job"] == ["score"]
+    assert [o["metadata"]["labels"]["bodywork-render/stage"] for o in helm_objects(folder) if o["kind"] == "Job"] == [
+        "score"
+    ]
     assert "run_on_failure stage 'alert' is left out" in (folder / "README.md").read_text()
 
 
@@ -247,8 +297,19 @@ def test_overrides_change_the_objects(tmp_path: Path) -> None:
     resources = {"requests": {"cpu": "2", "memory": "4G"}, "limits": {"cpu": "4", "memory": "8G"}}
     values = {
         "image": {"tag": "3.13-slim"},
-        "ingress": {"host": "ml.example.com", "className": "nginx", "tls": [{"hosts": ["ml.example.com"], "secretName": "ml-tls"}]},
-        "stages": {"serve": {"replicas": 5, "resources": resources, "nodeSelector": {"pool": "cpu"}, "env": [{"name": "WORKERS", "value": "4"}]}},
+        "ingress": {
+            "host": "ml.example.com",
+            "className": "nginx",
+            "tls": [{"hosts": ["ml.example.com"], "secretName": "ml-tls"}],
+        },
+        "stages": {
+            "serve": {
+                "replicas": 5,
+                "resources": resources,
+                "nodeSelector": {"pool": "cpu"},
+                "env": [{"name": "WORKERS", "value": "4"}],
+            }
+        },
     }
     objects = {(o["kind"], o["metadata"]["name"]): o for o in helm_objects(folder, values)}
     deployment = objects[("Deployment", "serve")]
@@ -257,7 +318,11 @@ def test_overrides_change_the_objects(tmp_path: Path) -> None:
     assert pod["containers"][0]["resources"] == resources
     assert pod["containers"][0]["env"][-1] == {"name": "WORKERS", "value": "4"}
     assert pod["nodeSelector"] == {"pool": "cpu"}
-    assert {o["spec"]["template"]["spec"]["containers"][0]["image"] for k, o in objects.items() if k[0] in ("Job", "Deployment")} == {"python:3.13-slim"}
+    assert {
+        o["spec"]["template"]["spec"]["containers"][0]["image"]
+        for k, o in objects.items()
+        if k[0] in ("Job", "Deployment")
+    } == {"python:3.13-slim"}
     ingress = objects[("Ingress", "serve")]["spec"]
     assert ingress["rules"][0]["host"] == "ml.example.com"
     assert (ingress["ingressClassName"], ingress["tls"]) == ("nginx", values["ingress"]["tls"])
@@ -275,7 +340,9 @@ def test_disabling_a_stage_leaves_its_objects_out(stage: str, gone: set[str], tm
 def test_ingress_can_be_enabled_per_stage(tmp_path: Path) -> None:
     folder, _ = chart(PARALLEL, tmp_path)
     values = {"stages": {"report": {"ingress": {"enabled": True, "path": "/report"}}}}
-    ingresses = {o["metadata"]["name"]: o for o in helm_objects(folder, values, namespace="ml-prod") if o["kind"] == "Ingress"}
+    ingresses = {
+        o["metadata"]["name"]: o for o in helm_objects(folder, values, namespace="ml-prod") if o["kind"] == "Ingress"
+    }
     assert sorted(ingresses) == ["report", "serve"]
     assert ingresses["report"]["spec"]["rules"][0]["http"]["paths"][0]["path"] == "/report"
 
@@ -314,7 +381,11 @@ def test_values_yaml_documents_every_value_in_the_readme(tmp_path: Path) -> None
     readme = (folder / "README.md").read_text()
 
     def leaves(values: Any, prefix: str = "") -> list[str]:
-        if isinstance(values, dict) and values and not prefix.endswith(("resources.", "SecurityContext.", "securityContext.")):
+        if (
+            isinstance(values, dict)
+            and values
+            and not prefix.endswith(("resources.", "SecurityContext.", "securityContext."))
+        ):
             return [leaf for key, value in values.items() for leaf in leaves(value, f"{prefix}{key}.")]
         return [prefix.rstrip(".")]
 
@@ -328,7 +399,7 @@ def test_user_strings_stay_literal(injection_project: Path, tmp_path: Path) -> N
     assert [o["kind"] for o in objects] == ["Deployment", "Ingress", "Job", "Service", "ServiceAccount"]
     for obj in objects:
         if obj["kind"] in ("Job", "Deployment"):
-            assert obj["spec"]["template"]["spec"]["containers"][0]["args"][-len(INJECTIONS):] == INJECTIONS
+            assert obj["spec"]["template"]["spec"]["containers"][0]["args"][-len(INJECTIONS) :] == INJECTIONS
     with helm_python.Chart.load(folder) as loaded:
         assert loaded.values["stages"]["prepare"]["args"] == INJECTIONS
     assert by_identity(objects) == by_identity(list(rendered.objects))
@@ -350,7 +421,12 @@ def test_chart_yaml(tmp_path: Path) -> None:
     folder, _ = chart(EXAMPLE, tmp_path, chart_version="1.2.3-rc.1+build.5")
     with helm_python.Chart.load(folder) as loaded:
         metadata = loaded.metadata
-    assert (metadata["apiVersion"], metadata["name"], metadata["version"], metadata["appVersion"]) == ("v2", "train-and-serve", "1.2.3-rc.1+build.5", COMMIT[:7])
+    assert (metadata["apiVersion"], metadata["name"], metadata["version"], metadata["appVersion"]) == (
+        "v2",
+        "train-and-serve",
+        "1.2.3-rc.1+build.5",
+        COMMIT[:7],
+    )
     labels = helm_objects(folder)[0]["metadata"]["labels"]
     assert labels["helm.sh/chart"] == "train-and-serve-1.2.3-rc.1_build.5"
     assert labels["app.kubernetes.io/version"] == COMMIT[:7]
@@ -363,11 +439,14 @@ def test_chart_version_must_be_semver(tmp_path: Path) -> None:
 
 def test_names_follow_the_release_and_stay_within_63_characters(tmp_path: Path) -> None:
     long_name = "p" * 60
-    file = write_project(tmp_path / "long", f"""version: "1.1"
+    file = write_project(
+        tmp_path / "long",
+        f"""version: "1.1"
 pipeline: {{name: {long_name}, docker_image: python:3.12-slim, DAG: train}}
 stages:
   train: {{executable_module_path: train.py, batch: {{max_completion_time_seconds: 60, retries: 0}}}}
-""")
+""",
+    )
     folder, _ = chart(file, tmp_path)
     release = "r" * 53
     objects = helmsdk.template_objects(folder, release=release, namespace="ml")
@@ -385,7 +464,9 @@ def test_service_account_is_named_after_the_release(tmp_path: Path) -> None:
     folder, _ = chart(EXAMPLE, tmp_path)
     objects = helmsdk.template_objects(folder, release="prod", namespace="ml")
     assert {o["metadata"]["name"] for o in objects if o["kind"] == "ServiceAccount"} == {"prod-train-and-serve"}
-    assert {o["spec"]["template"]["spec"]["serviceAccountName"] for o in objects if o["kind"] in ("Job", "Deployment")} == {"prod-train-and-serve"}
+    assert {
+        o["spec"]["template"]["spec"]["serviceAccountName"] for o in objects if o["kind"] in ("Job", "Deployment")
+    } == {"prod-train-and-serve"}
     assert {o["metadata"]["namespace"] for o in objects} == {"ml"}
 
 
@@ -425,8 +506,22 @@ def test_chart_is_deterministic(tmp_path: Path) -> None:
 
 def test_package_matches_helm_package(tmp_path: Path) -> None:
     folder, rendered = chart(EXAMPLE, tmp_path, chart_version="2.0.0")
-    ours = run_cli("render", str(EXAMPLE), "--format", "helm", "--out", str(tmp_path / "out"), "--repo-url", REPO_URL, "--ref", COMMIT,
-                   "--chart-version", "2.0.0", "--package", str(tmp_path / "dist"))
+    ours = run_cli(
+        "render",
+        str(EXAMPLE),
+        "--format",
+        "helm",
+        "--out",
+        str(tmp_path / "out"),
+        "--repo-url",
+        REPO_URL,
+        "--ref",
+        COMMIT,
+        "--chart-version",
+        "2.0.0",
+        "--package",
+        str(tmp_path / "dist"),
+    )
     assert ours.returncode == 0, ours.stderr
     archive = tmp_path / "dist" / "train-and-serve-2.0.0.tgz"
     helms = Path(helm_python.package(folder, destination=tmp_path / "helm"))
@@ -438,9 +533,28 @@ def test_package_matches_helm_package(tmp_path: Path) -> None:
         for member in members:
             assert ours_tar.extractfile(member).read().decode() == rendered.files[member.name.split("/", 1)[1]]  # type: ignore[union-attr]
     with helm_python.Chart.load(archive) as packaged, helm_python.Chart.load(folder) as unpacked:
-        assert (packaged.metadata, packaged.values, packaged.templates, packaged.schema) == (unpacked.metadata, unpacked.values, unpacked.templates, unpacked.schema)
-    again = run_cli("render", str(EXAMPLE), "--format", "helm", "--out", str(tmp_path / "out"), "--repo-url", REPO_URL, "--ref", COMMIT,
-                    "--chart-version", "2.0.0", "--package", str(tmp_path / "dist2"))
+        assert (packaged.metadata, packaged.values, packaged.templates, packaged.schema) == (
+            unpacked.metadata,
+            unpacked.values,
+            unpacked.templates,
+            unpacked.schema,
+        )
+    again = run_cli(
+        "render",
+        str(EXAMPLE),
+        "--format",
+        "helm",
+        "--out",
+        str(tmp_path / "out"),
+        "--repo-url",
+        REPO_URL,
+        "--ref",
+        COMMIT,
+        "--chart-version",
+        "2.0.0",
+        "--package",
+        str(tmp_path / "dist2"),
+    )
     assert again.returncode == 0
     assert (tmp_path / "dist2" / archive.name).read_bytes() == archive.read_bytes()
 
@@ -465,7 +579,20 @@ def test_cli_writes_checks_and_diffs_the_chart(tmp_path: Path) -> None:
 
 
 def test_cli_rejects_a_bad_chart_version(tmp_path: Path) -> None:
-    result = run_cli("render", str(EXAMPLE), "--format", "helm", "--out", str(tmp_path / "out"), "--repo-url", REPO_URL, "--ref", COMMIT, "--chart-version", "v1")
+    result = run_cli(
+        "render",
+        str(EXAMPLE),
+        "--format",
+        "helm",
+        "--out",
+        str(tmp_path / "out"),
+        "--repo-url",
+        REPO_URL,
+        "--ref",
+        COMMIT,
+        "--chart-version",
+        "v1",
+    )
     assert result.returncode == 1
     assert "--chart-version 'v1' is not a semantic version" in result.stderr
     assert not (tmp_path / "out").exists()
@@ -485,7 +612,9 @@ def test_step_ranges(numbers: list[int], text: str) -> None:
     assert step_ranges(numbers) == text
 
 
-@pytest.mark.parametrize("text, span", [('"x"', '`"x"`'), ('["a`b"]', '``["a`b"]``'), ("`x", "`` `x ``"), ('"a|b"', '`"a\\|b"`')])
+@pytest.mark.parametrize(
+    "text, span", [('"x"', '`"x"`'), ('["a`b"]', '``["a`b"]``'), ("`x", "`` `x ``"), ('"a|b"', '`"a\\|b"`')]
+)
 def test_code_span(text: str, span: str) -> None:
     assert code_span(text) == span
 
@@ -493,10 +622,16 @@ def test_code_span(text: str, span: str) -> None:
 def test_an_environment_overlay_sets_the_chart_defaults(tmp_path: Path) -> None:
     project = tmp_path / "project"
     shutil.copytree(PARALLEL, project)
-    (project / "bodywork.prod.yaml").write_text("pipeline:\n  docker_image: python:3.13-slim\n  ingress_host: ml.example.com\nstages:\n  serve:\n    replicas: 6\n")
+    (project / "bodywork.prod.yaml").write_text(
+        "pipeline:\n  docker_image: python:3.13-slim\n  ingress_host: ml.example.com\nstages:\n  serve:\n    replicas: 6\n"
+    )
     rendered = render_chart(project, RenderOptions(), env="prod", repo_url=REPO_URL, ref=COMMIT)
     values = yaml.safe_load(rendered.files["values.yaml"])
-    assert (values["image"]["tag"], values["ingress"]["host"], values["stages"]["serve"]["replicas"]) == ("3.13-slim", "ml.example.com", 6)
+    assert (values["image"]["tag"], values["ingress"]["host"], values["stages"]["serve"]["replicas"]) == (
+        "3.13-slim",
+        "ml.example.com",
+        6,
+    )
     assert "--format helm --env prod --repo-url" in rendered.files["README.md"]
     folder = tmp_path / "chart"
     write_tree(folder, rendered.files)
@@ -506,7 +641,18 @@ def test_an_environment_overlay_sets_the_chart_defaults(tmp_path: Path) -> None:
 
 
 def test_package_needs_the_helm_format(tmp_path: Path) -> None:
-    result = run_cli("render", str(EXAMPLE), "--out", str(tmp_path / "out"), "--repo-url", REPO_URL, "--ref", COMMIT, "--package", str(tmp_path / "dist"))
+    result = run_cli(
+        "render",
+        str(EXAMPLE),
+        "--out",
+        str(tmp_path / "out"),
+        "--repo-url",
+        REPO_URL,
+        "--ref",
+        COMMIT,
+        "--package",
+        str(tmp_path / "dist"),
+    )
     assert result.returncode == 2
     assert "needs --format helm" in result.stderr
     assert not (tmp_path / "out").exists()

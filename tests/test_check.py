@@ -19,7 +19,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bodywork_render.check import (
+from bodywork_render.verify.kubernetes import (
     DEFAULT_K8S_VERSION,
     ObjectProblem,
     check_objects,
@@ -47,8 +47,11 @@ def pod_spec() -> dict[str, Any]:
         "env": [{"name": "KEY", "valueFrom": {"secretKeyRef": {"name": "prod-serve", "key": "KEY"}}}],
         "ports": [{"name": "http", "containerPort": 8000}],
         "resources": {"requests": {"cpu": "500m", "memory": "512M"}, "limits": {"memory": "512M"}},
-        "securityContext": {"allowPrivilegeEscalation": False, "readOnlyRootFilesystem": True,
-                            "capabilities": {"drop": ["ALL"]}},
+        "securityContext": {
+            "allowPrivilegeEscalation": False,
+            "readOnlyRootFilesystem": True,
+            "capabilities": {"drop": ["ALL"]},
+        },
         "volumeMounts": [{"name": "workspace", "mountPath": "/workspace"}],
     }
     return {
@@ -61,7 +64,8 @@ def pod_spec() -> dict[str, Any]:
 
 def deployment() -> dict[str, Any]:
     return {
-        "apiVersion": "apps/v1", "kind": "Deployment",
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
         "metadata": {"name": "serve", "namespace": "ml", "labels": dict(LABELS)},
         "spec": {
             "replicas": 2,
@@ -77,7 +81,8 @@ def job() -> dict[str, Any]:
     spec["restartPolicy"] = "Never"
     del spec["containers"][0]["ports"]
     return {
-        "apiVersion": "batch/v1", "kind": "Job",
+        "apiVersion": "batch/v1",
+        "kind": "Job",
         "metadata": {"name": "train-1a2b3c4d", "namespace": "ml"},
         "spec": {"backoffLimit": 2, "activeDeadlineSeconds": 600, "template": {"spec": spec}},
     }
@@ -85,44 +90,81 @@ def job() -> dict[str, Any]:
 
 def service() -> dict[str, Any]:
     return {
-        "apiVersion": "v1", "kind": "Service", "metadata": {"name": "serve", "namespace": "ml"},
-        "spec": {"type": "ClusterIP", "selector": {"app.kubernetes.io/name": "serve"},
-                 "ports": [{"name": "http", "port": 8000, "targetPort": "http"}]},
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": {"name": "serve", "namespace": "ml"},
+        "spec": {
+            "type": "ClusterIP",
+            "selector": {"app.kubernetes.io/name": "serve"},
+            "ports": [{"name": "http", "port": 8000, "targetPort": "http"}],
+        },
     }
 
 
 def ingress() -> dict[str, Any]:
     return {
-        "apiVersion": "networking.k8s.io/v1", "kind": "Ingress", "metadata": {"name": "serve", "namespace": "ml"},
-        "spec": {"ingressClassName": "nginx", "rules": [{"host": "ml.example.com", "http": {"paths": [{
-            "path": "/ml/serve", "pathType": "Prefix",
-            "backend": {"service": {"name": "serve", "port": {"number": 8000}}}}]}}]},
+        "apiVersion": "networking.k8s.io/v1",
+        "kind": "Ingress",
+        "metadata": {"name": "serve", "namespace": "ml"},
+        "spec": {
+            "ingressClassName": "nginx",
+            "rules": [
+                {
+                    "host": "ml.example.com",
+                    "http": {
+                        "paths": [
+                            {
+                                "path": "/ml/serve",
+                                "pathType": "Prefix",
+                                "backend": {"service": {"name": "serve", "port": {"number": 8000}}},
+                            }
+                        ]
+                    },
+                }
+            ],
+        },
     }
 
 
 def service_account() -> dict[str, Any]:
-    return {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": "ml", "namespace": "ml"},
-            "automountServiceAccountToken": False}
+    return {
+        "apiVersion": "v1",
+        "kind": "ServiceAccount",
+        "metadata": {"name": "ml", "namespace": "ml"},
+        "automountServiceAccountToken": False,
+    }
 
 
 def namespace() -> dict[str, Any]:
-    return {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "ml", "labels": {
-        "pod-security.kubernetes.io/enforce": "restricted"}}}
+    return {
+        "apiVersion": "v1",
+        "kind": "Namespace",
+        "metadata": {"name": "ml", "labels": {"pod-security.kubernetes.io/enforce": "restricted"}},
+    }
 
 
 def kustomization() -> dict[str, Any]:
     return {
-        "apiVersion": "kustomize.toolkit.fluxcd.io/v1", "kind": "Kustomization",
+        "apiVersion": "kustomize.toolkit.fluxcd.io/v1",
+        "kind": "Kustomization",
         "metadata": {"name": "ml-step-2", "namespace": "flux-system"},
-        "spec": {"interval": "10m0s", "path": "./step-2", "prune": True, "wait": True, "force": True,
-                 "timeout": "15m", "sourceRef": {"kind": "GitRepository", "name": "ml"},
-                 "dependsOn": [{"name": "ml-step-1"}]},
+        "spec": {
+            "interval": "10m0s",
+            "path": "./step-2",
+            "prune": True,
+            "wait": True,
+            "force": True,
+            "timeout": "15m",
+            "sourceRef": {"kind": "GitRepository", "name": "ml"},
+            "dependsOn": [{"name": "ml-step-1"}],
+        },
     }
 
 
 def git_repository() -> dict[str, Any]:
     return {
-        "apiVersion": "source.toolkit.fluxcd.io/v1", "kind": "GitRepository",
+        "apiVersion": "source.toolkit.fluxcd.io/v1",
+        "kind": "GitRepository",
         "metadata": {"name": "ml", "namespace": "flux-system"},
         "spec": {"interval": "1m", "url": "https://git.example.com/deploy.git", "ref": {"branch": "main"}},
     }
@@ -130,14 +172,15 @@ def git_repository() -> dict[str, Any]:
 
 def application() -> dict[str, Any]:
     return {
-        "apiVersion": "argoproj.io/v1alpha1", "kind": "Application",
+        "apiVersion": "argoproj.io/v1alpha1",
+        "kind": "Application",
         "metadata": {"name": "ml", "namespace": "argocd"},
-        "spec": {"project": "default",
-                 "source": {"repoURL": "https://git.example.com/deploy.git", "targetRevision": "main",
-                            "path": "ml"},
-                 "destination": {"server": "https://kubernetes.default.svc", "namespace": "ml"},
-                 "syncPolicy": {"automated": {"prune": True, "selfHeal": True},
-                                "syncOptions": ["CreateNamespace=true"]}},
+        "spec": {
+            "project": "default",
+            "source": {"repoURL": "https://git.example.com/deploy.git", "targetRevision": "main", "path": "ml"},
+            "destination": {"server": "https://kubernetes.default.svc", "namespace": "ml"},
+            "syncPolicy": {"automated": {"prune": True, "selfHeal": True}, "syncOptions": ["CreateNamespace=true"]},
+        },
     }
 
 
@@ -187,16 +230,23 @@ def test_a_missing_required_field_is_reported_at_the_missing_path() -> None:
 def test_a_bad_api_version_of_a_known_kind() -> None:
     obj = deployment()
     obj["apiVersion"] = "extensions/v1beta1"
-    assert check_objects([obj]) == [ObjectProblem(
-        "Deployment", "serve", "apiVersion",
-        f"Deployment is not served as extensions/v1beta1 in Kubernetes {DEFAULT_K8S_VERSION} (known: apps/v1)",
-    )]
+    assert check_objects([obj]) == [
+        ObjectProblem(
+            "Deployment",
+            "serve",
+            "apiVersion",
+            f"Deployment is not served as extensions/v1beta1 in Kubernetes {DEFAULT_K8S_VERSION} (known: apps/v1)",
+        )
+    ]
 
 
 def test_an_unknown_kind() -> None:
     obj = {"apiVersion": "example.com/v1", "kind": "Widget", "metadata": {"name": "w"}}
-    assert check_objects([obj]) == [ObjectProblem(
-        "Widget", "w", "kind", f"unknown kind 'Widget' (example.com/v1) in Kubernetes {DEFAULT_K8S_VERSION}")]
+    assert check_objects([obj]) == [
+        ObjectProblem(
+            "Widget", "w", "kind", f"unknown kind 'Widget' (example.com/v1) in Kubernetes {DEFAULT_K8S_VERSION}"
+        )
+    ]
 
 
 def test_objects_without_identity() -> None:
@@ -223,7 +273,9 @@ def test_every_problem_of_every_object_at_once_in_object_order() -> None:
     bad_service["spec"]["ports"][0]["port"] = "http"
     problems = check_objects([bad_service, deployment(), bad_job, namespace()])
     assert [(problem.kind, problem.path) for problem in problems] == [
-        ("Service", "spec.ports[0].port"), ("Job", "spec.parallelism")]
+        ("Service", "spec.ports[0].port"),
+        ("Job", "spec.parallelism"),
+    ]
 
 
 def test_the_release_decides_which_fields_exist() -> None:
@@ -231,7 +283,8 @@ def test_the_release_decides_which_fields_exist() -> None:
     obj["spec"]["managedBy"] = "kueue.x-k8s.io/multikueue"
     assert check_objects([obj], "1.30") == []
     assert check_objects([obj], "v1.29.4") == [
-        ObjectProblem("Job", "train-1a2b3c4d", "spec.managedBy", "unknown field")]
+        ObjectProblem("Job", "train-1a2b3c4d", "spec.managedBy", "unknown field")
+    ]
 
 
 def test_supported_versions() -> None:
@@ -248,7 +301,8 @@ def test_supported_versions() -> None:
 def test_values_from_a_round_trip_yaml_loader_are_accepted() -> None:
     from ruamel.yaml import YAML
 
-    loaded = YAML().load(textwrap.dedent("""\
+    loaded = YAML().load(
+        textwrap.dedent("""\
         apiVersion: batch/v1
         kind: Job
         metadata: {name: train-1a2b3c4d}
@@ -259,7 +313,8 @@ def test_values_from_a_round_trip_yaml_loader_are_accepted() -> None:
             spec:
               restartPolicy: Never
               containers: [{name: stage, image: python, resources: {requests: {cpu: 0.5}}}]
-        """))
+        """)
+    )
     assert check_objects([loaded]) == []
     loaded["spec"]["completions"] = "0x2"
     assert [problem.path for problem in check_objects([loaded])] == ["spec.completions"]
@@ -291,12 +346,18 @@ def test_the_crd_schemas_are_strict_on_the_fields_we_use() -> None:
         ("Kustomization", "metadata.labelz", "unknown field"),
         ("Kustomization", "spec.dependsOn[0].kind", "unknown field"),
         ("Kustomization", "spec.dependsOn[1].name", '"" is shorter than 1 character'),
-        ("Kustomization", "spec.interval",
-         'expected a string matching ^([0-9]+(\\.[0-9]+)?(ms|s|m|h))+$, got string "ten minutes"'),
+        (
+            "Kustomization",
+            "spec.interval",
+            'expected a string matching ^([0-9]+(\\.[0-9]+)?(ms|s|m|h))+$, got string "ten minutes"',
+        ),
         ("Kustomization", "spec.prune", "required field is missing"),
-        ("Kustomization", "spec.sourceRef.kind",
-         'expected one of "OCIRepository", "GitRepository", "Bucket", "ExternalArtifact",'
-         ' got string "HelmRepository"'),
+        (
+            "Kustomization",
+            "spec.sourceRef.kind",
+            'expected one of "OCIRepository", "GitRepository", "Bucket", "ExternalArtifact",'
+            ' got string "HelmRepository"',
+        ),
         ("Kustomization", "spec.wait", "expected boolean, got null"),
         ("GitRepository", "spec.ref.sha", "unknown field"),
         ("Application", "spec.destination", "required field is missing"),
@@ -319,14 +380,20 @@ def _agreement_cases() -> list[tuple[str, dict[str, Any]]]:
         cases.append((name, obj))
 
     broken("unknown-top-field", service, lambda o: o.update(extra=1))
-    broken("unknown-container-field", deployment,
-           lambda o: o["spec"]["template"]["spec"]["containers"][0].update(imagePullPolicyy="Always"))
+    broken(
+        "unknown-container-field",
+        deployment,
+        lambda o: o["spec"]["template"]["spec"]["containers"][0].update(imagePullPolicyy="Always"),
+    )
     broken("wrong-type", job, lambda o: o["spec"].update(backoffLimit="2"))
     broken("missing-selector", deployment, lambda o: o["spec"].pop("selector"))
     broken("missing-container-name", job, lambda o: o["spec"]["template"]["spec"]["containers"][0].pop("name"))
     broken("bad-api-version", ingress, lambda o: o.update(apiVersion="networking.k8s.io/v1beta1"))
-    broken("bad-quantity", deployment,
-           lambda o: o["spec"]["template"]["spec"]["containers"][0]["resources"]["limits"].update(memory=[1]))
+    broken(
+        "bad-quantity",
+        deployment,
+        lambda o: o["spec"]["template"]["spec"]["containers"][0]["resources"]["limits"].update(memory=[1]),
+    )
     broken("bad-enum-free-string", service, lambda o: o["spec"].update(type=7))
     broken("label-not-string", namespace, lambda o: o["metadata"]["labels"].update(team=1))
     broken("ports-not-list", service, lambda o: o["spec"].update(ports={"port": 80}))
@@ -352,7 +419,7 @@ def test_the_verdicts_agree_with_kubernetes_validate_strict() -> None:
 
 def test_importing_the_module_loads_no_validator() -> None:
     heavy = "{'jsonschema_rs', 'kubernetes_validate', 'jsonschema'}"
-    code = f"import sys, bodywork_render.check; print(sorted({heavy} & set(sys.modules)))"
+    code = f"import sys, bodywork_render.verify.kubernetes; print(sorted({heavy} & set(sys.modules)))"
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert result.stdout.strip() == "[]"
 
@@ -371,16 +438,25 @@ DEFS_URI = "https://kubernetes.io/api/_definitions.json"
 
 
 def cron_job() -> dict[str, Any]:
-    return {"apiVersion": "batch/v1", "kind": "CronJob", "metadata": {"name": "refresh", "namespace": "ml"},
-            "spec": {"schedule": "*/5 * * * *", "concurrencyPolicy": "Forbid", "jobTemplate": {"spec": job()["spec"]}}}
+    return {
+        "apiVersion": "batch/v1",
+        "kind": "CronJob",
+        "metadata": {"name": "refresh", "namespace": "ml"},
+        "spec": {"schedule": "*/5 * * * *", "concurrencyPolicy": "Forbid", "jobTemplate": {"spec": job()["spec"]}},
+    }
 
 
 def far_fetched_deployment() -> dict[str, Any]:
     """A Deployment wrong deep in definitions that the example never uses."""
     obj = deployment()
     spec = obj["spec"]["template"]["spec"]
-    spec["affinity"] = {"nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": {
-        "nodeSelectorTerms": [{"matchExpressions": [{"key": "zone", "operatr": "In"}]}]}}}
+    spec["affinity"] = {
+        "nodeAffinity": {
+            "requiredDuringSchedulingIgnoredDuringExecution": {
+                "nodeSelectorTerms": [{"matchExpressions": [{"key": "zone", "operatr": "In"}]}]
+            }
+        }
+    }
     spec["topologySpreadConstraints"] = [{"maxSkew": "1", "topologyKey": "zone"}]
     spec["volumes"].append({"name": "data", "hostPath": {"path": 7}, "csi": {"driver": "x", "readOnly": "yes"}})
     container = spec["containers"][0]
@@ -423,9 +499,11 @@ def without_descriptions(schema: Any) -> Any:
 
 def served(document: dict[str, Any]) -> dict[tuple[str, str], str]:
     """The definition name of each (apiVersion, kind) of a definitions document."""
-    return {(f"{g['group']}/{g['version']}" if g["group"] else g["version"], g["kind"]): name
-            for name, definition in document["$defs"].items()
-            for g in definition.get("x-kubernetes-group-version-kind", ())}
+    return {
+        (f"{g['group']}/{g['version']}" if g["group"] else g["version"], g["kind"]): name
+        for name, definition in document["$defs"].items()
+        for g in definition.get("x-kubernetes-group-version-kind", ())
+    }
 
 
 def make_extract(release: str) -> dict[str, Any]:
@@ -448,10 +526,17 @@ def make_extract(release: str) -> dict[str, Any]:
             reached.add(name)
             todo += [ref.partition("#/$defs/")[2] for ref in references(document["$defs"][name])]
     return {
-        "source": {"package": f"kubernetes-validate {version('kubernetes-validate')}",
-                   "file": f"{path.parent.name}/{path.name}", "size": path.stat().st_size},
-        "definitions": without_descriptions({**document, "$defs": {
-            name: definition for name, definition in document["$defs"].items() if name in reached}}),
+        "source": {
+            "package": f"kubernetes-validate {version('kubernetes-validate')}",
+            "file": f"{path.parent.name}/{path.name}",
+            "size": path.stat().st_size,
+        },
+        "definitions": without_descriptions(
+            {
+                **document,
+                "$defs": {name: definition for name, definition in document["$defs"].items() if name in reached},
+            }
+        ),
     }
 
 
@@ -464,11 +549,12 @@ def test_the_extract_is_made_from_the_installed_kubernetes_validate() -> None:
     assert json.loads(EXTRACT.read_text(encoding="utf-8")) == expected
     assert {("batch/v1", "CronJob"), ("apps/v1", "Deployment"), ("v1", "Namespace")} <= templated_kinds()
     assert without_descriptions({"description": "d", "properties": {"description": {"description": "d"}}}) == {
-        "properties": {"description": {}}}
+        "properties": {"description": {}}
+    }
 
 
 def test_the_extract_is_used_only_with_the_file_it_was_made_from() -> None:
-    from bodywork_render.check import _shipped_extract
+    from bodywork_render.verify.kubernetes import _shipped_extract
 
     assert _shipped_extract(DEFAULT_K8S_VERSION, package_definitions(DEFAULT_K8S_VERSION)) is not None
     assert _shipped_extract(DEFAULT_K8S_VERSION, package_definitions("1.36")) is None  # another size: stale
@@ -482,7 +568,9 @@ def test_the_extract_gives_the_errors_of_the_package_definitions() -> None:
         name = served(document)[(obj["apiVersion"], obj["kind"])]
         validator = jsonschema_rs.validator_for(
             {"$schema": "https://json-schema.org/draft/2020-12/schema", "$ref": f"{DEFS_URI}#/$defs/{name}"},
-            registry=jsonschema_rs.Registry([(DEFS_URI, document)]), offline=True)
+            registry=jsonschema_rs.Registry([(DEFS_URI, document)]),
+            offline=True,
+        )
         return [(e.kind.name, e.instance_path, e.schema_path, e.message) for e in validator.iter_errors(obj)]
 
     extract = json.loads(EXTRACT.read_text(encoding="utf-8"))["definitions"]
@@ -500,7 +588,7 @@ def test_the_extract_gives_the_errors_of_the_package_definitions() -> None:
 def test_valid_objects_of_every_kind_we_render_need_no_jsonschema_rs() -> None:
     code = textwrap.dedent("""\
         import sys
-        from bodywork_render.check import check_objects
+        from bodywork_render.verify.kubernetes import check_objects
         from tests.test_check import BUILTIN, CUSTOM, cron_job, job
         assert check_objects([make() for make in BUILTIN + CUSTOM + [cron_job]]) == []
         print("jsonschema_rs" in sys.modules, "fastjsonschema" in sys.modules)
@@ -524,15 +612,17 @@ def sample() -> tuple[dict[str, Any], ...]:
 def test_the_generated_code_is_made_from_the_extract_the_crd_schemas_and_the_templates() -> None:
     from scripts.compile_k8s import TARGET, generate
 
-    assert TARGET.read_text(encoding="utf-8") == generate(list(sample())), "stale: run .venv/bin/python scripts/compile_k8s.py"
+    assert TARGET.read_text(encoding="utf-8") == generate(list(sample())), (
+        "stale: run .venv/bin/python scripts/compile_k8s.py"
+    )
 
 
 def test_every_render_of_the_shipped_templates_is_accepted_without_jsonschema_rs(tmp_path: Path) -> None:
     """The projects, the gitops manifests, the corpus in every layout and with every flag, the chart through Helm."""
-    from bodywork_render.chart import render_chart
-    from bodywork_render.k8s_compiled import VALIDATORS, accepts
-    from bodywork_render.plan import RenderOptions
-    from bodywork_render.write import write_tree
+    from bodywork_render.render.chart import render_chart
+    from bodywork_render.render.plan import RenderOptions
+    from bodywork_render.render.write import write_tree
+    from bodywork_render.verify._k8s_compiled import VALIDATORS, accepts
     from scripts.compile_k8s import COMMIT, PROJECTS, REPO_URL, rendered_objects
     from tests.corpus import corpus_files
     from tests.helmsdk import template_objects
@@ -543,14 +633,19 @@ def test_every_render_of_the_shipped_templates_is_accepted_without_jsonschema_rs
         chart = tmp_path / project.name
         write_tree(chart, render_chart(project, RenderOptions(), repo_url=REPO_URL, ref=COMMIT).files)
         objects += template_objects(chart, release="ml", namespace="ml")
-    refused = [(obj["kind"], obj["metadata"]["name"]) for obj in objects if not accepts(obj["apiVersion"], obj["kind"], obj)]
+    refused = [
+        (obj["kind"], obj["metadata"]["name"]) for obj in objects if not accepts(obj["apiVersion"], obj["kind"], obj)
+    ]
     assert refused == []
-    assert {(obj["apiVersion"], obj["kind"]) for obj in sample()} == set(VALIDATORS) == templated_kinds() - {
-        ("kustomize.config.k8s.io/v1beta1", "Kustomization")}  # kustomize's own configuration: not sent to a cluster
+    assert (
+        {(obj["apiVersion"], obj["kind"]) for obj in sample()}
+        == set(VALIDATORS)
+        == templated_kinds() - {("kustomize.config.k8s.io/v1beta1", "Kustomization")}
+    )  # kustomize's own configuration: not sent to a cluster
 
 
 def test_the_generated_code_is_used_only_with_the_file_it_was_made_from() -> None:
-    from bodywork_render.check import _compiled_check
+    from bodywork_render.verify.kubernetes import _compiled_check
 
     assert _compiled_check(DEFAULT_K8S_VERSION, package_definitions(DEFAULT_K8S_VERSION)) is not None
     assert _compiled_check(DEFAULT_K8S_VERSION, package_definitions("1.36")) is None  # another size: stale
@@ -558,7 +653,7 @@ def test_the_generated_code_is_used_only_with_the_file_it_was_made_from() -> Non
 
 
 def schemas() -> Any:
-    from bodywork_render.check import _major_minor, _schemas
+    from bodywork_render.verify.kubernetes import _major_minor, _schemas
 
     return _schemas(_major_minor(DEFAULT_K8S_VERSION))
 
@@ -570,7 +665,7 @@ def accepted(obj: Any) -> bool:
 
 def valid(obj: Any) -> bool:
     """jsonschema_rs's verdict, on the JSON form of the object as check.py gives it (no JSON form: not valid)."""
-    from bodywork_render.check import _plain_json
+    from bodywork_render.verify.kubernetes import _plain_json
 
     gvk = (obj["apiVersion"], obj["kind"])
     validator = schemas().definitions(gvk).validator(gvk)
@@ -589,9 +684,40 @@ def paths(node: Any, path: tuple[str | int, ...] = ()) -> Iterator[tuple[str | i
         yield from paths(value, (*path, key))
 
 
-JSON_VALUES = [None, True, False, 0, 1, -1, 1.0, 1.5, -0.0, 2**31, 2**70, 1e300, float("inf"), float("nan"),
-               "", "x", "Always", "10m", "10 m", "1.5h", "\u00e9", "a\nb", "https://x\n", "https://x",
-               [], [1], ["x"], [{}], {}, {"name": "x"}, {"a": 1}, {"name": "x", "value": "y"}]
+JSON_VALUES = [
+    None,
+    True,
+    False,
+    0,
+    1,
+    -1,
+    1.0,
+    1.5,
+    -0.0,
+    2**31,
+    2**70,
+    1e300,
+    float("inf"),
+    float("nan"),
+    "",
+    "x",
+    "Always",
+    "10m",
+    "10 m",
+    "1.5h",
+    "\u00e9",
+    "a\nb",
+    "https://x\n",
+    "https://x",
+    [],
+    [1],
+    ["x"],
+    [{}],
+    {},
+    {"name": "x"},
+    {"a": 1},
+    {"name": "x", "value": "y"},
+]
 OTHER_VALUES = [datetime.date(2024, 1, 1), (1,), b"x", {7: "seven"}]  # no JSON form, or not as such
 KEYS = ["extra", "name", "type", "value", "port", "protocol", "minReadySeconds", "optional", 7]
 
@@ -682,11 +808,16 @@ def test_a_schema_that_would_let_a_value_go_unread_is_closed() -> None:
     assert closed({}) is False
     assert closed({"minLength": 1}) is False
     assert closed({"oneOf": [{"type": "string"}, {}]}) is False
-    assert closed({"oneOf": [{"type": "string"}, {"type": "integer"}]}) == {"oneOf": [{"type": "string"}, {"type": "integer"}]}
+    assert closed({"oneOf": [{"type": "string"}, {"type": "integer"}]}) == {
+        "oneOf": [{"type": "string"}, {"type": "integer"}]
+    }
     assert closed({"type": "object"}) == {"type": "object", "additionalProperties": False}
     assert closed({"type": ["array", "null"]}) == {"type": ["array", "null"], "items": False}
     assert closed({"type": "object", "additionalProperties": {"type": "string"}}) == {
-        "type": "object", "additionalProperties": {"type": "string"}, "propertyNames": {"type": "string"}}
+        "type": "object",
+        "additionalProperties": {"type": "string"},
+        "propertyNames": {"type": "string"},
+    }
     assert closed({"$ref": "#/$defs/a"}) == {"$ref": "#/$defs/a"}
 
 
@@ -753,8 +884,12 @@ def test_kubeconform_is_called_strictly_with_the_builtin_objects_on_stdin(fake_k
     assert problems == [
         ObjectProblem("Kustomization", "ml-step-2", "spec.wiat", "unknown field"),
         ObjectProblem("Job", "train-1a2b3c4d", "spec.backoffLimit", "expected integer or null, but got string"),
-        ObjectProblem("Job", "train-1a2b3c4d", "spec.template.spec.containers[0]",
-                      "additional properties 'imagePullPolicyy' not allowed"),
+        ObjectProblem(
+            "Job",
+            "train-1a2b3c4d",
+            "spec.template.spec.containers[0]",
+            "additional properties 'imagePullPolicyy' not allowed",
+        ),
         ObjectProblem("Deployment", "serve", "", "could not find schema for Deployment"),
         ObjectProblem("?", "?", "", "expected an object, got string"),
     ]

@@ -24,9 +24,9 @@ from typing import Any
 import pytest
 import yaml
 
-from bodywork_render.chart import render_chart
-from bodywork_render.plan import RenderOptions
-from bodywork_render.write import write_tree
+from bodywork_render.render.chart import render_chart
+from bodywork_render.render.plan import RenderOptions
+from bodywork_render.render.write import write_tree
 from tests import helmsdk
 from tests.corpus import corpus_files, corpus_params
 from tests.renderkit import COMMIT, EXAMPLE, PROJECTS, REPO_URL, render
@@ -119,7 +119,19 @@ def install_checkov(venv: Path) -> Path:
         shutil.rmtree(venv, ignore_errors=True)
         steps = [
             [sys.executable, "-m", "venv", str(venv)],
-            [str(venv / "bin" / "python"), "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--timeout", "30", "--retries", "2", CHECKOV_REQUIREMENT],
+            [
+                str(venv / "bin" / "python"),
+                "-m",
+                "pip",
+                "install",
+                "--quiet",
+                "--disable-pip-version-check",
+                "--timeout",
+                "30",
+                "--retries",
+                "2",
+                CHECKOV_REQUIREMENT,
+            ],
         ]
         for step in steps:
             try:
@@ -176,13 +188,25 @@ class Scan:
 
     def unjustified(self, folder: str) -> list[str]:
         """The failures in a folder that no skip allows."""
-        return [str(f) for f in self.failures.get(folder, []) if f.check not in SKIPS or not SKIPS[f.check].applies(f.obj)]
+        return [
+            str(f) for f in self.failures.get(folder, []) if f.check not in SKIPS or not SKIPS[f.check].applies(f.obj)
+        ]
 
 
 def run_checkov(checkov: Path, tree: Path) -> Scan:
     """checkov's kubernetes framework over the tree, offline (no download of external checks or guidelines)."""
     env = {**os.environ, "BC_SKIP_MAPPING": "TRUE", "CHECKOV_CREATE_GRAPH": "True", "LOG_LEVEL": "ERROR"}
-    command = [str(checkov), "-d", str(tree), "--framework", "kubernetes", "-o", "json", "--skip-download", "--soft-fail"]
+    command = [
+        str(checkov),
+        "-d",
+        str(tree),
+        "--framework",
+        "kubernetes",
+        "-o",
+        "json",
+        "--skip-download",
+        "--soft-fail",
+    ]
     result = subprocess.run(command, capture_output=True, text=True, timeout=SCAN_SECONDS, env=env, cwd=tree)
     assert result.returncode == 0, result.stderr[-2000:]
     reports = json.loads(result.stdout)
@@ -191,11 +215,17 @@ def run_checkov(checkov: Path, tree: Path) -> Scan:
     passed = failed = resources = 0
     for report in reports:
         summary = report["summary"]
-        passed, failed, resources = passed + summary["passed"], failed + summary["failed"], resources + summary["resource_count"]
+        passed, failed, resources = (
+            passed + summary["passed"],
+            failed + summary["failed"],
+            resources + summary["resource_count"],
+        )
         for check in report["results"]["failed_checks"]:
             path = Path(check["file_abs_path"])
             folder = path.relative_to(tree).parts[0]
-            failures.setdefault(folder, []).append(Failure(check["check_id"], check["check_name"], check["resource"], yaml.safe_load(path.read_text())))
+            failures.setdefault(folder, []).append(
+                Failure(check["check_id"], check["check_name"], check["resource"], yaml.safe_load(path.read_text()))
+            )
     return Scan(failures, passed, failed, resources)
 
 
@@ -210,7 +240,9 @@ def scan(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Scan]:
     rendered = render_chart(EXAMPLE, RenderOptions(layout="helm"), repo_url=REPO_URL, ref=COMMIT)  # type: ignore[arg-type]
     write_tree(chart, rendered.files)
     values = {"ingress": {"host": "ml.example.com"}, "stages": {"serve": {"ingress": {"enabled": True}}}}
-    write_objects(tree / "helm-example", helmsdk.template_objects(chart, values, release="train-and-serve", namespace="ml"))
+    write_objects(
+        tree / "helm-example", helmsdk.template_objects(chart, values, release="train-and-serve", namespace="ml")
+    )
     yield run_checkov(checkov, tree)
 
 
@@ -219,7 +251,9 @@ def test_checkov_scanned_every_object(scan: Scan) -> None:
     assert scan.resources >= 3 * (len(scanned_projects()) + 1) and scan.passed >= 10 * scan.resources, scan
 
 
-@pytest.mark.parametrize("project", [EXAMPLE, *sorted(p for p in PROJECTS.iterdir() if p.is_dir())], ids=lambda p: p.name)
+@pytest.mark.parametrize(
+    "project", [EXAMPLE, *sorted(p for p in PROJECTS.iterdir() if p.is_dir())], ids=lambda p: p.name
+)
 def test_no_unjustified_checkov_failure_in_the_manifests(project: Path, scan: Scan) -> None:
     folder = "example" if project == EXAMPLE else f"project-{project.name}"
     assert scan.unjustified(folder) == []

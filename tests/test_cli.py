@@ -16,7 +16,9 @@ CASES = Path(__file__).parent / "cases"
 
 def bodywork(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
     """Run the CLI in a fresh interpreter, as the console script does."""
-    return subprocess.run([sys.executable, "-m", "bodywork_render", *args], capture_output=True, text=True, cwd=cwd, timeout=60)
+    return subprocess.run(
+        [sys.executable, "-m", "bodywork_render", *args], capture_output=True, text=True, cwd=cwd, timeout=60
+    )
 
 
 def test_version() -> None:
@@ -30,9 +32,15 @@ def test_validate_valid_file_exits_0_silently() -> None:
 
 
 def test_validate_reports_every_file_and_exits_1() -> None:
-    result = bodywork("validate", "invalid/out-of-range.yaml", "invalid/alias.yaml", "valid/minimal-1.1.yaml", cwd=CASES)
+    result = bodywork(
+        "validate", "invalid/out-of-range.yaml", "invalid/alias.yaml", "valid/minimal-1.1.yaml", cwd=CASES
+    )
     assert result.returncode == 1
-    assert result.stderr == (CASES / "invalid" / "out-of-range.expected").read_text() + (CASES / "invalid" / "alias.expected").read_text()
+    assert (
+        result.stderr
+        == (CASES / "invalid" / "out-of-range.expected").read_text()
+        + (CASES / "invalid" / "alias.expected").read_text()
+    )
 
 
 def test_validate_json_report() -> None:
@@ -53,7 +61,10 @@ def test_validate_json_report() -> None:
 def test_validate_defaults_to_the_current_folder(tmp_path: Path) -> None:
     result = bodywork("validate", cwd=tmp_path)
     assert result.returncode == 1
-    assert result.stderr == f".: error: no bodywork.yaml in this folder (expected a project folder or a bodywork.yaml file)\n"
+    assert (
+        result.stderr
+        == ".: error: no bodywork.yaml in this folder (expected a project folder or a bodywork.yaml file)\n"
+    )
 
 
 def test_usage_error_exits_2() -> None:
@@ -61,7 +72,9 @@ def test_usage_error_exits_2() -> None:
     assert result.returncode == 2 and "No such option" in result.stderr
 
 
-@pytest.mark.parametrize("content", [b"\x00\xff\xfe", b"{", b"[[[[", b"- - - -", b"!!python/object:os.system ls", b"? [a]\n: b"])
+@pytest.mark.parametrize(
+    "content", [b"\x00\xff\xfe", b"{", b"[[[[", b"- - - -", b"!!python/object:os.system ls", b"? [a]\n: b"]
+)
 def test_garbage_never_gives_a_traceback(tmp_path: Path, content: bytes) -> None:
     (tmp_path / "bodywork.yaml").write_bytes(content)
     result = bodywork("validate", str(tmp_path))
@@ -79,7 +92,7 @@ def test_schema_command_prints_the_shipped_schema() -> None:
 def test_validate_takes_the_fast_path_without_typer() -> None:
     probe = (
         "import sys\n"
-        "from bodywork_render.entry import main\n"
+        "from bodywork_render.cli.main import main\n"
         f"sys.argv = ['bodywork', 'validate', {str(CASES / 'valid' / 'minimal-1.1.yaml')!r}]\n"
         "try:\n    main()\nexcept SystemExit as exit:\n    print(exit.code, 'typer' in sys.modules, 'pydantic' in sys.modules)\n"
     )
@@ -100,7 +113,7 @@ def test_validate_takes_the_fast_path_without_typer() -> None:
     ],
 )
 def test_fast_path_accepts_only_plain_validate_command_lines(argv: list[str], expected: object) -> None:
-    from bodywork_render.entry import fast_validate_args
+    from bodywork_render.cli.main import fast_validate_args
 
     assert fast_validate_args(argv) == expected
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from bodywork_render.diagnostics import errors_in
-from bodywork_render.project import check_project, load_project
+from bodywork_render.spec.project import check_project, load_project
 from tests.corpus import CORPUS, corpus_files, corpus_params
 
 
@@ -28,10 +28,19 @@ def test_corpus_holds_39_valid_files() -> None:
 def test_invalid_corpus_files_fail_with_line_numbered_errors() -> None:
     if not CORPUS.is_dir():
         pytest.skip(f"corpus not found at {CORPUS}")
-    found = {p.name: [(d.line, d.column, d.path, d.message) for d in check_project(p)[1]] for p in corpus_files(valid=False)}
+    found = {
+        p.name: [(d.line, d.column, d.path, d.message) for d in check_project(p)[1]] for p in corpus_files(valid=False)
+    }
     assert found == {
-        "inno-steffg__bodywork__bodywork.yaml": [(7, 3, "stages.score_data", "missing required field 'executable_module_path'")],
+        "inno-steffg__bodywork__bodywork.yaml": [
+            (7, 3, "stages.score_data", "missing required field 'executable_module_path'")
+        ],
         "malingreats__scoringapp-ml-pipeline__bodywork.yaml": [
-            (3, 9, "project.name", "'app_scoring_service-ml-pipeline-project' is not allowed (expected letters, digits, '-' and '.' only)")
+            (
+                3,
+                9,
+                "project.name",
+                "'app_scoring_service-ml-pipeline-project' is not allowed (expected letters, digits, '-' and '.' only)",
+            )
         ],
     }

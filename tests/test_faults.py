@@ -26,7 +26,7 @@ from pathlib import Path
 
 import pytest
 
-from bodywork_render.write import read_tree, write_tree
+from bodywork_render.render.write import read_tree, write_tree
 from tests.gitdaemon import GitDaemon, free_port, git_daemon  # noqa: F401 - git_daemon is a fixture
 from tests.renderkit import COMMIT, EXAMPLE, PROJECTS, REPO_URL
 
@@ -106,7 +106,13 @@ def killable(tmp: Path, watch: Path, at: int, delay: float = 0.0) -> dict[str, s
 def run(args: list[str], env: dict[str, str], cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
     """The CLI in its own session (so a kill of its group spares pytest)."""
     return subprocess.run(
-        [sys.executable, "-m", "bodywork_render", *args], capture_output=True, text=True, timeout=120, env=env, cwd=cwd, start_new_session=True
+        [sys.executable, "-m", "bodywork_render", *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+        cwd=cwd,
+        start_new_session=True,
     )
 
 
@@ -133,7 +139,9 @@ def trees(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict[str, str], dic
 
 
 @pytest.mark.parametrize("previous", [True, False], ids=["over-a-previous-render", "first-render"])
-def test_a_render_killed_at_any_step_leaves_the_previous_or_the_new_tree(previous: bool, trees: tuple[dict[str, str], dict[str, str]], tmp_path: Path) -> None:
+def test_a_render_killed_at_any_step_leaves_the_previous_or_the_new_tree(
+    previous: bool, trees: tuple[dict[str, str], dict[str, str]], tmp_path: Path
+) -> None:
     old, new = trees
 
     def attempt(at: int) -> tuple[Path, subprocess.CompletedProcess[str]]:
@@ -173,7 +181,9 @@ def test_a_render_killed_at_any_step_leaves_the_previous_or_the_new_tree(previou
 
 def bare(daemon: GitDaemon, *args: str) -> str:
     """git in the daemon's bare deployment repository."""
-    return subprocess.run(["git", "--git-dir", str(daemon.path("deploy")), *args], capture_output=True, text=True, check=True).stdout.strip()
+    return subprocess.run(
+        ["git", "--git-dir", str(daemon.path("deploy")), *args], capture_output=True, text=True, check=True
+    ).stdout.strip()
 
 
 def publish_args(url: str, commit: str) -> list[str]:
@@ -181,7 +191,9 @@ def publish_args(url: str, commit: str) -> list[str]:
     return ["publish", str(EXAMPLE), "--to", url, "--repo-url", REPO_URL, "--ref", commit]
 
 
-def test_a_publish_killed_at_any_step_leaves_the_previous_or_a_complete_new_commit(git_daemon: GitDaemon, tmp_path: Path) -> None:  # noqa: F811
+def test_a_publish_killed_at_any_step_leaves_the_previous_or_a_complete_new_commit(
+    git_daemon: GitDaemon, tmp_path: Path
+) -> None:  # noqa: F811
     git_daemon.create_bare("deploy")
     url = git_daemon.url("deploy")
     assert run(publish_args(url, COMMIT), dict(os.environ)).returncode == 0
@@ -210,7 +222,10 @@ def test_a_publish_killed_at_any_step_leaves_the_previous_or_a_complete_new_comm
         if bare(git_daemon, "rev-parse", "main") == old:
             outcomes["previous"] += 1
         else:
-            assert (bare(git_daemon, "rev-parse", "main^{tree}"), bare(git_daemon, "rev-parse", "main^")) == (new_tree, old), steps[at - 1]
+            assert (bare(git_daemon, "rev-parse", "main^{tree}"), bare(git_daemon, "rev-parse", "main^")) == (
+                new_tree,
+                old,
+            ), steps[at - 1]
             outcomes["new"] += 1
     assert outcomes["previous"] >= 5 and outcomes["new"] >= 1, outcomes
     bare(git_daemon, "update-ref", "refs/heads/main", old)
@@ -268,7 +283,11 @@ def one_line_failure(result: subprocess.CompletedProcess[str], command: str, sho
 
 @pytest.mark.parametrize("kind", ["refused", "hangs-up", "no-such-host"])
 def test_publish_to_unreachable_git_is_one_clear_line_with_exit_3(kind: str, closer: _Closer, tmp_path: Path) -> None:
-    host = {"refused": f"127.0.0.1:{free_port()}", "hangs-up": f"127.0.0.1:{closer.port}", "no-such-host": "deploy.bodywork.invalid"}[kind]
+    host = {
+        "refused": f"127.0.0.1:{free_port()}",
+        "hangs-up": f"127.0.0.1:{closer.port}",
+        "no-such-host": "deploy.bodywork.invalid",
+    }[kind]
     env = dict(os.environ, BODYWORK_GIT_TOKEN=SECRET, TMPDIR=str(tmp_path))
     for scheme in ("git", "https"):
         url = f"{scheme}://ci:{SECRET}@{host}/deploy.git"
@@ -277,14 +296,18 @@ def test_publish_to_unreachable_git_is_one_clear_line_with_exit_3(kind: str, clo
     assert list(tmp_path.iterdir()) == []  # the work tree is removed
 
 
-def test_a_daemon_stopped_between_runs_is_one_clear_line_and_leaves_the_repository_intact(git_daemon: GitDaemon, tmp_path: Path) -> None:  # noqa: F811
+def test_a_daemon_stopped_between_runs_is_one_clear_line_and_leaves_the_repository_intact(
+    git_daemon: GitDaemon, tmp_path: Path
+) -> None:  # noqa: F811
     git_daemon.create_bare("deploy")
     url = git_daemon.url("deploy")
     assert run(publish_args(url, COMMIT), dict(os.environ)).returncode == 0
     tip = bare(git_daemon, "rev-parse", "main")
     port = git_daemon.port
     git_daemon.stop()
-    one_line_failure(run(publish_args(url, OTHER_COMMIT), dict(os.environ)), "fetch", f"git://127.0.0.1:{port}/deploy.git")
+    one_line_failure(
+        run(publish_args(url, OTHER_COMMIT), dict(os.environ)), "fetch", f"git://127.0.0.1:{port}/deploy.git"
+    )
     missing = f"git://127.0.0.1:{port}/nothing-here.git"
     git_daemon.start()
     shown = git_daemon.url("nothing-here")
@@ -293,10 +316,14 @@ def test_a_daemon_stopped_between_runs_is_one_clear_line_and_leaves_the_reposito
     bare(git_daemon, "fsck", "--no-dangling", "--no-progress")
 
 
-def test_refresh_from_an_unreachable_source_is_one_clear_line_with_exit_3(git_daemon: GitDaemon, tmp_path: Path) -> None:  # noqa: F811
+def test_refresh_from_an_unreachable_source_is_one_clear_line_with_exit_3(
+    git_daemon: GitDaemon, tmp_path: Path
+) -> None:  # noqa: F811
     git_daemon.create_bare("deploy")
     source = f"https://ci:{SECRET}@127.0.0.1:{free_port()}/source.git"
-    result = run(["refresh", "--source", source, "--to", git_daemon.url("deploy")], dict(os.environ, TMPDIR=str(tmp_path)))
+    result = run(
+        ["refresh", "--source", source, "--to", git_daemon.url("deploy")], dict(os.environ, TMPDIR=str(tmp_path))
+    )
     assert result.returncode == 3, result.stderr
     assert len(result.stderr.splitlines()) == 1 and "Traceback" not in result.stderr and SECRET not in result.stderr
     assert "127.0.0.1" in result.stderr and "failed" in result.stderr
@@ -377,7 +404,10 @@ def test_a_push_cut_part_way_is_reported_and_lands_nothing(part: float, git_daem
     measure = _CuttingProxy(git_daemon.port, 1 << 30)  # the same push, uncut, into a copy: how many bytes it sends
     try:
         shutil.copytree(git_daemon.path("deploy"), git_daemon.path("measure"))
-        assert run(publish_args(f"git://127.0.0.1:{measure.port}/measure.git", OTHER_COMMIT), dict(os.environ)).returncode == 0
+        assert (
+            run(publish_args(f"git://127.0.0.1:{measure.port}/measure.git", OTHER_COMMIT), dict(os.environ)).returncode
+            == 0
+        )
     finally:
         measure.close()
     assert measure.pushed > 200, measure.pushed

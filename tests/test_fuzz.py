@@ -21,20 +21,24 @@ import yaml
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-from bodywork_render.chart import render_chart
-from bodywork_render.check import check_objects
 from bodywork_render.diagnostics import BodyworkError, Diagnostic
-from bodywork_render.load import parse_yaml
-from bodywork_render.plan import RenderOptions
-from bodywork_render.podsecurity import hardening_violations, restricted_violations
-from bodywork_render.render import Rendered, render_project
-from bodywork_render.validate import validate_document
-from bodywork_render.write import write_tree
+from bodywork_render.render.chart import render_chart
+from bodywork_render.render.manifests import Rendered, render_project
+from bodywork_render.render.plan import RenderOptions
+from bodywork_render.render.write import write_tree
+from bodywork_render.spec.load import parse_yaml
+from bodywork_render.spec.validate import validate_document
+from bodywork_render.verify.kubernetes import check_objects
+from bodywork_render.verify.podsecurity import hardening_violations, restricted_violations
 from tests import helmsdk
 from tests.renderkit import COMMIT, REPO_URL
 
-FUZZ = settings(derandomize=True, max_examples=150, deadline=3000, suppress_health_check=[HealthCheck.too_slow], database=None)
-CLI = settings(derandomize=True, max_examples=12, deadline=20000, suppress_health_check=[HealthCheck.too_slow], database=None)
+FUZZ = settings(
+    derandomize=True, max_examples=150, deadline=3000, suppress_health_check=[HealthCheck.too_slow], database=None
+)
+CLI = settings(
+    derandomize=True, max_examples=12, deadline=20000, suppress_health_check=[HealthCheck.too_slow], database=None
+)
 
 # Pieces of YAML syntax, so random text reaches deep into the parser instead of failing at byte 1.
 YAML_TOKENS = [
@@ -84,11 +88,17 @@ C1_CONTROLS = re.compile("[\x7f-\x9f]")
 NAME_CHARS = string.ascii_letters + string.digits + "_.-"
 ANY_TEXT = st.text(st.characters(blacklist_categories=("Cs",)), max_size=20)
 NAMEISH = st.text(NAME_CHARS, min_size=1, max_size=70)
-TRICKY = st.sampled_from(["{{ .Release.Name }}", "[[ x ]]", "x\n---\nkind: Secret", "no", "0644", "~", "", "null", "yes"])
+TRICKY = st.sampled_from(
+    ["{{ .Release.Name }}", "[[ x ]]", "x\n---\nkind: Secret", "no", "0644", "~", "", "null", "yes"]
+)
 USER_TEXT = st.one_of(ANY_TEXT, NAMEISH, TRICKY)
 VALID_NAME = st.from_regex(r"\A[a-z][a-z0-9]{0,6}([-_.][a-z0-9]{1,6}){0,2}\Z")
 K8S_NAME = st.from_regex(r"\A[a-z][a-z0-9]{0,6}([-.][a-z0-9]{1,6}){0,2}\Z")
-NUMBER = st.one_of(st.integers(-5, 70000), st.floats(allow_nan=False, allow_infinity=False, width=32), st.sampled_from(["1", "yes", None]))
+NUMBER = st.one_of(
+    st.integers(-5, 70000),
+    st.floats(allow_nan=False, allow_infinity=False, width=32),
+    st.sampled_from(["1", "yes", None]),
+)
 
 
 def mostly(valid: st.SearchStrategy[Any], hostile: st.SearchStrategy[Any]) -> st.SearchStrategy[Any]:
@@ -100,13 +110,28 @@ def mostly(valid: st.SearchStrategy[Any], hostile: st.SearchStrategy[Any]) -> st
 def documents(draw: st.DrawFn) -> dict[str, Any]:
     """A bodywork.yaml-like mapping: mostly well-formed, with random strings everywhere any string is allowed
     (args, requirements, the image), and now and then a random string or type where it is not."""
-    stage_names = draw(st.lists(mostly(VALID_NAME, st.one_of(NAMEISH, USER_TEXT)), min_size=1, max_size=4, unique_by=lambda n: n.lower().replace("_", "-").replace(".", "-")))
+    stage_names = draw(
+        st.lists(
+            mostly(VALID_NAME, st.one_of(NAMEISH, USER_TEXT)),
+            min_size=1,
+            max_size=4,
+            unique_by=lambda n: n.lower().replace("_", "-").replace(".", "-"),
+        )
+    )
     stages: dict[str, Any] = {}
     for name in stage_names:
-        module = draw(mostly(st.sampled_from(["a.py", "./a.py", "b/../a.py"]), st.one_of(st.sampled_from(["../a.py", "/a.py", "C:\\a.py", "a\\..\\..\\a.py"]), USER_TEXT)))
+        module = draw(
+            mostly(
+                st.sampled_from(["a.py", "./a.py", "b/../a.py"]),
+                st.one_of(st.sampled_from(["../a.py", "/a.py", "C:\\a.py", "a\\..\\..\\a.py"]), USER_TEXT),
+            )
+        )
         spec: dict[str, Any] = {"executable_module_path": module}
         if draw(st.booleans()):
-            spec["batch"] = {"max_completion_time_seconds": draw(mostly(st.integers(0, 10**6), NUMBER)), "retries": draw(mostly(st.integers(0, 100), NUMBER))}
+            spec["batch"] = {
+                "max_completion_time_seconds": draw(mostly(st.integers(0, 10**6), NUMBER)),
+                "retries": draw(mostly(st.integers(0, 100), NUMBER)),
+            }
         else:
             spec["service"] = {
                 "max_startup_time_seconds": draw(mostly(st.integers(0, 86400), NUMBER)),
@@ -132,7 +157,12 @@ def documents(draw: st.DrawFn) -> dict[str, Any]:
     dag = " >> ".join(filter(None, [", ".join(order[:split]), ", ".join(order[split:])]))
     section: dict[str, Any] = {
         "name": draw(mostly(K8S_NAME, USER_TEXT)),
-        "docker_image": draw(mostly(st.text(st.characters(blacklist_categories=("Cs", "Zs", "Cc", "Zl", "Zp")), min_size=1, max_size=30), USER_TEXT)),
+        "docker_image": draw(
+            mostly(
+                st.text(st.characters(blacklist_categories=("Cs", "Zs", "Cc", "Zl", "Zp")), min_size=1, max_size=30),
+                USER_TEXT,
+            )
+        ),
         "DAG": draw(mostly(st.just(dag), st.one_of(st.just(dag + " >> " + order[0]), USER_TEXT))),
     }
     for field in ("namespace", "secrets_group"):
@@ -159,18 +189,25 @@ def user_args(data: dict[str, Any]) -> dict[str, list[str]]:
 @given(
     documents(),
     st.sampled_from(["manifests", "kustomize", "helm"]),
-    st.fixed_dictionaries({}, optional={
+    st.fixed_dictionaries(
+        {},
+        optional={
             "namespace": mostly(VALID_NAME, USER_TEXT),
             "ingress_host": mostly(st.just("ml.example.com"), USER_TEXT),
             "ingress_class": mostly(K8S_NAME, USER_TEXT),
             "git_secret": mostly(K8S_NAME, USER_TEXT),
             "runner_image": mostly(st.just("registry.example.com:5000/runner:1"), USER_TEXT),
-        },),
+        },
+    ),
 )
-def test_any_document_renders_valid_objects_or_reports_errors(data: dict[str, Any], layout: str, options: dict[str, Any]) -> None:
+def test_any_document_renders_valid_objects_or_reports_errors(
+    data: dict[str, Any], layout: str, options: dict[str, Any]
+) -> None:
     with tempfile.TemporaryDirectory() as folder:
         project = Path(folder)
-        (project / "bodywork.yaml").write_text(yaml.safe_dump(data, allow_unicode=True, sort_keys=False), encoding="utf-8")
+        (project / "bodywork.yaml").write_text(
+            yaml.safe_dump(data, allow_unicode=True, sort_keys=False), encoding="utf-8"
+        )
         (project / "a.py").write_text("")
         try:
             rendered = render_any(project, layout, options)
@@ -195,18 +232,30 @@ def test_any_document_renders_valid_objects_or_reports_errors(data: dict[str, An
         if obj["kind"] in ("Job", "Deployment"):
             stage = obj["metadata"]["labels"]["bodywork-render/stage"]
             args = obj["spec"]["template"]["spec"]["containers"][0]["args"]
-            written = next(v for k, v in expected_args.items() if k.lower().replace("_", "-").replace(".", "-") == stage)
+            written = next(
+                v for k, v in expected_args.items() if k.lower().replace("_", "-").replace(".", "-") == stage
+            )
             assert args[args.index("--") + 1 :] == written
 
 
 @CLI
-@given(st.one_of(st.binary(max_size=200), st.lists(st.sampled_from(YAML_TOKENS), max_size=30).map(lambda t: "".join(t).encode("utf-8", "surrogatepass"))))
+@given(
+    st.one_of(
+        st.binary(max_size=200),
+        st.lists(st.sampled_from(YAML_TOKENS), max_size=30).map(lambda t: "".join(t).encode("utf-8", "surrogatepass")),
+    )
+)
 def test_the_cli_answers_any_file_with_exit_0_or_1_and_no_traceback(raw: bytes) -> None:
     with tempfile.TemporaryDirectory() as folder:
         config = Path(folder) / "bodywork.yaml"
         config.write_bytes(raw)
-        for command in (["validate", "--format", "json", str(config)], ["render", str(config), "--out", str(Path(folder) / "out"), "--repo-url", REPO_URL, "--ref", COMMIT]):
-            result = subprocess.run([sys.executable, "-m", "bodywork_render", *command], capture_output=True, timeout=60)
+        for command in (
+            ["validate", "--format", "json", str(config)],
+            ["render", str(config), "--out", str(Path(folder) / "out"), "--repo-url", REPO_URL, "--ref", COMMIT],
+        ):
+            result = subprocess.run(
+                [sys.executable, "-m", "bodywork_render", *command], capture_output=True, timeout=60
+            )
             assert result.returncode in (0, 1), result.stderr
             assert b"Traceback" not in result.stderr and b"unexpected error" not in result.stderr
 
@@ -233,8 +282,19 @@ def plain_yaml(draw: st.DrawFn, depth: int = 0) -> str:
     pad = "  " * (depth + 1)
     if kind == "list":
         items = draw(st.lists(plain_yaml(depth + 1), min_size=1, max_size=3))
-        return "".join(f"\n{pad}- {item.strip() if not item.startswith(chr(10)) else item.replace(chr(10), chr(10) + '  ')}" for item in items)
-    keys = draw(st.lists(st.from_regex(r"\A[a-z][a-z0-9_]{0,5}\Z") | SCALARS.filter(lambda s: s and s[0] not in "-?:'\"[{&*!|>%@`#,=."), min_size=1, max_size=3, unique=True))
+        return "".join(
+            f"\n{pad}- {item.strip() if not item.startswith(chr(10)) else item.replace(chr(10), chr(10) + '  ')}"
+            for item in items
+        )
+    keys = draw(
+        st.lists(
+            st.from_regex(r"\A[a-z][a-z0-9_]{0,5}\Z")
+            | SCALARS.filter(lambda s: s and s[0] not in "-?:'\"[{&*!|>%@`#,=."),
+            min_size=1,
+            max_size=3,
+            unique=True,
+        )
+    )
     return "".join(f"\n{pad}{key}: {draw(plain_yaml(depth + 1)).lstrip(' ')}" for key in keys)
 
 
@@ -242,7 +302,7 @@ def plain_yaml(draw: st.DrawFn, depth: int = 0) -> str:
 @given(plain_yaml())
 def test_the_fast_loader_reads_what_the_positioned_loader_reads(text: str) -> None:
     """load.py reads plain files with libyaml and YAML 1.2 resolvers for speed; whatever it accepts, ruamel reads the same."""
-    from bodywork_render import load
+    from bodywork_render.spec import load
 
     text = "root:" + text + "\n" if text.startswith("\n") else f"root: {text}\n"
     fast = load._plain_fast(text)
@@ -287,7 +347,9 @@ def test_any_overlay_renders_valid_objects_or_reports_errors(overlay: dict[str, 
     with tempfile.TemporaryDirectory() as folder:
         project = Path(folder)
         (project / "bodywork.yaml").write_text((CASES / "valid" / "minimal-1.1.yaml").read_text())
-        (project / "bodywork.fuzz.yaml").write_text(yaml.safe_dump(overlay, allow_unicode=True, sort_keys=False), encoding="utf-8")
+        (project / "bodywork.fuzz.yaml").write_text(
+            yaml.safe_dump(overlay, allow_unicode=True, sort_keys=False), encoding="utf-8"
+        )
         for module in ("train.py", "serve.py"):
             (project / module).write_text("")
         options = RenderOptions(layout=layout, engine="flux" if layout == "kustomize" else "argocd")  # type: ignore[arg-type]

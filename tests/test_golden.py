@@ -11,14 +11,17 @@ from pathlib import Path
 
 import pytest
 
-from bodywork_render.plan import default_engine
-from bodywork_render.write import read_tree
+from bodywork_render.render.plan import default_engine
+from bodywork_render.render.write import read_tree
 from tests.renderkit import EXAMPLE, PROJECTS, render
 
 GOLDEN = Path(__file__).parent / "golden"
 CASES = {
     "train-and-serve": (EXAMPLE, {}),
-    "parallel-secrets-ingress": (PROJECTS / "parallel-secrets-ingress", {"ingress_class": "nginx", "ingress_host": "ml.example.com"}),
+    "parallel-secrets-ingress": (
+        PROJECTS / "parallel-secrets-ingress",
+        {"ingress_class": "nginx", "ingress_host": "ml.example.com"},
+    ),
     "failure-hook": (PROJECTS / "failure-hook", {"engine": "argocd"}),
 }
 

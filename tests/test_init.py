@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from bodywork_render.scaffold import SCHEMA_URL, example_folder, pipeline_name
+from bodywork_render.local.scaffold import SCHEMA_URL, example_folder, pipeline_name
 
 
 def bodywork(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
@@ -30,9 +30,12 @@ def test_init_makes_a_project_that_validates_named_after_its_folder(tmp_path: Pa
     config = (folder / "bodywork.yaml").read_text()
     example = (example_folder() / "bodywork.yaml").read_text()
     # Only the name and the schema comment differ from the example.
-    changed = [(a, b) for a, b in zip(example.splitlines(), config.splitlines()) if a != b]
+    changed = [(a, b) for a, b in zip(example.splitlines(), config.splitlines(), strict=False) if a != b]
     assert changed == [
-        ("# yaml-language-server: $schema=../../schemas/bodywork.schema.json", f"# yaml-language-server: $schema={SCHEMA_URL}"),
+        (
+            "# yaml-language-server: $schema=../../schemas/bodywork.schema.json",
+            f"# yaml-language-server: $schema={SCHEMA_URL}",
+        ),
         ("  name: train-and-serve", '  name: "churn-model-v2"'),
     ]
     assert _files(folder) == {
@@ -73,7 +76,13 @@ def test_init_refuses_a_name_that_is_not_valid(tmp_path: Path, args: list[str], 
 
 @pytest.mark.parametrize(
     ("folder", "expected"),
-    [("my project", "my-project"), ("ML__Stuff--", "ml-stuff"), ("é-x", "x"), ("a" * 80, "a" * 63), ("9lives", "9lives")],
+    [
+        ("my project", "my-project"),
+        ("ML__Stuff--", "ml-stuff"),
+        ("é-x", "x"),
+        ("a" * 80, "a" * 63),
+        ("9lives", "9lives"),
+    ],
 )
 def test_pipeline_names_from_folder_names(folder: str, expected: str) -> None:
     assert pipeline_name(folder) == expected

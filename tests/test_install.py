@@ -16,9 +16,18 @@ ROOT = Path(__file__).resolve().parents[1]
 
 @pytest.mark.slow
 def test_fresh_venv_non_editable_install(tmp_path: Path) -> None:
-    env = {**os.environ, "PIP_CACHE_DIR": str(Path(pwd.getpwuid(os.getuid()).pw_dir) / ".cache" / "pip"), "PIP_DISABLE_PIP_VERSION_CHECK": "1"}
+    env = {
+        **os.environ,
+        "PIP_CACHE_DIR": str(Path(pwd.getpwuid(os.getuid()).pw_dir) / ".cache" / "pip"),
+        "PIP_DISABLE_PIP_VERSION_CHECK": "1",
+    }
     wheels = tmp_path / "wheels"
-    subprocess.run([sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "-w", str(wheels), str(ROOT)], check=True, env=env, timeout=300)
+    subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "-w", str(wheels), str(ROOT)],
+        check=True,
+        env=env,
+        timeout=300,
+    )
     (wheel,) = wheels.glob("bodywork_render-*.whl")
     shipped = zipfile.ZipFile(wheel).namelist()
     assert "bodywork_render/schemas/bodywork.schema.json" in shipped
@@ -31,7 +40,15 @@ def test_fresh_venv_non_editable_install(tmp_path: Path) -> None:
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
     project = ROOT / "tests" / "cases" / "valid" / "minimal-1.1.yaml"
-    result = subprocess.run([str(venv / "bin" / "bodywork"), "validate", str(project)], capture_output=True, text=True, cwd=elsewhere, timeout=60)
+    result = subprocess.run(
+        [str(venv / "bin" / "bodywork"), "validate", str(project)],
+        capture_output=True,
+        text=True,
+        cwd=elsewhere,
+        timeout=60,
+    )
     assert (result.returncode, result.stderr) == (0, "")
-    schema = subprocess.run([str(venv / "bin" / "bodywork"), "schema"], capture_output=True, text=True, cwd=elsewhere, timeout=60)
+    schema = subprocess.run(
+        [str(venv / "bin" / "bodywork"), "schema"], capture_output=True, text=True, cwd=elsewhere, timeout=60
+    )
     assert schema.stdout == (ROOT / "schemas" / "bodywork.schema.json").read_text()

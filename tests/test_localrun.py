@@ -24,9 +24,9 @@ from pathlib import Path
 
 import pytest
 
-from bodywork_render.localrun import descendants, run_arguments
-from bodywork_render.model import BatchStage, ServiceStage
-from bodywork_render.project import load_project
+from bodywork_render.local.run import descendants, run_arguments
+from bodywork_render.spec.model import BatchStage, ServiceStage
+from bodywork_render.spec.project import load_project
 from tests.gitdaemon import GitDaemon, free_port, listening
 from tests.renderkit import COMMIT, render
 from tests.test_runner import TARGET_RANGE, _post_json, _wait_for_health
@@ -64,7 +64,9 @@ def bodywork(*args: str, env: dict[str, str] | None = None, cwd: Path | None = N
         process.communicate()
 
 
-def run_bodywork(*args: str, env: dict[str, str] | None = None, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+def run_bodywork(
+    *args: str, env: dict[str, str] | None = None, timeout: float = 60
+) -> subprocess.CompletedProcess[str]:
     """`bodywork ARGS` run to its end."""
     with bodywork(*args, env=env) as process:
         stdout, stderr = process.communicate(timeout=timeout)
@@ -154,8 +156,16 @@ def test_run_stage_exits_with_the_stages_code(pushed: tuple[GitDaemon, str], tmp
 @pytest.mark.parametrize(
     ("repo", "ref", "expected"),
     [
-        ("{daemon}", "0" * 40, "commit 0000000000000000000000000000000000000000 not found in git://127.0.0.1:{port}/train-and-serve.git"),
-        ("git://user:s3cr3t@127.0.0.1:{port}/train-and-serve.git", "no-such-branch", "--ref 'no-such-branch' is neither a full commit SHA nor a branch or tag of git://127.0.0.1:{port}/train-and-serve.git"),
+        (
+            "{daemon}",
+            "0" * 40,
+            "commit 0000000000000000000000000000000000000000 not found in git://127.0.0.1:{port}/train-and-serve.git",
+        ),
+        (
+            "git://user:s3cr3t@127.0.0.1:{port}/train-and-serve.git",
+            "no-such-branch",
+            "--ref 'no-such-branch' is neither a full commit SHA nor a branch or tag of git://127.0.0.1:{port}/train-and-serve.git",
+        ),
         ("git://user:s3cr3t@127.0.0.1:{port}/no-such.git", "0" * 40, "cannot fetch git://127.0.0.1:{port}/no-such.git"),
         ("http://user:s3cr3t@127.0.0.1:1/x.git", "main", "cannot resolve --ref 'main'"),
         ("http://user:s3cr3t@127.0.0.1:1/x.git", "0" * 40, "cannot fetch http://127.0.0.1:1/x.git"),
@@ -213,11 +223,20 @@ def test_run_arguments_are_those_of_the_rendered_pods() -> None:
         container = workload["spec"]["template"]["spec"]["containers"][0]
         stage = pipeline.stages[container["args"][container["args"].index("--stage") + 1]]
         assert isinstance(stage, stage_type)
-        assert container["args"] == run_arguments(stage, COMMIT, Path("/workspace"), f"examples/train-and-serve/{stage.module}")
+        assert container["args"] == run_arguments(
+            stage, COMMIT, Path("/workspace"), f"examples/train-and-serve/{stage.module}"
+        )
         env = {item["name"]: item.get("value") for item in container["env"]}
         # Only an Ingress adds a path prefix; local runs are reached without one, so they do not set it.
-        behind_ingress = {"BODYWORK_ROUTE_PREFIX": f"/{pipeline.name}/{stage.name}"} if getattr(stage, "ingress", False) else {}
-        assert env == {"HOME": "/tmp", "PYTHONUNBUFFERED": "1", "BODYWORK_LOG_LEVEL": pipeline.log_level, **behind_ingress}
+        behind_ingress = (
+            {"BODYWORK_ROUTE_PREFIX": f"/{pipeline.name}/{stage.name}"} if getattr(stage, "ingress", False) else {}
+        )
+        assert env == {
+            "HOME": "/tmp",
+            "PYTHONUNBUFFERED": "1",
+            "BODYWORK_LOG_LEVEL": pipeline.log_level,
+            **behind_ingress,
+        }
 
 
 # --- run: the whole pipeline from a project folder -------------------------------------------------
@@ -334,7 +353,9 @@ def test_a_failing_stage_stops_everything_and_runs_run_on_failure(tmp_path: Path
     assert "[listener] listener stopped" in result.stdout
     assert "bodywork: fail failed with exit code 3: retry 1 of 1" in result.stderr
     assert "bodywork: running the run_on_failure stage on-failure" in result.stderr
-    assert result.stderr.rstrip().endswith("bodywork: the pipeline local-checks failed: stage fail failed with exit code 3")
+    assert result.stderr.rstrip().endswith(
+        "bodywork: the pipeline local-checks failed: stage fail failed with exit code 3"
+    )
     assert result.stderr.index("listener stopped (exit code") < result.stderr.index("running the run_on_failure stage")
     assert not listening(port)
 

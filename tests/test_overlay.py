@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from bodywork_render.diagnostics import BodyworkError
-from bodywork_render.plan import RenderOptions
-from bodywork_render.render import render_project
+from bodywork_render.render.manifests import render_project
+from bodywork_render.render.plan import RenderOptions
 from tests.renderkit import COMMIT, PROJECTS, REPO_URL, objects_in
 
 PROD = """\
@@ -41,7 +41,10 @@ def render(project: Path, env: str | None, **options: object):  # type: ignore[n
 
 def test_overlay_overrides_image_namespace_secrets_replicas_resources_and_ingress(project: Path) -> None:
     (project / "bodywork.prod.yaml").write_text(PROD)
-    objects = {(o["kind"], o["metadata"]["name"].rsplit("-", 1)[0] if o["kind"] == "Job" else o["metadata"]["name"]): o for o in objects_in(render(project, "prod").files)}
+    objects = {
+        (o["kind"], o["metadata"]["name"].rsplit("-", 1)[0] if o["kind"] == "Job" else o["metadata"]["name"]): o
+        for o in objects_in(render(project, "prod").files)
+    }
     serve = objects[("Deployment", "serve")]
     assert serve["metadata"]["namespace"] == "ml-prod" and ("Namespace", "ml-prod") in objects
     assert serve["spec"]["replicas"] == 6
@@ -86,7 +89,10 @@ def test_invalid_overlay_reports_every_error_with_positions(project: Path) -> No
 def test_missing_overlay_and_bad_env_names_are_clear_errors(project: Path) -> None:
     with pytest.raises(BodyworkError) as missing:
         render(project, "staging")
-    assert str(missing.value) == f"{project / 'bodywork.staging.yaml'}: error: no overlay for environment 'staging' (expected this file beside bodywork.yaml)"
+    assert (
+        str(missing.value)
+        == f"{project / 'bodywork.staging.yaml'}: error: no overlay for environment 'staging' (expected this file beside bodywork.yaml)"
+    )
     with pytest.raises(BodyworkError) as bad:
         render(project, "../etc")
     assert "expected lower-case letters, digits and '-'" in str(bad.value)

@@ -20,11 +20,10 @@ from pathlib import Path
 import pytest
 
 from bodywork_render.diagnostics import BodyworkError
-from bodywork_render.plan import RenderOptions
-from bodywork_render.publish import (
+from bodywork_render.gitops.publish import (
     CommitSettings,
-    PublishError,
     Published,
+    PublishError,
     Retry,
     Target,
     Workspace,
@@ -34,6 +33,7 @@ from bodywork_render.publish import (
     redact_text,
     url_secrets,
 )
+from bodywork_render.render.plan import RenderOptions
 from tests.gitdaemon import GitDaemon, free_port, git_daemon  # noqa: F401 - git_daemon is a fixture
 from tests.test_runner import sshd  # noqa: F401 - a fixture: a real sshd on 127.0.0.1
 
@@ -50,7 +50,9 @@ def git(*args: str, cwd: Path | None = None) -> str:
 
 def bodywork(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     """The CLI in a fresh interpreter."""
-    return subprocess.run([sys.executable, "-m", "bodywork_render", *args], capture_output=True, text=True, timeout=120, env=env)
+    return subprocess.run(
+        [sys.executable, "-m", "bodywork_render", *args], capture_output=True, text=True, timeout=120, env=env
+    )
 
 
 @dataclass
@@ -105,7 +107,9 @@ def repos(git_daemon: GitDaemon, tmp_path: Path) -> Repos:  # noqa: F811 - the f
     git("init", "-q", "--initial-branch=main", cwd=project)
     git("remote", "add", "origin", git_daemon.url("source"), cwd=project)
     result = Repos(git_daemon, project)
-    result.commit_source({"bodywork.yaml": MINIMAL, "train.py": "print('train')\n", "serve.py": "print('serve')\n"}, "project")
+    result.commit_source(
+        {"bodywork.yaml": MINIMAL, "train.py": "print('train')\n", "serve.py": "print('serve')\n"}, "project"
+    )
     return result
 
 
@@ -117,7 +121,9 @@ def publish(repos: Repos, settings: CommitSettings = CommitSettings(), **target:
 
 def test_publish_into_an_empty_repository_then_again_makes_exactly_one_commit(repos: Repos) -> None:
     source = git("rev-parse", "HEAD", cwd=repos.project)
-    settings = CommitSettings(message="Deployed by CI run 42.", author_name="Deploy Bot", author_email="bot@example.invalid")
+    settings = CommitSettings(
+        message="Deployed by CI run 42.", author_name="Deploy Bot", author_email="bot@example.invalid"
+    )
     first = publish(repos, settings)
     second = publish(repos, settings)
 
@@ -128,7 +134,10 @@ def test_publish_into_an_empty_repository_then_again_makes_exactly_one_commit(re
         f"Publish demo at {source[:7]} to envs/default/demo\n\nDeployed by CI run 42.\n\n"
         f"Bodywork-Source-Commit: {source}\nBodywork-Source-Repo: {repos.daemon.url('source')}"
     )
-    assert repos.deploy_git("log", "-1", "--format=%an <%ae> / %cn <%ce>") == "Deploy Bot <bot@example.invalid> / Deploy Bot <bot@example.invalid>"
+    assert (
+        repos.deploy_git("log", "-1", "--format=%an <%ae> / %cn <%ce>")
+        == "Deploy Bot <bot@example.invalid> / Deploy Bot <bot@example.invalid>"
+    )
     files = repos.tree()
     assert {p.split("/", 3)[3] for p in files} >= {"hydrator.metadata", "README.md"}
     assert all(p.startswith("envs/default/demo/") for p in files)
@@ -187,7 +196,9 @@ def test_a_folder_this_tool_did_not_write_is_refused(repos: Repos) -> None:
 def test_an_invalid_project_or_output_commits_nothing(repos: Repos, tmp_path: Path) -> None:
     broken = tmp_path / "templates"
     broken.mkdir()
-    (broken / "namespace.yaml.j2").write_text("apiVersion: v1\nkind: Namespace\nmetadata:\n  name: {{ name | q }}\nspec:\n  finalizers: 7\n")
+    (broken / "namespace.yaml.j2").write_text(
+        "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: {{ name | q }}\nspec:\n  finalizers: 7\n"
+    )
     with pytest.raises(BodyworkError):
         prepare(repos.project, RenderOptions(), Target(repos.deploy_url), templates=broken)
     repos.commit_source({"bodywork.yaml": MINIMAL.replace("retries: 1", "retries: -1")}, "break it")
@@ -203,15 +214,29 @@ def test_cli_exit_codes_and_messages(repos: Repos) -> None:
     unreachable = bodywork("publish", str(repos.project), "--to", f"git://127.0.0.1:{free_port()}/deploy.git")
     helm = bodywork("publish", str(repos.project), "--to", repos.deploy_url, "--format", "helm")
     pinned = ("--repo-url", repos.daemon.url("source"), "--ref", git("rev-parse", "HEAD", cwd=repos.project))
-    no_git = bodywork("publish", str(repos.project), "--to", repos.deploy_url, *pinned, env=dict(os.environ, PATH=os.devnull))
+    no_git = bodywork(
+        "publish", str(repos.project), "--to", repos.deploy_url, *pinned, env=dict(os.environ, PATH=os.devnull)
+    )
 
-    assert (pushed.returncode, again.returncode, unreachable.returncode, helm.returncode, no_git.returncode) == (0, 0, 3, 1, 3)
+    assert (pushed.returncode, again.returncode, unreachable.returncode, helm.returncode, no_git.returncode) == (
+        0,
+        0,
+        3,
+        1,
+        3,
+    )
     assert no_git.stderr.endswith("bodywork: publishing needs git: none on PATH (or at GIT_PYTHON_GIT_EXECUTABLE)\n")
     assert f"pushed demo at {source} to {repos.deploy_url} main:envs/default/demo" in pushed.stderr
     assert f"up to date: {repos.deploy_url} main:envs/default/demo holds demo at {source}" in again.stderr
     assert "failed" in unreachable.stderr and "Traceback" not in unreachable.stderr + helm.stderr
     assert len(repos.commits()) == 1
-    flux_paths = [line for path in repos.tree() if path.endswith(".yaml") for line in repos.show(path).splitlines() if '"./' in line]
+    flux_paths = [
+        line
+        for path in repos.tree()
+        if path.endswith(".yaml")
+        for line in repos.show(path).splitlines()
+        if '"./' in line
+    ]
     assert flux_paths and all("./envs/default/demo" in line for line in flux_paths)
 
 
@@ -219,9 +244,21 @@ def test_no_credential_is_ever_shown(repos: Repos) -> None:
     port = repos.daemon.port
     with_token = f"git://deployer:{SECRET}@127.0.0.1:{port}/deploy.git"
     env = dict(os.environ, BODYWORK_GIT_TOKEN=SECRET)
-    ok = bodywork("publish", str(repos.project), "--to", with_token, "--repo-url", f"https://ci:{SECRET}@example.invalid/org/project.git", env=env)
-    refused = bodywork("publish", str(repos.project), "--to", f"https://user:{SECRET}@127.0.0.1:{free_port()}/deploy.git", env=env)
-    as_user = bodywork("publish", str(repos.project), "--to", f"https://{SECRET}@127.0.0.1:{free_port()}/deploy.git", env=env)
+    ok = bodywork(
+        "publish",
+        str(repos.project),
+        "--to",
+        with_token,
+        "--repo-url",
+        f"https://ci:{SECRET}@example.invalid/org/project.git",
+        env=env,
+    )
+    refused = bodywork(
+        "publish", str(repos.project), "--to", f"https://user:{SECRET}@127.0.0.1:{free_port()}/deploy.git", env=env
+    )
+    as_user = bodywork(
+        "publish", str(repos.project), "--to", f"https://{SECRET}@127.0.0.1:{free_port()}/deploy.git", env=env
+    )
 
     assert (ok.returncode, refused.returncode, as_user.returncode) == (0, 3, 3)
     assert f"to git://127.0.0.1:{port}/deploy.git main" in ok.stderr
@@ -234,9 +271,15 @@ def test_no_credential_is_ever_shown(repos: Repos) -> None:
 
 def test_redaction_of_git_messages() -> None:
     url = f"git://user:{SECRET}@127.0.0.1:9/deploy.git"
-    secrets = url_secrets([url, f"https://{SECRET}x@host/r.git", "ssh://git@host/r.git"], {"BODYWORK_GIT_TOKEN": "envtoken"})
-    text = f"fatal: unable to look up user:{SECRET}@127.0.0.1 (port 9418); https://a:b@h/x; {SECRET}x; envtoken; git@host"
-    assert redact_text(text, secrets) == "fatal: unable to look up 127.0.0.1 (port 9418); https://h/x; ***; ***; git@host"
+    secrets = url_secrets(
+        [url, f"https://{SECRET}x@host/r.git", "ssh://git@host/r.git"], {"BODYWORK_GIT_TOKEN": "envtoken"}
+    )
+    text = (
+        f"fatal: unable to look up user:{SECRET}@127.0.0.1 (port 9418); https://a:b@h/x; {SECRET}x; envtoken; git@host"
+    )
+    assert (
+        redact_text(text, secrets) == "fatal: unable to look up 127.0.0.1 (port 9418); https://h/x; ***; ***; git@host"
+    )
 
 
 class SmartHttp(BaseHTTPRequestHandler):
@@ -270,7 +313,9 @@ class SmartHttp(BaseHTTPRequestHandler):
             "CONTENT_TYPE": self.headers.get("Content-Type", ""), "CONTENT_LENGTH": str(len(body)),
             "HTTP_CONTENT_ENCODING": self.headers.get("Content-Encoding", ""), "GIT_PROTOCOL": self.headers.get("Git-Protocol", ""),
         }  # fmt: skip
-        answer = subprocess.run(["git", "http-backend"], input=body, capture_output=True, env={**os.environ, **cgi}).stdout
+        answer = subprocess.run(
+            ["git", "http-backend"], input=body, capture_output=True, env={**os.environ, **cgi}
+        ).stdout
         head, _, content = answer.partition(b"\r\n\r\n")
         fields = dict(line.split(": ", 1) for line in head.decode().split("\r\n"))
         self.send_response(int(fields.pop("Status", "200").split()[0]))
@@ -293,8 +338,12 @@ def test_publish_over_http_with_the_token_from_the_environment(repos: Repos, mon
         url = f"http://127.0.0.1:{server.server_address[1]}/deploy.git"
         env = dict(os.environ, BODYWORK_GIT_TOKEN=SECRET, BODYWORK_GIT_USERNAME="bot")
         pushed = bodywork("publish", str(repos.project), "--to", url, env=env)
-        denied = bodywork("publish", str(repos.project), "--to", url, env={**env, "BODYWORK_GIT_TOKEN": "wrong-" + SECRET})
-        in_url = bodywork("publish", str(repos.project), "--to", url.replace("://", f"://bot:{SECRET}@"), "--path", "other")
+        denied = bodywork(
+            "publish", str(repos.project), "--to", url, env={**env, "BODYWORK_GIT_TOKEN": "wrong-" + SECRET}
+        )
+        in_url = bodywork(
+            "publish", str(repos.project), "--to", url.replace("://", f"://bot:{SECRET}@"), "--path", "other"
+        )
     finally:
         server.shutdown()
         server.server_close()
@@ -303,7 +352,9 @@ def test_publish_over_http_with_the_token_from_the_environment(repos: Repos, mon
     assert "Authentication failed" in denied.stderr
     shown = "".join(r.stdout + r.stderr for r in (pushed, denied, in_url))
     assert SECRET not in shown and base64.b64encode(f"bot:{SECRET}".encode()).decode() not in shown
-    assert len(repos.commits()) == 2 and "" in SmartHttp.seen  # git asked without credentials first: the helper answered the 401
+    assert (
+        len(repos.commits()) == 2 and "" in SmartHttp.seen
+    )  # git asked without credentials first: the helper answered the 401
 
 
 def test_the_token_reaches_git_only_through_the_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -342,7 +393,9 @@ def test_publish_over_ssh_with_a_key_from_the_environment(
         land(publication, target)
 
 
-def test_the_callers_git_variables_do_not_leak_in(repos: Repos, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_callers_git_variables_do_not_leak_in(
+    repos: Repos, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     other = tmp_path / "other"
     git("init", "-q", str(other))
     source = git("rev-parse", "HEAD", cwd=repos.project)
@@ -378,7 +431,11 @@ def test_a_rejected_push_is_retried_on_the_new_tip_then_given_up(repos: Repos, t
         race("second")
         published = land(publication, target, retry=FAST, workspace=workspace)
     assert (published.status, published.attempts) == ("pushed", 2)
-    assert [m.splitlines()[0] for m in repos.commits()] == ["Publish demo at " + publication.source.short_commit + " to envs/default/demo", "other writer", "other writer"]
+    assert [m.splitlines()[0] for m in repos.commits()] == [
+        "Publish demo at " + publication.source.short_commit + " to envs/default/demo",
+        "other writer",
+        "other writer",
+    ]
     assert "other.txt" in repos.tree()
 
 
@@ -401,7 +458,18 @@ def test_eight_concurrent_publishers_all_land_once(repos: Repos) -> None:
     )
     processes = [
         subprocess.Popen(
-            [sys.executable, "-m", "bodywork_render", "publish", str(repos.project), "--to", repos.deploy_url, "--max-attempts", "12", *args],
+            [
+                sys.executable,
+                "-m",
+                "bodywork_render",
+                "publish",
+                str(repos.project),
+                "--to",
+                repos.deploy_url,
+                "--max-attempts",
+                "12",
+                *args,
+            ],
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,

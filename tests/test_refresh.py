@@ -7,9 +7,9 @@ import subprocess
 import pytest
 
 from bodywork_render.diagnostics import BodyworkError
-from bodywork_render.plan import RenderOptions
-from bodywork_render.publish import Target
-from bodywork_render.refresh import Refreshed, Upstream, refresh
+from bodywork_render.gitops.publish import Target
+from bodywork_render.gitops.refresh import Refreshed, Upstream, refresh
+from bodywork_render.render.plan import RenderOptions
 from tests.gitdaemon import git_daemon  # noqa: F401 - a fixture
 from tests.test_publish import FAST, MINIMAL, Repos, bodywork, git, repos  # noqa: F401 - repos is a fixture
 
@@ -18,7 +18,9 @@ STAGING = "stages:\n  serve:\n    replicas: 3\n"
 
 def run(repos: Repos, **target: str) -> Refreshed:
     """refresh of the source repository's default branch into the deployment repository."""
-    return refresh(Upstream(repos.daemon.url("source")), Target(repos.deploy_url, **target), RenderOptions(), retry=FAST)
+    return refresh(
+        Upstream(repos.daemon.url("source")), Target(repos.deploy_url, **target), RenderOptions(), retry=FAST
+    )
 
 
 def hide_source_blob(repos: Repos, name: str) -> None:
@@ -27,7 +29,11 @@ def hide_source_blob(repos: Repos, name: str) -> None:
     loose = repos.daemon.path("source") / "objects" / blob[:2] / blob[2:]
     assert loose.is_file(), "a small push is stored as loose objects"
     loose.unlink()
-    clone = subprocess.run(["git", "clone", "-q", repos.daemon.url("source"), str(repos.project.parent / "probe")], capture_output=True, text=True)
+    clone = subprocess.run(
+        ["git", "clone", "-q", repos.daemon.url("source"), str(repos.project.parent / "probe")],
+        capture_output=True,
+        text=True,
+    )
     assert clone.returncode != 0
 
 
@@ -39,7 +45,12 @@ def test_an_unchanged_source_is_a_no_op_that_does_not_fetch_it(repos: Repos) -> 
     explicit = run(repos, path="envs/default/demo")
 
     assert first.status == "pushed" and first.published is not None and first.source.commit == tip
-    assert (second.status, second.published, second.folder, second.source.commit) == ("up to date", None, "envs/default/demo", tip)
+    assert (second.status, second.published, second.folder, second.source.commit) == (
+        "up to date",
+        None,
+        "envs/default/demo",
+        tip,
+    )
     assert (explicit.status, explicit.published) == ("up to date", None)
     assert len(repos.commits()) == 1
 
@@ -50,7 +61,12 @@ def test_a_new_source_commit_is_published_once(repos: Repos) -> None:
     again = run(repos)
     unchanged = run(repos)
 
-    assert (again.status, again.source.commit, unchanged.status, unchanged.published) == ("pushed", tip, "up to date", None)
+    assert (again.status, again.source.commit, unchanged.status, unchanged.published) == (
+        "pushed",
+        tip,
+        "up to date",
+        None,
+    )
     messages = repos.commits()
     assert len(messages) == 2 and f"Bodywork-Source-Commit: {tip}" in messages[0]
     assert f'"drySha": "{tip}"' in repos.show("envs/default/demo/hydrator.metadata")
@@ -58,7 +74,10 @@ def test_a_new_source_commit_is_published_once(repos: Repos) -> None:
 
 def test_a_project_in_a_folder_of_a_branch_with_other_options_renders_again(repos: Repos) -> None:
     git("checkout", "-q", "-b", "release", cwd=repos.project)
-    tip = repos.commit_source({"ml/bodywork.yaml": MINIMAL, "ml/bodywork.staging.yaml": STAGING, "ml/train.py": "", "ml/serve.py": ""}, "project in a folder")
+    tip = repos.commit_source(
+        {"ml/bodywork.yaml": MINIMAL, "ml/bodywork.staging.yaml": STAGING, "ml/train.py": "", "ml/serve.py": ""},
+        "project in a folder",
+    )
     git("push", "-q", "origin", "HEAD:release", cwd=repos.project)
     upstream = Upstream(repos.daemon.url("source"), "release", "ml")
     target = Target(repos.deploy_url, env="staging")
@@ -67,7 +86,12 @@ def test_a_project_in_a_folder_of_a_branch_with_other_options_renders_again(repo
     recorded = refresh(upstream, target, RenderOptions(layout="kustomize", engine="flux"), retry=FAST)
 
     assert (manifests.folder, manifests.source.commit) == ("envs/staging/demo", tip)
-    assert (manifests.status, kustomize.status, recorded.status, recorded.published) == ("pushed", "pushed", "up to date", None)
+    assert (manifests.status, kustomize.status, recorded.status, recorded.published) == (
+        "pushed",
+        "pushed",
+        "up to date",
+        None,
+    )
     assert '"format": "kustomize"' in repos.show("envs/staging/demo/hydrator.metadata")
     assert "replicas: 3" in "".join(repos.show(p) for p in repos.tree() if p.endswith(".yaml"))
     with pytest.raises(BodyworkError, match="has no branch nope"):
@@ -87,5 +111,8 @@ def test_cli(repos: Repos) -> None:
 
     assert (pushed.returncode, recorded.returncode, missing.returncode) == (0, 0, 1)
     assert f"pushed demo at {short} to {repos.deploy_url} main:envs/default/demo" in pushed.stderr
-    assert f"up to date: envs/default/demo on main records {repos.daemon.url('source')} at {short}; source not fetched" in recorded.stderr
+    assert (
+        f"up to date: envs/default/demo on main records {repos.daemon.url('source')} at {short}; source not fetched"
+        in recorded.stderr
+    )
     assert "has no branch nope" in missing.stderr

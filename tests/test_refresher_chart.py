@@ -15,44 +15,84 @@ import pytest
 import yaml
 
 from bodywork_render import __version__
-from bodywork_render.bootstrap import FluxOptions, RefresherOptions, flux_manifests, refresher_chart_values, refresher_manifests
-from bodywork_render.check import check_objects
-from bodywork_render.podsecurity import hardening_violations, restricted_violations
+from bodywork_render.gitops.bootstrap import (
+    FluxOptions,
+    RefresherOptions,
+    flux_manifests,
+    refresher_chart_values,
+    refresher_manifests,
+)
+from bodywork_render.verify.kubernetes import check_objects
+from bodywork_render.verify.podsecurity import hardening_violations, restricted_violations
 from tests.gitdaemon import GitDaemon, git_daemon  # noqa: F401 - git_daemon is a fixture
-from tests.test_runner import sshd  # noqa: F401 - a fixture: a real sshd on 127.0.0.1
 from tests.helmsdk import lint, template_objects
-
+from tests.test_runner import sshd  # noqa: F401 - a fixture: a real sshd on 127.0.0.1
 
 CHART = Path(__file__).resolve().parent.parent / "charts" / "bodywork-refresher"
 REQUIRED = {"refresh": {"source": "https://example.com/project.git", "to": "https://example.com/deploy.git"}}
 TOKEN = {**REQUIRED, "git": {"existingSecret": "git-credentials", "auth": "token"}}
-SSH = {"refresh": {"source": "ssh://git@example.com/project.git", "to": "git@example.com:org/deploy.git"},
-       "git": {"existingSecret": "git-ssh", "auth": "ssh", "sshPrivateKeyKey": "identity", "knownHostsKey": "hosts"}}
+SSH = {
+    "refresh": {"source": "ssh://git@example.com/project.git", "to": "git@example.com:org/deploy.git"},
+    "git": {"existingSecret": "git-ssh", "auth": "ssh", "sshPrivateKeyKey": "identity", "knownHostsKey": "hosts"},
+}
 HELM_LABELS = ("helm.sh/chart", "app.kubernetes.io/managed-by")
 
 OPTIONS = {
     "defaults": RefresherOptions(source="https://example.com/project.git", to="https://example.com/deploy.git"),
     "token, every argument": RefresherOptions(
-        source="https://example.com/project.git", to="https://example.com/deploy.git", source_branch="release/1.x",
-        project_path="ml/churn", branch="main", path="envs/prod/churn", env="prod",
+        source="https://example.com/project.git",
+        to="https://example.com/deploy.git",
+        source_branch="release/1.x",
+        project_path="ml/churn",
+        branch="main",
+        path="envs/prod/churn",
+        env="prod",
         extra_args=("--runner-image", "registry.example.com/runner:1.2", "--message", 'say "hi": #1 — ok'),
-        name="churn-refresher", namespace="ops", image="registry.example.com:5000/tools/bodywork:2.0",
-        image_pull_policy="Always", image_pull_secrets=("regcred", "other-cred"), git_secret="git-credentials",
-        git_token_key="pat", git_token_username="oauth2", schedule="@hourly", time_zone="Europe/London", suspend=True,
-        successful_jobs_history_limit=0, failed_jobs_history_limit=10, starting_deadline_seconds=1000000,
-        backoff_limit=0, active_deadline_seconds=7200, cpu_request="250m", memory_request="512Mi", cpu_limit=None,
-        memory_limit="2Gi", run_as_user=1000, run_as_group=3000),
+        name="churn-refresher",
+        namespace="ops",
+        image="registry.example.com:5000/tools/bodywork:2.0",
+        image_pull_policy="Always",
+        image_pull_secrets=("regcred", "other-cred"),
+        git_secret="git-credentials",
+        git_token_key="pat",
+        git_token_username="oauth2",
+        schedule="@hourly",
+        time_zone="Europe/London",
+        suspend=True,
+        successful_jobs_history_limit=0,
+        failed_jobs_history_limit=10,
+        starting_deadline_seconds=1000000,
+        backoff_limit=0,
+        active_deadline_seconds=7200,
+        cpu_request="250m",
+        memory_request="512Mi",
+        cpu_limit=None,
+        memory_limit="2Gi",
+        run_as_user=1000,
+        run_as_group=3000,
+    ),
     "ssh, existing service account, digest": RefresherOptions(
-        source="ssh://git@example.com/project.git", to="git@example.com:org/deploy.git", git_secret="git-ssh",
-        git_auth="ssh", git_ssh_key_key="identity", git_known_hosts_key="hosts",
-        image="ghcr.io/bodywork-render/bodywork-render@sha256:" + "ab" * 32, service_account="robot"),
+        source="ssh://git@example.com/project.git",
+        to="git@example.com:org/deploy.git",
+        git_secret="git-ssh",
+        git_auth="ssh",
+        git_ssh_key_key="identity",
+        git_known_hosts_key="hosts",
+        image="ghcr.io/bodywork-render/bodywork-render@sha256:" + "ab" * 32,
+        service_account="robot",
+    ),
     "long name, annotated service account": RefresherOptions(
-        source="https://example.com/p.git", to="https://example.com/d.git", name="a" * 51 + "-" + "b" * 11,
-        service_account_annotations=(("example.com/owner", "ml-team"), ("example.com/enabled", "true"))),
+        source="https://example.com/p.git",
+        to="https://example.com/d.git",
+        name="a" * 51 + "-" + "b" * 11,
+        service_account_annotations=(("example.com/owner", "ml-team"), ("example.com/enabled", "true")),
+    ),
 }
 
 
-def render_chart(values: dict[str, Any], name: str = "bodywork-refresher", namespace: str = "default") -> list[dict[str, Any]]:
+def render_chart(
+    values: dict[str, Any], name: str = "bodywork-refresher", namespace: str = "default"
+) -> list[dict[str, Any]]:
     """The objects `helm template` gives, in file order."""
     return template_objects(CHART, values, release=name, namespace=namespace)
 
@@ -60,8 +100,10 @@ def render_chart(values: dict[str, Any], name: str = "bodywork-refresher", names
 def without_helm_labels(node: Any) -> Any:
     """A copy without the labels only Helm sets (its chart label and managed-by: Helm)."""
     if isinstance(node, dict):
-        return {k: (without_helm_labels(v) if k != "labels" else {lk: lv for lk, lv in v.items() if lk not in HELM_LABELS})
-                for k, v in node.items()}
+        return {
+            k: (without_helm_labels(v) if k != "labels" else {lk: lv for lk, lv in v.items() if lk not in HELM_LABELS})
+            for k, v in node.items()
+        }
     if isinstance(node, list):
         return [without_helm_labels(item) for item in node]
     return node
@@ -91,16 +133,29 @@ def test_rendered_objects_pass_the_kubernetes_schemas_and_pod_security(values: d
 def test_cronjob_defaults() -> None:
     cronjob, account = render_chart(REQUIRED, namespace="ops")
     spec = cronjob["spec"]
-    assert (spec["schedule"], spec["concurrencyPolicy"], spec["startingDeadlineSeconds"]) == ("*/5 * * * *", "Forbid", 120)
+    assert (spec["schedule"], spec["concurrencyPolicy"], spec["startingDeadlineSeconds"]) == (
+        "*/5 * * * *",
+        "Forbid",
+        120,
+    )
     assert (spec["successfulJobsHistoryLimit"], spec["failedJobsHistoryLimit"]) == (3, 3)
     job = spec["jobTemplate"]["spec"]
     assert (job["backoffLimit"], job["activeDeadlineSeconds"]) == (2, 900)
     pod = job["template"]["spec"]
     container = pod["containers"][0]
     assert container["command"] == ["bodywork"]
-    assert container["args"] == ["refresh", "--source", "https://example.com/project.git", "--to", "https://example.com/deploy.git"]
+    assert container["args"] == [
+        "refresh",
+        "--source",
+        "https://example.com/project.git",
+        "--to",
+        "https://example.com/deploy.git",
+    ]
     assert container["image"] == f"ghcr.io/bodywork-render/bodywork-render:{__version__}"
-    assert container["resources"] == {"requests": {"cpu": "100m", "memory": "256Mi"}, "limits": {"cpu": "1", "memory": "1Gi"}}
+    assert container["resources"] == {
+        "requests": {"cpu": "100m", "memory": "256Mi"},
+        "limits": {"cpu": "1", "memory": "1Gi"},
+    }
     assert {m["mountPath"] for m in container["volumeMounts"]} == {"/tmp", "/home/bodywork"}
     assert {"name": "HOME", "value": "/home/bodywork"} in container["env"]
     assert pod["securityContext"]["runAsUser"] == 65532 and pod["automountServiceAccountToken"] is False
@@ -112,10 +167,15 @@ def test_cronjob_defaults() -> None:
 def test_token_comes_from_the_existing_secret() -> None:
     cronjob = render_chart(TOKEN)[0]
     container = cronjob["spec"]["jobTemplate"]["spec"]["template"]["spec"]["containers"][0]
-    assert {"name": "BODYWORK_GIT_TOKEN", "valueFrom": {"secretKeyRef": {"name": "git-credentials", "key": "token"}}} in container["env"]
+    assert {
+        "name": "BODYWORK_GIT_TOKEN",
+        "valueFrom": {"secretKeyRef": {"name": "git-credentials", "key": "token"}},
+    } in container["env"]
     assert "BODYWORK_GIT_USERNAME" not in {e["name"] for e in container["env"]}
     named = render_chart({**TOKEN, "git": {**TOKEN["git"], "tokenUsername": "oauth2"}})[0]
-    assert {"name": "BODYWORK_GIT_USERNAME", "value": "oauth2"} in named["spec"]["jobTemplate"]["spec"]["template"]["spec"]["containers"][0]["env"]
+    assert {"name": "BODYWORK_GIT_USERNAME", "value": "oauth2"} in named["spec"]["jobTemplate"]["spec"]["template"][
+        "spec"
+    ]["containers"][0]["env"]
     assert "git-credentials" not in {m["name"] for m in container["volumeMounts"]}
 
 
@@ -123,9 +183,14 @@ def test_ssh_key_and_known_hosts_are_mounted_read_only_with_mode_0400() -> None:
     pod = render_chart(SSH)[0]["spec"]["jobTemplate"]["spec"]["template"]["spec"]
     container = pod["containers"][0]
     assert {"name": "git-credentials", "mountPath": "/etc/bodywork/git", "readOnly": True} in container["volumeMounts"]
-    assert {"name": "git-credentials", "secret": {
-        "secretName": "git-ssh", "defaultMode": 0o400,
-        "items": [{"key": "identity", "path": "ssh-privatekey"}, {"key": "hosts", "path": "known_hosts"}]}} in pod["volumes"]
+    assert {
+        "name": "git-credentials",
+        "secret": {
+            "secretName": "git-ssh",
+            "defaultMode": 0o400,
+            "items": [{"key": "identity", "path": "ssh-privatekey"}, {"key": "hosts", "path": "known_hosts"}],
+        },
+    } in pod["volumes"]
     env = {e["name"]: e.get("value") for e in container["env"]}
     assert env["BODYWORK_GIT_SSH_KEY_FILE"] == "/etc/bodywork/git/ssh-privatekey"
     assert env["BODYWORK_GIT_KNOWN_HOSTS_FILE"] == "/etc/bodywork/git/known_hosts"
@@ -147,8 +212,14 @@ def test_missing_source_or_destination_is_a_clear_render_error() -> None:
         ({"replicas": 2}, "additional properties 'replicas' not allowed"),
         ({"git": {"existingSecret": "s", "auth": "password"}}, "at '/git/auth'"),
         ({"git": {"password": "hunter2"}}, "additional properties 'password' not allowed"),
-        ({"refresh": {"source": "https://user:token@example.com/p.git", "to": "https://example.com/d.git"}}, "at '/refresh/source'"),
-        ({"refresh": {"source": "https://example.com/p.git", "to": "https://token@example.com/d.git"}}, "at '/refresh/to'"),
+        (
+            {"refresh": {"source": "https://user:token@example.com/p.git", "to": "https://example.com/d.git"}},
+            "at '/refresh/source'",
+        ),
+        (
+            {"refresh": {"source": "https://example.com/p.git", "to": "https://token@example.com/d.git"}},
+            "at '/refresh/to'",
+        ),
         ({"securityContext": {"runAsUser": 0}}, "at '/securityContext/runAsUser': minimum: got 0, want 1"),
         ({"resources": {"limits": {"memory": None}}}, "at '/resources/limits': missing property 'memory'"),
         ({"image": {"pullPolicy": "Sometimes"}}, "at '/image/pullPolicy'"),
@@ -209,8 +280,24 @@ def test_long_names_fit_the_job_name_limit() -> None:
 
 
 def test_cli_prints_the_manifests_and_the_equivalent_helm_values() -> None:
-    flags = ["--source", "https://example.com/p.git", "--to", "ssh://git@example.com/d.git", "--git-secret", "git-ssh",
-             "--git-auth", "ssh", "--namespace", "ops", "--schedule", "0 * * * *", "--extra-arg", "--env", "--extra-arg", "prod"]
+    flags = [
+        "--source",
+        "https://example.com/p.git",
+        "--to",
+        "ssh://git@example.com/d.git",
+        "--git-secret",
+        "git-ssh",
+        "--git-auth",
+        "ssh",
+        "--namespace",
+        "ops",
+        "--schedule",
+        "0 * * * *",
+        "--extra-arg",
+        "--env",
+        "--extra-arg",
+        "prod",
+    ]
     manifests = bodywork("gitops", "refresher", *flags)
     values = bodywork("gitops", "refresher", *flags, "--helm-values")
     assert (manifests.returncode, manifests.stderr, values.returncode, values.stderr) == (0, "", 0, "")
@@ -219,7 +306,9 @@ def test_cli_prints_the_manifests_and_the_equivalent_helm_values() -> None:
 
 
 def test_cli_defaults_are_the_option_defaults() -> None:
-    result = bodywork("gitops", "refresher", "--source", "https://example.com/project.git", "--to", "https://example.com/deploy.git")
+    result = bodywork(
+        "gitops", "refresher", "--source", "https://example.com/project.git", "--to", "https://example.com/deploy.git"
+    )
     assert (result.returncode, result.stderr) == (0, "")
     assert result.stdout == refresher_manifests(OPTIONS["defaults"]).text
 
@@ -235,19 +324,30 @@ def push_project(daemon: GitDaemon, folder: Path) -> None:
     """A valid three-stage project, committed in ``folder`` and pushed to the daemon's bare repository 'source'."""
     daemon.create_bare("source")
     (folder / "c").mkdir(parents=True)
-    (folder / "bodywork.yaml").write_text((Path(__file__).parent / "cases" / "valid" / "version-1.0-parallel.yaml").read_text())
+    (folder / "bodywork.yaml").write_text(
+        (Path(__file__).parent / "cases" / "valid" / "version-1.0-parallel.yaml").read_text()
+    )
     for module in ("a.py", "b.ipynb", "c/d.py"):
         (folder / module).touch()
-    for args in (["init", "-q", "--initial-branch=main"], ["add", "-A"], ["commit", "-qm", "project"],
-                 ["push", "-q", daemon.url("source"), "HEAD:main"]):
+    for args in (
+        ["init", "-q", "--initial-branch=main"],
+        ["add", "-A"],
+        ["commit", "-qm", "project"],
+        ["push", "-q", daemon.url("source"), "HEAD:main"],
+    ):
         subprocess.run(["git", *args], cwd=folder, check=True, env=daemon.env)
 
 
 def run_container(container: dict[str, Any], env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     """The container's command (`bodywork`, this package's console script) with its args, in ``env``."""
     assert container["command"] == ["bodywork"]
-    return subprocess.run([sys.executable, "-m", "bodywork_render", *container["args"]],
-                          capture_output=True, text=True, env=env, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "bodywork_render", *container["args"]],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
 
 
 def plain_env(container: dict[str, Any], home: Path) -> dict[str, str]:
@@ -260,19 +360,34 @@ def test_the_cronjobs_command_publishes_once_then_is_a_no_op(git_daemon: GitDaem
     """The container's command line and env, as the chart renders them, against real repositories on a git daemon."""
     push_project(git_daemon, tmp_path / "project")
     git_daemon.create_bare("deploy")
-    values = {"refresh": {"source": git_daemon.url("source"), "sourceBranch": "main", "to": git_daemon.url("deploy"),
-                          "branch": "main", "path": "envs/prod/demo", "extraArgs": ["--format", "kustomize"]}}
+    values = {
+        "refresh": {
+            "source": git_daemon.url("source"),
+            "sourceBranch": "main",
+            "to": git_daemon.url("deploy"),
+            "branch": "main",
+            "path": "envs/prod/demo",
+            "extraArgs": ["--format", "kustomize"],
+        }
+    }
     container = render_chart(values)[0]["spec"]["jobTemplate"]["spec"]["template"]["spec"]["containers"][0]
     env = {**git_daemon.env, **plain_env(container, tmp_path / "home")}
     deploy = ["git", "--git-dir", str(git_daemon.path("deploy"))]
     first = run_container(container, env)
     assert first.returncode == 0, first.stderr
     tip = subprocess.run([*deploy, "rev-parse", "main"], capture_output=True, text=True, check=True).stdout
-    files = subprocess.run([*deploy, "ls-tree", "-r", "--name-only", "main"], capture_output=True, text=True, check=True).stdout.split()
+    files = subprocess.run(
+        [*deploy, "ls-tree", "-r", "--name-only", "main"], capture_output=True, text=True, check=True
+    ).stdout.split()
     assert "envs/prod/demo/flux/demo-step-02.yaml" in files and "envs/prod/demo/hydrator.metadata" in files
-    step = yaml.safe_load(subprocess.run([*deploy, "show", "main:envs/prod/demo/flux/demo-step-02.yaml"],
-                                         capture_output=True, text=True, check=True).stdout)
-    root = flux_manifests(FluxOptions(repo="https://git.example.com/deploy.git", branch="main", path="envs/prod/demo")).objects[1]
+    step = yaml.safe_load(
+        subprocess.run(
+            [*deploy, "show", "main:envs/prod/demo/flux/demo-step-02.yaml"], capture_output=True, text=True, check=True
+        ).stdout
+    )
+    root = flux_manifests(
+        FluxOptions(repo="https://git.example.com/deploy.git", branch="main", path="envs/prod/demo")
+    ).objects[1]
     assert root["spec"]["path"] == "./envs/prod/demo/flux" and step["spec"]["path"] == "./envs/prod/demo/steps/02"
     second = run_container(container, env)
     assert second.returncode == 0, second.stderr
@@ -287,7 +402,10 @@ def test_the_cronjobs_ssh_credentials_push_over_a_real_sshd(
     push_project(git_daemon, tmp_path / "project")
     git_daemon.create_bare("deploy")
     to = f"ssh://{getpass.getuser()}@127.0.0.1:{port}{git_daemon.path('deploy')}"
-    values = {"refresh": {"source": git_daemon.url("source"), "to": to}, "git": {"existingSecret": "git-ssh", "auth": "ssh"}}
+    values = {
+        "refresh": {"source": git_daemon.url("source"), "to": to},
+        "git": {"existingSecret": "git-ssh", "auth": "ssh"},
+    }
     pod = render_chart(values)[0]["spec"]["jobTemplate"]["spec"]["template"]["spec"]
     container = pod["containers"][0]
     (mount,) = [m for m in container["volumeMounts"] if m["name"] == "git-credentials"]
@@ -298,9 +416,16 @@ def test_the_cronjobs_ssh_credentials_push_over_a_real_sshd(
     for item in volume["secret"]["items"]:
         (mounted / item["path"]).write_bytes(secret[item["key"]])
         (mounted / item["path"]).chmod(volume["secret"]["defaultMode"] | 0o040)
-    env = {name: value.replace(mount["mountPath"], str(mounted)) for name, value in plain_env(container, tmp_path / "home").items()}
+    env = {
+        name: value.replace(mount["mountPath"], str(mounted))
+        for name, value in plain_env(container, tmp_path / "home").items()
+    }
     result = run_container(container, {**git_daemon.env, **env})
     assert result.returncode == 0, result.stderr
-    log = subprocess.run(["git", "--git-dir", str(git_daemon.path("deploy")), "log", "--format=%s", "main"],
-                         capture_output=True, text=True, check=True).stdout
+    log = subprocess.run(
+        ["git", "--git-dir", str(git_daemon.path("deploy")), "log", "--format=%s", "main"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
     assert len(log.splitlines()) == 1

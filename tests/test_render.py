@@ -11,9 +11,9 @@ from typing import Any
 import pytest
 import yaml
 
-from bodywork_render.check import check_objects
-from bodywork_render.podsecurity import hardening_violations, restricted_violations
-from bodywork_render.write import read_tree
+from bodywork_render.render.write import read_tree
+from bodywork_render.verify.kubernetes import check_objects
+from bodywork_render.verify.podsecurity import hardening_violations, restricted_violations
 from tests.corpus import corpus_params
 from tests.renderkit import COMMIT, EXAMPLE, PROJECTS, REPO_URL, checkout, git, identity, objects_in, render
 
@@ -23,7 +23,9 @@ FAILURE_HOOK = PROJECTS / "failure-hook"
 
 def bodywork(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
     """The CLI as a user runs it."""
-    return subprocess.run([sys.executable, "-m", "bodywork_render", *args], capture_output=True, text=True, cwd=cwd, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "bodywork_render", *args], capture_output=True, text=True, cwd=cwd, timeout=120
+    )
 
 
 def kustomize_build(folder: Path) -> list[dict[str, Any]]:
@@ -78,7 +80,9 @@ def test_every_valid_corpus_file_renders_valid_restricted_objects_in_both_format
 @pytest.mark.parametrize("project", [EXAMPLE, PARALLEL], ids=["example", "parallel"])
 def test_kustomize_build_yields_the_same_objects_as_manifests(project: Path, tmp_path: Path) -> None:
     out = tmp_path / "k"
-    result = bodywork("render", str(project), "--out", str(out), "--format", "kustomize", "--repo-url", REPO_URL, "--ref", COMMIT)
+    result = bodywork(
+        "render", str(project), "--out", str(out), "--format", "kustomize", "--repo-url", REPO_URL, "--ref", COMMIT
+    )
     assert result.returncode == 0, result.stderr
     built = {identity(o): o for o in kustomize_build(out)}
     plain = {identity(o): o for o in objects_in(render(project).files)}
@@ -88,7 +92,9 @@ def test_kustomize_build_yields_the_same_objects_as_manifests(project: Path, tmp
 def test_parallel_project_objects(tmp_path: Path) -> None:
     rendered = render(PARALLEL, ingress_class="nginx", ingress_host="ml.example.com")
     objects = {identity(o)[0::2]: o for o in objects_in(rendered.files)}
-    waves = {key: o["metadata"].get("annotations", {}).get("argocd.argoproj.io/sync-wave") for key, o in objects.items()}
+    waves = {
+        key: o["metadata"].get("annotations", {}).get("argocd.argoproj.io/sync-wave") for key, o in objects.items()
+    }
     jobs = {name.rsplit("-", 1)[0]: name for kind, name in objects if kind == "Job"}
     assert waves == {
         ("Namespace", "ml-prod"): "-1",
@@ -111,8 +117,14 @@ def test_parallel_project_objects(tmp_path: Path) -> None:
     assert stage["image"] == "bodyworkml/bodywork-core:3.0"
     assert stage["args"][-7:] == ["--", "--rows", "1000", "no", "0644", "1e3", "on"]
     assert [e for e in stage["env"] if "valueFrom" in e] == [
-        {"name": "AWS_ACCESS_KEY_ID", "valueFrom": {"secretKeyRef": {"name": "prod-aws-credentials", "key": "AWS_ACCESS_KEY_ID"}}},
-        {"name": "AWS_SECRET_ACCESS_KEY", "valueFrom": {"secretKeyRef": {"name": "prod-aws-credentials", "key": "AWS_SECRET_ACCESS_KEY"}}},
+        {
+            "name": "AWS_ACCESS_KEY_ID",
+            "valueFrom": {"secretKeyRef": {"name": "prod-aws-credentials", "key": "AWS_ACCESS_KEY_ID"}},
+        },
+        {
+            "name": "AWS_SECRET_ACCESS_KEY",
+            "valueFrom": {"secretKeyRef": {"name": "prod-aws-credentials", "key": "AWS_SECRET_ACCESS_KEY"}},
+        },
     ]
     assert stage["resources"] == {"requests": {"cpu": "1000m", "memory": "1000M"}, "limits": {"memory": "1000M"}}
     train_a = objects[("Job", jobs["train-a"])]["spec"]
@@ -133,7 +145,10 @@ def test_parallel_project_objects(tmp_path: Path) -> None:
     assert "BODYWORK_ROUTE_PREFIX" not in {e["name"] for e in report_env}, "no Ingress, no prefix"
     assert serve["progressDeadlineSeconds"] >= 90
     assert serve["template"]["metadata"]["annotations"] == {"bodywork-render/source-commit": COMMIT}
-    assert serve["selector"]["matchLabels"] == {"app.kubernetes.io/name": "serve", "app.kubernetes.io/instance": "churn-model"}
+    assert serve["selector"]["matchLabels"] == {
+        "app.kubernetes.io/name": "serve",
+        "app.kubernetes.io/instance": "churn-model",
+    }
     ingress = objects[("Ingress", "serve")]["spec"]
     assert ingress["ingressClassName"] == "nginx"
     assert ingress["rules"][0]["host"] == "ml.example.com"
@@ -162,8 +177,8 @@ def test_job_names_change_with_the_commit_and_deployment_names_do_not() -> None:
 
 
 def render_project_at(path: Path, commit: str):  # type: ignore[no-untyped-def]
-    from bodywork_render.plan import RenderOptions
-    from bodywork_render.render import render_project
+    from bodywork_render.render.manifests import render_project
+    from bodywork_render.render.plan import RenderOptions
 
     return render_project(path, RenderOptions(), repo_url=REPO_URL, ref=commit)
 
@@ -171,7 +186,10 @@ def render_project_at(path: Path, commit: str):  # type: ignore[no-untyped-def]
 def test_flux_kustomizations_chain_the_steps_in_order() -> None:
     files = render(PARALLEL, layout="kustomize", engine="flux", deploy_path="./envs/prod/churn").files
     flux = [yaml.safe_load(files[p]) for p in sorted(files) if p.startswith("flux/")]
-    assert [(k["metadata"]["name"], k["spec"]["path"], k["spec"].get("dependsOn"), k["spec"].get("force", False)) for k in flux] == [
+    assert [
+        (k["metadata"]["name"], k["spec"]["path"], k["spec"].get("dependsOn"), k["spec"].get("force", False))
+        for k in flux
+    ] == [
         ("churn-model-step-00", "./envs/prod/churn/steps/00", None, False),
         ("churn-model-step-01", "./envs/prod/churn/steps/01", [{"name": "churn-model-step-00"}], True),
         ("churn-model-step-02", "./envs/prod/churn/steps/02", [{"name": "churn-model-step-01"}], True),
@@ -185,12 +203,17 @@ def test_run_on_failure_is_an_argocd_syncfail_hook_and_left_out_elsewhere() -> N
     argo = render(FAILURE_HOOK, engine="argocd")
     hooks = [o for o in objects_in(argo.files) if o["metadata"].get("annotations", {}).get("argocd.argoproj.io/hook")]
     assert [(h["metadata"]["name"].rsplit("-", 1)[0], h["metadata"]["annotations"]) for h in hooks] == [
-        ("alert", {"argocd.argoproj.io/hook": "SyncFail", "argocd.argoproj.io/hook-delete-policy": "BeforeHookCreation"})
+        (
+            "alert",
+            {"argocd.argoproj.io/hook": "SyncFail", "argocd.argoproj.io/hook-delete-policy": "BeforeHookCreation"},
+        )
     ]
     assert argo.warnings == ()
     for engine, layout in (("flux", "kustomize"), ("kubectl", "manifests")):
         rendered = render(FAILURE_HOOK, engine=engine, layout=layout)
-        assert [o["metadata"]["name"].rsplit("-", 1)[0] for o in objects_in(rendered.files) if o["kind"] == "Job"] == ["score"]
+        assert [o["metadata"]["name"].rsplit("-", 1)[0] for o in objects_in(rendered.files) if o["kind"] == "Job"] == [
+            "score"
+        ]
         assert len(rendered.warnings) == 1 and "run_on_failure stage 'alert' is left out" in rendered.warnings[0]
 
 
@@ -208,7 +231,29 @@ def test_render_is_deterministic(tmp_path: Path) -> None:
             assert data.endswith(b"\n") and b"\r" not in data
 
 
-HOSTILE = ["x\n---\nkind: Secret\nmetadata: {name: pwned}", "{{ 7*7 }}", "{% raw %}", "no", "on", "y", "0644", "1e3", "~", "null", "- a", "a: b", "'", '"', "#c", "&a", "*a", "!!str", "\\u0000", "é", "\u2028"]
+HOSTILE = [
+    "x\n---\nkind: Secret\nmetadata: {name: pwned}",
+    "{{ 7*7 }}",
+    "{% raw %}",
+    "no",
+    "on",
+    "y",
+    "0644",
+    "1e3",
+    "~",
+    "null",
+    "- a",
+    "a: b",
+    "'",
+    '"',
+    "#c",
+    "&a",
+    "*a",
+    "!!str",
+    "\\u0000",
+    "é",
+    "\u2028",
+]
 
 
 def test_user_strings_cannot_inject_and_read_back_unchanged_in_yaml_1_1(tmp_path: Path) -> None:
@@ -237,7 +282,14 @@ def test_stale_files_are_removed_and_foreign_folders_refused(tmp_path: Path) -> 
     assert bodywork("render", str(PARALLEL), *common).returncode == 0
     assert "03-report-service.yaml" in read_tree(out)
     assert bodywork("render", str(FAILURE_HOOK), *common).returncode == 0
-    assert sorted(read_tree(out)) == ["00-namespace.yaml", "00-serviceaccount.yaml", "01-score-job.yaml", "02-alert-on-failure-job.yaml", "README.md", "hydrator.metadata"]
+    assert sorted(read_tree(out)) == [
+        "00-namespace.yaml",
+        "00-serviceaccount.yaml",
+        "01-score-job.yaml",
+        "02-alert-on-failure-job.yaml",
+        "README.md",
+        "hydrator.metadata",
+    ]
     leftovers = [p.name for p in tmp_path.iterdir() if p.name != "out"]
     assert leftovers == []
 
@@ -256,7 +308,9 @@ def test_a_failed_render_leaves_the_previous_output_untouched(tmp_path: Path) ->
     before = read_tree(out)
     broken = tmp_path / "templates"
     broken.mkdir()
-    (broken / "service.yaml.j2").write_text("apiVersion: v1\nkind: Service\nmetadata:\n  name: {{ name | q }}\nspec:\n  bogusField: 1\n")
+    (broken / "service.yaml.j2").write_text(
+        "apiVersion: v1\nkind: Service\nmetadata:\n  name: {{ name | q }}\nspec:\n  bogusField: 1\n"
+    )
     result = bodywork("render", str(PARALLEL), *common, "--templates", str(broken))
     assert result.returncode == 1
     assert "spec.bogusField" in result.stderr and "Traceback" not in result.stderr
@@ -271,8 +325,8 @@ def test_templates_override_by_file_name(tmp_path: Path) -> None:
     custom.mkdir()
     shipped = (Path(__file__).resolve().parents[1] / "templates" / "service.yaml.j2").read_text()
     (custom / "service.yaml.j2").write_text(shipped.replace("type: ClusterIP", "type: NodePort"))
-    from bodywork_render.plan import RenderOptions
-    from bodywork_render.render import render_project
+    from bodywork_render.render.manifests import render_project
+    from bodywork_render.render.plan import RenderOptions
 
     rendered = render_project(PARALLEL, RenderOptions(), repo_url=REPO_URL, ref=COMMIT, templates=custom)
     assert {o["spec"]["type"] for o in objects_in(rendered.files) if o["kind"] == "Service"} == {"NodePort"}
@@ -297,7 +351,9 @@ def test_check_and_diff(tmp_path: Path) -> None:
 
 
 def test_source_defaults_to_the_checkout_and_resolves_refs(tmp_path: Path) -> None:
-    project = checkout(FAILURE_HOOK, tmp_path / "project", origin="https://user:s3cret@git.example.com/acme/scoring.git")
+    project = checkout(
+        FAILURE_HOOK, tmp_path / "project", origin="https://user:s3cret@git.example.com/acme/scoring.git"
+    )
     head = git(project, "rev-parse", "HEAD")
     git(project, "tag", "v1")
     out = tmp_path / "out"
@@ -334,16 +390,33 @@ def test_without_git_on_path_the_source_error_is_clear(tmp_path: Path) -> None:
     empty.mkdir()
     result = subprocess.run(
         [sys.executable, "-m", "bodywork_render", "render", str(project), "--out", str(tmp_path / "o")],
-        capture_output=True, text=True, timeout=60, env={**os.environ, "PATH": str(empty)},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, "PATH": str(empty)},
     )
     assert (result.returncode, result.stderr) == (
-        1, "error: git is not installed or not on PATH: install it, or give --repo-url URL and a full commit SHA as --ref\n"
+        1,
+        "error: git is not installed or not on PATH: install it, or give --repo-url URL and a full commit SHA as --ref\n",
     )
 
 
 @pytest.mark.parametrize("deploy_path", ["../../x", "/abs/path", "./envs/../../out"])
 def test_a_deploy_path_outside_the_repository_is_refused(deploy_path: str, tmp_path: Path) -> None:
-    result = bodywork("render", str(PARALLEL), "--out", str(tmp_path / "o"), "--format", "kustomize", "--repo-url", REPO_URL, "--ref", COMMIT, "--deploy-path", deploy_path)
+    result = bodywork(
+        "render",
+        str(PARALLEL),
+        "--out",
+        str(tmp_path / "o"),
+        "--format",
+        "kustomize",
+        "--repo-url",
+        REPO_URL,
+        "--ref",
+        COMMIT,
+        "--deploy-path",
+        deploy_path,
+    )
     assert result.returncode == 1
     assert f"--deploy-path {deploy_path!r} must be a path inside the deployment repository" in result.stderr
     assert not (tmp_path / "o").exists()

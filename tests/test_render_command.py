@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 import typer
 
-from bodywork_render.cli import app
-from bodywork_render.render_command import RENDER_FLAGS, fast_render_args, run_render
+from bodywork_render.cli.app import app
+from bodywork_render.cli.render import RENDER_FLAGS, fast_render_args, run_render
 from tests.renderkit import COMMIT, EXAMPLE, REPO_URL
 
 SOURCE = ["--repo-url", REPO_URL, "--ref", COMMIT]
@@ -26,7 +26,9 @@ def test_every_typer_flag_is_parsed_to_the_same_parameter() -> None:
     parsed: dict[str, tuple[str, object]] = {}
     for param in _typer_render_params():
         for flag in param.opts:
-            parsed[flag] = (param.name, True if param.is_flag else "VALUE") if flag.startswith("--") else ("path", "POSITIONAL")
+            parsed[flag] = (
+                (param.name, True if param.is_flag else "VALUE") if flag.startswith("--") else ("path", "POSITIONAL")
+            )
         for flag in param.secondary_opts:
             parsed[flag] = (param.name, False)
     fast = {flag: (name, value if isinstance(value, bool) else "VALUE") for flag, (name, value) in RENDER_FLAGS.items()}
@@ -34,7 +36,9 @@ def test_every_typer_flag_is_parsed_to_the_same_parameter() -> None:
 
 
 def test_every_default_is_the_typer_default() -> None:
-    defaults = {name: p.default for name, p in inspect.signature(run_render).parameters.items() if p.default is not p.empty}
+    defaults = {
+        name: p.default for name, p in inspect.signature(run_render).parameters.items() if p.default is not p.empty
+    }
     for param in _typer_render_params():
         expected = param.default.value if isinstance(param.default, enum.Enum) else param.default
         if param.required:
@@ -71,7 +75,7 @@ def test_fast_path_takes_only_plain_well_formed_command_lines(argv: list[str], e
 def test_render_takes_the_fast_path_without_typer(tmp_path: Path) -> None:
     probe = (
         "import sys\n"
-        "from bodywork_render.entry import main\n"
+        "from bodywork_render.cli.main import main\n"
         f"sys.argv = ['bodywork', 'render', {str(EXAMPLE)!r}, '--out', {str(tmp_path / 'out')!r}, *{SOURCE!r}]\n"
         "try:\n    main()\nexcept SystemExit as exit:\n    print(exit.code, 'typer' in sys.modules)\n"
     )
@@ -79,7 +83,9 @@ def test_render_takes_the_fast_path_without_typer(tmp_path: Path) -> None:
     assert (result.stdout, result.stderr) == ("0 False\n", f"rendered 6 objects into {tmp_path / 'out'}\n")
 
 
-@pytest.mark.parametrize("extra", [[], ["--format", "kustomize", "--engine", "flux"], ["--format", "helm", "--no-namespace-object"]])
+@pytest.mark.parametrize(
+    "extra", [[], ["--format", "kustomize", "--engine", "flux"], ["--format", "helm", "--no-namespace-object"]]
+)
 def test_fast_path_and_typer_write_the_same_tree(tmp_path: Path, extra: list[str]) -> None:
     out = tmp_path / "out"
     args = ["render", str(EXAMPLE), "--out", str(out), *SOURCE, *extra]
@@ -87,9 +93,9 @@ def test_fast_path_and_typer_write_the_same_tree(tmp_path: Path, extra: list[str
     fast = subprocess.run([sys.executable, "-m", "bodywork_render", *args], capture_output=True, text=True, timeout=60)
     assert fast.returncode == 0, fast.stderr
     via_typer = (
-        "import sys\nfrom bodywork_render.cli import app\n"
+        "import sys\nfrom bodywork_render.cli.app import app\n"
         f"sys.argv = ['bodywork', *{[*args, '--check']!r}]\n"
-        "try:\n    app()\nexcept SystemExit as exit:\n    print(exit.code, 'bodywork_render.render_command' in sys.modules)\n"
+        "try:\n    app()\nexcept SystemExit as exit:\n    print(exit.code, 'bodywork_render.cli.render' in sys.modules)\n"
     )
     checked = subprocess.run([sys.executable, "-c", via_typer], capture_output=True, text=True, timeout=60)
     assert (checked.stdout, checked.stderr) == ("0 True\n", "")

@@ -859,7 +859,10 @@ def test_runner_imports_only_the_standard_library() -> None:
         ("ssh://git@example.com:22/org/x.git", "ssh://example.com:22/org/x.git"),
         ("git@github.com:org/x.git", "git@github.com:org/x.git"),
         ("git://127.0.0.1:9418/x.git", "git://127.0.0.1:9418/x.git"),
-        ("fatal: unable to look up user:s3cr3t@127.0.0.1 (port 9418)", "fatal: unable to look up 127.0.0.1 (port 9418)"),
+        (
+            "fatal: unable to look up user:s3cr3t@127.0.0.1 (port 9418)",
+            "fatal: unable to look up 127.0.0.1 (port 9418)",
+        ),
         ("host 'tok:x-oauth@[::1]' refused", "host '[::1]' refused"),
     ],
 )

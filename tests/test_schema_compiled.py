@@ -1,4 +1,4 @@
-"""The compiled schema check (bodywork_render/schema_compiled.py) against jsonschema_rs, which it stands in for.
+"""The compiled schema check (bodywork_render/spec/_schema_compiled.py) against jsonschema_rs, which it stands in for.
 
 `bodywork validate` trusts the compiled check alone when it accepts a document, so it must accept
 exactly what jsonschema_rs accepts: on every case and corpus file, on derandomized mutations of them
@@ -24,10 +24,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bodywork_render.diagnostics import BodyworkError
-from bodywork_render.load import Document, parse_yaml
-from bodywork_render.resources import load_json
-from bodywork_render.schema_compiled import accepts
-from bodywork_render.validate import validate_document
+from bodywork_render.package_data import load_json
+from bodywork_render.spec._schema_compiled import accepts
+from bodywork_render.spec.load import Document, parse_yaml
+from bodywork_render.spec.validate import validate_document
 from scripts.compile_schema import DRAFT_2020_12, SCHEMAS, TARGET, SchemaError, generate, prepared, python_regex
 from tests.corpus import corpus_files
 
@@ -43,9 +43,19 @@ def test_the_committed_module_is_generated_from_the_current_schemas() -> None:
 
 def test_a_valid_run_imports_no_validator_and_nothing_it_can_do_without() -> None:
     # each costs every commit's pre-commit run milliseconds (jsonschema_rs brings email and decimal)
-    avoided = {"jsonschema_rs", "fastjsonschema", "decimal", "email", "typing", "json", "dataclasses", "difflib", "graphlib"}
+    avoided = {
+        "jsonschema_rs",
+        "fastjsonschema",
+        "decimal",
+        "email",
+        "typing",
+        "json",
+        "dataclasses",
+        "difflib",
+        "graphlib",
+    }
     code = (
-        "import sys\nfrom bodywork_render.entry import main\n"
+        "import sys\nfrom bodywork_render.cli.main import main\n"
         "sys.argv = ['bodywork', 'validate', 'examples/train-and-serve']\n"
         "try:\n    main()\nexcept SystemExit as exit:\n    assert not exit.code\n"
         f"print(sorted({avoided!r} & set(sys.modules)))\n"
@@ -62,7 +72,10 @@ def readable_by_jsonschema_rs(node: Any) -> bool:
     if isinstance(node, str):
         return not any(0xD800 <= ord(char) < 0xE000 for char in node)
     if isinstance(node, dict):
-        return all(isinstance(key, str) and readable_by_jsonschema_rs(key) and readable_by_jsonschema_rs(value) for key, value in node.items())
+        return all(
+            isinstance(key, str) and readable_by_jsonschema_rs(key) and readable_by_jsonschema_rs(value)
+            for key, value in node.items()
+        )
     if isinstance(node, list):
         return all(readable_by_jsonschema_rs(item) for item in node)
     return True
@@ -106,15 +119,80 @@ def test_every_corpus_file_gets_the_same_verdict() -> None:
 
 # Values at the edges of the schemas: JSON Schema counts 1.0 and 1e300 as integers but not True; Python's re
 # reads $, \d and \s otherwise than ECMA-262; jsonschema_rs does not count NaN and infinity as numbers.
-EDGE_NUMBERS = [0, 1, -1, 4, 63, 64, 100, 101, 1000, 1001, 65535, 65536, 86400, 86401, 2**53 + 1, 2**63, 2**64, 10**30, -(10**30)]
-EDGE_NUMBERS += [0.0, -0.0, 5e-324, 0.25, 1.0, 1.5, 100.0, 65535.0, 65535.5, 1e300, -1e300, math.inf, -math.inf, math.nan]
+EDGE_NUMBERS = [
+    0,
+    1,
+    -1,
+    4,
+    63,
+    64,
+    100,
+    101,
+    1000,
+    1001,
+    65535,
+    65536,
+    86400,
+    86401,
+    2**53 + 1,
+    2**63,
+    2**64,
+    10**30,
+    -(10**30),
+]
+EDGE_NUMBERS += [
+    0.0,
+    -0.0,
+    5e-324,
+    0.25,
+    1.0,
+    1.5,
+    100.0,
+    65535.0,
+    65535.5,
+    1e300,
+    -1e300,
+    math.inf,
+    -math.inf,
+    math.nan,
+]
 EDGE_VALUES = [None, True, False, "1", [], {}, *EDGE_NUMBERS]
-CHARS = [*"aZz09_.-/*: é", "\n", "\t", "\r", "\x0b", "\x1c", "\x1f", "\x85", "\xa0", "\u1680", "\u2028", "\u202f", "\ufeff", "\u0663", "\u06f1", "\uff10", "\U0001d7ce"]
+CHARS = [
+    *"aZz09_.-/*: é",
+    "\n",
+    "\t",
+    "\r",
+    "\x0b",
+    "\x1c",
+    "\x1f",
+    "\x85",
+    "\xa0",
+    "\u1680",
+    "\u2028",
+    "\u202f",
+    "\ufeff",
+    "\u0663",
+    "\u06f1",
+    "\uff10",
+    "\U0001d7ce",
+]
 ENV_OVERLAY = {
-    "pipeline": {"docker_image": "python:3.12", "namespace": "ml-prod", "secrets_group": "prod", "ingress_host": "ml.example.com", "ingress_class": "nginx"},
-    "stages": {"train": {"cpu_request": 0.5, "memory_request_mb": 100, "cpu_limit": 2, "memory_limit_mb": 200, "replicas": 2}},
+    "pipeline": {
+        "docker_image": "python:3.12",
+        "namespace": "ml-prod",
+        "secrets_group": "prod",
+        "ingress_host": "ml.example.com",
+        "ingress_class": "nginx",
+    },
+    "stages": {
+        "train": {"cpu_request": 0.5, "memory_request_mb": 100, "cpu_limit": 2, "memory_limit_mb": 200, "replicas": 2}
+    },
 }
-BASES = {name: doc.data for name, doc in {**DOCUMENTS, **CORPUS}.items() if isinstance(doc.data, dict) and readable_by_jsonschema_rs(doc.data)}
+BASES = {
+    name: doc.data
+    for name, doc in {**DOCUMENTS, **CORPUS}.items()
+    if isinstance(doc.data, dict) and readable_by_jsonschema_rs(doc.data)
+}
 BASES["bodywork.prod.yaml"] = ENV_OVERLAY
 
 
@@ -131,7 +209,9 @@ def neighbours(value: Any) -> list[Any]:
     return EDGE_VALUES
 
 
-@pytest.mark.parametrize("name", sorted(name for name, data in BASES.items() if any(accepts(schema, data) for schema in SCHEMAS)))
+@pytest.mark.parametrize(
+    "name", sorted(name for name, data in BASES.items() if any(accepts(schema, data) for schema in SCHEMAS))
+)
 def test_every_value_and_key_one_edit_from_a_valid_document_gets_the_same_verdict(name: str) -> None:
     data = copy.deepcopy(BASES[name])
     for path in list(_leaves(data)):
@@ -165,12 +245,38 @@ def _schema_keys(node: Any) -> Iterator[str]:
 
 TEXT = st.text(st.sampled_from(CHARS), max_size=6)
 STRINGS = st.one_of(
-    st.sampled_from(["", "1.0", "1.1", "1", "a.py", "a.ipynb", "a.PY", ".py", "a.py\n", "train", "INFO", "info", "x" * 63, "x" * 64, "A_1", "1A", "_a", "ml.example.com", "*.example.com"]),
+    st.sampled_from(
+        [
+            "",
+            "1.0",
+            "1.1",
+            "1",
+            "a.py",
+            "a.ipynb",
+            "a.PY",
+            ".py",
+            "a.py\n",
+            "train",
+            "INFO",
+            "info",
+            "x" * 63,
+            "x" * 64,
+            "A_1",
+            "1A",
+            "_a",
+            "ml.example.com",
+            "*.example.com",
+        ]
+    ),
     TEXT,
     st.tuples(TEXT, st.sampled_from(["", ".py", ".ipynb", "\n", ".py\n"])).map("".join),
 )
 SCALARS = st.one_of(st.sampled_from([None, True, False, *EDGE_NUMBERS]), st.integers(), st.floats(), STRINGS)
-VALUES = st.recursive(SCALARS, lambda inner: st.one_of(st.lists(inner, max_size=3), st.dictionaries(STRINGS, inner, max_size=3)), max_leaves=6)
+VALUES = st.recursive(
+    SCALARS,
+    lambda inner: st.one_of(st.lists(inner, max_size=3), st.dictionaries(STRINGS, inner, max_size=3)),
+    max_leaves=6,
+)
 FIELDS = sorted({key for schema in SCHEMAS for key in _schema_keys(load_json(schema))})
 KEYS = st.one_of(st.sampled_from(FIELDS), STRINGS, st.sampled_from([1, True, None, 1.5]))
 
@@ -179,7 +285,9 @@ def near(value: Any) -> st.SearchStrategy[Any]:
     """Values that keep most of a valid document's value: a string with a character inserted or one dropped, a number
     of the same size as the bounds, or anything."""
     if isinstance(value, str):
-        inserted = st.tuples(st.integers(0, len(value)), st.sampled_from(CHARS)).map(lambda at: value[: at[0]] + at[1] + value[at[0] :])
+        inserted = st.tuples(st.integers(0, len(value)), st.sampled_from(CHARS)).map(
+            lambda at: value[: at[0]] + at[1] + value[at[0] :]
+        )
         return st.one_of(inserted, st.just(value[:-1]), STRINGS)
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         return st.one_of(st.sampled_from(EDGE_NUMBERS), st.booleans(), st.just(float(value)), st.just(value + 0.5))
@@ -248,7 +356,23 @@ def _schema_patterns(node: Any) -> Iterator[str]:
 
 
 PATTERNS = sorted({pattern for schema in SCHEMAS for pattern in _schema_patterns(load_json(schema))})
-OTHER_PATTERNS = [r"^\d+$", r"^\D$", r"^\w+$", r"^\W$", r"^\s*$", r"^\S+$", r"^.$", r"^[\d.-]+$", r"^[\w-]+$", r"^a{2,3}$", r"^(ab|c)?$", r"^[\x41-\u00e9]$", r"[-a]", r"\\$", r"^[\].]$"]
+OTHER_PATTERNS = [
+    r"^\d+$",
+    r"^\D$",
+    r"^\w+$",
+    r"^\W$",
+    r"^\s*$",
+    r"^\S+$",
+    r"^.$",
+    r"^[\d.-]+$",
+    r"^[\w-]+$",
+    r"^a{2,3}$",
+    r"^(ab|c)?$",
+    r"^[\x41-\u00e9]$",
+    r"[-a]",
+    r"\\$",
+    r"^[\].]$",
+]
 BMP = [chr(code) for code in range(0x10000) if not 0xD800 <= code < 0xE000] + ["\U0001d7ce", "\U0010ffff"]
 
 
@@ -259,7 +383,9 @@ def test_a_translated_pattern_matches_what_the_ecma_pattern_matches(pattern: str
         assert (ours.search(text) is not None) == theirs.is_valid(text), (pattern, text)
 
 
-@pytest.mark.parametrize("pattern", [r"(?=a)", r"\bfoo", r"\p{L}", r"[\S]", r"a]", r"a{", r"[]", r"[a-\d]", r"\1", r"[a", "\\"])
+@pytest.mark.parametrize(
+    "pattern", [r"(?=a)", r"\bfoo", r"\p{L}", r"[\S]", r"a]", r"a{", r"[]", r"[a-\d]", r"\1", r"[a", "\\"]
+)
 def test_a_pattern_it_cannot_translate_is_refused(pattern: str) -> None:
     with pytest.raises(SchemaError):
         python_regex(pattern)
@@ -297,5 +423,10 @@ def test_only_a_2020_12_schema_is_compiled() -> None:
 
 
 def test_annotations_are_dropped_but_not_properties_named_like_them() -> None:
-    schema = {"$schema": DRAFT_2020_12, "$id": "urn:x", "title": "t", "properties": {"description": {"type": "string", "description": "d", "default": "", "examples": ["e"]}}}
+    schema = {
+        "$schema": DRAFT_2020_12,
+        "$id": "urn:x",
+        "title": "t",
+        "properties": {"description": {"type": "string", "description": "d", "default": "", "examples": ["e"]}},
+    }
     assert prepared(schema) == {"properties": {"description": {"type": "string"}}}

@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 
 from bodywork_render.diagnostics import errors_in
-from bodywork_render.project import check_project, load_project
-from bodywork_render.validate import validate_document
-from bodywork_render.load import parse_yaml
+from bodywork_render.spec.load import parse_yaml
+from bodywork_render.spec.project import check_project, load_project
+from bodywork_render.spec.validate import validate_document
 
 CASES = Path(__file__).parent / "cases"
 
@@ -21,7 +21,9 @@ def _cases(kind: str) -> list[str]:
     return sorted(p.name for p in (CASES / kind).glob("*.yaml"))
 
 
-@pytest.mark.parametrize("kind,name", [("invalid", n) for n in _cases("invalid")] + [("valid", n) for n in _cases("valid")])
+@pytest.mark.parametrize(
+    "kind,name", [("invalid", n) for n in _cases("invalid")] + [("valid", n) for n in _cases("valid")]
+)
 def test_case_reports_exactly_the_expected_diagnostics(kind: str, name: str, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(CASES)
     _, diagnostics = check_project(Path(kind, name))
@@ -40,14 +42,16 @@ def test_file_over_the_size_limit_is_refused(tmp_path: Path) -> None:
     big = tmp_path / "bodywork.yaml"
     big.write_text('version: "1.1"\n# ' + "x" * (1 << 20) + "\n")
     _, diagnostics = check_project(big)
-    assert [str(d) for d in diagnostics] == [f"{big}: error: file is larger than 1024 KiB; a bodywork.yaml is a few KiB"]
+    assert [str(d) for d in diagnostics] == [
+        f"{big}: error: file is larger than 1024 KiB; a bodywork.yaml is a few KiB"
+    ]
 
 
 def test_alias_bomb_is_refused_fast() -> None:
     import time
 
     layers = ['a: &a ["lol"' + ', "lol"' * 9 + "]"]
-    for prev, name in zip("abcdefgh", "bcdefghi"):
+    for prev, name in zip("abcdefgh", "bcdefghi", strict=False):
         layers.append(f"{name}: &{name} [" + ", ".join([f"*{prev}"] * 10) + "]")
     started = time.perf_counter()
     _, diagnostics = check_project_text("\n".join(layers))
@@ -104,31 +108,64 @@ def test_versions_1_0_and_1_1_load_into_the_same_model(tmp_path: Path) -> None:
 
 
 def test_secrets_group_prefixes_secret_names(tmp_path: Path) -> None:
-    text = (CASES / "valid" / "version-1.0-parallel.yaml").read_text().replace("  DAG:", "  secrets_group: Prod\n  DAG:")
+    text = (
+        (CASES / "valid" / "version-1.0-parallel.yaml").read_text().replace("  DAG:", "  secrets_group: Prod\n  DAG:")
+    )
     (tmp_path / "bodywork.yaml").write_text(text)
     pipeline = load_project(tmp_path / "bodywork.yaml").pipeline
-    from bodywork_render.names import secret_name
+    from bodywork_render.spec.names import secret_name
 
     assert pipeline.secrets_group == "Prod"
     assert secret_name(pipeline.stages["stage-3"].secrets[0].name, pipeline.secrets_group) == "prod-creds"
 
 
 PLAIN_AND_NOT = [
-    "0644", "1e3", "1.5", ".5", "-3", "+3", "-.inf", "true", "True", "yes", "no", "on", "null", "~", "", "00", "3.", "+.5",
-    '"1"', "'x'", "!!str 1", "a b", "[1, 2]", "{a: 1}", "0o17", "0x1F", "1_000", "0b11", "2001-12-14", "12:30", "!foo x",
+    "0644",
+    "1e3",
+    "1.5",
+    ".5",
+    "-3",
+    "+3",
+    "-.inf",
+    "true",
+    "True",
+    "yes",
+    "no",
+    "on",
+    "null",
+    "~",
+    "",
+    "00",
+    "3.",
+    "+.5",
+    '"1"',
+    "'x'",
+    "!!str 1",
+    "a b",
+    "[1, 2]",
+    "{a: 1}",
+    "0o17",
+    "0x1F",
+    "1_000",
+    "0b11",
+    "2001-12-14",
+    "12:30",
+    "!foo x",
 ]
 
 
 @pytest.mark.parametrize("scalar", PLAIN_AND_NOT)
 def test_fast_path_reads_every_value_as_ruamel_does(scalar: str) -> None:
-    from bodywork_render.load import _plain, _yaml
+    from bodywork_render.spec.load import _plain, _yaml
 
     text = f"version: {scalar}\nlist: [{scalar or '~'}]\n"
     assert parse_yaml(text.encode(), "f.yaml").data == _plain(_yaml().load(text))
 
 
-@pytest.mark.parametrize("text", ["a: &x [1]\nb: *x\n", "a: 1\na: 2\n", "<<: {a: 1}\n", "? [a]\n: b\n", "1: x\n", "a: 2001-12-14\n"])
+@pytest.mark.parametrize(
+    "text", ["a: &x [1]\nb: *x\n", "a: 1\na: 2\n", "<<: {a: 1}\n", "? [a]\n: b\n", "1: x\n", "a: 2001-12-14\n"]
+)
 def test_what_the_fast_path_cannot_read_plainly_takes_the_positioned_path(text: str) -> None:
-    from bodywork_render.load import _NOT_PLAIN, _plain_fast
+    from bodywork_render.spec.load import _NOT_PLAIN, _plain_fast
 
     assert _plain_fast(text) is _NOT_PLAIN

@@ -90,7 +90,7 @@ class PredictionHandler(BaseHTTPRequestHandler):
         """The request path without the Ingress prefix (BODYWORK_ROUTE_PREFIX, e.g. /train-and-serve/serve)."""
         prefix = os.environ.get("BODYWORK_ROUTE_PREFIX", "").rstrip("/")
         if prefix and (self.path == prefix or self.path.startswith(prefix + "/")):
-            return self.path[len(prefix):] or "/"
+            return self.path[len(prefix) :] or "/"
         return self.path
 
     def do_GET(self) -> None:  # noqa: N802 - the name http.server dispatches to

@@ -1,0 +1,1 @@
+"""The `bodywork` command line: one thin module per command over the core."""

@@ -1,0 +1,453 @@
+"""Bootstrap: the objects that put a deployment repository to work in a cluster.
+
+- ``refresher_manifests``: the in-cluster refresher (a ServiceAccount and a CronJob that
+  runs ``bodywork refresh``), the same objects as the chart ``charts/bodywork-refresher``
+  renders with ``refresher_chart_values`` (the tests prove it against ``helm template``);
+- ``flux_manifests``: a Flux GitRepository for the deployment repository and the one
+  Kustomization that applies the ``flux/`` folder of a kustomize render;
+- ``argocd_manifests``: an Argo CD Application that syncs a rendered folder.
+
+Pure: options in, YAML text and the parsed objects out. Every object is parsed back and
+checked against the Kubernetes and CRD schemas, and pods against the restricted profile,
+before anything is returned; bad options raise ``BodyworkError`` listing every problem.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from bodywork_render import __version__
+from bodywork_render.diagnostics import BodyworkError, Diagnostic
+from bodywork_render.render.labels import MANAGED_BY
+from bodywork_render.spec import names
+from bodywork_render.verify.kubernetes import DEFAULT_K8S_VERSION
+
+REFRESHER_CHART = "bodywork-refresher"
+DEFAULT_REFRESHER_IMAGE = "ghcr.io/bodywork-render/bodywork-render"
+DEFAULT_SCHEDULE = "*/5 * * * *"
+HOME = "/home/bodywork"
+GIT_CREDENTIALS = "/etc/bodywork/git"
+CRONJOB_NAME_MAX = 52  # the controller appends 11 characters to name each Job (at most 63)
+_SCHEDULE = re.compile(r"^(@(yearly|annually|monthly|weekly|daily|midnight|hourly)|\S+( +\S+){4})$")
+
+GitAuth = Literal["token", "ssh"]
+
+
+@dataclass(frozen=True)
+class Manifests:
+    """YAML documents ready for ``kubectl apply -f -`` or a commit, and the objects they hold."""
+
+    text: str
+    objects: tuple[dict[str, Any], ...]
+
+
+@dataclass(frozen=True)
+class RefresherOptions:
+    """What the refresher runs and how; each field is one value of the chart (see ``refresher_chart_values``)."""
+
+    source: str
+    to: str
+    source_branch: str | None = None
+    project_path: str | None = None
+    branch: str | None = None
+    path: str | None = None
+    env: str | None = None
+    extra_args: tuple[str, ...] = ()
+    name: str = REFRESHER_CHART
+    namespace: str = "default"
+    image: str = DEFAULT_REFRESHER_IMAGE
+    image_pull_policy: str = "IfNotPresent"
+    image_pull_secrets: tuple[str, ...] = ()
+    git_secret: str | None = None
+    git_auth: GitAuth = "token"
+    git_token_key: str = "token"
+    git_token_username: str | None = None
+    git_ssh_key_key: str = "ssh-privatekey"
+    git_known_hosts_key: str = "known_hosts"
+    schedule: str = DEFAULT_SCHEDULE
+    time_zone: str | None = None
+    suspend: bool = False
+    successful_jobs_history_limit: int = 3
+    failed_jobs_history_limit: int = 3
+    starting_deadline_seconds: int = 120
+    backoff_limit: int = 2
+    active_deadline_seconds: int = 900
+    cpu_request: str = "100m"
+    memory_request: str = "256Mi"
+    cpu_limit: str | None = "1"
+    memory_limit: str = "1Gi"
+    run_as_user: int = 65532
+    run_as_group: int = 65532
+    service_account: str | None = None
+    service_account_annotations: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass(frozen=True)
+class FluxOptions:
+    """Where Flux finds the render: repository, branch and the folder `bodywork render --format kustomize` wrote."""
+
+    repo: str
+    branch: str
+    path: str
+    name: str | None = None
+    namespace: str = "flux-system"
+    interval: str = "1m"
+    secret_ref: str | None = None
+
+
+@dataclass(frozen=True)
+class ArgoCDOptions:
+    """Where Argo CD finds the render, and where the Application lives."""
+
+    repo: str
+    branch: str
+    path: str
+    name: str | None = None
+    namespace: str = "argocd"
+    dest_namespace: str | None = None
+    project: str = "default"
+
+
+# -- the refresher ------------------------------------------------------------
+
+
+def refresher_chart_values(options: RefresherOptions) -> dict[str, Any]:
+    """The values of charts/bodywork-refresher that give the same objects, with ``options.name`` as the release name.
+
+    A ``None`` value removes a chart default (Helm's rule), e.g. the CPU limit.
+    """
+    _check_refresher(options)
+    repository, tag, digest = _split_image(options.image)
+    return {
+        "fullnameOverride": options.name,
+        "image": {"repository": repository, "tag": tag, "digest": digest, "pullPolicy": options.image_pull_policy},
+        "imagePullSecrets": [{"name": secret} for secret in options.image_pull_secrets],
+        "refresh": {
+            "source": options.source,
+            "sourceBranch": options.source_branch or "",
+            "projectPath": options.project_path or "",
+            "to": options.to,
+            "branch": options.branch or "",
+            "path": options.path or "",
+            "env": options.env or "",
+            "extraArgs": list(options.extra_args),
+        },
+        "git": {
+            "existingSecret": options.git_secret or "",
+            "auth": options.git_auth,
+            "tokenKey": options.git_token_key,
+            "tokenUsername": options.git_token_username or "",
+            "sshPrivateKeyKey": options.git_ssh_key_key,
+            "knownHostsKey": options.git_known_hosts_key,
+        },
+        "schedule": options.schedule,
+        "timeZone": options.time_zone or "",
+        "suspend": options.suspend,
+        "successfulJobsHistoryLimit": options.successful_jobs_history_limit,
+        "failedJobsHistoryLimit": options.failed_jobs_history_limit,
+        "startingDeadlineSeconds": options.starting_deadline_seconds,
+        "backoffLimit": options.backoff_limit,
+        "activeDeadlineSeconds": options.active_deadline_seconds,
+        "resources": {
+            "requests": {"cpu": options.cpu_request, "memory": options.memory_request},
+            "limits": {"cpu": options.cpu_limit or None, "memory": options.memory_limit},
+        },
+        "securityContext": {"runAsUser": options.run_as_user, "runAsGroup": options.run_as_group},
+        "serviceAccount": {
+            "create": options.service_account is None,
+            "name": options.service_account or "",
+            "annotations": dict(options.service_account_annotations),
+        },
+    }
+
+
+def refresher_manifests(options: RefresherOptions) -> Manifests:
+    """The refresher's ServiceAccount (unless an existing one is named) and CronJob, as charts/bodywork-refresher renders them."""
+    values = refresher_chart_values(options)
+    repository, tag, digest = (values["image"][key] for key in ("repository", "tag", "digest"))
+    service_account = options.service_account or options.name
+    context = {
+        "v": values,
+        "namespace": options.namespace,
+        "labels": _refresher_labels(options.name),
+        "cronjob_name": options.name[:CRONJOB_NAME_MAX].removesuffix("-"),
+        "service_account": service_account,
+        "annotations": values["serviceAccount"]["annotations"],
+        "image": f"{repository}@{digest}" if digest else f"{repository}:{tag or __version__}",
+        "args": _refresh_args(options),
+        "env": _refresh_env(options),
+        "resources": {
+            group: {k: v for k, v in quantities.items() if v is not None}
+            for group, quantities in values["resources"].items()
+        },
+        "volume_mounts": [{"name": "tmp", "mountPath": "/tmp"}, {"name": "home", "mountPath": HOME}],
+        "volumes": [{"name": "tmp", "emptyDir": {}}, {"name": "home", "emptyDir": {}}],
+    }
+    if options.git_secret and options.git_auth == "ssh":
+        context["volume_mounts"].append({"name": "git-credentials", "mountPath": GIT_CREDENTIALS, "readOnly": True})
+        context["volumes"].append(
+            {
+                "name": "git-credentials",
+                "secret": {
+                    "secretName": options.git_secret,
+                    "defaultMode": 0o400,
+                    "items": [
+                        {"key": options.git_ssh_key_key, "path": "ssh-privatekey"},
+                        {"key": options.git_known_hosts_key, "path": "known_hosts"},
+                    ],
+                },
+            }
+        )
+    documents = [("gitops/refresher-cronjob.yaml.j2", context)]
+    if options.service_account is None:
+        documents.insert(0, ("gitops/refresher-serviceaccount.yaml.j2", context))
+    return _manifests("refresher", documents)
+
+
+def _refresher_labels(release: str) -> dict[str, str]:
+    """The labels of the refresher's objects: the chart's own, but managed by bodywork-render instead of Helm."""
+    return {
+        "app.kubernetes.io/name": REFRESHER_CHART,
+        "app.kubernetes.io/instance": release,
+        "app.kubernetes.io/version": __version__,
+        "app.kubernetes.io/component": "refresher",
+        "app.kubernetes.io/part-of": "bodywork-render",
+        "app.kubernetes.io/managed-by": MANAGED_BY,
+    }
+
+
+def _refresh_args(options: RefresherOptions) -> list[str]:
+    args = ["refresh", "--source", options.source]
+    for flag, value in (
+        ("--source-branch", options.source_branch),
+        ("--project-path", options.project_path),
+        ("--to", options.to),
+        ("--branch", options.branch),
+        ("--path", options.path),
+        ("--env", options.env),
+    ):
+        if value:
+            args += [flag, value]
+    return args + list(options.extra_args)
+
+
+def _refresh_env(options: RefresherOptions) -> list[dict[str, Any]]:
+    env: list[dict[str, Any]] = [{"name": "HOME", "value": HOME}, {"name": "GIT_TERMINAL_PROMPT", "value": "0"}]
+    if options.git_secret and options.git_auth == "token":
+        env.append(
+            {
+                "name": "BODYWORK_GIT_TOKEN",
+                "valueFrom": {"secretKeyRef": {"name": options.git_secret, "key": options.git_token_key}},
+            }
+        )
+        if options.git_token_username:
+            env.append({"name": "BODYWORK_GIT_USERNAME", "value": options.git_token_username})
+    elif options.git_secret:
+        env += [
+            {"name": "BODYWORK_GIT_SSH_KEY_FILE", "value": f"{GIT_CREDENTIALS}/ssh-privatekey"},
+            {"name": "BODYWORK_GIT_KNOWN_HOSTS_FILE", "value": f"{GIT_CREDENTIALS}/known_hosts"},
+        ]
+    return env
+
+
+def _split_image(image: str) -> tuple[str, str, str]:
+    """An image reference as (repository, tag, digest); the tag is '' when the reference has none."""
+    if "@" in image:
+        repository, digest = image.split("@", 1)
+        return repository, "", digest
+    head, _, last = image.rpartition("/")
+    if ":" in last:
+        last, tag = last.split(":", 1)
+        return f"{head}/{last}" if head else last, tag, ""
+    return image, "", ""
+
+
+def _check_refresher(options: RefresherOptions) -> None:
+    problems = [*_url_problems("--source", options.source), *_url_problems("--to", options.to)]
+    problems += _name_problems(("--name", options.name), ("--namespace", options.namespace))
+    problems += _name_problems(
+        ("--git-secret", options.git_secret),
+        ("--service-account", options.service_account),
+        *(("--image-pull-secret", s) for s in options.image_pull_secrets),
+        subdomain=True,
+    )
+    if not _SCHEDULE.match(options.schedule):
+        problems.append(f"--schedule: expected five cron fields or a macro such as @hourly, got {options.schedule!r}")
+    counts = (
+        ("--successful-jobs-history-limit", options.successful_jobs_history_limit, 0),
+        ("--failed-jobs-history-limit", options.failed_jobs_history_limit, 0),
+        ("--starting-deadline-seconds", options.starting_deadline_seconds, 10),
+        ("--backoff-limit", options.backoff_limit, 0),
+        ("--active-deadline-seconds", options.active_deadline_seconds, 1),
+        ("--run-as-user", options.run_as_user, 1),
+        ("--run-as-group", options.run_as_group, 1),
+    )
+    problems += [f"{flag}: expected at least {low}, got {value}" for flag, value, low in counts if value < low]
+    if not options.image or options.image.startswith(("@", ":")):
+        problems.append(f"--image: expected REPOSITORY[:TAG|@DIGEST], got {options.image!r}")
+    if problems:
+        raise _invalid(problems)
+
+
+# -- Flux and Argo CD -----------------------------------------------------------
+
+
+def flux_manifests(options: FluxOptions) -> Manifests:
+    """A GitRepository for the deployment repository, and a Kustomization that applies ``<path>/flux``.
+
+    ``<path>/flux`` holds what ``bodywork render --format kustomize --engine flux`` writes: one
+    Kustomization per DAG step, chained by ``dependsOn``, each with ``wait`` and ``prune``. The
+    Kustomization made here puts them in its own namespace and points them at its GitRepository.
+    """
+    name = options.name or _default_name(options.path, options.repo)
+    from urllib.parse import urlsplit
+
+    problems = _url_problems("--repo", options.repo)
+    if not problems and urlsplit(options.repo).scheme not in ("http", "https", "ssh"):
+        problems.append(
+            f"--repo: Flux takes http, https or ssh URLs (ssh://git@host/owner/repo.git, not git@host:owner/repo.git), "
+            f"got {options.repo!r}"
+        )
+    problems += _name_problems(("--name", name), ("--namespace", options.namespace))
+    problems += _name_problems(("--secret-ref", options.secret_ref), subdomain=True)
+    folder, folder_problems = _repo_folder(options.path)
+    problems += folder_problems + _branch_problems(options.branch)
+    if problems:
+        raise _invalid(problems)
+    labels = _bootstrap_labels(name)
+    repository = {
+        "name": name,
+        "namespace": options.namespace,
+        "labels": labels,
+        "url": options.repo,
+        "branch": options.branch,
+        "interval": options.interval,
+        "secret_ref": options.secret_ref,
+    }
+    kustomization = {
+        "name": name,
+        "namespace": options.namespace,
+        "labels": labels,
+        "path": "./flux" if folder == "." else f"./{folder}/flux",
+    }
+    return _manifests(
+        "flux",
+        [("gitops/flux-gitrepository.yaml.j2", repository), ("gitops/flux-root-kustomization.yaml.j2", kustomization)],
+    )
+
+
+def argocd_manifests(options: ArgoCDOptions) -> Manifests:
+    """An Argo CD Application that syncs ``path`` automatically (prune, self-heal), creating its namespace, retrying with backoff."""
+    name = options.name or _default_name(options.path, options.repo)
+    problems = _url_problems("--repo", options.repo)
+    problems += _name_problems(
+        ("--name", name), ("--namespace", options.namespace), ("--dest-namespace", options.dest_namespace)
+    )
+    problems += _name_problems(("--project", options.project), subdomain=True)
+    folder, folder_problems = _repo_folder(options.path)
+    problems += folder_problems + _branch_problems(options.branch)
+    if problems:
+        raise _invalid(problems)
+    values = {
+        "name": name,
+        "namespace": options.namespace,
+        "labels": _bootstrap_labels(name),
+        "project": options.project,
+        "repo": options.repo,
+        "branch": options.branch,
+        "path": folder,
+        "dest_namespace": options.dest_namespace,
+    }
+    return _manifests("argocd", [("gitops/argocd-application.yaml.j2", values)])
+
+
+def _bootstrap_labels(name: str) -> dict[str, str]:
+    return {
+        "app.kubernetes.io/name": name,
+        "app.kubernetes.io/instance": name,
+        "app.kubernetes.io/component": "gitops",
+        "app.kubernetes.io/part-of": "bodywork-render",
+        "app.kubernetes.io/managed-by": MANAGED_BY,
+    }
+
+
+def _default_name(path: str, repo: str) -> str:
+    """The last folder of the path (``envs/prod/demo`` gives ``demo``), else the repository's name (``acme/deploy.git`` gives ``deploy``)."""
+    folder, _ = _repo_folder(path)
+    if folder != ".":
+        last = folder.rsplit("/", 1)[-1]
+    else:
+        last = re.split(r"[/:]", repo.rstrip("/"))[-1].removesuffix(".git")
+    return names.fit(names.normalise(last).strip("-") or "bodywork")
+
+
+def _repo_folder(path: str) -> tuple[str, list[str]]:
+    """A folder inside a repository as 'a/b' ('.' for the root), and what is wrong with it."""
+    parts = [part for part in path.strip().split("/") if part not in ("", ".")]
+    if ".." in parts:
+        return ".", [f"--path: must stay inside the repository (no '..'), got {path!r}"]
+    return "/".join(parts) or ".", []
+
+
+def _branch_problems(branch: str) -> list[str]:
+    if not branch.strip() or branch.startswith("-") or any(c.isspace() for c in branch):
+        return [f"--branch: expected a branch name, got {branch!r}"]
+    return []
+
+
+def _url_problems(flag: str, url: str) -> list[str]:
+    """A repository URL must be given and carry no credentials: they belong in a Secret, never in a manifest."""
+    from urllib.parse import urlsplit
+
+    if not url.strip():
+        return [f"{flag}: a repository URL is required"]
+    parts = urlsplit(url)
+    if parts.scheme:
+        userinfo = parts.netloc.rpartition("@")[0]
+        if ":" in userinfo or (userinfo and parts.scheme in ("http", "https")):
+            return [f"{flag}: the URL carries credentials; give a URL without them and the credentials in a Secret"]
+    elif ":" in url.split("@", 1)[0] and "@" in url:  # scp-like user:password@host:path
+        return [f"{flag}: the URL carries credentials; give a URL without them and the credentials in a Secret"]
+    return []
+
+
+def _name_problems(*flags: tuple[str, str | None], subdomain: bool = False) -> list[str]:
+    """Problems of the names given (None: not given); DNS-1123 labels, or subdomains when ``subdomain``."""
+    valid, kind = (names.is_subdomain, "a DNS-1123 subdomain") if subdomain else (names.is_label, "a DNS-1123 label")
+    return [
+        f"{flag}: expected {kind} (lower-case letters, digits and '-'), got {value!r}"
+        for flag, value in flags
+        if value is not None and not valid(value)
+    ]
+
+
+# -- rendering ------------------------------------------------------------------
+
+
+def _manifests(command: str, documents: list[tuple[str, dict[str, Any]]]) -> Manifests:
+    """Fill each template with its values, parse the text back and check every object."""
+    import yaml
+
+    from bodywork_render.render.manifests import Templates, check_rendered
+
+    environment = Templates().env
+    texts = [environment.get_template(template).render(**values).rstrip("\n") + "\n" for template, values in documents]
+    text = f"# Generated by bodywork-render {__version__} (bodywork gitops {command}).\n" + "---\n".join(texts)
+    objects = tuple(
+        o for o in yaml.load_all(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader)) if o is not None
+    )
+    if len(objects) != len(documents):
+        raise BodyworkError(
+            f"bodywork gitops {command}: expected {len(documents)} objects, the templates gave {len(objects)}"
+        )
+    problems = check_rendered(list(objects), DEFAULT_K8S_VERSION)
+    if problems:
+        raise _invalid(problems)
+    return Manifests(text, objects)
+
+
+def _invalid(problems: list[str]) -> BodyworkError:
+    """One error listing every problem, each as an error line of its own."""
+    return BodyworkError([Diagnostic("", 0, 0, "", "error", problem) for problem in problems])

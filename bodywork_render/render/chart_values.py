@@ -1,0 +1,413 @@
+"""Chart values: the one description of a chart's values, from which values.yaml, values.schema.json and the README table are made.
+
+Every value is a ``Value``: its key, what it does, its JSON Schema and its default (or
+nested values). Defaults come from the pipeline and the planned pods, so a chart installed
+with its defaults renders what ``--format manifests`` renders. Every default is written
+JSON-quoted: a string such as ``{{ .Release.Name }}`` or ``"x\\n---"`` stays a string.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from bodywork_render.diagnostics import BodyworkError
+from bodywork_render.gitops.source import Source
+from bodywork_render.render.manifests import block, quote
+from bodywork_render.render.plan import RenderOptions
+from bodywork_render.spec.model import BatchStage, Pipeline, ServiceStage, Stage
+
+RESTRICTED_POD = {
+    "runAsNonRoot": True,
+    "runAsUser": 65532,
+    "runAsGroup": 65532,
+    "fsGroup": 65532,
+    "seccompProfile": {"type": "RuntimeDefault"},
+}
+RESTRICTED_CONTAINER = {
+    "allowPrivilegeEscalation": False,
+    "readOnlyRootFilesystem": True,
+    "runAsNonRoot": True,
+    "capabilities": {"drop": ["ALL"]},
+}
+RUNNER_RESOURCES = {"requests": {"cpu": "100m", "memory": "128M"}, "limits": {"memory": "512M"}}
+
+_DNS_SUBDOMAIN = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"
+_ENV_NAME = r"^[-._a-zA-Z][-._a-zA-Z0-9]*$"
+_PLAIN_KEY = re.compile(r"^[A-Za-z][A-Za-z0-9]*$")
+# Plain words that a YAML reader (YAML 1.1, as Helm's) takes for a boolean or null: a stage named so is a quoted key.
+_YAML_WORDS = {"y", "n", "yes", "no", "on", "off", "true", "false", "null"}
+
+
+@dataclass(frozen=True)
+class Value:
+    """One entry of values.yaml: a key, what it does, its JSON Schema, and a default or nested values."""
+
+    key: str
+    doc: str
+    schema: Mapping[str, Any] | None = None
+    default: Any = None
+    children: tuple[Value, ...] = ()
+
+
+def chart_values(
+    pipeline: Pipeline, source: Source, options: RenderOptions, pods: Mapping[str, Mapping[str, Any]]
+) -> tuple[Value, ...]:
+    """The values of a pipeline's chart; ``pods`` maps each stage of the DAG to its planned pod values."""
+    stages = [pipeline.stages[name] for step in pipeline.dag.steps for name in step]
+    return (
+        Value(
+            "nameOverride",
+            "Replaces the chart name in the app.kubernetes.io/part-of label and in the ServiceAccount's name.",
+            _string(),
+            "",
+        ),
+        Value(
+            "fullnameOverride",
+            "Replaces the ServiceAccount's name (by default the release name, or <release>-<chart> when the release name does not contain the chart name).",
+            _string(),
+            "",
+        ),
+        _image(
+            "image",
+            "The project's image: every stage runs in it (docker_image in bodywork.yaml).",
+            pipeline.docker_image,
+        ),
+        Value(
+            "imagePullSecrets",
+            "Secrets for pulling the images from a private registry, e.g. [{name: regcred}].",
+            _array(_object({"name": _string(1)}, required=["name"])),
+            [],
+        ),
+        Value(
+            "runner",
+            "The init container that fetches the project's code at the pinned commit before a stage starts.",
+            children=(
+                _image("image", "The runner's image.", options.runner_image),
+                Value("resources", "Resources of the init container.", _resources(), RUNNER_RESOURCES),
+            ),
+        ),
+        Value(
+            "source",
+            "The git repository and commit every stage runs.",
+            children=(
+                Value(
+                    "repoUrl", "URL the runner clones (credential-free; see gitSecret).", _string(1), source.repo_url
+                ),
+                Value(
+                    "commit",
+                    "Full commit SHA every stage runs; its first 7 characters are the app.kubernetes.io/version label.",
+                    {"type": "string", "pattern": "^[0-9a-f]{40}$"},
+                    source.commit,
+                ),
+                Value(
+                    "gitSecret",
+                    "Secret with git credentials for a private repository (key 'token', or 'ssh-privatekey'); empty for a public one.",
+                    _string(),
+                    options.git_secret or "",
+                ),
+            ),
+        ),
+        Value(
+            "logLevel",
+            "Log level of the runner, passed to the stages as BODYWORK_LOG_LEVEL.",
+            {"type": "string", "enum": ["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]},
+            pipeline.log_level,
+        ),
+        Value(
+            "serviceAccount",
+            "The ServiceAccount every stage's pod runs as (no API token is mounted).",
+            children=(
+                Value(
+                    "annotations",
+                    "Annotations of the ServiceAccount, e.g. for cloud workload identity.",
+                    _string_map(),
+                    {},
+                ),
+            ),
+        ),
+        Value(
+            "podSecurityContext",
+            "Security context of every pod; the default meets the Pod Security Standards 'restricted' profile.",
+            _open_object(),
+            RESTRICTED_POD,
+        ),
+        Value(
+            "securityContext",
+            "Security context of every container; the default meets the 'restricted' profile.",
+            _open_object(),
+            RESTRICTED_CONTAINER,
+        ),
+        Value(
+            "service",
+            "The Services in front of the service stages.",
+            children=(
+                Value(
+                    "type",
+                    "Service type.",
+                    {"type": "string", "enum": ["ClusterIP", "NodePort", "LoadBalancer"]},
+                    "ClusterIP",
+                ),
+                Value("annotations", "Annotations of every Service.", _string_map(), {}),
+            ),
+        ),
+        Value(
+            "ingress",
+            "The Ingresses of the service stages whose ingress is enabled; each routes <path> to its stage.",
+            children=(
+                Value(
+                    "className",
+                    "ingressClassName; empty for the cluster's default class.",
+                    _string(),
+                    options.ingress_class or "",
+                ),
+                Value(
+                    "host",
+                    "Host of the Ingress rules; empty to match every host.",
+                    _string(),
+                    options.ingress_host or "",
+                ),
+                Value("annotations", "Annotations of every Ingress, e.g. for cert-manager.", _string_map(), {}),
+                Value(
+                    "tls",
+                    "TLS of every Ingress, e.g. [{hosts: [ml.example.com], secretName: ml-tls}].",
+                    _array(_object({"hosts": _array(_string(1)), "secretName": _string(1)})),
+                    [],
+                ),
+            ),
+        ),
+        Value(
+            "stages",
+            "The stages, by name, in DAG order.",
+            children=tuple(_stage(pipeline.name, stage, pods[stage.name]) for stage in stages),
+        ),
+    )
+
+
+def values_yaml(values: tuple[Value, ...], header: str) -> str:
+    """values.yaml: every value with its comment, top-level values separated by blank lines."""
+    lines = header.rstrip("\n").splitlines()
+    for value in values:
+        lines.append("")
+        lines += _yaml_lines(value, 0)
+    return "\n".join(lines) + "\n"
+
+
+def values_schema(values: tuple[Value, ...]) -> str:
+    """values.schema.json: every value required, no unknown keys, so Helm rejects a typo as it rejects a bad value.
+
+    Draft-07, the newest draft that every Helm 3 and 4 release validates.
+    """
+    schema = {
+        "$schema": "http://json-schema.org/draft-07/schema#",
+        "title": "values of the chart",
+        **_object_schema(values, {}),
+    }
+    return json.dumps(schema, indent=2) + "\n"
+
+
+def value_rows(values: tuple[Value, ...], prefix: str = "") -> list[tuple[str, str, str]]:
+    """(dotted key, JSON default, description) of every leaf value, for the README."""
+    rows: list[tuple[str, str, str]] = []
+    for value in values:
+        path = f"{prefix}{value.key}"
+        if value.children:
+            rows += value_rows(value.children, path + ".")
+        else:
+            rows.append((path, json.dumps(value.default), value.doc))
+    return rows
+
+
+def _yaml_lines(value: Value, indent: int) -> list[str]:
+    pad = " " * indent
+    key = value.key if _PLAIN_KEY.match(value.key) and value.key.lower() not in _YAML_WORDS else quote(value.key)
+    lines = [f"{pad}# {value.doc}"]
+    if value.children:
+        lines.append(f"{pad}{key}:")
+        for child in value.children:
+            lines += _yaml_lines(child, indent + 2)
+    else:
+        lines += f"{pad}{key}:{block(value.default, indent + 2)}".split("\n")
+    return lines
+
+
+def _object_schema(values: tuple[Value, ...], base: Mapping[str, Any]) -> dict[str, Any]:
+    return {
+        **base,
+        "type": "object",
+        "additionalProperties": False,
+        "required": [v.key for v in values],
+        "properties": {v.key: _schema_of(v) for v in values},
+    }
+
+
+def _schema_of(value: Value) -> dict[str, Any]:
+    if value.children:
+        return _object_schema(value.children, {"description": value.doc, **(value.schema or {})})
+    return {"description": value.doc, **(value.schema or {})}
+
+
+def _stage(pipeline: str, stage: Stage, pod: Mapping[str, Any]) -> Value:
+    common = (
+        Value("enabled", "Render this stage; false leaves its objects out.", {"type": "boolean"}, True),
+        Value(
+            "module",
+            "Module (or notebook) the runner executes, inside the repository: the project's folder joined with executable_module_path.",
+            _string(1),
+            pod["run_args"][pod["run_args"].index("--module") + 1],
+        ),
+        Value(
+            "requirements",
+            "pip requirements installed before the module runs.",
+            _array(_string(1)),
+            list(stage.requirements),
+        ),
+        Value("args", "Arguments passed to the module.", _array(_string()), list(stage.args)),
+        Value(
+            "env",
+            "Extra environment variables of the stage container (Kubernetes EnvVar objects).",
+            _array(_object({"name": {"type": "string", "pattern": _ENV_NAME}}, required=["name"], closed=False)),
+            [],
+        ),
+        Value(
+            "secrets",
+            "Environment variables read from Secrets: 'name' is set from key 'name' of Secret 'secret'.",
+            _array(
+                _object(
+                    {
+                        "name": {"type": "string", "pattern": _ENV_NAME},
+                        "secret": {"type": "string", "pattern": _DNS_SUBDOMAIN, "maxLength": 253},
+                    },
+                    required=["name", "secret"],
+                )
+            ),
+            [{"name": s["env"], "secret": s["secret"]} for s in pod["secret_env"]],
+        ),
+        Value(
+            "resources", "CPU and memory requests and limits of the stage container.", _resources(), pod["resources"]
+        ),
+        Value("nodeSelector", "Node labels the stage's pods must run on.", _string_map(), {}),
+        Value("tolerations", "Tolerations of the stage's pods.", _array(_open_object()), []),
+        Value("affinity", "Affinity of the stage's pods.", _open_object(), {}),
+    )
+    if isinstance(stage, BatchStage):
+        specific: tuple[Value, ...] = (
+            Value(
+                "retries",
+                "How many times a failed run is retried (the Job's backoffLimit).",
+                _integer(0),
+                stage.retries,
+            ),
+            Value(
+                "maxCompletionTimeSeconds",
+                "Time limit of a run in seconds, 0 for none (the Job's activeDeadlineSeconds and the runner's --timeout).",
+                _integer(0),
+                stage.max_completion_time_seconds,
+            ),
+        )
+        kind = "batch stage (a Job)"
+    else:
+        assert isinstance(stage, ServiceStage)
+        specific = (
+            Value("replicas", "Number of pods.", _integer(0), stage.replicas),
+            Value("port", "Port the stage listens on, and the port of its Service.", _integer(1, 65535), stage.port),
+            Value(
+                "maxStartupTimeSeconds",
+                "How long a pod may take to start listening before it is restarted.",
+                _integer(0),
+                stage.max_startup_time_seconds,
+            ),
+            Value(
+                "ingress",
+                "The stage's Ingress.",
+                children=(
+                    Value("enabled", "Route <ingress.host><path> to this stage.", {"type": "boolean"}, stage.ingress),
+                    Value(
+                        "path",
+                        "Path prefix routed to this stage; its pods get it as BODYWORK_ROUTE_PREFIX.",
+                        {"type": "string", "pattern": "^/"},
+                        f"/{pipeline}/{stage.name}",
+                    ),
+                ),
+            ),
+        )
+        kind = "service stage (a Deployment and a Service)"
+    return Value(stage.name, f"The {kind} {stage.source_name!r}.", children=common + specific)
+
+
+def _string(min_length: int = 0) -> dict[str, Any]:
+    return {"type": "string", "minLength": min_length} if min_length else {"type": "string"}
+
+
+def _integer(minimum: int, maximum: int | None = None) -> dict[str, Any]:
+    schema: dict[str, Any] = {"type": "integer", "minimum": minimum}
+    if maximum is not None:
+        schema["maximum"] = maximum
+    return schema
+
+
+def _array(items: Mapping[str, Any]) -> dict[str, Any]:
+    return {"type": "array", "items": dict(items)}
+
+
+def _object(properties: Mapping[str, Any], required: list[str] | None = None, closed: bool = True) -> dict[str, Any]:
+    schema: dict[str, Any] = {"type": "object", "properties": dict(properties), "additionalProperties": not closed}
+    if required:
+        schema["required"] = required
+    return schema
+
+
+def _open_object() -> dict[str, Any]:
+    return {"type": "object"}
+
+
+def _string_map() -> dict[str, Any]:
+    return {"type": "object", "additionalProperties": {"type": "string"}}
+
+
+def _resources() -> dict[str, Any]:
+    quantities = {"type": "object", "additionalProperties": {"type": ["string", "number"]}}
+    return _object({"requests": quantities, "limits": quantities, "claims": _array(_open_object())})
+
+
+_DIGEST = "^$|^[a-z0-9]+:[a-f0-9]{32,}$"
+
+
+def _image(key: str, doc: str, reference: str) -> Value:
+    repository, tag, digest = split_image(reference)
+    if not repository or not re.match(_DIGEST, digest):  # the chart's own schema would refuse its defaults
+        raise BodyworkError(
+            f"image {reference!r}: a chart holds an image as repository[:tag][@digest] (e.g. python:3.12-slim or registry.example.com/name@sha256:<hex>)"
+        )
+    return Value(
+        key,
+        doc,
+        children=(
+            Value("repository", "Image repository.", _string(1), repository),
+            Value("tag", "Image tag; empty for none.", _string(), tag),
+            Value(
+                "digest",
+                "Image digest (sha256:...), appended after the tag; empty for none.",
+                {"type": "string", "pattern": _DIGEST},
+                digest,
+            ),
+            Value(
+                "pullPolicy",
+                "When the kubelet pulls the image.",
+                {"type": "string", "enum": ["Always", "IfNotPresent", "Never"]},
+                "IfNotPresent",
+            ),
+        ),
+    )
+
+
+def split_image(reference: str) -> tuple[str, str, str]:
+    """An image reference as (repository, tag, digest); the chart joins them back as repository[:tag][@digest]."""
+    name, _, digest = reference.partition("@")
+    repository, colon, tag = name.rpartition(":")
+    if not colon or "/" in tag:
+        return name, "", digest
+    return repository, tag, digest

@@ -1,0 +1,338 @@
+"""Plan: the Kubernetes objects a pipeline becomes, each with its template, values and DAG step.
+
+Pure: a Pipeline and RenderOptions in, a Plan out. Every object of a stage carries the
+Argo CD sync wave of its DAG step; stages of one step share a wave (they run in parallel).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import posixpath
+from typing import Any, Literal, NamedTuple
+
+from bodywork_render.gitops.source import Source
+from bodywork_render.render import labels
+from bodywork_render.spec import names
+from bodywork_render.spec.model import BatchStage, Pipeline, ServiceStage, Stage
+from bodywork_render.verify.kubernetes import DEFAULT_K8S_VERSION
+
+Engine = Literal["argocd", "flux", "kubectl"]
+Layout = Literal["manifests", "kustomize"]
+
+DEFAULT_RUNNER_IMAGE = "ghcr.io/bodywork-render/runner:0.1.0"
+WORKSPACE = "/workspace"
+SYNC_WAVE = "argocd.argoproj.io/sync-wave"
+SOURCE_COMMIT = "bodywork-render/source-commit"
+STARTUP_PERIOD_SECONDS = 5
+
+
+class RenderOptions(NamedTuple):
+    """Everything besides bodywork.yaml and the source commit that decides the output."""
+
+    layout: Layout = "manifests"
+    engine: Engine = "argocd"
+    namespace: str | None = None
+    runner_image: str = DEFAULT_RUNNER_IMAGE
+    create_namespace: bool = True
+    ingress_class: str | None = None
+    ingress_host: str | None = None
+    git_secret: str | None = None
+    flux_source: str = "flux-system"
+    flux_namespace: str = "flux-system"
+    deploy_path: str = "."
+    k8s_version: str = DEFAULT_K8S_VERSION
+
+
+def default_engine(layout: Layout) -> Engine:
+    """The engine a layout is meant for: Flux reads the kustomize layout, Argo CD the plain manifests."""
+    return "flux" if layout == "kustomize" else "argocd"
+
+
+class PlannedObject(NamedTuple):
+    """One object to render: ``template`` filled with ``values`` gives a single Kubernetes object."""
+
+    template: str
+    kind: str
+    name: str
+    step: int
+    file: str
+    values: dict[str, Any]
+
+
+class Plan(NamedTuple):
+    """The objects of a render, in output order, and what the user must hear about."""
+
+    objects: tuple[PlannedObject, ...]
+    warnings: tuple[str, ...]
+
+
+def plan_pipeline(pipeline: Pipeline, source: Source, options: RenderOptions, job_template_digest: str) -> Plan:
+    """The objects of a pipeline; ``job_template_digest`` joins the Job name hash (a template change is a new Job)."""
+    namespace = names.normalise(options.namespace) if options.namespace else pipeline.namespace
+    ctx = _Context(pipeline, source, options, namespace, job_template_digest)
+    objects: list[PlannedObject] = []
+    warnings: list[str] = []
+    if options.create_namespace:
+        objects.append(ctx.namespace_object())
+    objects.append(ctx.service_account())
+    for step_number, step in enumerate(pipeline.dag.steps, start=1):
+        for stage_name in step:
+            objects.extend(ctx.stage_objects(pipeline.stages[stage_name], step_number))
+    if pipeline.run_on_failure:
+        stage = pipeline.stages[pipeline.run_on_failure]
+        if options.engine == "argocd" and isinstance(stage, BatchStage):
+            objects.append(ctx.job(stage, len(pipeline.dag.steps) + 1, hook=True))
+        else:
+            warnings.append(
+                f"run_on_failure stage {stage.source_name!r} is left out: only Argo CD can run a Job when a sync fails "
+                f"(a hook Job applied by {'Flux' if options.engine == 'flux' else 'kubectl'} would start at once); render with --engine argocd to include it"
+            )
+    if options.layout == "kustomize":
+        objects.extend(ctx.kustomizations(objects))
+        if options.engine == "flux":
+            objects.extend(ctx.flux_kustomizations(objects))
+    return Plan(tuple(objects), tuple(warnings))
+
+
+def run_arguments(stage: Stage, commit: str, workspace: str, module: str) -> list[str]:
+    """The runner's ``run`` arguments for a stage: the contract between the pods and runner/bodywork_runner.py.
+
+    ``module`` is the stage's module path inside the repository; a batch stage is stopped
+    at its max_completion_time_seconds.
+    """
+    arguments = ["--workspace", workspace, "--stage", stage.name, "--module", module, "--commit", commit]
+    if isinstance(stage, BatchStage) and stage.max_completion_time_seconds:
+        arguments += ["--timeout", str(stage.max_completion_time_seconds)]
+    for requirement in stage.requirements:
+        arguments += ["--requirement", requirement]
+    return [*arguments, "--", *stage.args]
+
+
+def cpu_quantity(cores: float) -> str:
+    """Kubernetes CPU quantity in millicores, e.g. 0.25 -> '250m'."""
+    return f"{max(1, round(cores * 1000))}m"
+
+
+def memory_quantity(megabytes: int) -> str:
+    """Kubernetes memory quantity in decimal megabytes, as bodywork did: 100 -> '100M'."""
+    return f"{megabytes}M"
+
+
+class _Context(NamedTuple):
+    pipeline: Pipeline
+    source: Source
+    options: RenderOptions
+    namespace: str
+    job_template_digest: str
+
+    @property
+    def version(self) -> str:
+        return self.source.short_commit
+
+    def _file(self, step: int, stem: str) -> str:
+        if self.options.layout == "kustomize":
+            return f"{step_dir(step)}/{stem}.yaml"
+        return f"{step:02d}-{stem}.yaml"
+
+    def _meta(self, step: int) -> dict[str, Any]:
+        return {"namespace": self.namespace, "annotations": {SYNC_WAVE: str(step)}}
+
+    def namespace_object(self) -> PlannedObject:
+        values = {
+            "name": self.namespace,
+            "labels": {
+                **labels.pipeline_labels(self.pipeline.name, self.version),
+                "pod-security.kubernetes.io/enforce": "restricted",
+                "pod-security.kubernetes.io/enforce-version": "latest",
+            },
+            "annotations": {SYNC_WAVE: "-1"},
+        }
+        return PlannedObject("namespace.yaml.j2", "Namespace", self.namespace, 0, self._file(0, "namespace"), values)
+
+    def service_account(self) -> PlannedObject:
+        name = self.pipeline.name
+        values = {"name": name, "labels": labels.pipeline_labels(self.pipeline.name, self.version), **self._meta(0)}
+        return PlannedObject(
+            "serviceaccount.yaml.j2", "ServiceAccount", name, 0, self._file(0, "serviceaccount"), values
+        )
+
+    def stage_objects(self, stage: Stage, step: int) -> list[PlannedObject]:
+        if isinstance(stage, BatchStage):
+            return [self.job(stage, step)]
+        return self.service_objects(stage, step)
+
+    def job(self, stage: BatchStage, step: int, hook: bool = False) -> PlannedObject:
+        values = {
+            **self._meta(step),
+            "labels": labels.stage_labels(self.pipeline.name, stage.name, "batch", self.version),
+            "retries": stage.retries,
+            "active_deadline_seconds": stage.max_completion_time_seconds,
+            "pod_annotations": {SOURCE_COMMIT: self.source.commit},
+            "pod": self._pod(stage, restart_policy="Never"),
+        }
+        if hook:
+            values["annotations"] = {
+                "argocd.argoproj.io/hook": "SyncFail",
+                "argocd.argoproj.io/hook-delete-policy": "BeforeHookCreation",
+            }
+        spec_digest = names.digest(self.job_template_digest, json.dumps(values, sort_keys=True))
+        name = names.job_name(stage.name, spec_digest)
+        values["name"] = name
+        stem = f"{stage.name}-on-failure-job" if hook else f"{stage.name}-job"
+        return PlannedObject("job.yaml.j2", "Job", name, step, self._file(step, stem), values)
+
+    def service_objects(self, stage: ServiceStage, step: int) -> list[PlannedObject]:
+        stage_labels = labels.stage_labels(self.pipeline.name, stage.name, "service", self.version)
+        selector = labels.selector_labels(self.pipeline.name, stage.name)
+        startup_failures = max(1, math.ceil(stage.max_startup_time_seconds / STARTUP_PERIOD_SECONDS))
+        deployment = {
+            **self._meta(step),
+            "name": stage.name,
+            "labels": stage_labels,
+            "selector": selector,
+            "replicas": stage.replicas,
+            "progress_deadline_seconds": max(600, stage.max_startup_time_seconds + 300),
+            "pod_annotations": {SOURCE_COMMIT: self.source.commit},
+            "pod": {
+                **self._pod(stage, restart_policy=None),
+                "route_prefix": self.ingress_path(stage) if stage.ingress else None,
+                "port": stage.port,
+                "startup_period": STARTUP_PERIOD_SECONDS,
+                "startup_failures": startup_failures,
+            },
+        }
+        service = {
+            **self._meta(step),
+            "name": stage.name,
+            "labels": stage_labels,
+            "selector": selector,
+            "port": stage.port,
+        }
+        objects = [
+            PlannedObject(
+                "deployment.yaml.j2",
+                "Deployment",
+                stage.name,
+                step,
+                self._file(step, f"{stage.name}-deployment"),
+                deployment,
+            ),
+            PlannedObject(
+                "service.yaml.j2", "Service", stage.name, step, self._file(step, f"{stage.name}-service"), service
+            ),
+        ]
+        if stage.ingress:
+            ingress = {
+                **self._meta(step),
+                "name": stage.name,
+                "labels": stage_labels,
+                "ingress_class": self.options.ingress_class,
+                "ingress_host": self.options.ingress_host,
+                "path": self.ingress_path(stage),
+                "service": stage.name,
+                "port": stage.port,
+            }
+            objects.append(
+                PlannedObject(
+                    "ingress.yaml.j2", "Ingress", stage.name, step, self._file(step, f"{stage.name}-ingress"), ingress
+                )
+            )
+        return objects
+
+    def ingress_path(self, stage: Stage) -> str:
+        """The path prefix the Ingress routes to a service stage; the stage's pods get it as BODYWORK_ROUTE_PREFIX."""
+        return f"/{self.pipeline.name}/{stage.name}"
+
+    def _pod(self, stage: Stage, restart_policy: str | None) -> dict[str, Any]:
+        source = self.source
+        module = posixpath.join(source.project_path, stage.module) if source.project_path else stage.module
+        run_args = run_arguments(stage, source.commit, WORKSPACE, module)
+        limits = {"memory": memory_quantity(stage.memory_limit_mb or stage.memory_request_mb)}
+        if stage.cpu_limit:
+            limits["cpu"] = cpu_quantity(stage.cpu_limit)
+        return {
+            "service_account": self.pipeline.name,
+            "restart_policy": restart_policy,
+            "runner_image": self.options.runner_image,
+            "image": self.pipeline.docker_image,
+            "fetch_args": ["--repo", source.repo_url, "--commit", source.commit, "--workspace", WORKSPACE],
+            "run_args": run_args,
+            "log_level": self.pipeline.log_level,
+            "secret_env": [
+                {"env": s.env, "secret": names.secret_name(s.name, self.pipeline.secrets_group)} for s in stage.secrets
+            ],
+            "resources": {
+                "requests": {
+                    "cpu": cpu_quantity(stage.cpu_request),
+                    "memory": memory_quantity(stage.memory_request_mb),
+                },
+                "limits": limits,
+            },
+            "port": None,
+            "route_prefix": None,
+            "git_secret": self.options.git_secret,
+        }
+
+    def kustomizations(self, objects: list[PlannedObject]) -> list[PlannedObject]:
+        """A kustomization.yaml per step folder, and the root one that lists the steps in order."""
+        steps = sorted({o.step for o in objects})
+        planned = [
+            PlannedObject(
+                "kustomization.yaml.j2",
+                "Kustomization",
+                "",
+                step,
+                f"{step_dir(step)}/kustomization.yaml",
+                {"resources": [o.file.rsplit("/", 1)[1] for o in objects if o.step == step]},
+            )
+            for step in steps
+        ]
+        root = PlannedObject(
+            "kustomization.yaml.j2",
+            "Kustomization",
+            "",
+            0,
+            "kustomization.yaml",
+            {"resources": [step_dir(s) for s in steps]},
+        )
+        return [root, *planned]
+
+    def flux_kustomizations(self, objects: list[PlannedObject]) -> list[PlannedObject]:
+        """Flux Kustomizations, one per step folder, chained by dependsOn with wait, so Flux runs the steps in order."""
+        planned = []
+        previous = None
+        for step in sorted({o.step for o in objects}):
+            name = names.fit(f"{self.pipeline.name}-step-{step:02d}")
+            values = {
+                "name": name,
+                "flux_namespace": self.options.flux_namespace,
+                "labels": labels.pipeline_labels(self.pipeline.name, self.version),
+                "timeout": f"{self._step_timeout(step)}s",
+                "path": f"{self.options.deploy_path.rstrip('/')}/{step_dir(step)}",
+                "force": any(o.kind == "Job" and o.step == step for o in objects),
+                "source_name": self.options.flux_source,
+                "depends_on": previous,
+            }
+            planned.append(
+                PlannedObject("flux-kustomization.yaml.j2", "Kustomization", name, step, f"flux/{name}.yaml", values)
+            )
+            previous = name
+        return planned
+
+    def _step_timeout(self, step: int) -> int:
+        """How long Flux waits for a step: the slowest stage's budget plus time to pull and fetch."""
+        budget = 300
+        if 1 <= step <= len(self.pipeline.dag.steps):
+            for stage in (self.pipeline.stages[n] for n in self.pipeline.dag.steps[step - 1]):
+                if isinstance(stage, BatchStage):
+                    runtime = stage.max_completion_time_seconds or 3600
+                    budget = max(budget, runtime * (stage.retries + 1) + 300)
+                else:
+                    budget = max(budget, stage.max_startup_time_seconds + 300)
+        return budget
+
+
+def step_dir(step: int) -> str:
+    """The folder of a DAG step in the kustomize layout."""
+    return f"steps/{step:02d}"

@@ -1,0 +1,106 @@
+"""Write: put a rendered file tree into its output folder atomically, or diff it against the folder.
+
+The new tree is written beside the output folder and swapped in with one atomic
+rename (renameat2 RENAME_EXCHANGE on Linux), so a failure or a kill at any point
+leaves either the previous folder or the new one, never a mix. Stale files vanish
+with the old tree. A folder that holds files but no hydrator.metadata was not
+written by this tool and is never replaced.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+from bodywork_render.diagnostics import BodyworkError
+
+MARKER = "hydrator.metadata"
+_RENAME_EXCHANGE = 2
+
+
+def read_tree(folder: Path) -> dict[str, str]:
+    """Every file under folder, relative path -> text ({} when the folder does not exist)."""
+    if not folder.is_dir():
+        return {}
+    return {
+        p.relative_to(folder).as_posix(): p.read_text(encoding="utf-8", errors="replace")
+        for p in sorted(folder.rglob("*"))
+        if p.is_file()
+    }
+
+
+def diff_trees(old: dict[str, str], new: dict[str, str], label: str) -> str:
+    """A unified diff from old to new, file by file, in path order ('' when equal)."""
+    import difflib  # only --check and --diff compare; a plain render writes
+
+    chunks = []
+    for path in sorted(old.keys() | new.keys()):
+        if old.get(path) != new.get(path):
+            chunks.extend(
+                difflib.unified_diff(
+                    old.get(path, "").splitlines(keepends=True),
+                    new.get(path, "").splitlines(keepends=True),
+                    fromfile=f"a/{label}/{path}" if path in old else "/dev/null",
+                    tofile=f"b/{label}/{path}" if path in new else "/dev/null",
+                )
+            )
+    return "".join(chunks)
+
+
+def write_tree(folder: Path, files: dict[str, str]) -> None:
+    """Replace folder by exactly these files, atomically."""
+    folder = folder.absolute()
+    _refuse_foreign(folder)
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{folder.name}.new-", dir=folder.parent))
+    try:
+        for relative, text in files.items():
+            target = staging / relative
+            target.parent.mkdir(parents=True, exist_ok=True)
+            with open(target, "w", encoding="utf-8", newline="\n") as stream:
+                stream.write(text)
+                stream.flush()
+                os.fsync(stream.fileno())
+        os.chmod(staging, 0o755)
+        _swap_in(staging, folder)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+def _refuse_foreign(folder: Path) -> None:
+    if folder.exists() and not folder.is_dir():
+        raise BodyworkError(f"{folder}: exists and is not a folder")
+    if folder.is_dir() and any(folder.iterdir()) and not (folder / MARKER).is_file():
+        raise BodyworkError(
+            f"{folder}: holds files but no {MARKER}, so bodywork-render did not write it; refusing to replace it (choose an empty or new --out folder)"
+        )
+
+
+def _swap_in(staging: Path, folder: Path) -> None:
+    """Move staging to folder; the previous folder (if any) ends up at staging, to be deleted."""
+    if not folder.exists():
+        os.rename(staging, folder)
+        staging.mkdir()
+        return
+    if _exchange(staging, folder):
+        return
+    backup = staging.with_name(staging.name + ".old")
+    os.rename(folder, backup)
+    os.rename(staging, folder)
+    os.rename(backup, staging)
+
+
+def _exchange(a: Path, b: Path) -> bool:
+    """Atomically swap two paths with renameat2(RENAME_EXCHANGE); False where the system lacks it."""
+    import ctypes  # only to replace a folder: `render --check` and a first render never need it
+
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        renameat2 = libc.renameat2
+    except (OSError, AttributeError):
+        return False
+    at_fdcwd = -100
+    result = renameat2(at_fdcwd, os.fsencode(a), at_fdcwd, os.fsencode(b), _RENAME_EXCHANGE)
+    return result == 0

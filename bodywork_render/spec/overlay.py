@@ -1,0 +1,80 @@
+"""Environments: a ``bodywork.<env>.yaml`` beside bodywork.yaml overrides what differs per environment.
+
+An overlay may set the image, namespace, secrets group and ingress host/class of the
+pipeline, and the replicas and resources of stages (schemas/bodywork-env.schema.json).
+Flags given on the command line win over the overlay, the overlay over bodywork.yaml.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from pathlib import Path
+from typing import Any
+
+from bodywork_render.diagnostics import BodyworkError, Diagnostic, errors_in
+from bodywork_render.render.plan import RenderOptions
+from bodywork_render.spec import names
+from bodywork_render.spec.load import read_yaml
+from bodywork_render.spec.model import Pipeline
+from bodywork_render.spec.validate import validate_overlay
+
+ENV_NAME = re.compile(r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?$")
+_STAGE_FIELDS = ("cpu_request", "memory_request_mb", "cpu_limit", "memory_limit_mb", "replicas")
+
+
+def overlay_path(config: Path, env: str) -> Path:
+    """Where the overlay of environment ``env`` lives: beside the project's bodywork.yaml."""
+    if not ENV_NAME.match(env):
+        raise BodyworkError(
+            f"--env {env!r}: expected lower-case letters, digits and '-' (it names bodywork.<env>.yaml)"
+        )
+    return config.with_name(f"bodywork.{env}.yaml")
+
+
+def load_overlay(config: Path, env: str, base: dict[str, Any]) -> tuple[dict[str, Any], list[Diagnostic]]:
+    """The overlay data of ``env`` (validated against the base data) and its warnings; BodyworkError when invalid or missing."""
+    path = overlay_path(config, env)
+    if not path.is_file():
+        raise BodyworkError(
+            [
+                Diagnostic(
+                    str(path),
+                    0,
+                    0,
+                    "",
+                    "error",
+                    f"no overlay for environment {env!r} (expected this file beside bodywork.yaml)",
+                )
+            ]
+        )
+    document = read_yaml(path)
+    diagnostics = validate_overlay(document, base)
+    if errors_in(diagnostics):
+        raise BodyworkError(diagnostics)
+    return document.data or {}, diagnostics
+
+
+def apply_overlay(pipeline: Pipeline, overlay: dict[str, Any]) -> Pipeline:
+    """The pipeline with the overlay's values in place of the base file's."""
+    section = overlay.get("pipeline") or {}
+    by_source = {stage.source_name: stage for stage in pipeline.stages.values()}
+    stages = dict(pipeline.stages)
+    for key, changes in (overlay.get("stages") or {}).items():
+        stage = by_source[key]
+        stages[stage.name] = dataclasses.replace(stage, **{f: changes[f] for f in _STAGE_FIELDS if f in changes})
+    return pipeline._replace(
+        docker_image=section.get("docker_image", pipeline.docker_image),
+        namespace=names.normalise(section["namespace"]) if "namespace" in section else pipeline.namespace,
+        secrets_group=section.get("secrets_group", pipeline.secrets_group),
+        stages=stages,
+    )
+
+
+def overlay_options(options: RenderOptions, overlay: dict[str, Any]) -> RenderOptions:
+    """Render options with the overlay's ingress host and class where no flag set them."""
+    section = overlay.get("pipeline") or {}
+    return options._replace(
+        ingress_host=options.ingress_host or section.get("ingress_host"),
+        ingress_class=options.ingress_class or section.get("ingress_class"),
+    )

@@ -1,0 +1,1 @@
+"""Verification of rendered objects: the Kubernetes schemas and pod security."""
