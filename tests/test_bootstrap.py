@@ -21,7 +21,7 @@ from bodywork_render.gitops.bootstrap import (
 )
 from bodywork_render.render.manifests import render_project
 from bodywork_render.render.plan import RenderOptions
-from bodywork_render.verify.kubernetes import check_objects
+from bodywork_render.verify.kubernetes import schema_problems
 
 CASES = Path(__file__).parent / "cases"
 REPO = "https://git.example.com/acme/deployments.git"
@@ -44,7 +44,7 @@ def errors(options: Any, make: Any) -> list[str]:
 def test_flux_gitrepository_and_kustomization() -> None:
     manifests = flux_manifests(FluxOptions(repo=REPO, branch="main", path="envs/prod/churn", secret_ref="deploy-key"))
     repository, kustomization = manifests.objects
-    assert check_objects(manifests.objects) == []
+    assert schema_problems(manifests.objects) == []
     assert (repository["apiVersion"], repository["kind"]) == ("source.toolkit.fluxcd.io/v1", "GitRepository")
     assert repository["metadata"]["name"] == "churn" and repository["metadata"]["namespace"] == "flux-system"
     assert repository["spec"] == {
@@ -85,7 +85,7 @@ def test_flux_options_name_namespace_interval_and_root_path() -> None:
         )
     )
     repository, kustomization = manifests.objects
-    assert check_objects(manifests.objects) == []
+    assert schema_problems(manifests.objects) == []
     assert "secretRef" not in repository["spec"] and repository["spec"]["interval"] == "30s"
     assert {o["metadata"]["namespace"] for o in manifests.objects} == {"pipelines"}
     assert kustomization["spec"]["path"] == "./flux" and kustomization["spec"]["targetNamespace"] == "pipelines"
@@ -166,7 +166,7 @@ def test_argocd_application() -> None:
         )
     )
     (application,) = manifests.objects
-    assert check_objects(manifests.objects) == []
+    assert schema_problems(manifests.objects) == []
     assert (application["apiVersion"], application["kind"]) == ("argoproj.io/v1alpha1", "Application")
     assert application["metadata"]["name"] == "churn" and application["metadata"]["namespace"] == "argocd"
     spec = application["spec"]
@@ -187,7 +187,7 @@ def test_argocd_application() -> None:
 def test_argocd_without_destination_namespace_at_the_repository_root() -> None:
     manifests = argocd_manifests(ArgoCDOptions(repo=REPO, branch="release", path=".", namespace="gitops", project="ml"))
     (application,) = manifests.objects
-    assert check_objects(manifests.objects) == []
+    assert schema_problems(manifests.objects) == []
     assert application["metadata"]["name"] == "deployments"  # no folder: the repository's name
     assert application["spec"]["source"]["path"] == "."
     assert application["spec"]["destination"] == {"server": "https://kubernetes.default.svc"}

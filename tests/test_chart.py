@@ -33,12 +33,12 @@ from bodywork_render.render.chart import (
     render_chart,
     step_ranges,
 )
-from bodywork_render.render.chart_values import split_image
+from bodywork_render.render.images import split_image
 from bodywork_render.render.manifests import Rendered, render_project
 from bodywork_render.render.plan import RenderOptions
 from bodywork_render.render.write import read_tree, write_tree
 from bodywork_render.spec.model import build_pipeline
-from bodywork_render.verify.kubernetes import DEFAULT_K8S_VERSION, check_objects
+from bodywork_render.verify.kubernetes import DEFAULT_K8S_VERSION, schema_problems
 from bodywork_render.verify.podsecurity import hardening_violations, restricted_violations
 from tests import helmsdk
 from tests.corpus import corpus_params
@@ -105,7 +105,7 @@ def manifests_for_helm(project: Path, **options: Any) -> list[dict[str, Any]]:
 
 def problems_of(objects: list[dict[str, Any]]) -> list[str]:
     """Strict Kubernetes schema problems and pod security violations of objects."""
-    problems = [str(p) for p in check_objects(objects, DEFAULT_K8S_VERSION)]
+    problems = [str(p) for p in schema_problems(objects, DEFAULT_K8S_VERSION)]
     for obj in objects:
         problems += [str(p) for p in restricted_violations(obj) + hardening_violations(obj)]
     return problems

@@ -1,4 +1,4 @@
-"""check_objects against the real Kubernetes schemas (offline), our CRD schemas, and the kubeconform contract."""
+"""schema_problems against the real Kubernetes schemas (offline), our CRD schemas, and the kubeconform contract."""
 
 from __future__ import annotations
 
@@ -22,8 +22,8 @@ from hypothesis import strategies as st
 from bodywork_render.verify.kubernetes import (
     DEFAULT_K8S_VERSION,
     ObjectProblem,
-    check_objects,
     dotted_path,
+    schema_problems,
     supported_k8s_versions,
 )
 
@@ -190,13 +190,13 @@ CUSTOM = [kustomization, git_repository, application]
 
 @pytest.mark.parametrize("make", BUILTIN + CUSTOM, ids=lambda make: make.__name__)
 def test_a_valid_object_has_no_problem(make: Any) -> None:
-    assert check_objects([make()]) == []
+    assert schema_problems([make()]) == []
 
 
 def test_an_unknown_field_is_reported_at_its_own_path() -> None:
     obj = deployment()
     obj["spec"]["template"]["spec"]["containers"][0]["imagePullPolicyy"] = "Always"
-    assert check_objects([obj]) == [
+    assert schema_problems([obj]) == [
         ObjectProblem("Deployment", "serve", "spec.template.spec.containers[0].imagePullPolicyy", "unknown field")
     ]
 
@@ -206,14 +206,14 @@ def test_every_unknown_field_of_one_mapping_is_its_own_problem() -> None:
     obj["extra"] = 1
     obj["spec"]["bogus"] = True
     obj["spec"]["clusterIp"] = "None"
-    assert [problem.path for problem in check_objects([obj])] == ["extra", "spec.bogus", "spec.clusterIp"]
+    assert [problem.path for problem in schema_problems([obj])] == ["extra", "spec.bogus", "spec.clusterIp"]
 
 
 def test_a_wrong_type_names_what_was_expected_and_found() -> None:
     obj = job()
     obj["spec"]["backoffLimit"] = "2"
     problem = ObjectProblem("Job", "train-1a2b3c4d", "spec.backoffLimit", 'expected integer, got string "2"')
-    assert check_objects([obj]) == [problem]
+    assert schema_problems([obj]) == [problem]
     assert str(problem) == 'Job/train-1a2b3c4d: spec.backoffLimit: expected integer, got string "2"'
 
 
@@ -221,7 +221,7 @@ def test_a_missing_required_field_is_reported_at_the_missing_path() -> None:
     obj = deployment()
     del obj["spec"]["selector"]
     del obj["spec"]["template"]["spec"]["containers"][0]["name"]
-    assert check_objects([obj]) == [
+    assert schema_problems([obj]) == [
         ObjectProblem("Deployment", "serve", "spec.selector", "required field is missing"),
         ObjectProblem("Deployment", "serve", "spec.template.spec.containers[0].name", "required field is missing"),
     ]
@@ -230,7 +230,7 @@ def test_a_missing_required_field_is_reported_at_the_missing_path() -> None:
 def test_a_bad_api_version_of_a_known_kind() -> None:
     obj = deployment()
     obj["apiVersion"] = "extensions/v1beta1"
-    assert check_objects([obj]) == [
+    assert schema_problems([obj]) == [
         ObjectProblem(
             "Deployment",
             "serve",
@@ -242,7 +242,7 @@ def test_a_bad_api_version_of_a_known_kind() -> None:
 
 def test_an_unknown_kind() -> None:
     obj = {"apiVersion": "example.com/v1", "kind": "Widget", "metadata": {"name": "w"}}
-    assert check_objects([obj]) == [
+    assert schema_problems([obj]) == [
         ObjectProblem(
             "Widget", "w", "kind", f"unknown kind 'Widget' (example.com/v1) in Kubernetes {DEFAULT_K8S_VERSION}"
         )
@@ -250,7 +250,7 @@ def test_an_unknown_kind() -> None:
 
 
 def test_objects_without_identity() -> None:
-    assert check_objects([{"kind": "Job", "metadata": {"name": "j"}}, ["not", "an", "object"]]) == [
+    assert schema_problems([{"kind": "Job", "metadata": {"name": "j"}}, ["not", "an", "object"]]) == [
         ObjectProblem("Job", "j", "apiVersion", "required string field is missing"),
         ObjectProblem("?", "?", "", "expected an object, got array"),
     ]
@@ -260,7 +260,7 @@ def test_quantities_and_odd_keys_read_well() -> None:
     obj = deployment()
     obj["metadata"]["labels"]["app.kubernetes.io/version"] = 3
     obj["spec"]["template"]["spec"]["containers"][0]["resources"]["requests"]["cpu"] = [1]
-    assert [str(problem) for problem in check_objects([obj])] == [
+    assert [str(problem) for problem in schema_problems([obj])] == [
         'Deployment/serve: metadata.labels["app.kubernetes.io/version"]: expected string, got integer 3',
         "Deployment/serve: spec.template.spec.containers[0].resources.requests.cpu:"
         " expected a quantity (string or number), got array",
@@ -271,7 +271,7 @@ def test_every_problem_of_every_object_at_once_in_object_order() -> None:
     bad_job, bad_service = job(), service()
     bad_job["spec"]["parallelism"] = "many"
     bad_service["spec"]["ports"][0]["port"] = "http"
-    problems = check_objects([bad_service, deployment(), bad_job, namespace()])
+    problems = schema_problems([bad_service, deployment(), bad_job, namespace()])
     assert [(problem.kind, problem.path) for problem in problems] == [
         ("Service", "spec.ports[0].port"),
         ("Job", "spec.parallelism"),
@@ -281,8 +281,8 @@ def test_every_problem_of_every_object_at_once_in_object_order() -> None:
 def test_the_release_decides_which_fields_exist() -> None:
     obj = job()
     obj["spec"]["managedBy"] = "kueue.x-k8s.io/multikueue"
-    assert check_objects([obj], "1.30") == []
-    assert check_objects([obj], "v1.29.4") == [
+    assert schema_problems([obj], "1.30") == []
+    assert schema_problems([obj], "v1.29.4") == [
         ObjectProblem("Job", "train-1a2b3c4d", "spec.managedBy", "unknown field")
     ]
 
@@ -291,11 +291,11 @@ def test_supported_versions() -> None:
     versions = supported_k8s_versions()
     assert DEFAULT_K8S_VERSION in versions
     assert versions == sorted(versions, key=lambda v: tuple(int(p) for p in v.split(".")))
-    assert check_objects([job()], f"v{DEFAULT_K8S_VERSION}.3") == []
+    assert schema_problems([job()], f"v{DEFAULT_K8S_VERSION}.3") == []
     with pytest.raises(ValueError, match="supported releases: 1.25"):
-        check_objects([job()], "1.12")
+        schema_problems([job()], "1.12")
     with pytest.raises(ValueError, match="no schemas for Kubernetes 'latest'"):
-        check_objects([job()], "latest")
+        schema_problems([job()], "latest")
 
 
 def test_values_from_a_round_trip_yaml_loader_are_accepted() -> None:
@@ -315,16 +315,16 @@ def test_values_from_a_round_trip_yaml_loader_are_accepted() -> None:
               containers: [{name: stage, image: python, resources: {requests: {cpu: 0.5}}}]
         """)
     )
-    assert check_objects([loaded]) == []
+    assert schema_problems([loaded]) == []
     loaded["spec"]["completions"] = "0x2"
-    assert [problem.path for problem in check_objects([loaded])] == ["spec.completions"]
+    assert [problem.path for problem in schema_problems([loaded])] == ["spec.completions"]
 
 
 def test_a_value_without_json_form_is_a_problem() -> None:
     obj = namespace()
     obj["metadata"]["annotations"] = {"released": datetime.date(2024, 1, 1)}
     obj["metadata"]["labels"][7] = "seven"
-    assert check_objects([obj]) == [
+    assert schema_problems([obj]) == [
         ObjectProblem("Namespace", "ml", "metadata.annotations.released", "a date has no JSON form; quote it"),
         ObjectProblem("Namespace", "ml", "metadata.labels", "key 7 is not a string"),
     ]
@@ -342,7 +342,7 @@ def test_the_crd_schemas_are_strict_on_the_fields_we_use() -> None:
     repo["spec"]["ref"]["sha"] = "abc"
     app["spec"]["syncPolicy"]["automated"]["prun"] = True
     del app["spec"]["destination"]
-    assert [(p.kind, p.path, p.message) for p in check_objects([ks, repo, app])] == [
+    assert [(p.kind, p.path, p.message) for p in schema_problems([ks, repo, app])] == [
         ("Kustomization", "metadata.labelz", "unknown field"),
         ("Kustomization", "spec.dependsOn[0].kind", "unknown field"),
         ("Kustomization", "spec.dependsOn[1].name", '"" is shorter than 1 character'),
@@ -368,7 +368,7 @@ def test_the_crd_schemas_are_strict_on_the_fields_we_use() -> None:
 def test_an_older_api_version_of_a_crd_is_unknown() -> None:
     obj = kustomization()
     obj["apiVersion"] = "kustomize.toolkit.fluxcd.io/v1beta2"
-    assert [problem.path for problem in check_objects([obj])] == ["apiVersion"]
+    assert [problem.path for problem in schema_problems([obj])] == ["apiVersion"]
 
 
 def _agreement_cases() -> list[tuple[str, dict[str, Any]]]:
@@ -410,11 +410,11 @@ def test_the_verdicts_agree_with_kubernetes_validate_strict() -> None:
             theirs = True
         except (kubernetes_validate.ValidationError, kubernetes_validate.SchemaNotFoundError):
             theirs = False
-        ours = check_objects([obj]) == []
+        ours = schema_problems([obj]) == []
         if ours != theirs:
             disagreements.append((name, ours, theirs))
     assert disagreements == []
-    assert sum(1 for _, obj in _agreement_cases() if check_objects([obj])) == 10
+    assert sum(1 for _, obj in _agreement_cases() if schema_problems([obj])) == 10
 
 
 def test_importing_the_module_loads_no_validator() -> None:
@@ -588,13 +588,13 @@ def test_the_extract_gives_the_errors_of_the_package_definitions() -> None:
 def test_valid_objects_of_every_kind_we_render_need_no_jsonschema_rs() -> None:
     code = textwrap.dedent("""\
         import sys
-        from bodywork_render.verify.kubernetes import check_objects
+        from bodywork_render.verify.kubernetes import schema_problems
         from tests.test_check import BUILTIN, CUSTOM, cron_job, job
-        assert check_objects([make() for make in BUILTIN + CUSTOM + [cron_job]]) == []
+        assert schema_problems([make() for make in BUILTIN + CUSTOM + [cron_job]]) == []
         print("jsonschema_rs" in sys.modules, "fastjsonschema" in sys.modules)
         broken = job()
         broken["spec"]["backoffLimit"] = "2"
-        assert len(check_objects([broken])) == 1
+        assert len(schema_problems([broken])) == 1
         print("jsonschema_rs" in sys.modules)
         """)
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT)
@@ -797,7 +797,7 @@ def test_the_generated_code_leaves_what_it_cannot_vouch_for_to_jsonschema_rs() -
     unused["spec"]["minReadySeconds"] = 5
     for obj in (dated, keyed, proxied, newline, unused):
         assert accepted(obj) is False
-    assert [p.path for p in check_objects([proxied, newline, unused])] == ["spec.url"]
+    assert [p.path for p in schema_problems([proxied, newline, unused])] == ["spec.url"]
 
 
 def test_a_schema_that_would_let_a_value_go_unread_is_closed() -> None:
@@ -877,7 +877,7 @@ def test_kubeconform_is_called_strictly_with_the_builtin_objects_on_stdin(fake_k
     old["apiVersion"] = "apps/v1beta1"
     bad_ks = kustomization()
     bad_ks["spec"]["wiat"] = True
-    problems = check_objects([service(), bad_ks, bad_job, old, "not an object"], "1.31")
+    problems = schema_problems([service(), bad_ks, bad_job, old, "not an object"], "1.31")
     record = json.loads((fake_kubeconform / "record.json").read_text())
     assert record["argv"] == ["-strict", "-summary", "-output", "json", "-kubernetes-version", "1.31.0"]
     assert [doc["kind"] for doc in record["documents"]] == ["Service", "Job", "Deployment"]
@@ -898,10 +898,10 @@ def test_kubeconform_is_called_strictly_with_the_builtin_objects_on_stdin(fake_k
 def test_kubeconform_without_a_report_is_an_error(fake_kubeconform: Path) -> None:
     (fake_kubeconform / "mode").write_text("garbage")
     with pytest.raises(RuntimeError, match="kubeconform gave no JSON report \\(exit 2\\): panic"):
-        check_objects([job()])
+        schema_problems([job()])
 
 
 def test_only_custom_resources_never_start_kubeconform(fake_kubeconform: Path) -> None:
-    assert check_objects([kustomization(), application()]) == []
+    assert schema_problems([kustomization(), application()]) == []
     assert not (fake_kubeconform / "record.json").exists()
     assert os.environ["PATH"] == str(fake_kubeconform)

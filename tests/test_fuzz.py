@@ -28,7 +28,7 @@ from bodywork_render.render.plan import RenderOptions
 from bodywork_render.render.write import write_tree
 from bodywork_render.spec.load import parse_yaml
 from bodywork_render.spec.validate import validate_document
-from bodywork_render.verify.kubernetes import check_objects
+from bodywork_render.verify.kubernetes import schema_problems
 from bodywork_render.verify.podsecurity import hardening_violations, restricted_violations
 from tests import helmsdk
 from tests.renderkit import COMMIT, REPO_URL
@@ -224,7 +224,7 @@ def test_any_document_renders_valid_objects_or_reports_errors(
             write_tree(project / "chart", rendered.files)
             name = yaml.safe_load(rendered.files["Chart.yaml"])["name"]
             objects = helmsdk.template_objects(project / "chart", release=name, namespace=name)
-    assert objects and check_objects(objects) == []
+    assert objects and schema_problems(objects) == []
     for obj in objects:
         assert restricted_violations(obj) == [] and hardening_violations(obj) == []
     expected_args = user_args(data)
@@ -364,6 +364,6 @@ def test_any_overlay_renders_valid_objects_or_reports_errors(overlay: dict[str, 
             return
     event(f"rendered {layout}")
     objects = list(rendered.objects)
-    assert objects and check_objects(objects) == []
+    assert objects and schema_problems(objects) == []
     for obj in objects:
         assert restricted_violations(obj) == [] and hardening_violations(obj) == []

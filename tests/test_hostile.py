@@ -26,8 +26,8 @@ from bodywork_render.render.plan import RenderOptions
 from bodywork_render.render.write import write_tree
 from bodywork_render.spec import names
 from bodywork_render.spec.load import parse_yaml
-from bodywork_render.spec.project import check_project
-from bodywork_render.verify.kubernetes import check_objects
+from bodywork_render.spec.project import validate_project
+from bodywork_render.verify.kubernetes import schema_problems
 from bodywork_render.verify.podsecurity import hardening_violations, restricted_violations
 from tests import helmsdk
 from tests.renderkit import COMMIT, REPO_URL, objects_in
@@ -77,7 +77,7 @@ MINIMAL = (CASES / "valid" / "minimal-1.1.yaml").read_text()
 @pytest.mark.parametrize("name", hostile_cases())
 def test_hostile_case_reports_exactly_the_expected_diagnostics(name: str, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(CASES)
-    _, diagnostics = check_project(Path("hostile", name))
+    _, diagnostics = validate_project(Path("hostile", name))
     report = (
         "".join(f"{d}\n" for d in diagnostics).encode("utf-8", "backslashreplace").decode()
     )  # as stderr shows a lone surrogate
@@ -325,7 +325,7 @@ def test_a_63_character_stage_gets_a_shortened_job_name_that_is_valid_and_stable
         name = obj["metadata"]["name"]
         assert len(name) <= names.LABEL_MAX and names.is_subdomain(name), (obj["kind"], name)
         assert all(len(v) <= names.LABEL_MAX for v in obj["metadata"].get("labels", {}).values())
-    assert check_objects(list(first.objects)) == []
+    assert schema_problems(list(first.objects)) == []
     for layout in ("kustomize", "helm"):
         rendered = render_as(tmp_path / "a", layout, ingress_host="ml.example.com")
         assert rendered.files == render_as(tmp_path / "a", layout, ingress_host="ml.example.com").files
@@ -342,7 +342,7 @@ def test_long_names_stay_within_63_characters_when_helm_renders_them(tmp_path: P
         assert len(obj["metadata"]["name"]) <= names.LABEL_MAX and names.is_label(obj["metadata"]["name"]), obj[
             "metadata"
         ]["name"]
-    assert check_objects(objects) == []
+    assert schema_problems(objects) == []
     assert helmsdk.lint(tmp_path / "chart") == []
 
 
@@ -463,7 +463,7 @@ def assert_literal(objects: list[dict[str, Any]], image: str, namespace: str | N
             assert obj["metadata"]["namespace"] == namespace
     names_of = {o["metadata"]["name"] for o in objects}
     assert {"null", "on"} <= names_of  # the service stage's Deployment and Service, the ServiceAccount
-    assert check_objects(objects) == []
+    assert schema_problems(objects) == []
     for obj in objects:
         assert restricted_violations(obj) == [] and hardening_violations(obj) == []
 
@@ -525,7 +525,7 @@ def test_a_crash_log_shows_no_credential(tmp_path: Path) -> None:
         "import sys, bodywork_render.verify.kubernetes as check\n"
         "def broken(*args, **kwargs):\n"
         f"    raise RuntimeError('schemas gone while talking to https://ci:{secret}@git.example.com/x.git')\n"
-        "check.check_objects = broken\n"
+        "check.schema_problems = broken\n"
         "from bodywork_render.cli.main import main\n"
         "sys.argv = ['bodywork'] + sys.argv[1:]\n"
         "main()\n"

@@ -22,7 +22,7 @@ from bodywork_render.gitops.bootstrap import (
     refresher_chart_values,
     refresher_manifests,
 )
-from bodywork_render.verify.kubernetes import check_objects
+from bodywork_render.verify.kubernetes import schema_problems
 from bodywork_render.verify.podsecurity import hardening_violations, restricted_violations
 from tests.gitdaemon import GitDaemon, git_daemon  # noqa: F401 - git_daemon is a fixture
 from tests.helmsdk import lint, template_objects
@@ -125,7 +125,7 @@ def test_helm_lint_is_clean(values: dict[str, Any] | None) -> None:
 def test_rendered_objects_pass_the_kubernetes_schemas_and_pod_security(values: dict[str, Any]) -> None:
     objects = render_chart(values, namespace="ops")
     assert [o["kind"] for o in objects] == ["CronJob", "ServiceAccount"]
-    assert check_objects(objects) == []
+    assert schema_problems(objects) == []
     for obj in objects:
         assert restricted_violations(obj) + hardening_violations(obj) == []
 

@@ -12,7 +12,7 @@ import pytest
 import yaml
 
 from bodywork_render.render.write import read_tree
-from bodywork_render.verify.kubernetes import check_objects
+from bodywork_render.verify.kubernetes import schema_problems
 from bodywork_render.verify.podsecurity import hardening_violations, restricted_violations
 from tests.corpus import corpus_params
 from tests.renderkit import COMMIT, EXAMPLE, PROJECTS, REPO_URL, checkout, git, identity, objects_in, render
@@ -65,7 +65,7 @@ def assert_restricted(obj: dict[str, Any]) -> None:
 def test_every_valid_corpus_file_renders_valid_restricted_objects_in_both_formats(path: Path, tmp_path: Path) -> None:
     plain = render(path)
     objects = objects_in(plain.files)
-    assert check_objects(objects) == []
+    assert schema_problems(objects) == []
     for obj in objects:
         assert_restricted(obj)
     kustomized = render(path, layout="kustomize", engine="flux")
@@ -196,7 +196,7 @@ def test_flux_kustomizations_chain_the_steps_in_order() -> None:
         ("churn-model-step-03", "./envs/prod/churn/steps/03", [{"name": "churn-model-step-02"}], False),
     ]
     assert all(k["spec"]["wait"] is True and k["spec"]["prune"] is True for k in flux)
-    assert check_objects(flux) == []
+    assert schema_problems(flux) == []
 
 
 def test_run_on_failure_is_an_argocd_syncfail_hook_and_left_out_elsewhere() -> None:

@@ -11,7 +11,7 @@ import pytest
 
 from bodywork_render.diagnostics import errors_in
 from bodywork_render.spec.load import parse_yaml
-from bodywork_render.spec.project import check_project, load_project
+from bodywork_render.spec.project import load_project, validate_project
 from bodywork_render.spec.validate import validate_document
 
 CASES = Path(__file__).parent / "cases"
@@ -26,7 +26,7 @@ def _cases(kind: str) -> list[str]:
 )
 def test_case_reports_exactly_the_expected_diagnostics(kind: str, name: str, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(CASES)
-    _, diagnostics = check_project(Path(kind, name))
+    _, diagnostics = validate_project(Path(kind, name))
     expected = (CASES / kind / name).with_suffix(".expected").read_text()
     assert "".join(f"{d}\n" for d in diagnostics) == expected
     assert bool(errors_in(diagnostics)) == (kind == "invalid")
@@ -41,7 +41,7 @@ def test_every_invalid_case_is_paired_with_an_expectation() -> None:
 def test_file_over_the_size_limit_is_refused(tmp_path: Path) -> None:
     big = tmp_path / "bodywork.yaml"
     big.write_text('version: "1.1"\n# ' + "x" * (1 << 20) + "\n")
-    _, diagnostics = check_project(big)
+    _, diagnostics = validate_project(big)
     assert [str(d) for d in diagnostics] == [
         f"{big}: error: file is larger than 1024 KiB; a bodywork.yaml is a few KiB"
     ]
@@ -74,14 +74,14 @@ def check_project_text(text: str) -> tuple[object, list]:
 def test_module_existence_is_checked_for_a_project_folder(tmp_path: Path) -> None:
     (tmp_path / "bodywork.yaml").write_text((CASES / "valid" / "minimal-1.1.yaml").read_text())
     (tmp_path / "train.py").write_text("")
-    _, diagnostics = check_project(tmp_path)
+    _, diagnostics = validate_project(tmp_path)
     assert [(d.line, d.column, d.path, d.message) for d in diagnostics] == [
         (13, 29, "stages.serve.executable_module_path", "'serve.py' does not exist in the project folder")
     ]
 
 
 def test_a_folder_without_bodywork_yaml_is_a_clear_error(tmp_path: Path) -> None:
-    _, diagnostics = check_project(tmp_path)
+    _, diagnostics = validate_project(tmp_path)
     assert [str(d) for d in diagnostics] == [
         f"{tmp_path}: error: no bodywork.yaml in this folder (expected a project folder or a bodywork.yaml file)"
     ]

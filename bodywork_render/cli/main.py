@@ -23,11 +23,11 @@ def run_validate(paths: list[Path], report: str) -> int:
     """Validate each path, print every diagnostic (text to stderr, json to stdout); 1 when any is an error."""
     from bodywork_render.cli.report import REPORTERS
     from bodywork_render.diagnostics import errors_in
-    from bodywork_render.spec.project import check_project
+    from bodywork_render.spec.project import validate_project
 
     diagnostics = []
     for path in paths or [Path(".")]:
-        diagnostics += check_project(path)[1]
+        diagnostics += validate_project(path)[1]
     (sys.stdout if report == "json" else sys.stderr).write(REPORTERS[report](diagnostics))
     return EXIT_INVALID if errors_in(diagnostics) else 0
 

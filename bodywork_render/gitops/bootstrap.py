@@ -20,6 +20,7 @@ from typing import Any, Literal
 
 from bodywork_render import __version__
 from bodywork_render.diagnostics import BodyworkError, Diagnostic
+from bodywork_render.render.images import split_image
 from bodywork_render.render.labels import MANAGED_BY
 from bodywork_render.spec import names
 from bodywork_render.verify.kubernetes import DEFAULT_K8S_VERSION
@@ -119,7 +120,7 @@ def refresher_chart_values(options: RefresherOptions) -> dict[str, Any]:
     A ``None`` value removes a chart default (Helm's rule), e.g. the CPU limit.
     """
     _check_refresher(options)
-    repository, tag, digest = _split_image(options.image)
+    repository, tag, digest = split_image(options.image)
     return {
         "fullnameOverride": options.name,
         "image": {"repository": repository, "tag": tag, "digest": digest, "pullPolicy": options.image_pull_policy},
@@ -250,18 +251,6 @@ def _refresh_env(options: RefresherOptions) -> list[dict[str, Any]]:
             {"name": "BODYWORK_GIT_KNOWN_HOSTS_FILE", "value": f"{GIT_CREDENTIALS}/known_hosts"},
         ]
     return env
-
-
-def _split_image(image: str) -> tuple[str, str, str]:
-    """An image reference as (repository, tag, digest); the tag is '' when the reference has none."""
-    if "@" in image:
-        repository, digest = image.split("@", 1)
-        return repository, "", digest
-    head, _, last = image.rpartition("/")
-    if ":" in last:
-        last, tag = last.split(":", 1)
-        return f"{head}/{last}" if head else last, tag, ""
-    return image, "", ""
 
 
 def _check_refresher(options: RefresherOptions) -> None:
@@ -430,7 +419,8 @@ def _manifests(command: str, documents: list[tuple[str, dict[str, Any]]]) -> Man
     """Fill each template with its values, parse the text back and check every object."""
     import yaml
 
-    from bodywork_render.render.manifests import Templates, check_rendered
+    from bodywork_render.render.templating import Templates
+    from bodywork_render.verify.rendered import rendered_problems
 
     environment = Templates().env
     texts = [environment.get_template(template).render(**values).rstrip("\n") + "\n" for template, values in documents]
@@ -442,7 +432,7 @@ def _manifests(command: str, documents: list[tuple[str, dict[str, Any]]]) -> Man
         raise BodyworkError(
             f"bodywork gitops {command}: expected {len(documents)} objects, the templates gave {len(objects)}"
         )
-    problems = check_rendered(list(objects), DEFAULT_K8S_VERSION)
+    problems = rendered_problems(list(objects), DEFAULT_K8S_VERSION)
     if problems:
         raise _invalid(problems)
     return Manifests(text, objects)

@@ -28,17 +28,9 @@ from bodywork_render.gitops.source import Source
 from bodywork_render.package_data import resource_dir
 from bodywork_render.render import labels
 from bodywork_render.render.chart_values import chart_values, value_rows, values_schema, values_yaml
-from bodywork_render.render.manifests import (
-    JOB_TEMPLATES,
-    Rendered,
-    Templates,
-    hydrator_metadata,
-    jinja_environment,
-    quote,
-    render_pipeline,
-    reproduce_flags,
-)
-from bodywork_render.render.plan import STARTUP_PERIOD_SECONDS, PlannedObject, RenderOptions, plan_pipeline
+from bodywork_render.render.manifests import Rendered, hydrator_metadata, plan_checked, render_plan, reproduce_flags
+from bodywork_render.render.plan import STARTUP_PERIOD_SECONDS, PlannedObject, RenderOptions
+from bodywork_render.render.templating import Templates, jinja_environment, quote
 from bodywork_render.render.write import MARKER
 from bodywork_render.spec import names
 from bodywork_render.spec.model import Pipeline, ServiceStage
@@ -149,11 +141,11 @@ def chart_files(
         )
     options = options._replace(layout="manifests", engine="argocd")
     manifest_templates = Templates(templates)
-    plan = plan_pipeline(pipeline, source, options, manifest_templates.digest(JOB_TEMPLATES))
+    plan = plan_checked(pipeline, source, options, manifest_templates)
     # Helm installs into the release namespace, and the run_on_failure Job (planned after the last step) has no Helm form.
     left_out = {(o.kind, o.name) for o in plan.objects if o.kind == "Namespace" or o.step > len(pipeline.dag.steps)}
     planned = [o for o in plan.objects if (o.kind, o.name) not in left_out]
-    manifests = render_pipeline(pipeline, source, options, manifest_templates)
+    manifests = render_plan(pipeline, plan, source, options, manifest_templates)
     objects = tuple(o for o in manifests.objects if (o["kind"], o["metadata"]["name"]) not in left_out)
 
     hooks, warnings = helm_order(pipeline)
@@ -167,9 +159,11 @@ def chart_files(
             "--namespace is not used by --format helm: the chart installs into the release namespace (helm install --namespace)"
         )
     context = _context(pipeline, source, options, chart_version, env, planned, hooks, warnings)
-    values = chart_values(
-        pipeline, source, options, {_stage_of(o): o.values["pod"] for o in planned if o.kind in ("Job", "Deployment")}
-    )
+    pods = {_stage_of(o): o.values["pod"] for o in planned if o.kind in ("Job", "Deployment")}
+    # The pod security contexts and the runner's resources are written once, in _pod.yaml.j2: the chart's defaults
+    # are read from a rendered pod, so that the chart's defaults render what --format manifests renders.
+    pod_spec = next(o["spec"]["template"]["spec"] for o in objects if o["kind"] in ("Job", "Deployment"))
+    values = chart_values(pipeline, source, options, pods, pod_spec)
     context["rows"] = value_rows(values)
 
     chart_templates = ChartTemplates(templates)

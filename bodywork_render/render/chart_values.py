@@ -16,24 +16,10 @@ from typing import Any
 
 from bodywork_render.diagnostics import BodyworkError
 from bodywork_render.gitops.source import Source
-from bodywork_render.render.manifests import block, quote
+from bodywork_render.render.images import split_image
 from bodywork_render.render.plan import RenderOptions
+from bodywork_render.render.templating import block, quote
 from bodywork_render.spec.model import BatchStage, Pipeline, ServiceStage, Stage
-
-RESTRICTED_POD = {
-    "runAsNonRoot": True,
-    "runAsUser": 65532,
-    "runAsGroup": 65532,
-    "fsGroup": 65532,
-    "seccompProfile": {"type": "RuntimeDefault"},
-}
-RESTRICTED_CONTAINER = {
-    "allowPrivilegeEscalation": False,
-    "readOnlyRootFilesystem": True,
-    "runAsNonRoot": True,
-    "capabilities": {"drop": ["ALL"]},
-}
-RUNNER_RESOURCES = {"requests": {"cpu": "100m", "memory": "128M"}, "limits": {"memory": "512M"}}
 
 _DNS_SUBDOMAIN = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"
 _ENV_NAME = r"^[-._a-zA-Z][-._a-zA-Z0-9]*$"
@@ -54,9 +40,17 @@ class Value:
 
 
 def chart_values(
-    pipeline: Pipeline, source: Source, options: RenderOptions, pods: Mapping[str, Mapping[str, Any]]
+    pipeline: Pipeline,
+    source: Source,
+    options: RenderOptions,
+    pods: Mapping[str, Mapping[str, Any]],
+    pod_spec: Mapping[str, Any],
 ) -> tuple[Value, ...]:
-    """The values of a pipeline's chart; ``pods`` maps each stage of the DAG to its planned pod values."""
+    """The values of a pipeline's chart; ``pods`` maps each stage of the DAG to its planned pod values.
+
+    ``pod_spec`` is the spec of one rendered pod (of --format manifests), whose security contexts and
+    init container's resources every stage shares: the chart's defaults are copied from it.
+    """
     stages = [pipeline.stages[name] for step in pipeline.dag.steps for name in step]
     return (
         Value(
@@ -87,7 +81,12 @@ def chart_values(
             "The init container that fetches the project's code at the pinned commit before a stage starts.",
             children=(
                 _image("image", "The runner's image.", options.runner_image),
-                Value("resources", "Resources of the init container.", _resources(), RUNNER_RESOURCES),
+                Value(
+                    "resources",
+                    "Resources of the init container.",
+                    _resources(),
+                    pod_spec["initContainers"][0]["resources"],
+                ),
             ),
         ),
         Value(
@@ -133,13 +132,13 @@ def chart_values(
             "podSecurityContext",
             "Security context of every pod; the default meets the Pod Security Standards 'restricted' profile.",
             _open_object(),
-            RESTRICTED_POD,
+            pod_spec["securityContext"],
         ),
         Value(
             "securityContext",
             "Security context of every container; the default meets the 'restricted' profile.",
             _open_object(),
-            RESTRICTED_CONTAINER,
+            pod_spec["containers"][0]["securityContext"],
         ),
         Value(
             "service",
@@ -402,12 +401,3 @@ def _image(key: str, doc: str, reference: str) -> Value:
             ),
         ),
     )
-
-
-def split_image(reference: str) -> tuple[str, str, str]:
-    """An image reference as (repository, tag, digest); the chart joins them back as repository[:tag][@digest]."""
-    name, _, digest = reference.partition("@")
-    repository, colon, tag = name.rpartition(":")
-    if not colon or "/" in tag:
-        return name, "", digest
-    return repository, tag, digest

@@ -93,7 +93,9 @@ def supported_k8s_versions() -> list[str]:
     return [f"{major}.{minor}" for major, minor in sorted(_schema_dirs())]
 
 
-def check_objects(objects: Sequence[Mapping[str, Any]], k8s_version: str = DEFAULT_K8S_VERSION) -> list[ObjectProblem]:
+def schema_problems(
+    objects: Sequence[Mapping[str, Any]], k8s_version: str = DEFAULT_K8S_VERSION
+) -> list[ObjectProblem]:
     """Validate every object strictly against the schemas of ``k8s_version``; return every problem, in object order.
 
     ``k8s_version`` is ``major.minor`` or ``major.minor.patch``, with or without
