@@ -52,3 +52,57 @@ def identity(obj: dict[str, Any]) -> tuple[str, str, str]:
     """kind, namespace, name."""
     meta = obj.get("metadata", {})
     return obj["kind"], meta.get("namespace", ""), meta["name"]
+
+
+SERVICE_PROJECT = """\
+version: "1.1"
+pipeline:
+  name: probe
+  docker_image: python:3.12-slim
+  DAG: train >> serve
+stages:
+  train:
+    executable_module_path: train.py
+    args: ["--epochs", "3"]
+    batch:
+      max_completion_time_seconds: 60
+      retries: 1
+  serve:
+    executable_module_path: serve.py
+    service:
+      max_startup_time_seconds: 12
+      replicas: 1
+      port: 8123
+      ingress: false
+"""
+
+
+def service_project(folder: Path, text: str = SERVICE_PROJECT) -> Path:
+    """A project folder whose bodywork.yaml is ``text`` (by default: a Job, then a service on port 8123)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "bodywork.yaml").write_text(text)
+    for module in ("train.py", "serve.py"):
+        (folder / module).write_text("")
+    return folder
+
+
+def of_kind(objects: list[dict[str, Any]] | tuple[dict[str, Any], ...], kind: str) -> list[dict[str, Any]]:
+    return [o for o in objects if o["kind"] == kind]
+
+
+def target_port(service: dict[str, Any], objects: list[dict[str, Any]] | tuple[dict[str, Any], ...]) -> int:
+    """The container port a Service sends its traffic to, resolved as kube-proxy does: a number, or a named port of
+    the pods its selector matches."""
+    (port,) = service["spec"]["ports"]
+    target = port["targetPort"]
+    if isinstance(target, int):
+        return target
+    selector = service["spec"]["selector"].items()
+    (pod,) = [
+        o["spec"]["template"]
+        for o in objects
+        if o["kind"] == "Deployment" and selector <= o["spec"]["template"]["metadata"]["labels"].items()
+    ]
+    (container,) = pod["spec"]["containers"]
+    (named,) = [p for p in container["ports"] if p["name"] == target]
+    return int(named["containerPort"])

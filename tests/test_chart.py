@@ -42,12 +42,13 @@ from bodywork_render.verify.kubernetes import DEFAULT_K8S_VERSION, schema_proble
 from bodywork_render.verify.podsecurity import hardening_violations, restricted_violations
 from tests import helmsdk
 from tests.corpus import corpus_params
-from tests.renderkit import COMMIT, EXAMPLE, PROJECTS, REPO_URL, render
+from tests.renderkit import COMMIT, EXAMPLE, PROJECTS, REPO_URL, of_kind, render, service_project, target_port
 
 GOLDEN = Path(__file__).parent / "golden" / "helm"
 PARALLEL = PROJECTS / "parallel-secrets-ingress"
 FAILURE_HOOK = PROJECTS / "failure-hook"
 HELM_OWN_LABELS = ("helm.sh/chart", "app.kubernetes.io/managed-by")
+HOOK_ANNOTATIONS = ("hook", "hook-weight", "hook-delete-policy")
 INJECTIONS = ["{{ .Release.Name }}", "x\n---\nkind: Secret", '"}} {{ fail "x" }}', "[[ chart ]]", "no", "0644"]
 
 
@@ -76,10 +77,23 @@ def helm_objects(
     return helmsdk.template_objects(folder, values, release=name, namespace=namespace or name)
 
 
-def comparable(obj: dict[str, Any]) -> dict[str, Any]:
-    """An object without annotations and without the labels that say who manages it (Helm's own, or bodywork-render)."""
+def comparable(obj: dict[str, Any], from_helm: bool = False) -> dict[str, Any]:
+    """An object without the labels that say who manages it (Helm's own, or bodywork-render); ``from_helm``: an object
+    of `helm template`, whose hook annotations are checked against its sync wave and then taken off, so that what
+    remains compares with --format manifests, annotations included.
+
+    The mapping: a Job is a Helm hook weighted by its sync wave (its DAG step), deleted before it is created again;
+    the ServiceAccount is one too when a Job runs before the services; nothing else is a hook.
+    """
     obj = copy.deepcopy(obj)
-    obj["metadata"].pop("annotations", None)
+    annotations = obj["metadata"].get("annotations", {})
+    if from_helm and (obj["kind"] == "Job" or "helm.sh/hook" in annotations):
+        assert obj["kind"] in ("Job", "ServiceAccount"), f"{obj['kind']} must not be a Helm hook"
+        hook, weight, policy = (annotations.pop(f"helm.sh/{key}", None) for key in HOOK_ANNOTATIONS)
+        name = obj["metadata"]["name"]
+        assert hook in (PRE_HOOK, POST_HOOK), f"{name}: helm.sh/hook {hook!r}"
+        assert weight == annotations.get("argocd.argoproj.io/sync-wave"), f"{name}: hook weight {weight!r}"
+        assert policy == "before-hook-creation", f"{name}: hook delete policy {policy!r}"
     pod = obj.get("spec", {}).get("template", {}).get("metadata", {})
     for found in (obj["metadata"].get("labels"), pod.get("labels")):
         for label in HELM_OWN_LABELS:
@@ -87,8 +101,8 @@ def comparable(obj: dict[str, Any]) -> dict[str, Any]:
     return obj
 
 
-def by_identity(objects: list[dict[str, Any]]) -> dict[tuple[str, str], dict[str, Any]]:
-    keyed = {(o["kind"], o["metadata"]["name"]): comparable(o) for o in objects}
+def by_identity(objects: list[dict[str, Any]], from_helm: bool = False) -> dict[tuple[str, str], dict[str, Any]]:
+    keyed = {(o["kind"], o["metadata"]["name"]): comparable(o, from_helm) for o in objects}
     assert len(keyed) == len(objects), "two objects of one kind share a name"
     return keyed
 
@@ -189,7 +203,11 @@ def test_helm_lint_is_clean_for_the_corpus(path: Path, tmp_path: Path) -> None:
 def test_corpus_chart_renders_the_manifests_objects(path: Path, tmp_path: Path) -> None:
     folder, rendered = chart(path, tmp_path)
     objects = helm_objects(folder)
-    assert by_identity(objects) == by_identity(manifests_for_helm(path)) == by_identity(list(rendered.objects))
+    assert (
+        by_identity(objects, from_helm=True)
+        == by_identity(manifests_for_helm(path))
+        == by_identity(list(rendered.objects))
+    )
 
 
 @pytest.mark.parametrize(
@@ -206,8 +224,8 @@ def test_default_values_render_the_manifests_objects(project: Path, options: dic
     namespace = render(project, **options).objects[0]["metadata"]["name"]
     objects = helm_objects(folder, namespace=namespace)
     expected = by_identity(manifests_for_helm(project, **options))
-    assert sorted(by_identity(objects)) == sorted(expected)
-    for identity, obj in by_identity(objects).items():
+    assert sorted(by_identity(objects, from_helm=True)) == sorted(expected)
+    for identity, obj in by_identity(objects, from_helm=True).items():
         assert obj == expected[identity], identity
     assert problems_of(objects) == []
     assert len(rendered.objects) == len(objects)
@@ -402,7 +420,7 @@ def test_user_strings_stay_literal(injection_project: Path, tmp_path: Path) -> N
             assert obj["spec"]["template"]["spec"]["containers"][0]["args"][-len(INJECTIONS) :] == INJECTIONS
     with helm_python.Chart.load(folder) as loaded:
         assert loaded.values["stages"]["prepare"]["args"] == INJECTIONS
-    assert by_identity(objects) == by_identity(list(rendered.objects))
+    assert by_identity(objects, from_helm=True) == by_identity(list(rendered.objects))
     assert helmsdk.lint(folder) == []
 
 
@@ -637,7 +655,7 @@ def test_an_environment_overlay_sets_the_chart_defaults(tmp_path: Path) -> None:
     write_tree(folder, rendered.files)
     manifests = render_project(project, RenderOptions(), env="prod", repo_url=REPO_URL, ref=COMMIT).objects
     expected = [o for o in manifests if o["kind"] != "Namespace"]
-    assert by_identity(helm_objects(folder, namespace="ml-prod")) == by_identity(expected)
+    assert by_identity(helm_objects(folder, namespace="ml-prod"), from_helm=True) == by_identity(expected)
 
 
 def test_package_needs_the_helm_format(tmp_path: Path) -> None:
@@ -656,3 +674,14 @@ def test_package_needs_the_helm_format(tmp_path: Path) -> None:
     assert result.returncode == 2
     assert "needs --format helm" in result.stderr
     assert not (tmp_path / "out").exists()
+
+
+def test_the_chart_service_sends_traffic_to_the_stage_port_and_the_startup_budget_rounds_up(tmp_path: Path) -> None:
+    folder, _ = chart(service_project(tmp_path / "p"), tmp_path)
+    objects = helm_objects(folder)
+    (service,) = of_kind(objects, "Service")
+    assert service["spec"]["ports"][0]["port"] == 8123
+    assert target_port(service, objects) == 8123
+    (deployment,) = of_kind(objects, "Deployment")
+    probe = deployment["spec"]["template"]["spec"]["containers"][0]["startupProbe"]
+    assert (probe["periodSeconds"], probe["failureThreshold"]) == (5, 3)  # 12 s: 3 probes of 5 s, not 2

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -15,7 +16,21 @@ from bodywork_render.render.write import read_tree
 from bodywork_render.verify.kubernetes import schema_problems
 from bodywork_render.verify.podsecurity import hardening_violations, restricted_violations
 from tests.corpus import corpus_params
-from tests.renderkit import COMMIT, EXAMPLE, PROJECTS, REPO_URL, checkout, git, identity, objects_in, render
+from tests.renderkit import (
+    COMMIT,
+    EXAMPLE,
+    PROJECTS,
+    REPO_URL,
+    SERVICE_PROJECT,
+    checkout,
+    git,
+    identity,
+    objects_in,
+    of_kind,
+    render,
+    service_project,
+    target_port,
+)
 
 PARALLEL = PROJECTS / "parallel-secrets-ingress"
 FAILURE_HOOK = PROJECTS / "failure-hook"
@@ -420,3 +435,80 @@ def test_a_deploy_path_outside_the_repository_is_refused(deploy_path: str, tmp_p
     assert result.returncode == 1
     assert f"--deploy-path {deploy_path!r} must be a path inside the deployment repository" in result.stderr
     assert not (tmp_path / "o").exists()
+
+
+# --- properties that must hold by meaning (issue 19): each test fails if its property is broken ---------------
+
+
+def test_a_template_override_breaking_the_restricted_profile_is_refused_and_nothing_is_written(tmp_path: Path) -> None:
+    templates = tmp_path / "templates"
+    templates.mkdir()
+    shipped = (Path(__file__).resolve().parents[1] / "templates" / "_pod.yaml.j2").read_text()
+    privileged = shipped.replace(
+        '{"allowPrivilegeEscalation": false,', '{"privileged": true, "allowPrivilegeEscalation": false,'
+    )
+    assert privileged != shipped
+    (templates / "_pod.yaml.j2").write_text(privileged)
+    out = tmp_path / "out"
+    result = bodywork(
+        "render",
+        str(EXAMPLE),
+        "--out",
+        str(out),
+        "--templates",
+        str(templates),
+        "--repo-url",
+        REPO_URL,
+        "--ref",
+        COMMIT,
+    )
+    assert result.returncode == 1
+    assert "containers[0].securityContext.privileged: must not be true (privileged container)" in result.stderr
+    assert "Deployment/serve" in result.stderr and "Traceback" not in result.stderr
+    assert not out.exists()
+
+
+def test_the_startup_probe_budget_rounds_up(tmp_path: Path) -> None:
+    # 12 s at one probe every 5 s: 3 probes (15 s), never 2 (10 s, which restarts a pod that keeps its promise).
+    rendered = render(service_project(tmp_path / "p"))
+    (deployment,) = of_kind(rendered.objects, "Deployment")
+    probe = deployment["spec"]["template"]["spec"]["containers"][0]["startupProbe"]
+    assert (probe["periodSeconds"], probe["failureThreshold"]) == (5, 3)
+
+
+def test_the_namespace_enforces_the_restricted_profile() -> None:
+    (namespace,) = of_kind(render(EXAMPLE).objects, "Namespace")
+    assert namespace["metadata"]["labels"]["pod-security.kubernetes.io/enforce"] == "restricted"
+
+
+def test_job_names_change_with_the_job_templates_the_image_and_the_args(tmp_path: Path) -> None:
+    from bodywork_render.render.manifests import render_project
+    from bodywork_render.render.plan import RenderOptions
+
+    def job_name(project: Path, templates: Path | None = None) -> str:
+        rendered = render_project(project, RenderOptions(), repo_url=REPO_URL, ref=COMMIT, templates=templates)
+        (job,) = of_kind(rendered.objects, "Job")
+        return str(job["metadata"]["name"])
+
+    base = job_name(service_project(tmp_path / "base"))
+    assert re.fullmatch(r"train-[0-9a-f]{8}", base)
+    assert job_name(service_project(tmp_path / "same")) == base
+    shipped = Path(__file__).resolve().parents[1] / "templates"
+    names = {}
+    for template in ("job.yaml.j2", "_pod.yaml.j2", "service.yaml.j2"):
+        folder = tmp_path / f"override-{template}"
+        folder.mkdir()
+        (folder / template).write_text((shipped / template).read_text() + "{#- edited #}\n")
+        names[template] = job_name(tmp_path / "base", folder)
+    assert names["job.yaml.j2"] != base and names["_pod.yaml.j2"] != base
+    assert names["service.yaml.j2"] == base, "a template the Job is not made from does not rename it"
+    image = service_project(tmp_path / "image", SERVICE_PROJECT.replace("python:3.12-slim", "python:3.13-slim"))
+    args = service_project(tmp_path / "args", SERVICE_PROJECT.replace('"3"]', '"4"]'))
+    assert len({base, job_name(image), job_name(args), names["job.yaml.j2"], names["_pod.yaml.j2"]}) == 5
+
+
+def test_the_service_sends_traffic_to_the_stage_port(tmp_path: Path) -> None:
+    rendered = render(service_project(tmp_path / "p"))
+    (service,) = of_kind(rendered.objects, "Service")
+    assert service["spec"]["ports"][0]["port"] == 8123
+    assert target_port(service, rendered.objects) == 8123
