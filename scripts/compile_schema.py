@@ -19,8 +19,6 @@ generated code must therefore accept exactly what jsonschema_rs accepts:
 
 Run `.venv/bin/python scripts/compile_schema.py` after changing a schema;
 tests/test_schema_compiled.py fails while the committed module is stale.
-scripts/compile_k8s.py compiles the Kubernetes schemas with the same pieces
-(prepared, Draft7, module_source).
 """
 
 from __future__ import annotations
@@ -199,24 +197,10 @@ def _subschema(node: Any, where: str, defs: dict[str, Any]) -> Any:
 
 
 class Draft7(CodeGeneratorDraft07):
-    """fastjsonschema's draft 7 generator, reading NaN and infinity as jsonschema_rs does: not numbers.
+    """fastjsonschema's draft 7 generator, reading NaN and infinity as jsonschema_rs does: not numbers."""
 
-    ``entries`` (references into the schema) are the functions to generate, each with the functions it
-    calls; by default, the schema's root.
-    """
-
-    def __init__(self, definition: dict[str, Any], entries: Sequence[str] = ()) -> None:
+    def __init__(self, definition: dict[str, Any]) -> None:
         super().__init__(definition, use_default=False, use_formats=False)
-        if entries:
-            self._needed_validation_functions = {}
-            for ref in entries:
-                with self._resolver.in_scope(ref):
-                    self._needed_validation_functions[self._resolver.get_uri()] = self._resolver.get_scope_name()
-
-    def function_name(self, ref: str) -> str:
-        """The name of the function generated for a reference into the schema."""
-        with self._resolver.in_scope(ref):
-            return self._resolver.get_scope_name()
 
     def generate_type(self) -> None:
         super().generate_type()

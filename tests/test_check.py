@@ -11,13 +11,10 @@ import subprocess
 import sys
 import textwrap
 from collections.abc import Iterator
-from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
 
 from bodywork_render.verify.kubernetes import (
     DEFAULT_K8S_VERSION,
@@ -467,6 +464,16 @@ def far_fetched_deployment() -> dict[str, Any]:
     return obj
 
 
+def references(node: Any) -> Iterator[str]:
+    """Every $ref in a schema."""
+    if isinstance(node, dict):
+        for key, value in node.items():
+            yield from [value] if key == "$ref" else references(value)
+    elif isinstance(node, list):
+        for item in node:
+            yield from references(item)
+
+
 def package_definitions(release: str) -> Path:
     import kubernetes_validate
 
@@ -509,8 +516,6 @@ def served(document: dict[str, Any]) -> dict[tuple[str, str], str]:
 def make_extract(release: str) -> dict[str, Any]:
     """What schemas/k8s/v<release>.json holds: the definitions that our templates' built-in kinds and our CRDs reach."""
     from importlib.metadata import version
-
-    from scripts.compile_k8s import references
 
     path = package_definitions(release)
     document = json.loads(path.read_text(encoding="utf-8"))
@@ -582,243 +587,18 @@ def test_the_extract_gives_the_errors_of_the_package_definitions() -> None:
     assert errors(extract, far_fetched_deployment())
 
 
-# -- k8s_compiled: valid objects are answered by code generated ahead of time, without importing jsonschema_rs -------
-
-
-def test_valid_objects_of_every_kind_we_render_need_no_jsonschema_rs() -> None:
-    code = textwrap.dedent("""\
-        import sys
-        from bodywork_render.verify.kubernetes import schema_problems
-        from tests.test_check import BUILTIN, CUSTOM, cron_job, job
-        assert schema_problems([make() for make in BUILTIN + CUSTOM + [cron_job]]) == []
-        print("jsonschema_rs" in sys.modules, "fastjsonschema" in sys.modules)
-        broken = job()
-        broken["spec"]["backoffLimit"] = "2"
-        assert len(schema_problems([broken])) == 1
-        print("jsonschema_rs" in sys.modules)
-        """)
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT)
-    assert result.stdout.split() == ["False", "False", "True"]
-
-
-@lru_cache(maxsize=1)
-def sample() -> tuple[dict[str, Any], ...]:
-    """What the generated code is made for: every shipped template as bodywork renders it (see scripts/compile_k8s.py)."""
-    from scripts.compile_k8s import sample_objects
-
-    return tuple(sample_objects())
-
-
-def test_the_generated_code_is_made_from_the_extract_the_crd_schemas_and_the_templates() -> None:
-    from scripts.compile_k8s import TARGET, generate
-
-    assert TARGET.read_text(encoding="utf-8") == generate(list(sample())), (
-        "stale: run .venv/bin/python scripts/compile_k8s.py"
-    )
-
-
-def test_every_render_of_the_shipped_templates_is_accepted_without_jsonschema_rs(tmp_path: Path) -> None:
-    """The projects, the gitops manifests, the corpus in every layout and with every flag, the chart through Helm."""
-    from bodywork_render.render.chart import render_chart
-    from bodywork_render.render.plan import RenderOptions
-    from bodywork_render.render.write import write_tree
-    from bodywork_render.verify._k8s_compiled import VALIDATORS, accepts
-    from scripts.compile_k8s import COMMIT, PROJECTS, REPO_URL, rendered_objects
-    from tests.corpus import corpus_files
-    from tests.helmsdk import template_objects
-
-    objects = list(sample())
-    objects += [obj for path in corpus_files(valid=True) for obj in rendered_objects(path)]
-    for project in PROJECTS:
-        chart = tmp_path / project.name
-        write_tree(chart, render_chart(project, RenderOptions(), repo_url=REPO_URL, ref=COMMIT).files)
-        objects += template_objects(chart, release="ml", namespace="ml")
-    refused = [
-        (obj["kind"], obj["metadata"]["name"]) for obj in objects if not accepts(obj["apiVersion"], obj["kind"], obj)
-    ]
-    assert refused == []
-    assert (
-        {(obj["apiVersion"], obj["kind"]) for obj in sample()}
-        == set(VALIDATORS)
-        == templated_kinds() - {("kustomize.config.k8s.io/v1beta1", "Kustomization")}
-    )  # kustomize's own configuration: not sent to a cluster
-
-
-def test_the_generated_code_is_used_only_with_the_file_it_was_made_from() -> None:
-    from bodywork_render.verify.kubernetes import _compiled_check
-
-    assert _compiled_check(DEFAULT_K8S_VERSION, package_definitions(DEFAULT_K8S_VERSION)) is not None
-    assert _compiled_check(DEFAULT_K8S_VERSION, package_definitions("1.36")) is None  # another size: stale
-    assert _compiled_check("1.36", package_definitions("1.36")) is None  # made for another release
-
-
-def schemas() -> Any:
-    from bodywork_render.verify.kubernetes import _major_minor, _schemas
-
-    return _schemas(_major_minor(DEFAULT_K8S_VERSION))
-
-
-def accepted(obj: Any) -> bool:
-    """The generated code's answer: True is sure, False leaves the object to jsonschema_rs."""
-    return schemas().accepts((obj["apiVersion"], obj["kind"]), obj)
-
-
-def valid(obj: Any) -> bool:
-    """jsonschema_rs's verdict, on the JSON form of the object as check.py gives it (no JSON form: not valid)."""
-    from bodywork_render.verify.kubernetes import _plain_json
-
-    gvk = (obj["apiVersion"], obj["kind"])
-    validator = schemas().definitions(gvk).validator(gvk)
-    try:
-        return validator.is_valid(obj)
-    except ValueError:
-        plain, problems = _plain_json(obj, "?", "?")
-        return not problems and validator.is_valid(plain)
-
-
-def paths(node: Any, path: tuple[str | int, ...] = ()) -> Iterator[tuple[str | int, ...]]:
-    """Every path to a value inside an object, the object itself excluded."""
-    items = node.items() if isinstance(node, dict) else enumerate(node) if isinstance(node, list) else ()
-    for key, value in items:
-        yield (*path, key)
-        yield from paths(value, (*path, key))
-
-
-JSON_VALUES = [
-    None,
-    True,
-    False,
-    0,
-    1,
-    -1,
-    1.0,
-    1.5,
-    -0.0,
-    2**31,
-    2**70,
-    1e300,
-    float("inf"),
-    float("nan"),
-    "",
-    "x",
-    "Always",
-    "10m",
-    "10 m",
-    "1.5h",
-    "\u00e9",
-    "a\nb",
-    "https://x\n",
-    "https://x",
-    [],
-    [1],
-    ["x"],
-    [{}],
-    {},
-    {"name": "x"},
-    {"a": 1},
-    {"name": "x", "value": "y"},
-]
-OTHER_VALUES = [datetime.date(2024, 1, 1), (1,), b"x", {7: "seven"}]  # no JSON form, or not as such
-KEYS = ["extra", "name", "type", "value", "port", "protocol", "minReadySeconds", "optional", 7]
-
-
-def test_the_objects_we_test_with_are_accepted() -> None:
-    assert all(accepted(make()) for make in BUILTIN + CUSTOM + [cron_job])
-    assert not accepted(far_fetched_deployment())
-
-
-@settings(derandomize=True, max_examples=1500, deadline=None, database=None)
-@given(data=st.data())
-def test_what_the_generated_code_accepts_jsonschema_rs_accepts(data: st.DataObject) -> None:
-    bases = [make() for make in BUILTIN + CUSTOM + [cron_job, far_fetched_deployment]] + list(sample())
-    obj = copy.deepcopy(data.draw(st.sampled_from(bases)))
-    for _ in range(data.draw(st.integers(1, 3))):
-        changeable = [path for path in paths(obj) if path not in (("apiVersion",), ("kind",))]
-        if not changeable:
-            break
-        *parent_path, key = data.draw(st.sampled_from(changeable))
-        parent = obj
-        for part in parent_path:
-            parent = parent[part]
-        action = data.draw(st.sampled_from(["replace", "replace", "delete", "add"]))
-        value = copy.deepcopy(data.draw(st.sampled_from(JSON_VALUES + OTHER_VALUES)))
-        if action == "replace":
-            parent[key] = value
-        elif action == "delete":
-            del parent[key]
-        elif isinstance(parent, dict):
-            parent[data.draw(st.sampled_from(KEYS))] = value
-        else:
-            parent.append(value)
-    assert valid(obj) or not accepted(obj)
-
-
-def test_every_value_one_edit_from_a_rendered_object_gets_no_laxer_verdict() -> None:
-    """Each value of one object of each kind replaced by each of JSON_VALUES: accepted only if valid; and most valid
-    neighbours are accepted (the pruned schema is not much stricter on the fields it kept)."""
-    firsts = {(obj["apiVersion"], obj["kind"]): obj for obj in reversed(sample())}
-    counts = {"accepted": 0, "valid": 0}
-    for base in firsts.values():
-        for path in [path for path in paths(base) if path not in (("apiVersion",), ("kind",))]:
-            obj = copy.deepcopy(base)
-            parent = obj
-            for part in path[:-1]:
-                parent = parent[part]
-            for value in JSON_VALUES:
-                parent[path[-1]] = copy.deepcopy(value)
-                is_valid = valid(obj)
-                assert is_valid or not accepted(obj), (obj["kind"], path, value)
-                counts["valid"] += is_valid
-                counts["accepted"] += is_valid and accepted(obj)
-    assert counts["accepted"] > 0.9 * counts["valid"], counts
-
-
-def test_format_is_an_annotation_for_both() -> None:
-    """kubernetes-validate's schemas say int32, int64, date-time...: jsonschema_rs reads them as annotations under
-    draft 2020-12, as it is used here, so the generated code is made without them."""
-    obj = job()
-    obj["spec"]["backoffLimit"] = 2**40  # format: int32
-    obj["spec"]["template"]["spec"]["containers"][0]["env"][0]["valueFrom"]["secretKeyRef"]["optional"] = True
-    assert valid(obj) and accepted(obj)
-
-
-def test_the_generated_code_leaves_what_it_cannot_vouch_for_to_jsonschema_rs() -> None:
+def test_values_that_a_template_never_writes_get_the_schema_verdict() -> None:
+    """A mapping that is not a dict, a URL ending in a newline and a valid field our templates never write are each
+    judged by the schemas: only the URL is wrong."""
     from types import MappingProxyType
 
-    dated = namespace()
-    dated["metadata"]["annotations"] = {"released": datetime.date(2024, 1, 1)}
-    keyed = namespace()
-    keyed["metadata"]["labels"][7] = "seven"
     proxied = namespace()
     proxied["metadata"] = MappingProxyType(proxied["metadata"])
     newline = git_repository()
     newline["spec"]["url"] = "https://git.example.com/deploy.git\n"
-    unused = deployment()  # valid, with a field that our templates never write
+    unused = deployment()
     unused["spec"]["minReadySeconds"] = 5
-    for obj in (dated, keyed, proxied, newline, unused):
-        assert accepted(obj) is False
     assert [p.path for p in schema_problems([proxied, newline, unused])] == ["spec.url"]
-
-
-def test_a_schema_that_would_let_a_value_go_unread_is_closed() -> None:
-    """jsonschema_rs cannot read a key that is not a string or a value without a JSON form: what the generated code
-    accepts, every value of it is checked against a type."""
-    from scripts.compile_k8s import closed
-
-    assert closed({}) is False
-    assert closed({"minLength": 1}) is False
-    assert closed({"oneOf": [{"type": "string"}, {}]}) is False
-    assert closed({"oneOf": [{"type": "string"}, {"type": "integer"}]}) == {
-        "oneOf": [{"type": "string"}, {"type": "integer"}]
-    }
-    assert closed({"type": "object"}) == {"type": "object", "additionalProperties": False}
-    assert closed({"type": ["array", "null"]}) == {"type": ["array", "null"], "items": False}
-    assert closed({"type": "object", "additionalProperties": {"type": "string"}}) == {
-        "type": "object",
-        "additionalProperties": {"type": "string"},
-        "propertyNames": {"type": "string"},
-    }
-    assert closed({"$ref": "#/$defs/a"}) == {"$ref": "#/$defs/a"}
 
 
 # -- kubeconform: the subprocess contract, with a stand-in that answers in kubeconform's JSON format -----------

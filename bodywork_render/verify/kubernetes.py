@@ -1,20 +1,16 @@
-"""Check rendered Kubernetes objects against the Kubernetes JSON schemas before anything is written.
+"""The Kubernetes schemas: rendered objects validated against them before anything is written.
 
-This module owns the ``check`` step of the pipeline: every object is validated
-strictly (an unknown field is an error) against the official schemas of one
-Kubernetes release, and every problem of every object is reported at once.
+Every object is validated strictly (an unknown field is an error) against the
+official schemas of one Kubernetes release, and every problem of every object is
+reported at once.
 
 Two backends give the same kind of answer:
 
 - ``kubeconform -strict`` when it is on PATH, fed the built-in objects on stdin;
 - otherwise, offline, the strict schemas that the ``kubernetes-validate``
   package ships, read from our extract of them (``schemas/k8s/``) for the kinds
-  we render. For the default release, code generated from those schemas ahead of
-  time (``k8s_compiled``, made by scripts/compile_k8s.py) passes the valid objects
-  that our templates write; only an object it cannot vouch for reaches the Rust
-  validator ``jsonschema_rs``, compiled once per (release, apiVersion, kind), which
-  decides and explains every problem. So a render of valid objects reads no schema
-  file and never imports jsonschema_rs, which alone costs ~10 ms.
+  we render, by the Rust validator ``jsonschema_rs``, compiled once per
+  (release, apiVersion, kind).
 
 The custom resources that bodywork-render emits (Flux ``Kustomization`` and
 ``GitRepository``, Argo CD ``Application``) are checked offline in both cases,
@@ -27,7 +23,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from functools import cache, cached_property, lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
@@ -208,19 +204,13 @@ class _Definitions:
 class _Schemas:
     """The schemas of one Kubernetes release: our extract of its definitions, else kubernetes-validate's whole file.
 
-    ``accepts`` answers first (see ``_compiled_check``); the extract (see ``_shipped_extract``)
-    serves the kinds we render when jsonschema_rs must decide; any other kind reads the
-    package's ``_definitions.json``, fifteen times larger, only then.
+    The extract (see ``_shipped_extract``) serves the kinds we render; any other kind reads
+    the package's ``_definitions.json``, fifteen times larger, only then.
     """
 
     def __init__(self, major_minor: tuple[int, int]) -> None:
         self.release = "{}.{}".format(*major_minor)
         self._package_file = _schema_dirs()[major_minor] / "_definitions.json"
-        self._compiled = _compiled_check(self.release, self._package_file)
-
-    def accepts(self, gvk: tuple[str, str], obj: Any) -> bool:
-        """True when ``obj`` is valid for sure; False when jsonschema_rs must decide."""
-        return self._compiled is not None and self._compiled(*gvk, obj)
 
     @cached_property
     def _extract(self) -> _Definitions | None:
@@ -267,19 +257,6 @@ def _shipped_extract(release: str, package_file: Path) -> _Definitions | None:
     return _Definitions(extract["definitions"])
 
 
-def _compiled_check(release: str, package_file: Path) -> Callable[[str, str, Any], bool] | None:
-    """``k8s_compiled.accepts`` when it stands for this release's installed definitions, else None.
-
-    It is generated from our extract of the default release (scripts/compile_k8s.py), so it
-    holds while the extract does: for the file of the size it was made from.
-    """
-    if release != DEFAULT_K8S_VERSION:
-        return None
-    from bodywork_render.verify import _k8s_compiled as k8s_compiled
-
-    return k8s_compiled.accepts if k8s_compiled.SOURCE["size"] == package_file.stat().st_size else None
-
-
 @cache
 def _schemas(major_minor: tuple[int, int]) -> _Schemas:
     return _Schemas(major_minor)
@@ -308,8 +285,6 @@ def _check_one(obj: Any, schemas: _Schemas) -> list[ObjectProblem]:
     if gvk is None:
         field = "apiVersion" if not isinstance(obj.get("apiVersion"), str) else "kind"
         return [ObjectProblem(kind, name, field, "required string field is missing")]
-    if schemas.accepts(gvk, obj):
-        return []
     definitions = schemas.definitions(gvk)
     if definitions is None:
         field, message = schemas.unknown(gvk)
