@@ -41,7 +41,7 @@ def checkout(project: Path, into: Path, origin: str = REPO_URL) -> Path:
 
 def objects_in(files: dict[str, str]) -> list[dict[str, Any]]:
     """The Kubernetes objects of a rendered tree (YAML 1.1, as kubectl reads them), without kustomize config."""
-    found = []
+    found: list[dict[str, Any]] = []
     for path, text in sorted(files.items()):
         if path.endswith(".yaml") and not path.endswith("kustomization.yaml"):
             found.extend(d for d in yaml.safe_load_all(text) if d)

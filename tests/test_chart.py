@@ -1,4 +1,5 @@
-"""`bodywork render --format helm`: the chart, checked with the real Helm SDK (lint, template, schema) and the Kubernetes schemas.
+"""`bodywork render --format helm`: the chart, checked with the real Helm SDK (lint, template, schema) and the
+Kubernetes schemas.
 
 Golden files of one chart live in tests/golden/helm/; after a deliberate change rewrite them with
 BODYWORK_UPDATE_GOLDEN=1 and review the diff.
@@ -57,8 +58,12 @@ def chart(
 ) -> tuple[Path, Rendered]:
     """Render a project's chart with the fixed source of the golden files and write it into a folder."""
     rendered = render_chart(
-        project, RenderOptions(layout="helm", **options), chart_version=chart_version, repo_url=REPO_URL, ref=COMMIT
-    )  # type: ignore[arg-type]
+        project,
+        RenderOptions(layout="helm", **options),  # type: ignore[arg-type]
+        chart_version=chart_version,
+        repo_url=REPO_URL,
+        ref=COMMIT,
+    )
     folder = into / "chart"
     write_tree(folder, rendered.files)
     return folder, rendered
@@ -108,7 +113,8 @@ def by_identity(objects: list[dict[str, Any]], from_helm: bool = False) -> dict[
 
 
 def manifests_for_helm(project: Path, **options: Any) -> list[dict[str, Any]]:
-    """The objects of --format manifests that a chart also renders: all but the Namespace and the Argo CD SyncFail hook."""
+    """The objects of --format manifests that a chart also renders: all but the Namespace and the Argo CD SyncFail
+    hook."""
     objects = render(project, **options).objects
     return [
         o
@@ -298,7 +304,8 @@ def test_helm_order(dag: str, services: set[str], hooks: dict[str, str], warned:
 def test_run_on_failure_is_left_out_with_a_warning(tmp_path: Path) -> None:
     folder, rendered = chart(FAILURE_HOOK, tmp_path)
     assert rendered.warnings == (
-        "warning: run_on_failure stage 'alert' is left out: Helm cannot run a Job only when a release fails (a hook runs on every install or upgrade)",
+        "warning: run_on_failure stage 'alert' is left out: Helm cannot run a Job only when a release fails "
+        "(a hook runs on every install or upgrade)",
     )
     assert "alert" not in yaml.safe_load((folder / "values.yaml").read_text())["stages"]
     assert [o["metadata"]["labels"]["bodywork-render/stage"] for o in helm_objects(folder) if o["kind"] == "Job"] == [
@@ -313,7 +320,7 @@ def test_run_on_failure_is_left_out_with_a_warning(tmp_path: Path) -> None:
 def test_overrides_change_the_objects(tmp_path: Path) -> None:
     folder, _ = chart(EXAMPLE, tmp_path)
     resources = {"requests": {"cpu": "2", "memory": "4G"}, "limits": {"cpu": "4", "memory": "8G"}}
-    values = {
+    values: dict[str, Any] = {
         "image": {"tag": "3.13-slim"},
         "ingress": {
             "host": "ml.example.com",
@@ -495,6 +502,9 @@ def test_service_account_is_named_after_the_release(tmp_path: Path) -> None:
         ("bodyworkml/bodywork-core", ("bodyworkml/bodywork-core", "", "")),
         ("localhost:5000/ml/image", ("localhost:5000/ml/image", "", "")),
         ("localhost:5000/ml/image:1.0@sha256:abc", ("localhost:5000/ml/image", "1.0", "sha256:abc")),
+        ("python:3.12@sha256:abc", ("python", "3.12", "sha256:abc")),
+        ("localhost:5000/ml/image@sha256:abc", ("localhost:5000/ml/image", "", "sha256:abc")),
+        ("localhost:5000/ml/image:1.0", ("localhost:5000/ml/image", "1.0", "")),
     ],
 )
 def test_split_image(reference: str, parts: tuple[str, str, str]) -> None:
@@ -641,7 +651,8 @@ def test_an_environment_overlay_sets_the_chart_defaults(tmp_path: Path) -> None:
     project = tmp_path / "project"
     shutil.copytree(PARALLEL, project)
     (project / "bodywork.prod.yaml").write_text(
-        "pipeline:\n  docker_image: python:3.13-slim\n  ingress_host: ml.example.com\nstages:\n  serve:\n    replicas: 6\n"
+        "pipeline:\n  docker_image: python:3.13-slim\n  ingress_host: ml.example.com\n"
+        "stages:\n  serve:\n    replicas: 6\n"
     )
     rendered = render_chart(project, RenderOptions(), env="prod", repo_url=REPO_URL, ref=COMMIT)
     values = yaml.safe_load(rendered.files["values.yaml"])

@@ -1,4 +1,5 @@
-"""charts/bodywork-refresher through Helm's own SDK: lint, schema, what it renders, and `bodywork gitops refresher` equal to it."""
+"""charts/bodywork-refresher through Helm's own SDK: lint, schema, what it renders, and `bodywork gitops refresher`
+equal to it."""
 
 from __future__ import annotations
 
@@ -80,6 +81,11 @@ OPTIONS = {
         git_known_hosts_key="hosts",
         image="ghcr.io/bodywork-render/bodywork-render@sha256:" + "ab" * 32,
         service_account="robot",
+    ),
+    "tag and digest, registry port": RefresherOptions(
+        source="https://example.com/p.git",
+        to="https://example.com/d.git",
+        image="localhost:5000/tools/bodywork:2.0@sha256:" + "cd" * 32,
     ),
     "long name, annotated service account": RefresherOptions(
         source="https://example.com/p.git",
@@ -273,6 +279,21 @@ def test_plain_manifests_equal_helm_template_object_by_object(options: Refresher
     assert len(expected) == (1 if options.service_account else 2)
 
 
+@pytest.mark.parametrize(
+    "image",
+    [
+        "localhost:5000/tools/bodywork:2.0@sha256:" + "cd" * 32,
+        "localhost:5000/tools/bodywork@sha256:" + "cd" * 32,
+        "localhost:5000/tools/bodywork:2.0",
+    ],
+)
+def test_the_image_is_written_as_given_in_manifests_and_chart(image: str) -> None:
+    options = RefresherOptions(source="https://example.com/p.git", to="https://example.com/d.git", image=image)
+    for objects in (refresher_manifests(options).objects, render_chart(refresher_chart_values(options))):
+        (cron_job,) = [o for o in objects if o["kind"] == "CronJob"]
+        assert cron_job["spec"]["jobTemplate"]["spec"]["template"]["spec"]["containers"][0]["image"] == image
+
+
 def test_long_names_fit_the_job_name_limit() -> None:
     options = OPTIONS["long name, annotated service account"]
     cronjob = by_kind(refresher_manifests(options).objects)["CronJob"]
@@ -397,7 +418,8 @@ def test_the_cronjobs_command_publishes_once_then_is_a_no_op(git_daemon: GitDaem
 def test_the_cronjobs_ssh_credentials_push_over_a_real_sshd(
     git_daemon: GitDaemon, sshd: tuple[int, Path, Path], tmp_path: Path
 ) -> None:
-    """The Secret volume laid out as the kubelet mounts it (items, mode 0400 plus the fsGroup's read), the env pointing into it."""
+    """The Secret volume laid out as the kubelet mounts it (items, mode 0400 plus the fsGroup's read), the env
+    pointing into it."""
     port, key, known_hosts = sshd
     push_project(git_daemon, tmp_path / "project")
     git_daemon.create_bare("deploy")

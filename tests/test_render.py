@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 import yaml
 
+from bodywork_render.render.manifests import Rendered
 from bodywork_render.render.write import read_tree
 from bodywork_render.verify.kubernetes import schema_problems
 from bodywork_render.verify.podsecurity import hardening_violations, restricted_violations
@@ -191,7 +192,7 @@ def test_job_names_change_with_the_commit_and_deployment_names_do_not() -> None:
     assert not {i for i in first if i[0] == "Job"} & {i for i in second if i[0] == "Job"}
 
 
-def render_project_at(path: Path, commit: str):  # type: ignore[no-untyped-def]
+def render_project_at(path: Path, commit: str) -> Rendered:
     from bodywork_render.render.manifests import render_project
     from bodywork_render.render.plan import RenderOptions
 
@@ -278,7 +279,8 @@ def test_user_strings_cannot_inject_and_read_back_unchanged_in_yaml_1_1(tmp_path
     args = "".join(f"\n      - {yaml.safe_dump(a, default_style=chr(34)).strip()}" for a in HOSTILE)
     (project / "bodywork.yaml").write_text(
         'version: "1.1"\npipeline:\n  name: p\n  docker_image: "python:3.12-slim"\n  DAG: s\n'
-        f"stages:\n  s:\n    executable_module_path: m.py\n    args:{args}\n    requirements: [\"a==1 ; python_version < '4'\"]\n"
+        f"stages:\n  s:\n    executable_module_path: m.py\n    args:{args}\n"
+        "    requirements: [\"a==1 ; python_version < '4'\"]\n"
         "    batch: {max_completion_time_seconds: 0, retries: 0}\n"
     )
     rendered = render(project)
@@ -412,7 +414,8 @@ def test_without_git_on_path_the_source_error_is_clear(tmp_path: Path) -> None:
     )
     assert (result.returncode, result.stderr) == (
         1,
-        "error: git is not installed or not on PATH: install it, or give --repo-url URL and a full commit SHA as --ref\n",
+        "error: git is not installed or not on PATH: "
+        "install it, or give --repo-url URL and a full commit SHA as --ref\n",
     )
 
 

@@ -82,7 +82,8 @@ def readable_by_jsonschema_rs(node: Any) -> bool:
 
 
 def assert_same_verdicts(doc: Document) -> None:
-    """Both give the same verdict on the document for every schema; what jsonschema_rs cannot read never reaches either."""
+    """Both give the same verdict on the document for every schema; what jsonschema_rs cannot read never reaches
+    either."""
     if not readable_by_jsonschema_rs(doc.data):
         assert any(d.message.startswith(("expected a string key", "an escape such as")) for d in validate_document(doc))
         return
@@ -119,7 +120,7 @@ def test_every_corpus_file_gets_the_same_verdict() -> None:
 
 # Values at the edges of the schemas: JSON Schema counts 1.0 and 1e300 as integers but not True; Python's re
 # reads $, \d and \s otherwise than ECMA-262; jsonschema_rs does not count NaN and infinity as numbers.
-EDGE_NUMBERS = [
+EDGE_NUMBERS: list[float] = [
     0,
     1,
     -1,
@@ -156,7 +157,7 @@ EDGE_NUMBERS += [
     -math.inf,
     math.nan,
 ]
-EDGE_VALUES = [None, True, False, "1", [], {}, *EDGE_NUMBERS]
+EDGE_VALUES: list[Any] = [None, True, False, "1", [], {}, *EDGE_NUMBERS]
 CHARS = [
     *"aZz09_.-/*: é",
     "\n",
@@ -308,10 +309,10 @@ def mutated(draw: st.DrawFn) -> Any:
     data = copy.deepcopy(ENV_OVERLAY if overlay else draw(st.sampled_from(list(BASES.values()))))
     for _ in range(draw(st.integers(1, 3))):
         path = draw(st.sampled_from(list(_nodes(data))))
-        parent = data
+        parent: Any = data
         for key in path[:-1]:
             parent = parent[key]
-        node = parent[path[-1]] if path else data
+        node: Any = parent[path[-1]] if path else data
         operation = draw(st.sampled_from(["near", "near", "near", "replace", "delete", "add", "rename", "switch"]))
         if operation in ("near", "replace") and path:
             parent[path[-1]] = draw(near(node) if operation == "near" else VALUES)

@@ -11,6 +11,7 @@ import pytest
 
 from bodywork_render.diagnostics import errors_in
 from bodywork_render.spec.load import parse_yaml
+from bodywork_render.spec.model import BatchStage, ServiceStage
 from bodywork_render.spec.project import load_project, validate_project
 from bodywork_render.spec.validate import validate_document
 
@@ -93,6 +94,7 @@ def test_valid_project_loads_into_the_model(tmp_path: Path) -> None:
     assert pipeline.name == "demo" and pipeline.namespace == "demo" and pipeline.version == "1.0"
     assert pipeline.dag.steps == (("stage-1",), ("stage-2", "stage-3"))
     batch, notebook, service = (pipeline.stages[n] for n in ("stage-1", "stage-2", "stage-3"))
+    assert isinstance(batch, BatchStage) and isinstance(service, ServiceStage)
     assert (batch.source_name, batch.cpu_request, batch.memory_request_mb, batch.retries) == ("stage_1", 0.5, 100, 0)
     assert notebook.module == "b.ipynb" and notebook.cpu_request == 0.25 and notebook.memory_request_mb == 256
     assert service.args == ("--n", "10") and service.port == 1 and service.replicas == 0

@@ -176,7 +176,10 @@ def refresher_manifests(options: RefresherOptions) -> Manifests:
         "cronjob_name": options.name[:CRONJOB_NAME_MAX].removesuffix("-"),
         "service_account": service_account,
         "annotations": values["serviceAccount"]["annotations"],
-        "image": f"{repository}@{digest}" if digest else f"{repository}:{tag or __version__}",
+        # repository[:tag][@digest], as the chart's helper joins them; the tag is the version when neither is given
+        "image": repository
+        + (f":{tag}" if tag else "" if digest else f":{__version__}")
+        + (f"@{digest}" if digest else ""),
         "args": _refresh_args(options),
         "env": _refresh_env(options),
         "resources": {

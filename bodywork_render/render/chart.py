@@ -28,9 +28,16 @@ from bodywork_render.gitops.source import Source
 from bodywork_render.package_data import resource_dir
 from bodywork_render.render import labels
 from bodywork_render.render.chart_values import chart_values, value_rows, values_schema, values_yaml
-from bodywork_render.render.manifests import Rendered, hydrator_metadata, plan_checked, render_plan, reproduce_flags
+from bodywork_render.render.manifests import (
+    Rendered,
+    file_header,
+    hydrator_metadata,
+    plan_for_render,
+    render_plan,
+    reproduce_flags,
+)
 from bodywork_render.render.plan import STARTUP_PERIOD_SECONDS, PlannedObject, RenderOptions
-from bodywork_render.render.templating import Templates, jinja_environment, quote
+from bodywork_render.render.templating import Templates, jinja_environment
 from bodywork_render.render.write import MARKER
 from bodywork_render.spec import names
 from bodywork_render.spec.model import Pipeline, ServiceStage
@@ -128,11 +135,12 @@ def chart_files(
     templates: Path | None = None,
     env: str | None = None,
 ) -> Rendered:
-    """The chart of a pipeline; ``objects`` are those it renders with default values, checked as --format manifests checks them.
+    """The chart of a pipeline; ``objects`` are those it renders with default values, verified as --format manifests
+    verifies them.
 
     ``env`` names the environment whose overlay made ``pipeline``, for the README's reproducing command.
 
-    The objects are rendered and checked through the manifests templates first, so a chart is
+    The objects are rendered and verified through the manifests templates first, so a chart is
     only written when its default objects are valid Kubernetes objects.
     """
     if not SEMVER.match(chart_version):
@@ -141,8 +149,9 @@ def chart_files(
         )
     options = options._replace(layout="manifests", engine="argocd")
     manifest_templates = Templates(templates)
-    plan = plan_checked(pipeline, source, options, manifest_templates)
-    # Helm installs into the release namespace, and the run_on_failure Job (planned after the last step) has no Helm form.
+    plan = plan_for_render(pipeline, source, options, manifest_templates)
+    # Helm installs into the release namespace, and the run_on_failure Job (planned after the last step) has no Helm
+    # form.
     left_out = {(o.kind, o.name) for o in plan.objects if o.kind == "Namespace" or o.step > len(pipeline.dag.steps)}
     planned = [o for o in plan.objects if (o.kind, o.name) not in left_out]
     manifests = render_plan(pipeline, plan, source, options, manifest_templates)
@@ -156,7 +165,8 @@ def chart_files(
         )
     if options.namespace:
         warnings.append(
-            "--namespace is not used by --format helm: the chart installs into the release namespace (helm install --namespace)"
+            "--namespace is not used by --format helm: "
+            "the chart installs into the release namespace (helm install --namespace)"
         )
     context = _context(pipeline, source, options, chart_version, env, planned, hooks, warnings)
     pods = {_stage_of(o): o.values["pod"] for o in planned if o.kind in ("Job", "Deployment")}
@@ -196,13 +206,15 @@ def helm_order(pipeline: Pipeline) -> tuple[dict[str, str], list[str]]:
             hooks[name] = PRE_HOOK if number < first else POST_HOOK
             if first <= number < last:
                 warnings.append(
-                    f"batch stage {stage.source_name!r} (step {number}) runs after the service stages of step(s) {step_ranges([n for n in service_steps if n > number])} "
-                    f"instead of before them: Helm starts every service before any post-install hook; it runs as a {POST_HOOK} hook with weight {number}, "
+                    f"batch stage {stage.source_name!r} (step {number}) runs after the service stages of step(s) "
+                    f"{step_ranges([n for n in service_steps if n > number])} instead of before them: Helm starts "
+                    f"every service before any post-install hook; it runs as a {POST_HOOK} hook with weight {number}, "
                     "still after every stage it depends on"
                 )
     if len(service_steps) > 1:
         warnings.append(
-            f"the service stages of steps {step_ranges(service_steps)} start together, not step after step: Helm applies every object "
+            f"the service stages of steps {step_ranges(service_steps)} start together, not step after step: "
+            "Helm applies every object "
             "that is not a hook at once (Argo CD, when it renders the chart, still orders them by sync wave)"
         )
     return hooks, warnings
@@ -303,7 +315,7 @@ def _context(
         "version": chart_version,
         "default_version": DEFAULT_CHART_VERSION,
         "app_version": source.short_commit,
-        "header": f"# Rendered by bodywork-render {__version__} from {quote(source.repo_url)} at {source.commit}. Do not edit: render again.",
+        "header": file_header(source),
         "go_header": "{{- /* Rendered by bodywork-render; do not edit: render again. */ -}}",
         "tool_version": __version__,
         "source": source,

@@ -1,4 +1,4 @@
-"""Chart values: the one description of a chart's values, from which values.yaml, values.schema.json and the README table are made.
+"""Chart values: the one description of a chart's values, whence values.yaml, values.schema.json and the README table.
 
 Every value is a ``Value``: its key, what it does, its JSON Schema and its default (or
 nested values). Defaults come from the pipeline and the planned pods, so a chart installed
@@ -61,7 +61,8 @@ def chart_values(
         ),
         Value(
             "fullnameOverride",
-            "Replaces the ServiceAccount's name (by default the release name, or <release>-<chart> when the release name does not contain the chart name).",
+            "Replaces the ServiceAccount's name (by default the release name, or <release>-<chart> when the release "
+            "name does not contain the chart name).",
             _string(),
             "",
         ),
@@ -104,7 +105,8 @@ def chart_values(
                 ),
                 Value(
                     "gitSecret",
-                    "Secret with git credentials for a private repository (key 'token', or 'ssh-privatekey'); empty for a public one.",
+                    "Secret with git credentials for a private repository (key 'token', or 'ssh-privatekey'); "
+                    "empty for a public one.",
                     _string(),
                     options.git_secret or "",
                 ),
@@ -254,7 +256,8 @@ def _stage(pipeline: str, stage: Stage, pod: Mapping[str, Any]) -> Value:
         Value("enabled", "Render this stage; false leaves its objects out.", {"type": "boolean"}, True),
         Value(
             "module",
-            "Module (or notebook) the runner executes, inside the repository: the project's folder joined with executable_module_path.",
+            "Module (or notebook) the runner executes, inside the repository: the project's folder joined with "
+            "executable_module_path.",
             _string(1),
             pod["run_args"][pod["run_args"].index("--module") + 1],
         ),
@@ -302,7 +305,8 @@ def _stage(pipeline: str, stage: Stage, pod: Mapping[str, Any]) -> Value:
             ),
             Value(
                 "maxCompletionTimeSeconds",
-                "Time limit of a run in seconds, 0 for none (the Job's activeDeadlineSeconds and the runner's --timeout).",
+                "Time limit of a run in seconds, 0 for none "
+                "(the Job's activeDeadlineSeconds and the runner's --timeout).",
                 _integer(0),
                 stage.max_completion_time_seconds,
             ),
@@ -379,7 +383,8 @@ def _image(key: str, doc: str, reference: str) -> Value:
     repository, tag, digest = split_image(reference)
     if not repository or not re.match(_DIGEST, digest):  # the chart's own schema would refuse its defaults
         raise BodyworkError(
-            f"image {reference!r}: a chart holds an image as repository[:tag][@digest] (e.g. python:3.12-slim or registry.example.com/name@sha256:<hex>)"
+            f"image {reference!r}: a chart holds an image as repository[:tag][@digest] "
+            "(e.g. python:3.12-slim or registry.example.com/name@sha256:<hex>)"
         )
     return Value(
         key,

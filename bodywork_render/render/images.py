@@ -4,7 +4,7 @@ from __future__ import annotations
 
 
 def split_image(reference: str) -> tuple[str, str, str]:
-    """An image reference as (repository, tag, digest), '' for a part it lacks; joined back as repository[:tag][@digest].
+    """An image reference as (repository, tag, digest), '' for a part it lacks; joined as repository[:tag][@digest].
 
     The tag is what follows the last ':' of the last path component, so a registry's port
     (``localhost:5000/app``) is never taken for a tag, and a digest keeps the tag before it

@@ -38,7 +38,7 @@ def render_project(
     ref: str | None = None,
     templates: Path | None = None,
 ) -> Rendered:
-    """The whole chain for a project folder or file: load, validate, model, overlay, source, plan, render, check.
+    """The whole chain for a project folder or file: load, validate, model, overlay, source, plan, render, verify.
 
     The source defaults to the project's git checkout; warnings of the project come first.
     """
@@ -55,14 +55,14 @@ def render_project(
 
 def render_pipeline(pipeline: Pipeline, source: Source, options: RenderOptions, templates: Templates) -> Rendered:
     """Plan, render, parse back and verify a pipeline; BodyworkError when an option or any object is wrong."""
-    return render_plan(pipeline, plan_checked(pipeline, source, options, templates), source, options, templates)
+    return render_plan(pipeline, plan_for_render(pipeline, source, options, templates), source, options, templates)
 
 
-def plan_checked(pipeline: Pipeline, source: Source, options: RenderOptions, templates: Templates) -> Plan:
+def plan_for_render(pipeline: Pipeline, source: Source, options: RenderOptions, templates: Templates) -> Plan:
     """The plan of a pipeline, once its options are known to be right (BodyworkError otherwise)."""
     problems = option_problems(options)
     if problems:
-        raise BodyworkError([Diagnostic("", 0, 0, "", "error", problem) for problem in problems])
+        raise _error(problems)
     return plan_pipeline(pipeline, source, options, templates.digest(JOB_TEMPLATES))
 
 
@@ -72,7 +72,7 @@ def render_plan(
     """Render, parse back and verify the objects of a plan; BodyworkError when any object is wrong."""
     from bodywork_render.verify.rendered import rendered_problems
 
-    header = _header(source)
+    header = file_header(source) + "\n"
     files: dict[str, str] = {}
     objects: list[dict[str, Any]] = []
     problems: list[str] = []
@@ -86,10 +86,10 @@ def render_plan(
             objects.append(parsed)
         files[planned.file] = header + text.rstrip("\n") + "\n"
     if problems:
-        raise BodyworkError(problems)
+        raise _error(problems)
     problems = rendered_problems(objects, options.k8s_version)
     if problems:
-        raise BodyworkError(problems)
+        raise _error(problems)
     files["hydrator.metadata"] = hydrator_metadata(source, options.layout, options.k8s_version, engine=options.engine)
     files["README.md"] = _readme(pipeline, plan, source, options)
     return Rendered(files, tuple(objects), tuple(f"warning: {w}" for w in plan.warnings))
@@ -106,12 +106,14 @@ def option_problems(options: RenderOptions) -> list[str]:
     problems = []
     if options.namespace and not names.is_label(names.normalise(options.namespace)):
         problems.append(
-            f"--namespace {options.namespace!r} becomes {names.normalise(options.namespace)!r}, not a valid Kubernetes name (expected a DNS-1123 label: lower-case letters, digits and '-', at most 63 characters)"
+            f"--namespace {options.namespace!r} becomes {names.normalise(options.namespace)!r}, not a valid Kubernetes "
+            "name (expected a DNS-1123 label: lower-case letters, digits and '-', at most 63 characters)"
         )
     host = options.ingress_host
     if host and not names.is_subdomain(host[2:] if host.startswith("*.") else host):
         problems.append(
-            f"--ingress-host {host!r} is not a valid host name (expected a DNS name such as ml.example.com, optionally starting with '*.')"
+            f"--ingress-host {host!r} is not a valid host name "
+            "(expected a DNS name such as ml.example.com, optionally starting with '*.')"
         )
     optional = (("--ingress-class", options.ingress_class), ("--git-secret", options.git_secret))  # '' means none
     for flag, value in (*optional, ("--flux-source", options.flux_source), ("flux_namespace", options.flux_namespace)):
@@ -122,18 +124,24 @@ def option_problems(options: RenderOptions) -> list[str]:
     deploy = options.deploy_path.replace("\\", "/")
     if deploy.startswith("/") or ".." in deploy.split("/") or not deploy.isprintable():
         problems.append(
-            f"--deploy-path {options.deploy_path!r} must be a path inside the deployment repository (relative, printable, without '..'), as Flux reads it"
+            f"--deploy-path {options.deploy_path!r} must be a path inside the deployment repository "
+            "(relative, printable, without '..'), as Flux reads it"
         )
     image = options.runner_image
     if not image or not image.isascii() or not image.isprintable() or " " in image:
         problems.append(
-            f"--runner-image {image!r} is not an image reference (expected printable ASCII, no spaces, e.g. {RenderOptions().runner_image})"
+            f"--runner-image {image!r} is not an image reference "
+            f"(expected printable ASCII, no spaces, e.g. {RenderOptions().runner_image})"
         )
     try:
         schema_problems([], options.k8s_version)
     except ValueError as exc:
         problems.append(f"--k8s-version: {exc}")
     return problems
+
+
+def _error(problems: list[str]) -> BodyworkError:
+    return BodyworkError([Diagnostic("", 0, 0, "", "error", problem) for problem in problems])
 
 
 def _parse_back(planned: PlannedObject, text: str) -> tuple[dict[str, Any], str | None]:
@@ -149,16 +157,18 @@ def _parse_back(planned: PlannedObject, text: str) -> tuple[dict[str, Any], str 
     if len(documents) != 1 or not isinstance(documents[0], dict):
         return {}, f"{where}: expected exactly one object, got {len(documents)} documents"
     obj = documents[0]
-    if obj.get("kind") != planned.kind or (planned.name and (obj.get("metadata") or {}).get("name") != planned.name):
-        return (
-            {},
-            f"{where}: expected {planned.kind}/{planned.name}, got {obj.get('kind')}/{(obj.get('metadata') or {}).get('name')}",
-        )
+    name = (obj.get("metadata") or {}).get("name")
+    if obj.get("kind") != planned.kind or (planned.name and name != planned.name):
+        return {}, f"{where}: expected {planned.kind}/{planned.name}, got {obj.get('kind')}/{name}"
     return obj, None
 
 
-def _header(source: Source) -> str:
-    return f"# Rendered by bodywork-render {__version__} from {quote(source.repo_url)} at {source.commit}. Do not edit: render again.\n"
+def file_header(source: Source) -> str:
+    """The comment line that opens every rendered file: what rendered it, from which source; do not edit."""
+    return (
+        f"# Rendered by bodywork-render {__version__} from {quote(source.repo_url)} at {source.commit}. "
+        "Do not edit: render again."
+    )
 
 
 def hydrator_metadata(source: Source, output_format: str, k8s_version: str, **extra: str) -> str:

@@ -86,7 +86,8 @@ def plan_pipeline(pipeline: Pipeline, source: Source, options: RenderOptions, jo
         else:
             warnings.append(
                 f"run_on_failure stage {stage.source_name!r} is left out: only Argo CD can run a Job when a sync fails "
-                f"(a hook Job applied by {'Flux' if options.engine == 'flux' else 'kubectl'} would start at once); render with --engine argocd to include it"
+                f"(a hook Job applied by {'Flux' if options.engine == 'flux' else 'kubectl'} would start at once); "
+                "render with --engine argocd to include it"
             )
     if options.layout == "kustomize":
         objects.extend(ctx.kustomizations(objects))

@@ -1,4 +1,4 @@
-"""Templating: the Jinja environment of every template, its quoting filters, and its on-disk cache of compiled templates.
+"""Templating: the Jinja environment of every template, its quoting filters, and its disk cache of compiled templates.
 
 Every user value reaches a template through the ``q`` filter (a JSON scalar or flow
 collection, which YAML 1.1 and 1.2 readers both read back unchanged) or the ``block``
@@ -90,7 +90,7 @@ def jinja_environment(folders: list[Path], **syntax: Any) -> jinja2.Environment:
 
 
 class Templates:
-    """The Jinja environment of the Kubernetes templates: shipped templates/, overridden file by file by a user's folder."""
+    """The Jinja environment of the Kubernetes templates: the shipped ones, overridden file by file by a user's."""
 
     def __init__(self, override: Path | None = None) -> None:
         if override is not None and not override.is_dir():

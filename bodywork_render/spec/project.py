@@ -64,7 +64,8 @@ def validate_project(path: Path) -> tuple[Document | None, list[Diagnostic]]:
 
 
 def load_project(path: Path, env: str | None = None) -> Project:
-    """The validated project at PATH, with the overlay of environment ``env`` applied; BodyworkError with every error found."""
+    """The validated project at PATH, with the overlay of environment ``env`` applied; BodyworkError with every error
+    found."""
     document, diagnostics = validate_project(path)
     if document is None or errors_in(diagnostics):
         raise BodyworkError(diagnostics)

@@ -89,9 +89,7 @@ def supported_k8s_versions() -> list[str]:
     return [f"{major}.{minor}" for major, minor in sorted(_schema_dirs())]
 
 
-def schema_problems(
-    objects: Sequence[Mapping[str, Any]], k8s_version: str = DEFAULT_K8S_VERSION
-) -> list[ObjectProblem]:
+def schema_problems(objects: Sequence[Any], k8s_version: str = DEFAULT_K8S_VERSION) -> list[ObjectProblem]:
     """Validate every object strictly against the schemas of ``k8s_version``; return every problem, in object order.
 
     ``k8s_version`` is ``major.minor`` or ``major.minor.patch``, with or without
@@ -105,14 +103,14 @@ def schema_problems(
     major_minor = _major_minor(k8s_version)
     kubeconform = shutil.which("kubeconform")
     if kubeconform is None:
-        found = _check_offline(objects, major_minor, range(len(objects)))
+        found = _offline_problems(objects, major_minor, range(len(objects)))
     else:
         # Our custom resources, and objects without an apiVersion and kind, never reach kubeconform.
         kinds = [_gvk(obj) for obj in objects]
         offline = [i for i, gvk in enumerate(kinds) if gvk is None or gvk in _crd_schemas()]
         builtin = [i for i, gvk in enumerate(kinds) if gvk is not None and gvk not in _crd_schemas()]
-        found = _check_offline(objects, major_minor, offline)
-        found += _check_kubeconform(kubeconform, objects, major_minor, builtin)
+        found = _offline_problems(objects, major_minor, offline)
+        found += _kubeconform_problems(kubeconform, objects, major_minor, builtin)
     return [problem for _, problem in sorted(found, key=lambda item: item[0])]
 
 
@@ -265,7 +263,7 @@ def _schemas(major_minor: tuple[int, int]) -> _Schemas:
 # -- the offline backend ------------------------------------------------------
 
 
-def _check_offline(
+def _offline_problems(
     objects: Sequence[Any], major_minor: tuple[int, int], indexes: Sequence[int]
 ) -> list[tuple[int, ObjectProblem]]:
     found: list[tuple[int, ObjectProblem]] = []
@@ -273,11 +271,11 @@ def _check_offline(
         return found
     schemas = _schemas(major_minor)
     for index in indexes:
-        found.extend((index, problem) for problem in _check_one(objects[index], schemas))
+        found.extend((index, problem) for problem in _object_problems(objects[index], schemas))
     return found
 
 
-def _check_one(obj: Any, schemas: _Schemas) -> list[ObjectProblem]:
+def _object_problems(obj: Any, schemas: _Schemas) -> list[ObjectProblem]:
     kind, name = _identity(obj)
     if not isinstance(obj, Mapping):
         return [ObjectProblem(kind, name, "", f"expected an object, got {_json_type(obj)}")]
@@ -397,7 +395,7 @@ def _shown(value: Any) -> str:
 # -- the kubeconform backend --------------------------------------------------
 
 
-def _check_kubeconform(
+def _kubeconform_problems(
     executable: str, objects: Sequence[Any], major_minor: tuple[int, int], indexes: Sequence[int]
 ) -> list[tuple[int, ObjectProblem]]:
     """Validate the objects at ``indexes`` (each with a string apiVersion and kind) with ``kubeconform -strict``."""

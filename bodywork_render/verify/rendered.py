@@ -10,7 +10,7 @@ from bodywork_render.verify.podsecurity import hardening_violations, restricted_
 
 
 def rendered_problems(objects: Sequence[Mapping[str, Any]], k8s_version: str) -> list[str]:
-    """Every problem of rendered objects, as text: the schemas of ``k8s_version`` first, then pod security, by object."""
+    """Every problem of rendered objects, as text: the schemas of ``k8s_version``, then pod security, by object."""
     problems = [str(p) for p in schema_problems(objects, k8s_version)]
     for obj in objects:
         problems += [str(p) for p in restricted_violations(obj) + hardening_violations(obj)]
