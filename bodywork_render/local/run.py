@@ -35,8 +35,9 @@ from pathlib import Path, PurePosixPath
 from types import FrameType
 
 from bodywork_render.diagnostics import BodyworkError
-from bodywork_render.gitops.source import FULL_SHA, redact_url
-from bodywork_render.package_data import resource_dir
+from bodywork_render.gitops.redact import redact_url
+from bodywork_render.gitops.source import FULL_SHA
+from bodywork_render.package_data import runner_file
 from bodywork_render.render import plan
 from bodywork_render.spec import names
 from bodywork_render.spec.model import Pipeline, ServiceStage, Stage
@@ -45,7 +46,6 @@ Logger = Callable[[str, str], None]
 """Receives one line of output and where it comes from: a stage's name, or ``bodywork``."""
 
 OWN = "bodywork"
-RUNNER_FILE = "bodywork_runner.py"
 # What the runner logs as the commit of files that are not one.
 LOCAL_COMMIT = "local"
 # The Deployments' terminationGracePeriodSeconds (templates/deployment.yaml.j2): SIGTERM, then SIGKILL.
@@ -81,11 +81,6 @@ class Interrupts:
     def take(self) -> int | None:
         """The oldest signal not taken yet, or None."""
         return self._pending.pop(0) if self._pending else None
-
-
-def runner_file() -> Path:
-    """The stage runner shipped with this package."""
-    return resource_dir("runner") / RUNNER_FILE
 
 
 def _exit_code(returncode: int) -> int:
@@ -237,14 +232,13 @@ def resolve_commit(repo: str, ref: str) -> str:
     """The full commit SHA of ``ref`` in ``repo``: ``ref`` itself when it is one, else a branch, tag or HEAD by ``git ls-remote``."""
     if FULL_SHA.match(ref.lower()):
         return ref.lower()
-    from bodywork_render.gitops.publish import PublishError, Workspace
+    from bodywork_render.gitops.git import GitError, Workspace
 
     try:
         with Workspace(repo) as workspace:
-            listing = workspace.run("ls-remote", workspace.url)
-    except PublishError as error:
+            refs = workspace.ls_remote()
+    except GitError as error:
         raise BodyworkError(f"cannot resolve --ref {ref!r}: {error}") from None
-    refs = {name: commit for commit, _, name in (line.partition("\t") for line in listing.splitlines())}
     # git's own order when a name is both: tags before branches; an annotated tag by the commit it points to.
     wanted = [ref] if ref.startswith("refs/") or ref == "HEAD" else []
     wanted += [f"refs/tags/{ref}^{{}}", f"refs/tags/{ref}", f"refs/heads/{ref}"]

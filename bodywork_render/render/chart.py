@@ -32,12 +32,12 @@ from bodywork_render.render.manifests import (
     JOB_TEMPLATES,
     Rendered,
     Templates,
-    hydrator_metadata,
     jinja_environment,
     quote,
     render_pipeline,
     reproduce_flags,
 )
+from bodywork_render.render.metadata import HydratorMetadata
 from bodywork_render.render.plan import STARTUP_PERIOD_SECONDS, PlannedObject, RenderOptions, plan_pipeline
 from bodywork_render.render.write import MARKER
 from bodywork_render.spec import names
@@ -180,7 +180,7 @@ def chart_files(
     files = {output: chart_templates.render(template, context) for template, output in names.items()}
     files["values.yaml"] = values_yaml(values, context["header"])
     files["values.schema.json"] = values_schema(values)
-    files[MARKER] = hydrator_metadata(source, "helm", options.k8s_version, chartVersion=chart_version)
+    files[MARKER] = HydratorMetadata(source, "helm", options.k8s_version, chart_version=chart_version).text()
     return Rendered(dict(sorted(files.items())), objects, tuple(f"warning: {w}" for w in warnings))
 
 

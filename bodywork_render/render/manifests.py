@@ -11,15 +11,19 @@ from __future__ import annotations
 import hashlib
 import json
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from bodywork_render import __version__
 from bodywork_render.diagnostics import BodyworkError, Diagnostic
 from bodywork_render.gitops.source import Source
 from bodywork_render.package_data import resource_dir
+from bodywork_render.render.metadata import HydratorMetadata
 from bodywork_render.render.plan import Plan, PlannedObject, RenderOptions, plan_pipeline
 from bodywork_render.spec import names
 from bodywork_render.spec.model import Pipeline
+
+if TYPE_CHECKING:
+    from bodywork_render.spec.project import Project
 
 JOB_TEMPLATES = ("job.yaml.j2", "_pod.yaml.j2")
 
@@ -121,16 +125,18 @@ def render_project(
     repo_url: str | None = None,
     ref: str | None = None,
     templates: Path | None = None,
+    project: Project | None = None,
 ) -> Rendered:
     """The whole chain for a project folder or file: load, validate, model, overlay, source, plan, render, check.
 
-    The source defaults to the project's git checkout; warnings of the project come first.
+    The source defaults to the project's git checkout; warnings of the project come first. A ``project``
+    given is the one at ``path`` loaded already (with the overlay of ``env``).
     """
     from bodywork_render.gitops.source import resolve_source
     from bodywork_render.spec.overlay import overlay_options
     from bodywork_render.spec.project import load_project
 
-    project = load_project(path, env)
+    project = project or load_project(path, env)
     options = overlay_options(options, project.overlay)
     source = resolve_source(project.folder or path.absolute().parent, repo_url, ref)
     rendered = render_pipeline(project.pipeline, source, options, Templates(templates))
@@ -161,7 +167,7 @@ def render_pipeline(pipeline: Pipeline, source: Source, options: RenderOptions, 
     problems = check_rendered(objects, options.k8s_version)
     if problems:
         raise BodyworkError(problems)
-    files["hydrator.metadata"] = hydrator_metadata(source, options.layout, options.k8s_version, engine=options.engine)
+    files["hydrator.metadata"] = HydratorMetadata(source, options.layout, options.k8s_version, engine=options.engine).text()
     files["README.md"] = _readme(pipeline, plan, source, options)
     return Rendered(files, tuple(objects), tuple(f"warning: {w}" for w in plan.warnings))
 
@@ -241,21 +247,6 @@ def check_rendered(objects: list[dict[str, Any]], k8s_version: str) -> list[str]
 
 def _header(source: Source) -> str:
     return f"# Rendered by bodywork-render {__version__} from {quote(source.repo_url)} at {source.commit}. Do not edit: render again.\n"
-
-
-def hydrator_metadata(source: Source, output_format: str, k8s_version: str, **extra: str) -> str:
-    """The hydrator.metadata file of every output: the source it was rendered from, by what, and how."""
-    metadata = {
-        "drySha": source.commit,
-        "repoURL": source.repo_url,
-        "projectPath": source.project_path,
-        "tool": "bodywork-render",
-        "toolVersion": __version__,
-        "format": output_format,
-        **extra,
-        "kubernetesVersion": k8s_version,
-    }
-    return json.dumps(metadata, indent=2) + "\n"
 
 
 def reproduce_flags(source: Source, options: RenderOptions) -> list[str]:
