@@ -287,7 +287,8 @@ class SmartHttp(BaseHTTPRequestHandler):
             "GIT_PROJECT_ROOT": str(self.root), "GIT_HTTP_EXPORT_ALL": "1", "REMOTE_USER": "publisher",
             "REQUEST_METHOD": self.command, "PATH_INFO": path, "QUERY_STRING": query,
             "CONTENT_TYPE": self.headers.get("Content-Type", ""), "CONTENT_LENGTH": str(len(body)),
-            "HTTP_CONTENT_ENCODING": self.headers.get("Content-Encoding", ""), "GIT_PROTOCOL": self.headers.get("Git-Protocol", ""),
+            "HTTP_CONTENT_ENCODING": self.headers.get("Content-Encoding", ""),
+            "GIT_PROTOCOL": self.headers.get("Git-Protocol", ""),
         }  # fmt: skip
         answer = subprocess.run(
             ["git", "http-backend"], input=body, capture_output=True, env={**os.environ, **cgi}

@@ -49,7 +49,10 @@ _LOST_RACE = (
 )  # fmt: skip
 _NO_SUCH_REF = "couldn't find remote ref"
 # The helper answers git's "get" with the token from the environment; the other actions (store, erase) do nothing.
-_TOKEN_HELPER = f'!f() {{ test "$1" = get || exit 0; echo "username=${{{USERNAME_ENV}:-x-access-token}}"; echo "password=${TOKEN_ENV}"; }}; f'
+_TOKEN_HELPER = (
+    f'!f() {{ test "$1" = get || exit 0; echo "username=${{{USERNAME_ENV}:-x-access-token}}";'
+    f' echo "password=${TOKEN_ENV}"; }}; f'
+)
 
 
 class GitError(Exception):
@@ -74,7 +77,7 @@ def clean_environment(environ: Mapping[str, str]) -> dict[str, str]:
 
 
 def _git(args: Iterable[str], cwd: Path, env: Mapping[str, str]) -> subprocess.CompletedProcess[str]:
-    """git ``args`` in ``cwd`` with exactly ``env``; GitError when git is not on PATH or takes longer than the timeout."""
+    """git ``args`` in ``cwd`` with exactly ``env``; GitError when git is not on PATH or does not answer in time."""
     args = list(args)
     executable = shutil.which("git")
     if executable is None:
@@ -112,7 +115,7 @@ def path_in_work_tree(folder: Path) -> str:
 
 
 class Checkout(NamedTuple):
-    """A git work tree as seen from a folder in it: its root, and the full SHA of the commit a ref names (None: none)."""
+    """A git work tree as seen from a folder in it: its root, and the full SHA of the commit a ref names (or None)."""
 
     root: Path
     commit: str | None
@@ -213,7 +216,7 @@ class Workspace:
         return self.ls_remote(ref).get(ref)
 
     def fetch(self, ref: str) -> str | None:
-        """Fetch the commit ``ref`` names in the remote (depth 1) and return it; None when the remote has no such ref."""
+        """Fetch the commit ``ref`` names in the remote (depth 1) and return it; None when the remote lacks that ref."""
         local = f"refs/bodywork/{ref}"
         status, out, err = self._call("fetch", "--quiet", "--depth=1", "--no-tags", self.url, f"+{ref}:{local}")
         if status:
@@ -283,7 +286,7 @@ class Workspace:
     def push(self, branch: str) -> Literal["pushed", "up to date"]:
         """Push HEAD to ``branch``; "up to date" when the remote had that very commit already.
 
-        PushRejected when another writer was first; GitError for any other failure (unreachable, denied, a hook refused).
+        PushRejected when another writer was first; GitError for any other failure (unreachable, denied, hook refused).
         """
         status, out, err = self._call("push", "--porcelain", self.url, f"HEAD:refs/heads/{branch}")
         if status == 0:

@@ -63,7 +63,8 @@ class Target:
 
 @dataclass(frozen=True)
 class CommitSettings:
-    """What a publish commit says besides the render: an extra paragraph, and the author and committer (None: git's own)."""
+    """What a publish commit says besides the render: an extra paragraph, and the author and committer
+    (None: git's own)."""
 
     message: str | None = None
     author_name: str | None = None
@@ -72,7 +73,7 @@ class CommitSettings:
 
 @dataclass(frozen=True)
 class Retry:
-    """How often a rejected push is tried again: ``attempts`` in all, pausing a random time up to an exponential ceiling."""
+    """How often a rejected push is tried: ``attempts`` in all, pausing a random time up to an exponential ceiling."""
 
     attempts: int = 8
     base_seconds: float = 0.25
@@ -85,7 +86,8 @@ class Retry:
 
 @dataclass(frozen=True)
 class Publication:
-    """A checked render ready to land: the pipeline, its folder in the repository, the files, the source it records, warnings."""
+    """A checked render ready to land: the pipeline, its folder in the repository, the files, the source it
+    records, warnings."""
 
     pipeline: str
     folder: str
@@ -94,7 +96,7 @@ class Publication:
     warnings: tuple[str, ...]
 
     def commit_message(self, extra: str | None = None) -> str:
-        """Subject naming the pipeline and short source commit, ``extra`` as a paragraph, then the Bodywork-Source trailers."""
+        """Subject naming the pipeline and short commit, ``extra`` as a paragraph, then the Bodywork-Source trailers."""
         parts = [f"Publish {self.pipeline} at {self.source.short_commit} to {self.folder}"]
         if extra and extra.strip():
             parts.append(extra.strip())
@@ -106,7 +108,7 @@ class Publication:
 
 @dataclass(frozen=True)
 class Published:
-    """What a publish did: ``pushed`` a new commit, or found the branch ``up to date``; ``commit`` now holds the render."""
+    """What a publish did: ``pushed`` a new commit, or found the branch ``up to date``; ``commit`` holds the render."""
 
     status: Literal["pushed", "up to date"]
     url: str
@@ -117,7 +119,7 @@ class Published:
 
 
 def repository_folder(path: str, flag: str) -> str:
-    """``path`` as a normalised folder inside a repository ('a/b'); BodyworkError for '', '.', absolute, '..' or '.git'."""
+    """``path`` as a normalised folder in a repository ('a/b'); BodyworkError for '', '.', absolute, '..', '.git'."""
     parts = PurePosixPath(path).parts
     if not parts or PurePosixPath(path).is_absolute() or ".." in parts or any(p.lower() == ".git" for p in parts):
         raise BodyworkError(
@@ -141,7 +143,8 @@ def prepare(
     ref: str | None = None,
     templates: Path | None = None,
 ) -> Publication:
-    """Render the project at ``path`` for its folder in ``target``; BodyworkError, before any git work, when input or output is invalid.
+    """Render the project at ``path`` (loaded once) for its folder in ``target``; BodyworkError, before any git
+    work, when input or output is invalid.
 
     The overlay of ``target.env`` applies, and the kustomize layout's Flux paths point at that folder.
     """

@@ -32,7 +32,7 @@ def url_secrets(urls: Iterable[str], environ: Mapping[str, str]) -> list[str]:
 
 
 def redact_text(text: str, secrets: Iterable[str]) -> str:
-    """``text`` without the user info of any URL (or of a bare ``user:password@host``), each secret masked as ``***``."""
+    """``text`` without the user info of any URL (or a bare ``user:password@host``), each secret masked as ``***``."""
     redacted: str = _runner().redact_text(text, secrets)
     return redacted
 

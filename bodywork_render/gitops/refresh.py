@@ -1,4 +1,5 @@
-"""Refresh: what the in-cluster CronJob runs; publish the source branch's tip unless the deployment repository records it.
+"""Refresh: what the in-cluster CronJob runs; publish the source branch's tip unless the deployment repository
+records it.
 
 The check costs one ``git ls-remote`` of the source and one shallow fetch of the
 deployment branch: when the render's ``hydrator.metadata`` there records the source tip
@@ -38,7 +39,8 @@ from bodywork_render.render.write import MARKER
 
 @dataclass(frozen=True)
 class Upstream:
-    """The project's repository: its URL (it may carry credentials), branch (None: its default branch) and the project's folder in it."""
+    """The project's repository: its URL (it may carry credentials), branch (None: its default branch) and the
+    project's folder in it."""
 
     url: str
     branch: str | None = None

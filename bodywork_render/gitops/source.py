@@ -57,7 +57,8 @@ def resolve_source(project_dir: Path | None, repo_url: str | None, ref: str | No
         )
     if not repo_url.isprintable():
         raise BodyworkError(
-            f"--repo-url {redact_url(repo_url)!r} is not a URL the stages can fetch (expected printable characters only)"
+            f"--repo-url {redact_url(repo_url)!r} is not a URL the stages can fetch"
+            " (expected printable characters only)"
         )
     return Source(redact_url(repo_url), commit, git.path_in_work_tree(project_dir) if project_dir is not None else "")
 

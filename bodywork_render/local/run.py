@@ -205,14 +205,16 @@ def _with_home(workspace: Path) -> dict[str, str]:
 
 
 def stage_environment(pipeline: Pipeline, workspace: Path) -> dict[str, str]:
-    """This machine's environment plus what the pod template sets: HOME (in the workspace), PYTHONUNBUFFERED, BODYWORK_LOG_LEVEL."""
+    """This machine's environment plus what the pod template sets: HOME (in the workspace), PYTHONUNBUFFERED,
+    BODYWORK_LOG_LEVEL."""
     return {**_with_home(workspace), "PYTHONUNBUFFERED": "1", "BODYWORK_LOG_LEVEL": pipeline.log_level}
 
 
 def missing_secrets(pipeline: Pipeline, stage: Stage) -> list[str]:
     """A line for each secret environment variable of ``stage`` that is not set on this machine."""
     return [
-        f"{stage.source_name} reads {secret.env} from the Secret {names.secret_name(secret.name, pipeline.secrets_group)!r}"
+        f"{stage.source_name} reads {secret.env} from the Secret"
+        f" {names.secret_name(secret.name, pipeline.secrets_group)!r}"
         f" in a cluster; here it is not set: export {secret.env}=... before running"
         for secret in stage.secrets
         if secret.env not in os.environ
@@ -229,7 +231,8 @@ def find_stage(pipeline: Pipeline, name: str) -> Stage:
 
 
 def resolve_commit(repo: str, ref: str) -> str:
-    """The full commit SHA of ``ref`` in ``repo``: ``ref`` itself when it is one, else a branch, tag or HEAD by ``git ls-remote``."""
+    """The full commit SHA of ``ref`` in ``repo``: ``ref`` itself when it is one, else a branch, tag or HEAD by
+    ``git ls-remote``."""
     if FULL_SHA.match(ref.lower()):
         return ref.lower()
     from bodywork_render.gitops.git import GitError, Workspace
@@ -441,7 +444,10 @@ class PipelineRun:
                         self.services.append(process)
                         del pending[name]
                     elif time.monotonic() - started_at > stage.max_startup_time_seconds:
-                        failure = f"service {name} did not listen on port {stage.port} within {stage.max_startup_time_seconds} s"
+                        failure = (
+                            f"service {name} did not listen on port {stage.port}"
+                            f" within {stage.max_startup_time_seconds} s"
+                        )
                 elif code == 0:
                     del pending[name]
                 elif code is not None and attempts[name] <= stage.retries:
@@ -524,7 +530,8 @@ def run_pipeline(
     pipeline = project.pipeline
     problems = service_port_conflicts(pipeline)
     problems += [
-        f"port {stage.port} of service stage {stage.source_name!r} is already in use on this machine: stop what listens there"
+        f"port {stage.port} of service stage {stage.source_name!r} is already in use on this machine:"
+        " stop what listens there"
         for stage in pipeline.stages.values()
         if isinstance(stage, ServiceStage) and listening(stage.port)
     ]
