@@ -9,6 +9,7 @@ import pytest
 from bodywork_render import __version__
 from bodywork_render.gitops.source import Source
 from bodywork_render.render.metadata import HydratorMetadata
+from bodywork_render.render.plan import RenderOptions
 
 SOURCE = Source("https://example.com/acme/project.git", "a" * 40, "ml/pipeline")
 
@@ -16,7 +17,7 @@ SOURCE = Source("https://example.com/acme/project.git", "a" * 40, "ml/pipeline")
 @pytest.mark.parametrize(
     "metadata",
     [
-        HydratorMetadata(SOURCE, "manifests", "1.31.0", engine="argocd"),
+        HydratorMetadata.of_manifests(SOURCE, RenderOptions()),
         HydratorMetadata(SOURCE, "helm", "1.31.0", chart_version="0.1.0+aaaaaaa"),
     ],
 )

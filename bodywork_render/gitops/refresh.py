@@ -90,7 +90,7 @@ def refresh(
             raise BodyworkError(f"{shown} has no {'branch ' + upstream.branch if upstream.branch else 'HEAD'}")
         sync(deploy, target)
         recorded = Source(shown, tip, "" if project_path == "." else project_path)
-        folder = _recorded_in(deploy, target, _expected(recorded, options))
+        folder = _recorded_in(deploy, target, HydratorMetadata.of_manifests(recorded, options))
         if folder is not None:
             return Refreshed(recorded, folder, None)
         commit = source.fetch(upstream.ref)
@@ -103,11 +103,6 @@ def refresh(
         )
         published = land(publication, target, settings=settings, retry=retry, workspace=deploy)
         return Refreshed(publication.source, publication.folder, published)
-
-
-def _expected(source: Source, options: RenderOptions) -> HydratorMetadata:
-    """The metadata a render of ``source`` with ``options`` by this tool version records."""
-    return HydratorMetadata(source, options.layout, options.k8s_version, engine=options.engine)
 
 
 def _recorded_in(deploy: Workspace, target: Target, expected: HydratorMetadata) -> str | None:

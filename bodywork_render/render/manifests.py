@@ -167,7 +167,7 @@ def render_pipeline(pipeline: Pipeline, source: Source, options: RenderOptions, 
     problems = check_rendered(objects, options.k8s_version)
     if problems:
         raise BodyworkError(problems)
-    files["hydrator.metadata"] = HydratorMetadata(source, options.layout, options.k8s_version, engine=options.engine).text()
+    files["hydrator.metadata"] = HydratorMetadata.of_manifests(source, options).text()
     files["README.md"] = _readme(pipeline, plan, source, options)
     return Rendered(files, tuple(objects), tuple(f"warning: {w}" for w in plan.warnings))
 

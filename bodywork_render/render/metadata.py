@@ -8,10 +8,13 @@ render of a source commit (gitops/refresh.py). One type, so the two cannot drift
 from __future__ import annotations
 
 import json
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from bodywork_render import __version__
 from bodywork_render.gitops.source import Source
+
+if TYPE_CHECKING:
+    from bodywork_render.render.plan import RenderOptions
 
 TOOL = "bodywork-render"
 
@@ -26,6 +29,11 @@ class HydratorMetadata(NamedTuple):
     engine: str | None = None
     chart_version: str | None = None
     tool_version: str = __version__
+
+    @classmethod
+    def of_manifests(cls, source: Source, options: RenderOptions) -> HydratorMetadata:
+        """What a render of ``source`` in the manifests or kustomize format with ``options`` records."""
+        return cls(source, options.layout, options.k8s_version, engine=options.engine)
 
     def text(self) -> str:
         """The file's text: a JSON object in a fixed key order, one key a line."""
