@@ -24,7 +24,7 @@ def run(repos: Repos, **target: str) -> Refreshed:
 
 
 def hide_source_blob(repos: Repos, name: str) -> None:
-    """Delete a file's blob from the bare source repository: fetching the tip fails from now on, ls-remote still works."""
+    """Delete a file's blob from the bare source repository: fetching the tip fails from now on, ls-remote works."""
     blob = git("hash-object", str(repos.project / name))
     loose = repos.daemon.path("source") / "objects" / blob[:2] / blob[2:]
     assert loose.is_file(), "a small push is stored as loose objects"

@@ -846,25 +846,3 @@ def test_runner_imports_only_the_standard_library() -> None:
             imported.add(node.module.split(".")[0])
     assert imported, "no import found: the check is broken"
     assert imported <= set(sys.stdlib_module_names) | {"__future__"}, imported - set(sys.stdlib_module_names)
-
-
-@pytest.mark.parametrize(
-    ("text", "expected"),
-    [
-        ("https://user:pa%40ss@example.com/org/x.git", "https://example.com/org/x.git"),
-        (
-            "fatal: unable to access 'https://tok@example.com/x/': 403",
-            "fatal: unable to access 'https://example.com/x/': 403",
-        ),
-        ("ssh://git@example.com:22/org/x.git", "ssh://example.com:22/org/x.git"),
-        ("git@github.com:org/x.git", "git@github.com:org/x.git"),
-        ("git://127.0.0.1:9418/x.git", "git://127.0.0.1:9418/x.git"),
-        (
-            "fatal: unable to look up user:s3cr3t@127.0.0.1 (port 9418)",
-            "fatal: unable to look up 127.0.0.1 (port 9418)",
-        ),
-        ("host 'tok:x-oauth@[::1]' refused", "host '[::1]' refused"),
-    ],
-)
-def test_redact_removes_user_info_from_urls(text: str, expected: str) -> None:
-    assert _load_runner().redact(text) == expected

@@ -87,7 +87,7 @@ def _crash(exc: Exception) -> int:
     import traceback
 
     from bodywork_render import __version__
-    from bodywork_render.gitops.publish import redact_text, url_secrets
+    from bodywork_render.gitops.redact import redact_text, url_secrets
 
     # A URL on the command line (--to, --repo-url) or in an error may carry a password or token: never in the log.
     secrets = url_secrets(sys.argv, os.environ)

@@ -137,7 +137,8 @@ def publish(
     flags: Flags,
 ) -> None:
     """Render the pipeline and commit it to a folder of a deployment repository, then push (retrying when others push first)."""
-    from bodywork_render.gitops.publish import PublishError, land, prepare
+    from bodywork_render.gitops.git import GitError
+    from bodywork_render.gitops.publish import land, prepare
 
     target = flags.target()
     publication = prepare(
@@ -150,7 +151,7 @@ def publish(
     )
     try:
         published = land(publication, target, settings=flags.settings(), retry=flags.retry())
-    except PublishError as exc:
+    except GitError as exc:
         _gave_up(exc)
     _report(published)
 
@@ -165,7 +166,7 @@ def refresh(
     flags: Flags,
 ) -> None:
     """Publish the source branch's tip unless the deployment repository records it already (then exit at once, without cloning)."""
-    from bodywork_render.gitops.publish import PublishError
+    from bodywork_render.gitops.git import GitError
     from bodywork_render.gitops.refresh import Upstream
     from bodywork_render.gitops.refresh import refresh as run_refresh
 
@@ -178,7 +179,7 @@ def refresh(
             settings=flags.settings(),
             retry=flags.retry(),
         )
-    except PublishError as exc:
+    except GitError as exc:
         _gave_up(exc)
     if refreshed.published is not None:
         _report(refreshed.published)

@@ -31,11 +31,11 @@ from bodywork_render.render.chart_values import chart_values, value_rows, values
 from bodywork_render.render.manifests import (
     Rendered,
     file_header,
-    hydrator_metadata,
     plan_for_render,
     render_plan,
     reproduce_flags,
 )
+from bodywork_render.render.metadata import HydratorMetadata
 from bodywork_render.render.plan import STARTUP_PERIOD_SECONDS, PlannedObject, RenderOptions
 from bodywork_render.render.templating import Templates, jinja_environment
 from bodywork_render.render.write import MARKER
@@ -184,7 +184,7 @@ def chart_files(
     files = {output: chart_templates.render(template, context) for template, output in names.items()}
     files["values.yaml"] = values_yaml(values, context["header"])
     files["values.schema.json"] = values_schema(values)
-    files[MARKER] = hydrator_metadata(source, "helm", options.k8s_version, chartVersion=chart_version)
+    files[MARKER] = HydratorMetadata(source, "helm", options.k8s_version, chart_version=chart_version).text()
     return Rendered(dict(sorted(files.items())), objects, tuple(f"warning: {w}" for w in warnings))
 
 

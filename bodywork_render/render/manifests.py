@@ -8,17 +8,20 @@ Kubernetes schemas and the restricted pod profile (verify/).
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from bodywork_render import __version__
 from bodywork_render.diagnostics import BodyworkError, Diagnostic
 from bodywork_render.gitops.source import Source
+from bodywork_render.render.metadata import HydratorMetadata
 from bodywork_render.render.plan import Plan, PlannedObject, RenderOptions, plan_pipeline
 from bodywork_render.render.templating import JOB_TEMPLATES, Templates, quote
 from bodywork_render.spec import names
 from bodywork_render.spec.model import Pipeline
+
+if TYPE_CHECKING:
+    from bodywork_render.spec.project import Project
 
 
 class Rendered(NamedTuple):
@@ -37,16 +40,18 @@ def render_project(
     repo_url: str | None = None,
     ref: str | None = None,
     templates: Path | None = None,
+    project: Project | None = None,
 ) -> Rendered:
     """The whole chain for a project folder or file: load, validate, model, overlay, source, plan, render, verify.
 
-    The source defaults to the project's git checkout; warnings of the project come first.
+    The source defaults to the project's git checkout; warnings of the project come first. A ``project``
+    given is the one at ``path`` loaded already (with the overlay of ``env``).
     """
     from bodywork_render.gitops.source import resolve_source
     from bodywork_render.spec.overlay import overlay_options
     from bodywork_render.spec.project import load_project
 
-    project = load_project(path, env)
+    project = project or load_project(path, env)
     options = overlay_options(options, project.overlay)
     source = resolve_source(project.folder or path.absolute().parent, repo_url, ref)
     rendered = render_pipeline(project.pipeline, source, options, Templates(templates))
@@ -90,7 +95,7 @@ def render_plan(
     problems = rendered_problems(objects, options.k8s_version)
     if problems:
         raise _error(problems)
-    files["hydrator.metadata"] = hydrator_metadata(source, options.layout, options.k8s_version, engine=options.engine)
+    files["hydrator.metadata"] = HydratorMetadata.of_manifests(source, options).text()
     files["README.md"] = _readme(pipeline, plan, source, options)
     return Rendered(files, tuple(objects), tuple(f"warning: {w}" for w in plan.warnings))
 
@@ -169,21 +174,6 @@ def file_header(source: Source) -> str:
         f"# Rendered by bodywork-render {__version__} from {quote(source.repo_url)} at {source.commit}. "
         "Do not edit: render again."
     )
-
-
-def hydrator_metadata(source: Source, output_format: str, k8s_version: str, **extra: str) -> str:
-    """The hydrator.metadata file of every output: the source it was rendered from, by what, and how."""
-    metadata = {
-        "drySha": source.commit,
-        "repoURL": source.repo_url,
-        "projectPath": source.project_path,
-        "tool": "bodywork-render",
-        "toolVersion": __version__,
-        "format": output_format,
-        **extra,
-        "kubernetesVersion": k8s_version,
-    }
-    return json.dumps(metadata, indent=2) + "\n"
 
 
 def reproduce_flags(source: Source, options: RenderOptions) -> list[str]:
