@@ -109,7 +109,7 @@ def refresh_noop(scratch: Path, repeats: int) -> tuple[float, float]:
 def chart_vs_helm(project: Path, out: Path, repeats: int) -> tuple[float, float]:
     """Median seconds of rendering the project's chart, and of `helm template` of that chart with the Helm SDK."""
     from bodywork_render.render.chart import render_chart
-    from bodywork_render.render.plan import RenderOptions
+    from bodywork_render.render.options import RenderOptions
     from bodywork_render.render.write import write_tree
     from tests.helmsdk import template
 

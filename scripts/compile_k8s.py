@@ -103,7 +103,7 @@ def rendered_objects(project: Path) -> list[dict[str, Any]]:
     without flags and with every flag that adds a field (--ingress-class, --ingress-host, --git-secret...)."""
     from bodywork_render.render.chart import render_chart
     from bodywork_render.render.manifests import render_project
-    from bodywork_render.render.plan import RenderOptions
+    from bodywork_render.render.options import RenderOptions
 
     flags = [{}, {"ingress_class": "nginx", "ingress_host": "ml.example.com", "git_secret": "git", "namespace": "ml"}]
     objects: list[dict[str, Any]] = []

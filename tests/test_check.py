@@ -620,7 +620,7 @@ def test_the_generated_code_is_made_from_the_extract_the_crd_schemas_and_the_tem
 def test_every_render_of_the_shipped_templates_is_accepted_without_jsonschema_rs(tmp_path: Path) -> None:
     """The projects, the gitops manifests, the corpus in every layout and with every flag, the chart through Helm."""
     from bodywork_render.render.chart import render_chart
-    from bodywork_render.render.plan import RenderOptions
+    from bodywork_render.render.options import RenderOptions
     from bodywork_render.render.write import write_tree
     from bodywork_render.verify._k8s_compiled import VALIDATORS, accepts
     from scripts.compile_k8s import COMMIT, PROJECTS, REPO_URL, rendered_objects

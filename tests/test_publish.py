@@ -33,7 +33,7 @@ from bodywork_render.gitops.publish import (
     redact_text,
     url_secrets,
 )
-from bodywork_render.render.plan import RenderOptions
+from bodywork_render.render.options import RenderOptions
 from tests.gitdaemon import GitDaemon, free_port, git_daemon  # noqa: F401 - git_daemon is a fixture
 from tests.test_runner import sshd  # noqa: F401 - a fixture: a real sshd on 127.0.0.1
 

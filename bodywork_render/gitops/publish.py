@@ -35,7 +35,7 @@ from urllib.parse import urlsplit
 
 from bodywork_render.diagnostics import BodyworkError
 from bodywork_render.gitops.source import Source, redact_url
-from bodywork_render.render.plan import RenderOptions
+from bodywork_render.render.options import RenderOptions
 from bodywork_render.render.write import MARKER, write_tree
 
 TOKEN_ENV = "BODYWORK_GIT_TOKEN"

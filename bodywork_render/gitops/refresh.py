@@ -31,7 +31,7 @@ from bodywork_render.gitops.publish import (
     repository_folder,
 )
 from bodywork_render.gitops.source import Source, redact_url
-from bodywork_render.render.plan import RenderOptions
+from bodywork_render.render.options import RenderOptions
 from bodywork_render.render.write import MARKER
 
 

@@ -36,9 +36,9 @@ from bodywork_render.render.manifests import (
     jinja_environment,
     quote,
     render_pipeline,
-    reproduce_flags,
 )
-from bodywork_render.render.plan import STARTUP_PERIOD_SECONDS, PlannedObject, RenderOptions, plan_pipeline
+from bodywork_render.render.options import RenderOptions, reproduce_flags
+from bodywork_render.render.plan import STARTUP_PERIOD_SECONDS, PlannedObject, plan_pipeline
 from bodywork_render.render.write import MARKER
 from bodywork_render.spec import names
 from bodywork_render.spec.model import Pipeline, ServiceStage
