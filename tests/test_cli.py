@@ -103,7 +103,8 @@ def test_validate_takes_the_fast_path_without_typer() -> None:
         "import sys\n"
         "from bodywork_render.cli.main import main\n"
         f"sys.argv = ['bodywork', 'validate', {str(CASES / 'valid' / 'minimal-1.1.yaml')!r}]\n"
-        "try:\n    main()\nexcept SystemExit as exit:\n    print(exit.code, 'typer' in sys.modules, 'pydantic' in sys.modules)\n"
+        "try:\n    main()\nexcept SystemExit as exit:\n"
+        "    print(exit.code, 'typer' in sys.modules, 'pydantic' in sys.modules)\n"
     )
     result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60)
     assert result.stdout == "0 False False\n"

@@ -1,4 +1,4 @@
-"""The `bodywork` command line as users see it (typer): help, usage errors (exit 2), each command built from its declaration.
+"""The `bodywork` command line as users see it (typer): help and usage errors (exit 2), built from the declarations.
 
 A command (cli/params.py ``Command``) names the option types whose fields declare its
 flags; ``add`` turns each parameter into a typer option or argument, and the values typer
@@ -24,7 +24,8 @@ app = typer.Typer(
     add_completion=False,
     no_args_is_help=True,
     pretty_exceptions_enable=False,
-    help="Validate a bodywork.yaml ML pipeline and render it into Kubernetes manifests, a kustomize tree or a Helm chart.",
+    help="Validate a bodywork.yaml ML pipeline and render it into Kubernetes manifests, a kustomize tree"
+    " or a Helm chart.",
 )
 
 
@@ -104,4 +105,5 @@ for _command in gitops.COMMANDS:
 app.add_typer(_gitops, name="gitops")
 for _command in (publish.COMMAND, refresh.COMMAND):
     add(app, _command)
-run.register(app)
+for _command in run.COMMANDS:
+    add(app, _command)

@@ -28,7 +28,8 @@ class TargetArgs(NamedTuple):
         str,
         Flag(
             "--to",
-            "Git URL of the deployment repository; credentials from BODYWORK_GIT_TOKEN or BODYWORK_GIT_SSH_KEY_FILE, never shown.",
+            "Git URL of the deployment repository; credentials from BODYWORK_GIT_TOKEN or BODYWORK_GIT_SSH_KEY_FILE,"
+            " never shown.",
         ),
     ]
     branch: Annotated[str, Flag("--branch", "Branch of the deployment repository.")] = "main"
@@ -74,7 +75,7 @@ class TargetArgs(NamedTuple):
 
 
 def publish(values: Values) -> int:
-    """Render the pipeline and commit it to a folder of a deployment repository, then push (retrying when others push first)."""
+    """Render the pipeline and commit it to a folder of a deployment repository, then push (retrying when others push first)."""  # noqa: E501 - typer shows it as is
     from bodywork_render.gitops.publish import PublishError, land, prepare
 
     project: ProjectInput = take(ProjectInput, values)

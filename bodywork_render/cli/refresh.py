@@ -26,7 +26,7 @@ class UpstreamArgs(NamedTuple):
 
 
 def refresh(values: Values) -> int:
-    """Publish the source branch's tip unless the deployment repository records it already (then exit at once, without cloning)."""
+    """Publish the source branch's tip unless the deployment repository records it already (then exit at once, without cloning)."""  # noqa: E501 - typer shows it as is
     from bodywork_render.gitops.publish import PublishError
     from bodywork_render.gitops.refresh import Upstream
     from bodywork_render.gitops.refresh import refresh as run_refresh
@@ -50,7 +50,8 @@ def refresh(values: Values) -> int:
     else:
         where = f"{refreshed.folder} on {target.push_branch}"
         sys.stderr.write(
-            f"up to date: {where} records {refreshed.source.repo_url} at {refreshed.source.short_commit}; source not fetched\n"
+            f"up to date: {where} records {refreshed.source.repo_url} at {refreshed.source.short_commit};"
+            " source not fetched\n"
         )
     return 0
 

@@ -26,7 +26,8 @@ class RenderArgs(NamedTuple):
         Path | None,
         Flag(
             "--package",
-            "Also write the chart archive <name>-<version>.tgz into this folder, as `helm package -d` would (helm format).",
+            "Also write the chart archive <name>-<version>.tgz into this folder, as `helm package -d` would"
+            " (helm format).",
         ),
     ] = None
 

@@ -32,7 +32,8 @@ class RenderOptions(NamedTuple):
         Layout,
         Flag(
             "--format",
-            "manifests: one file per object; kustomize: a folder per DAG step plus Flux Kustomizations; helm: a Helm chart.",
+            "manifests: one file per object; kustomize: a folder per DAG step plus Flux Kustomizations;"
+            " helm: a Helm chart.",
             choices=FORMATS,  # helm goes to render_chart, which reads the other fields
         ),
     ] = "manifests"
