@@ -12,7 +12,7 @@ from typing import Annotated, NamedTuple
 
 from bodywork_render.cli.params import Command, Values, take
 from bodywork_render.flags import Flag
-from bodywork_render.render.options import ProjectInput, RenderOptions
+from bodywork_render.render.options import DEFAULT_CHART_VERSION, ProjectInput, RenderOptions
 
 
 class RenderArgs(NamedTuple):
@@ -21,7 +21,9 @@ class RenderArgs(NamedTuple):
     out: Annotated[Path, Flag("--out", "Output folder; replaced atomically, stale files removed.")]
     check: Annotated[bool, Flag("--check", "Render in memory; exit 1 with a diff when --out differs.")] = False
     diff: Annotated[bool, Flag("--diff", "Print the diff against --out and write nothing.")] = False
-    chart_version: Annotated[str, Flag("--chart-version", "Version of the Helm chart (helm format).")] = "0.1.0"
+    chart_version: Annotated[str, Flag("--chart-version", "Version of the Helm chart (helm format).")] = (
+        DEFAULT_CHART_VERSION
+    )
     package: Annotated[
         Path | None,
         Flag(

@@ -37,13 +37,12 @@ from bodywork_render.render.manifests import (
     quote,
     render_pipeline,
 )
-from bodywork_render.render.options import RenderOptions, reproduce_flags
+from bodywork_render.render.options import DEFAULT_CHART_VERSION, RenderOptions, reproduce_flags
 from bodywork_render.render.plan import STARTUP_PERIOD_SECONDS, PlannedObject, plan_pipeline
 from bodywork_render.render.write import MARKER
 from bodywork_render.spec import names
 from bodywork_render.spec.model import Pipeline, ServiceStage
 
-DEFAULT_CHART_VERSION = "0.1.0"
 PRE_HOOK = "pre-install,pre-upgrade"
 POST_HOOK = "post-install,post-upgrade"
 SEMVER = re.compile(

@@ -23,6 +23,7 @@ FORMATS: tuple[Format, ...] = get_args(Format)
 ENGINES: tuple[Engine, ...] = get_args(Engine)
 
 DEFAULT_RUNNER_IMAGE = "ghcr.io/bodywork-render/runner:0.1.0"
+DEFAULT_CHART_VERSION = "0.1.0"
 
 
 class RenderOptions(NamedTuple):
