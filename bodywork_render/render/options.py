@@ -68,7 +68,7 @@ class RenderOptions(NamedTuple):
     flux_source: Annotated[str, Flag("--flux-source", "Flux GitRepository holding the output (kustomize format).")] = (
         "flux-system"
     )
-    flux_namespace: str = "flux-system"
+    flux_namespace: str = "flux-system"  # no flag: the Flux bootstrap (gitops flux --namespace) decides it
     deploy_path: Annotated[
         str,
         Flag(
