@@ -20,7 +20,7 @@ from bodywork_render.gitops.bootstrap import (
     refresher_manifests,
 )
 from bodywork_render.render.manifests import render_project
-from bodywork_render.render.plan import RenderOptions
+from bodywork_render.render.options import RenderOptions
 from bodywork_render.verify.kubernetes import schema_problems
 
 CASES = Path(__file__).parent / "cases"

@@ -36,7 +36,7 @@ from bodywork_render.render.chart import (
 )
 from bodywork_render.render.images import split_image
 from bodywork_render.render.manifests import Rendered, render_project
-from bodywork_render.render.plan import RenderOptions
+from bodywork_render.render.options import RenderOptions
 from bodywork_render.render.write import read_tree, write_tree
 from bodywork_render.spec.model import build_pipeline
 from bodywork_render.verify.kubernetes import DEFAULT_K8S_VERSION, schema_problems

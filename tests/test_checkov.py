@@ -25,7 +25,7 @@ import pytest
 import yaml
 
 from bodywork_render.render.chart import render_chart
-from bodywork_render.render.plan import RenderOptions
+from bodywork_render.render.options import RenderOptions
 from bodywork_render.render.write import write_tree
 from tests import helmsdk
 from tests.corpus import corpus_files, corpus_params

@@ -24,7 +24,7 @@ from hypothesis import strategies as st
 from bodywork_render.diagnostics import BodyworkError, Diagnostic
 from bodywork_render.render.chart import render_chart
 from bodywork_render.render.manifests import Rendered, render_project
-from bodywork_render.render.plan import RenderOptions
+from bodywork_render.render.options import RenderOptions
 from bodywork_render.render.write import write_tree
 from bodywork_render.spec.load import parse_yaml
 from bodywork_render.spec.validate import validate_document

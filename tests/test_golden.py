@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from bodywork_render.render.plan import default_engine
+from bodywork_render.render.options import default_engine
 from bodywork_render.render.write import read_tree
 from tests.renderkit import EXAMPLE, PROJECTS, render
 

@@ -22,7 +22,7 @@ import yaml
 from bodywork_render.diagnostics import BodyworkError, errors_in
 from bodywork_render.render.chart import render_chart
 from bodywork_render.render.manifests import Rendered, render_project
-from bodywork_render.render.plan import RenderOptions
+from bodywork_render.render.options import RenderOptions
 from bodywork_render.render.write import write_tree
 from bodywork_render.spec import names
 from bodywork_render.spec.load import parse_yaml

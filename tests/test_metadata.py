@@ -9,7 +9,7 @@ import pytest
 from bodywork_render import __version__
 from bodywork_render.gitops.source import Source
 from bodywork_render.render.metadata import HydratorMetadata
-from bodywork_render.render.plan import RenderOptions
+from bodywork_render.render.options import RenderOptions
 
 SOURCE = Source("https://example.com/acme/project.git", "a" * 40, "ml/pipeline")
 

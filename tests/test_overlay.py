@@ -10,7 +10,7 @@ import pytest
 
 from bodywork_render.diagnostics import BodyworkError
 from bodywork_render.render.manifests import Rendered, render_project
-from bodywork_render.render.plan import RenderOptions
+from bodywork_render.render.options import RenderOptions
 from tests.renderkit import COMMIT, PROJECTS, REPO_URL, objects_in
 
 PROD = """\

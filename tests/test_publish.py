@@ -22,7 +22,7 @@ import pytest
 from bodywork_render.diagnostics import BodyworkError
 from bodywork_render.gitops.git import GitError, Workspace, git_environment
 from bodywork_render.gitops.publish import CommitSettings, Published, Retry, Target, land, prepare, sync
-from bodywork_render.render.plan import RenderOptions
+from bodywork_render.render.options import RenderOptions
 from tests.gitdaemon import GitDaemon, free_port, git_daemon  # noqa: F401 - git_daemon is a fixture
 from tests.test_runner import sshd  # noqa: F401 - a fixture: a real sshd on 127.0.0.1
 

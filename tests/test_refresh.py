@@ -9,7 +9,7 @@ import pytest
 from bodywork_render.diagnostics import BodyworkError
 from bodywork_render.gitops.publish import Target
 from bodywork_render.gitops.refresh import Refreshed, Upstream, refresh
-from bodywork_render.render.plan import RenderOptions
+from bodywork_render.render.options import RenderOptions
 from tests.gitdaemon import git_daemon  # noqa: F401 - a fixture
 from tests.test_publish import FAST, MINIMAL, Repos, bodywork, git, repos  # noqa: F401 - repos is a fixture
 

@@ -194,7 +194,7 @@ def test_job_names_change_with_the_commit_and_deployment_names_do_not() -> None:
 
 def render_project_at(path: Path, commit: str) -> Rendered:
     from bodywork_render.render.manifests import render_project
-    from bodywork_render.render.plan import RenderOptions
+    from bodywork_render.render.options import RenderOptions
 
     return render_project(path, RenderOptions(), repo_url=REPO_URL, ref=commit)
 
@@ -343,7 +343,7 @@ def test_templates_override_by_file_name(tmp_path: Path) -> None:
     shipped = (Path(__file__).resolve().parents[1] / "templates" / "service.yaml.j2").read_text()
     (custom / "service.yaml.j2").write_text(shipped.replace("type: ClusterIP", "type: NodePort"))
     from bodywork_render.render.manifests import render_project
-    from bodywork_render.render.plan import RenderOptions
+    from bodywork_render.render.options import RenderOptions
 
     rendered = render_project(PARALLEL, RenderOptions(), repo_url=REPO_URL, ref=COMMIT, templates=custom)
     assert {o["spec"]["type"] for o in objects_in(rendered.files) if o["kind"] == "Service"} == {"NodePort"}
@@ -486,7 +486,7 @@ def test_the_namespace_enforces_the_restricted_profile() -> None:
 
 def test_job_names_change_with_the_job_templates_the_image_and_the_args(tmp_path: Path) -> None:
     from bodywork_render.render.manifests import render_project
-    from bodywork_render.render.plan import RenderOptions
+    from bodywork_render.render.options import RenderOptions
 
     def job_name(project: Path, templates: Path | None = None) -> str:
         rendered = render_project(project, RenderOptions(), repo_url=REPO_URL, ref=COMMIT, templates=templates)

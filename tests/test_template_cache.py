@@ -38,7 +38,7 @@ def test_warm_cache_renders_the_same_bytes_as_no_cache(cache_home: Path, monkeyp
 
 def test_an_edited_template_is_compiled_afresh(cache_home: Path, tmp_path: Path) -> None:
     from bodywork_render.render.manifests import render_project
-    from bodywork_render.render.plan import RenderOptions
+    from bodywork_render.render.options import RenderOptions
     from tests.renderkit import COMMIT, REPO_URL
 
     templates = tmp_path / "templates"

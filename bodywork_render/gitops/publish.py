@@ -23,7 +23,7 @@ from bodywork_render.gitops.git import GitError, PushRejected, Workspace
 from bodywork_render.gitops.redact import redact_url
 from bodywork_render.gitops.source import Source
 from bodywork_render.render.metadata import HydratorMetadata
-from bodywork_render.render.plan import RenderOptions
+from bodywork_render.render.options import RenderOptions
 from bodywork_render.render.write import MARKER, write_tree
 
 DEFAULT_ENV = "default"

@@ -33,7 +33,7 @@ from bodywork_render.gitops.publish import (
 from bodywork_render.gitops.redact import redact_url
 from bodywork_render.gitops.source import Source
 from bodywork_render.render.metadata import HydratorMetadata
-from bodywork_render.render.plan import RenderOptions
+from bodywork_render.render.options import RenderOptions
 from bodywork_render.render.write import MARKER
 
 

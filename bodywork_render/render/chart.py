@@ -33,16 +33,15 @@ from bodywork_render.render.manifests import (
     file_header,
     plan_for_render,
     render_plan,
-    reproduce_flags,
 )
 from bodywork_render.render.metadata import HydratorMetadata
-from bodywork_render.render.plan import STARTUP_PERIOD_SECONDS, PlannedObject, RenderOptions
+from bodywork_render.render.options import DEFAULT_CHART_VERSION, RenderOptions, reproduce_flags
+from bodywork_render.render.plan import STARTUP_PERIOD_SECONDS, PlannedObject
 from bodywork_render.render.templating import Templates, jinja_environment
 from bodywork_render.render.write import MARKER
 from bodywork_render.spec import names
 from bodywork_render.spec.model import Pipeline, ServiceStage
 
-DEFAULT_CHART_VERSION = "0.1.0"
 PRE_HOOK = "pre-install,pre-upgrade"
 POST_HOOK = "post-install,post-upgrade"
 SEMVER = re.compile(

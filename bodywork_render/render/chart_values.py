@@ -17,7 +17,7 @@ from typing import Any
 from bodywork_render.diagnostics import BodyworkError
 from bodywork_render.gitops.source import Source
 from bodywork_render.render.images import split_image
-from bodywork_render.render.plan import RenderOptions
+from bodywork_render.render.options import RenderOptions
 from bodywork_render.render.templating import block, quote
 from bodywork_render.spec.model import BatchStage, Pipeline, ServiceStage, Stage
 

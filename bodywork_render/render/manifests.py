@@ -15,7 +15,8 @@ from bodywork_render import __version__
 from bodywork_render.diagnostics import BodyworkError, Diagnostic
 from bodywork_render.gitops.source import Source
 from bodywork_render.render.metadata import HydratorMetadata
-from bodywork_render.render.plan import Plan, PlannedObject, RenderOptions, plan_pipeline
+from bodywork_render.render.options import RenderOptions, reproduce_flags
+from bodywork_render.render.plan import Plan, PlannedObject, plan_pipeline
 from bodywork_render.render.templating import JOB_TEMPLATES, Templates, quote
 from bodywork_render.spec import names
 from bodywork_render.spec.model import Pipeline
@@ -174,27 +175,6 @@ def file_header(source: Source) -> str:
         f"# Rendered by bodywork-render {__version__} from {quote(source.repo_url)} at {source.commit}. "
         "Do not edit: render again."
     )
-
-
-def reproduce_flags(source: Source, options: RenderOptions) -> list[str]:
-    """The `bodywork render` flags that give exactly this output again."""
-    import shlex
-
-    flags = [f"--repo-url {shlex.quote(source.repo_url)}", f"--ref {source.commit}"]
-    for name, value in zip(RenderOptions._fields, options, strict=False):
-        if value != RenderOptions._field_defaults[name]:
-            flag = "--" + _FLAG_NAMES.get(name, name.replace("_", "-"))
-            flags.append(
-                flag
-                if value is True
-                else f"{flag} {shlex.quote(str(value))}"
-                if value is not False
-                else f"--no-{flag[2:]}"
-            )
-    return flags
-
-
-_FLAG_NAMES = {"layout": "format", "create_namespace": "namespace-object"}
 
 
 def _readme(pipeline: Pipeline, plan: Plan, source: Source, options: RenderOptions) -> str:

@@ -14,7 +14,7 @@ from bodywork_render import __version__
 from bodywork_render.gitops.source import Source
 
 if TYPE_CHECKING:
-    from bodywork_render.render.plan import RenderOptions
+    from bodywork_render.render.options import RenderOptions
 
 TOOL = "bodywork-render"
 

@@ -9,44 +9,18 @@ from __future__ import annotations
 import json
 import math
 import posixpath
-from typing import Any, Literal, NamedTuple
+from typing import Any, NamedTuple
 
 from bodywork_render.gitops.source import Source
 from bodywork_render.render import labels
+from bodywork_render.render.options import RenderOptions
 from bodywork_render.spec import names
 from bodywork_render.spec.model import BatchStage, Pipeline, ServiceStage, Stage
-from bodywork_render.verify.kubernetes import DEFAULT_K8S_VERSION
 
-Engine = Literal["argocd", "flux", "kubectl"]
-Layout = Literal["manifests", "kustomize"]
-
-DEFAULT_RUNNER_IMAGE = "ghcr.io/bodywork-render/runner:0.1.0"
 WORKSPACE = "/workspace"
 SYNC_WAVE = "argocd.argoproj.io/sync-wave"
 SOURCE_COMMIT = "bodywork-render/source-commit"
 STARTUP_PERIOD_SECONDS = 5
-
-
-class RenderOptions(NamedTuple):
-    """Everything besides bodywork.yaml and the source commit that decides the output."""
-
-    layout: Layout = "manifests"
-    engine: Engine = "argocd"
-    namespace: str | None = None
-    runner_image: str = DEFAULT_RUNNER_IMAGE
-    create_namespace: bool = True
-    ingress_class: str | None = None
-    ingress_host: str | None = None
-    git_secret: str | None = None
-    flux_source: str = "flux-system"
-    flux_namespace: str = "flux-system"
-    deploy_path: str = "."
-    k8s_version: str = DEFAULT_K8S_VERSION
-
-
-def default_engine(layout: Layout) -> Engine:
-    """The engine a layout is meant for: Flux reads the kustomize layout, Argo CD the plain manifests."""
-    return "flux" if layout == "kustomize" else "argocd"
 
 
 class PlannedObject(NamedTuple):

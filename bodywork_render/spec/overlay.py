@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from bodywork_render.diagnostics import BodyworkError, Diagnostic, errors_in
-from bodywork_render.render.plan import RenderOptions
+from bodywork_render.render.options import RenderOptions
 from bodywork_render.spec import names
 from bodywork_render.spec.load import read_yaml
 from bodywork_render.spec.model import Pipeline
