@@ -1,13 +1,12 @@
 """`bodywork render --format helm`: the chart, checked with the real Helm SDK (lint, template, schema) and the Kubernetes schemas.
 
 Golden files of one chart live in tests/golden/helm/; after a deliberate change rewrite them with
-BODYWORK_UPDATE_GOLDEN=1 and review the diff.
+`pytest --update-golden` and review the diff.
 """
 
 from __future__ import annotations
 
 import copy
-import os
 import re
 import shutil
 import subprocess
@@ -42,6 +41,7 @@ from bodywork_render.verify.kubernetes import DEFAULT_K8S_VERSION, check_objects
 from bodywork_render.verify.podsecurity import hardening_violations, restricted_violations
 from tests import helmsdk
 from tests.corpus import corpus_params
+from tests.goldenfiles import Golden
 from tests.renderkit import COMMIT, EXAMPLE, PROJECTS, REPO_URL, render
 
 GOLDEN = Path(__file__).parent / "golden" / "helm"
@@ -486,13 +486,9 @@ def test_split_image(reference: str, parts: tuple[str, str, str]) -> None:
 # --- output: golden files, determinism, package, CLI ------------------------------------------------------
 
 
-def test_golden_chart(tmp_path: Path) -> None:
+def test_golden_chart(tmp_path: Path, golden: Golden) -> None:
     _, rendered = chart(EXAMPLE, tmp_path)
-    expected = GOLDEN / "train-and-serve"
-    if os.environ.get("BODYWORK_UPDATE_GOLDEN") == "1":
-        shutil.rmtree(expected, ignore_errors=True)
-        write_tree(expected, rendered.files)
-    assert rendered.files == read_tree(expected)
+    golden.check_tree(GOLDEN / "train-and-serve", rendered.files)
 
 
 def test_chart_is_deterministic(tmp_path: Path) -> None:

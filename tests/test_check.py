@@ -6,7 +6,6 @@ import copy
 import datetime
 import json
 import os
-import re
 import subprocess
 import sys
 import textwrap
@@ -25,6 +24,15 @@ from bodywork_render.verify.kubernetes import (
     check_objects,
     dotted_path,
     supported_k8s_versions,
+)
+from scripts.extract_k8s import (
+    DEFS_URI,
+    EXTRACT,
+    make_extract,
+    package_definitions,
+    served,
+    templated_kinds,
+    without_descriptions,
 )
 
 LABELS = {"app.kubernetes.io/name": "serve", "app.kubernetes.io/managed-by": "bodywork-render"}
@@ -433,8 +441,6 @@ def test_dotted_path() -> None:
 # -- schemas/k8s: our extract of the default release's definitions ------------------------------------------------
 
 ROOT = Path(__file__).resolve().parents[1]
-EXTRACT = ROOT / "schemas" / "k8s" / f"v{DEFAULT_K8S_VERSION}.json"
-DEFS_URI = "https://kubernetes.io/api/_definitions.json"
 
 
 def cron_job() -> dict[str, Any]:
@@ -467,86 +473,12 @@ def far_fetched_deployment() -> dict[str, Any]:
     return obj
 
 
-def package_definitions(release: str) -> Path:
-    import kubernetes_validate
-
-    folder = Path(kubernetes_validate.__file__).parent / "kubernetes-json-schema" / f"v{release}.0-local-strict"
-    return folder / "_definitions.json"
-
-
-def templated_kinds() -> set[tuple[str, str]]:
-    """Every (apiVersion, kind) that a template of templates/ starts an object with."""
-    header = re.compile(r"^apiVersion: (\S+)\n(?:.*\n)?kind: (\S+)$", re.MULTILINE)
-    return {match for template in (ROOT / "templates").rglob("*.j2") for match in header.findall(template.read_text())}
-
-
-def without_descriptions(schema: Any) -> Any:
-    """A schema without its description keywords; a property called "description" stays."""
-    if not isinstance(schema, dict):
-        return schema
-    kept = {}
-    for key, value in schema.items():
-        if key in ("properties", "$defs", "patternProperties"):
-            value = {name: without_descriptions(sub) for name, sub in value.items()}
-        elif key in ("additionalProperties", "items", "not"):
-            value = without_descriptions(value)
-        elif key in ("oneOf", "anyOf", "allOf", "prefixItems"):
-            value = [without_descriptions(sub) for sub in value]
-        if key != "description":
-            kept[key] = value
-    return kept
-
-
-def served(document: dict[str, Any]) -> dict[tuple[str, str], str]:
-    """The definition name of each (apiVersion, kind) of a definitions document."""
-    return {
-        (f"{g['group']}/{g['version']}" if g["group"] else g["version"], g["kind"]): name
-        for name, definition in document["$defs"].items()
-        for g in definition.get("x-kubernetes-group-version-kind", ())
-    }
-
-
-def make_extract(release: str) -> dict[str, Any]:
-    """What schemas/k8s/v<release>.json holds: the definitions that our templates' built-in kinds and our CRDs reach."""
-    from importlib.metadata import version
-
-    from scripts.compile_k8s import references
-
-    path = package_definitions(release)
-    document = json.loads(path.read_text(encoding="utf-8"))
-    names = served(document)
-    reached: set[str] = set()
-    todo = [names[gvk] for gvk in templated_kinds() if gvk in names]
-    for crd in (ROOT / "schemas" / "crds").glob("*.json"):
-        crd_refs = references(json.loads(crd.read_text(encoding="utf-8")))
-        todo += [ref.partition("#/$defs/")[2] for ref in crd_refs if ref.startswith(DEFS_URI)]
-    while todo:
-        name = todo.pop()
-        if name not in reached:
-            reached.add(name)
-            todo += [ref.partition("#/$defs/")[2] for ref in references(document["$defs"][name])]
-    return {
-        "source": {
-            "package": f"kubernetes-validate {version('kubernetes-validate')}",
-            "file": f"{path.parent.name}/{path.name}",
-            "size": path.stat().st_size,
-        },
-        "definitions": without_descriptions(
-            {
-                **document,
-                "$defs": {name: definition for name, definition in document["$defs"].items() if name in reached},
-            }
-        ),
-    }
-
-
 def test_the_extract_is_made_from_the_installed_kubernetes_validate() -> None:
-    """After a kubernetes-validate upgrade or a new kind in templates/, BODYWORK_UPDATE_GOLDEN=1 rewrites it."""
-    expected = make_extract(DEFAULT_K8S_VERSION)
-    if os.environ.get("BODYWORK_UPDATE_GOLDEN") == "1":
-        EXTRACT.parent.mkdir(exist_ok=True)
-        EXTRACT.write_text(json.dumps(expected, indent=1) + "\n", encoding="utf-8")
-    assert json.loads(EXTRACT.read_text(encoding="utf-8")) == expected
+    """The shipped extract is what scripts/extract_k8s.py makes now; the test compares and never rewrites it."""
+    assert json.loads(EXTRACT.read_text(encoding="utf-8")) == make_extract(DEFAULT_K8S_VERSION), (
+        f"{EXTRACT.relative_to(ROOT)} is stale: run `.venv/bin/python -m scripts.extract_k8s`, "
+        "then `.venv/bin/python -m scripts.compile_k8s`, and review the diff"
+    )
     assert {("batch/v1", "CronJob"), ("apps/v1", "Deployment"), ("v1", "Namespace")} <= templated_kinds()
     assert without_descriptions({"description": "d", "properties": {"description": {"description": "d"}}}) == {
         "properties": {"description": {}}

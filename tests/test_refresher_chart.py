@@ -24,9 +24,8 @@ from bodywork_render.gitops.bootstrap import (
 )
 from bodywork_render.verify.kubernetes import check_objects
 from bodywork_render.verify.podsecurity import hardening_violations, restricted_violations
-from tests.gitdaemon import GitDaemon, git_daemon  # noqa: F401 - git_daemon is a fixture
+from tests.gitdaemon import GitDaemon
 from tests.helmsdk import lint, template_objects
-from tests.test_runner import sshd  # noqa: F401 - a fixture: a real sshd on 127.0.0.1
 
 CHART = Path(__file__).resolve().parent.parent / "charts" / "bodywork-refresher"
 REQUIRED = {"refresh": {"source": "https://example.com/project.git", "to": "https://example.com/deploy.git"}}

@@ -42,7 +42,6 @@ EXAMPLE = ROOT / "examples" / "train-and-serve"
 # The environment before any fixture isolated HOME.
 _STARTING_ENV = dict(os.environ)
 ZERO_SHA = "0" * 40
-SSHD = "/usr/sbin/sshd"
 # The range of the diabetes data set's target: a sane prediction stays near it.
 TARGET_RANGE = (25.0, 346.0)
 
@@ -341,40 +340,6 @@ def test_known_hosts_come_from_the_variable_then_beside_the_key_then_the_shipped
     beside.unlink()
     with pytest.raises(module.RunnerError, match="no known_hosts file at .*absent, .*known_hosts, .*not-shipped"):
         module.known_hosts_file()
-
-
-@pytest.fixture(scope="module")
-def sshd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[int, Path, Path]]:
-    """A real sshd on 127.0.0.1 that lets this user in with a fresh key: (port, private key, known_hosts)."""
-    if not Path(SSHD).is_file() or not Path("/run/sshd").is_dir():
-        pytest.skip(f"needs OpenSSH's server at {SSHD} (Debian: apt-get install openssh-server)")
-    folder = tmp_path_factory.mktemp("sshd")
-    for name in ("host_key", "user_key"):
-        subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(folder / name)], check=True)
-    shutil.copy(folder / "user_key.pub", folder / "authorized_keys")
-    # As a Kubernetes Secret volume mounts it by default: readable by others, which ssh refuses.
-    (folder / "user_key").chmod(0o644)
-    port = free_port()
-    config = folder / "sshd_config"
-    config.write_text(
-        f"Port {port}\nListenAddress 127.0.0.1\nHostKey {folder / 'host_key'}\n"
-        f"AuthorizedKeysFile {folder / 'authorized_keys'}\nStrictModes no\nPasswordAuthentication no\n"
-        f"PidFile {folder / 'sshd.pid'}\n"
-    )
-    host_key = (folder / "host_key.pub").read_text().split()[:2]
-    known_hosts = folder / "known_hosts"
-    known_hosts.write_text(f"[127.0.0.1]:{port} {' '.join(host_key)}\n")
-    with (folder / "sshd.log").open("w") as log:
-        process = subprocess.Popen([SSHD, "-D", "-e", "-f", str(config)], stderr=log)
-    try:
-        deadline = time.monotonic() + 10
-        while not listening(port):
-            assert process.poll() is None and time.monotonic() < deadline, "sshd did not start"
-            time.sleep(0.02)
-        yield port, folder / "user_key", known_hosts
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
 
 
 def test_fetch_over_ssh_with_a_key_from_a_secret(
