@@ -73,3 +73,37 @@ def test_the_golden_update_is_refused_in_ci(tmp_path: Path) -> None:
     )  # fmt: skip
     assert result.returncode == 4, result.stdout + result.stderr
     assert "--update-golden rewrites expected files; it is refused when CI is set" in result.stderr
+
+
+# Renders every golden case in every format, printing the files and the chart archive's digest as JSON.
+RENDER_ALL = """
+import hashlib, json, sys
+from bodywork_render.render.chart import archive_bytes, render_chart
+from bodywork_render.render.plan import RenderOptions, default_engine
+from tests.renderkit import COMMIT, REPO_URL, render
+from tests.test_golden import CASES
+
+out = {}
+for name, (project, options) in sorted(CASES.items()):
+    for layout in ("manifests", "kustomize"):
+        rendered = render(project, layout=layout, **{"engine": default_engine(layout), **options})
+        out[f"{name}/{layout}"] = rendered.files
+    chart = render_chart(project, RenderOptions(), repo_url=REPO_URL, ref=COMMIT)
+    out[f"{name}/helm"] = chart.files
+    out[f"{name}/helm.tgz"] = hashlib.sha256(archive_bytes(chart.files, name)).hexdigest()
+sys.stdout.write(json.dumps(out, sort_keys=True, indent=1))
+"""
+
+
+def test_output_is_byte_identical_across_processes_with_different_hash_seeds() -> None:
+    """Set and dict orders that follow string hashes would change between runs; one process never sees that."""
+    outputs = []
+    for seed in ("0", "3141592653"):
+        result = subprocess.run(
+            [sys.executable, "-c", RENDER_ALL],
+            capture_output=True, env={**os.environ, "PYTHONHASHSEED": seed}, cwd=ROOT, timeout=300, check=False,
+        )  # fmt: skip
+        assert result.returncode == 0, result.stderr.decode()
+        outputs.append(result.stdout)
+    assert len(outputs[0]) > 10_000
+    assert outputs[0] == outputs[1]

@@ -216,27 +216,31 @@ def test_run_stage_of_an_unknown_stage_names_the_stages(pushed: tuple[GitDaemon,
 
 
 def test_run_arguments_are_those_of_the_rendered_pods() -> None:
+    # Written out from the example's bodywork.yaml, not computed by the code under test.
+    requirements = ["--requirement", "scikit-learn==1.9.1", "--requirement", "joblib==1.6.0"]
+    expected = {
+        "train": [
+            "--workspace", "/workspace", "--stage", "train", "--module", "examples/train-and-serve/train/train.py",
+            "--commit", COMMIT, "--timeout", "300", *requirements, "--",
+        ],
+        "serve": [
+            "--workspace", "/workspace", "--stage", "serve", "--module", "examples/train-and-serve/serve/serve.py",
+            "--commit", COMMIT, *requirements, "--",
+        ],
+    }  # fmt: skip
+    base_env = {"HOME": "/tmp", "PYTHONUNBUFFERED": "1", "BODYWORK_LOG_LEVEL": "INFO"}
+    # Only an Ingress adds a path prefix; local runs are reached without one, so they do not set it.
+    expected_env = {"train": base_env, "serve": {**base_env, "BODYWORK_ROUTE_PREFIX": "/train-and-serve/serve"}}
     pipeline = load_project(EXAMPLE).pipeline
-    rendered = render(EXAMPLE)
-    for kind, stage_type in (("Job", BatchStage), ("Deployment", ServiceStage)):
-        (workload,) = [o for o in rendered.objects if o["kind"] == kind]
-        container = workload["spec"]["template"]["spec"]["containers"][0]
-        stage = pipeline.stages[container["args"][container["args"].index("--stage") + 1]]
+    workloads = {o["kind"]: o for o in render(EXAMPLE).objects if o["kind"] in ("Job", "Deployment")}
+    for kind, name, stage_type in (("Job", "train", BatchStage), ("Deployment", "serve", ServiceStage)):
+        container = workloads[kind]["spec"]["template"]["spec"]["containers"][0]
+        stage = pipeline.stages[name]
         assert isinstance(stage, stage_type)
-        assert container["args"] == run_arguments(
-            stage, COMMIT, Path("/workspace"), f"examples/train-and-serve/{stage.module}"
-        )
-        env = {item["name"]: item.get("value") for item in container["env"]}
-        # Only an Ingress adds a path prefix; local runs are reached without one, so they do not set it.
-        behind_ingress = (
-            {"BODYWORK_ROUTE_PREFIX": f"/{pipeline.name}/{stage.name}"} if getattr(stage, "ingress", False) else {}
-        )
-        assert env == {
-            "HOME": "/tmp",
-            "PYTHONUNBUFFERED": "1",
-            "BODYWORK_LOG_LEVEL": pipeline.log_level,
-            **behind_ingress,
-        }
+        assert container["args"] == expected[name]
+        module = f"examples/train-and-serve/{stage.module}"
+        assert run_arguments(stage, COMMIT, Path("/workspace"), module) == expected[name]
+        assert {item["name"]: item.get("value") for item in container["env"]} == expected_env[name]
 
 
 # --- run: the whole pipeline from a project folder -------------------------------------------------
