@@ -37,7 +37,7 @@ from typing import Any
 import fastjsonschema
 from fastjsonschema.generator import enforce_list
 
-from bodywork_render.verify.kubernetes import _DEFS_URI, DEFAULT_K8S_VERSION, _crd_schemas
+from bodywork_render.verify.kubernetes import _DEFS_URI, _crd_schemas
 from scripts.compile_schema import (
     DRAFT_2020_12,
     ROOT,
@@ -46,9 +46,9 @@ from scripts.compile_schema import (
     module_source,
     prepared,
 )
+from scripts.extract_k8s import EXTRACT
 
 TARGET = ROOT / "bodywork_render" / "verify" / "_k8s_compiled.py"
-EXTRACT = ROOT / "schemas" / "k8s" / f"v{DEFAULT_K8S_VERSION}.json"
 PROJECTS = [ROOT / "examples" / "train-and-serve", *sorted((ROOT / "tests" / "projects").iterdir())]
 REPO_URL = "https://github.com/acme/ml-pipelines.git"
 COMMIT = "0123456789abcdef0123456789abcdef01234567"

@@ -16,8 +16,10 @@ from typing import Any
 
 from bodywork_render.verify.kubernetes import _DEFS_URI as DEFS_URI
 from bodywork_render.verify.kubernetes import DEFAULT_K8S_VERSION
-from scripts.compile_k8s import EXTRACT, references
-from scripts.compile_schema import ROOT
+
+# No fastjsonschema here (scripts/compile_schema.py imports it): tests import this module beside code that must not.
+ROOT = Path(__file__).resolve().parents[1]
+EXTRACT = ROOT / "schemas" / "k8s" / f"v{DEFAULT_K8S_VERSION}.json"
 
 
 def package_definitions(release: str) -> Path:
@@ -61,6 +63,8 @@ def served(document: dict[str, Any]) -> dict[tuple[str, str], str]:
 
 def make_extract(release: str) -> dict[str, Any]:
     """What schemas/k8s/v<release>.json holds: the definitions that our templates' built-in kinds and our CRDs reach."""
+    from scripts.compile_k8s import references
+
     path = package_definitions(release)
     document = json.loads(path.read_text(encoding="utf-8"))
     names = served(document)

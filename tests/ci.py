@@ -18,3 +18,12 @@ def unavailable(reason: str) -> NoReturn:
     if in_ci():
         pytest.fail(f"{reason} (CI is set: .ci/run must provide it)", pytrace=False)
     pytest.skip(reason)
+
+
+# CI runs this many times the examples of each property test, from a new seed each run (tests/conftest.py).
+CI_EXAMPLES_FACTOR = 4
+
+
+def examples(n: int) -> int:
+    """A property test's example count: ``n`` in the (derandomized) development loop, more in CI."""
+    return n * CI_EXAMPLES_FACTOR if in_ci() else n

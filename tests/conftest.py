@@ -46,6 +46,16 @@ def pytest_configure(config: pytest.Config) -> None:
         config.option.hypothesis_seed = str(random.SystemRandom().randrange(2**32))
 
 
+# Tests that take one of these fixtures start a daemon: they are slow wherever they are written.
+SLOW_FIXTURES = frozenset({"git_daemon", "repos", "sshd"})
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if SLOW_FIXTURES.intersection(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.slow)
+
+
 def pytest_report_header(config: pytest.Config) -> str:
     profile = settings.get_current_profile_name()
     seed = config.getoption("hypothesis_seed", None)

@@ -34,6 +34,7 @@ from scripts.extract_k8s import (
     templated_kinds,
     without_descriptions,
 )
+from tests.ci import examples
 
 LABELS = {"app.kubernetes.io/name": "serve", "app.kubernetes.io/managed-by": "bodywork-render"}
 
@@ -549,6 +550,7 @@ def test_the_generated_code_is_made_from_the_extract_the_crd_schemas_and_the_tem
     )
 
 
+@pytest.mark.slow
 def test_every_render_of_the_shipped_templates_is_accepted_without_jsonschema_rs(tmp_path: Path) -> None:
     """The projects, the gitops manifests, the corpus in every layout and with every flag, the chart through Helm."""
     from bodywork_render.render.chart import render_chart
@@ -659,7 +661,8 @@ def test_the_objects_we_test_with_are_accepted() -> None:
     assert not accepted(far_fetched_deployment())
 
 
-@settings(derandomize=True, max_examples=1500, deadline=None, database=None)
+@pytest.mark.slow
+@settings(max_examples=examples(1500), deadline=None)
 @given(data=st.data())
 def test_what_the_generated_code_accepts_jsonschema_rs_accepts(data: st.DataObject) -> None:
     bases = [make() for make in BUILTIN + CUSTOM + [cron_job, far_fetched_deployment]] + list(sample())
@@ -685,6 +688,7 @@ def test_what_the_generated_code_accepts_jsonschema_rs_accepts(data: st.DataObje
     assert valid(obj) or not accepted(obj)
 
 
+@pytest.mark.slow
 def test_every_value_one_edit_from_a_rendered_object_gets_no_laxer_verdict() -> None:
     """Each value of one object of each kind replaced by each of JSON_VALUES: accepted only if valid; and most valid
     neighbours are accepted (the pruned schema is not much stricter on the fields it kept)."""

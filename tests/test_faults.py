@@ -30,6 +30,9 @@ from bodywork_render.render.write import read_tree, write_tree
 from tests.gitdaemon import GitDaemon, free_port
 from tests.renderkit import COMMIT, EXAMPLE, PROJECTS, REPO_URL
 
+# Fault injection: every step of a render or publish killed in turn, daemons cut mid-talk.
+pytestmark = pytest.mark.slow
+
 PARALLEL = PROJECTS / "parallel-secrets-ingress"
 OTHER_COMMIT = "fedcba9876543210fedcba9876543210fedcba98"
 SECRET = "t0ken-N3ver-Sh0wn"

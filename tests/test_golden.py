@@ -95,6 +95,7 @@ sys.stdout.write(json.dumps(out, sort_keys=True, indent=1))
 """
 
 
+@pytest.mark.slow
 def test_output_is_byte_identical_across_processes_with_different_hash_seeds() -> None:
     """Set and dict orders that follow string hashes would change between runs; one process never sees that."""
     outputs = []

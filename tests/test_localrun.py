@@ -111,6 +111,7 @@ def pushed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[GitDaemon
         yield daemon, _git("rev-parse", "HEAD", cwd=work)
 
 
+@pytest.mark.slow
 def test_run_stage_trains_from_a_commit_then_serves_from_a_branch_until_sigterm(
     pushed: tuple[GitDaemon, str], tmp_path: Path
 ) -> None:
@@ -142,6 +143,7 @@ def test_run_stage_trains_from_a_commit_then_serves_from_a_branch_until_sigterm(
     assert (workdir / ".bodywork" / "bodywork_runner.py").is_file()
 
 
+@pytest.mark.slow
 def test_run_stage_exits_with_the_stages_code(pushed: tuple[GitDaemon, str], tmp_path: Path) -> None:
     daemon, commit = pushed
     # No model in this folder: serve exits 1 at start.
@@ -153,6 +155,7 @@ def test_run_stage_exits_with_the_stages_code(pushed: tuple[GitDaemon, str], tmp
     assert "no model at" in result.stderr and "serve/serve.py failed with exit code 1" in result.stderr
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("repo", "ref", "expected"),
     [
@@ -186,6 +189,7 @@ def test_run_stage_with_a_wrong_commit_or_url_is_a_clear_error_without_credentia
         assert secret not in output
 
 
+@pytest.mark.slow
 def test_run_stage_of_a_project_in_a_folder_at_an_annotated_tag(tmp_path: Path) -> None:
     work = tmp_path / "monorepo"
     shutil.copytree(EXAMPLE, work / "ml" / "pipeline", ignore=shutil.ignore_patterns("artifacts", "__pycache__"))
@@ -208,6 +212,7 @@ def test_run_stage_of_a_project_in_a_folder_at_an_annotated_tag(tmp_path: Path) 
     assert "--project-path '../x': expected a folder inside the repository" in escape.stderr
 
 
+@pytest.mark.slow
 def test_run_stage_of_an_unknown_stage_names_the_stages(pushed: tuple[GitDaemon, str]) -> None:
     daemon, commit = pushed
     result = run_bodywork("run-stage", "evaluate", "--repo", daemon.url("train-and-serve"), "--ref", commit)
@@ -254,6 +259,7 @@ def _example_copy(folder: Path, port: int) -> Path:
     return folder
 
 
+@pytest.mark.slow
 def test_run_trains_serves_health_checked_then_stops_everything(tmp_path: Path) -> None:
     port = free_port()
     project = _example_copy(tmp_path / "project", port)
@@ -269,6 +275,7 @@ def test_run_trains_serves_health_checked_then_stops_everything(tmp_path: Path) 
     assert not listening(port)
 
 
+@pytest.mark.slow
 def test_run_with_serve_keeps_the_service_until_ctrl_c(tmp_path: Path) -> None:
     port = free_port()
     project = _example_copy(tmp_path / "project", port)
@@ -335,6 +342,7 @@ def _batch(name: str, retries: int = 0, args: tuple[str, ...] = ()) -> str:
     )
 
 
+@pytest.mark.slow
 def test_a_failing_stage_stops_everything_and_runs_run_on_failure(tmp_path: Path) -> None:
     port = free_port()
     marker = tmp_path / "marker"
@@ -377,6 +385,7 @@ while not pathlib.Path(other).exists():
 """
 
 
+@pytest.mark.slow
 def test_the_stages_of_one_step_run_together(tmp_path: Path) -> None:
     port = free_port()
     stages = _batch("left", args=("left-up", "right-up")) + _batch("right", args=("right-up", "left-up"))
@@ -390,6 +399,7 @@ def test_the_stages_of_one_step_run_together(tmp_path: Path) -> None:
     assert "bodywork: step 2 of 2: left, right" in result.stderr
 
 
+@pytest.mark.slow
 def test_a_service_that_never_listens_fails_the_run_in_its_startup_time(tmp_path: Path) -> None:
     port = free_port()
     project = _project(
@@ -429,6 +439,7 @@ def test_a_port_in_use_on_this_machine_is_refused_before_anything_runs(tmp_path:
     assert result.stdout == ""
 
 
+@pytest.mark.slow
 def test_an_interrupted_run_stops_its_stages_without_run_on_failure(tmp_path: Path) -> None:
     port = free_port()
     stages = _batch("slow") + _batch("on_failure")

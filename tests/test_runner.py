@@ -34,6 +34,7 @@ from typing import Any
 
 import pytest
 
+from tests.ci import unavailable
 from tests.gitdaemon import GitDaemon, free_port, listening
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -201,6 +202,7 @@ def trained(
     return artifacts, result
 
 
+@pytest.mark.slow
 def test_fetch_checks_out_exactly_the_pinned_commit_shallowly(
     example: Example, fetched: tuple[Path, subprocess.CompletedProcess[str]]
 ) -> None:
@@ -216,6 +218,7 @@ def test_fetch_checks_out_exactly_the_pinned_commit_shallowly(
     assert "fetching all branches" not in result.stderr
 
 
+@pytest.mark.slow
 def test_fetch_falls_back_to_a_full_fetch_when_the_server_refuses_a_commit(example: Example, tmp_path: Path) -> None:
     # Protocol v0 servers refuse to send a commit that is not a branch tip unless configured to.
     env = _env(example.home, GIT_CONFIG_COUNT="1", GIT_CONFIG_KEY_0="protocol.version", GIT_CONFIG_VALUE_0="0")
@@ -229,6 +232,7 @@ def test_fetch_falls_back_to_a_full_fetch_when_the_server_refuses_a_commit(examp
     assert not stale.exists()
 
 
+@pytest.mark.slow
 def test_fetch_from_a_relative_path_reads_it_from_the_current_folder(example: Example, tmp_path: Path) -> None:
     repo = os.path.relpath(example.daemon.path("train-and-serve"))
     result = runner(
@@ -238,6 +242,7 @@ def test_fetch_from_a_relative_path_reads_it_from_the_current_folder(example: Ex
     assert (tmp_path / "src" / "train" / "train.py").is_file()
 
 
+@pytest.mark.slow
 def test_fetch_of_a_commit_the_repository_lacks_is_one_clear_error(example: Example, tmp_path: Path) -> None:
     result = runner(
         "fetch", "--repo", example.url, "--commit", ZERO_SHA, "--workspace", str(tmp_path), env=_env(example.home)
@@ -246,6 +251,7 @@ def test_fetch_of_a_commit_the_repository_lacks_is_one_clear_error(example: Exam
     assert not (tmp_path / "src").exists(), "a failed fetch left a checkout behind"
 
 
+@pytest.mark.slow
 def test_fetch_of_a_repository_the_server_lacks_is_one_clear_error(example: Example, tmp_path: Path) -> None:
     url = example.daemon.url("no-such-project")
     result = runner(
@@ -417,6 +423,7 @@ def test_shipped_known_hosts_hold_githubs_current_keys() -> None:
 # --- the example's stages -------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_train_stage_saves_a_model_using_the_images_packages(
     example: Example, trained: tuple[Path, subprocess.CompletedProcess[str]]
 ) -> None:
@@ -453,6 +460,7 @@ def _post_json(url: str, document: object) -> tuple[int, dict[str, Any]]:
         return error.code, dict(json.load(error))
 
 
+@pytest.mark.slow
 def test_serve_stage_answers_predictions_and_stops_on_sigterm(
     example: Example, fetched: tuple[Path, subprocess.CompletedProcess[str]], trained: tuple[Path, Any]
 ) -> None:
@@ -570,6 +578,7 @@ def _assert_stopped(pid: int, seconds: float = 2) -> None:
     raise AssertionError(f"process {pid}, started by the stage, outlived it")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("ignores_sigterm", [False, True], ids=["stops-on-sigterm", "needs-sigkill"])
 def test_stage_past_its_time_limit_is_killed_with_its_processes(tmp_path: Path, ignores_sigterm: bool) -> None:
     workspace = _workspace(
@@ -657,6 +666,7 @@ def _wheel(folder: Path, name: str, value: str) -> Path:
     return wheel
 
 
+@pytest.mark.slow
 def test_requirements_are_installed_into_the_workspace_once(tmp_path: Path) -> None:
     workspace = _workspace(
         tmp_path,
@@ -678,6 +688,7 @@ def test_requirements_are_installed_into_the_workspace_once(tmp_path: Path) -> N
     assert "step=install: skipping pip:" in again.stderr and "already holds these requirements" in again.stderr
 
 
+@pytest.mark.slow
 def test_fetch_and_run_need_no_writable_home(example: Example, tmp_path: Path) -> None:
     # In a pod HOME may be read-only: a HOME below a file can be neither created nor written.
     temporary = tmp_path / "tmp"
@@ -696,6 +707,7 @@ def test_fetch_and_run_need_no_writable_home(example: Example, tmp_path: Path) -
     assert result.stdout == "installed\n"
 
 
+@pytest.mark.slow
 def test_a_failing_install_stops_the_stage_before_it_runs(tmp_path: Path) -> None:
     workspace = _workspace(tmp_path, {"never.py": "open('ran', 'w').close()\n"})
     result = _run(workspace, "never.py", "--requirement", str(tmp_path / "missing-1.0-py3-none-any.whl"))
@@ -736,6 +748,7 @@ def test_run_without_a_checkout_is_one_clear_error(tmp_path: Path) -> None:
 # --- the git daemon fixture ---------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_git_daemon_serves_fetches_and_pushes_and_stops(tmp_path: Path) -> None:
     env = _env(tmp_path)
     work = tmp_path / "work"
@@ -782,12 +795,13 @@ def _interpreter(version: str) -> str | None:
     return None
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("version", ["3.8", "3.9", "3.10", "3.12", "3.13"])
 def test_runner_runs_in_older_and_newer_pythons(tmp_path: Path, version: str) -> None:
     # Users bring their own image: its Python may be older or newer than the one running the tests.
     python = _interpreter(version)
     if python is None:
-        pytest.skip(f"no python{version} here")
+        unavailable(f"no python{version} here (pyenv install {version}, or the distribution's package)")
     workspace = _workspace(tmp_path, {"show.py": "import sys\nprint(sys.version_info[:2], sys.argv[1:])\n"})
     result = subprocess.run(
         [python, str(RUNNER), "run", "--workspace", str(workspace), "--stage", "job", "--module", "show.py",
