@@ -179,12 +179,14 @@ def test_helm_lint_is_clean(project: Path, options: dict[str, Any], tmp_path: Pa
     assert helmsdk.lint(folder) == []
 
 
+@pytest.mark.slow  # a sweep of the whole corpus
 @pytest.mark.parametrize("path", corpus_params())
 def test_helm_lint_is_clean_for_the_corpus(path: Path, tmp_path: Path) -> None:
     folder, _ = chart(path, tmp_path)
     assert helmsdk.lint(folder) == []
 
 
+@pytest.mark.slow  # a sweep of the whole corpus
 @pytest.mark.parametrize("path", corpus_params())
 def test_corpus_chart_renders_the_manifests_objects(path: Path, tmp_path: Path) -> None:
     folder, rendered = chart(path, tmp_path)

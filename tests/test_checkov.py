@@ -32,6 +32,9 @@ from tests.ci import unavailable
 from tests.corpus import corpus_files, corpus_params
 from tests.renderkit import COMMIT, EXAMPLE, PROJECTS, REPO_URL, render
 
+# pip installs checkov into its own venv, then one scan reads everything.
+pytestmark = pytest.mark.slow
+
 ROOT = Path(__file__).resolve().parents[1]
 VENV = ROOT / "build" / "checkov-venv"
 # Pinned: a new release adds checks, so an unpinned scan fails on unchanged output. Raise it on purpose.

@@ -61,6 +61,7 @@ def assert_restricted(obj: dict[str, Any]) -> None:
     assert restricted_violations(obj) == [] and hardening_violations(obj) == []
 
 
+@pytest.mark.slow  # a sweep of the whole corpus
 @pytest.mark.parametrize("path", corpus_params(valid=True))
 def test_every_valid_corpus_file_renders_valid_restricted_objects_in_both_formats(path: Path, tmp_path: Path) -> None:
     plain = render(path)
