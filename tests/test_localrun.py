@@ -34,8 +34,9 @@ from tests.test_runner import TARGET_RANGE, _post_json, _wait_for_health
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE = ROOT / "examples" / "train-and-serve"
 ROW = [0.04, 0.05, 0.06, 0.02, -0.04, -0.03, -0.04, 0.0, 0.02, -0.02]
-# What a stopped service may take: far less than the 30 s grace period.
-STOP_SECONDS = 10
+# What a stopped service may take before the test gives up: far less than the 30 s grace period, so a run that
+# waits the grace period out fails, and far more than a prompt stop takes on a busy machine. Not a speed check.
+STOP_SECONDS = 20
 
 
 def _git(*args: str, cwd: Path) -> str:
@@ -86,12 +87,11 @@ def _predict(port: int) -> list[float]:
     return list(answer["predictions"])
 
 
-def _stop(process: subprocess.Popen[str], signum: int) -> tuple[int, str, str, float]:
-    """Send ``signum``; the exit code, output and seconds it took to end."""
-    began = time.monotonic()
+def _stop(process: subprocess.Popen[str], signum: int) -> tuple[int, str, str]:
+    """Send ``signum``; the exit code and output, once it ended within STOP_SECONDS."""
     process.send_signal(signum)
-    stdout, stderr = process.communicate(timeout=STOP_SECONDS + 5)
-    return process.returncode, stdout, stderr, time.monotonic() - began
+    stdout, stderr = process.communicate(timeout=STOP_SECONDS)
+    return process.returncode, stdout, stderr
 
 
 # --- run-stage, from a repository served by git daemon ------------------------------------------
@@ -132,9 +132,8 @@ def test_run_stage_trains_from_a_commit_then_serves_from_a_branch_until_sigterm(
         health = _wait_for_health(f"http://127.0.0.1:{port}/health", process)
         assert health["model"]["commit"] == commit
         assert len(_predict(port)) == 2
-        code, _, stderr, seconds = _stop(process, signal.SIGTERM)
+        code, _, stderr = _stop(process, signal.SIGTERM)
     assert code == 0, stderr
-    assert seconds < STOP_SECONDS
     assert f"bodywork: --ref main is commit {commit}" in stderr
     assert "SIGTERM received: passing it on to serve" in stderr
     assert "serve INFO SIGTERM received: stopping" in stderr
@@ -285,9 +284,8 @@ def test_run_with_serve_keeps_the_service_until_ctrl_c(tmp_path: Path) -> None:
         assert len(_predict(port)) == 2
         time.sleep(0.5)
         assert process.poll() is None, "--serve stopped the service"
-        code, _, stderr, seconds = _stop(process, signal.SIGINT)
+        code, _, stderr = _stop(process, signal.SIGINT)
     assert code == 0, stderr
-    assert seconds < STOP_SECONDS
     assert f"bodywork: serve serves on http://localhost:{port}" in stderr
     assert (workdir / "src").resolve() == project.resolve() and (workdir / "home").is_dir()
     assert not listening(port)
@@ -407,11 +405,10 @@ def test_a_service_that_never_listens_fails_the_run_in_its_startup_time(tmp_path
         _stages_config(port, "listener", ""),
         {"listener.py": "import time; time.sleep(60)"},
     )
-    began = time.monotonic()
-    result = run_bodywork("run", str(project))
+    # The listener sleeps 60 s: a run that waited for it rather than its 2 s startup time would time out here.
+    result = run_bodywork("run", str(project), timeout=30)
     assert result.returncode == 1, result.stderr
     assert f"service listener did not listen on port {port} within 2 s" in result.stderr
-    assert time.monotonic() - began < 15
 
 
 def test_two_services_on_one_port_are_refused_before_anything_runs(tmp_path: Path) -> None:
@@ -457,9 +454,8 @@ def test_an_interrupted_run_stops_its_stages_without_run_on_failure(tmp_path: Pa
         for line in process.stdout:
             if line == "[slow] started\n":
                 break
-        code, _, stderr, seconds = _stop(process, signal.SIGINT)
+        code, _, stderr = _stop(process, signal.SIGINT)
     assert code == 130, stderr
-    assert seconds < STOP_SECONDS
     assert "bodywork: SIGINT received: stopping every stage" in stderr
     assert "bodywork: slow stopped (exit code 143)" in stderr and "bodywork: listener stopped (exit code 0)" in stderr
     assert not (project / "on-failure-ran").exists()
