@@ -758,51 +758,90 @@ def test_a_schema_that_would_let_a_value_go_unread_is_closed() -> None:
 
 
 # -- kubeconform: the subprocess contract, with a stand-in that answers in kubeconform's JSON format -----------
+#
+# kubeconform's `-output json -summary` report, as its pkg/output/json.go writes it (Go's json.MarshalIndent, two
+# spaces): "resources" lists only the resources that are not valid (valid ones need -verbose), each with the fields
+# filename ("stdin" when read from stdin), kind, name, version, status ("statusInvalid" or "statusError") and msg,
+# plus "validationErrors" ([{path: JSON pointer, msg}], omitted when empty); then "summary" counts. The messages
+# are those of its acceptance tests and of its JSON Schema library. It exits 1 when a resource is not valid.
+
+SCHEMA_URL = "https://raw.githubusercontent.com/yannh/kubernetes-json-schema/master/v1.31.0-standalone-strict"
+# A report as kubeconform prints it for an invalid Job and a Deployment whose apiVersion has no schema.
+KUBECONFORM_REPORT = f"""{{
+  "resources": [
+    {{
+      "filename": "stdin",
+      "kind": "Job",
+      "name": "train-1a2b3c4d",
+      "version": "batch/v1",
+      "status": "statusInvalid",
+      "msg": "problem validating schema. Check JSON formatting: jsonschema: '/spec/backoffLimit' does not validate with {SCHEMA_URL}/job-batch-v1.json#/properties/spec/properties/backoffLimit/type: expected integer or null, but got string",
+      "validationErrors": [
+        {{
+          "path": "/spec/backoffLimit",
+          "msg": "expected integer or null, but got string"
+        }},
+        {{
+          "path": "/spec/template/spec/containers/0",
+          "msg": "additionalProperties 'imagePullPolicyy' not allowed"
+        }}
+      ]
+    }},
+    {{
+      "filename": "stdin",
+      "kind": "Deployment",
+      "name": "serve",
+      "version": "apps/v1beta1",
+      "status": "statusError",
+      "msg": "could not find schema for Deployment"
+    }}
+  ],
+  "summary": {{
+    "valid": 1,
+    "invalid": 1,
+    "errors": 1,
+    "skipped": 0
+  }}
+}}
+"""  # noqa: E501 - kubeconform's own line
 
 FAKE_KUBECONFORM = """\
 #!{python}
 import json, sys
 from pathlib import Path
 
-record = Path(__file__).with_name("record.json")
+here = Path(__file__).parent
 documents = [json.loads(doc) for doc in sys.stdin.read().split("\\n---\\n") if doc.strip()]
-record.write_text(json.dumps({{"argv": sys.argv[1:], "documents": documents}}))
-mode = Path(__file__).with_name("mode").read_text().strip()
+(here / "record.json").write_text(json.dumps({{"argv": sys.argv[1:], "documents": documents}}))
+mode = (here / "mode").read_text().strip()
 if mode == "garbage":
     print("panic: runtime error")
     sys.exit(2)
-resources = []
-for doc in documents:
-    kind, name, version = doc["kind"], doc["metadata"]["name"], doc["apiVersion"]
-    spec = doc.get("spec", {{}})
-    if kind == "Job" and not isinstance(spec.get("backoffLimit"), int):
-        resources.append({{"filename": "stdin", "kind": kind, "name": name, "version": version,
-                           "status": "statusInvalid",
-                           "msg": "problem validating schema. Check JSON formatting: jsonschema: ...",
-                           "validationErrors": [{{"path": "/spec/backoffLimit",
-                                                  "msg": "expected integer or null, but got string"}},
-                                                 {{"path": "/spec/template/spec/containers/0",
-                                                  "msg": "additional properties 'imagePullPolicyy' not allowed"}}]}})
-    elif kind == "Service":
-        resources.append({{"filename": "stdin", "kind": kind, "name": name, "version": version,
-                           "status": "statusValid", "msg": ""}})
-    elif version == "apps/v1beta1":
-        resources.append({{"filename": "stdin", "kind": kind, "name": name, "version": version,
-                           "status": "statusError",
-                           "msg": "could not find schema for " + kind}})
-print(json.dumps({{"resources": resources, "summary": {{"valid": len(documents) - len(resources),
-      "invalid": 1, "errors": 0, "skipped": 0}}}}, indent=2))
-sys.exit(1 if resources else 0)
+sys.stdout.write((here / "report.json").read_text())
+sys.exit(1 if json.loads((here / "report.json").read_text())["resources"] else 0)
 """
 
 
 @pytest.fixture()
 def fake_kubeconform(no_kubeconform: Path) -> Path:
+    """kubeconform on PATH: it records its arguments and stdin, then prints report.json (KUBECONFORM_REPORT)."""
     script = no_kubeconform / "kubeconform"
     script.write_text(FAKE_KUBECONFORM.format(python=sys.executable))
     script.chmod(0o755)
     (no_kubeconform / "mode").write_text("normal")
+    (no_kubeconform / "report.json").write_text(KUBECONFORM_REPORT)
     return no_kubeconform
+
+
+def test_the_stand_in_report_has_kubeconforms_json_layout() -> None:
+    """Field names, their order and the indentation of kubeconform's Go encoder; nothing our parser would not read."""
+    report = json.loads(KUBECONFORM_REPORT)
+    assert json.dumps(report, indent=2) + "\n" == KUBECONFORM_REPORT
+    assert list(report) == ["resources", "summary"]
+    assert list(report["summary"]) == ["valid", "invalid", "errors", "skipped"]
+    fields = ["filename", "kind", "name", "version", "status", "msg"]
+    assert [list(r) for r in report["resources"]] == [[*fields, "validationErrors"], fields]
+    assert all(list(e) == ["path", "msg"] for e in report["resources"][0]["validationErrors"])
 
 
 def test_kubeconform_is_called_strictly_with_the_builtin_objects_on_stdin(fake_kubeconform: Path) -> None:
@@ -824,11 +863,19 @@ def test_kubeconform_is_called_strictly_with_the_builtin_objects_on_stdin(fake_k
             "Job",
             "train-1a2b3c4d",
             "spec.template.spec.containers[0]",
-            "additional properties 'imagePullPolicyy' not allowed",
+            "additionalProperties 'imagePullPolicyy' not allowed",
         ),
         ObjectProblem("Deployment", "serve", "", "could not find schema for Deployment"),
         ObjectProblem("?", "?", "", "expected an object, got string"),
     ]
+
+
+def test_a_kubeconform_report_without_resources_is_no_problem(fake_kubeconform: Path) -> None:
+    # kubeconform's report when every resource is valid, as its pkg/output/json_test.go expects it.
+    summary = '  "summary": {\n    "valid": 1,\n    "invalid": 0,\n    "errors": 0,\n    "skipped": 0\n  }\n'
+    (fake_kubeconform / "report.json").write_text('{\n  "resources": [],\n' + summary + "}\n")
+    assert check_objects([job()], "1.31") == []
+    assert [doc["kind"] for doc in json.loads((fake_kubeconform / "record.json").read_text())["documents"]] == ["Job"]
 
 
 def test_kubeconform_without_a_report_is_an_error(fake_kubeconform: Path) -> None:
