@@ -9,6 +9,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Literal
 
 import pytest
 
@@ -17,6 +18,7 @@ from tests.goldenfiles import Golden
 from tests.renderkit import EXAMPLE, PROJECTS, ROOT, render
 
 GOLDEN = Path(__file__).parent / "golden"
+Layout = Literal["manifests", "kustomize"]
 CASES = {
     "train-and-serve": (EXAMPLE, {}),
     "parallel-secrets-ingress": (
@@ -29,7 +31,7 @@ CASES = {
 
 @pytest.mark.parametrize("layout", ["manifests", "kustomize"])
 @pytest.mark.parametrize("name", sorted(CASES))
-def test_rendered_output_matches_the_golden_files(name: str, layout: str, golden: Golden) -> None:
+def test_rendered_output_matches_the_golden_files(name: str, layout: Layout, golden: Golden) -> None:
     project, options = CASES[name]
     options = {"engine": default_engine(layout), **options}
     files = render(project, layout=layout, deploy_path=f"./envs/test/{name}", **options).files
