@@ -1,8 +1,8 @@
 """`bodywork publish` against real bare repositories served by `git daemon` on 127.0.0.1.
 
 The source project is a real git checkout whose origin is on the daemon; the
-deployment repository is another bare repository there. Helpers here are shared with
-test_refresh.py.
+deployment repository is another bare repository there (the ``repos`` fixture; its
+helpers in tests/repos.py are shared with test_refresh.py).
 """
 
 from __future__ import annotations
