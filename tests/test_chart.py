@@ -2,13 +2,12 @@
 Kubernetes schemas.
 
 Golden files of one chart live in tests/golden/helm/; after a deliberate change rewrite them with
-BODYWORK_UPDATE_GOLDEN=1 and review the diff.
+`pytest --update-golden` and review the diff.
 """
 
 from __future__ import annotations
 
 import copy
-import os
 import re
 import shutil
 import subprocess
@@ -43,6 +42,7 @@ from bodywork_render.verify.kubernetes import DEFAULT_K8S_VERSION, schema_proble
 from bodywork_render.verify.podsecurity import hardening_violations, restricted_violations
 from tests import helmsdk
 from tests.corpus import corpus_params
+from tests.goldenfiles import Golden
 from tests.renderkit import COMMIT, EXAMPLE, PROJECTS, REPO_URL, of_kind, render, service_project, target_port
 
 GOLDEN = Path(__file__).parent / "golden" / "helm"
@@ -199,12 +199,14 @@ def test_helm_lint_is_clean(project: Path, options: dict[str, Any], tmp_path: Pa
     assert helmsdk.lint(folder) == []
 
 
+@pytest.mark.slow  # a sweep of the whole corpus
 @pytest.mark.parametrize("path", corpus_params())
 def test_helm_lint_is_clean_for_the_corpus(path: Path, tmp_path: Path) -> None:
     folder, _ = chart(path, tmp_path)
     assert helmsdk.lint(folder) == []
 
 
+@pytest.mark.slow  # a sweep of the whole corpus
 @pytest.mark.parametrize("path", corpus_params())
 def test_corpus_chart_renders_the_manifests_objects(path: Path, tmp_path: Path) -> None:
     folder, rendered = chart(path, tmp_path)
@@ -514,13 +516,9 @@ def test_split_image(reference: str, parts: tuple[str, str, str]) -> None:
 # --- output: golden files, determinism, package, CLI ------------------------------------------------------
 
 
-def test_golden_chart(tmp_path: Path) -> None:
+def test_golden_chart(tmp_path: Path, golden: Golden) -> None:
     _, rendered = chart(EXAMPLE, tmp_path)
-    expected = GOLDEN / "train-and-serve"
-    if os.environ.get("BODYWORK_UPDATE_GOLDEN") == "1":
-        shutil.rmtree(expected, ignore_errors=True)
-        write_tree(expected, rendered.files)
-    assert rendered.files == read_tree(expected)
+    golden.check_tree(GOLDEN / "train-and-serve", rendered.files)
 
 
 def test_chart_is_deterministic(tmp_path: Path) -> None:

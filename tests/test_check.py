@@ -6,11 +6,9 @@ import copy
 import datetime
 import json
 import os
-import re
 import subprocess
 import sys
 import textwrap
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +20,15 @@ from bodywork_render.verify.kubernetes import (
     dotted_path,
     schema_problems,
     supported_k8s_versions,
+)
+from scripts.extract_k8s import (
+    DEFS_URI,
+    EXTRACT,
+    make_extract,
+    package_definitions,
+    served,
+    templated_kinds,
+    without_descriptions,
 )
 
 LABELS = {"app.kubernetes.io/name": "serve", "app.kubernetes.io/managed-by": "bodywork-render"}
@@ -430,8 +437,6 @@ def test_dotted_path() -> None:
 # -- schemas/k8s: our extract of the default release's definitions ------------------------------------------------
 
 ROOT = Path(__file__).resolve().parents[1]
-EXTRACT = ROOT / "schemas" / "k8s" / f"v{DEFAULT_K8S_VERSION}.json"
-DEFS_URI = "https://kubernetes.io/api/_definitions.json"
 
 
 def cron_job() -> dict[str, Any]:
@@ -464,94 +469,11 @@ def far_fetched_deployment() -> dict[str, Any]:
     return obj
 
 
-def references(node: Any) -> Iterator[str]:
-    """Every $ref in a schema."""
-    if isinstance(node, dict):
-        for key, value in node.items():
-            yield from [value] if key == "$ref" else references(value)
-    elif isinstance(node, list):
-        for item in node:
-            yield from references(item)
-
-
-def package_definitions(release: str) -> Path:
-    import kubernetes_validate
-
-    folder = Path(kubernetes_validate.__file__).parent / "kubernetes-json-schema" / f"v{release}.0-local-strict"
-    return folder / "_definitions.json"
-
-
-def templated_kinds() -> set[tuple[str, str]]:
-    """Every (apiVersion, kind) that a template of templates/ starts an object with."""
-    header = re.compile(r"^apiVersion: (\S+)\n(?:.*\n)?kind: (\S+)$", re.MULTILINE)
-    return {match for template in (ROOT / "templates").rglob("*.j2") for match in header.findall(template.read_text())}
-
-
-def without_descriptions(schema: Any) -> Any:
-    """A schema without its description keywords; a property called "description" stays."""
-    if not isinstance(schema, dict):
-        return schema
-    kept = {}
-    for key, value in schema.items():
-        if key in ("properties", "$defs", "patternProperties"):
-            value = {name: without_descriptions(sub) for name, sub in value.items()}
-        elif key in ("additionalProperties", "items", "not"):
-            value = without_descriptions(value)
-        elif key in ("oneOf", "anyOf", "allOf", "prefixItems"):
-            value = [without_descriptions(sub) for sub in value]
-        if key != "description":
-            kept[key] = value
-    return kept
-
-
-def served(document: dict[str, Any]) -> dict[tuple[str, str], str]:
-    """The definition name of each (apiVersion, kind) of a definitions document."""
-    return {
-        (f"{g['group']}/{g['version']}" if g["group"] else g["version"], g["kind"]): name
-        for name, definition in document["$defs"].items()
-        for g in definition.get("x-kubernetes-group-version-kind", ())
-    }
-
-
-def make_extract(release: str) -> dict[str, Any]:
-    """What schemas/k8s/v<release>.json holds: the definitions that our templates' built-in kinds and our CRDs reach."""
-    from importlib.metadata import version
-
-    path = package_definitions(release)
-    document = json.loads(path.read_text(encoding="utf-8"))
-    names = served(document)
-    reached: set[str] = set()
-    todo = [names[gvk] for gvk in templated_kinds() if gvk in names]
-    for crd in (ROOT / "schemas" / "crds").glob("*.json"):
-        crd_refs = references(json.loads(crd.read_text(encoding="utf-8")))
-        todo += [ref.partition("#/$defs/")[2] for ref in crd_refs if ref.startswith(DEFS_URI)]
-    while todo:
-        name = todo.pop()
-        if name not in reached:
-            reached.add(name)
-            todo += [ref.partition("#/$defs/")[2] for ref in references(document["$defs"][name])]
-    return {
-        "source": {
-            "package": f"kubernetes-validate {version('kubernetes-validate')}",
-            "file": f"{path.parent.name}/{path.name}",
-            "size": path.stat().st_size,
-        },
-        "definitions": without_descriptions(
-            {
-                **document,
-                "$defs": {name: definition for name, definition in document["$defs"].items() if name in reached},
-            }
-        ),
-    }
-
-
 def test_the_extract_is_made_from_the_installed_kubernetes_validate() -> None:
-    """After a kubernetes-validate upgrade or a new kind in templates/, BODYWORK_UPDATE_GOLDEN=1 rewrites it."""
-    expected = make_extract(DEFAULT_K8S_VERSION)
-    if os.environ.get("BODYWORK_UPDATE_GOLDEN") == "1":
-        EXTRACT.parent.mkdir(exist_ok=True)
-        EXTRACT.write_text(json.dumps(expected, indent=1) + "\n", encoding="utf-8")
-    assert json.loads(EXTRACT.read_text(encoding="utf-8")) == expected
+    """The shipped extract is what scripts/extract_k8s.py makes now; the test compares and never rewrites it."""
+    assert json.loads(EXTRACT.read_text(encoding="utf-8")) == make_extract(DEFAULT_K8S_VERSION), (
+        f"{EXTRACT.relative_to(ROOT)} is stale: run `.venv/bin/python -m scripts.extract_k8s` and review the diff"
+    )
     assert {("batch/v1", "CronJob"), ("apps/v1", "Deployment"), ("v1", "Namespace")} <= templated_kinds()
     assert without_descriptions({"description": "d", "properties": {"description": {"description": "d"}}}) == {
         "properties": {"description": {}}
@@ -602,51 +524,90 @@ def test_values_that_a_template_never_writes_get_the_schema_verdict() -> None:
 
 
 # -- kubeconform: the subprocess contract, with a stand-in that answers in kubeconform's JSON format -----------
+#
+# kubeconform's `-output json -summary` report, as its pkg/output/json.go writes it (Go's json.MarshalIndent, two
+# spaces): "resources" lists only the resources that are not valid (valid ones need -verbose), each with the fields
+# filename ("stdin" when read from stdin), kind, name, version, status ("statusInvalid" or "statusError") and msg,
+# plus "validationErrors" ([{path: JSON pointer, msg}], omitted when empty); then "summary" counts. The messages
+# are those of its acceptance tests and of its JSON Schema library. It exits 1 when a resource is not valid.
+
+SCHEMA_URL = "https://raw.githubusercontent.com/yannh/kubernetes-json-schema/master/v1.31.0-standalone-strict"
+# A report as kubeconform prints it for an invalid Job and a Deployment whose apiVersion has no schema.
+KUBECONFORM_REPORT = f"""{{
+  "resources": [
+    {{
+      "filename": "stdin",
+      "kind": "Job",
+      "name": "train-1a2b3c4d",
+      "version": "batch/v1",
+      "status": "statusInvalid",
+      "msg": "problem validating schema. Check JSON formatting: jsonschema: '/spec/backoffLimit' does not validate with {SCHEMA_URL}/job-batch-v1.json#/properties/spec/properties/backoffLimit/type: expected integer or null, but got string",
+      "validationErrors": [
+        {{
+          "path": "/spec/backoffLimit",
+          "msg": "expected integer or null, but got string"
+        }},
+        {{
+          "path": "/spec/template/spec/containers/0",
+          "msg": "additionalProperties 'imagePullPolicyy' not allowed"
+        }}
+      ]
+    }},
+    {{
+      "filename": "stdin",
+      "kind": "Deployment",
+      "name": "serve",
+      "version": "apps/v1beta1",
+      "status": "statusError",
+      "msg": "could not find schema for Deployment"
+    }}
+  ],
+  "summary": {{
+    "valid": 1,
+    "invalid": 1,
+    "errors": 1,
+    "skipped": 0
+  }}
+}}
+"""  # noqa: E501 - kubeconform's own line
 
 FAKE_KUBECONFORM = """\
 #!{python}
 import json, sys
 from pathlib import Path
 
-record = Path(__file__).with_name("record.json")
+here = Path(__file__).parent
 documents = [json.loads(doc) for doc in sys.stdin.read().split("\\n---\\n") if doc.strip()]
-record.write_text(json.dumps({{"argv": sys.argv[1:], "documents": documents}}))
-mode = Path(__file__).with_name("mode").read_text().strip()
+(here / "record.json").write_text(json.dumps({{"argv": sys.argv[1:], "documents": documents}}))
+mode = (here / "mode").read_text().strip()
 if mode == "garbage":
     print("panic: runtime error")
     sys.exit(2)
-resources = []
-for doc in documents:
-    kind, name, version = doc["kind"], doc["metadata"]["name"], doc["apiVersion"]
-    spec = doc.get("spec", {{}})
-    if kind == "Job" and not isinstance(spec.get("backoffLimit"), int):
-        resources.append({{"filename": "stdin", "kind": kind, "name": name, "version": version,
-                           "status": "statusInvalid",
-                           "msg": "problem validating schema. Check JSON formatting: jsonschema: ...",
-                           "validationErrors": [{{"path": "/spec/backoffLimit",
-                                                  "msg": "expected integer or null, but got string"}},
-                                                 {{"path": "/spec/template/spec/containers/0",
-                                                  "msg": "additional properties 'imagePullPolicyy' not allowed"}}]}})
-    elif kind == "Service":
-        resources.append({{"filename": "stdin", "kind": kind, "name": name, "version": version,
-                           "status": "statusValid", "msg": ""}})
-    elif version == "apps/v1beta1":
-        resources.append({{"filename": "stdin", "kind": kind, "name": name, "version": version,
-                           "status": "statusError",
-                           "msg": "could not find schema for " + kind}})
-print(json.dumps({{"resources": resources, "summary": {{"valid": len(documents) - len(resources),
-      "invalid": 1, "errors": 0, "skipped": 0}}}}, indent=2))
-sys.exit(1 if resources else 0)
+sys.stdout.write((here / "report.json").read_text())
+sys.exit(1 if json.loads((here / "report.json").read_text())["resources"] else 0)
 """
 
 
 @pytest.fixture()
 def fake_kubeconform(no_kubeconform: Path) -> Path:
+    """kubeconform on PATH: it records its arguments and stdin, then prints report.json (KUBECONFORM_REPORT)."""
     script = no_kubeconform / "kubeconform"
     script.write_text(FAKE_KUBECONFORM.format(python=sys.executable))
     script.chmod(0o755)
     (no_kubeconform / "mode").write_text("normal")
+    (no_kubeconform / "report.json").write_text(KUBECONFORM_REPORT)
     return no_kubeconform
+
+
+def test_the_stand_in_report_has_kubeconforms_json_layout() -> None:
+    """Field names, their order and the indentation of kubeconform's Go encoder; nothing our parser would not read."""
+    report = json.loads(KUBECONFORM_REPORT)
+    assert json.dumps(report, indent=2) + "\n" == KUBECONFORM_REPORT
+    assert list(report) == ["resources", "summary"]
+    assert list(report["summary"]) == ["valid", "invalid", "errors", "skipped"]
+    fields = ["filename", "kind", "name", "version", "status", "msg"]
+    assert [list(r) for r in report["resources"]] == [[*fields, "validationErrors"], fields]
+    assert all(list(e) == ["path", "msg"] for e in report["resources"][0]["validationErrors"])
 
 
 def test_kubeconform_is_called_strictly_with_the_builtin_objects_on_stdin(fake_kubeconform: Path) -> None:
@@ -668,11 +629,19 @@ def test_kubeconform_is_called_strictly_with_the_builtin_objects_on_stdin(fake_k
             "Job",
             "train-1a2b3c4d",
             "spec.template.spec.containers[0]",
-            "additional properties 'imagePullPolicyy' not allowed",
+            "additionalProperties 'imagePullPolicyy' not allowed",
         ),
         ObjectProblem("Deployment", "serve", "", "could not find schema for Deployment"),
         ObjectProblem("?", "?", "", "expected an object, got string"),
     ]
+
+
+def test_a_kubeconform_report_without_resources_is_no_problem(fake_kubeconform: Path) -> None:
+    # kubeconform's report when every resource is valid, as its pkg/output/json_test.go expects it.
+    summary = '  "summary": {\n    "valid": 1,\n    "invalid": 0,\n    "errors": 0,\n    "skipped": 0\n  }\n'
+    (fake_kubeconform / "report.json").write_text('{\n  "resources": [],\n' + summary + "}\n")
+    assert schema_problems([job()], "1.31") == []
+    assert [doc["kind"] for doc in json.loads((fake_kubeconform / "record.json").read_text())["documents"]] == ["Job"]
 
 
 def test_kubeconform_without_a_report_is_an_error(fake_kubeconform: Path) -> None:

@@ -10,8 +10,7 @@ from bodywork_render.diagnostics import BodyworkError
 from bodywork_render.gitops.publish import Target
 from bodywork_render.gitops.refresh import Refreshed, Upstream, refresh
 from bodywork_render.render.options import RenderOptions
-from tests.gitdaemon import git_daemon  # noqa: F401 - a fixture
-from tests.test_publish import FAST, MINIMAL, Repos, bodywork, git, repos  # noqa: F401 - repos is a fixture
+from tests.repos import FAST, MINIMAL, Repos, bodywork, git
 
 STAGING = "stages:\n  serve:\n    replicas: 3\n"
 

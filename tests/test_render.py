@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -16,6 +17,7 @@ from bodywork_render.render.manifests import Rendered
 from bodywork_render.render.write import read_tree
 from bodywork_render.verify.kubernetes import schema_problems
 from bodywork_render.verify.podsecurity import hardening_violations, restricted_violations
+from tests.ci import unavailable
 from tests.corpus import corpus_params
 from tests.renderkit import (
     COMMIT,
@@ -46,6 +48,8 @@ def bodywork(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess
 
 def kustomize_build(folder: Path) -> list[dict[str, Any]]:
     """What `kubectl kustomize` (kustomize v5) builds from a folder."""
+    if shutil.which("kubectl") is None:
+        unavailable("needs kubectl on PATH: its built-in kustomize builds the kustomize layout")
     result = subprocess.run(["kubectl", "kustomize", str(folder)], capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
     return [d for d in yaml.safe_load_all(result.stdout) if d]
@@ -77,6 +81,7 @@ def assert_restricted(obj: dict[str, Any]) -> None:
     assert restricted_violations(obj) == [] and hardening_violations(obj) == []
 
 
+@pytest.mark.slow  # a sweep of the whole corpus
 @pytest.mark.parametrize("path", corpus_params(valid=True))
 def test_every_valid_corpus_file_renders_valid_restricted_objects_in_both_formats(path: Path, tmp_path: Path) -> None:
     plain = render(path)

@@ -1,7 +1,7 @@
 """The compiled schema check (bodywork_render/spec/_schema_compiled.py) against jsonschema_rs, which it stands in for.
 
 `bodywork validate` trusts the compiled check alone when it accepts a document, so it must accept
-exactly what jsonschema_rs accepts: on every case and corpus file, on derandomized mutations of them
+exactly what jsonschema_rs accepts: on every case and corpus file, on generated mutations of them
 (booleans for integers, 1.0, huge numbers, NaN, strings at the edge of every pattern, the version
 switch...) and, for every pattern, on every character of the Basic Multilingual Plane.
 """
@@ -29,12 +29,13 @@ from bodywork_render.spec._schema_compiled import accepts
 from bodywork_render.spec.load import Document, parse_yaml
 from bodywork_render.spec.validate import validate_document
 from scripts.compile_schema import DRAFT_2020_12, SCHEMAS, TARGET, SchemaError, generate, prepared, python_regex
+from tests.ci import examples
 from tests.corpus import corpus_files
 
 ROOT = Path(__file__).resolve().parents[1]
 CASES = Path(__file__).parent / "cases"
 RUST = {schema: jsonschema_rs.Draft202012Validator(load_json(schema)) for schema in SCHEMAS}
-PROPERTY = settings(derandomize=True, max_examples=2000, deadline=None, database=None)
+PROPERTY = settings(max_examples=examples(2000), deadline=None)
 
 
 def test_the_committed_module_is_generated_from_the_current_schemas() -> None:
@@ -210,6 +211,7 @@ def neighbours(value: Any) -> list[Any]:
     return EDGE_VALUES
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "name", sorted(name for name, data in BASES.items() if any(accepts(schema, data) for schema in SCHEMAS))
 )
@@ -332,6 +334,7 @@ def mutated(draw: st.DrawFn) -> Any:
     return data
 
 
+@pytest.mark.slow
 @PROPERTY
 @given(mutated())
 def test_mutated_documents_get_the_same_verdict(data: Any) -> None:

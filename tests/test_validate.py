@@ -48,15 +48,12 @@ def test_file_over_the_size_limit_is_refused(tmp_path: Path) -> None:
     ]
 
 
-def test_alias_bomb_is_refused_fast() -> None:
-    import time
-
+def test_alias_bomb_is_refused_at_its_first_alias() -> None:
+    # Refused at the first alias, it is never expanded (10**9 strings); speed belongs in benchmarks/.
     layers = ['a: &a ["lol"' + ', "lol"' * 9 + "]"]
     for prev, name in zip("abcdefgh", "bcdefghi", strict=False):
         layers.append(f"{name}: &{name} [" + ", ".join([f"*{prev}"] * 10) + "]")
-    started = time.perf_counter()
     _, diagnostics = check_project_text("\n".join(layers))
-    assert time.perf_counter() - started < 0.5
     assert [(d.line, d.column, d.message) for d in diagnostics] == [
         (2, 8, "invalid YAML: aliases (*a) are not supported: write the value out in full")
     ]

@@ -20,8 +20,8 @@ from typing import Annotated, Any, Literal
 
 from bodywork_render import __version__
 from bodywork_render.diagnostics import BodyworkError, Diagnostic
-from bodywork_render.render.images import split_image
 from bodywork_render.flags import Flag
+from bodywork_render.render.images import split_image
 from bodywork_render.render.labels import MANAGED_BY
 from bodywork_render.spec import names
 from bodywork_render.verify.kubernetes import DEFAULT_K8S_VERSION
