@@ -99,7 +99,7 @@ def test_flux_bootstrap_is_coherent_with_the_kustomize_render(tmp_path: Path) ->
     for module in ("a.py", "b.ipynb", "c/d.py"):
         (project / module).parent.mkdir(exist_ok=True)
         (project / module).touch()
-    options = RenderOptions(layout="kustomize", engine="flux", deploy_path="./envs/prod/demo")
+    options = RenderOptions(format="kustomize", engine="flux", deploy_path="./envs/prod/demo")
     rendered = render_project(project, options, repo_url="https://git.example.com/acme/demo.git", ref=COMMIT)
     bootstrap = flux_manifests(FluxOptions(repo=REPO, branch="main", path="envs/prod/demo", namespace="pipelines"))
     root = bootstrap.objects[1]["spec"]

@@ -59,7 +59,7 @@ def chart(
     """Render a project's chart with the fixed source of the golden files and write it into a folder."""
     rendered = render_chart(
         project,
-        RenderOptions(layout="helm", **options),  # type: ignore[arg-type]
+        RenderOptions(format="helm", **options),
         chart_version=chart_version,
         repo_url=REPO_URL,
         ref=COMMIT,

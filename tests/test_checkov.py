@@ -242,7 +242,7 @@ def scan(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Scan]:
     for folder, project in scanned_projects().items():
         write_tree(tree / folder, render(project, ingress_host="ml.example.com").files)
     chart = tmp_path_factory.mktemp("chart") / "chart"
-    rendered = render_chart(EXAMPLE, RenderOptions(layout="helm"), repo_url=REPO_URL, ref=COMMIT)  # type: ignore[arg-type]
+    rendered = render_chart(EXAMPLE, RenderOptions(format="helm"), repo_url=REPO_URL, ref=COMMIT)
     write_tree(chart, rendered.files)
     values = {"ingress": {"host": "ml.example.com"}, "stages": {"serve": {"ingress": {"enabled": True}}}}
     write_objects(

@@ -275,7 +275,7 @@ def test_reproduce_flags_parse_back_to_the_same_options() -> None:
     from bodywork_render.render.options import RenderOptions, flags_of, reproduce_flags
 
     options = RenderOptions(
-        layout="kustomize", engine="kubectl", namespace="ns x", runner_image="r:1", create_namespace=False,
+        format="kustomize", engine="kubectl", namespace="ns x", runner_image="r:1", namespace_object=False,
         ingress_class="nginx", ingress_host="ml.example.com", git_secret="git", flux_source="src",
         deploy_path="./envs/a", k8s_version="1.36",
     )  # fmt: skip

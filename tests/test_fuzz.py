@@ -89,7 +89,7 @@ C1_CONTROLS = re.compile("[\x7f-\x9f]")
 
 # Any text (including control characters, quotes, template syntax), or text that looks like a valid name.
 NAME_CHARS = string.ascii_letters + string.digits + "_.-"
-ANY_TEXT = st.text(st.characters(blacklist_categories=("Cs",)), max_size=20)
+ANY_TEXT = st.text(st.characters(exclude_categories=["Cs"]), max_size=20)
 NAMEISH = st.text(NAME_CHARS, min_size=1, max_size=70)
 TRICKY = st.sampled_from(
     ["{{ .Release.Name }}", "[[ x ]]", "x\n---\nkind: Secret", "no", "0644", "~", "", "null", "yes"]
@@ -178,9 +178,9 @@ def documents(draw: st.DrawFn) -> dict[str, Any]:
 def render_any(folder: Path, layout: str, options: dict[str, Any]) -> Rendered:
     """Render the project in a folder in one of the three formats."""
     if layout == "helm":
-        return render_chart(folder, RenderOptions(layout="helm", **options), repo_url=REPO_URL, ref=COMMIT)
+        return render_chart(folder, RenderOptions(format="helm", **options), repo_url=REPO_URL, ref=COMMIT)
     engine = "flux" if layout == "kustomize" else "argocd"
-    return render_project(folder, RenderOptions(layout=layout, engine=engine, **options), repo_url=REPO_URL, ref=COMMIT)  # type: ignore[arg-type]
+    return render_project(folder, RenderOptions(format=layout, engine=engine, **options), repo_url=REPO_URL, ref=COMMIT)  # type: ignore[arg-type]
 
 
 def user_args(data: dict[str, Any]) -> dict[str, list[str]]:
@@ -355,7 +355,7 @@ def test_any_overlay_renders_valid_objects_or_reports_errors(overlay: dict[str, 
         )
         for module in ("train.py", "serve.py"):
             (project / module).write_text("")
-        options = RenderOptions(layout=layout, engine="flux" if layout == "kustomize" else "argocd")  # type: ignore[arg-type]
+        options = RenderOptions(format=layout, engine="flux" if layout == "kustomize" else "argocd")  # type: ignore[arg-type]
         try:
             if layout == "helm":
                 rendered = render_chart(project, options, env="fuzz", repo_url=REPO_URL, ref=COMMIT)

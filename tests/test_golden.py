@@ -34,7 +34,7 @@ CASES = {
 def test_rendered_output_matches_the_golden_files(name: str, layout: Layout, golden: Golden) -> None:
     project, options = CASES[name]
     options = {"engine": default_engine(layout), **options}
-    files = render(project, layout=layout, deploy_path=f"./envs/test/{name}", **options).files
+    files = render(project, format=layout, deploy_path=f"./envs/test/{name}", **options).files
     golden.check_tree(GOLDEN / name / layout, files)
 
 
@@ -88,7 +88,7 @@ from tests.test_golden import CASES
 out = {}
 for name, (project, options) in sorted(CASES.items()):
     for layout in ("manifests", "kustomize"):
-        rendered = render(project, layout=layout, **{"engine": default_engine(layout), **options})
+        rendered = render(project, format=layout, **{"engine": default_engine(layout), **options})
         out[f"{name}/{layout}"] = rendered.files
     chart = render_chart(project, RenderOptions(), repo_url=REPO_URL, ref=COMMIT)
     out[f"{name}/helm"] = chart.files

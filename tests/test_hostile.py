@@ -22,7 +22,7 @@ import yaml
 from bodywork_render.diagnostics import BodyworkError, errors_in
 from bodywork_render.render.chart import render_chart
 from bodywork_render.render.manifests import Rendered, render_project
-from bodywork_render.render.options import RenderOptions
+from bodywork_render.render.options import Format, RenderOptions, default_engine
 from bodywork_render.render.write import write_tree
 from bodywork_render.spec import names
 from bodywork_render.spec.load import parse_yaml
@@ -51,14 +51,12 @@ def write_project(folder: Path, config: str, modules: tuple[str, ...] = ("train.
     return folder
 
 
-def render_as(project: Path, layout: str, **options: Any) -> Rendered:
+def render_as(project: Path, layout: Format, **options: Any) -> Rendered:
     """Render a project in one of the three formats, with the fixed source of the golden files."""
     if layout == "helm":
-        return render_chart(project, RenderOptions(layout="helm", **options), repo_url=REPO_URL, ref=COMMIT)  # type: ignore[arg-type]
-    engine = "flux" if layout == "kustomize" else "argocd"
-    return render_project(
-        project, RenderOptions(layout=layout, engine=engine, **options), repo_url=REPO_URL, ref=COMMIT
-    )  # type: ignore[arg-type]
+        return render_chart(project, RenderOptions(format="helm", **options), repo_url=REPO_URL, ref=COMMIT)
+    options = {"format": layout, "engine": default_engine(layout), **options}
+    return render_project(project, RenderOptions(**options), repo_url=REPO_URL, ref=COMMIT)
 
 
 def bodywork(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
@@ -226,7 +224,7 @@ FLAG_CASES = [
     "options, message", FLAG_CASES, ids=[next(iter(o)) + f"-{i}" for i, (o, _) in enumerate(FLAG_CASES)]
 )
 def test_a_hostile_flag_value_is_refused_in_every_format(
-    options: dict[str, str], message: str, layout: str, tmp_path: Path
+    options: dict[str, str], message: str, layout: Format, tmp_path: Path
 ) -> None:
     project = write_project(tmp_path / "p", MINIMAL)
     with pytest.raises(BodyworkError) as caught:

@@ -81,8 +81,8 @@ def test_a_project_in_a_folder_of_a_branch_with_other_options_renders_again(repo
     upstream = Upstream(repos.daemon.url("source"), "release", "ml")
     target = Target(repos.deploy_url, env="staging")
     manifests = refresh(upstream, target, RenderOptions(), retry=FAST)
-    kustomize = refresh(upstream, target, RenderOptions(layout="kustomize", engine="flux"), retry=FAST)
-    recorded = refresh(upstream, target, RenderOptions(layout="kustomize", engine="flux"), retry=FAST)
+    kustomize = refresh(upstream, target, RenderOptions(format="kustomize", engine="flux"), retry=FAST)
+    recorded = refresh(upstream, target, RenderOptions(format="kustomize", engine="flux"), retry=FAST)
 
     assert (manifests.folder, manifests.source.commit) == ("envs/staging/demo", tip)
     assert (manifests.status, kustomize.status, recorded.status, recorded.published) == (
@@ -96,7 +96,7 @@ def test_a_project_in_a_folder_of_a_branch_with_other_options_renders_again(repo
     with pytest.raises(BodyworkError, match="has no branch nope"):
         refresh(Upstream(repos.daemon.url("source"), "nope"), target, RenderOptions())
     with pytest.raises(BodyworkError, match="--format helm"):
-        refresh(upstream, target, RenderOptions(layout="helm"))  # type: ignore[arg-type]
+        refresh(upstream, target, RenderOptions(format="helm"))
     with pytest.raises(BodyworkError, match="--project-path"):
         refresh(Upstream(repos.daemon.url("source"), "release", "../up"), target, RenderOptions())
 

@@ -89,7 +89,7 @@ def test_every_valid_corpus_file_renders_valid_restricted_objects_in_both_format
     assert schema_problems(objects) == []
     for obj in objects:
         assert_restricted(obj)
-    kustomized = render(path, layout="kustomize", engine="flux")
+    kustomized = render(path, format="kustomize", engine="flux")
     (tmp_path / "k").mkdir()
     for relative, text in kustomized.files.items():
         (tmp_path / "k" / relative).parent.mkdir(parents=True, exist_ok=True)
@@ -205,7 +205,7 @@ def render_project_at(path: Path, commit: str) -> Rendered:
 
 
 def test_flux_kustomizations_chain_the_steps_in_order() -> None:
-    files = render(PARALLEL, layout="kustomize", engine="flux", deploy_path="./envs/prod/churn").files
+    files = render(PARALLEL, format="kustomize", engine="flux", deploy_path="./envs/prod/churn").files
     flux = [yaml.safe_load(files[p]) for p in sorted(files) if p.startswith("flux/")]
     assert [
         (k["metadata"]["name"], k["spec"]["path"], k["spec"].get("dependsOn"), k["spec"].get("force", False))
@@ -231,7 +231,7 @@ def test_run_on_failure_is_an_argocd_syncfail_hook_and_left_out_elsewhere() -> N
     ]
     assert argo.warnings == ()
     for engine, layout in (("flux", "kustomize"), ("kubectl", "manifests")):
-        rendered = render(FAILURE_HOOK, engine=engine, layout=layout)
+        rendered = render(FAILURE_HOOK, engine=engine, format=layout)
         assert [o["metadata"]["name"].rsplit("-", 1)[0] for o in objects_in(rendered.files) if o["kind"] == "Job"] == [
             "score"
         ]

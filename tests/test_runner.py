@@ -814,7 +814,7 @@ def test_runner_runs_in_older_and_newer_pythons(tmp_path: Path, version: str) ->
 
 def test_runner_imports_only_the_standard_library() -> None:
     tree = ast.parse(RUNNER.read_text())
-    imported = set()
+    imported: set[str] = set()
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):
             imported.update(alias.name.split(".")[0] for alias in node.names)

@@ -36,7 +36,7 @@ class RenderArgs(NamedTuple):
 
 def package_needs_helm(values: Values) -> tuple[str, str] | None:
     """The usage error of --package without --format helm."""
-    return ("--package", "needs --format helm") if values["package"] and values["layout"] != "helm" else None
+    return ("--package", "needs --format helm") if values["package"] and values["format"] != "helm" else None
 
 
 def render(values: Values) -> int:
@@ -45,12 +45,12 @@ def render(values: Values) -> int:
 
     args: RenderArgs = take(RenderArgs, values)
     project: ProjectInput = take(ProjectInput, values)
-    if values["layout"] == "kustomize" and values["deploy_path"] is None:
+    if values["format"] == "kustomize" and values["deploy_path"] is None:
         from bodywork_render.gitops.source import path_in_repository
 
         values = {**values, "deploy_path": path_in_repository(args.out)}
     options = RenderOptions.from_flags(values)
-    if values["layout"] == "helm":
+    if values["format"] == "helm":
         from bodywork_render.render.chart import render_chart
 
         rendered = render_chart(

@@ -130,8 +130,8 @@ def repository_folder(path: str, flag: str) -> str:
 
 def require_published_format(options: RenderOptions) -> None:
     """BodyworkError unless the options render a format that publish and refresh write: manifests or kustomize."""
-    if options.layout not in PUBLISHED_FORMATS:
-        raise BodyworkError(f"--format {options.layout}: publish and refresh write the manifests or kustomize format")
+    if options.format not in PUBLISHED_FORMATS:
+        raise BodyworkError(f"--format {options.format}: publish and refresh write the manifests or kustomize format")
 
 
 def prepare(
@@ -154,7 +154,7 @@ def prepare(
     require_published_format(options)
     project = load_project(path, target.env)
     folder = target.folder(project.pipeline.name)
-    if options.layout == "kustomize":
+    if options.format == "kustomize":
         options = options._replace(deploy_path=f"./{folder}")
     rendered = render_project(
         path, options, env=target.env, repo_url=repo_url, ref=ref, templates=templates, project=project

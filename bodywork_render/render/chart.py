@@ -146,7 +146,7 @@ def chart_files(
         raise BodyworkError(
             f"--chart-version {chart_version!r} is not a semantic version (e.g. {DEFAULT_CHART_VERSION} or 1.2.0-rc.1)"
         )
-    options = options._replace(layout="manifests", engine="argocd")
+    options = options._replace(format="manifests", engine="argocd")
     manifest_templates = Templates(templates)
     plan = plan_for_render(pipeline, source, options, manifest_templates)
     # Helm installs into the release namespace, and the run_on_failure Job (planned after the last step) has no Helm

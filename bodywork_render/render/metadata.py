@@ -33,7 +33,7 @@ class HydratorMetadata(NamedTuple):
     @classmethod
     def of_manifests(cls, source: Source, options: RenderOptions) -> HydratorMetadata:
         """What a render of ``source`` in the manifests or kustomize format with ``options`` records."""
-        return cls(source, options.layout, options.k8s_version, engine=options.engine)
+        return cls(source, options.format, options.k8s_version, engine=options.engine)
 
     def text(self) -> str:
         """The file's text: a JSON object in a fixed key order, one key a line."""

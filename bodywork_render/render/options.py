@@ -16,8 +16,7 @@ from bodywork_render.verify.kubernetes import DEFAULT_K8S_VERSION
 if TYPE_CHECKING:
     from bodywork_render.gitops.source import Source
 
-Layout = Literal["manifests", "kustomize"]
-Format = Literal[Layout, Literal["helm"]]
+Format = Literal["manifests", "kustomize", "helm"]
 Engine = Literal["argocd", "flux", "kubectl"]
 FORMATS: tuple[Format, ...] = get_args(Format)
 ENGINES: tuple[Engine, ...] = get_args(Engine)
@@ -29,13 +28,13 @@ DEFAULT_CHART_VERSION = "0.1.0"
 class RenderOptions(NamedTuple):
     """Everything besides bodywork.yaml and the source commit that decides the output."""
 
-    layout: Annotated[
-        Layout,
+    format: Annotated[
+        Format,
         Flag(
             "--format",
             "manifests: one file per object; kustomize: a folder per DAG step plus Flux Kustomizations;"
             " helm: a Helm chart.",
-            choices=FORMATS,  # helm goes to render_chart, which reads the other fields
+            choices=FORMATS,
         ),
     ] = "manifests"
     engine: Annotated[
@@ -53,7 +52,7 @@ class RenderOptions(NamedTuple):
     runner_image: Annotated[str, Flag("--runner-image", "Image of the init container that fetches the code.")] = (
         DEFAULT_RUNNER_IMAGE
     )
-    create_namespace: Annotated[
+    namespace_object: Annotated[
         bool, Flag("--namespace-object/--no-namespace-object", "Render the Namespace object.")
     ] = True
     ingress_class: Annotated[str | None, Flag("--ingress-class", "ingressClassName of the Ingresses.")] = None
@@ -86,9 +85,9 @@ class RenderOptions(NamedTuple):
         """The options of parsed flag values: the engine the format is meant for unless one is given,
         the deploy path for kustomize only (the other formats do not name their folder)."""
         fields = {name: values[name] for name in flags_of(cls) if values.get(name) is not None}
-        layout = fields.get("layout", "manifests")
-        fields["engine"] = fields.get("engine") or default_engine(layout)
-        if layout != "kustomize":
+        output_format = fields.get("format", "manifests")
+        fields["engine"] = fields.get("engine") or default_engine(output_format)
+        if output_format != "kustomize":
             fields.pop("deploy_path", None)
         return cls(**fields)
 
@@ -116,9 +115,9 @@ class ProjectInput(NamedTuple):
     ] = None
 
 
-def default_engine(layout: str) -> Engine:
-    """The engine a layout is meant for: Flux reads the kustomize layout, Argo CD the plain manifests."""
-    return "flux" if layout == "kustomize" else "argocd"
+def default_engine(output_format: str) -> Engine:
+    """The engine a format is meant for: Flux reads the kustomize format, Argo CD the plain manifests."""
+    return "flux" if output_format == "kustomize" else "argocd"
 
 
 def flags_of(options: type) -> dict[str, Flag]:

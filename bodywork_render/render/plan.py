@@ -47,7 +47,7 @@ def plan_pipeline(pipeline: Pipeline, source: Source, options: RenderOptions, jo
     ctx = _Context(pipeline, source, options, namespace, job_template_digest)
     objects: list[PlannedObject] = []
     warnings: list[str] = []
-    if options.create_namespace:
+    if options.namespace_object:
         objects.append(ctx.namespace_object())
     objects.append(ctx.service_account())
     for step_number, step in enumerate(pipeline.dag.steps, start=1):
@@ -63,7 +63,7 @@ def plan_pipeline(pipeline: Pipeline, source: Source, options: RenderOptions, jo
                 f"(a hook Job applied by {'Flux' if options.engine == 'flux' else 'kubectl'} would start at once); "
                 "render with --engine argocd to include it"
             )
-    if options.layout == "kustomize":
+    if options.format == "kustomize":
         objects.extend(ctx.kustomizations(objects))
         if options.engine == "flux":
             objects.extend(ctx.flux_kustomizations(objects))
@@ -106,7 +106,7 @@ class _Context(NamedTuple):
         return self.source.short_commit
 
     def _file(self, step: int, stem: str) -> str:
-        if self.options.layout == "kustomize":
+        if self.options.format == "kustomize":
             return f"{step_dir(step)}/{stem}.yaml"
         return f"{step:02d}-{stem}.yaml"
 
