@@ -1,4 +1,5 @@
-"""`bodywork gitops flux|argocd`: the Flux and Argo CD objects, checked against the CRD schemas and against a real kustomize render."""
+"""`bodywork gitops flux|argocd`: the Flux and Argo CD objects, checked against the CRD schemas and against a real
+kustomize render."""
 
 from __future__ import annotations
 
@@ -92,7 +93,8 @@ def test_flux_options_name_namespace_interval_and_root_path() -> None:
 
 
 def test_flux_bootstrap_is_coherent_with_the_kustomize_render(tmp_path: Path) -> None:
-    """The root Kustomization applies <path>/flux; every step there is patched to our GitRepository and chained within it."""
+    """The root Kustomization applies <path>/flux; every step there is patched to our GitRepository and chained
+    within it."""
     project = tmp_path / "project"
     project.mkdir()
     (project / "bodywork.yaml").write_text((CASES / "valid" / "version-1.0-parallel.yaml").read_text())
@@ -127,7 +129,8 @@ def test_flux_bootstrap_is_coherent_with_the_kustomize_render(tmp_path: Path) ->
         (
             FluxOptions(repo="git@github.com:acme/deploy.git", branch="main", path="x"),
             [
-                "--repo: Flux takes http, https or ssh URLs (ssh://git@host/owner/repo.git, not git@host:owner/repo.git), got 'git@github.com:acme/deploy.git'"
+                "--repo: Flux takes http, https or ssh URLs "
+                "(ssh://git@host/owner/repo.git, not git@host:owner/repo.git), got 'git@github.com:acme/deploy.git'"
             ],
         ),
         (
@@ -152,7 +155,8 @@ def test_flux_bad_options_are_all_reported(options: FluxOptions, expected: list[
 def test_flux_bad_interval_is_caught_by_the_schema() -> None:
     problems = errors(FluxOptions(repo=REPO, branch="main", path="x", interval="5 minutes"), flux_manifests)
     assert problems == [
-        'GitRepository/x: spec.interval: expected a string matching ^([0-9]+(\\.[0-9]+)?(ms|s|m|h))+$, got string "5 minutes"'
+        "GitRepository/x: spec.interval: expected a string matching ^([0-9]+(\\.[0-9]+)?(ms|s|m|h))+$, "
+        'got string "5 minutes"'
     ]
 
 

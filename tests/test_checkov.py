@@ -75,8 +75,9 @@ SKIPS: dict[str, Skip] = {
         "a default CPU limit throttles training jobs for no safety gain (memory limits are always set)."
     ),
     "CKV_K8S_15": Skip(
-        "imagePullPolicy Always: images are pinned (the runner by version or digest, the project's image by the tag the user "
-        "chose) and the policy is IfNotPresent, so pods start in air-gapped clusters and without a registry round-trip."
+        "imagePullPolicy Always: images are pinned (the runner by version or digest, the project's image by the tag "
+        "the user chose) and the policy is IfNotPresent, so pods start in air-gapped clusters and without a registry "
+        "round-trip."
     ),
     "CKV_K8S_43": Skip(
         "image digests: the project's image is the user's docker_image as written; the runner image takes a digest "

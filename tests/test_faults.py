@@ -46,7 +46,9 @@ _AT = int(os.environ.get("BODYWORK_KILL_AT", "0"))
 _DELAY = float(os.environ.get("BODYWORK_KILL_DELAY", "0"))
 _LOG = os.open(os.environ["BODYWORK_KILL_LOG"], os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
 _WRITING = os.O_WRONLY | os.O_RDWR | os.O_CREAT
-_PATH_EVENTS = {"open", "os.mkdir", "os.rename", "os.chmod", "os.remove", "os.rmdir", "shutil.rmtree", "tempfile.mkdtemp"}
+_PATH_EVENTS = {
+    "open", "os.mkdir", "os.rename", "os.chmod", "os.remove", "os.rmdir", "shutil.rmtree", "tempfile.mkdtemp"
+}
 _count = 0
 
 
@@ -241,7 +243,8 @@ def test_a_publish_killed_at_any_step_leaves_the_previous_or_a_complete_new_comm
 
 
 class _Closer:
-    """A TCP server on 127.0.0.1 that accepts each connection, reads a little, and closes it: a daemon that dies mid-talk."""
+    """A TCP server on 127.0.0.1 that accepts each connection, reads a little, and closes it: a daemon that dies
+    mid-talk."""
 
     def __init__(self) -> None:
         self.socket = socket.create_server(("127.0.0.1", 0))

@@ -45,9 +45,12 @@ pytestmark = pytest.mark.slow
 
 # Pieces of YAML syntax, so random text reaches deep into the parser instead of failing at byte 1.
 YAML_TOKENS = [
-    "\n", "  ", "- ", ": ", "? ", "&a ", "*a", "!!str ", "!!python/object:os.system ", "!x ", "{", "}", "[", "]", ", ", "#", "|\n", ">-\n",
-    '"', "'", "\\u00e9", "\\ud800", "\t", "---\n", "...\n", "%YAML 1.1\n", "<<: ", "~", "null", "yes", "0x1F", "1e999", ".nan", "2001-01-01",
-    "version: ", '"1.1"', "pipeline:", "project:", "stages:", "name: ", "docker_image: ", "DAG: ", "a >> b", "executable_module_path: ",
+    "\n", "  ", "- ", ": ", "? ", "&a ", "*a", "!!str ", "!!python/object:os.system ", "!x ", "{", "}", "[", "]",
+    ", ", "#", "|\n", ">-\n",
+    '"', "'", "\\u00e9", "\\ud800", "\t", "---\n", "...\n", "%YAML 1.1\n", "<<: ",
+    "~", "null", "yes", "0x1F", "1e999", ".nan", "2001-01-01",
+    "version: ", '"1.1"', "pipeline:", "project:", "stages:", "name: ", "docker_image: ", "DAG: ", "a >> b",
+    "executable_module_path: ",
     "a.py", "batch:", "service:", "retries: ", "port: ", "args: ", "secrets:", "\u2028", "\x85", "\ufeff", "\x00",
 ]  # fmt: skip
 
@@ -267,8 +270,10 @@ def test_the_cli_answers_any_file_with_exit_0_or_1_and_no_traceback(raw: bytes) 
 
 # Plain scalars that YAML 1.1 and 1.2 read differently, or that look like numbers, dates or nulls.
 SCALARS = st.sampled_from([
-    "yes", "No", "on", "OFF", "y", "~", "null", "Null", "NULL", "true", "True", "FALSE", "0", "-0", "+1", "007", "0o17", "0x1F", "0b11",
-    "1_000", "1e3", "1E3", "-1.5e-3", ".5", "5.", "+.inf", "-.Inf", ".NaN", ".nan", "1:20", "2001-12-14", "2001-12-14t21:59:43.10-05:00",
+    "yes", "No", "on", "OFF", "y", "~", "null", "Null", "NULL", "true", "True", "FALSE", "0", "-0", "+1", "007", "0o17",
+    "0x1F", "0b11",
+    "1_000", "1e3", "1E3", "-1.5e-3", ".5", "5.", "+.inf", "-.Inf", ".NaN", ".nan", "1:20", "2001-12-14",
+    "2001-12-14t21:59:43.10-05:00",
     "=", "<<", "a b", "'q'", '"d"', "", "1.0", "1.1", "12e", "0.", "-", ".",
 ])  # fmt: skip
 
@@ -304,7 +309,8 @@ def plain_yaml(draw: st.DrawFn, depth: int = 0) -> str:
 @FUZZ
 @given(plain_yaml())
 def test_the_fast_loader_reads_what_the_positioned_loader_reads(text: str) -> None:
-    """load.py reads plain files with libyaml and YAML 1.2 resolvers for speed; whatever it accepts, ruamel reads the same."""
+    """load.py reads plain files with libyaml and YAML 1.2 resolvers for speed; whatever it accepts, ruamel reads
+    the same."""
     from bodywork_render.spec import load
 
     text = "root:" + text + "\n" if text.startswith("\n") else f"root: {text}\n"

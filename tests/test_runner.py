@@ -649,7 +649,9 @@ def _wheel(folder: Path, name: str, value: str) -> Path:
     files = {
         f"{name}/__init__.py": f"VALUE = {value!r}\n",
         f"{name}-1.0.dist-info/METADATA": f"Metadata-Version: 2.1\nName: {name}\nVersion: 1.0\n",
-        f"{name}-1.0.dist-info/WHEEL": "Wheel-Version: 1.0\nGenerator: tests\nRoot-Is-Purelib: true\nTag: py3-none-any\n",
+        f"{name}-1.0.dist-info/WHEEL": (
+            "Wheel-Version: 1.0\nGenerator: tests\nRoot-Is-Purelib: true\nTag: py3-none-any\n"
+        ),
     }
     record = [
         f"{path},sha256={base64.urlsafe_b64encode(hashlib.sha256(text.encode()).digest()).decode().rstrip('=')},"
@@ -781,7 +783,8 @@ def test_runner_image_holds_the_runner_where_the_pods_start_it() -> None:
 
 
 def _interpreter(version: str) -> str | None:
-    """A working ``python<version>``: on PATH, or installed by pyenv (whose shims answer only for its chosen versions)."""
+    """A working ``python<version>``: on PATH, or installed by pyenv (whose shims answer only for its chosen
+    versions)."""
     pyenv_root = Path(_STARTING_ENV.get("PYENV_ROOT") or Path(_STARTING_ENV.get("HOME", "/")) / ".pyenv")
     candidates = [
         shutil.which(f"python{version}"),

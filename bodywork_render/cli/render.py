@@ -54,9 +54,14 @@ def render(values: Values) -> int:
         from bodywork_render.render.chart import render_chart
 
         rendered = render_chart(
-            project.path, options, chart_version=args.chart_version, env=project.env,
-            repo_url=project.repo_url, ref=project.ref, templates=project.templates,
-        )  # fmt: skip
+            project.path,
+            options,
+            chart_version=args.chart_version,
+            env=project.env,
+            repo_url=project.repo_url,
+            ref=project.ref,
+            templates=project.templates,
+        )
     else:
         from bodywork_render.render.manifests import render_project
 

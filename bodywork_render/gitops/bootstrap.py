@@ -242,7 +242,8 @@ def refresher_chart_values(options: RefresherOptions) -> dict[str, Any]:
 
 
 def refresher_manifests(options: RefresherOptions) -> Manifests:
-    """The refresher's ServiceAccount (unless an existing one is named) and CronJob, as charts/bodywork-refresher renders them."""
+    """The refresher's ServiceAccount (unless an existing one is named) and CronJob, as charts/bodywork-refresher
+    renders them."""
     values = refresher_chart_values(options)
     repository, tag, digest = (values["image"][key] for key in ("repository", "tag", "digest"))
     service_account = options.service_account or options.name
@@ -408,7 +409,8 @@ def flux_manifests(options: FluxOptions) -> Manifests:
 
 
 def argocd_manifests(options: ArgoCDOptions) -> Manifests:
-    """An Argo CD Application that syncs ``path`` automatically (prune, self-heal), creating its namespace, retrying with backoff."""
+    """An Argo CD Application that syncs ``path`` automatically (prune, self-heal), creating its namespace, retrying
+    with backoff."""
     name = options.name or _default_name(options.path, options.repo)
     problems = _url_problems("--repo", options.repo)
     problems += _name_problems(
@@ -443,7 +445,8 @@ def _bootstrap_labels(name: str) -> dict[str, str]:
 
 
 def _default_name(path: str, repo: str) -> str:
-    """The last folder of the path (``envs/prod/demo`` gives ``demo``), else the repository's name (``acme/deploy.git`` gives ``deploy``)."""
+    """The last folder of the path (``envs/prod/demo`` gives ``demo``), else the repository's name
+    (``acme/deploy.git`` gives ``deploy``)."""
     folder, _ = _repo_folder(path)
     if folder != ".":
         last = folder.rsplit("/", 1)[-1]
