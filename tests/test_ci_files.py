@@ -154,7 +154,7 @@ def test_the_release_pushes_the_chart_default_image() -> None:
     # For this repository, ghcr.io/${GITHUB_REPOSITORY,,} is the chart's default repository; the tag is the version,
     # the chart's appVersion (tests/test_refresher_chart.py).
     assert values["image"]["repository"] == "ghcr.io/bodywork-render/bodywork-render"
-    assert 'image="ghcr.io/${GITHUB_REPOSITORY,,}:${GITHUB_REF_NAME#v}"' in release
+    assert 'echo "image=ghcr.io/${GITHUB_REPOSITORY,,}:${GITHUB_REF_NAME#v}" >> "$GITHUB_OUTPUT"' in release
     readme = (ROOT / "charts" / "bodywork-refresher" / "README.md").read_text()
     assert "```Dockerfile" not in readme
     assert "`ghcr.io/bodywork-render/bodywork-render:<appVersion>`, is built from the `Dockerfile` at the" in readme
