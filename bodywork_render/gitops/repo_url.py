@@ -40,7 +40,7 @@ def check_repo_url(url: str, given_as: str, options: RenderOptions) -> Transport
         raise BodyworkError(
             f"{shown} is a local path to git, not a URL a cluster can fetch (the pods fetch inside the cluster,"
             f" where this machine's folders are not): expected {EXPECTED}"
-            + (", given as --repo-url" if given_as.endswith("origin") else "")
+            + ("" if given_as.startswith("--") else ", given as --repo-url")  # not a flag: it came from the checkout
             + "; or add --allow-local-repo when the pods can read that path"
         )
     if transport == "ssh" and not options.git_secret and not options.public_ssh_repo:
