@@ -17,7 +17,7 @@ $(BIN)/.installed: pyproject.toml
 example: $(BIN)/.installed
 	$(BIN)/bodywork validate examples/train-and-serve
 	$(BIN)/bodywork render examples/train-and-serve --out build/example --ref HEAD \
-		--repo-url $$(git remote get-url origin 2>/dev/null || echo https://github.com/bodywork-render/bodywork-render.git)
+		--repo-url https://github.com/bodywork-render/bodywork-render.git
 
 lint: $(BIN)/.installed
 	$(BIN)/ruff check .

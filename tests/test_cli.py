@@ -277,7 +277,7 @@ def test_reproduce_flags_parse_back_to_the_same_options() -> None:
     options = RenderOptions(
         format="kustomize", engine="kubectl", namespace="ns x", runner_image="r:1", namespace_object=False,
         ingress_class="nginx", ingress_host="ml.example.com", git_secret="git", flux_source="src",
-        deploy_path="./envs/a", k8s_version="1.36",
+        deploy_path="./envs/a", k8s_version="1.36", allow_local_repo=True, public_ssh_repo=True,
     )  # fmt: skip
     assert {
         name for name in flags_of(RenderOptions) if getattr(options, name) == RenderOptions._field_defaults[name]

@@ -9,6 +9,7 @@ import pytest
 
 from bodywork_render.gitops import git
 from bodywork_render.gitops.source import resolve_source
+from bodywork_render.render.options import RenderOptions
 
 
 def run(*args: str, cwd: Path) -> str:
@@ -36,7 +37,7 @@ def test_the_checkout_is_the_folders_own_whatever_git_variables_say(
     monkeypatch.setenv("GIT_DIR", str(other / ".git"))
     monkeypatch.setenv("GIT_WORK_TREE", str(other))
     monkeypatch.setenv("GIT_INDEX_FILE", str(other / ".git" / "index"))
-    source = resolve_source(tmp_path / "project" / "sub", None, None)
+    source = resolve_source(tmp_path / "project" / "sub", None, None, RenderOptions())
     assert source == ("https://example.com/project.git", head, "sub")
     assert git.checkout(tmp_path / "project", "no-such-ref") == (tmp_path / "project", None)
     assert git.checkout(tmp_path / "project", "-h") == (tmp_path / "project", None)  # an option is no ref

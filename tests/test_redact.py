@@ -75,7 +75,8 @@ def test_the_secrets_of_urls_are_masked_wherever_they_appear() -> None:
     [
         ("https://tok@host/x.git", "https://host/x.git"),
         ("https://u:p@ss@host/x.git", "https://host/x.git"),
-        ("ssh://git@host:22/x.git", "ssh://host:22/x.git"),
+        ("ssh://git@host:22/x.git", "ssh://git@host:22/x.git"),  # the login the host expects, no secret
+        ("ssh://git:pw@host/x.git", "ssh://git@host/x.git"),
         ("git@host:org/x.git", "git@host:org/x.git"),
         ("https://host/a@b", "https://host/a@b"),
     ],

@@ -15,12 +15,18 @@ from functools import cache
 from types import ModuleType
 from urllib.parse import urlsplit, urlunsplit
 
+SSH_SCHEMES = frozenset({"ssh", "git+ssh", "ssh+git"})
+"""The URL schemes git reaches over ssh (``git+ssh`` and ``ssh+git`` are its older spellings of ``ssh``)."""
+
 
 def redact_url(url: str) -> str:
-    """The URL without any user name or password (``https://tok@host/x`` becomes ``https://host/x``)."""
+    """The URL without credentials (``https://tok@host/x`` becomes ``https://host/x``); an ssh URL keeps its user
+    name, no secret but the login the host expects (``ssh://git@host/x``), and loses any password."""
     parts = urlsplit(url)
     if parts.scheme and "@" in parts.netloc:
-        return urlunsplit(parts._replace(netloc=parts.netloc.rsplit("@", 1)[1]))
+        userinfo, _, host = parts.netloc.rpartition("@")
+        user = userinfo.partition(":")[0] if parts.scheme.lower() in SSH_SCHEMES else ""
+        return urlunsplit(parts._replace(netloc=f"{user}@{host}" if user else host))
     return url
 
 

@@ -31,6 +31,7 @@ from bodywork_render.gitops.publish import (
     sync,
 )
 from bodywork_render.gitops.redact import redact_url
+from bodywork_render.gitops.repo_url import check_repo_url
 from bodywork_render.gitops.source import Source
 from bodywork_render.render.metadata import HydratorMetadata
 from bodywork_render.render.options import RenderOptions
@@ -78,10 +79,11 @@ def refresh(
 ) -> Refreshed:
     """Publish the tip of ``upstream`` into ``target`` unless it is recorded there already.
 
-    BodyworkError for invalid input (no such source branch, an invalid project), GitError when git failed or it
-    gave up.
+    BodyworkError for invalid input (a source URL the pods cannot fetch, no such source branch, an invalid
+    project), GitError when git failed or it gave up.
     """
     require_published_format(options)
+    check_repo_url(upstream.url, "--source", options)  # the pods fetch it too: refused before any git work
     shown = redact_url(upstream.url)
     project_path = _project_path(upstream.project_path)
     with Workspace(upstream.url) as source, Workspace(target.url) as deploy:

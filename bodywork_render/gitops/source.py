@@ -2,7 +2,8 @@
 
 Defaults come from the project's own git checkout (origin URL, HEAD); a branch or
 tag given as ``ref`` is resolved to the full commit SHA when the checkout has it.
-URLs are redacted (no user or password) wherever they are shown or written.
+URLs are redacted (no credentials) wherever they are shown or written, and checked: the
+pods must be able to fetch them (repo_url.py).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from bodywork_render.gitops.redact import redact_url
 
 if TYPE_CHECKING:
     from bodywork_render.gitops.git import Checkout
+    from bodywork_render.render.options import RenderOptions
 
 FULL_SHA = re.compile(r"^[0-9a-f]{40}$")
 
@@ -34,10 +36,13 @@ class Source(NamedTuple):
         return self.commit[:7]
 
 
-def resolve_source(project_dir: Path | None, repo_url: str | None, ref: str | None) -> Source:
-    """The Source for a render: flags win, the project's git checkout fills the gaps."""
+def resolve_source(project_dir: Path | None, repo_url: str | None, ref: str | None, options: RenderOptions) -> Source:
+    """The Source for a render: flags win, the project's git checkout fills the gaps; BodyworkError when a cluster
+    cannot fetch the repository URL with ``options`` (gitops/repo_url.py)."""
     from bodywork_render.gitops import git
+    from bodywork_render.gitops.repo_url import check_repo_url
 
+    given_as = "--repo-url" if repo_url is not None else "the checkout's origin"
     found = None
     if project_dir is not None and (repo_url is None or ref is None or not FULL_SHA.match(ref)):
         try:
@@ -55,11 +60,7 @@ def resolve_source(project_dir: Path | None, repo_url: str | None, ref: str | No
             f"cannot tell which repository and commit the stages run: give {missing}"
             " (or render from a git checkout with an 'origin' remote)"
         )
-    if not repo_url.isprintable():
-        raise BodyworkError(
-            f"--repo-url {redact_url(repo_url)!r} is not a URL the stages can fetch"
-            " (expected printable characters only)"
-        )
+    check_repo_url(repo_url, given_as, options)
     return Source(redact_url(repo_url), commit, git.path_in_work_tree(project_dir) if project_dir is not None else "")
 
 

@@ -121,7 +121,7 @@ def render_chart(
 
     project = load_project(path, env)
     options = overlay_options(options, project.overlay)
-    source = resolve_source(project.folder or path.absolute().parent, repo_url, ref)
+    source = resolve_source(project.folder or path.absolute().parent, repo_url, ref, options)
     rendered = chart_files(project.pipeline, source, options, chart_version, templates, env)
     return Rendered(rendered.files, rendered.objects, tuple(str(w) for w in project.warnings) + rendered.warnings)
 

@@ -54,7 +54,7 @@ def render_project(
 
     project = project or load_project(path, env)
     options = overlay_options(options, project.overlay)
-    source = resolve_source(project.folder or path.absolute().parent, repo_url, ref)
+    source = resolve_source(project.folder or path.absolute().parent, repo_url, ref, options)
     rendered = render_pipeline(project.pipeline, source, options, Templates(templates))
     return Rendered(rendered.files, rendered.objects, tuple(str(w) for w in project.warnings) + rendered.warnings)
 

@@ -26,7 +26,8 @@ DEFAULT_CHART_VERSION = "0.1.0"
 
 
 class RenderOptions(NamedTuple):
-    """Everything besides bodywork.yaml and the source commit that decides the output."""
+    """Everything besides bodywork.yaml and the source commit that decides the output (or refuses it: the
+    repository URL's check reads git_secret, allow_local_repo and public_ssh_repo)."""
 
     format: Annotated[
         Format,
@@ -64,6 +65,20 @@ class RenderOptions(NamedTuple):
             "Secret with git credentials (key 'token', or 'ssh-privatekey') for private repositories.",
         ),
     ] = None
+    allow_local_repo: Annotated[
+        bool,
+        Flag(
+            "--allow-local-repo",
+            "Accept a local path or file:// URL as the repository (the pods must be able to read it).",
+        ),
+    ] = False
+    public_ssh_repo: Annotated[
+        bool,
+        Flag(
+            "--public-ssh-repo",
+            "Accept an ssh repository URL without --git-secret: its host lets anyone fetch over ssh without a key.",
+        ),
+    ] = False
     flux_source: Annotated[str, Flag("--flux-source", "Flux GitRepository holding the output (kustomize format).")] = (
         "flux-system"
     )
