@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shlex
 import subprocess
 import sys
@@ -200,6 +201,11 @@ def test_every_flag_gives_the_same_values_through_typer_and_the_fast_path(comman
         (["validate", "--format", "xml"], "Invalid value for '--format'"),
         (["validate", "--no-such-flag"], "No such option: --no-such-flag"),
         (["publish", "--to", "x", "--max-attempts", "0"], "Invalid value for '--max-attempts'"),
+        (["publish", "--to", "x", "--format", "helm"], "'helm' is not one of 'manifests', 'kustomize'"),
+        (
+            ["refresh", "--source", "s", "--to", "x", "--format", "helm"],
+            "'helm' is not one of 'manifests', 'kustomize'",
+        ),
     ],
 )
 def test_what_the_fast_path_refuses_reaches_typers_usage_error(argv: list[str], message: str) -> None:
@@ -208,6 +214,38 @@ def test_what_the_fast_path_refuses_reaches_typers_usage_error(argv: list[str], 
     assert fast_path(argv) is None
     result = bodywork(*argv)
     assert result.returncode == 2 and message in " ".join(result.stderr.replace("│", " ").split()), result.stderr
+
+
+@pytest.mark.parametrize(
+    "command,offered",
+    [
+        (
+            "render",
+            "<manifests|kustomize|helm>  What to write. manifests: one file per object. kustomize: a folder"
+            " per DAG step plus Flux Kustomizations. helm: a Helm chart. [default: manifests]",
+        ),
+        (
+            "publish",
+            "<manifests|kustomize>  What to write. manifests: one file per object. kustomize: a folder"
+            " per DAG step plus Flux Kustomizations. [default: manifests]",
+        ),
+        (
+            "refresh",
+            "<manifests|kustomize>  What to write. manifests: one file per object. kustomize: a folder"
+            " per DAG step plus Flux Kustomizations. [default: manifests]",
+        ),
+    ],
+)
+def test_help_offers_only_the_formats_a_command_writes(command: str, offered: str) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "bodywork_render", command, "--help"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, "COLUMNS": "240"},
+    )
+    (line,) = [line for line in result.stdout.splitlines() if "--format " in line]
+    assert " ".join(line.strip("│ ").split()) == "--format " + " ".join(offered.split())
 
 
 @pytest.mark.parametrize("command", ["validate", "render", "publish", "refresh"])
