@@ -324,3 +324,15 @@ def test_reproduce_flags_parse_back_to_the_same_options() -> None:
     values = parse(["--out", "o", *shlex.split(" ".join(flags))], render.COMMAND)
     assert values is not None and (values["repo_url"], values["ref"]) == (REPO_URL, COMMIT)
     assert RenderOptions.from_flags(values) == options
+
+
+def test_validate_gives_a_project_file_the_verdict_of_its_folder(tmp_path: Path) -> None:
+    # pre-commit passes file names: nf/bodywork.yaml must be checked as the project nf is
+    (tmp_path / "nf").mkdir()
+    (tmp_path / "nf" / "bodywork.yaml").write_text((CASES / "valid" / "minimal-1.1.yaml").read_text())
+    (tmp_path / "nf" / "train.py").write_text("")
+    missing = "stages.serve.executable_module_path: 'serve.py' does not exist in the project folder\n"
+    folder = bodywork("validate", "nf", cwd=tmp_path)
+    file = bodywork("validate", "nf/bodywork.yaml", cwd=tmp_path)
+    assert (folder.returncode, folder.stderr) == (1, f"nf/bodywork.yaml:13:29: error: {missing}")
+    assert (file.returncode, file.stderr) == (1, f"nf/bodywork.yaml:13:29: error: {missing}")
