@@ -36,9 +36,20 @@ def test_version() -> None:
     assert (result.returncode, result.stdout) == (0, f"bodywork-render {__version__}\n")
 
 
-def test_validate_valid_file_exits_0_silently() -> None:
-    result = bodywork("validate", str(CASES / "valid" / "minimal-1.1.yaml"))
-    assert (result.returncode, result.stdout, result.stderr) == (0, "", "")
+def test_validate_prints_one_line_per_valid_project_unless_quiet() -> None:
+    files = ["valid/minimal-1.1.yaml", "valid/version-1.0-parallel.yaml"]
+    result = bodywork("validate", *files, cwd=CASES)
+    assert (result.returncode, result.stdout, result.stderr) == (
+        0,
+        "",
+        "valid/minimal-1.1.yaml: valid: pipeline demo, 2 stages in 2 DAG steps (train >> serve)\n"
+        "valid/version-1.0-parallel.yaml: valid: pipeline demo, 3 stages in 2 DAG steps"
+        " (stage_1 >> stage_2,stage_3)\n",
+    )
+    quiet = bodywork("validate", "--quiet", *files, cwd=CASES)
+    assert (quiet.returncode, quiet.stdout, quiet.stderr) == (0, "", "")
+    report = bodywork("validate", "--format", "json", *files, cwd=CASES)
+    assert (report.returncode, report.stdout, report.stderr) == (0, "[]\n", "")
 
 
 def test_validate_reports_every_file_and_exits_1() -> None:
@@ -50,6 +61,7 @@ def test_validate_reports_every_file_and_exits_1() -> None:
         result.stderr
         == (CASES / "invalid" / "out-of-range.expected").read_text()
         + (CASES / "invalid" / "alias.expected").read_text()
+        + "valid/minimal-1.1.yaml: valid: pipeline demo, 2 stages in 2 DAG steps (train >> serve)\n"
     )
 
 
