@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shlex
 import subprocess
 import sys
@@ -132,9 +133,15 @@ def test_validate_help_goes_through_typer() -> None:
 
 
 def _commands() -> list[Command]:
-    from bodywork_render.cli import gitops, publish, refresh, render, validate
+    from bodywork_render.cli import publish, refresh, render, validate
 
-    return [validate.COMMAND, render.COMMAND, publish.COMMAND, refresh.COMMAND, *gitops.COMMANDS]
+    return [validate.COMMAND, render.COMMAND, publish.COMMAND, refresh.COMMAND, *_gitops_commands()]
+
+
+def _gitops_commands() -> list[Command]:
+    from bodywork_render.cli import gitops
+
+    return list(gitops.COMMANDS)
 
 
 def _words(param: Param) -> list[str]:
@@ -249,21 +256,65 @@ def test_what_the_fast_path_refuses_reaches_typers_usage_error(argv: list[str], 
     ],
 )
 def test_help_offers_only_the_formats_a_command_writes(command: str, offered: str) -> None:
+    text = " ".join(help_at(80, command).split())
+    assert f"--format {' '.join(offered.split())} --" in text
+    assert text.count("--format ") == 1
+
+
+def help_at(columns: int, *argv: str) -> str:
+    """The help of a command as a terminal of this width shows it; hyphenated words broken at a line end are whole."""
     result = subprocess.run(
-        [sys.executable, "-m", "bodywork_render", command, "--help"],
+        [sys.executable, "-m", "bodywork_render", *argv, "--help"],
         capture_output=True,
         text=True,
         timeout=60,
-        env={**os.environ, "COLUMNS": "240"},
+        env={**os.environ, "COLUMNS": str(columns)},
     )
-    (line,) = [line for line in result.stdout.splitlines() if "--format " in line]
-    assert " ".join(line.strip("│ ").split()) == "--format " + " ".join(offered.split())
+    assert (result.returncode, result.stderr) == (0, "")
+    assert max(len(line) for line in result.stdout.splitlines()) <= columns
+    return re.sub(r"(?<=\w)-\n +(?=\w)", "-", result.stdout)
+
+
+def _all_commands() -> list[Command]:
+    from bodywork_render.cli import run, schema
+
+    return [*_commands(), schema.COMMAND, *run.COMMANDS]
+
+
+@pytest.mark.parametrize("command", _all_commands(), ids=lambda c: c.name)
+def test_help_reads_whole_at_80_columns(command: Command) -> None:
+    argv = ["gitops", command.name] if command in _gitops_commands() else [command.name]
+    text = " ".join(help_at(80, *argv).split())
+    assert "…" not in text
+    for param in command.params():
+        assert " ".join(param.help.split()) in text, param.name
+        if param.flag is not None:
+            assert param.flag.spelling.replace("/", " / ") in text
+    if command.name == "render":
+        assert "[default: ghcr.io/bodywork-render/runner:0.1.0]" in text
+        assert "--namespace-object / --no-namespace-object Render the Namespace object." in text
+
+
+def test_the_lists_of_commands_read_whole_at_80_columns() -> None:
+    text = " ".join(help_at(80).split())
+    assert "…" not in text
+    assert (
+        "run-stage Run one stage on this machine exactly as its pod would: fetch the commit, then run the stage"
+        " with the runner. run Run the whole pipeline on this machine in DAG order, from the project folder's"
+        " current files. init Create a new project from the example pipeline (train a scikit-learn model, serve"
+        " it over HTTP). gitops Print the objects that put a deployment repository to work: the in-cluster"
+        " refresher, a Flux or an Argo CD bootstrap." in text
+    )
+    assert (
+        "flux A Flux GitRepository and the Kustomization that applies the per-step Kustomizations of <path>/flux."
+        " argocd" in " ".join(help_at(80, "gitops").split())
+    )
 
 
 @pytest.mark.parametrize("command", ["validate", "render", "publish", "refresh"])
 def test_help_is_typers(command: str) -> None:
     result = bodywork(command, "--help")
-    assert result.returncode == 0 and f" {command} [OPTIONS]" in result.stdout.splitlines()[1]
+    assert result.returncode == 0 and f" {command} [OPTIONS]" in result.stdout.splitlines()[0]
     assert "--format" in result.stdout
 
 
