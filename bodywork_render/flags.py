@@ -8,7 +8,7 @@ path from these declarations, so nothing else lists flags, defaults or choices.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any, NamedTuple
 
 
@@ -25,8 +25,9 @@ UNSET: Any = _Unset()
 class Flag(NamedTuple):
     """An option: ``--name VALUE``, a switch ``--name``, or a switch with both forms ``--name/--no-name``.
 
-    ``choices`` default to the values of the field's Literal type; ``default`` is the flag's
-    default when it differs from the field's (e.g. None: worked out from other flags);
+    ``choices`` default to the values of the field's Literal type; ``meanings`` say what each
+    choice means, listed after ``help`` for the choices a command offers; ``default`` is the
+    flag's default when it differs from the field's (e.g. None: worked out from other flags);
     ``parse`` turns each given text into the field's item (``parse(flag, text)``), raising
     BodyworkError for a bad one; ``min`` is the least integer accepted.
     """
@@ -37,6 +38,13 @@ class Flag(NamedTuple):
     default: Any = UNSET
     parse: Callable[[str, str], Any] | None = None
     min: int | None = None
+    meanings: Mapping[str, str] | None = None
+
+    def help_for(self, choices: tuple[str, ...]) -> str:
+        """The help, followed by what each of ``choices`` means (when the flag says)."""
+        if not self.meanings:
+            return self.help
+        return " ".join([self.help, *(f"{choice}: {self.meanings[choice]}." for choice in choices)])
 
     @property
     def name(self) -> str:

@@ -132,8 +132,11 @@ def problems_of(objects: list[dict[str, Any]]) -> list[str]:
 
 
 def write_project(folder: Path, text: str) -> Path:
+    """A project folder: its bodywork.yaml and (empty) the modules it names, which validation checks."""
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "bodywork.yaml").write_text(text)
+    for stage in yaml.safe_load(text)["stages"].values():
+        (folder / stage["executable_module_path"]).touch()
     return folder / "bodywork.yaml"
 
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import re
 import shlex
 import subprocess
 import sys
@@ -35,9 +37,20 @@ def test_version() -> None:
     assert (result.returncode, result.stdout) == (0, f"bodywork-render {__version__}\n")
 
 
-def test_validate_valid_file_exits_0_silently() -> None:
-    result = bodywork("validate", str(CASES / "valid" / "minimal-1.1.yaml"))
-    assert (result.returncode, result.stdout, result.stderr) == (0, "", "")
+def test_validate_prints_one_line_per_valid_project_unless_quiet() -> None:
+    files = ["valid/minimal-1.1.yaml", "valid/version-1.0-parallel.yaml"]
+    result = bodywork("validate", *files, cwd=CASES)
+    assert (result.returncode, result.stdout, result.stderr) == (
+        0,
+        "",
+        "valid/minimal-1.1.yaml: valid: pipeline demo, 2 stages in 2 DAG steps (train >> serve)\n"
+        "valid/version-1.0-parallel.yaml: valid: pipeline demo, 3 stages in 2 DAG steps"
+        " (stage_1 >> stage_2,stage_3)\n",
+    )
+    quiet = bodywork("validate", "--quiet", *files, cwd=CASES)
+    assert (quiet.returncode, quiet.stdout, quiet.stderr) == (0, "", "")
+    report = bodywork("validate", "--format", "json", *files, cwd=CASES)
+    assert (report.returncode, report.stdout, report.stderr) == (0, "[]\n", "")
 
 
 def test_validate_reports_every_file_and_exits_1() -> None:
@@ -49,6 +62,7 @@ def test_validate_reports_every_file_and_exits_1() -> None:
         result.stderr
         == (CASES / "invalid" / "out-of-range.expected").read_text()
         + (CASES / "invalid" / "alias.expected").read_text()
+        + "valid/minimal-1.1.yaml: valid: pipeline demo, 2 stages in 2 DAG steps (train >> serve)\n"
     )
 
 
@@ -119,9 +133,15 @@ def test_validate_help_goes_through_typer() -> None:
 
 
 def _commands() -> list[Command]:
-    from bodywork_render.cli import gitops, publish, refresh, render, validate
+    from bodywork_render.cli import publish, refresh, render, validate
 
-    return [validate.COMMAND, render.COMMAND, publish.COMMAND, refresh.COMMAND, *gitops.COMMANDS]
+    return [validate.COMMAND, render.COMMAND, publish.COMMAND, refresh.COMMAND, *_gitops_commands()]
+
+
+def _gitops_commands() -> list[Command]:
+    from bodywork_render.cli import gitops
+
+    return list(gitops.COMMANDS)
 
 
 def _words(param: Param) -> list[str]:
@@ -200,6 +220,11 @@ def test_every_flag_gives_the_same_values_through_typer_and_the_fast_path(comman
         (["validate", "--format", "xml"], "Invalid value for '--format'"),
         (["validate", "--no-such-flag"], "No such option: --no-such-flag"),
         (["publish", "--to", "x", "--max-attempts", "0"], "Invalid value for '--max-attempts'"),
+        (["publish", "--to", "x", "--format", "helm"], "'helm' is not one of 'manifests', 'kustomize'"),
+        (
+            ["refresh", "--source", "s", "--to", "x", "--format", "helm"],
+            "'helm' is not one of 'manifests', 'kustomize'",
+        ),
     ],
 )
 def test_what_the_fast_path_refuses_reaches_typers_usage_error(argv: list[str], message: str) -> None:
@@ -210,10 +235,86 @@ def test_what_the_fast_path_refuses_reaches_typers_usage_error(argv: list[str], 
     assert result.returncode == 2 and message in " ".join(result.stderr.replace("│", " ").split()), result.stderr
 
 
+@pytest.mark.parametrize(
+    "command,offered",
+    [
+        (
+            "render",
+            "<manifests|kustomize|helm>  What to write. manifests: one file per object. kustomize: a folder"
+            " per DAG step plus Flux Kustomizations. helm: a Helm chart. [default: manifests]",
+        ),
+        (
+            "publish",
+            "<manifests|kustomize>  What to write. manifests: one file per object. kustomize: a folder"
+            " per DAG step plus Flux Kustomizations. [default: manifests]",
+        ),
+        (
+            "refresh",
+            "<manifests|kustomize>  What to write. manifests: one file per object. kustomize: a folder"
+            " per DAG step plus Flux Kustomizations. [default: manifests]",
+        ),
+    ],
+)
+def test_help_offers_only_the_formats_a_command_writes(command: str, offered: str) -> None:
+    text = " ".join(help_at(80, command).split())
+    assert f"--format {' '.join(offered.split())} --" in text
+    assert text.count("--format ") == 1
+
+
+def help_at(columns: int, *argv: str) -> str:
+    """The help of a command as a terminal of this width shows it; hyphenated words broken at a line end are whole."""
+    result = subprocess.run(
+        [sys.executable, "-m", "bodywork_render", *argv, "--help"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, "COLUMNS": str(columns)},
+    )
+    assert (result.returncode, result.stderr) == (0, "")
+    assert max(len(line) for line in result.stdout.splitlines()) <= columns
+    return re.sub(r"(?<=\w)-\n +(?=\w)", "-", result.stdout)
+
+
+def _all_commands() -> list[Command]:
+    from bodywork_render.cli import run, schema
+
+    return [*_commands(), schema.COMMAND, *run.COMMANDS]
+
+
+@pytest.mark.parametrize("command", _all_commands(), ids=lambda c: c.name)
+def test_help_reads_whole_at_80_columns(command: Command) -> None:
+    argv = ["gitops", command.name] if command in _gitops_commands() else [command.name]
+    text = " ".join(help_at(80, *argv).split())
+    assert "…" not in text
+    for param in command.params():
+        assert " ".join(param.help.split()) in text, param.name
+        if param.flag is not None:
+            assert param.flag.spelling.replace("/", " / ") in text
+    if command.name == "render":
+        assert "[default: ghcr.io/bodywork-render/runner:0.1.0]" in text
+        assert "--namespace-object / --no-namespace-object Render the Namespace object." in text
+
+
+def test_the_lists_of_commands_read_whole_at_80_columns() -> None:
+    text = " ".join(help_at(80).split())
+    assert "…" not in text
+    assert (
+        "run-stage Run one stage on this machine exactly as its pod would: fetch the commit, then run the stage"
+        " with the runner. run Run the whole pipeline on this machine in DAG order, from the project folder's"
+        " current files. init Create a new project from the example pipeline (train a scikit-learn model, serve"
+        " it over HTTP). gitops Print the objects that put a deployment repository to work: the in-cluster"
+        " refresher, a Flux or an Argo CD bootstrap." in text
+    )
+    assert (
+        "flux A Flux GitRepository and the Kustomization that applies the per-step Kustomizations of <path>/flux."
+        " argocd" in " ".join(help_at(80, "gitops").split())
+    )
+
+
 @pytest.mark.parametrize("command", ["validate", "render", "publish", "refresh"])
 def test_help_is_typers(command: str) -> None:
     result = bodywork(command, "--help")
-    assert result.returncode == 0 and f" {command} [OPTIONS]" in result.stdout.splitlines()[1]
+    assert result.returncode == 0 and f" {command} [OPTIONS]" in result.stdout.splitlines()[0]
     assert "--format" in result.stdout
 
 
@@ -286,3 +387,15 @@ def test_reproduce_flags_parse_back_to_the_same_options() -> None:
     values = parse(["--out", "o", *shlex.split(" ".join(flags))], render.COMMAND)
     assert values is not None and (values["repo_url"], values["ref"]) == (REPO_URL, COMMIT)
     assert RenderOptions.from_flags(values) == options
+
+
+def test_validate_gives_a_project_file_the_verdict_of_its_folder(tmp_path: Path) -> None:
+    # pre-commit passes file names: nf/bodywork.yaml must be checked as the project nf is
+    (tmp_path / "nf").mkdir()
+    (tmp_path / "nf" / "bodywork.yaml").write_text((CASES / "valid" / "minimal-1.1.yaml").read_text())
+    (tmp_path / "nf" / "train.py").write_text("")
+    missing = "stages.serve.executable_module_path: 'serve.py' does not exist in the project folder\n"
+    folder = bodywork("validate", "nf", cwd=tmp_path)
+    file = bodywork("validate", "nf/bodywork.yaml", cwd=tmp_path)
+    assert (folder.returncode, folder.stderr) == (1, f"nf/bodywork.yaml:13:29: error: {missing}")
+    assert (file.returncode, file.stderr) == (1, f"nf/bodywork.yaml:13:29: error: {missing}")

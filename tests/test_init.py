@@ -42,7 +42,10 @@ def test_init_makes_a_project_that_validates_named_after_its_folder(tmp_path: Pa
         path for path in _files(example_folder()) if not path.startswith("artifacts/") and "__pycache__" not in path
     }
     validated = bodywork("validate", str(folder))
-    assert validated.returncode == 0 and validated.stderr == "", validated.stderr
+    assert (validated.returncode, validated.stderr) == (
+        0,
+        f"{folder}/bodywork.yaml: valid: pipeline churn-model-v2, 2 stages in 2 DAG steps (train >> serve)\n",
+    )
 
 
 def test_init_defaults_to_the_current_folder_and_takes_a_name(tmp_path: Path) -> None:

@@ -48,7 +48,10 @@ def test_fresh_venv_non_editable_install(tmp_path: Path) -> None:
         cwd=elsewhere,
         timeout=60,
     )
-    assert (result.returncode, result.stderr) == (0, "")
+    assert (result.returncode, result.stderr) == (
+        0,
+        f"{project}: valid: pipeline demo, 2 stages in 2 DAG steps (train >> serve)\n",
+    )
     schema = subprocess.run(
         [str(venv / "bin" / "bodywork"), "schema"], capture_output=True, text=True, cwd=elsewhere, timeout=60
     )

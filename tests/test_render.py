@@ -357,19 +357,27 @@ def test_templates_override_by_file_name(tmp_path: Path) -> None:
 def test_check_and_diff(tmp_path: Path) -> None:
     out = tmp_path / "out"
     common = [str(PARALLEL), "--out", str(out), "--repo-url", REPO_URL, "--ref", COMMIT]
-    stale = bodywork("render", *common, "--check")
-    assert stale.returncode == 1 and "+++ b/" in stale.stdout and "out of date" in stale.stderr
+    missing = bodywork("render", *common, "--check")
+    assert (missing.returncode, missing.stdout, missing.stderr) == (
+        1,
+        "",
+        f"{out} does not exist: run bodywork render without --check to write it\n",
+    )
     assert not out.exists()
     assert bodywork("render", *common).returncode == 0
     fresh = bodywork("render", *common, "--check")
     assert (fresh.returncode, fresh.stdout) == (0, "")
+    same = bodywork("render", *common, "--diff")
+    assert (same.returncode, same.stdout) == (0, "")
     (out / "03-serve-service.yaml").write_text("edited\n")
     (out / "extra.yaml").write_text("x: 1\n")
     diff = bodywork("render", *common, "--diff")
-    assert diff.returncode == 0
+    assert diff.returncode == 1  # as git diff --exit-code: 1 when there are differences
     assert f"--- a/{out}/03-serve-service.yaml" in diff.stdout and f"--- a/{out}/extra.yaml" in diff.stdout
     assert (out / "extra.yaml").exists()
-    assert bodywork("render", *common, "--check").returncode == 1
+    stale = bodywork("render", *common, "--check")
+    assert (stale.returncode, stale.stdout) == (1, diff.stdout)
+    assert stale.stderr == f"{out} is out of date: run bodywork render to update it\n"
 
 
 def test_source_defaults_to_the_checkout_and_resolves_refs(tmp_path: Path) -> None:

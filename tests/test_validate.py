@@ -110,8 +110,8 @@ def test_secrets_group_prefixes_secret_names(tmp_path: Path) -> None:
     text = (
         (CASES / "valid" / "version-1.0-parallel.yaml").read_text().replace("  DAG:", "  secrets_group: Prod\n  DAG:")
     )
-    (tmp_path / "bodywork.yaml").write_text(text)
-    pipeline = load_project(tmp_path / "bodywork.yaml").pipeline
+    (tmp_path / "secrets.yaml").write_text(text)  # a file checked alone: its modules need not exist
+    pipeline = load_project(tmp_path / "secrets.yaml").pipeline
     from bodywork_render.spec.names import secret_name
 
     assert pipeline.secrets_group == "Prod"
@@ -168,3 +168,13 @@ def test_what_the_fast_path_cannot_read_plainly_takes_the_positioned_path(text: 
     from bodywork_render.spec.load import _NOT_PLAIN, _plain_fast
 
     assert _plain_fast(text) is _NOT_PLAIN
+
+
+def test_duplicate_key_names_the_line_of_its_first_definition() -> None:
+    # The first key of the mapping is on line 3; the first DAG on line 5.
+    text = 'version: "1.1"\npipeline:\n  name: bw\n  docker_image: x\n  DAG: a\n  DAG: b\n'
+    _, diagnostics = check_project_text(text)
+    assert [str(d) for d in diagnostics] == [
+        "bodywork.yaml:6:3: error: invalid YAML: duplicate key 'DAG' (first defined on line 5);"
+        " each key may appear once"
+    ]

@@ -24,6 +24,7 @@ app = typer.Typer(
     add_completion=False,
     no_args_is_help=True,
     pretty_exceptions_enable=False,
+    rich_markup_mode=None,  # click's plain help wraps whole at any width; rich's tables cut words at 80 columns
     help="Validate a bodywork.yaml ML pipeline and render it into Kubernetes manifests, a kustomize tree"
     " or a Helm chart.",
 )
@@ -57,7 +58,9 @@ def add(group: typer.Typer, command: Command) -> None:
     callback.__doc__ = command.run.__doc__
     callback.__signature__ = inspect.Signature(signature, return_annotation=None)  # type: ignore[attr-defined]
     callback.__annotations__ = {p.name: p.annotation for p in signature}
-    group.command(command.name)(callback)
+    # the list of commands shows the first paragraph whole (click would cut it to one line)
+    summary = inspect.cleandoc(command.run.__doc__ or "").partition("\n\n")[0]
+    group.command(command.name, short_help=summary)(callback)
 
 
 def _annotation(param: Param, choice: type | None) -> Any:
@@ -99,10 +102,10 @@ def _root(
 
 for _command in (validate.COMMAND, render.COMMAND, schema.COMMAND):
     add(app, _command)
-_gitops = typer.Typer(no_args_is_help=True, help=gitops.HELP)
+_gitops = typer.Typer(no_args_is_help=True, rich_markup_mode=None, help=gitops.HELP)
 for _command in gitops.COMMANDS:
     add(_gitops, _command)
-app.add_typer(_gitops, name="gitops")
+app.add_typer(_gitops, name="gitops", short_help=gitops.HELP)
 for _command in (publish.COMMAND, refresh.COMMAND):
     add(app, _command)
 for _command in run.COMMANDS:

@@ -39,7 +39,8 @@ class Command(NamedTuple):
     """A command: its name, the option types whose flagged fields it takes (less ``exclude``), and its work.
 
     ``run`` gets the values and returns the exit code; ``check`` names a usage error that
-    the types cannot express as (flag, message), or None.
+    the types cannot express as (flag, message), or None; ``narrow`` offers fewer of a
+    declared flag's choices (by field name), in help and parser alike.
     """
 
     name: str
@@ -47,10 +48,12 @@ class Command(NamedTuple):
     groups: tuple[type, ...]
     exclude: frozenset[str] = frozenset()
     check: Callable[[Values], tuple[str, str] | None] | None = None
+    narrow: Mapping[str, tuple[str, ...]] | None = None
 
     def params(self) -> list[Param]:
         """Every parameter, in declaration order."""
-        return [p for group in self.groups for p in params_of(group) if p.name not in self.exclude]
+        params = [p for group in self.groups for p in params_of(group) if p.name not in self.exclude]
+        return [_narrowed(p, self.narrow[p.name]) if self.narrow and p.name in self.narrow else p for p in params]
 
     def invoke(self, values: Values) -> int:
         """Run with parsed values, each item of a flag that has ``parse`` parsed first (BodyworkError when bad)."""
@@ -142,6 +145,13 @@ def _converted(param: Param, text: str) -> Any:
     return Path(text) if param.kind is Path else text
 
 
+def _narrowed(param: Param, choices: tuple[str, ...]) -> Param:
+    """``param`` offering only ``choices``, a subset of its declared ones that holds its default."""
+    if param.flag is None or not set(choices) <= set(param.choices) or param.default not in choices:
+        raise ValueError(f"{param.name}: cannot narrow the choices {param.choices} to {choices}")
+    return param._replace(choices=choices, help=param.flag.help_for(choices))
+
+
 def _param(name: str, hint: Any, meta: Flag | Arg, field_default: Any) -> Param:
     optional = get_origin(hint) in (Union, types.UnionType) and type(None) in get_args(hint)
     if optional:
@@ -158,7 +168,8 @@ def _param(name: str, hint: Any, meta: Flag | Arg, field_default: Any) -> Param:
         hint = str
     flag = meta if isinstance(meta, Flag) else None
     default = flag.default if flag is not None and flag.default is not UNSET else field_default
-    return Param(name, hint, default, choices, many, optional or default is None, meta.help, flag)
+    help = flag.help_for(choices) if flag is not None else meta.help
+    return Param(name, hint, default, choices, many, optional or default is None, help, flag)
 
 
 def _defaults(options: type) -> dict[str, Any]:

@@ -1,7 +1,8 @@
 """`bodywork publish`: render as `render` does and commit the result to a deployment repository, then push.
 
 Its flags are render's (RenderOptions and ProjectInput, less --deploy-path: the folder
-in the deployment repository decides it) and the target's below, which `refresh` shares.
+in the deployment repository decides it; --format offers manifests and kustomize only)
+and the target's below, which `refresh` shares.
 Exit codes: 0 pushed or up to date, 1 invalid input (BodyworkError, reported by main.py),
 3 gave up (git failed, or every push was rejected).
 """
@@ -13,6 +14,7 @@ from typing import TYPE_CHECKING, Annotated, NamedTuple
 
 from bodywork_render.cli.params import Command, Values, take
 from bodywork_render.flags import Flag
+from bodywork_render.gitops.publish import PUBLISHED_FORMATS
 from bodywork_render.render.options import ProjectInput, RenderOptions
 
 if TYPE_CHECKING:
@@ -117,4 +119,9 @@ def report(published: Published) -> None:
         sys.stderr.write(f"up to date: {where} holds {what} ({published.commit[:7]}); no commit\n")
 
 
-COMMAND = Command("publish", publish, (ProjectInput, TargetArgs, RenderOptions), exclude=frozenset({"deploy_path"}))
+NARROW = {"format": PUBLISHED_FORMATS}
+"""What publish and refresh offer of render's choices: a deployment folder holds manifests or kustomize."""
+
+COMMAND = Command(
+    "publish", publish, (ProjectInput, TargetArgs, RenderOptions), exclude=frozenset({"deploy_path"}), narrow=NARROW
+)

@@ -10,7 +10,7 @@ import sys
 from typing import Annotated, NamedTuple
 
 from bodywork_render.cli.params import Command, Values, take
-from bodywork_render.cli.publish import TargetArgs, gave_up, report
+from bodywork_render.cli.publish import NARROW, TargetArgs, gave_up, report
 from bodywork_render.flags import Flag
 from bodywork_render.render.options import ProjectInput, RenderOptions
 
@@ -61,4 +61,5 @@ COMMAND = Command(
     refresh,
     (UpstreamArgs, ProjectInput, TargetArgs, RenderOptions),
     exclude=frozenset({"path", "repo_url", "ref", "deploy_path"}),
+    narrow=NARROW,
 )

@@ -19,8 +19,12 @@ class RenderArgs(NamedTuple):
     """Where `render` writes, or what it compares with."""
 
     out: Annotated[Path, Flag("--out", "Output folder; replaced atomically, stale files removed.")]
-    check: Annotated[bool, Flag("--check", "Render in memory; exit 1 with a diff when --out differs.")] = False
-    diff: Annotated[bool, Flag("--diff", "Print the diff against --out and write nothing.")] = False
+    check: Annotated[
+        bool, Flag("--check", "Render in memory; exit 1 when --out is missing, or with a diff when it differs.")
+    ] = False
+    diff: Annotated[
+        bool, Flag("--diff", "Print the diff against --out and write nothing; exit 1 when there is a difference.")
+    ] = False
     chart_version: Annotated[str, Flag("--chart-version", "Version of the Helm chart (helm format).")] = (
         DEFAULT_CHART_VERSION
     )
@@ -74,13 +78,15 @@ def render(values: Values) -> int:
             templates=project.templates,
         )
     sys.stderr.writelines(warning + "\n" for warning in rendered.warnings)
+    if args.check and not args.out.exists():
+        sys.stderr.write(f"{args.out} does not exist: run bodywork render without --check to write it\n")
+        return 1
     if args.check or args.diff:
         changes = diff_trees(read_tree(args.out), rendered.files, str(args.out))
         sys.stdout.write(changes)
         if args.check and changes:
             sys.stderr.write(f"{args.out} is out of date: run bodywork render to update it\n")
-            return 1
-        return 0
+        return 1 if changes else 0  # as `git diff --exit-code`
     write_tree(args.out, rendered.files)
     sys.stderr.write(f"rendered {len(rendered.objects)} objects into {args.out}\n")
     if args.package is not None:

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Annotated, Literal, NamedTuple
+from typing import TYPE_CHECKING, Annotated, Literal, NamedTuple
 
 from bodywork_render.cli.params import Command, Values, take
 from bodywork_render.flags import Arg, Flag
+
+if TYPE_CHECKING:
+    from bodywork_render.spec.load import Document
 
 EXIT_INVALID = 1
 
@@ -17,8 +20,13 @@ class ValidateArgs(NamedTuple):
 
     paths: Annotated[tuple[Path, ...], Arg("Project folders (holding bodywork.yaml) or files; default: .")] = ()
     report: Annotated[
-        Literal["text", "json"], Flag("--format", "text: one line per problem; json: a list of objects.")
+        Literal["text", "json"],
+        Flag(
+            "--format",
+            "text: one line per problem, then one per valid project; json: a list of the problems.",
+        ),
     ] = "text"
+    quiet: Annotated[bool, Flag("--quiet", "Print problems only, no line per valid project (text format).")] = False
 
 
 def validate(values: Values) -> int:
@@ -29,10 +37,33 @@ def validate(values: Values) -> int:
 
     args: ValidateArgs = take(ValidateArgs, values)
     diagnostics = []
+    checked = []
     for path in args.paths or (Path("."),):
-        diagnostics += validate_project(path)[1]
+        document, found = validate_project(path)
+        diagnostics += found
+        if document is not None and not errors_in(found):
+            checked.append(document)
     (sys.stdout if args.report == "json" else sys.stderr).write(REPORTERS[args.report](diagnostics))
+    if args.report == "text" and not args.quiet:
+        sys.stderr.writelines(summary(document) + "\n" for document in checked)
     return EXIT_INVALID if errors_in(diagnostics) else 0
+
+
+def summary(document: Document) -> str:
+    """One line on a valid project: its file, pipeline name, stages and DAG steps, as bodywork.yaml names them.
+
+    Read from the data, not the model: the model needs modules that `validate`, run on every commit, does without.
+    """
+    from bodywork_render.spec.dag import parse_dag
+
+    data = document.data
+    section = data.get("pipeline") or data["project"]  # version 1.1, or 1.0
+    steps = parse_dag(section["DAG"])  # valid: each stage once, so in run order
+    stages = len(data["stages"])
+    return (
+        f"{document.file}: valid: pipeline {section['name']}, {stages} stage{'s' * (stages != 1)}"
+        f" in {len(steps)} DAG step{'s' * (len(steps) != 1)} ({' >> '.join(','.join(step) for step in steps)})"
+    )
 
 
 COMMAND = Command("validate", validate, (ValidateArgs,))

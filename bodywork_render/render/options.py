@@ -33,9 +33,13 @@ class RenderOptions(NamedTuple):
         Format,
         Flag(
             "--format",
-            "manifests: one file per object; kustomize: a folder per DAG step plus Flux Kustomizations;"
-            " helm: a Helm chart.",
+            "What to write.",
             choices=FORMATS,
+            meanings={
+                "manifests": "one file per object",
+                "kustomize": "a folder per DAG step plus Flux Kustomizations",
+                "helm": "a Helm chart",
+            },
         ),
     ] = "manifests"
     engine: Annotated[

@@ -115,7 +115,7 @@ def parse_yaml(raw: bytes, file: str) -> Document:
     try:
         tree = _yaml().load(text)
     except MarkedYAMLError as exc:
-        raise BodyworkError([_marked_error(file, exc)]) from None
+        raise BodyworkError([_marked_error(file, exc, text)]) from None
     except (YAMLError, RecursionError) as exc:
         raise BodyworkError([Diagnostic(file, 0, 0, "", "error", f"invalid YAML: {exc}")]) from None
     document = Document(file, _plain(tree), text)
@@ -271,14 +271,14 @@ _PLAIN_MESSAGES = {
 }
 
 
-def _marked_error(file: str, exc: Any) -> Diagnostic:
+def _marked_error(file: str, exc: Any, text: str) -> Diagnostic:
     mark = exc.problem_mark or exc.context_mark
     line, column = (mark.line + 1, mark.column + 1) if mark is not None else (0, 0)
     problem = str(exc.problem or exc.context or "invalid YAML").strip()
     if problem.startswith("found duplicate key"):
         key = problem.split('"')[1] if '"' in problem else problem
-        first = exc.context_mark
-        first_line = f" (first defined on line {first.line + 1})" if first is not None else ""
+        first = _first_definition_line(text, exc.problem_mark)
+        first_line = f" (first defined on line {first})" if first is not None else ""
         message = f"duplicate key {key!r}{first_line}; each key may appear once"
     else:
         plain = [text for needle, text in _PLAIN_MESSAGES.items() if needle in problem]
@@ -289,6 +289,38 @@ def _marked_error(file: str, exc: Any) -> Diagnostic:
         else:
             message = problem
     return Diagnostic(file, line, column, "", "error", f"invalid YAML: {message}")
+
+
+def _first_definition_line(text: str, duplicate: Any) -> int | None:
+    """1-based line of the first key equal to the duplicate key at mark ``duplicate``, None if not found.
+
+    ruamel's error marks the duplicate and the start of its mapping, not the key it repeats:
+    the composed nodes (duplicates are refused only later, by the constructor) still hold both.
+    """
+    if duplicate is None:
+        return None
+    from ruamel.yaml.error import YAMLError
+
+    try:
+        root = _yaml().compose(text)
+    except (YAMLError, RecursionError):
+        return None
+    pending = [root]
+    while pending:
+        node = pending.pop()
+        if node is None or node.id == "scalar":
+            continue
+        if node.id == "sequence":
+            pending.extend(node.value)
+            continue
+        keys = [key for key, _ in node.value]
+        for index, key in enumerate(keys):
+            if key.start_mark.index == duplicate.index:
+                same = [k for k in keys[:index] if (k.tag, k.value) == (key.tag, key.value)]
+                return same[0].start_mark.line + 1 if same else None
+        pending.extend(value for _, value in node.value)
+        pending.extend(keys)
+    return None
 
 
 def _plain(node: Any) -> Any:

@@ -29,13 +29,17 @@ else:
 
 
 class Project(_Project):
-    """A validated project: its folder (None when a lone file was given), document, model, warnings and overlay."""
+    """A validated project: its folder (None for a file not named bodywork.yaml), document, model, warnings, overlay."""
 
     __slots__ = ()
 
 
 def config_file(path: Path) -> tuple[Path, Path | None]:
-    """The bodywork.yaml for PATH and the project folder (None when PATH is a file)."""
+    """The bodywork.yaml for PATH and the project folder.
+
+    A project's own file (named bodywork.yaml or bodywork.yml) has its folder, so that it gets
+    the folder's verdict (pre-commit passes file names); any other file is checked alone (None).
+    """
     if path.is_dir():
         for name in CONFIG_NAMES:
             if (path / name).is_file():
@@ -44,7 +48,7 @@ def config_file(path: Path) -> tuple[Path, Path | None]:
             [_file_error(path, "no bodywork.yaml in this folder (expected a project folder or a bodywork.yaml file)")]
         )
     if path.exists():
-        return path, None
+        return path, path.parent if path.name in CONFIG_NAMES else None
     raise BodyworkError([_file_error(path, "no such file or folder")])
 
 
