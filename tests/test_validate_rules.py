@@ -8,6 +8,7 @@ and length messages, and overlays.
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import pytest
 
@@ -48,7 +49,7 @@ def report(text: str, exists: Callable[[str], bool] | None = None) -> list[str]:
 
 
 def overlay_report(text: str) -> list[str]:
-    base = {"stages": {"train": {"batch": {}}, "serve": {"service": {}}}}
+    base: dict[str, Any] = {"stages": {"train": {"batch": {}}, "serve": {"service": {}}}}
     return [str(d) for d in validate_overlay(parse_yaml(text.encode(), "bodywork.prod.yaml"), base)]
 
 
