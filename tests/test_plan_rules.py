@@ -442,3 +442,34 @@ def test_flux_timeouts_multiply_the_completion_budget_by_the_attempts() -> None:
     assert {o.values["source_name"] for o in flux} == {"src"}
     assert {o.values["flux_namespace"] for o in flux} == {"fx"}
     assert flux[1].values["path"] == "./steps/01"
+
+
+def test_pipeline_and_stage_objects_carry_the_full_label_set() -> None:
+    result = plan()
+    assert only(result, "ServiceAccount").values["labels"] == {
+        "app.kubernetes.io/name": "pipe",
+        "app.kubernetes.io/instance": "pipe",
+        "app.kubernetes.io/component": "pipeline",
+        "app.kubernetes.io/part-of": "pipe",
+        "app.kubernetes.io/managed-by": "bodywork-render",
+        "app.kubernetes.io/version": "0123456",
+    }
+    assert only(result, "Deployment").values["labels"] == {
+        "app.kubernetes.io/name": "serve",
+        "app.kubernetes.io/instance": "pipe",
+        "app.kubernetes.io/component": "service",
+        "app.kubernetes.io/part-of": "pipe",
+        "app.kubernetes.io/managed-by": "bodywork-render",
+        "app.kubernetes.io/version": "0123456",
+        "bodywork-render/stage": "serve",
+    }
+
+
+def test_flux_paths_drop_only_trailing_slashes_of_the_deploy_path() -> None:
+    result = plan(layout="kustomize", engine="flux", deploy_path="clusters/prodX//")
+    flux = [o for o in result.objects if o.template == "flux-kustomization.yaml.j2"]
+    assert [o.values["path"] for o in flux] == [
+        "clusters/prodX/steps/00",
+        "clusters/prodX/steps/01",
+        "clusters/prodX/steps/02",
+    ]

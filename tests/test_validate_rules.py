@@ -348,3 +348,121 @@ def test_an_overlay_with_half_a_utf16_pair_or_the_wrong_types() -> None:
     assert overlay_report("pipeline: {}\nstages: []\n") == [
         "bodywork.prod.yaml:2:9: error: stages: expected a mapping, got a list"
     ]
+
+
+STAGE_X = "    executable_module_path: t.py\n    batch: {max_completion_time_seconds: 1, retries: %s}\n"
+
+
+def test_a_missing_stages_section() -> None:
+    text = 'version: "1.1"\npipeline:\n  name: demo\n  docker_image: python:3.12-slim\n  DAG: train\n'
+    assert report(text) == ["bodywork.yaml:1:1: error: missing required field 'stages'"]
+
+
+def test_version_10_files_get_the_semantic_checks_under_project() -> None:
+    text = (
+        'version: "1.0"\nproject:\n  name: demo\n  docker_image: python:3.12-slim\n  DAG: train >> nope\n'
+        "stages:\n  train:\n    executable_module_path: train.py\n"
+        "    batch: {max_completion_time_seconds: 1, retries: 0}\n"
+    )
+    assert report(text) == ["bodywork.yaml:5:8: error: project.DAG: stage 'nope' is not defined under 'stages'"]
+
+
+def test_stages_that_are_not_a_mapping_are_a_type_error_only() -> None:
+    text = 'version: "1.1"\npipeline:\n  name: demo\n  docker_image: python:3.12-slim\n  DAG: train\nstages: [train]\n'
+    assert report(text) == ["bodywork.yaml:6:9: error: stages: expected a mapping, got a list"]
+
+
+def test_a_stage_that_is_not_a_mapping_does_not_stop_the_checks() -> None:
+    assert "bodywork.yaml:19:10: error: stages.other: expected a mapping, got the string 'oops'" in report(
+        document(more="  other: oops\n")
+    )
+    assert report(document(module="5")) == [
+        "bodywork.yaml:8:29: error: stages.train.executable_module_path: "
+        'expected a string, got the number 5: YAML reads 5 as a number; quote it: "5"'
+    ]
+    assert report(document(train="    secrets: [a]\n")) == [
+        "bodywork.yaml:9:14: error: stages.train.secrets: expected a mapping, got a list"
+    ]
+
+
+def test_every_stage_is_checked_after_one_without_a_module_or_after_a_name_collision() -> None:
+    text = document(
+        dag="train >> serve >> alpha >> beta",
+        more="  alpha:\n    batch: {max_completion_time_seconds: 1, retries: 0}\n"
+        "  beta:\n    executable_module_path: /abs/b.py\n    batch: {max_completion_time_seconds: 1, retries: 0}\n",
+    )
+    assert report(text) == [
+        "bodywork.yaml:19:3: error: stages.alpha: missing required field 'executable_module_path'",
+        "bodywork.yaml:22:29: error: stages.beta.executable_module_path: '/abs/b.py' is an absolute path "
+        "(expected a path relative to the project folder)",
+    ]
+    collided = report(document(more="  Train:\n" + STAGE_X % 0 + "  bad_:\n" + STAGE_X % 0))
+    assert (
+        "bodywork.yaml:19:3: error: stages.Train: "
+        "stage 'Train' and stage 'train' both become the Kubernetes name 'train'; rename one"
+    ) in collided
+    assert (
+        "bodywork.yaml:22:3: error: stages.bad_: "
+        "stage name 'bad_' becomes 'bad-', not a valid Kubernetes name (expected letters or digits at both ends)"
+    ) in collided
+
+
+def test_the_parent_folder_itself_leaves_the_project() -> None:
+    assert (
+        "bodywork.yaml:8:29: error: stages.train.executable_module_path: '..' leaves the project folder "
+        "(expected a path inside it)"
+    ) in report(document(module="'..'"))
+
+
+def test_the_secret_name_check_uses_the_group_only_when_it_is_a_string() -> None:
+    assert report(document(extra="  secrets_group: -grp\n", train="    secrets:\n      PASS: creds\n")) == [
+        "bodywork.yaml:11:13: error: stages.train.secrets.PASS: "
+        "secret 'creds' becomes the Secret name '-grp-creds', not a valid Kubernetes name"
+    ]
+    assert report(document(extra="  secrets_group: 5\n", train="    secrets:\n      PASS: creds.\n")) == [
+        "bodywork.yaml:6:18: error: pipeline.secrets_group: "
+        'expected a string, got the number 5: YAML reads 5 as a number; quote it: "5"',
+        "bodywork.yaml:11:13: error: stages.train.secrets.PASS: "
+        "secret 'creds.' becomes the Secret name 'creds-', not a valid Kubernetes name",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("retries", "got"),
+    [('"on"', "the string 'on'"), ('"X5"', "the string 'X5'"), ("true", "the boolean true")],
+)
+def test_hints_are_only_given_where_they_apply(retries: str, got: str) -> None:
+    assert report(document(retries=retries)) == [
+        f"bodywork.yaml:11:16: error: stages.train.batch.retries: expected a whole number, got {got}"
+    ]
+
+
+def test_each_unreadable_list_item_is_reported() -> None:
+    assert report(document(train='    args: ["\\ud800", "\\ud800"]\n')) == [
+        f"bodywork.yaml:9:12: error: stages.train.args[0]: {SURROGATE}",
+        f"bodywork.yaml:9:22: error: stages.train.args[1]: {SURROGATE}",
+    ]
+
+
+def test_a_number_like_key_beside_an_empty_key_keeps_its_own_path() -> None:
+    assert report(document(more="  '':\n" + STAGE_X % 0 + "  '0':\n" + STAGE_X % -1)) == [
+        "bodywork.yaml:19:3: error: stages.: name '' is not allowed (expected letters, digits, '_', '-' and '.' only)",
+        "bodywork.yaml:19:3: error: stages.: "
+        "stage name '' becomes '', not a valid Kubernetes name (expected letters or digits at both ends)",
+        "bodywork.yaml:19:3: warning: stages.: stage '' is not in the DAG and will not be rendered",
+        "bodywork.yaml:22:3: warning: stages.0: stage '0' is not in the DAG and will not be rendered",
+        "bodywork.yaml:24:54: error: stages.0.batch.retries: -1 is out of range (expected at least 0)",
+    ]
+
+
+def test_an_overlay_pattern_without_a_plain_explanation_shows_the_pattern() -> None:
+    assert overlay_report("pipeline:\n  ingress_host: ML.example\n") == [
+        "bodywork.prod.yaml:2:17: error: pipeline.ingress_host: 'ML.example' is not allowed (expected to match "
+        "^[a-z0-9.*-]+$)"
+    ]
+
+
+def test_an_overlay_pipeline_that_is_not_a_mapping() -> None:
+    assert overlay_report("pipeline: []\n") == [
+        "bodywork.prod.yaml:1:11: error: pipeline: expected a mapping, got a list"
+    ]
