@@ -39,7 +39,11 @@ def run_module(module: str) -> float:
     dotted = module.removesuffix(".py").replace("/", ".")
     mutmut = str(Path(sys.executable).with_name("mutmut"))
     started = time.perf_counter()
-    subprocess.run(["nice", "-n", "19", mutmut, "run", f"{dotted}.*"], cwd=ROOT, check=True, stdout=subprocess.DEVNULL)
+    command = ["nice", "-n", "19", mutmut, "run", f"{dotted}.*"]
+    # mutmut's progress goes to stdout, and its workers' ResourceWarnings to stderr: shown only if the run fails.
+    result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True)
+    if result.returncode:
+        sys.exit(f"{' '.join(command)} failed ({result.returncode}):\n{result.stdout[-2000:]}{result.stderr[-2000:]}")
     return time.perf_counter() - started
 
 

@@ -463,6 +463,6 @@ def test_an_overlay_pattern_without_a_plain_explanation_shows_the_pattern() -> N
 
 
 def test_an_overlay_pipeline_that_is_not_a_mapping() -> None:
-    assert overlay_report("pipeline: []\n") == [
+    assert overlay_report("pipeline: [a]\n") == [
         "bodywork.prod.yaml:1:11: error: pipeline: expected a mapping, got a list"
     ]
