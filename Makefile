@@ -1,11 +1,12 @@
 # Two commands do all the set-up on a fresh machine:
 #   make example   validate and render the shipped example project into build/example
-#   make test      run the whole test suite
+#   make test      lint and type-check, then run the whole test suite
+# Also: make lint (ruff, ruff format --check, mypy); make fast (pytest -m "not slow": the edit loop, under a minute).
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: example test bench clean
+.PHONY: example lint test fast bench clean
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -18,8 +19,16 @@ example: $(BIN)/.installed
 	$(BIN)/bodywork render examples/train-and-serve --out build/example --ref HEAD \
 		--repo-url $$(git remote get-url origin 2>/dev/null || echo https://github.com/bodywork-render/bodywork-render.git)
 
-test: $(BIN)/.installed
+lint: $(BIN)/.installed
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+test: lint
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+fast: $(BIN)/.installed
+	$(BIN)/python -m pytest -m "not slow" $(PYTEST_ARGS)
 
 bench: $(BIN)/.installed
 	$(BIN)/python benchmarks/run.py

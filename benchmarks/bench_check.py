@@ -1,13 +1,13 @@
-"""Benchmark: output validation throughput, ``check_objects`` against ``kubernetes_validate.validate``.
+"""Benchmark: output validation throughput, ``schema_problems`` against ``kubernetes_validate.validate``.
 
 Generates a synthetic pipeline's worth of rendered objects (Jobs, Deployments,
 Services, Ingresses, ServiceAccounts, Flux Kustomizations), then times:
 
-- ``check_objects`` on all of them, cold (schemas loaded and compiled) and warm;
+- ``schema_problems`` on all of them, cold (schemas loaded and compiled) and warm;
 - ``kubernetes_validate.validate(obj, version, strict=True)`` per object on a sample.
 
 Every figure is the median of repeated runs; the ratio is per-object time of
-the baseline over per-object time of ``check_objects`` (warm), measured in the
+the baseline over per-object time of ``schema_problems`` (warm), measured in the
 same process. Run: ``.venv/bin/python benchmarks/bench_check.py [--objects N]``.
 """
 
@@ -23,7 +23,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bodywork_render.verify.kubernetes import DEFAULT_K8S_VERSION, check_objects  # noqa: E402
+from bodywork_render.verify.kubernetes import DEFAULT_K8S_VERSION, schema_problems  # noqa: E402
 
 RUN = "0123456789abcdef0123456789abcdef01234567"
 
@@ -203,18 +203,18 @@ def _median_seconds(action: Any, repeats: int) -> float:
 
 
 def measure(count: int, sample_size: int, repeats: int) -> dict[str, float]:
-    """Seconds per object of check_objects (warm, and on the sample) and of kubernetes_validate on the sample."""
+    """Seconds per object of schema_problems (warm, and on the sample) and of kubernetes_validate on the sample."""
     # The figures are about the offline path: keep a kubeconform on PATH out of it.
     os.environ["PATH"] = os.pathsep.join(
         p for p in os.environ.get("PATH", "").split(os.pathsep) if not (Path(p) / "kubeconform").exists()
     )
     objects = make_objects(count)
     start = time.perf_counter()
-    problems = check_objects(objects)
+    problems = schema_problems(objects)
     cold = time.perf_counter() - start
     if problems:
         raise SystemExit("\n".join(str(problem) for problem in problems[:20]))
-    warm = _median_seconds(lambda: check_objects(objects), repeats)
+    warm = _median_seconds(lambda: schema_problems(objects), repeats)
 
     import kubernetes_validate
 
@@ -232,7 +232,7 @@ def measure(count: int, sample_size: int, repeats: int) -> dict[str, float]:
         "cold": cold,
         "warm": warm,
         "per_check": warm / len(objects),
-        "per_check_sample": _median_seconds(lambda: check_objects(sample), repeats) / len(sample),
+        "per_check_sample": _median_seconds(lambda: schema_problems(sample), repeats) / len(sample),
         "per_baseline": _median_seconds(baseline, max(1, repeats // 2)) / len(sample),
     }
 
@@ -247,12 +247,12 @@ def main(argv: list[str] | None = None) -> int:
     m = measure(args.objects, args.sample, args.repeats)
     rows = [
         ("objects", f"{m['objects']:.0f}"),
-        ("check_objects, all, cold (load + compile)", f"{m['cold'] * 1e3:.1f} ms"),
-        ("check_objects, all, warm (median)", f"{m['warm'] * 1e3:.1f} ms"),
-        ("check_objects per object (warm)", f"{m['per_check'] * 1e6:.1f} us"),
-        ("check_objects per object (sample, warm)", f"{m['per_check_sample'] * 1e6:.1f} us"),
+        ("schema_problems, all, cold (load + compile)", f"{m['cold'] * 1e3:.1f} ms"),
+        ("schema_problems, all, warm (median)", f"{m['warm'] * 1e3:.1f} ms"),
+        ("schema_problems per object (warm)", f"{m['per_check'] * 1e6:.1f} us"),
+        ("schema_problems per object (sample, warm)", f"{m['per_check_sample'] * 1e6:.1f} us"),
         (f"kubernetes_validate.validate per object ({m['sample']:.0f} sampled)", f"{m['per_baseline'] * 1e3:.2f} ms"),
-        ("speed-up on the sample (baseline / check_objects)", f"{m['per_baseline'] / m['per_check_sample']:.0f}x"),
+        ("speed-up on the sample (baseline / schema_problems)", f"{m['per_baseline'] / m['per_check_sample']:.0f}x"),
         ("all objects at the baseline's rate (estimate)", f"{m['per_baseline'] * m['objects']:.1f} s"),
     ]
     width = max(len(label) for label, _ in rows)

@@ -11,12 +11,18 @@ from pathlib import Path
 from typing import Any
 
 _PACKAGE = Path(__file__).resolve().parent
+RUNNER_FILE = "bodywork_runner.py"
 
 
 def resource_dir(name: str) -> Path:
     """The folder of a shipped resource kind: 'templates', 'schemas' or 'runner'."""
     inside = _PACKAGE / name
     return inside if inside.is_dir() else _PACKAGE.parent / name
+
+
+def runner_file() -> Path:
+    """The stage runner script (standard library only; it travels into every stage's pod)."""
+    return resource_dir("runner") / RUNNER_FILE
 
 
 @cache

@@ -41,7 +41,7 @@ import sys
 import tempfile
 import time
 import urllib.parse
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from types import FrameType
 
@@ -69,9 +69,6 @@ DEPS_MARKER = ".bodywork-requirements.json"
 
 _SHA = re.compile(r"[0-9a-f]{40}|[0-9a-f]{64}")
 _STAGE = re.compile(r"[A-Za-z0-9_.-]+")
-_URL_USERINFO = re.compile(r"(?P<scheme>\b[A-Za-z][A-Za-z0-9+.-]*://)[^/\s]*@")
-# user:password@host without a scheme, as git prints it in some errors ("unable to look up u:p@host")
-_BARE_USERINFO = re.compile(r"[^\s/@'\"]+:[^\s/@'\"]*@(?=[\w\[])")
 _SCP_LIKE = re.compile(r"[^/:]+:(?!//)")
 # A requirement the running interpreter can be checked against: `name` or `name==version`.
 _PLAIN_REQUIREMENT = re.compile(
@@ -94,20 +91,41 @@ class Interrupted(Exception):
 # --- output -------------------------------------------------------------------------------------
 
 
-def _secrets() -> list[str]:
-    """The secret strings that must never be printed: the git token and its HTTP header form."""
-    token = os.environ.get(TOKEN_ENV, "")
-    if not token:
-        return []
-    return [token, _basic_auth(token)]
+# The one definition of redaction: bodywork_render/gitops/redact.py loads these from this file.
+# A URL's user info: everything from "scheme://" to the last "@" before the host's end (a password may hold "@").
+_URL_USERINFO = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://)[^/?#\s'\"]*@")
+# user:password@host without a scheme, as git prints it in some errors ("unable to look up u:p@host")
+_BARE_USERINFO = re.compile(r"[^\s/@'\"]+:[^\s/@'\"]*@(?=[\w\[])")
+
+
+def url_secrets(urls: Iterable[str], environ: Mapping[str, str]) -> list[str]:
+    """What must never be shown, longest first: the git token of ``environ`` and its HTTP header form, and
+    each URL's user info and password (or its user name alone over http, https and git: a token given as user)."""
+    token = environ.get(TOKEN_ENV, "")
+    found = {token, _basic_auth(token, environ)} if token else set()
+    for url in urls:
+        parts = urllib.parse.urlsplit(url) if "://" in url else None
+        if parts is None or not parts.username:
+            continue
+        userinfo = parts.netloc.rsplit("@", 1)[0]
+        if parts.password:
+            found |= {userinfo, parts.password}
+        elif parts.scheme.lower() in ("http", "https", "git"):
+            found.add(userinfo)
+    return sorted((s for s in found if s), key=len, reverse=True)
+
+
+def redact_text(text: str, secrets: Iterable[str]) -> str:
+    """``text`` without the user info of any URL (or a bare ``user:password@host``), each secret masked as ``***``."""
+    text = _BARE_USERINFO.sub("", _URL_USERINFO.sub(r"\1", text))
+    for secret in secrets:
+        text = text.replace(secret + "@", "").replace(secret, "***")
+    return text
 
 
 def redact(text: str) -> str:
-    """Remove user info (``user:password@``) from every URL in ``text``, and every known secret."""
-    text = _BARE_USERINFO.sub("", _URL_USERINFO.sub(r"\g<scheme>", text))
-    for secret in _secrets():
-        text = text.replace(secret, "***")
-    return text
+    """``text`` as this runner may print it: ``redact_text`` with the secrets of its environment."""
+    return redact_text(text, url_secrets([], os.environ))
 
 
 class Log:
@@ -126,9 +144,9 @@ class Log:
 # --- fetch --------------------------------------------------------------------------------------
 
 
-def _basic_auth(token: str) -> str:
-    """The value of an HTTP ``Authorization`` header carrying the git token."""
-    username = os.environ.get(TOKEN_USERNAME_ENV) or DEFAULT_TOKEN_USERNAME
+def _basic_auth(token: str, environ: Mapping[str, str]) -> str:
+    """The value of an HTTP ``Authorization`` header carrying the git token (user name from ``environ``)."""
+    username = environ.get(TOKEN_USERNAME_ENV) or DEFAULT_TOKEN_USERNAME
     return "Basic " + base64.b64encode(f"{username}:{token}".encode()).decode("ascii")
 
 
@@ -203,7 +221,7 @@ def git_environment(repo: str) -> Iterator[dict[str, str]]:
         host = f"[{host}]" if ":" in host else host
         port = f":{parts.port}" if parts.port else ""
         _with_git_config(
-            env, f"http.{parts.scheme}://{host}{port}/.extraHeader", f"Authorization: {_basic_auth(token)}"
+            env, f"http.{parts.scheme}://{host}{port}/.extraHeader", f"Authorization: {_basic_auth(token, os.environ)}"
         )
     if not _is_ssh(repo):
         yield env

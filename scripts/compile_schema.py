@@ -1,4 +1,4 @@
-"""Compile the JSON Schemas under schemas/ into bodywork_render/spec/_schema_compiled.py, plain Python that needs no validator.
+"""Compile the JSON Schemas under schemas/ into bodywork_render/spec/_schema_compiled.py: plain Python, no validator.
 
 `bodywork validate` runs on every commit, and importing jsonschema_rs costs about 20 ms
 (more than a bare interpreter's start). So a document is first checked by code that
@@ -19,8 +19,6 @@ generated code must therefore accept exactly what jsonschema_rs accepts:
 
 Run `.venv/bin/python scripts/compile_schema.py` after changing a schema;
 tests/test_schema_compiled.py fails while the committed module is stale.
-scripts/compile_k8s.py compiles the Kubernetes schemas with the same pieces
-(prepared, Draft7, module_source).
 """
 
 from __future__ import annotations
@@ -47,15 +45,16 @@ ANNOTATIONS = frozenset(
 # Keywords whose value is data, with the same meaning in draft 7 (fastjsonschema) and draft 2020-12.
 ASSERTIONS = frozenset(
     {
-        "type", "enum", "const", "required", "minProperties", "maxProperties", "minItems", "maxItems", "minLength", "maxLength",
-        "minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum", "pattern",
+        "type", "enum", "const", "required", "minProperties", "maxProperties", "minItems", "maxItems", "minLength",
+        "maxLength", "minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum", "pattern",
     }
 )  # fmt: skip
 SUBSCHEMA = frozenset({"additionalProperties", "propertyNames", "items", "not", "if", "then", "else"})
 SUBSCHEMA_LIST = frozenset({"allOf", "anyOf", "oneOf"})
 BOUNDS = frozenset({"minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum"})
 
-# ECMA-262's \s: WhiteSpace and LineTerminator, as Python re escapes (Python's \s differs on \x1c-\x1f, \x85 and \ufeff).
+# ECMA-262's \s: WhiteSpace and LineTerminator, as Python re escapes
+# (Python's \s differs on \x1c-\x1f, \x85 and \ufeff).
 ECMA_SPACE = "\\t\\n\\x0b\\x0c\\r \\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000\\ufeff"
 CLASS_ESCAPES = {"d": "0-9", "w": "A-Za-z0-9_", "s": ECMA_SPACE}
 ESCAPES = {
@@ -145,7 +144,8 @@ def _class(pattern: str, index: int) -> tuple[str, int]:
 
 
 def prepared(schema: dict[str, Any]) -> dict[str, Any]:
-    """The schema as fastjsonschema should compile it: annotations dropped, patterns translated; SchemaError if it cannot be compiled exactly."""
+    """The schema as fastjsonschema should compile it: annotations dropped, patterns translated; SchemaError if it
+    cannot be compiled exactly."""
     if schema.get("$schema") != DRAFT_2020_12:
         raise SchemaError(f"$schema: expected {DRAFT_2020_12!r}, the draft this compiler knows")
     defs = schema.get("$defs", {})
@@ -193,34 +193,22 @@ def _subschema(node: Any, where: str, defs: dict[str, Any]) -> Any:
             out[key] = value
         else:
             raise SchemaError(
-                f"{here}: {key!r} cannot be compiled (fastjsonschema implements draft 7); validate it in validate.py or extend this compiler"
+                f"{here}: {key!r} cannot be compiled (fastjsonschema implements draft 7); "
+                "validate it in validate.py or extend this compiler"
             )
     return out
 
 
 class Draft7(CodeGeneratorDraft07):
-    """fastjsonschema's draft 7 generator, reading NaN and infinity as jsonschema_rs does: not numbers.
+    """fastjsonschema's draft 7 generator, reading NaN and infinity as jsonschema_rs does: not numbers."""
 
-    ``entries`` (references into the schema) are the functions to generate, each with the functions it
-    calls; by default, the schema's root.
-    """
-
-    def __init__(self, definition: dict[str, Any], entries: Sequence[str] = ()) -> None:
+    def __init__(self, definition: dict[str, Any]) -> None:
         super().__init__(definition, use_default=False, use_formats=False)
-        if entries:
-            self._needed_validation_functions = {}
-            for ref in entries:
-                with self._resolver.in_scope(ref):
-                    self._needed_validation_functions[self._resolver.get_uri()] = self._resolver.get_scope_name()
-
-    def function_name(self, ref: str) -> str:
-        """The name of the function generated for a reference into the schema."""
-        with self._resolver.in_scope(ref):
-            return self._resolver.get_scope_name()
 
     def generate_type(self) -> None:
         super().generate_type()
-        if "number" in enforce_list(self._definition["type"]):
+        definition: dict[str, Any] = self._definition or {}  # the schema node being generated
+        if "number" in enforce_list(definition["type"]):
             with self.l("if isinstance({variable}, float) and not isfinite({variable}):"):
                 self.exc("{name} must be a finite number", rule="type")
 
@@ -229,7 +217,8 @@ class Draft7(CodeGeneratorDraft07):
         self.l("raise JsonSchemaValueException")
 
 
-HEADER = '''"""The JSON Schemas of bodywork.yaml and its overlays as plain Python: accepts() answers as jsonschema_rs would, without importing it.
+HEADER = '''"""The JSON Schemas of bodywork.yaml and its overlays as plain Python: accepts() answers as jsonschema_rs
+would, without importing it (importing jsonschema_rs costs more than a bare interpreter's start).
 
 Generated by scripts/compile_schema.py (fastjsonschema {version}) from {sources}: do not edit;
 after changing a schema, run `.venv/bin/python scripts/compile_schema.py`.
@@ -246,7 +235,8 @@ class JsonSchemaValueException(ValueError):
     """A rule of the schema is broken (defined here, so that fastjsonschema is needed only to generate this code)."""
 
 
-JsonSchemaValuesException = JsonSchemaValueException  # fastjsonschema's exception for collected errors; this code stops at the first
+# fastjsonschema's exception for collected errors; this code stops at the first
+JsonSchemaValuesException = JsonSchemaValueException
 {none_type}REGEX_PATTERNS = {regexes}
 '''
 
@@ -267,7 +257,8 @@ def accepts(schema: str, data: object) -> bool:
 
 def module_source(header: str, generators: Sequence[Draft7], footer: str) -> str:
     """A module of the functions the generators write: ``header`` (its docstring), what they need (re, isfinite, the
-    exception they raise, their regexes), the functions, then ``footer``. It imports neither fastjsonschema nor decimal."""
+    exception they raise, their regexes), the functions, then ``footer``. It imports neither fastjsonschema nor
+    decimal."""
     functions: list[str] = []
     regexes: dict[str, Any] = {}
     for generator in generators:

@@ -1,7 +1,6 @@
 """A real `git daemon` on 127.0.0.1 serving bare repositories, for tests that fetch or push over git://.
 
-Use the ``git_daemon`` fixture (import it into a test module or a conftest), or the
-``GitDaemon`` class as a context manager::
+Use the ``git_daemon`` fixture (tests/conftest.py), or the ``GitDaemon`` class as a context manager::
 
     with GitDaemon(tmp_path / "repos") as daemon:
         daemon.create_bare("project")
@@ -20,12 +19,9 @@ import signal
 import socket
 import subprocess
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
-
-__all__ = ["GitDaemon", "free_port", "git_daemon", "listening"]
+__all__ = ["GitDaemon", "free_port", "listening"]
 
 STARTUP_SECONDS = 10.0
 STOP_SECONDS = 5.0
@@ -150,10 +146,3 @@ class GitDaemon:
 
     def __exit__(self, *exc_info: object) -> None:
         self.stop()
-
-
-@pytest.fixture
-def git_daemon(tmp_path_factory: pytest.TempPathFactory) -> Iterator[GitDaemon]:
-    """A running git daemon with an empty base folder, stopped after the test."""
-    with GitDaemon(tmp_path_factory.mktemp("git-daemon")) as daemon:
-        yield daemon

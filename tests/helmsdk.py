@@ -1,4 +1,5 @@
-"""Small wrappers over the real Helm SDK (helm-python-sdk, Helm's Go code in-process): lint and template a chart folder."""
+"""Small wrappers over the real Helm SDK (helm-python-sdk, Helm's Go code in-process): lint and template a chart
+folder."""
 
 from __future__ import annotations
 

@@ -10,7 +10,7 @@ from typing import Any
 import yaml
 
 from bodywork_render.render.manifests import Rendered, render_project
-from bodywork_render.render.plan import RenderOptions
+from bodywork_render.render.options import RenderOptions
 
 ROOT = Path(__file__).resolve().parents[1]
 PROJECTS = ROOT / "tests" / "projects"
@@ -41,7 +41,7 @@ def checkout(project: Path, into: Path, origin: str = REPO_URL) -> Path:
 
 def objects_in(files: dict[str, str]) -> list[dict[str, Any]]:
     """The Kubernetes objects of a rendered tree (YAML 1.1, as kubectl reads them), without kustomize config."""
-    found = []
+    found: list[dict[str, Any]] = []
     for path, text in sorted(files.items()):
         if path.endswith(".yaml") and not path.endswith("kustomization.yaml"):
             found.extend(d for d in yaml.safe_load_all(text) if d)
@@ -52,3 +52,57 @@ def identity(obj: dict[str, Any]) -> tuple[str, str, str]:
     """kind, namespace, name."""
     meta = obj.get("metadata", {})
     return obj["kind"], meta.get("namespace", ""), meta["name"]
+
+
+SERVICE_PROJECT = """\
+version: "1.1"
+pipeline:
+  name: probe
+  docker_image: python:3.12-slim
+  DAG: train >> serve
+stages:
+  train:
+    executable_module_path: train.py
+    args: ["--epochs", "3"]
+    batch:
+      max_completion_time_seconds: 60
+      retries: 1
+  serve:
+    executable_module_path: serve.py
+    service:
+      max_startup_time_seconds: 12
+      replicas: 1
+      port: 8123
+      ingress: false
+"""
+
+
+def service_project(folder: Path, text: str = SERVICE_PROJECT) -> Path:
+    """A project folder whose bodywork.yaml is ``text`` (by default: a Job, then a service on port 8123)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "bodywork.yaml").write_text(text)
+    for module in ("train.py", "serve.py"):
+        (folder / module).write_text("")
+    return folder
+
+
+def of_kind(objects: list[dict[str, Any]] | tuple[dict[str, Any], ...], kind: str) -> list[dict[str, Any]]:
+    return [o for o in objects if o["kind"] == kind]
+
+
+def target_port(service: dict[str, Any], objects: list[dict[str, Any]] | tuple[dict[str, Any], ...]) -> int:
+    """The container port a Service sends its traffic to, resolved as kube-proxy does: a number, or a named port of
+    the pods its selector matches."""
+    (port,) = service["spec"]["ports"]
+    target = port["targetPort"]
+    if isinstance(target, int):
+        return target
+    selector = service["spec"]["selector"].items()
+    (pod,) = [
+        o["spec"]["template"]
+        for o in objects
+        if o["kind"] == "Deployment" and selector <= o["spec"]["template"]["metadata"]["labels"].items()
+    ]
+    (container,) = pod["spec"]["containers"]
+    (named,) = [p for p in container["ports"] if p["name"] == target]
+    return int(named["containerPort"])

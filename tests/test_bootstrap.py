@@ -1,4 +1,5 @@
-"""`bodywork gitops flux|argocd`: the Flux and Argo CD objects, checked against the CRD schemas and against a real kustomize render."""
+"""`bodywork gitops flux|argocd`: the Flux and Argo CD objects, checked against the CRD schemas and against a real
+kustomize render."""
 
 from __future__ import annotations
 
@@ -20,8 +21,8 @@ from bodywork_render.gitops.bootstrap import (
     refresher_manifests,
 )
 from bodywork_render.render.manifests import render_project
-from bodywork_render.render.plan import RenderOptions
-from bodywork_render.verify.kubernetes import check_objects
+from bodywork_render.render.options import RenderOptions
+from bodywork_render.verify.kubernetes import schema_problems
 
 CASES = Path(__file__).parent / "cases"
 REPO = "https://git.example.com/acme/deployments.git"
@@ -44,7 +45,7 @@ def errors(options: Any, make: Any) -> list[str]:
 def test_flux_gitrepository_and_kustomization() -> None:
     manifests = flux_manifests(FluxOptions(repo=REPO, branch="main", path="envs/prod/churn", secret_ref="deploy-key"))
     repository, kustomization = manifests.objects
-    assert check_objects(manifests.objects) == []
+    assert schema_problems(manifests.objects) == []
     assert (repository["apiVersion"], repository["kind"]) == ("source.toolkit.fluxcd.io/v1", "GitRepository")
     assert repository["metadata"]["name"] == "churn" and repository["metadata"]["namespace"] == "flux-system"
     assert repository["spec"] == {
@@ -85,21 +86,22 @@ def test_flux_options_name_namespace_interval_and_root_path() -> None:
         )
     )
     repository, kustomization = manifests.objects
-    assert check_objects(manifests.objects) == []
+    assert schema_problems(manifests.objects) == []
     assert "secretRef" not in repository["spec"] and repository["spec"]["interval"] == "30s"
     assert {o["metadata"]["namespace"] for o in manifests.objects} == {"pipelines"}
     assert kustomization["spec"]["path"] == "./flux" and kustomization["spec"]["targetNamespace"] == "pipelines"
 
 
 def test_flux_bootstrap_is_coherent_with_the_kustomize_render(tmp_path: Path) -> None:
-    """The root Kustomization applies <path>/flux; every step there is patched to our GitRepository and chained within it."""
+    """The root Kustomization applies <path>/flux; every step there is patched to our GitRepository and chained
+    within it."""
     project = tmp_path / "project"
     project.mkdir()
     (project / "bodywork.yaml").write_text((CASES / "valid" / "version-1.0-parallel.yaml").read_text())
     for module in ("a.py", "b.ipynb", "c/d.py"):
         (project / module).parent.mkdir(exist_ok=True)
         (project / module).touch()
-    options = RenderOptions(layout="kustomize", engine="flux", deploy_path="./envs/prod/demo")
+    options = RenderOptions(format="kustomize", engine="flux", deploy_path="./envs/prod/demo")
     rendered = render_project(project, options, repo_url="https://git.example.com/acme/demo.git", ref=COMMIT)
     bootstrap = flux_manifests(FluxOptions(repo=REPO, branch="main", path="envs/prod/demo", namespace="pipelines"))
     root = bootstrap.objects[1]["spec"]
@@ -127,7 +129,8 @@ def test_flux_bootstrap_is_coherent_with_the_kustomize_render(tmp_path: Path) ->
         (
             FluxOptions(repo="git@github.com:acme/deploy.git", branch="main", path="x"),
             [
-                "--repo: Flux takes http, https or ssh URLs (ssh://git@host/owner/repo.git, not git@host:owner/repo.git), got 'git@github.com:acme/deploy.git'"
+                "--repo: Flux takes http, https or ssh URLs "
+                "(ssh://git@host/owner/repo.git, not git@host:owner/repo.git), got 'git@github.com:acme/deploy.git'"
             ],
         ),
         (
@@ -152,7 +155,8 @@ def test_flux_bad_options_are_all_reported(options: FluxOptions, expected: list[
 def test_flux_bad_interval_is_caught_by_the_schema() -> None:
     problems = errors(FluxOptions(repo=REPO, branch="main", path="x", interval="5 minutes"), flux_manifests)
     assert problems == [
-        'GitRepository/x: spec.interval: expected a string matching ^([0-9]+(\\.[0-9]+)?(ms|s|m|h))+$, got string "5 minutes"'
+        "GitRepository/x: spec.interval: expected a string matching ^([0-9]+(\\.[0-9]+)?(ms|s|m|h))+$, "
+        'got string "5 minutes"'
     ]
 
 
@@ -166,7 +170,7 @@ def test_argocd_application() -> None:
         )
     )
     (application,) = manifests.objects
-    assert check_objects(manifests.objects) == []
+    assert schema_problems(manifests.objects) == []
     assert (application["apiVersion"], application["kind"]) == ("argoproj.io/v1alpha1", "Application")
     assert application["metadata"]["name"] == "churn" and application["metadata"]["namespace"] == "argocd"
     spec = application["spec"]
@@ -187,7 +191,7 @@ def test_argocd_application() -> None:
 def test_argocd_without_destination_namespace_at_the_repository_root() -> None:
     manifests = argocd_manifests(ArgoCDOptions(repo=REPO, branch="release", path=".", namespace="gitops", project="ml"))
     (application,) = manifests.objects
-    assert check_objects(manifests.objects) == []
+    assert schema_problems(manifests.objects) == []
     assert application["metadata"]["name"] == "deployments"  # no folder: the repository's name
     assert application["spec"]["source"]["path"] == "."
     assert application["spec"]["destination"] == {"server": "https://kubernetes.default.svc"}
@@ -209,6 +213,15 @@ def test_argocd_refuses_credentials_without_showing_them() -> None:
 # -- the command line -----------------------------------------------------------------
 
 
+GITOPS_LABELS = {
+    "app.kubernetes.io/name": "churn",
+    "app.kubernetes.io/instance": "churn",
+    "app.kubernetes.io/component": "gitops",
+    "app.kubernetes.io/part-of": "bodywork-render",
+    "app.kubernetes.io/managed-by": "bodywork-render",
+}
+
+
 def test_cli_flux_and_argocd_print_the_objects() -> None:
     flux = bodywork(
         "gitops", "flux", "--repo", REPO, "--branch", "main", "--path", "envs/prod/churn", "--secret-ref", "deploy-key"
@@ -217,17 +230,61 @@ def test_cli_flux_and_argocd_print_the_objects() -> None:
         "gitops", "argocd", "--repo", REPO, "--branch", "main", "--path", "envs/prod/churn", "--dest-namespace", "churn"
     )
     assert (flux.returncode, flux.stderr, argocd.returncode, argocd.stderr) == (0, "", 0, "")
-    assert (
-        flux.stdout
-        == flux_manifests(FluxOptions(repo=REPO, branch="main", path="envs/prod/churn", secret_ref="deploy-key")).text
-    )
-    assert (
-        argocd.stdout
-        == argocd_manifests(
-            ArgoCDOptions(repo=REPO, branch="main", path="envs/prod/churn", dest_namespace="churn")
-        ).text
-    )
-    assert [o["kind"] for o in yaml.safe_load_all(flux.stdout)] == ["GitRepository", "Kustomization"]
+    # Written out from the Flux and Argo CD documentation, not by the code under test.
+    meta = {"name": "churn", "labels": GITOPS_LABELS}
+    assert flux.stdout.startswith("# Generated by bodywork-render ")
+    assert list(yaml.safe_load_all(flux.stdout)) == [
+        {
+            "apiVersion": "source.toolkit.fluxcd.io/v1",
+            "kind": "GitRepository",
+            "metadata": {**meta, "namespace": "flux-system"},
+            "spec": {"url": REPO, "ref": {"branch": "main"}, "interval": "1m", "secretRef": {"name": "deploy-key"}},
+        },
+        {
+            "apiVersion": "kustomize.toolkit.fluxcd.io/v1",
+            "kind": "Kustomization",
+            "metadata": {**meta, "namespace": "flux-system"},
+            "spec": {
+                "interval": "10m",
+                "retryInterval": "1m",
+                "path": "./envs/prod/churn/flux",
+                "prune": True,
+                "wait": False,
+                "sourceRef": {"kind": "GitRepository", "name": "churn"},
+                "targetNamespace": "flux-system",
+                "patches": [
+                    {
+                        "target": {"group": "kustomize.toolkit.fluxcd.io", "kind": "Kustomization"},
+                        "patch": '- op: replace\n  path: /spec/sourceRef/name\n  value: "churn"\n',
+                    }
+                ],
+            },
+        },
+    ]
+    assert argocd.stdout.startswith("# Generated by bodywork-render ")
+    assert list(yaml.safe_load_all(argocd.stdout)) == [
+        {
+            "apiVersion": "argoproj.io/v1alpha1",
+            "kind": "Application",
+            "metadata": {**meta, "namespace": "argocd"},
+            "spec": {
+                "project": "default",
+                "source": {"repoURL": REPO, "targetRevision": "main", "path": "envs/prod/churn"},
+                "destination": {"server": "https://kubernetes.default.svc", "namespace": "churn"},
+                "syncPolicy": {
+                    "automated": {"prune": True, "selfHeal": True},
+                    "syncOptions": ["CreateNamespace=true"],
+                    "managedNamespaceMetadata": {
+                        "labels": {
+                            "pod-security.kubernetes.io/enforce": "restricted",
+                            "pod-security.kubernetes.io/enforce-version": "latest",
+                        }
+                    },
+                    "retry": {"limit": 5, "backoff": {"duration": "10s", "factor": 2, "maxDuration": "5m"}},
+                },
+            },
+        }
+    ]
 
 
 def test_cli_bad_input_exits_1_listing_every_problem_without_the_token() -> None:

@@ -1,13 +1,13 @@
-"""`bodywork render --format helm`: the chart, checked with the real Helm SDK (lint, template, schema) and the Kubernetes schemas.
+"""`bodywork render --format helm`: the chart, checked with the real Helm SDK (lint, template, schema) and the
+Kubernetes schemas.
 
 Golden files of one chart live in tests/golden/helm/; after a deliberate change rewrite them with
-BODYWORK_UPDATE_GOLDEN=1 and review the diff.
+`pytest --update-golden` and review the diff.
 """
 
 from __future__ import annotations
 
 import copy
-import os
 import re
 import shutil
 import subprocess
@@ -33,21 +33,23 @@ from bodywork_render.render.chart import (
     render_chart,
     step_ranges,
 )
-from bodywork_render.render.chart_values import split_image
+from bodywork_render.render.images import split_image
 from bodywork_render.render.manifests import Rendered, render_project
-from bodywork_render.render.plan import RenderOptions
+from bodywork_render.render.options import RenderOptions
 from bodywork_render.render.write import read_tree, write_tree
 from bodywork_render.spec.model import build_pipeline
-from bodywork_render.verify.kubernetes import DEFAULT_K8S_VERSION, check_objects
+from bodywork_render.verify.kubernetes import DEFAULT_K8S_VERSION, schema_problems
 from bodywork_render.verify.podsecurity import hardening_violations, restricted_violations
 from tests import helmsdk
 from tests.corpus import corpus_params
-from tests.renderkit import COMMIT, EXAMPLE, PROJECTS, REPO_URL, render
+from tests.goldenfiles import Golden
+from tests.renderkit import COMMIT, EXAMPLE, PROJECTS, REPO_URL, of_kind, render, service_project, target_port
 
 GOLDEN = Path(__file__).parent / "golden" / "helm"
 PARALLEL = PROJECTS / "parallel-secrets-ingress"
 FAILURE_HOOK = PROJECTS / "failure-hook"
 HELM_OWN_LABELS = ("helm.sh/chart", "app.kubernetes.io/managed-by")
+HOOK_ANNOTATIONS = ("hook", "hook-weight", "hook-delete-policy")
 INJECTIONS = ["{{ .Release.Name }}", "x\n---\nkind: Secret", '"}} {{ fail "x" }}', "[[ chart ]]", "no", "0644"]
 
 
@@ -56,8 +58,12 @@ def chart(
 ) -> tuple[Path, Rendered]:
     """Render a project's chart with the fixed source of the golden files and write it into a folder."""
     rendered = render_chart(
-        project, RenderOptions(layout="helm", **options), chart_version=chart_version, repo_url=REPO_URL, ref=COMMIT
-    )  # type: ignore[arg-type]
+        project,
+        RenderOptions(format="helm", **options),
+        chart_version=chart_version,
+        repo_url=REPO_URL,
+        ref=COMMIT,
+    )
     folder = into / "chart"
     write_tree(folder, rendered.files)
     return folder, rendered
@@ -76,10 +82,23 @@ def helm_objects(
     return helmsdk.template_objects(folder, values, release=name, namespace=namespace or name)
 
 
-def comparable(obj: dict[str, Any]) -> dict[str, Any]:
-    """An object without annotations and without the labels that say who manages it (Helm's own, or bodywork-render)."""
+def comparable(obj: dict[str, Any], from_helm: bool = False) -> dict[str, Any]:
+    """An object without the labels that say who manages it (Helm's own, or bodywork-render); ``from_helm``: an object
+    of `helm template`, whose hook annotations are checked against its sync wave and then taken off, so that what
+    remains compares with --format manifests, annotations included.
+
+    The mapping: a Job is a Helm hook weighted by its sync wave (its DAG step), deleted before it is created again;
+    the ServiceAccount is one too when a Job runs before the services; nothing else is a hook.
+    """
     obj = copy.deepcopy(obj)
-    obj["metadata"].pop("annotations", None)
+    annotations = obj["metadata"].get("annotations", {})
+    if from_helm and (obj["kind"] == "Job" or "helm.sh/hook" in annotations):
+        assert obj["kind"] in ("Job", "ServiceAccount"), f"{obj['kind']} must not be a Helm hook"
+        hook, weight, policy = (annotations.pop(f"helm.sh/{key}", None) for key in HOOK_ANNOTATIONS)
+        name = obj["metadata"]["name"]
+        assert hook in (PRE_HOOK, POST_HOOK), f"{name}: helm.sh/hook {hook!r}"
+        assert weight == annotations.get("argocd.argoproj.io/sync-wave"), f"{name}: hook weight {weight!r}"
+        assert policy == "before-hook-creation", f"{name}: hook delete policy {policy!r}"
     pod = obj.get("spec", {}).get("template", {}).get("metadata", {})
     for found in (obj["metadata"].get("labels"), pod.get("labels")):
         for label in HELM_OWN_LABELS:
@@ -87,14 +106,15 @@ def comparable(obj: dict[str, Any]) -> dict[str, Any]:
     return obj
 
 
-def by_identity(objects: list[dict[str, Any]]) -> dict[tuple[str, str], dict[str, Any]]:
-    keyed = {(o["kind"], o["metadata"]["name"]): comparable(o) for o in objects}
+def by_identity(objects: list[dict[str, Any]], from_helm: bool = False) -> dict[tuple[str, str], dict[str, Any]]:
+    keyed = {(o["kind"], o["metadata"]["name"]): comparable(o, from_helm) for o in objects}
     assert len(keyed) == len(objects), "two objects of one kind share a name"
     return keyed
 
 
 def manifests_for_helm(project: Path, **options: Any) -> list[dict[str, Any]]:
-    """The objects of --format manifests that a chart also renders: all but the Namespace and the Argo CD SyncFail hook."""
+    """The objects of --format manifests that a chart also renders: all but the Namespace and the Argo CD SyncFail
+    hook."""
     objects = render(project, **options).objects
     return [
         o
@@ -105,7 +125,7 @@ def manifests_for_helm(project: Path, **options: Any) -> list[dict[str, Any]]:
 
 def problems_of(objects: list[dict[str, Any]]) -> list[str]:
     """Strict Kubernetes schema problems and pod security violations of objects."""
-    problems = [str(p) for p in check_objects(objects, DEFAULT_K8S_VERSION)]
+    problems = [str(p) for p in schema_problems(objects, DEFAULT_K8S_VERSION)]
     for obj in objects:
         problems += [str(p) for p in restricted_violations(obj) + hardening_violations(obj)]
     return problems
@@ -179,17 +199,23 @@ def test_helm_lint_is_clean(project: Path, options: dict[str, Any], tmp_path: Pa
     assert helmsdk.lint(folder) == []
 
 
+@pytest.mark.slow  # a sweep of the whole corpus
 @pytest.mark.parametrize("path", corpus_params())
 def test_helm_lint_is_clean_for_the_corpus(path: Path, tmp_path: Path) -> None:
     folder, _ = chart(path, tmp_path)
     assert helmsdk.lint(folder) == []
 
 
+@pytest.mark.slow  # a sweep of the whole corpus
 @pytest.mark.parametrize("path", corpus_params())
 def test_corpus_chart_renders_the_manifests_objects(path: Path, tmp_path: Path) -> None:
     folder, rendered = chart(path, tmp_path)
     objects = helm_objects(folder)
-    assert by_identity(objects) == by_identity(manifests_for_helm(path)) == by_identity(list(rendered.objects))
+    assert (
+        by_identity(objects, from_helm=True)
+        == by_identity(manifests_for_helm(path))
+        == by_identity(list(rendered.objects))
+    )
 
 
 @pytest.mark.parametrize(
@@ -206,8 +232,8 @@ def test_default_values_render_the_manifests_objects(project: Path, options: dic
     namespace = render(project, **options).objects[0]["metadata"]["name"]
     objects = helm_objects(folder, namespace=namespace)
     expected = by_identity(manifests_for_helm(project, **options))
-    assert sorted(by_identity(objects)) == sorted(expected)
-    for identity, obj in by_identity(objects).items():
+    assert sorted(by_identity(objects, from_helm=True)) == sorted(expected)
+    for identity, obj in by_identity(objects, from_helm=True).items():
         assert obj == expected[identity], identity
     assert problems_of(objects) == []
     assert len(rendered.objects) == len(objects)
@@ -280,7 +306,8 @@ def test_helm_order(dag: str, services: set[str], hooks: dict[str, str], warned:
 def test_run_on_failure_is_left_out_with_a_warning(tmp_path: Path) -> None:
     folder, rendered = chart(FAILURE_HOOK, tmp_path)
     assert rendered.warnings == (
-        "warning: run_on_failure stage 'alert' is left out: Helm cannot run a Job only when a release fails (a hook runs on every install or upgrade)",
+        "warning: run_on_failure stage 'alert' is left out: Helm cannot run a Job only when a release fails "
+        "(a hook runs on every install or upgrade)",
     )
     assert "alert" not in yaml.safe_load((folder / "values.yaml").read_text())["stages"]
     assert [o["metadata"]["labels"]["bodywork-render/stage"] for o in helm_objects(folder) if o["kind"] == "Job"] == [
@@ -295,7 +322,7 @@ def test_run_on_failure_is_left_out_with_a_warning(tmp_path: Path) -> None:
 def test_overrides_change_the_objects(tmp_path: Path) -> None:
     folder, _ = chart(EXAMPLE, tmp_path)
     resources = {"requests": {"cpu": "2", "memory": "4G"}, "limits": {"cpu": "4", "memory": "8G"}}
-    values = {
+    values: dict[str, Any] = {
         "image": {"tag": "3.13-slim"},
         "ingress": {
             "host": "ml.example.com",
@@ -402,7 +429,7 @@ def test_user_strings_stay_literal(injection_project: Path, tmp_path: Path) -> N
             assert obj["spec"]["template"]["spec"]["containers"][0]["args"][-len(INJECTIONS) :] == INJECTIONS
     with helm_python.Chart.load(folder) as loaded:
         assert loaded.values["stages"]["prepare"]["args"] == INJECTIONS
-    assert by_identity(objects) == by_identity(list(rendered.objects))
+    assert by_identity(objects, from_helm=True) == by_identity(list(rendered.objects))
     assert helmsdk.lint(folder) == []
 
 
@@ -477,6 +504,9 @@ def test_service_account_is_named_after_the_release(tmp_path: Path) -> None:
         ("bodyworkml/bodywork-core", ("bodyworkml/bodywork-core", "", "")),
         ("localhost:5000/ml/image", ("localhost:5000/ml/image", "", "")),
         ("localhost:5000/ml/image:1.0@sha256:abc", ("localhost:5000/ml/image", "1.0", "sha256:abc")),
+        ("python:3.12@sha256:abc", ("python", "3.12", "sha256:abc")),
+        ("localhost:5000/ml/image@sha256:abc", ("localhost:5000/ml/image", "", "sha256:abc")),
+        ("localhost:5000/ml/image:1.0", ("localhost:5000/ml/image", "1.0", "")),
     ],
 )
 def test_split_image(reference: str, parts: tuple[str, str, str]) -> None:
@@ -486,13 +516,9 @@ def test_split_image(reference: str, parts: tuple[str, str, str]) -> None:
 # --- output: golden files, determinism, package, CLI ------------------------------------------------------
 
 
-def test_golden_chart(tmp_path: Path) -> None:
+def test_golden_chart(tmp_path: Path, golden: Golden) -> None:
     _, rendered = chart(EXAMPLE, tmp_path)
-    expected = GOLDEN / "train-and-serve"
-    if os.environ.get("BODYWORK_UPDATE_GOLDEN") == "1":
-        shutil.rmtree(expected, ignore_errors=True)
-        write_tree(expected, rendered.files)
-    assert rendered.files == read_tree(expected)
+    golden.check_tree(GOLDEN / "train-and-serve", rendered.files)
 
 
 def test_chart_is_deterministic(tmp_path: Path) -> None:
@@ -623,7 +649,8 @@ def test_an_environment_overlay_sets_the_chart_defaults(tmp_path: Path) -> None:
     project = tmp_path / "project"
     shutil.copytree(PARALLEL, project)
     (project / "bodywork.prod.yaml").write_text(
-        "pipeline:\n  docker_image: python:3.13-slim\n  ingress_host: ml.example.com\nstages:\n  serve:\n    replicas: 6\n"
+        "pipeline:\n  docker_image: python:3.13-slim\n  ingress_host: ml.example.com\n"
+        "stages:\n  serve:\n    replicas: 6\n"
     )
     rendered = render_chart(project, RenderOptions(), env="prod", repo_url=REPO_URL, ref=COMMIT)
     values = yaml.safe_load(rendered.files["values.yaml"])
@@ -637,7 +664,7 @@ def test_an_environment_overlay_sets_the_chart_defaults(tmp_path: Path) -> None:
     write_tree(folder, rendered.files)
     manifests = render_project(project, RenderOptions(), env="prod", repo_url=REPO_URL, ref=COMMIT).objects
     expected = [o for o in manifests if o["kind"] != "Namespace"]
-    assert by_identity(helm_objects(folder, namespace="ml-prod")) == by_identity(expected)
+    assert by_identity(helm_objects(folder, namespace="ml-prod"), from_helm=True) == by_identity(expected)
 
 
 def test_package_needs_the_helm_format(tmp_path: Path) -> None:
@@ -656,3 +683,14 @@ def test_package_needs_the_helm_format(tmp_path: Path) -> None:
     assert result.returncode == 2
     assert "needs --format helm" in result.stderr
     assert not (tmp_path / "out").exists()
+
+
+def test_the_chart_service_sends_traffic_to_the_stage_port_and_the_startup_budget_rounds_up(tmp_path: Path) -> None:
+    folder, _ = chart(service_project(tmp_path / "p"), tmp_path)
+    objects = helm_objects(folder)
+    (service,) = of_kind(objects, "Service")
+    assert service["spec"]["ports"][0]["port"] == 8123
+    assert target_port(service, objects) == 8123
+    (deployment,) = of_kind(objects, "Deployment")
+    probe = deployment["spec"]["template"]["spec"]["containers"][0]["startupProbe"]
+    assert (probe["periodSeconds"], probe["failureThreshold"]) == (5, 3)  # 12 s: 3 probes of 5 s, not 2

@@ -1,4 +1,4 @@
-"""check_objects against the real Kubernetes schemas (offline), our CRD schemas, and the kubeconform contract."""
+"""schema_problems against the real Kubernetes schemas (offline), our CRD schemas, and the kubeconform contract."""
 
 from __future__ import annotations
 
@@ -6,25 +6,29 @@ import copy
 import datetime
 import json
 import os
-import re
 import subprocess
 import sys
 import textwrap
-from collections.abc import Iterator
-from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
 
 from bodywork_render.verify.kubernetes import (
     DEFAULT_K8S_VERSION,
     ObjectProblem,
-    check_objects,
     dotted_path,
+    schema_problems,
     supported_k8s_versions,
+)
+from scripts.extract_k8s import (
+    DEFS_URI,
+    EXTRACT,
+    make_extract,
+    package_definitions,
+    served,
+    templated_kinds,
+    without_descriptions,
 )
 
 LABELS = {"app.kubernetes.io/name": "serve", "app.kubernetes.io/managed-by": "bodywork-render"}
@@ -190,13 +194,13 @@ CUSTOM = [kustomization, git_repository, application]
 
 @pytest.mark.parametrize("make", BUILTIN + CUSTOM, ids=lambda make: make.__name__)
 def test_a_valid_object_has_no_problem(make: Any) -> None:
-    assert check_objects([make()]) == []
+    assert schema_problems([make()]) == []
 
 
 def test_an_unknown_field_is_reported_at_its_own_path() -> None:
     obj = deployment()
     obj["spec"]["template"]["spec"]["containers"][0]["imagePullPolicyy"] = "Always"
-    assert check_objects([obj]) == [
+    assert schema_problems([obj]) == [
         ObjectProblem("Deployment", "serve", "spec.template.spec.containers[0].imagePullPolicyy", "unknown field")
     ]
 
@@ -206,14 +210,14 @@ def test_every_unknown_field_of_one_mapping_is_its_own_problem() -> None:
     obj["extra"] = 1
     obj["spec"]["bogus"] = True
     obj["spec"]["clusterIp"] = "None"
-    assert [problem.path for problem in check_objects([obj])] == ["extra", "spec.bogus", "spec.clusterIp"]
+    assert [problem.path for problem in schema_problems([obj])] == ["extra", "spec.bogus", "spec.clusterIp"]
 
 
 def test_a_wrong_type_names_what_was_expected_and_found() -> None:
     obj = job()
     obj["spec"]["backoffLimit"] = "2"
     problem = ObjectProblem("Job", "train-1a2b3c4d", "spec.backoffLimit", 'expected integer, got string "2"')
-    assert check_objects([obj]) == [problem]
+    assert schema_problems([obj]) == [problem]
     assert str(problem) == 'Job/train-1a2b3c4d: spec.backoffLimit: expected integer, got string "2"'
 
 
@@ -221,7 +225,7 @@ def test_a_missing_required_field_is_reported_at_the_missing_path() -> None:
     obj = deployment()
     del obj["spec"]["selector"]
     del obj["spec"]["template"]["spec"]["containers"][0]["name"]
-    assert check_objects([obj]) == [
+    assert schema_problems([obj]) == [
         ObjectProblem("Deployment", "serve", "spec.selector", "required field is missing"),
         ObjectProblem("Deployment", "serve", "spec.template.spec.containers[0].name", "required field is missing"),
     ]
@@ -230,7 +234,7 @@ def test_a_missing_required_field_is_reported_at_the_missing_path() -> None:
 def test_a_bad_api_version_of_a_known_kind() -> None:
     obj = deployment()
     obj["apiVersion"] = "extensions/v1beta1"
-    assert check_objects([obj]) == [
+    assert schema_problems([obj]) == [
         ObjectProblem(
             "Deployment",
             "serve",
@@ -242,7 +246,7 @@ def test_a_bad_api_version_of_a_known_kind() -> None:
 
 def test_an_unknown_kind() -> None:
     obj = {"apiVersion": "example.com/v1", "kind": "Widget", "metadata": {"name": "w"}}
-    assert check_objects([obj]) == [
+    assert schema_problems([obj]) == [
         ObjectProblem(
             "Widget", "w", "kind", f"unknown kind 'Widget' (example.com/v1) in Kubernetes {DEFAULT_K8S_VERSION}"
         )
@@ -250,7 +254,7 @@ def test_an_unknown_kind() -> None:
 
 
 def test_objects_without_identity() -> None:
-    assert check_objects([{"kind": "Job", "metadata": {"name": "j"}}, ["not", "an", "object"]]) == [
+    assert schema_problems([{"kind": "Job", "metadata": {"name": "j"}}, ["not", "an", "object"]]) == [
         ObjectProblem("Job", "j", "apiVersion", "required string field is missing"),
         ObjectProblem("?", "?", "", "expected an object, got array"),
     ]
@@ -260,7 +264,7 @@ def test_quantities_and_odd_keys_read_well() -> None:
     obj = deployment()
     obj["metadata"]["labels"]["app.kubernetes.io/version"] = 3
     obj["spec"]["template"]["spec"]["containers"][0]["resources"]["requests"]["cpu"] = [1]
-    assert [str(problem) for problem in check_objects([obj])] == [
+    assert [str(problem) for problem in schema_problems([obj])] == [
         'Deployment/serve: metadata.labels["app.kubernetes.io/version"]: expected string, got integer 3',
         "Deployment/serve: spec.template.spec.containers[0].resources.requests.cpu:"
         " expected a quantity (string or number), got array",
@@ -271,7 +275,7 @@ def test_every_problem_of_every_object_at_once_in_object_order() -> None:
     bad_job, bad_service = job(), service()
     bad_job["spec"]["parallelism"] = "many"
     bad_service["spec"]["ports"][0]["port"] = "http"
-    problems = check_objects([bad_service, deployment(), bad_job, namespace()])
+    problems = schema_problems([bad_service, deployment(), bad_job, namespace()])
     assert [(problem.kind, problem.path) for problem in problems] == [
         ("Service", "spec.ports[0].port"),
         ("Job", "spec.parallelism"),
@@ -281,8 +285,8 @@ def test_every_problem_of_every_object_at_once_in_object_order() -> None:
 def test_the_release_decides_which_fields_exist() -> None:
     obj = job()
     obj["spec"]["managedBy"] = "kueue.x-k8s.io/multikueue"
-    assert check_objects([obj], "1.30") == []
-    assert check_objects([obj], "v1.29.4") == [
+    assert schema_problems([obj], "1.30") == []
+    assert schema_problems([obj], "v1.29.4") == [
         ObjectProblem("Job", "train-1a2b3c4d", "spec.managedBy", "unknown field")
     ]
 
@@ -291,11 +295,11 @@ def test_supported_versions() -> None:
     versions = supported_k8s_versions()
     assert DEFAULT_K8S_VERSION in versions
     assert versions == sorted(versions, key=lambda v: tuple(int(p) for p in v.split(".")))
-    assert check_objects([job()], f"v{DEFAULT_K8S_VERSION}.3") == []
+    assert schema_problems([job()], f"v{DEFAULT_K8S_VERSION}.3") == []
     with pytest.raises(ValueError, match="supported releases: 1.25"):
-        check_objects([job()], "1.12")
+        schema_problems([job()], "1.12")
     with pytest.raises(ValueError, match="no schemas for Kubernetes 'latest'"):
-        check_objects([job()], "latest")
+        schema_problems([job()], "latest")
 
 
 def test_values_from_a_round_trip_yaml_loader_are_accepted() -> None:
@@ -315,16 +319,16 @@ def test_values_from_a_round_trip_yaml_loader_are_accepted() -> None:
               containers: [{name: stage, image: python, resources: {requests: {cpu: 0.5}}}]
         """)
     )
-    assert check_objects([loaded]) == []
+    assert schema_problems([loaded]) == []
     loaded["spec"]["completions"] = "0x2"
-    assert [problem.path for problem in check_objects([loaded])] == ["spec.completions"]
+    assert [problem.path for problem in schema_problems([loaded])] == ["spec.completions"]
 
 
 def test_a_value_without_json_form_is_a_problem() -> None:
     obj = namespace()
     obj["metadata"]["annotations"] = {"released": datetime.date(2024, 1, 1)}
     obj["metadata"]["labels"][7] = "seven"
-    assert check_objects([obj]) == [
+    assert schema_problems([obj]) == [
         ObjectProblem("Namespace", "ml", "metadata.annotations.released", "a date has no JSON form; quote it"),
         ObjectProblem("Namespace", "ml", "metadata.labels", "key 7 is not a string"),
     ]
@@ -342,7 +346,7 @@ def test_the_crd_schemas_are_strict_on_the_fields_we_use() -> None:
     repo["spec"]["ref"]["sha"] = "abc"
     app["spec"]["syncPolicy"]["automated"]["prun"] = True
     del app["spec"]["destination"]
-    assert [(p.kind, p.path, p.message) for p in check_objects([ks, repo, app])] == [
+    assert [(p.kind, p.path, p.message) for p in schema_problems([ks, repo, app])] == [
         ("Kustomization", "metadata.labelz", "unknown field"),
         ("Kustomization", "spec.dependsOn[0].kind", "unknown field"),
         ("Kustomization", "spec.dependsOn[1].name", '"" is shorter than 1 character'),
@@ -368,7 +372,7 @@ def test_the_crd_schemas_are_strict_on_the_fields_we_use() -> None:
 def test_an_older_api_version_of_a_crd_is_unknown() -> None:
     obj = kustomization()
     obj["apiVersion"] = "kustomize.toolkit.fluxcd.io/v1beta2"
-    assert [problem.path for problem in check_objects([obj])] == ["apiVersion"]
+    assert [problem.path for problem in schema_problems([obj])] == ["apiVersion"]
 
 
 def _agreement_cases() -> list[tuple[str, dict[str, Any]]]:
@@ -410,11 +414,11 @@ def test_the_verdicts_agree_with_kubernetes_validate_strict() -> None:
             theirs = True
         except (kubernetes_validate.ValidationError, kubernetes_validate.SchemaNotFoundError):
             theirs = False
-        ours = check_objects([obj]) == []
+        ours = schema_problems([obj]) == []
         if ours != theirs:
             disagreements.append((name, ours, theirs))
     assert disagreements == []
-    assert sum(1 for _, obj in _agreement_cases() if check_objects([obj])) == 10
+    assert sum(1 for _, obj in _agreement_cases() if schema_problems([obj])) == 10
 
 
 def test_importing_the_module_loads_no_validator() -> None:
@@ -433,8 +437,6 @@ def test_dotted_path() -> None:
 # -- schemas/k8s: our extract of the default release's definitions ------------------------------------------------
 
 ROOT = Path(__file__).resolve().parents[1]
-EXTRACT = ROOT / "schemas" / "k8s" / f"v{DEFAULT_K8S_VERSION}.json"
-DEFS_URI = "https://kubernetes.io/api/_definitions.json"
 
 
 def cron_job() -> dict[str, Any]:
@@ -467,86 +469,11 @@ def far_fetched_deployment() -> dict[str, Any]:
     return obj
 
 
-def package_definitions(release: str) -> Path:
-    import kubernetes_validate
-
-    folder = Path(kubernetes_validate.__file__).parent / "kubernetes-json-schema" / f"v{release}.0-local-strict"
-    return folder / "_definitions.json"
-
-
-def templated_kinds() -> set[tuple[str, str]]:
-    """Every (apiVersion, kind) that a template of templates/ starts an object with."""
-    header = re.compile(r"^apiVersion: (\S+)\n(?:.*\n)?kind: (\S+)$", re.MULTILINE)
-    return {match for template in (ROOT / "templates").rglob("*.j2") for match in header.findall(template.read_text())}
-
-
-def without_descriptions(schema: Any) -> Any:
-    """A schema without its description keywords; a property called "description" stays."""
-    if not isinstance(schema, dict):
-        return schema
-    kept = {}
-    for key, value in schema.items():
-        if key in ("properties", "$defs", "patternProperties"):
-            value = {name: without_descriptions(sub) for name, sub in value.items()}
-        elif key in ("additionalProperties", "items", "not"):
-            value = without_descriptions(value)
-        elif key in ("oneOf", "anyOf", "allOf", "prefixItems"):
-            value = [without_descriptions(sub) for sub in value]
-        if key != "description":
-            kept[key] = value
-    return kept
-
-
-def served(document: dict[str, Any]) -> dict[tuple[str, str], str]:
-    """The definition name of each (apiVersion, kind) of a definitions document."""
-    return {
-        (f"{g['group']}/{g['version']}" if g["group"] else g["version"], g["kind"]): name
-        for name, definition in document["$defs"].items()
-        for g in definition.get("x-kubernetes-group-version-kind", ())
-    }
-
-
-def make_extract(release: str) -> dict[str, Any]:
-    """What schemas/k8s/v<release>.json holds: the definitions that our templates' built-in kinds and our CRDs reach."""
-    from importlib.metadata import version
-
-    from scripts.compile_k8s import references
-
-    path = package_definitions(release)
-    document = json.loads(path.read_text(encoding="utf-8"))
-    names = served(document)
-    reached: set[str] = set()
-    todo = [names[gvk] for gvk in templated_kinds() if gvk in names]
-    for crd in (ROOT / "schemas" / "crds").glob("*.json"):
-        crd_refs = references(json.loads(crd.read_text(encoding="utf-8")))
-        todo += [ref.partition("#/$defs/")[2] for ref in crd_refs if ref.startswith(DEFS_URI)]
-    while todo:
-        name = todo.pop()
-        if name not in reached:
-            reached.add(name)
-            todo += [ref.partition("#/$defs/")[2] for ref in references(document["$defs"][name])]
-    return {
-        "source": {
-            "package": f"kubernetes-validate {version('kubernetes-validate')}",
-            "file": f"{path.parent.name}/{path.name}",
-            "size": path.stat().st_size,
-        },
-        "definitions": without_descriptions(
-            {
-                **document,
-                "$defs": {name: definition for name, definition in document["$defs"].items() if name in reached},
-            }
-        ),
-    }
-
-
 def test_the_extract_is_made_from_the_installed_kubernetes_validate() -> None:
-    """After a kubernetes-validate upgrade or a new kind in templates/, BODYWORK_UPDATE_GOLDEN=1 rewrites it."""
-    expected = make_extract(DEFAULT_K8S_VERSION)
-    if os.environ.get("BODYWORK_UPDATE_GOLDEN") == "1":
-        EXTRACT.parent.mkdir(exist_ok=True)
-        EXTRACT.write_text(json.dumps(expected, indent=1) + "\n", encoding="utf-8")
-    assert json.loads(EXTRACT.read_text(encoding="utf-8")) == expected
+    """The shipped extract is what scripts/extract_k8s.py makes now; the test compares and never rewrites it."""
+    assert json.loads(EXTRACT.read_text(encoding="utf-8")) == make_extract(DEFAULT_K8S_VERSION), (
+        f"{EXTRACT.relative_to(ROOT)} is stale: run `.venv/bin/python -m scripts.extract_k8s` and review the diff"
+    )
     assert {("batch/v1", "CronJob"), ("apps/v1", "Deployment"), ("v1", "Namespace")} <= templated_kinds()
     assert without_descriptions({"description": "d", "properties": {"description": {"description": "d"}}}) == {
         "properties": {"description": {}}
@@ -582,291 +509,105 @@ def test_the_extract_gives_the_errors_of_the_package_definitions() -> None:
     assert errors(extract, far_fetched_deployment())
 
 
-# -- k8s_compiled: valid objects are answered by code generated ahead of time, without importing jsonschema_rs -------
-
-
-def test_valid_objects_of_every_kind_we_render_need_no_jsonschema_rs() -> None:
-    code = textwrap.dedent("""\
-        import sys
-        from bodywork_render.verify.kubernetes import check_objects
-        from tests.test_check import BUILTIN, CUSTOM, cron_job, job
-        assert check_objects([make() for make in BUILTIN + CUSTOM + [cron_job]]) == []
-        print("jsonschema_rs" in sys.modules, "fastjsonschema" in sys.modules)
-        broken = job()
-        broken["spec"]["backoffLimit"] = "2"
-        assert len(check_objects([broken])) == 1
-        print("jsonschema_rs" in sys.modules)
-        """)
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT)
-    assert result.stdout.split() == ["False", "False", "True"]
-
-
-@lru_cache(maxsize=1)
-def sample() -> tuple[dict[str, Any], ...]:
-    """What the generated code is made for: every shipped template as bodywork renders it (see scripts/compile_k8s.py)."""
-    from scripts.compile_k8s import sample_objects
-
-    return tuple(sample_objects())
-
-
-def test_the_generated_code_is_made_from_the_extract_the_crd_schemas_and_the_templates() -> None:
-    from scripts.compile_k8s import TARGET, generate
-
-    assert TARGET.read_text(encoding="utf-8") == generate(list(sample())), (
-        "stale: run .venv/bin/python scripts/compile_k8s.py"
-    )
-
-
-def test_every_render_of_the_shipped_templates_is_accepted_without_jsonschema_rs(tmp_path: Path) -> None:
-    """The projects, the gitops manifests, the corpus in every layout and with every flag, the chart through Helm."""
-    from bodywork_render.render.chart import render_chart
-    from bodywork_render.render.plan import RenderOptions
-    from bodywork_render.render.write import write_tree
-    from bodywork_render.verify._k8s_compiled import VALIDATORS, accepts
-    from scripts.compile_k8s import COMMIT, PROJECTS, REPO_URL, rendered_objects
-    from tests.corpus import corpus_files
-    from tests.helmsdk import template_objects
-
-    objects = list(sample())
-    objects += [obj for path in corpus_files(valid=True) for obj in rendered_objects(path)]
-    for project in PROJECTS:
-        chart = tmp_path / project.name
-        write_tree(chart, render_chart(project, RenderOptions(), repo_url=REPO_URL, ref=COMMIT).files)
-        objects += template_objects(chart, release="ml", namespace="ml")
-    refused = [
-        (obj["kind"], obj["metadata"]["name"]) for obj in objects if not accepts(obj["apiVersion"], obj["kind"], obj)
-    ]
-    assert refused == []
-    assert (
-        {(obj["apiVersion"], obj["kind"]) for obj in sample()}
-        == set(VALIDATORS)
-        == templated_kinds() - {("kustomize.config.k8s.io/v1beta1", "Kustomization")}
-    )  # kustomize's own configuration: not sent to a cluster
-
-
-def test_the_generated_code_is_used_only_with_the_file_it_was_made_from() -> None:
-    from bodywork_render.verify.kubernetes import _compiled_check
-
-    assert _compiled_check(DEFAULT_K8S_VERSION, package_definitions(DEFAULT_K8S_VERSION)) is not None
-    assert _compiled_check(DEFAULT_K8S_VERSION, package_definitions("1.36")) is None  # another size: stale
-    assert _compiled_check("1.36", package_definitions("1.36")) is None  # made for another release
-
-
-def schemas() -> Any:
-    from bodywork_render.verify.kubernetes import _major_minor, _schemas
-
-    return _schemas(_major_minor(DEFAULT_K8S_VERSION))
-
-
-def accepted(obj: Any) -> bool:
-    """The generated code's answer: True is sure, False leaves the object to jsonschema_rs."""
-    return schemas().accepts((obj["apiVersion"], obj["kind"]), obj)
-
-
-def valid(obj: Any) -> bool:
-    """jsonschema_rs's verdict, on the JSON form of the object as check.py gives it (no JSON form: not valid)."""
-    from bodywork_render.verify.kubernetes import _plain_json
-
-    gvk = (obj["apiVersion"], obj["kind"])
-    validator = schemas().definitions(gvk).validator(gvk)
-    try:
-        return validator.is_valid(obj)
-    except ValueError:
-        plain, problems = _plain_json(obj, "?", "?")
-        return not problems and validator.is_valid(plain)
-
-
-def paths(node: Any, path: tuple[str | int, ...] = ()) -> Iterator[tuple[str | int, ...]]:
-    """Every path to a value inside an object, the object itself excluded."""
-    items = node.items() if isinstance(node, dict) else enumerate(node) if isinstance(node, list) else ()
-    for key, value in items:
-        yield (*path, key)
-        yield from paths(value, (*path, key))
-
-
-JSON_VALUES = [
-    None,
-    True,
-    False,
-    0,
-    1,
-    -1,
-    1.0,
-    1.5,
-    -0.0,
-    2**31,
-    2**70,
-    1e300,
-    float("inf"),
-    float("nan"),
-    "",
-    "x",
-    "Always",
-    "10m",
-    "10 m",
-    "1.5h",
-    "\u00e9",
-    "a\nb",
-    "https://x\n",
-    "https://x",
-    [],
-    [1],
-    ["x"],
-    [{}],
-    {},
-    {"name": "x"},
-    {"a": 1},
-    {"name": "x", "value": "y"},
-]
-OTHER_VALUES = [datetime.date(2024, 1, 1), (1,), b"x", {7: "seven"}]  # no JSON form, or not as such
-KEYS = ["extra", "name", "type", "value", "port", "protocol", "minReadySeconds", "optional", 7]
-
-
-def test_the_objects_we_test_with_are_accepted() -> None:
-    assert all(accepted(make()) for make in BUILTIN + CUSTOM + [cron_job])
-    assert not accepted(far_fetched_deployment())
-
-
-@settings(derandomize=True, max_examples=1500, deadline=None, database=None)
-@given(data=st.data())
-def test_what_the_generated_code_accepts_jsonschema_rs_accepts(data: st.DataObject) -> None:
-    bases = [make() for make in BUILTIN + CUSTOM + [cron_job, far_fetched_deployment]] + list(sample())
-    obj = copy.deepcopy(data.draw(st.sampled_from(bases)))
-    for _ in range(data.draw(st.integers(1, 3))):
-        changeable = [path for path in paths(obj) if path not in (("apiVersion",), ("kind",))]
-        if not changeable:
-            break
-        *parent_path, key = data.draw(st.sampled_from(changeable))
-        parent = obj
-        for part in parent_path:
-            parent = parent[part]
-        action = data.draw(st.sampled_from(["replace", "replace", "delete", "add"]))
-        value = copy.deepcopy(data.draw(st.sampled_from(JSON_VALUES + OTHER_VALUES)))
-        if action == "replace":
-            parent[key] = value
-        elif action == "delete":
-            del parent[key]
-        elif isinstance(parent, dict):
-            parent[data.draw(st.sampled_from(KEYS))] = value
-        else:
-            parent.append(value)
-    assert valid(obj) or not accepted(obj)
-
-
-def test_every_value_one_edit_from_a_rendered_object_gets_no_laxer_verdict() -> None:
-    """Each value of one object of each kind replaced by each of JSON_VALUES: accepted only if valid; and most valid
-    neighbours are accepted (the pruned schema is not much stricter on the fields it kept)."""
-    firsts = {(obj["apiVersion"], obj["kind"]): obj for obj in reversed(sample())}
-    counts = {"accepted": 0, "valid": 0}
-    for base in firsts.values():
-        for path in [path for path in paths(base) if path not in (("apiVersion",), ("kind",))]:
-            obj = copy.deepcopy(base)
-            parent = obj
-            for part in path[:-1]:
-                parent = parent[part]
-            for value in JSON_VALUES:
-                parent[path[-1]] = copy.deepcopy(value)
-                is_valid = valid(obj)
-                assert is_valid or not accepted(obj), (obj["kind"], path, value)
-                counts["valid"] += is_valid
-                counts["accepted"] += is_valid and accepted(obj)
-    assert counts["accepted"] > 0.9 * counts["valid"], counts
-
-
-def test_format_is_an_annotation_for_both() -> None:
-    """kubernetes-validate's schemas say int32, int64, date-time...: jsonschema_rs reads them as annotations under
-    draft 2020-12, as it is used here, so the generated code is made without them."""
-    obj = job()
-    obj["spec"]["backoffLimit"] = 2**40  # format: int32
-    obj["spec"]["template"]["spec"]["containers"][0]["env"][0]["valueFrom"]["secretKeyRef"]["optional"] = True
-    assert valid(obj) and accepted(obj)
-
-
-def test_the_generated_code_leaves_what_it_cannot_vouch_for_to_jsonschema_rs() -> None:
+def test_values_that_a_template_never_writes_get_the_schema_verdict() -> None:
+    """A mapping that is not a dict, a URL ending in a newline and a valid field our templates never write are each
+    judged by the schemas: only the URL is wrong."""
     from types import MappingProxyType
 
-    dated = namespace()
-    dated["metadata"]["annotations"] = {"released": datetime.date(2024, 1, 1)}
-    keyed = namespace()
-    keyed["metadata"]["labels"][7] = "seven"
     proxied = namespace()
     proxied["metadata"] = MappingProxyType(proxied["metadata"])
     newline = git_repository()
     newline["spec"]["url"] = "https://git.example.com/deploy.git\n"
-    unused = deployment()  # valid, with a field that our templates never write
+    unused = deployment()
     unused["spec"]["minReadySeconds"] = 5
-    for obj in (dated, keyed, proxied, newline, unused):
-        assert accepted(obj) is False
-    assert [p.path for p in check_objects([proxied, newline, unused])] == ["spec.url"]
-
-
-def test_a_schema_that_would_let_a_value_go_unread_is_closed() -> None:
-    """jsonschema_rs cannot read a key that is not a string or a value without a JSON form: what the generated code
-    accepts, every value of it is checked against a type."""
-    from scripts.compile_k8s import closed
-
-    assert closed({}) is False
-    assert closed({"minLength": 1}) is False
-    assert closed({"oneOf": [{"type": "string"}, {}]}) is False
-    assert closed({"oneOf": [{"type": "string"}, {"type": "integer"}]}) == {
-        "oneOf": [{"type": "string"}, {"type": "integer"}]
-    }
-    assert closed({"type": "object"}) == {"type": "object", "additionalProperties": False}
-    assert closed({"type": ["array", "null"]}) == {"type": ["array", "null"], "items": False}
-    assert closed({"type": "object", "additionalProperties": {"type": "string"}}) == {
-        "type": "object",
-        "additionalProperties": {"type": "string"},
-        "propertyNames": {"type": "string"},
-    }
-    assert closed({"$ref": "#/$defs/a"}) == {"$ref": "#/$defs/a"}
+    assert [p.path for p in schema_problems([proxied, newline, unused])] == ["spec.url"]
 
 
 # -- kubeconform: the subprocess contract, with a stand-in that answers in kubeconform's JSON format -----------
+#
+# kubeconform's `-output json -summary` report, as its pkg/output/json.go writes it (Go's json.MarshalIndent, two
+# spaces): "resources" lists only the resources that are not valid (valid ones need -verbose), each with the fields
+# filename ("stdin" when read from stdin), kind, name, version, status ("statusInvalid" or "statusError") and msg,
+# plus "validationErrors" ([{path: JSON pointer, msg}], omitted when empty); then "summary" counts. The messages
+# are those of its acceptance tests and of its JSON Schema library. It exits 1 when a resource is not valid.
+
+SCHEMA_URL = "https://raw.githubusercontent.com/yannh/kubernetes-json-schema/master/v1.31.0-standalone-strict"
+# A report as kubeconform prints it for an invalid Job and a Deployment whose apiVersion has no schema.
+KUBECONFORM_REPORT = f"""{{
+  "resources": [
+    {{
+      "filename": "stdin",
+      "kind": "Job",
+      "name": "train-1a2b3c4d",
+      "version": "batch/v1",
+      "status": "statusInvalid",
+      "msg": "problem validating schema. Check JSON formatting: jsonschema: '/spec/backoffLimit' does not validate with {SCHEMA_URL}/job-batch-v1.json#/properties/spec/properties/backoffLimit/type: expected integer or null, but got string",
+      "validationErrors": [
+        {{
+          "path": "/spec/backoffLimit",
+          "msg": "expected integer or null, but got string"
+        }},
+        {{
+          "path": "/spec/template/spec/containers/0",
+          "msg": "additionalProperties 'imagePullPolicyy' not allowed"
+        }}
+      ]
+    }},
+    {{
+      "filename": "stdin",
+      "kind": "Deployment",
+      "name": "serve",
+      "version": "apps/v1beta1",
+      "status": "statusError",
+      "msg": "could not find schema for Deployment"
+    }}
+  ],
+  "summary": {{
+    "valid": 1,
+    "invalid": 1,
+    "errors": 1,
+    "skipped": 0
+  }}
+}}
+"""  # noqa: E501 - kubeconform's own line
 
 FAKE_KUBECONFORM = """\
 #!{python}
 import json, sys
 from pathlib import Path
 
-record = Path(__file__).with_name("record.json")
+here = Path(__file__).parent
 documents = [json.loads(doc) for doc in sys.stdin.read().split("\\n---\\n") if doc.strip()]
-record.write_text(json.dumps({{"argv": sys.argv[1:], "documents": documents}}))
-mode = Path(__file__).with_name("mode").read_text().strip()
+(here / "record.json").write_text(json.dumps({{"argv": sys.argv[1:], "documents": documents}}))
+mode = (here / "mode").read_text().strip()
 if mode == "garbage":
     print("panic: runtime error")
     sys.exit(2)
-resources = []
-for doc in documents:
-    kind, name, version = doc["kind"], doc["metadata"]["name"], doc["apiVersion"]
-    spec = doc.get("spec", {{}})
-    if kind == "Job" and not isinstance(spec.get("backoffLimit"), int):
-        resources.append({{"filename": "stdin", "kind": kind, "name": name, "version": version,
-                           "status": "statusInvalid",
-                           "msg": "problem validating schema. Check JSON formatting: jsonschema: ...",
-                           "validationErrors": [{{"path": "/spec/backoffLimit",
-                                                  "msg": "expected integer or null, but got string"}},
-                                                 {{"path": "/spec/template/spec/containers/0",
-                                                  "msg": "additional properties 'imagePullPolicyy' not allowed"}}]}})
-    elif kind == "Service":
-        resources.append({{"filename": "stdin", "kind": kind, "name": name, "version": version,
-                           "status": "statusValid", "msg": ""}})
-    elif version == "apps/v1beta1":
-        resources.append({{"filename": "stdin", "kind": kind, "name": name, "version": version,
-                           "status": "statusError",
-                           "msg": "could not find schema for " + kind}})
-print(json.dumps({{"resources": resources, "summary": {{"valid": len(documents) - len(resources),
-      "invalid": 1, "errors": 0, "skipped": 0}}}}, indent=2))
-sys.exit(1 if resources else 0)
+sys.stdout.write((here / "report.json").read_text())
+sys.exit(1 if json.loads((here / "report.json").read_text())["resources"] else 0)
 """
 
 
 @pytest.fixture()
 def fake_kubeconform(no_kubeconform: Path) -> Path:
+    """kubeconform on PATH: it records its arguments and stdin, then prints report.json (KUBECONFORM_REPORT)."""
     script = no_kubeconform / "kubeconform"
     script.write_text(FAKE_KUBECONFORM.format(python=sys.executable))
     script.chmod(0o755)
     (no_kubeconform / "mode").write_text("normal")
+    (no_kubeconform / "report.json").write_text(KUBECONFORM_REPORT)
     return no_kubeconform
+
+
+def test_the_stand_in_report_has_kubeconforms_json_layout() -> None:
+    """Field names, their order and the indentation of kubeconform's Go encoder; nothing our parser would not read."""
+    report = json.loads(KUBECONFORM_REPORT)
+    assert json.dumps(report, indent=2) + "\n" == KUBECONFORM_REPORT
+    assert list(report) == ["resources", "summary"]
+    assert list(report["summary"]) == ["valid", "invalid", "errors", "skipped"]
+    fields = ["filename", "kind", "name", "version", "status", "msg"]
+    assert [list(r) for r in report["resources"]] == [[*fields, "validationErrors"], fields]
+    assert all(list(e) == ["path", "msg"] for e in report["resources"][0]["validationErrors"])
 
 
 def test_kubeconform_is_called_strictly_with_the_builtin_objects_on_stdin(fake_kubeconform: Path) -> None:
@@ -877,7 +618,7 @@ def test_kubeconform_is_called_strictly_with_the_builtin_objects_on_stdin(fake_k
     old["apiVersion"] = "apps/v1beta1"
     bad_ks = kustomization()
     bad_ks["spec"]["wiat"] = True
-    problems = check_objects([service(), bad_ks, bad_job, old, "not an object"], "1.31")
+    problems = schema_problems([service(), bad_ks, bad_job, old, "not an object"], "1.31")
     record = json.loads((fake_kubeconform / "record.json").read_text())
     assert record["argv"] == ["-strict", "-summary", "-output", "json", "-kubernetes-version", "1.31.0"]
     assert [doc["kind"] for doc in record["documents"]] == ["Service", "Job", "Deployment"]
@@ -888,20 +629,28 @@ def test_kubeconform_is_called_strictly_with_the_builtin_objects_on_stdin(fake_k
             "Job",
             "train-1a2b3c4d",
             "spec.template.spec.containers[0]",
-            "additional properties 'imagePullPolicyy' not allowed",
+            "additionalProperties 'imagePullPolicyy' not allowed",
         ),
         ObjectProblem("Deployment", "serve", "", "could not find schema for Deployment"),
         ObjectProblem("?", "?", "", "expected an object, got string"),
     ]
 
 
+def test_a_kubeconform_report_without_resources_is_no_problem(fake_kubeconform: Path) -> None:
+    # kubeconform's report when every resource is valid, as its pkg/output/json_test.go expects it.
+    summary = '  "summary": {\n    "valid": 1,\n    "invalid": 0,\n    "errors": 0,\n    "skipped": 0\n  }\n'
+    (fake_kubeconform / "report.json").write_text('{\n  "resources": [],\n' + summary + "}\n")
+    assert schema_problems([job()], "1.31") == []
+    assert [doc["kind"] for doc in json.loads((fake_kubeconform / "record.json").read_text())["documents"]] == ["Job"]
+
+
 def test_kubeconform_without_a_report_is_an_error(fake_kubeconform: Path) -> None:
     (fake_kubeconform / "mode").write_text("garbage")
     with pytest.raises(RuntimeError, match="kubeconform gave no JSON report \\(exit 2\\): panic"):
-        check_objects([job()])
+        schema_problems([job()])
 
 
 def test_only_custom_resources_never_start_kubeconform(fake_kubeconform: Path) -> None:
-    assert check_objects([kustomization(), application()]) == []
+    assert schema_problems([kustomization(), application()]) == []
     assert not (fake_kubeconform / "record.json").exists()
     assert os.environ["PATH"] == str(fake_kubeconform)

@@ -3,15 +3,24 @@
 from __future__ import annotations
 
 import json
+import shlex
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
+import typer
+from typer.testing import CliRunner
 
 from bodywork_render import __version__
+from bodywork_render.cli.app import add
+from bodywork_render.cli.params import Command, Param, parse
+from bodywork_render.flags import UNSET
+from tests.renderkit import COMMIT, EXAMPLE, REPO_URL
 
 CASES = Path(__file__).parent / "cases"
+SOURCE = ["--repo-url", REPO_URL, "--ref", COMMIT]
 
 
 def bodywork(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
@@ -94,30 +103,186 @@ def test_validate_takes_the_fast_path_without_typer() -> None:
         "import sys\n"
         "from bodywork_render.cli.main import main\n"
         f"sys.argv = ['bodywork', 'validate', {str(CASES / 'valid' / 'minimal-1.1.yaml')!r}]\n"
-        "try:\n    main()\nexcept SystemExit as exit:\n    print(exit.code, 'typer' in sys.modules, 'pydantic' in sys.modules)\n"
+        "try:\n    main()\nexcept SystemExit as exit:\n"
+        "    print(exit.code, 'typer' in sys.modules, 'pydantic' in sys.modules)\n"
     )
     result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60)
     assert result.stdout == "0 False False\n"
 
 
-@pytest.mark.parametrize(
-    "argv,expected",
-    [
-        (["validate"], ([], "text")),
-        (["validate", "a", "--format", "json", "b"], ([Path("a"), Path("b")], "json")),
-        (["validate", "--format=json", "--", "-odd"], ([Path("-odd")], "json")),
-        (["validate", "--help"], None),
-        (["validate", "--format", "xml"], None),
-        (["render", "."], None),
-        ([], None),
-    ],
-)
-def test_fast_path_accepts_only_plain_validate_command_lines(argv: list[str], expected: object) -> None:
-    from bodywork_render.cli.main import fast_validate_args
-
-    assert fast_validate_args(argv) == expected
-
-
 def test_validate_help_goes_through_typer() -> None:
     result = bodywork("validate", "--help")
     assert result.returncode == 0 and "--format" in result.stdout
+
+
+# -- one declaration: the start-up parser and typer read the same flags ---------------------------------------------
+
+
+def _commands() -> list[Command]:
+    from bodywork_render.cli import gitops, publish, refresh, render, validate
+
+    return [validate.COMMAND, render.COMMAND, publish.COMMAND, refresh.COMMAND, *gitops.COMMANDS]
+
+
+def _words(param: Param) -> list[str]:
+    """Command-line words that give ``param`` a value other than its default (twice when it repeats)."""
+    if param.kind is bool:
+        assert param.flag is not None
+        return [param.flag.negative or "--no-such-form"] if param.default else [param.flag.name]
+    if param.choices:
+        texts = [next(c for c in param.choices if c != param.default)]
+    elif param.kind is int:
+        texts = [str(param.default + 7)]
+    elif param.flag is not None and param.flag.parse is not None:
+        texts = ["team=ml", "tier=gold"]
+    else:
+        texts = [f"given/{param.name}"] * (2 if param.many else 1)
+    if param.flag is None:
+        return texts
+    return [word for text in texts for word in (param.flag.name, text)]
+
+
+def _required(command: Command) -> list[str]:
+    return [w for p in command.params() if p.default is UNSET for w in _words(p)]
+
+
+def _via_typer(command: Command, argv: list[str]) -> tuple[int, dict[str, Any], str]:
+    """Exit code, the values typer gave the command, and its output."""
+    seen: dict[str, Any] = {}
+
+    def record(values: dict[str, Any]) -> int:
+        seen.update(values)
+        return 0
+
+    app = typer.Typer()
+    app.callback()(lambda: None)
+    add(app, command._replace(run=record))
+    result = CliRunner().invoke(app, [command.name, *argv])
+    return result.exit_code, seen, result.output
+
+
+def _via_fast_path(command: Command, argv: list[str]) -> dict[str, Any] | None:
+    values = parse(argv, command)
+    if values is None:
+        return None
+    seen: dict[str, Any] = {}
+    command._replace(run=lambda v: seen.update(v) or 0).invoke(values)
+    return seen
+
+
+@pytest.mark.parametrize("command", _commands(), ids=lambda c: c.name)
+def test_every_flag_gives_the_same_values_through_typer_and_the_fast_path(command: Command) -> None:
+    required = _required(command)
+    lines = [required] + [[*required, *_words(p)] for p in command.params() if p.default is not UNSET]
+    if command.check is not None:  # render: --package with the format it needs
+        lines.append([*required, "--format", "helm", "--package", "dist"])
+    for argv in lines:
+        fast = _via_fast_path(command, argv)
+        code, typed, output = _via_typer(command, argv)
+        if argv == [*required, "--package", "given/package"]:
+            assert fast is None and code == 2 and "needs --format helm" in output
+            continue
+        assert code == 0, (argv, output)
+        assert fast == typed, argv
+        assert fast != _via_fast_path(command, required) or argv == required, f"{argv} changed nothing"
+
+
+@pytest.mark.parametrize(
+    "argv,message",
+    [
+        (["render", "--out", "o", "--format", "xml"], "Invalid value for '--format'"),
+        (["render", "--out", "o", "--engine", "spinnaker"], "Invalid value for '--engine'"),
+        (["render", "--out", "o", "--no-such-flag"], "No such option: --no-such-flag"),
+        (["render", "p"], "Missing option '--out'"),
+        (["render", "--out", "o", "--check=yes"], "Option '--check' does not take a value"),
+        (["render", "--out", "o", "--package", "d"], "Invalid value for --package: needs --format helm"),
+        (["render", "a", "b", "--out", "o"], "Got unexpected extra argument(s) (b)"),
+        (["validate", "--format", "xml"], "Invalid value for '--format'"),
+        (["validate", "--no-such-flag"], "No such option: --no-such-flag"),
+        (["publish", "--to", "x", "--max-attempts", "0"], "Invalid value for '--max-attempts'"),
+    ],
+)
+def test_what_the_fast_path_refuses_reaches_typers_usage_error(argv: list[str], message: str) -> None:
+    from bodywork_render.cli.main import fast_path
+
+    assert fast_path(argv) is None
+    result = bodywork(*argv)
+    assert result.returncode == 2 and message in " ".join(result.stderr.replace("│", " ").split()), result.stderr
+
+
+@pytest.mark.parametrize("command", ["validate", "render", "publish", "refresh"])
+def test_help_is_typers(command: str) -> None:
+    result = bodywork(command, "--help")
+    assert result.returncode == 0 and f" {command} [OPTIONS]" in result.stdout.splitlines()[1]
+    assert "--format" in result.stdout
+
+
+@pytest.mark.parametrize(
+    "argv,expected",
+    [
+        (["validate"], {"paths": (), "report": "text"}),
+        (["validate", "a", "--format", "json", "b"], {"paths": (Path("a"), Path("b")), "report": "json"}),
+        (["validate", "--format=json", "--", "-odd"], {"paths": (Path("-odd"),), "report": "json"}),
+        (["render", "--out", "o", "--namespace", "a", "--namespace", "b"], {"out": Path("o"), "namespace": "b"}),
+        (["render", "--out", "--check"], None),  # a flag where a value belongs: typer decides
+        (["render", "--out"], None),
+        (["render", "--out", "o", "--help"], None),
+    ],
+)
+def test_the_fast_path_takes_plain_command_lines(argv: list[str], expected: dict[str, Any] | None) -> None:
+    from bodywork_render.cli import render, validate
+
+    command = validate.COMMAND if argv[0] == "validate" else render.COMMAND
+    values = parse(argv[1:], command)
+    if expected is None:
+        assert values is None
+    else:
+        assert values is not None and {name: values[name] for name in expected} == expected
+
+
+def test_render_takes_the_fast_path_without_typer(tmp_path: Path) -> None:
+    probe = (
+        "import sys\n"
+        "from bodywork_render.cli.main import main\n"
+        f"sys.argv = ['bodywork', 'render', {str(EXAMPLE)!r}, '--out', {str(tmp_path / 'out')!r}, *{SOURCE!r}]\n"
+        "try:\n    main()\nexcept SystemExit as exit:\n    print(exit.code, 'typer' in sys.modules)\n"
+    )
+    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60)
+    assert (result.stdout, result.stderr) == ("0 False\n", f"rendered 6 objects into {tmp_path / 'out'}\n")
+
+
+@pytest.mark.parametrize(
+    "extra", [[], ["--format", "kustomize", "--engine", "flux"], ["--format", "helm", "--no-namespace-object"]]
+)
+def test_fast_path_and_typer_write_the_same_tree(tmp_path: Path, extra: list[str]) -> None:
+    out = tmp_path / "out"
+    args = ["render", str(EXAMPLE), "--out", str(out), *SOURCE, *extra]
+    fast = bodywork(*args)
+    assert fast.returncode == 0, fast.stderr
+    via_typer = (
+        "import sys\nfrom bodywork_render.cli.app import app\n"
+        f"sys.argv = ['bodywork', *{[*args, '--check']!r}]\n"
+        "try:\n    app()\nexcept SystemExit as exit:\n    print(exit.code)\n"
+    )
+    checked = subprocess.run([sys.executable, "-c", via_typer], capture_output=True, text=True, timeout=60)
+    assert (checked.stdout, checked.stderr) == ("0\n", "")
+
+
+def test_reproduce_flags_parse_back_to_the_same_options() -> None:
+    """Every render option spelled by reproduce_flags is read back by render's own parser."""
+    from bodywork_render.cli import render
+    from bodywork_render.gitops.source import Source
+    from bodywork_render.render.options import RenderOptions, flags_of, reproduce_flags
+
+    options = RenderOptions(
+        format="kustomize", engine="kubectl", namespace="ns x", runner_image="r:1", namespace_object=False,
+        ingress_class="nginx", ingress_host="ml.example.com", git_secret="git", flux_source="src",
+        deploy_path="./envs/a", k8s_version="1.36",
+    )  # fmt: skip
+    assert {
+        name for name in flags_of(RenderOptions) if getattr(options, name) == RenderOptions._field_defaults[name]
+    } == set()
+    flags = reproduce_flags(Source(REPO_URL, COMMIT), options)
+    values = parse(["--out", "o", *shlex.split(" ".join(flags))], render.COMMAND)
+    assert values is not None and (values["repo_url"], values["ref"]) == (REPO_URL, COMMIT)
+    assert RenderOptions.from_flags(values) == options

@@ -7,13 +7,13 @@ from pathlib import Path
 import pytest
 
 from bodywork_render.diagnostics import errors_in
-from bodywork_render.spec.project import check_project, load_project
+from bodywork_render.spec.project import load_project, validate_project
 from tests.corpus import CORPUS, corpus_files, corpus_params
 
 
 @pytest.mark.parametrize("path", corpus_params(valid=True))
 def test_valid_corpus_file_validates_and_loads(path: Path) -> None:
-    _, diagnostics = check_project(path)
+    _, diagnostics = validate_project(path)
     assert errors_in(diagnostics) == []
     pipeline = load_project(path).pipeline
     assert pipeline.dag.steps and all(s in pipeline.stages for step in pipeline.dag.steps for s in step)
@@ -29,7 +29,8 @@ def test_invalid_corpus_files_fail_with_line_numbered_errors() -> None:
     if not CORPUS.is_dir():
         pytest.skip(f"corpus not found at {CORPUS}")
     found = {
-        p.name: [(d.line, d.column, d.path, d.message) for d in check_project(p)[1]] for p in corpus_files(valid=False)
+        p.name: [(d.line, d.column, d.path, d.message) for d in validate_project(p)[1]]
+        for p in corpus_files(valid=False)
     }
     assert found == {
         "inno-steffg__bodywork__bodywork.yaml": [

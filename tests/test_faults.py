@@ -27,8 +27,11 @@ from pathlib import Path
 import pytest
 
 from bodywork_render.render.write import read_tree, write_tree
-from tests.gitdaemon import GitDaemon, free_port, git_daemon  # noqa: F401 - git_daemon is a fixture
+from tests.gitdaemon import GitDaemon, free_port
 from tests.renderkit import COMMIT, EXAMPLE, PROJECTS, REPO_URL
+
+# Fault injection: every step of a render or publish killed in turn, daemons cut mid-talk.
+pytestmark = pytest.mark.slow
 
 PARALLEL = PROJECTS / "parallel-secrets-ingress"
 OTHER_COMMIT = "fedcba9876543210fedcba9876543210fedcba98"
@@ -43,7 +46,9 @@ _AT = int(os.environ.get("BODYWORK_KILL_AT", "0"))
 _DELAY = float(os.environ.get("BODYWORK_KILL_DELAY", "0"))
 _LOG = os.open(os.environ["BODYWORK_KILL_LOG"], os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
 _WRITING = os.O_WRONLY | os.O_RDWR | os.O_CREAT
-_PATH_EVENTS = {"open", "os.mkdir", "os.rename", "os.chmod", "os.remove", "os.rmdir", "shutil.rmtree", "tempfile.mkdtemp"}
+_PATH_EVENTS = {
+    "open", "os.mkdir", "os.rename", "os.chmod", "os.remove", "os.rmdir", "shutil.rmtree", "tempfile.mkdtemp"
+}
 _count = 0
 
 
@@ -193,7 +198,7 @@ def publish_args(url: str, commit: str) -> list[str]:
 
 def test_a_publish_killed_at_any_step_leaves_the_previous_or_a_complete_new_commit(
     git_daemon: GitDaemon, tmp_path: Path
-) -> None:  # noqa: F811
+) -> None:
     git_daemon.create_bare("deploy")
     url = git_daemon.url("deploy")
     assert run(publish_args(url, COMMIT), dict(os.environ)).returncode == 0
@@ -238,7 +243,8 @@ def test_a_publish_killed_at_any_step_leaves_the_previous_or_a_complete_new_comm
 
 
 class _Closer:
-    """A TCP server on 127.0.0.1 that accepts each connection, reads a little, and closes it: a daemon that dies mid-talk."""
+    """A TCP server on 127.0.0.1 that accepts each connection, reads a little, and closes it: a daemon that dies
+    mid-talk."""
 
     def __init__(self) -> None:
         self.socket = socket.create_server(("127.0.0.1", 0))
@@ -298,7 +304,7 @@ def test_publish_to_unreachable_git_is_one_clear_line_with_exit_3(kind: str, clo
 
 def test_a_daemon_stopped_between_runs_is_one_clear_line_and_leaves_the_repository_intact(
     git_daemon: GitDaemon, tmp_path: Path
-) -> None:  # noqa: F811
+) -> None:
     git_daemon.create_bare("deploy")
     url = git_daemon.url("deploy")
     assert run(publish_args(url, COMMIT), dict(os.environ)).returncode == 0
@@ -318,7 +324,7 @@ def test_a_daemon_stopped_between_runs_is_one_clear_line_and_leaves_the_reposito
 
 def test_refresh_from_an_unreachable_source_is_one_clear_line_with_exit_3(
     git_daemon: GitDaemon, tmp_path: Path
-) -> None:  # noqa: F811
+) -> None:
     git_daemon.create_bare("deploy")
     source = f"https://ci:{SECRET}@127.0.0.1:{free_port()}/source.git"
     result = run(
@@ -397,7 +403,7 @@ class _CuttingProxy:
 
 
 @pytest.mark.parametrize("part", [0.1, 0.6, 0.95], ids=["in-the-commands", "in-the-pack", "at-the-end"])
-def test_a_push_cut_part_way_is_reported_and_lands_nothing(part: float, git_daemon: GitDaemon, tmp_path: Path) -> None:  # noqa: F811
+def test_a_push_cut_part_way_is_reported_and_lands_nothing(part: float, git_daemon: GitDaemon, tmp_path: Path) -> None:
     git_daemon.create_bare("deploy")
     assert run(publish_args(git_daemon.url("deploy"), COMMIT), dict(os.environ)).returncode == 0
     old = bare(git_daemon, "rev-parse", "main")

@@ -22,12 +22,12 @@ import yaml
 from bodywork_render.diagnostics import BodyworkError, errors_in
 from bodywork_render.render.chart import render_chart
 from bodywork_render.render.manifests import Rendered, render_project
-from bodywork_render.render.plan import RenderOptions
+from bodywork_render.render.options import Format, RenderOptions, default_engine
 from bodywork_render.render.write import write_tree
 from bodywork_render.spec import names
 from bodywork_render.spec.load import parse_yaml
-from bodywork_render.spec.project import check_project
-from bodywork_render.verify.kubernetes import check_objects
+from bodywork_render.spec.project import validate_project
+from bodywork_render.verify.kubernetes import schema_problems
 from bodywork_render.verify.podsecurity import hardening_violations, restricted_violations
 from tests import helmsdk
 from tests.renderkit import COMMIT, REPO_URL, objects_in
@@ -51,14 +51,12 @@ def write_project(folder: Path, config: str, modules: tuple[str, ...] = ("train.
     return folder
 
 
-def render_as(project: Path, layout: str, **options: Any) -> Rendered:
+def render_as(project: Path, layout: Format, **options: Any) -> Rendered:
     """Render a project in one of the three formats, with the fixed source of the golden files."""
     if layout == "helm":
-        return render_chart(project, RenderOptions(layout="helm", **options), repo_url=REPO_URL, ref=COMMIT)  # type: ignore[arg-type]
-    engine = "flux" if layout == "kustomize" else "argocd"
-    return render_project(
-        project, RenderOptions(layout=layout, engine=engine, **options), repo_url=REPO_URL, ref=COMMIT
-    )  # type: ignore[arg-type]
+        return render_chart(project, RenderOptions(format="helm", **options), repo_url=REPO_URL, ref=COMMIT)
+    options = {"format": layout, "engine": default_engine(layout), **options}
+    return render_project(project, RenderOptions(**options), repo_url=REPO_URL, ref=COMMIT)
 
 
 def bodywork(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
@@ -77,7 +75,7 @@ MINIMAL = (CASES / "valid" / "minimal-1.1.yaml").read_text()
 @pytest.mark.parametrize("name", hostile_cases())
 def test_hostile_case_reports_exactly_the_expected_diagnostics(name: str, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(CASES)
-    _, diagnostics = check_project(Path("hostile", name))
+    _, diagnostics = validate_project(Path("hostile", name))
     report = (
         "".join(f"{d}\n" for d in diagnostics).encode("utf-8", "backslashreplace").decode()
     )  # as stderr shows a lone surrogate
@@ -122,7 +120,8 @@ def test_python_tags_run_no_code(tmp_path: Path) -> None:
         (b"\xff\xfev\x00e\x00", "1:1: error: invalid UTF-8 (byte 0xff); save the file as UTF-8"),
         (
             b'version: "1.1"\x00\n',
-            'error: invalid YAML: unacceptable character #x0000: special characters are not allowed\n  in "<unicode string>", position 14',
+            "error: invalid YAML: unacceptable character #x0000: special characters are not allowed\n"
+            '  in "<unicode string>", position 14',
         ),
         (b"a: &x 1\nb: <<: *x\n", "2:6: error: invalid YAML: mapping values are not allowed here"),
         (
@@ -156,9 +155,9 @@ def test_an_overlay_is_read_as_warily_as_bodywork_yaml(tmp_path: Path) -> None:
     (project / "bodywork.keys.yaml").write_text("pipeline:\n  1: x\n")
     with pytest.raises(BodyworkError) as alias:
         render_project(project, RenderOptions(), env="prod", repo_url=REPO_URL, ref=COMMIT)
-    assert (
-        str(alias.value)
-        == f"{project}/bodywork.prod.yaml:2:8: error: invalid YAML: aliases (*a) are not supported: write the value out in full"
+    assert str(alias.value) == (
+        f"{project}/bodywork.prod.yaml:2:8: error: invalid YAML: aliases (*a) are not supported: "
+        "write the value out in full"
     )
     with pytest.raises(BodyworkError, match="file is larger than 1024 KiB"):
         render_project(project, RenderOptions(), env="huge", repo_url=REPO_URL, ref=COMMIT)
@@ -166,7 +165,8 @@ def test_an_overlay_is_read_as_warily_as_bodywork_yaml(tmp_path: Path) -> None:
         render_project(project, RenderOptions(), env="keys", repo_url=REPO_URL, ref=COMMIT)
     assert (
         str(keys.value)
-        == f'{project}/bodywork.keys.yaml:2:3: error: pipeline[1]: expected a string key, got the number 1: YAML reads 1 as a number; quote it: "1"'
+        == f"{project}/bodywork.keys.yaml:2:3: error: pipeline[1]: expected a string key, got the number 1: "
+        'YAML reads 1 as a number; quote it: "1"'
     )
 
 
@@ -175,23 +175,28 @@ def test_an_overlay_is_read_as_warily_as_bodywork_yaml(tmp_path: Path) -> None:
 FLAG_CASES = [
     (
         {"namespace": "x\n---\nkind: Secret"},
-        "--namespace 'x\\n---\\nkind: Secret' becomes 'x\\n---\\nkind: secret', not a valid Kubernetes name (expected a DNS-1123 label: lower-case letters, digits and '-', at most 63 characters)",
+        "--namespace 'x\\n---\\nkind: Secret' becomes 'x\\n---\\nkind: secret', not a valid Kubernetes name "
+        "(expected a DNS-1123 label: lower-case letters, digits and '-', at most 63 characters)",
     ),
     (
         {"namespace": "n" * 64},
-        f"--namespace '{'n' * 64}' becomes '{'n' * 64}', not a valid Kubernetes name (expected a DNS-1123 label: lower-case letters, digits and '-', at most 63 characters)",
+        f"--namespace '{'n' * 64}' becomes '{'n' * 64}', not a valid Kubernetes name "
+        "(expected a DNS-1123 label: lower-case letters, digits and '-', at most 63 characters)",
     ),
     (
         {"ingress_host": "x\n---\nkind: Secret"},
-        "--ingress-host 'x\\n---\\nkind: Secret' is not a valid host name (expected a DNS name such as ml.example.com, optionally starting with '*.')",
+        "--ingress-host 'x\\n---\\nkind: Secret' is not a valid host name "
+        "(expected a DNS name such as ml.example.com, optionally starting with '*.')",
     ),
     (
         {"ingress_host": "{{ .Release.Name }}"},
-        "--ingress-host '{{ .Release.Name }}' is not a valid host name (expected a DNS name such as ml.example.com, optionally starting with '*.')",
+        "--ingress-host '{{ .Release.Name }}' is not a valid host name "
+        "(expected a DNS name such as ml.example.com, optionally starting with '*.')",
     ),
     (
         {"ingress_host": "a.*.example.com"},
-        "--ingress-host 'a.*.example.com' is not a valid host name (expected a DNS name such as ml.example.com, optionally starting with '*.')",
+        "--ingress-host 'a.*.example.com' is not a valid host name "
+        "(expected a DNS name such as ml.example.com, optionally starting with '*.')",
     ),
     (
         {"ingress_class": "[[ x ]]"},
@@ -199,7 +204,8 @@ FLAG_CASES = [
     ),
     (
         {"git_secret": "creds\n  extra: key"},
-        "--git-secret 'creds\\n  extra: key' is not a valid Kubernetes name (expected lower-case letters, digits, '-' and '.')",
+        "--git-secret 'creds\\n  extra: key' is not a valid Kubernetes name "
+        "(expected lower-case letters, digits, '-' and '.')",
     ),
     (
         {"flux_source": "{% raw %}"},
@@ -207,15 +213,18 @@ FLAG_CASES = [
     ),
     (
         {"runner_image": "runner:1 --privileged"},
-        "--runner-image 'runner:1 --privileged' is not an image reference (expected printable ASCII, no spaces, e.g. ghcr.io/bodywork-render/runner:0.1.0)",
+        "--runner-image 'runner:1 --privileged' is not an image reference "
+        "(expected printable ASCII, no spaces, e.g. ghcr.io/bodywork-render/runner:0.1.0)",
     ),
     (
         {"runner_image": "runner\udcff"},
-        "--runner-image 'runner\\udcff' is not an image reference (expected printable ASCII, no spaces, e.g. ghcr.io/bodywork-render/runner:0.1.0)",
+        "--runner-image 'runner\\udcff' is not an image reference "
+        "(expected printable ASCII, no spaces, e.g. ghcr.io/bodywork-render/runner:0.1.0)",
     ),
     (
         {"runner_image": "runner\u00e9"},
-        "--runner-image 'runneré' is not an image reference (expected printable ASCII, no spaces, e.g. ghcr.io/bodywork-render/runner:0.1.0)",
+        "--runner-image 'runneré' is not an image reference "
+        "(expected printable ASCII, no spaces, e.g. ghcr.io/bodywork-render/runner:0.1.0)",
     ),
     ({"k8s_version": "9.99"}, "--k8s-version: no schemas for Kubernetes '9.99'; supported releases: "),
 ]
@@ -226,7 +235,7 @@ FLAG_CASES = [
     "options, message", FLAG_CASES, ids=[next(iter(o)) + f"-{i}" for i, (o, _) in enumerate(FLAG_CASES)]
 )
 def test_a_hostile_flag_value_is_refused_in_every_format(
-    options: dict[str, str], message: str, layout: str, tmp_path: Path
+    options: dict[str, str], message: str, layout: Format, tmp_path: Path
 ) -> None:
     project = write_project(tmp_path / "p", MINIMAL)
     with pytest.raises(BodyworkError) as caught:
@@ -325,7 +334,7 @@ def test_a_63_character_stage_gets_a_shortened_job_name_that_is_valid_and_stable
         name = obj["metadata"]["name"]
         assert len(name) <= names.LABEL_MAX and names.is_subdomain(name), (obj["kind"], name)
         assert all(len(v) <= names.LABEL_MAX for v in obj["metadata"].get("labels", {}).values())
-    assert check_objects(list(first.objects)) == []
+    assert schema_problems(list(first.objects)) == []
     for layout in ("kustomize", "helm"):
         rendered = render_as(tmp_path / "a", layout, ingress_host="ml.example.com")
         assert rendered.files == render_as(tmp_path / "a", layout, ingress_host="ml.example.com").files
@@ -342,7 +351,7 @@ def test_long_names_stay_within_63_characters_when_helm_renders_them(tmp_path: P
         assert len(obj["metadata"]["name"]) <= names.LABEL_MAX and names.is_label(obj["metadata"]["name"]), obj[
             "metadata"
         ]["name"]
-    assert check_objects(objects) == []
+    assert schema_problems(objects) == []
     assert helmsdk.lint(tmp_path / "chart") == []
 
 
@@ -463,7 +472,7 @@ def assert_literal(objects: list[dict[str, Any]], image: str, namespace: str | N
             assert obj["metadata"]["namespace"] == namespace
     names_of = {o["metadata"]["name"] for o in objects}
     assert {"null", "on"} <= names_of  # the service stage's Deployment and Service, the ServiceAccount
-    assert check_objects(objects) == []
+    assert schema_problems(objects) == []
     for obj in objects:
         assert restricted_violations(obj) == [] and hardening_violations(obj) == []
 
@@ -499,7 +508,10 @@ def test_yaml_1_1_looking_names_reach_kubernetes_as_strings(tmp_path: Path) -> N
 
 @pytest.mark.xfail(
     strict=True,
-    reason="the chart writes args with Go's toJson, which leaves DEL and C1 controls raw: YAML refuses DEL and folds NEL into a space; --format manifests escapes them",
+    reason=(
+        "the chart writes args with Go's toJson, which leaves DEL and C1 controls raw: YAML refuses DEL and folds NEL "
+        "into a space; --format manifests escapes them"
+    ),
 )
 @pytest.mark.parametrize("character", ["\x85", "\x7f", "\x9b"], ids=["NEL", "DEL", "CSI"])
 def test_a_c1_control_character_in_an_arg_survives_helm(character: str, tmp_path: Path) -> None:
@@ -525,7 +537,7 @@ def test_a_crash_log_shows_no_credential(tmp_path: Path) -> None:
         "import sys, bodywork_render.verify.kubernetes as check\n"
         "def broken(*args, **kwargs):\n"
         f"    raise RuntimeError('schemas gone while talking to https://ci:{secret}@git.example.com/x.git')\n"
-        "check.check_objects = broken\n"
+        "check.schema_problems = broken\n"
         "from bodywork_render.cli.main import main\n"
         "sys.argv = ['bodywork'] + sys.argv[1:]\n"
         "main()\n"
@@ -552,14 +564,15 @@ def test_a_crash_log_shows_no_credential(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("image", ["@", ":1.0", "python@latest", "python:3.12@sha256:xyz"])
 def test_an_image_a_chart_cannot_split_is_an_error_for_helm(image: str, tmp_path: Path) -> None:
-    """Kubernetes takes any image text without spaces, so manifests render; a chart's values need a repository and a real digest."""
+    """Kubernetes takes any image text without spaces, so manifests render; a chart's values need a repository and a
+    real digest."""
     project = write_project(tmp_path / "p", MINIMAL.replace("python:3.12-slim", json.dumps(image)))
     assert render_as(project, "manifests").objects
     with pytest.raises(BodyworkError) as caught:
         render_as(project, "helm")
-    assert (
-        str(caught.value)
-        == f"error: image {image!r}: a chart holds an image as repository[:tag][@digest] (e.g. python:3.12-slim or registry.example.com/name@sha256:<hex>)"
+    assert str(caught.value) == (
+        f"error: image {image!r}: a chart holds an image as repository[:tag][@digest] "
+        "(e.g. python:3.12-slim or registry.example.com/name@sha256:<hex>)"
     )
     with pytest.raises(BodyworkError, match="a chart holds an image as"):
         render_as(write_project(tmp_path / "q", MINIMAL), "helm", runner_image=image)
@@ -621,8 +634,8 @@ def test_a_deployment_repository_cannot_redirect_the_write_through_symbolic_link
 
 @pytest.mark.parametrize("layout", ["config-file", "project-folder", "overlay"])
 def test_refresh_reads_nothing_a_hostile_source_repository_links_out_of_itself(layout: str, tmp_path: Path) -> None:
-    """A bodywork.yaml (or the project folder, or an overlay) linked to a file of the machine, such as the mounted SSH key
-    of the refresher, is refused before it is read: its content would otherwise be quoted in error messages."""
+    """A bodywork.yaml (or the project folder, or an overlay) linked to a file of the machine, such as the mounted SSH
+    key of the refresher, is refused before it is read: its content would otherwise be quoted in error messages."""
     secret = "-----BEGIN OPENSSH PRIVATE KEY-----\nS3cretKeyMaterial0123456789\n-----END OPENSSH PRIVATE KEY-----\n"
     outside = tmp_path / "mounted"
     outside.mkdir()
@@ -664,6 +677,7 @@ def test_refresh_reads_nothing_a_hostile_source_repository_links_out_of_itself(l
     assert result.returncode == 1, result.stderr
     assert (
         result.stderr
-        == f"error: file://{tmp_path / 'source.git'}: {relative} is a symbolic link that leads out of the repository; refusing to read it\n"
+        == f"error: file://{tmp_path / 'source.git'}: {relative} is a symbolic link that leads out of the repository; "
+        "refusing to read it\n"
     )
     assert "S3cret" not in result.stderr + result.stdout

@@ -1,4 +1,5 @@
-"""A non-editable `pip install .` into a fresh venv works from any folder, with the schema, templates and runner inside."""
+"""A non-editable `pip install .` into a fresh venv works from any folder, with the schema, templates and runner
+inside."""
 
 from __future__ import annotations
 

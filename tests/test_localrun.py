@@ -34,8 +34,9 @@ from tests.test_runner import TARGET_RANGE, _post_json, _wait_for_health
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE = ROOT / "examples" / "train-and-serve"
 ROW = [0.04, 0.05, 0.06, 0.02, -0.04, -0.03, -0.04, 0.0, 0.02, -0.02]
-# What a stopped service may take: far less than the 30 s grace period.
-STOP_SECONDS = 10
+# What a stopped service may take before the test gives up: far less than the 30 s grace period, so a run that
+# waits the grace period out fails, and far more than a prompt stop takes on a busy machine. Not a speed check.
+STOP_SECONDS = 20
 
 
 def _git(*args: str, cwd: Path) -> str:
@@ -86,12 +87,11 @@ def _predict(port: int) -> list[float]:
     return list(answer["predictions"])
 
 
-def _stop(process: subprocess.Popen[str], signum: int) -> tuple[int, str, str, float]:
-    """Send ``signum``; the exit code, output and seconds it took to end."""
-    began = time.monotonic()
+def _stop(process: subprocess.Popen[str], signum: int) -> tuple[int, str, str]:
+    """Send ``signum``; the exit code and output, once it ended within STOP_SECONDS."""
     process.send_signal(signum)
-    stdout, stderr = process.communicate(timeout=STOP_SECONDS + 5)
-    return process.returncode, stdout, stderr, time.monotonic() - began
+    stdout, stderr = process.communicate(timeout=STOP_SECONDS)
+    return process.returncode, stdout, stderr
 
 
 # --- run-stage, from a repository served by git daemon ------------------------------------------
@@ -111,6 +111,7 @@ def pushed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[GitDaemon
         yield daemon, _git("rev-parse", "HEAD", cwd=work)
 
 
+@pytest.mark.slow
 def test_run_stage_trains_from_a_commit_then_serves_from_a_branch_until_sigterm(
     pushed: tuple[GitDaemon, str], tmp_path: Path
 ) -> None:
@@ -131,9 +132,8 @@ def test_run_stage_trains_from_a_commit_then_serves_from_a_branch_until_sigterm(
         health = _wait_for_health(f"http://127.0.0.1:{port}/health", process)
         assert health["model"]["commit"] == commit
         assert len(_predict(port)) == 2
-        code, _, stderr, seconds = _stop(process, signal.SIGTERM)
+        code, _, stderr = _stop(process, signal.SIGTERM)
     assert code == 0, stderr
-    assert seconds < STOP_SECONDS
     assert f"bodywork: --ref main is commit {commit}" in stderr
     assert "SIGTERM received: passing it on to serve" in stderr
     assert "serve INFO SIGTERM received: stopping" in stderr
@@ -142,6 +142,7 @@ def test_run_stage_trains_from_a_commit_then_serves_from_a_branch_until_sigterm(
     assert (workdir / ".bodywork" / "bodywork_runner.py").is_file()
 
 
+@pytest.mark.slow
 def test_run_stage_exits_with_the_stages_code(pushed: tuple[GitDaemon, str], tmp_path: Path) -> None:
     daemon, commit = pushed
     # No model in this folder: serve exits 1 at start.
@@ -153,6 +154,7 @@ def test_run_stage_exits_with_the_stages_code(pushed: tuple[GitDaemon, str], tmp
     assert "no model at" in result.stderr and "serve/serve.py failed with exit code 1" in result.stderr
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("repo", "ref", "expected"),
     [
@@ -186,6 +188,7 @@ def test_run_stage_with_a_wrong_commit_or_url_is_a_clear_error_without_credentia
         assert secret not in output
 
 
+@pytest.mark.slow
 def test_run_stage_of_a_project_in_a_folder_at_an_annotated_tag(tmp_path: Path) -> None:
     work = tmp_path / "monorepo"
     shutil.copytree(EXAMPLE, work / "ml" / "pipeline", ignore=shutil.ignore_patterns("artifacts", "__pycache__"))
@@ -208,6 +211,7 @@ def test_run_stage_of_a_project_in_a_folder_at_an_annotated_tag(tmp_path: Path) 
     assert "--project-path '../x': expected a folder inside the repository" in escape.stderr
 
 
+@pytest.mark.slow
 def test_run_stage_of_an_unknown_stage_names_the_stages(pushed: tuple[GitDaemon, str]) -> None:
     daemon, commit = pushed
     result = run_bodywork("run-stage", "evaluate", "--repo", daemon.url("train-and-serve"), "--ref", commit)
@@ -216,27 +220,31 @@ def test_run_stage_of_an_unknown_stage_names_the_stages(pushed: tuple[GitDaemon,
 
 
 def test_run_arguments_are_those_of_the_rendered_pods() -> None:
+    # Written out from the example's bodywork.yaml, not computed by the code under test.
+    requirements = ["--requirement", "scikit-learn==1.9.1", "--requirement", "joblib==1.6.0"]
+    expected = {
+        "train": [
+            "--workspace", "/workspace", "--stage", "train", "--module", "examples/train-and-serve/train/train.py",
+            "--commit", COMMIT, "--timeout", "300", *requirements, "--",
+        ],
+        "serve": [
+            "--workspace", "/workspace", "--stage", "serve", "--module", "examples/train-and-serve/serve/serve.py",
+            "--commit", COMMIT, *requirements, "--",
+        ],
+    }  # fmt: skip
+    base_env = {"HOME": "/tmp", "PYTHONUNBUFFERED": "1", "BODYWORK_LOG_LEVEL": "INFO"}
+    # Only an Ingress adds a path prefix; local runs are reached without one, so they do not set it.
+    expected_env = {"train": base_env, "serve": {**base_env, "BODYWORK_ROUTE_PREFIX": "/train-and-serve/serve"}}
     pipeline = load_project(EXAMPLE).pipeline
-    rendered = render(EXAMPLE)
-    for kind, stage_type in (("Job", BatchStage), ("Deployment", ServiceStage)):
-        (workload,) = [o for o in rendered.objects if o["kind"] == kind]
-        container = workload["spec"]["template"]["spec"]["containers"][0]
-        stage = pipeline.stages[container["args"][container["args"].index("--stage") + 1]]
+    workloads = {o["kind"]: o for o in render(EXAMPLE).objects if o["kind"] in ("Job", "Deployment")}
+    for kind, name, stage_type in (("Job", "train", BatchStage), ("Deployment", "serve", ServiceStage)):
+        container = workloads[kind]["spec"]["template"]["spec"]["containers"][0]
+        stage = pipeline.stages[name]
         assert isinstance(stage, stage_type)
-        assert container["args"] == run_arguments(
-            stage, COMMIT, Path("/workspace"), f"examples/train-and-serve/{stage.module}"
-        )
-        env = {item["name"]: item.get("value") for item in container["env"]}
-        # Only an Ingress adds a path prefix; local runs are reached without one, so they do not set it.
-        behind_ingress = (
-            {"BODYWORK_ROUTE_PREFIX": f"/{pipeline.name}/{stage.name}"} if getattr(stage, "ingress", False) else {}
-        )
-        assert env == {
-            "HOME": "/tmp",
-            "PYTHONUNBUFFERED": "1",
-            "BODYWORK_LOG_LEVEL": pipeline.log_level,
-            **behind_ingress,
-        }
+        assert container["args"] == expected[name]
+        module = f"examples/train-and-serve/{stage.module}"
+        assert run_arguments(stage, COMMIT, Path("/workspace"), module) == expected[name]
+        assert {item["name"]: item.get("value") for item in container["env"]} == expected_env[name]
 
 
 # --- run: the whole pipeline from a project folder -------------------------------------------------
@@ -250,6 +258,7 @@ def _example_copy(folder: Path, port: int) -> Path:
     return folder
 
 
+@pytest.mark.slow
 def test_run_trains_serves_health_checked_then_stops_everything(tmp_path: Path) -> None:
     port = free_port()
     project = _example_copy(tmp_path / "project", port)
@@ -265,6 +274,7 @@ def test_run_trains_serves_health_checked_then_stops_everything(tmp_path: Path) 
     assert not listening(port)
 
 
+@pytest.mark.slow
 def test_run_with_serve_keeps_the_service_until_ctrl_c(tmp_path: Path) -> None:
     port = free_port()
     project = _example_copy(tmp_path / "project", port)
@@ -274,9 +284,8 @@ def test_run_with_serve_keeps_the_service_until_ctrl_c(tmp_path: Path) -> None:
         assert len(_predict(port)) == 2
         time.sleep(0.5)
         assert process.poll() is None, "--serve stopped the service"
-        code, _, stderr, seconds = _stop(process, signal.SIGINT)
+        code, _, stderr = _stop(process, signal.SIGINT)
     assert code == 0, stderr
-    assert seconds < STOP_SECONDS
     assert f"bodywork: serve serves on http://localhost:{port}" in stderr
     assert (workdir / "src").resolve() == project.resolve() and (workdir / "home").is_dir()
     assert not listening(port)
@@ -331,6 +340,7 @@ def _batch(name: str, retries: int = 0, args: tuple[str, ...] = ()) -> str:
     )
 
 
+@pytest.mark.slow
 def test_a_failing_stage_stops_everything_and_runs_run_on_failure(tmp_path: Path) -> None:
     port = free_port()
     marker = tmp_path / "marker"
@@ -373,6 +383,7 @@ while not pathlib.Path(other).exists():
 """
 
 
+@pytest.mark.slow
 def test_the_stages_of_one_step_run_together(tmp_path: Path) -> None:
     port = free_port()
     stages = _batch("left", args=("left-up", "right-up")) + _batch("right", args=("right-up", "left-up"))
@@ -386,6 +397,7 @@ def test_the_stages_of_one_step_run_together(tmp_path: Path) -> None:
     assert "bodywork: step 2 of 2: left, right" in result.stderr
 
 
+@pytest.mark.slow
 def test_a_service_that_never_listens_fails_the_run_in_its_startup_time(tmp_path: Path) -> None:
     port = free_port()
     project = _project(
@@ -393,11 +405,10 @@ def test_a_service_that_never_listens_fails_the_run_in_its_startup_time(tmp_path
         _stages_config(port, "listener", ""),
         {"listener.py": "import time; time.sleep(60)"},
     )
-    began = time.monotonic()
-    result = run_bodywork("run", str(project))
+    # The listener sleeps 60 s: a run that waited for it rather than its 2 s startup time would time out here.
+    result = run_bodywork("run", str(project), timeout=30)
     assert result.returncode == 1, result.stderr
     assert f"service listener did not listen on port {port} within 2 s" in result.stderr
-    assert time.monotonic() - began < 15
 
 
 def test_two_services_on_one_port_are_refused_before_anything_runs(tmp_path: Path) -> None:
@@ -425,6 +436,7 @@ def test_a_port_in_use_on_this_machine_is_refused_before_anything_runs(tmp_path:
     assert result.stdout == ""
 
 
+@pytest.mark.slow
 def test_an_interrupted_run_stops_its_stages_without_run_on_failure(tmp_path: Path) -> None:
     port = free_port()
     stages = _batch("slow") + _batch("on_failure")
@@ -442,9 +454,8 @@ def test_an_interrupted_run_stops_its_stages_without_run_on_failure(tmp_path: Pa
         for line in process.stdout:
             if line == "[slow] started\n":
                 break
-        code, _, stderr, seconds = _stop(process, signal.SIGINT)
+        code, _, stderr = _stop(process, signal.SIGINT)
     assert code == 130, stderr
-    assert seconds < STOP_SECONDS
     assert "bodywork: SIGINT received: stopping every stage" in stderr
     assert "bodywork: slow stopped (exit code 143)" in stderr and "bodywork: listener stopped (exit code 0)" in stderr
     assert not (project / "on-failure-ran").exists()

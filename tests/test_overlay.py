@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import shutil
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from bodywork_render.diagnostics import BodyworkError
-from bodywork_render.render.manifests import render_project
-from bodywork_render.render.plan import RenderOptions
+from bodywork_render.render.manifests import Rendered, render_project
+from bodywork_render.render.options import RenderOptions
 from tests.renderkit import COMMIT, PROJECTS, REPO_URL, objects_in
 
 PROD = """\
@@ -35,7 +36,7 @@ def project(tmp_path: Path) -> Path:
     return folder
 
 
-def render(project: Path, env: str | None, **options: object):  # type: ignore[no-untyped-def]
+def render(project: Path, env: str | None, **options: Any) -> Rendered:
     return render_project(project, RenderOptions(**options), env=env, repo_url=REPO_URL, ref=COMMIT)
 
 
@@ -73,15 +74,18 @@ def test_without_env_the_overlay_is_ignored(project: Path) -> None:
 
 def test_invalid_overlay_reports_every_error_with_positions(project: Path) -> None:
     (project / "bodywork.dev.yaml").write_text(
-        "pipeline:\n  replicas: 2\nstages:\n  serv:\n    replicas: 1\n  prepare:\n    replicas: 2\n  serve:\n    replicas: -1\n"
+        "pipeline:\n  replicas: 2\n"
+        "stages:\n  serv:\n    replicas: 1\n  prepare:\n    replicas: 2\n  serve:\n    replicas: -1\n"
     )
     with pytest.raises(BodyworkError) as caught:
         render(project, "dev")
     file = str(project / "bodywork.dev.yaml")
     assert [str(d).replace(file, "F") for d in caught.value.diagnostics] == [
-        "F:2:3: error: pipeline.replicas: unknown field 'replicas' (expected one of: docker_image, ingress_class, ingress_host, namespace, secrets_group)",
+        "F:2:3: error: pipeline.replicas: unknown field 'replicas' "
+        "(expected one of: docker_image, ingress_class, ingress_host, namespace, secrets_group)",
         "F:4:3: error: stages.serv: stage 'serv' is not defined in bodywork.yaml (did you mean 'serve'?)",
-        "F:7:5: error: stages.prepare.replicas: stage 'prepare' is a batch stage; replicas apply to service stages only",
+        "F:7:5: error: stages.prepare.replicas: "
+        "stage 'prepare' is a batch stage; replicas apply to service stages only",
         "F:9:15: error: stages.serve.replicas: -1 is out of range (expected at least 0)",
     ]
 
@@ -90,8 +94,8 @@ def test_missing_overlay_and_bad_env_names_are_clear_errors(project: Path) -> No
     with pytest.raises(BodyworkError) as missing:
         render(project, "staging")
     assert (
-        str(missing.value)
-        == f"{project / 'bodywork.staging.yaml'}: error: no overlay for environment 'staging' (expected this file beside bodywork.yaml)"
+        str(missing.value) == f"{project / 'bodywork.staging.yaml'}: error: no overlay for environment 'staging' "
+        "(expected this file beside bodywork.yaml)"
     )
     with pytest.raises(BodyworkError) as bad:
         render(project, "../etc")

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from bodywork_render.verify.kubernetes import ObjectProblem, check_objects
+from bodywork_render.verify.kubernetes import ObjectProblem, schema_problems
 from bodywork_render.verify.podsecurity import hardening_violations, restricted_violations
 
 Pod = dict[str, Any]
@@ -85,7 +85,7 @@ def test_a_secured_pod_of_every_kind_passes_both_and_is_schema_valid(kind: str) 
     obj = secured(kind)
     assert restricted_violations(obj) == []
     assert hardening_violations(obj) == []
-    assert check_objects([obj]) == []
+    assert schema_problems([obj]) == []
 
 
 def test_objects_without_a_pod_have_nothing_to_check() -> None:
@@ -415,7 +415,7 @@ def test_each_restricted_control_passes_its_allowed_values(changes: list[Callabl
     for change in changes:
         change(obj["spec"]["template"]["spec"])
     assert restricted_violations(obj) == []
-    assert check_objects([obj]) == []
+    assert schema_problems([obj]) == []
 
 
 HARDENING = [

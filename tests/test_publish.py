@@ -1,8 +1,8 @@
 """`bodywork publish` against real bare repositories served by `git daemon` on 127.0.0.1.
 
 The source project is a real git checkout whose origin is on the daemon; the
-deployment repository is another bare repository there. Helpers here are shared with
-test_refresh.py.
+deployment repository is another bare repository there (the ``repos`` fixture; its
+helpers in tests/repos.py are shared with test_refresh.py).
 """
 
 from __future__ import annotations
@@ -13,104 +13,19 @@ import os
 import subprocess
 import sys
 import threading
-from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
 
 from bodywork_render.diagnostics import BodyworkError
-from bodywork_render.gitops.publish import (
-    CommitSettings,
-    Published,
-    PublishError,
-    Retry,
-    Target,
-    Workspace,
-    git_environment,
-    land,
-    prepare,
-    redact_text,
-    url_secrets,
-)
-from bodywork_render.render.plan import RenderOptions
-from tests.gitdaemon import GitDaemon, free_port, git_daemon  # noqa: F401 - git_daemon is a fixture
-from tests.test_runner import sshd  # noqa: F401 - a fixture: a real sshd on 127.0.0.1
+from bodywork_render.gitops.git import GitError, Workspace, git_environment
+from bodywork_render.gitops.publish import CommitSettings, Published, Retry, Target, land, prepare, sync
+from bodywork_render.render.options import RenderOptions
+from tests.gitdaemon import free_port
+from tests.repos import FAST, MINIMAL, Repos, bodywork, git
 
-CASES = Path(__file__).parent / "cases"
-MINIMAL = (CASES / "valid" / "minimal-1.1.yaml").read_text()
-FAST = Retry(base_seconds=0.05, cap_seconds=0.5)
 SECRET = "s3cret-Tok3n"
-
-
-def git(*args: str, cwd: Path | None = None) -> str:
-    """git's stdout for ``args`` (failing the test when git fails)."""
-    return subprocess.run(["git", *args], cwd=cwd, check=True, capture_output=True, text=True).stdout.strip()
-
-
-def bodywork(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    """The CLI in a fresh interpreter."""
-    return subprocess.run(
-        [sys.executable, "-m", "bodywork_render", *args], capture_output=True, text=True, timeout=120, env=env
-    )
-
-
-@dataclass
-class Repos:
-    """A source checkout (origin on the daemon) and a bare deployment repository on the daemon."""
-
-    daemon: GitDaemon
-    project: Path
-
-    @property
-    def deploy_url(self) -> str:
-        """The deployment repository's git:// URL."""
-        return self.daemon.url("deploy")
-
-    def deploy_git(self, *args: str) -> str:
-        """git in the bare deployment repository."""
-        return git("--git-dir", str(self.daemon.path("deploy")), *args)
-
-    def commits(self, branch: str = "main") -> list[str]:
-        """Full messages of the branch's commits, newest first ([] when it does not exist)."""
-        if not self.deploy_git("for-each-ref", f"refs/heads/{branch}"):
-            return []
-        return [m.strip() for m in self.deploy_git("log", "--format=%B%x00", branch).split("\0") if m.strip()]
-
-    def tree(self, branch: str = "main") -> dict[str, str]:
-        """path -> 'mode sha' of every file at the branch tip."""
-        lines = self.deploy_git("ls-tree", "-r", "--full-tree", branch).splitlines()
-        return {line.split("\t", 1)[1]: line.split("\t", 1)[0] for line in lines}
-
-    def show(self, path: str, branch: str = "main") -> str:
-        """A file's text at the branch tip."""
-        return self.deploy_git("show", f"{branch}:{path}")
-
-    def commit_source(self, files: dict[str, str], message: str) -> str:
-        """Write ``files`` into the project, commit, push to the daemon; the new commit."""
-        for name, text in files.items():
-            (self.project / name).parent.mkdir(parents=True, exist_ok=True)
-            (self.project / name).write_text(text)
-        git("add", "-A", cwd=self.project)
-        git("commit", "-q", "-m", message, cwd=self.project)
-        git("push", "-q", "origin", "HEAD:main", cwd=self.project)
-        return git("rev-parse", "HEAD", cwd=self.project)
-
-
-@pytest.fixture
-def repos(git_daemon: GitDaemon, tmp_path: Path) -> Repos:  # noqa: F811 - the fixture is imported above
-    """An empty deployment repository and a source repository holding a valid two-stage project."""
-    git_daemon.create_bare("deploy")
-    git_daemon.create_bare("source")
-    project = tmp_path / "project"
-    project.mkdir()
-    git("init", "-q", "--initial-branch=main", cwd=project)
-    git("remote", "add", "origin", git_daemon.url("source"), cwd=project)
-    result = Repos(git_daemon, project)
-    result.commit_source(
-        {"bodywork.yaml": MINIMAL, "train.py": "print('train')\n", "serve.py": "print('serve')\n"}, "project"
-    )
-    return result
 
 
 def publish(repos: Repos, settings: CommitSettings = CommitSettings(), **target: str) -> Published:
@@ -225,7 +140,7 @@ def test_cli_exit_codes_and_messages(repos: Repos) -> None:
         1,
         3,
     )
-    assert no_git.stderr.endswith("bodywork: publishing needs git: none on PATH (or at GIT_PYTHON_GIT_EXECUTABLE)\n")
+    assert no_git.stderr.endswith("bodywork: git is not installed or not on PATH\n")
     assert f"pushed demo at {source} to {repos.deploy_url} main:envs/default/demo" in pushed.stderr
     assert f"up to date: {repos.deploy_url} main:envs/default/demo holds demo at {source}" in again.stderr
     assert "failed" in unreachable.stderr and "Traceback" not in unreachable.stderr + helm.stderr
@@ -269,19 +184,6 @@ def test_no_credential_is_ever_shown(repos: Repos) -> None:
     assert SECRET not in shown and SECRET not in everything_committed
 
 
-def test_redaction_of_git_messages() -> None:
-    url = f"git://user:{SECRET}@127.0.0.1:9/deploy.git"
-    secrets = url_secrets(
-        [url, f"https://{SECRET}x@host/r.git", "ssh://git@host/r.git"], {"BODYWORK_GIT_TOKEN": "envtoken"}
-    )
-    text = (
-        f"fatal: unable to look up user:{SECRET}@127.0.0.1 (port 9418); https://a:b@h/x; {SECRET}x; envtoken; git@host"
-    )
-    assert (
-        redact_text(text, secrets) == "fatal: unable to look up 127.0.0.1 (port 9418); https://h/x; ***; ***; git@host"
-    )
-
-
 class SmartHttp(BaseHTTPRequestHandler):
     """git's smart HTTP (`git http-backend` as a CGI) over the daemon's repositories, behind Basic auth."""
 
@@ -311,7 +213,8 @@ class SmartHttp(BaseHTTPRequestHandler):
             "GIT_PROJECT_ROOT": str(self.root), "GIT_HTTP_EXPORT_ALL": "1", "REMOTE_USER": "publisher",
             "REQUEST_METHOD": self.command, "PATH_INFO": path, "QUERY_STRING": query,
             "CONTENT_TYPE": self.headers.get("Content-Type", ""), "CONTENT_LENGTH": str(len(body)),
-            "HTTP_CONTENT_ENCODING": self.headers.get("Content-Encoding", ""), "GIT_PROTOCOL": self.headers.get("Git-Protocol", ""),
+            "HTTP_CONTENT_ENCODING": self.headers.get("Content-Encoding", ""),
+            "GIT_PROTOCOL": self.headers.get("Git-Protocol", ""),
         }  # fmt: skip
         answer = subprocess.run(
             ["git", "http-backend"], input=body, capture_output=True, env={**os.environ, **cgi}
@@ -386,7 +289,7 @@ def test_publish_over_ssh_with_a_key_from_the_environment(
     assert land(publication, target).status == "pushed"
     assert len(repos.commits()) == 1
     monkeypatch.setenv("BODYWORK_GIT_KNOWN_HOSTS_FILE", os.devnull)
-    with pytest.raises(PublishError, match="Host key verification failed"):
+    with pytest.raises(GitError, match="Host key verification failed"):
         land(publication, target)
     monkeypatch.setenv("BODYWORK_GIT_SSH_KEY_FILE", str(key.with_name("absent")))
     with pytest.raises(BodyworkError, match="cannot read the SSH key"):
@@ -422,12 +325,12 @@ def test_a_rejected_push_is_retried_on_the_new_tip_then_given_up(repos: Repos, t
         git("push", "-q", "origin", "HEAD:main", cwd=other)
 
     with Workspace(repos.deploy_url) as workspace:
-        workspace.sync(target)
+        sync(workspace, target)
         race("first")
-        with pytest.raises(PublishError, match="gave up .* after 1 attempts: another writer was first"):
+        with pytest.raises(GitError, match="gave up .* after 1 attempts: another writer was first"):
             land(publication, target, retry=Retry(attempts=1), workspace=workspace)
     with Workspace(repos.deploy_url) as workspace:
-        workspace.sync(target)
+        sync(workspace, target)
         race("second")
         published = land(publication, target, retry=FAST, workspace=workspace)
     assert (published.status, published.attempts) == ("pushed", 2)

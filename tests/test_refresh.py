@@ -9,9 +9,8 @@ import pytest
 from bodywork_render.diagnostics import BodyworkError
 from bodywork_render.gitops.publish import Target
 from bodywork_render.gitops.refresh import Refreshed, Upstream, refresh
-from bodywork_render.render.plan import RenderOptions
-from tests.gitdaemon import git_daemon  # noqa: F401 - a fixture
-from tests.test_publish import FAST, MINIMAL, Repos, bodywork, git, repos  # noqa: F401 - repos is a fixture
+from bodywork_render.render.options import RenderOptions
+from tests.repos import FAST, MINIMAL, Repos, bodywork, git
 
 STAGING = "stages:\n  serve:\n    replicas: 3\n"
 
@@ -24,7 +23,7 @@ def run(repos: Repos, **target: str) -> Refreshed:
 
 
 def hide_source_blob(repos: Repos, name: str) -> None:
-    """Delete a file's blob from the bare source repository: fetching the tip fails from now on, ls-remote still works."""
+    """Delete a file's blob from the bare source repository: fetching the tip fails from now on, ls-remote works."""
     blob = git("hash-object", str(repos.project / name))
     loose = repos.daemon.path("source") / "objects" / blob[:2] / blob[2:]
     assert loose.is_file(), "a small push is stored as loose objects"
@@ -82,8 +81,8 @@ def test_a_project_in_a_folder_of_a_branch_with_other_options_renders_again(repo
     upstream = Upstream(repos.daemon.url("source"), "release", "ml")
     target = Target(repos.deploy_url, env="staging")
     manifests = refresh(upstream, target, RenderOptions(), retry=FAST)
-    kustomize = refresh(upstream, target, RenderOptions(layout="kustomize", engine="flux"), retry=FAST)
-    recorded = refresh(upstream, target, RenderOptions(layout="kustomize", engine="flux"), retry=FAST)
+    kustomize = refresh(upstream, target, RenderOptions(format="kustomize", engine="flux"), retry=FAST)
+    recorded = refresh(upstream, target, RenderOptions(format="kustomize", engine="flux"), retry=FAST)
 
     assert (manifests.folder, manifests.source.commit) == ("envs/staging/demo", tip)
     assert (manifests.status, kustomize.status, recorded.status, recorded.published) == (
@@ -97,7 +96,7 @@ def test_a_project_in_a_folder_of_a_branch_with_other_options_renders_again(repo
     with pytest.raises(BodyworkError, match="has no branch nope"):
         refresh(Upstream(repos.daemon.url("source"), "nope"), target, RenderOptions())
     with pytest.raises(BodyworkError, match="--format helm"):
-        refresh(upstream, target, RenderOptions(layout="helm"))  # type: ignore[arg-type]
+        refresh(upstream, target, RenderOptions(format="helm"))
     with pytest.raises(BodyworkError, match="--project-path"):
         refresh(Upstream(repos.daemon.url("source"), "release", "../up"), target, RenderOptions())
 

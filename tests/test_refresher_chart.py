@@ -1,4 +1,5 @@
-"""charts/bodywork-refresher through Helm's own SDK: lint, schema, what it renders, and `bodywork gitops refresher` equal to it."""
+"""charts/bodywork-refresher through Helm's own SDK: lint, schema, what it renders, and `bodywork gitops refresher`
+equal to it."""
 
 from __future__ import annotations
 
@@ -22,11 +23,10 @@ from bodywork_render.gitops.bootstrap import (
     refresher_chart_values,
     refresher_manifests,
 )
-from bodywork_render.verify.kubernetes import check_objects
+from bodywork_render.verify.kubernetes import schema_problems
 from bodywork_render.verify.podsecurity import hardening_violations, restricted_violations
-from tests.gitdaemon import GitDaemon, git_daemon  # noqa: F401 - git_daemon is a fixture
+from tests.gitdaemon import GitDaemon
 from tests.helmsdk import lint, template_objects
-from tests.test_runner import sshd  # noqa: F401 - a fixture: a real sshd on 127.0.0.1
 
 CHART = Path(__file__).resolve().parent.parent / "charts" / "bodywork-refresher"
 REQUIRED = {"refresh": {"source": "https://example.com/project.git", "to": "https://example.com/deploy.git"}}
@@ -81,6 +81,11 @@ OPTIONS = {
         image="ghcr.io/bodywork-render/bodywork-render@sha256:" + "ab" * 32,
         service_account="robot",
     ),
+    "tag and digest, registry port": RefresherOptions(
+        source="https://example.com/p.git",
+        to="https://example.com/d.git",
+        image="localhost:5000/tools/bodywork:2.0@sha256:" + "cd" * 32,
+    ),
     "long name, annotated service account": RefresherOptions(
         source="https://example.com/p.git",
         to="https://example.com/d.git",
@@ -125,7 +130,7 @@ def test_helm_lint_is_clean(values: dict[str, Any] | None) -> None:
 def test_rendered_objects_pass_the_kubernetes_schemas_and_pod_security(values: dict[str, Any]) -> None:
     objects = render_chart(values, namespace="ops")
     assert [o["kind"] for o in objects] == ["CronJob", "ServiceAccount"]
-    assert check_objects(objects) == []
+    assert schema_problems(objects) == []
     for obj in objects:
         assert restricted_violations(obj) + hardening_violations(obj) == []
 
@@ -273,6 +278,21 @@ def test_plain_manifests_equal_helm_template_object_by_object(options: Refresher
     assert len(expected) == (1 if options.service_account else 2)
 
 
+@pytest.mark.parametrize(
+    "image",
+    [
+        "localhost:5000/tools/bodywork:2.0@sha256:" + "cd" * 32,
+        "localhost:5000/tools/bodywork@sha256:" + "cd" * 32,
+        "localhost:5000/tools/bodywork:2.0",
+    ],
+)
+def test_the_image_is_written_as_given_in_manifests_and_chart(image: str) -> None:
+    options = RefresherOptions(source="https://example.com/p.git", to="https://example.com/d.git", image=image)
+    for objects in (refresher_manifests(options).objects, render_chart(refresher_chart_values(options))):
+        (cron_job,) = [o for o in objects if o["kind"] == "CronJob"]
+        assert cron_job["spec"]["jobTemplate"]["spec"]["template"]["spec"]["containers"][0]["image"] == image
+
+
 def test_long_names_fit_the_job_name_limit() -> None:
     options = OPTIONS["long name, annotated service account"]
     cronjob = by_kind(refresher_manifests(options).objects)["CronJob"]
@@ -310,7 +330,13 @@ def test_cli_defaults_are_the_option_defaults() -> None:
         "gitops", "refresher", "--source", "https://example.com/project.git", "--to", "https://example.com/deploy.git"
     )
     assert (result.returncode, result.stderr) == (0, "")
-    assert result.stdout == refresher_manifests(OPTIONS["defaults"]).text
+    # The chart's defaults are written independently of the Python defaults (charts/bodywork-refresher/values.yaml).
+    printed = by_kind(list(yaml.safe_load_all(result.stdout)))
+    assert printed == by_kind(render_chart({**REQUIRED, "fullnameOverride": "bodywork-refresher"}))
+    cronjob = printed["CronJob"]
+    assert (cronjob["metadata"]["name"], cronjob["metadata"]["namespace"]) == ("bodywork-refresher", "default")
+    assert (cronjob["spec"]["schedule"], cronjob["spec"]["suspend"]) == ("*/5 * * * *", False)
+    assert printed["ServiceAccount"]["automountServiceAccountToken"] is False
 
 
 def bodywork(*args: str) -> subprocess.CompletedProcess[str]:
@@ -397,7 +423,8 @@ def test_the_cronjobs_command_publishes_once_then_is_a_no_op(git_daemon: GitDaem
 def test_the_cronjobs_ssh_credentials_push_over_a_real_sshd(
     git_daemon: GitDaemon, sshd: tuple[int, Path, Path], tmp_path: Path
 ) -> None:
-    """The Secret volume laid out as the kubelet mounts it (items, mode 0400 plus the fsGroup's read), the env pointing into it."""
+    """The Secret volume laid out as the kubelet mounts it (items, mode 0400 plus the fsGroup's read), the env
+    pointing into it."""
     port, key, known_hosts = sshd
     push_project(git_daemon, tmp_path / "project")
     git_daemon.create_bare("deploy")

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -11,11 +13,27 @@ from typing import Any
 import pytest
 import yaml
 
+from bodywork_render.render.manifests import Rendered
 from bodywork_render.render.write import read_tree
-from bodywork_render.verify.kubernetes import check_objects
+from bodywork_render.verify.kubernetes import schema_problems
 from bodywork_render.verify.podsecurity import hardening_violations, restricted_violations
+from tests.ci import unavailable
 from tests.corpus import corpus_params
-from tests.renderkit import COMMIT, EXAMPLE, PROJECTS, REPO_URL, checkout, git, identity, objects_in, render
+from tests.renderkit import (
+    COMMIT,
+    EXAMPLE,
+    PROJECTS,
+    REPO_URL,
+    SERVICE_PROJECT,
+    checkout,
+    git,
+    identity,
+    objects_in,
+    of_kind,
+    render,
+    service_project,
+    target_port,
+)
 
 PARALLEL = PROJECTS / "parallel-secrets-ingress"
 FAILURE_HOOK = PROJECTS / "failure-hook"
@@ -30,6 +48,8 @@ def bodywork(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess
 
 def kustomize_build(folder: Path) -> list[dict[str, Any]]:
     """What `kubectl kustomize` (kustomize v5) builds from a folder."""
+    if shutil.which("kubectl") is None:
+        unavailable("needs kubectl on PATH: its built-in kustomize builds the kustomize layout")
     result = subprocess.run(["kubectl", "kustomize", str(folder)], capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
     return [d for d in yaml.safe_load_all(result.stdout) if d]
@@ -61,14 +81,15 @@ def assert_restricted(obj: dict[str, Any]) -> None:
     assert restricted_violations(obj) == [] and hardening_violations(obj) == []
 
 
+@pytest.mark.slow  # a sweep of the whole corpus
 @pytest.mark.parametrize("path", corpus_params(valid=True))
 def test_every_valid_corpus_file_renders_valid_restricted_objects_in_both_formats(path: Path, tmp_path: Path) -> None:
     plain = render(path)
     objects = objects_in(plain.files)
-    assert check_objects(objects) == []
+    assert schema_problems(objects) == []
     for obj in objects:
         assert_restricted(obj)
-    kustomized = render(path, layout="kustomize", engine="flux")
+    kustomized = render(path, format="kustomize", engine="flux")
     (tmp_path / "k").mkdir()
     for relative, text in kustomized.files.items():
         (tmp_path / "k" / relative).parent.mkdir(parents=True, exist_ok=True)
@@ -176,15 +197,15 @@ def test_job_names_change_with_the_commit_and_deployment_names_do_not() -> None:
     assert not {i for i in first if i[0] == "Job"} & {i for i in second if i[0] == "Job"}
 
 
-def render_project_at(path: Path, commit: str):  # type: ignore[no-untyped-def]
+def render_project_at(path: Path, commit: str) -> Rendered:
     from bodywork_render.render.manifests import render_project
-    from bodywork_render.render.plan import RenderOptions
+    from bodywork_render.render.options import RenderOptions
 
     return render_project(path, RenderOptions(), repo_url=REPO_URL, ref=commit)
 
 
 def test_flux_kustomizations_chain_the_steps_in_order() -> None:
-    files = render(PARALLEL, layout="kustomize", engine="flux", deploy_path="./envs/prod/churn").files
+    files = render(PARALLEL, format="kustomize", engine="flux", deploy_path="./envs/prod/churn").files
     flux = [yaml.safe_load(files[p]) for p in sorted(files) if p.startswith("flux/")]
     assert [
         (k["metadata"]["name"], k["spec"]["path"], k["spec"].get("dependsOn"), k["spec"].get("force", False))
@@ -196,7 +217,7 @@ def test_flux_kustomizations_chain_the_steps_in_order() -> None:
         ("churn-model-step-03", "./envs/prod/churn/steps/03", [{"name": "churn-model-step-02"}], False),
     ]
     assert all(k["spec"]["wait"] is True and k["spec"]["prune"] is True for k in flux)
-    assert check_objects(flux) == []
+    assert schema_problems(flux) == []
 
 
 def test_run_on_failure_is_an_argocd_syncfail_hook_and_left_out_elsewhere() -> None:
@@ -210,7 +231,7 @@ def test_run_on_failure_is_an_argocd_syncfail_hook_and_left_out_elsewhere() -> N
     ]
     assert argo.warnings == ()
     for engine, layout in (("flux", "kustomize"), ("kubectl", "manifests")):
-        rendered = render(FAILURE_HOOK, engine=engine, layout=layout)
+        rendered = render(FAILURE_HOOK, engine=engine, format=layout)
         assert [o["metadata"]["name"].rsplit("-", 1)[0] for o in objects_in(rendered.files) if o["kind"] == "Job"] == [
             "score"
         ]
@@ -263,7 +284,8 @@ def test_user_strings_cannot_inject_and_read_back_unchanged_in_yaml_1_1(tmp_path
     args = "".join(f"\n      - {yaml.safe_dump(a, default_style=chr(34)).strip()}" for a in HOSTILE)
     (project / "bodywork.yaml").write_text(
         'version: "1.1"\npipeline:\n  name: p\n  docker_image: "python:3.12-slim"\n  DAG: s\n'
-        f"stages:\n  s:\n    executable_module_path: m.py\n    args:{args}\n    requirements: [\"a==1 ; python_version < '4'\"]\n"
+        f"stages:\n  s:\n    executable_module_path: m.py\n    args:{args}\n"
+        "    requirements: [\"a==1 ; python_version < '4'\"]\n"
         "    batch: {max_completion_time_seconds: 0, retries: 0}\n"
     )
     rendered = render(project)
@@ -326,7 +348,7 @@ def test_templates_override_by_file_name(tmp_path: Path) -> None:
     shipped = (Path(__file__).resolve().parents[1] / "templates" / "service.yaml.j2").read_text()
     (custom / "service.yaml.j2").write_text(shipped.replace("type: ClusterIP", "type: NodePort"))
     from bodywork_render.render.manifests import render_project
-    from bodywork_render.render.plan import RenderOptions
+    from bodywork_render.render.options import RenderOptions
 
     rendered = render_project(PARALLEL, RenderOptions(), repo_url=REPO_URL, ref=COMMIT, templates=custom)
     assert {o["spec"]["type"] for o in objects_in(rendered.files) if o["kind"] == "Service"} == {"NodePort"}
@@ -397,7 +419,8 @@ def test_without_git_on_path_the_source_error_is_clear(tmp_path: Path) -> None:
     )
     assert (result.returncode, result.stderr) == (
         1,
-        "error: git is not installed or not on PATH: install it, or give --repo-url URL and a full commit SHA as --ref\n",
+        "error: git is not installed or not on PATH: "
+        "install it, or give --repo-url URL and a full commit SHA as --ref\n",
     )
 
 
@@ -420,3 +443,80 @@ def test_a_deploy_path_outside_the_repository_is_refused(deploy_path: str, tmp_p
     assert result.returncode == 1
     assert f"--deploy-path {deploy_path!r} must be a path inside the deployment repository" in result.stderr
     assert not (tmp_path / "o").exists()
+
+
+# --- properties that must hold by meaning (issue 19): each test fails if its property is broken ---------------
+
+
+def test_a_template_override_breaking_the_restricted_profile_is_refused_and_nothing_is_written(tmp_path: Path) -> None:
+    templates = tmp_path / "templates"
+    templates.mkdir()
+    shipped = (Path(__file__).resolve().parents[1] / "templates" / "_pod.yaml.j2").read_text()
+    privileged = shipped.replace(
+        '{"allowPrivilegeEscalation": false,', '{"privileged": true, "allowPrivilegeEscalation": false,'
+    )
+    assert privileged != shipped
+    (templates / "_pod.yaml.j2").write_text(privileged)
+    out = tmp_path / "out"
+    result = bodywork(
+        "render",
+        str(EXAMPLE),
+        "--out",
+        str(out),
+        "--templates",
+        str(templates),
+        "--repo-url",
+        REPO_URL,
+        "--ref",
+        COMMIT,
+    )
+    assert result.returncode == 1
+    assert "containers[0].securityContext.privileged: must not be true (privileged container)" in result.stderr
+    assert "Deployment/serve" in result.stderr and "Traceback" not in result.stderr
+    assert not out.exists()
+
+
+def test_the_startup_probe_budget_rounds_up(tmp_path: Path) -> None:
+    # 12 s at one probe every 5 s: 3 probes (15 s), never 2 (10 s, which restarts a pod that keeps its promise).
+    rendered = render(service_project(tmp_path / "p"))
+    (deployment,) = of_kind(rendered.objects, "Deployment")
+    probe = deployment["spec"]["template"]["spec"]["containers"][0]["startupProbe"]
+    assert (probe["periodSeconds"], probe["failureThreshold"]) == (5, 3)
+
+
+def test_the_namespace_enforces_the_restricted_profile() -> None:
+    (namespace,) = of_kind(render(EXAMPLE).objects, "Namespace")
+    assert namespace["metadata"]["labels"]["pod-security.kubernetes.io/enforce"] == "restricted"
+
+
+def test_job_names_change_with_the_job_templates_the_image_and_the_args(tmp_path: Path) -> None:
+    from bodywork_render.render.manifests import render_project
+    from bodywork_render.render.options import RenderOptions
+
+    def job_name(project: Path, templates: Path | None = None) -> str:
+        rendered = render_project(project, RenderOptions(), repo_url=REPO_URL, ref=COMMIT, templates=templates)
+        (job,) = of_kind(rendered.objects, "Job")
+        return str(job["metadata"]["name"])
+
+    base = job_name(service_project(tmp_path / "base"))
+    assert re.fullmatch(r"train-[0-9a-f]{8}", base)
+    assert job_name(service_project(tmp_path / "same")) == base
+    shipped = Path(__file__).resolve().parents[1] / "templates"
+    names = {}
+    for template in ("job.yaml.j2", "_pod.yaml.j2", "service.yaml.j2"):
+        folder = tmp_path / f"override-{template}"
+        folder.mkdir()
+        (folder / template).write_text((shipped / template).read_text() + "{#- edited #}\n")
+        names[template] = job_name(tmp_path / "base", folder)
+    assert names["job.yaml.j2"] != base and names["_pod.yaml.j2"] != base
+    assert names["service.yaml.j2"] == base, "a template the Job is not made from does not rename it"
+    image = service_project(tmp_path / "image", SERVICE_PROJECT.replace("python:3.12-slim", "python:3.13-slim"))
+    args = service_project(tmp_path / "args", SERVICE_PROJECT.replace('"3"]', '"4"]'))
+    assert len({base, job_name(image), job_name(args), names["job.yaml.j2"], names["_pod.yaml.j2"]}) == 5
+
+
+def test_the_service_sends_traffic_to_the_stage_port(tmp_path: Path) -> None:
+    rendered = render(service_project(tmp_path / "p"))
+    (service,) = of_kind(rendered.objects, "Service")
+    assert service["spec"]["ports"][0]["port"] == 8123
+    assert target_port(service, rendered.objects) == 8123

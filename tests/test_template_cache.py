@@ -9,7 +9,7 @@ import pytest
 
 from bodywork_render.package_data import resource_dir
 from bodywork_render.render.manifests import Rendered
-from bodywork_render.render.template_cache import cache_folder
+from bodywork_render.render.templating import cache_folder
 from tests.renderkit import EXAMPLE, render
 
 
@@ -38,7 +38,7 @@ def test_warm_cache_renders_the_same_bytes_as_no_cache(cache_home: Path, monkeyp
 
 def test_an_edited_template_is_compiled_afresh(cache_home: Path, tmp_path: Path) -> None:
     from bodywork_render.render.manifests import render_project
-    from bodywork_render.render.plan import RenderOptions
+    from bodywork_render.render.options import RenderOptions
     from tests.renderkit import COMMIT, REPO_URL
 
     templates = tmp_path / "templates"
@@ -64,7 +64,7 @@ def test_a_corrupt_cache_entry_is_compiled_again(cache_home: Path) -> None:
 
 
 def test_a_cache_write_that_fails_never_fails_a_render(cache_home: Path) -> None:
-    from bodywork_render.render.manifests import Templates
+    from bodywork_render.render.templating import Templates
 
     env = Templates().env
     shutil.rmtree(cache_home)  # cleared by someone else between start-up and the first template

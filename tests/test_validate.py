@@ -11,7 +11,8 @@ import pytest
 
 from bodywork_render.diagnostics import errors_in
 from bodywork_render.spec.load import parse_yaml
-from bodywork_render.spec.project import check_project, load_project
+from bodywork_render.spec.model import BatchStage, ServiceStage
+from bodywork_render.spec.project import load_project, validate_project
 from bodywork_render.spec.validate import validate_document
 
 CASES = Path(__file__).parent / "cases"
@@ -26,7 +27,7 @@ def _cases(kind: str) -> list[str]:
 )
 def test_case_reports_exactly_the_expected_diagnostics(kind: str, name: str, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(CASES)
-    _, diagnostics = check_project(Path(kind, name))
+    _, diagnostics = validate_project(Path(kind, name))
     expected = (CASES / kind / name).with_suffix(".expected").read_text()
     assert "".join(f"{d}\n" for d in diagnostics) == expected
     assert bool(errors_in(diagnostics)) == (kind == "invalid")
@@ -41,21 +42,18 @@ def test_every_invalid_case_is_paired_with_an_expectation() -> None:
 def test_file_over_the_size_limit_is_refused(tmp_path: Path) -> None:
     big = tmp_path / "bodywork.yaml"
     big.write_text('version: "1.1"\n# ' + "x" * (1 << 20) + "\n")
-    _, diagnostics = check_project(big)
+    _, diagnostics = validate_project(big)
     assert [str(d) for d in diagnostics] == [
         f"{big}: error: file is larger than 1024 KiB; a bodywork.yaml is a few KiB"
     ]
 
 
-def test_alias_bomb_is_refused_fast() -> None:
-    import time
-
+def test_alias_bomb_is_refused_at_its_first_alias() -> None:
+    # Refused at the first alias, it is never expanded (10**9 strings); speed belongs in benchmarks/.
     layers = ['a: &a ["lol"' + ', "lol"' * 9 + "]"]
     for prev, name in zip("abcdefgh", "bcdefghi", strict=False):
         layers.append(f"{name}: &{name} [" + ", ".join([f"*{prev}"] * 10) + "]")
-    started = time.perf_counter()
     _, diagnostics = check_project_text("\n".join(layers))
-    assert time.perf_counter() - started < 0.5
     assert [(d.line, d.column, d.message) for d in diagnostics] == [
         (2, 8, "invalid YAML: aliases (*a) are not supported: write the value out in full")
     ]
@@ -74,14 +72,14 @@ def check_project_text(text: str) -> tuple[object, list]:
 def test_module_existence_is_checked_for_a_project_folder(tmp_path: Path) -> None:
     (tmp_path / "bodywork.yaml").write_text((CASES / "valid" / "minimal-1.1.yaml").read_text())
     (tmp_path / "train.py").write_text("")
-    _, diagnostics = check_project(tmp_path)
+    _, diagnostics = validate_project(tmp_path)
     assert [(d.line, d.column, d.path, d.message) for d in diagnostics] == [
         (13, 29, "stages.serve.executable_module_path", "'serve.py' does not exist in the project folder")
     ]
 
 
 def test_a_folder_without_bodywork_yaml_is_a_clear_error(tmp_path: Path) -> None:
-    _, diagnostics = check_project(tmp_path)
+    _, diagnostics = validate_project(tmp_path)
     assert [str(d) for d in diagnostics] == [
         f"{tmp_path}: error: no bodywork.yaml in this folder (expected a project folder or a bodywork.yaml file)"
     ]
@@ -93,6 +91,7 @@ def test_valid_project_loads_into_the_model(tmp_path: Path) -> None:
     assert pipeline.name == "demo" and pipeline.namespace == "demo" and pipeline.version == "1.0"
     assert pipeline.dag.steps == (("stage-1",), ("stage-2", "stage-3"))
     batch, notebook, service = (pipeline.stages[n] for n in ("stage-1", "stage-2", "stage-3"))
+    assert isinstance(batch, BatchStage) and isinstance(service, ServiceStage)
     assert (batch.source_name, batch.cpu_request, batch.memory_request_mb, batch.retries) == ("stage_1", 0.5, 100, 0)
     assert notebook.module == "b.ipynb" and notebook.cpu_request == 0.25 and notebook.memory_request_mb == 256
     assert service.args == ("--n", "10") and service.port == 1 and service.replicas == 0

@@ -1,50 +1,85 @@
-"""The `bodywork` command line (typer): parses flags, calls the core, prints, maps outcomes to exit codes.
+"""The `bodywork` command line as users see it (typer): help and usage errors (exit 2), built from the declarations.
 
-Exit codes: 0 success, 1 invalid input (a known error), 2 usage error,
-3 unexpected error (a crash log is written, see entry.py), 130 interrupted.
+A command (cli/params.py ``Command``) names the option types whose fields declare its
+flags; ``add`` turns each parameter into a typer option or argument, and the values typer
+parsed back into the same values the start-up fast path gives. Exit codes: 0 success,
+1 invalid input (a known error), 2 usage error, 3 unexpected error (a crash log is written,
+see main.py), 130 interrupted.
 """
 
 from __future__ import annotations
 
 import enum
-import sys
-from pathlib import Path
+import inspect
+from typing import Any, Optional
 
 import typer
 
 from bodywork_render import __version__
-from bodywork_render.render.plan import DEFAULT_RUNNER_IMAGE
-from bodywork_render.verify.kubernetes import DEFAULT_K8S_VERSION
+from bodywork_render.cli import gitops, publish, refresh, render, run, schema, validate
+from bodywork_render.cli.params import Command, Param
+from bodywork_render.flags import UNSET
 
 app = typer.Typer(
     add_completion=False,
     no_args_is_help=True,
     pretty_exceptions_enable=False,
-    help="Validate a bodywork.yaml ML pipeline and render it into Kubernetes manifests, a kustomize tree or a Helm chart.",
+    help="Validate a bodywork.yaml ML pipeline and render it into Kubernetes manifests, a kustomize tree"
+    " or a Helm chart.",
 )
 
 
-class OutputFormat(str, enum.Enum):
-    """What `render` writes."""
+def add(group: typer.Typer, command: Command) -> None:
+    """Register ``command`` with ``group``: typer parses its flags, then ``command.invoke`` runs it."""
+    params = command.params()
+    # typer takes choices as an Enum; its help then shows them as <a|b|c>
+    choices: dict[str, Any] = {
+        p.name: enum.Enum(p.name, {c: c for c in p.choices}, type=str) for p in params if p.choices
+    }
+    signature = [
+        inspect.Parameter(
+            p.name,
+            inspect.Parameter.KEYWORD_ONLY,
+            default=_declared(p, choices.get(p.name)),
+            annotation=_annotation(p, choices.get(p.name)),
+        )
+        for p in params
+    ]
 
-    manifests = "manifests"
-    kustomize = "kustomize"
-    helm = "helm"
+    def callback(**given: Any) -> None:
+        values = {p.name: _value(p, given[p.name]) for p in params}
+        problem = command.check(values) if command.check else None
+        if problem is not None:
+            raise typer.BadParameter(problem[1], param_hint=problem[0])
+        raise typer.Exit(command.invoke(values))
+
+    callback.__name__ = command.run.__name__
+    callback.__doc__ = command.run.__doc__
+    callback.__signature__ = inspect.Signature(signature, return_annotation=None)  # type: ignore[attr-defined]
+    callback.__annotations__ = {p.name: p.annotation for p in signature}
+    group.command(command.name)(callback)
 
 
-class Engine(str, enum.Enum):
-    """The GitOps engine that applies the output; it decides how DAG order and run_on_failure are expressed."""
+def _annotation(param: Param, choice: type | None) -> Any:
+    kind: Any = choice or param.kind
+    if param.many:
+        return Optional[list[kind]]  # noqa: UP045 - typer reads typing.Optional
+    return Optional[kind] if param.optional else kind  # noqa: UP045
 
-    argocd = "argocd"
-    flux = "flux"
-    kubectl = "kubectl"
+
+def _declared(param: Param, choice: type | None) -> Any:
+    default = None if param.many else ... if param.default is UNSET else param.default
+    if choice is not None and default is not None and default is not ...:
+        default = choice(default)
+    if param.flag is None:
+        return typer.Argument(default, help=param.help)
+    return typer.Option(default, param.flag.spelling, help=param.help, min=param.flag.min)
 
 
-class ReportFormat(str, enum.Enum):
-    """How diagnostics are printed."""
-
-    text = "text"
-    json = "json"
+def _value(param: Param, given: Any) -> Any:
+    if param.many:
+        return tuple(given) if given else param.default
+    return given.value if isinstance(given, enum.Enum) else given
 
 
 def _print_version(value: bool) -> None:
@@ -62,112 +97,13 @@ def _root(
     """bodywork: ML pipelines on Kubernetes, the GitOps way."""
 
 
-@app.command()
-def validate(
-    paths: list[Path] | None = typer.Argument(
-        None, help="Project folders (holding bodywork.yaml) or files; default: ."
-    ),
-    report: ReportFormat = typer.Option(
-        ReportFormat.text, "--format", help="text: one line per problem; json: a list of objects."
-    ),
-) -> None:
-    """Check bodywork.yaml files against the schema and the pipeline rules; print every problem at once."""
-    from bodywork_render.cli.main import run_validate
-
-    raise typer.Exit(run_validate(paths or [], report.value))
-
-
-@app.command()
-def render(
-    path: Path = typer.Argument(Path("."), help="Project folder (holding bodywork.yaml) or the file itself."),
-    out: Path = typer.Option(..., "--out", help="Output folder; replaced atomically, stale files removed."),
-    env: str | None = typer.Option(
-        None, "--env", help="Environment whose overlay bodywork.<env>.yaml (beside bodywork.yaml) applies."
-    ),
-    output_format: OutputFormat = typer.Option(
-        OutputFormat.manifests,
-        "--format",
-        help="manifests: one file per object; kustomize: a folder per DAG step plus Flux Kustomizations; helm: a Helm chart.",
-    ),
-    engine: Engine | None = typer.Option(
-        None, "--engine", help="GitOps engine applying the output (default: argocd for manifests, flux for kustomize)."
-    ),
-    repo_url: str | None = typer.Option(
-        None, "--repo-url", help="Git URL the stages fetch (default: the checkout's origin)."
-    ),
-    ref: str | None = typer.Option(
-        None, "--ref", help="Commit, branch or tag to pin (default: HEAD), resolved to a full SHA."
-    ),
-    namespace: str | None = typer.Option(
-        None, "--namespace", help="Namespace of every object (default: pipeline.namespace or the pipeline name)."
-    ),
-    runner_image: str = typer.Option(
-        DEFAULT_RUNNER_IMAGE, "--runner-image", help="Image of the init container that fetches the code."
-    ),
-    k8s_version: str = typer.Option(
-        DEFAULT_K8S_VERSION, "--k8s-version", help="Kubernetes version whose schemas every object must satisfy."
-    ),
-    templates: Path | None = typer.Option(
-        None, "--templates", help="Folder of templates overriding the shipped ones by file name."
-    ),
-    create_namespace: bool = typer.Option(
-        True, "--namespace-object/--no-namespace-object", help="Render the Namespace object."
-    ),
-    ingress_class: str | None = typer.Option(None, "--ingress-class", help="ingressClassName of the Ingresses."),
-    ingress_host: str | None = typer.Option(None, "--ingress-host", help="Host of the Ingress rules."),
-    git_secret: str | None = typer.Option(
-        None,
-        "--git-secret",
-        help="Secret with git credentials (key 'token', or 'ssh-privatekey') for private repositories.",
-    ),
-    flux_source: str = typer.Option(
-        "flux-system", "--flux-source", help="Flux GitRepository holding the output (kustomize format)."
-    ),
-    deploy_path: str | None = typer.Option(
-        None,
-        "--deploy-path",
-        help="Path of --out inside the deployment repo, for Flux (default: from the enclosing git checkout).",
-    ),
-    check: bool = typer.Option(False, "--check", help="Render in memory; exit 1 with a diff when --out differs."),
-    diff: bool = typer.Option(False, "--diff", help="Print the diff against --out and write nothing."),
-    chart_version: str = typer.Option("0.1.0", "--chart-version", help="Version of the Helm chart (helm format)."),
-    package: Path | None = typer.Option(
-        None,
-        "--package",
-        help="Also write the chart archive <name>-<version>.tgz into this folder, as `helm package -d` would (helm format).",
-    ),
-) -> None:
-    """Render the pipeline into Kubernetes objects, validated against the Kubernetes schemas, in DAG order."""
-    from bodywork_render.cli.render import run_render
-
-    if package is not None and output_format is not OutputFormat.helm:
-        raise typer.BadParameter("needs --format helm", param_hint="--package")
-    raise typer.Exit(
-        run_render(
-            path, out=out, env=env, output_format=output_format.value, engine=engine.value if engine else None,
-            repo_url=repo_url, ref=ref, namespace=namespace, runner_image=runner_image, k8s_version=k8s_version,
-            templates=templates, create_namespace=create_namespace, ingress_class=ingress_class, ingress_host=ingress_host,
-            git_secret=git_secret, flux_source=flux_source, deploy_path=deploy_path, check=check, diff=diff,
-            chart_version=chart_version, package=package,
-        )
-    )  # fmt: skip
-
-
-@app.command()
-def schema() -> None:
-    """Print the JSON Schema of bodywork.yaml (for editors: yaml-language-server, VS Code)."""
-    from bodywork_render.package_data import schema_text
-
-    sys.stdout.write(schema_text())
-
-
-# Commands that live in modules of their own register below, one line each.
-from bodywork_render.cli.gitops import register as register_gitops
-
-register_gitops(app)  # noqa: E402
-from bodywork_render.cli.publish import register as register_publish
-
-register_publish(app)  # noqa: E402
-from bodywork_render.cli.run import register as register_run
-
-register_run(app)  # noqa: E402
+for _command in (validate.COMMAND, render.COMMAND, schema.COMMAND):
+    add(app, _command)
+_gitops = typer.Typer(no_args_is_help=True, help=gitops.HELP)
+for _command in gitops.COMMANDS:
+    add(_gitops, _command)
+app.add_typer(_gitops, name="gitops")
+for _command in (publish.COMMAND, refresh.COMMAND):
+    add(app, _command)
+for _command in run.COMMANDS:
+    add(app, _command)

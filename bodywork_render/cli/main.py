@@ -1,56 +1,34 @@
-"""The console entry point: every failure becomes a message and an exit code, never a traceback.
+"""The console entry point: dispatch, and every failure as a message and an exit code, never a traceback.
 
-`bodywork validate` runs in pre-commit on every commit, so a plain
-`bodywork validate [--format text|json] [PATH ...]` is answered here without importing
-typer (~25 ms, twice a bare interpreter's start), and so is a plain `bodywork render`
-(render_command.py). Anything else, including --help and any flag these fast paths do
-not know, goes to the typer app in cli.py, which declares the same commands.
+pre-commit runs `bodywork validate FILES...` and `bodywork render --check ...` on every
+commit, and importing typer costs several times a bare interpreter's start, so a plain
+command line of those two is parsed here from the commands' declarations (cli/params.py)
+and run without typer. Anything else, including --help, a flag they do not know or a bad
+value, goes to the typer app (cli/app.py), built from the same declarations.
 """
 
 from __future__ import annotations
 
 import os
 import sys
-from pathlib import Path
 
 EXIT_INVALID = 1
 EXIT_UNEXPECTED = 3
 EXIT_INTERRUPTED = 130
-REPORT_FORMATS = ("text", "json")
 
 
-def run_validate(paths: list[Path], report: str) -> int:
-    """Validate each path, print every diagnostic (text to stderr, json to stdout); 1 when any is an error."""
-    from bodywork_render.cli.report import REPORTERS
-    from bodywork_render.diagnostics import errors_in
-    from bodywork_render.spec.project import check_project
-
-    diagnostics = []
-    for path in paths or [Path(".")]:
-        diagnostics += check_project(path)[1]
-    (sys.stdout if report == "json" else sys.stderr).write(REPORTERS[report](diagnostics))
-    return EXIT_INVALID if errors_in(diagnostics) else 0
-
-
-def fast_validate_args(argv: list[str]) -> tuple[list[Path], str] | None:
-    """Paths and report format of a plain `validate` command line; None for anything else."""
-    if not argv or argv[0] != "validate":
+def fast_path(argv: list[str]) -> int | None:
+    """The exit code of a plain `validate` or `render` command line, run without typer; None for anything else."""
+    if argv[:1] == ["validate"]:
+        from bodywork_render.cli.validate import COMMAND
+    elif argv[:1] == ["render"]:
+        from bodywork_render.cli.render import COMMAND
+    else:
         return None
-    paths: list[Path] = []
-    report = "text"
-    rest = iter(argv[1:])
-    for token in rest:
-        if token == "--format":
-            report = next(rest, "")
-        elif token.startswith("--format="):
-            report = token.split("=", 1)[1]
-        elif token == "--":
-            paths.extend(Path(t) for t in rest)
-        elif token.startswith("-"):
-            return None
-        else:
-            paths.append(Path(token))
-    return (paths, report) if report in REPORT_FORMATS else None
+    from bodywork_render.cli.params import parse
+
+    values = parse(argv[1:], COMMAND)
+    return None if values is None else COMMAND.invoke(values)
 
 
 def main() -> None:
@@ -58,15 +36,9 @@ def main() -> None:
     from bodywork_render.diagnostics import BodyworkError
 
     try:
-        fast = fast_validate_args(sys.argv[1:])
-        if fast is not None:
-            sys.exit(run_validate(*fast))
-        if sys.argv[1:2] == ["render"]:
-            from bodywork_render.cli.render import fast_render_args, run_render
-
-            render_args = fast_render_args(sys.argv[1:])
-            if render_args is not None:
-                sys.exit(run_render(**render_args))
+        code = fast_path(sys.argv[1:])
+        if code is not None:
+            sys.exit(code)
         from bodywork_render.cli.app import app
 
         app()
@@ -87,7 +59,7 @@ def _crash(exc: Exception) -> int:
     import traceback
 
     from bodywork_render import __version__
-    from bodywork_render.gitops.publish import redact_text, url_secrets
+    from bodywork_render.gitops.redact import redact_text, url_secrets
 
     # A URL on the command line (--to, --repo-url) or in an error may carry a password or token: never in the log.
     secrets = url_secrets(sys.argv, os.environ)

@@ -1,6 +1,6 @@
 """The `run-stage`, `run` and `init` commands: run stages on this machine, scaffold a project.
 
-Thin: flags go to ``localrun`` and ``scaffold``; output lines are printed here,
+Thin: flags go to ``local.run`` and ``local.scaffold``; output lines are printed here,
 each stage's prefixed with its name; errors reach the entry point as
 ``BodyworkError`` (exit 1).
 """
@@ -10,8 +10,10 @@ from __future__ import annotations
 import sys
 import threading
 from pathlib import Path
+from typing import Annotated, NamedTuple
 
-import typer
+from bodywork_render.cli.params import Command, Values, take
+from bodywork_render.flags import Arg, Flag
 
 _print_lock = threading.Lock()
 
@@ -27,19 +29,26 @@ def _print_line(source: str, line: str) -> None:
             sys.stdout.flush()
 
 
-def run_stage(
-    stage: str = typer.Argument(..., help="Stage name, as in bodywork.yaml."),
-    repo: str = typer.Option(
-        ...,
-        "--repo",
-        help="Git URL or path of the project's repository; credentials from BODYWORK_GIT_TOKEN or BODYWORK_GIT_SSH_KEY_FILE, never shown.",
-    ),
-    ref: str = typer.Option(..., "--ref", help="Commit SHA, or a branch or tag resolved to one with git ls-remote."),
-    workdir: Path | None = typer.Option(
-        None, "--workdir", help="Workspace folder, kept afterwards [default: a temporary folder, removed]."
-    ),
-    project_path: str = typer.Option(".", "--project-path", help="Folder of bodywork.yaml inside the repository."),
-) -> None:
+class RunStageArgs(NamedTuple):
+    """The stage to run and the commit of its repository."""
+
+    stage: Annotated[str, Arg("Stage name, as in bodywork.yaml.")]
+    repo: Annotated[
+        str,
+        Flag(
+            "--repo",
+            "Git URL or path of the project's repository; credentials from BODYWORK_GIT_TOKEN or"
+            " BODYWORK_GIT_SSH_KEY_FILE, never shown.",
+        ),
+    ]
+    ref: Annotated[str, Flag("--ref", "Commit SHA, or a branch or tag resolved to one with git ls-remote.")]
+    workdir: Annotated[
+        Path | None, Flag("--workdir", "Workspace folder, kept afterwards [default: a temporary folder, removed].")
+    ] = None
+    project_path: Annotated[str, Flag("--project-path", "Folder of bodywork.yaml inside the repository.")] = "."
+
+
+def run_stage(values: Values) -> int:
     """Run one stage on this machine exactly as its pod would: fetch the commit, then run the stage with the runner.
 
     The stage gets the pod's arguments and environment (HOME, PYTHONUNBUFFERED,
@@ -52,22 +61,34 @@ def run_stage(
     from bodywork_render.local.run import Interrupts
     from bodywork_render.local.run import run_stage as run_one
 
+    args: RunStageArgs = take(RunStageArgs, values)
     with Interrupts() as interrupts:
-        code = run_one(
-            stage, repo, ref, logger=_print_line, interrupts=interrupts, workdir=workdir, project_path=project_path
+        return run_one(
+            args.stage,
+            args.repo,
+            args.ref,
+            logger=_print_line,
+            interrupts=interrupts,
+            workdir=args.workdir,
+            project_path=args.project_path,
         )
-    raise typer.Exit(code)
 
 
-def run(
-    path: Path = typer.Argument(Path("."), help="Project folder (holding bodywork.yaml) or the file itself."),
-    serve: bool = typer.Option(False, "--serve", help="Keep the services running after the last step, until Ctrl-C."),
-    workdir: Path | None = typer.Option(
-        None,
-        "--workdir",
-        help="Workspace folder (installed requirements, HOME), kept afterwards [default: a temporary folder, removed].",
-    ),
-) -> None:
+class RunArgs(NamedTuple):
+    """The project to run and how."""
+
+    path: Annotated[Path, Arg("Project folder (holding bodywork.yaml) or the file itself.")] = Path(".")
+    serve: Annotated[bool, Flag("--serve", "Keep the services running after the last step, until Ctrl-C.")] = False
+    workdir: Annotated[
+        Path | None,
+        Flag(
+            "--workdir",
+            "Workspace folder (installed requirements, HOME), kept afterwards [default: a temporary folder, removed].",
+        ),
+    ] = None
+
+
+def run(values: Values) -> int:
     """Run the whole pipeline on this machine in DAG order, from the project folder's current files.
 
     Batch stages run to completion (the stages of one step together, retried as
@@ -80,38 +101,49 @@ def run(
     """
     from bodywork_render.local.run import Interrupts, run_pipeline
 
+    args: RunArgs = take(RunArgs, values)
     with Interrupts() as interrupts:
-        code = run_pipeline(path, logger=_print_line, interrupts=interrupts, keep_serving=serve, workdir=workdir)
-    raise typer.Exit(code)
+        return run_pipeline(
+            args.path, logger=_print_line, interrupts=interrupts, keep_serving=args.serve, workdir=args.workdir
+        )
 
 
-def init(
-    folder: Path = typer.Argument(Path("."), help="New or empty folder for the project."),
-    name: str | None = typer.Option(
-        None,
-        "--name",
-        help="Pipeline name, made valid (lower-case, other characters as -) [default: the folder's name].",
-    ),
-) -> None:
+class InitArgs(NamedTuple):
+    """Where the new project goes and its name."""
+
+    folder: Annotated[Path, Arg("New or empty folder for the project.")] = Path(".")
+    name: Annotated[
+        str | None,
+        Flag(
+            "--name",
+            "Pipeline name, made valid (lower-case, other characters as -) [default: the folder's name].",
+        ),
+    ] = None
+
+
+def init(values: Values) -> int:
     """Create a new project from the example pipeline (train a scikit-learn model, serve it over HTTP)."""
     from bodywork_render.local.scaffold import scaffold
 
-    pipeline = scaffold(folder, name)
-    shown = str(folder)
+    args: InitArgs = take(InitArgs, values)
+    pipeline = scaffold(args.folder, args.name)
+    shown = str(args.folder)
     sys.stderr.write(
         f"created the pipeline {pipeline!r} in {shown}, from the train-and-serve example\n"
         "next steps:\n"
         f"  cd {shown}\n"
         "  bodywork validate        # check bodywork.yaml\n"
         "  bodywork run             # train, then serve on port 8000 and stop (--serve keeps it up);\n"
-        "                           # needs scikit-learn and joblib as pinned in bodywork.yaml, else pip installs them\n"
+        "                           # needs scikit-learn and joblib as pinned in bodywork.yaml,"
+        " else pip installs them\n"
         "  git init && git add . && git commit -m 'a new pipeline'\n"
         "  bodywork render --out build --repo-url URL --ref HEAD\n"
     )
+    return 0
 
 
-def register(app: typer.Typer) -> None:
-    """Add `run-stage`, `run` and `init` to the root command."""
-    app.command("run-stage")(run_stage)
-    app.command("run")(run)
-    app.command("init")(init)
+COMMANDS = (
+    Command("run-stage", run_stage, (RunStageArgs,)),
+    Command("run", run, (RunArgs,)),
+    Command("init", init, (InitArgs,)),
+)

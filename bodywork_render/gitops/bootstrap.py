@@ -16,10 +16,12 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from bodywork_render import __version__
 from bodywork_render.diagnostics import BodyworkError, Diagnostic
+from bodywork_render.flags import Flag
+from bodywork_render.render.images import split_image
 from bodywork_render.render.labels import MANAGED_BY
 from bodywork_render.spec import names
 from bodywork_render.verify.kubernetes import DEFAULT_K8S_VERSION
@@ -43,71 +45,147 @@ class Manifests:
     objects: tuple[dict[str, Any], ...]
 
 
+PullPolicy = Literal["Always", "IfNotPresent", "Never"]
+
+
+def parse_pair(flag: str, item: str) -> tuple[str, str]:
+    """``KEY=VALUE`` as (key, value); BodyworkError naming ``flag`` otherwise."""
+    key, equals, value = item.partition("=")
+    if not equals or not key:
+        raise BodyworkError(f"{flag}: expected KEY=VALUE, got {item!r}")
+    return key, value
+
+
 @dataclass(frozen=True)
 class RefresherOptions:
     """What the refresher runs and how; each field is one value of the chart (see ``refresher_chart_values``)."""
 
-    source: str
-    to: str
-    source_branch: str | None = None
-    project_path: str | None = None
-    branch: str | None = None
-    path: str | None = None
-    env: str | None = None
-    extra_args: tuple[str, ...] = ()
-    name: str = REFRESHER_CHART
-    namespace: str = "default"
-    image: str = DEFAULT_REFRESHER_IMAGE
-    image_pull_policy: str = "IfNotPresent"
-    image_pull_secrets: tuple[str, ...] = ()
-    git_secret: str | None = None
-    git_auth: GitAuth = "token"
-    git_token_key: str = "token"
-    git_token_username: str | None = None
-    git_ssh_key_key: str = "ssh-privatekey"
-    git_known_hosts_key: str = "known_hosts"
-    schedule: str = DEFAULT_SCHEDULE
-    time_zone: str | None = None
-    suspend: bool = False
-    successful_jobs_history_limit: int = 3
-    failed_jobs_history_limit: int = 3
-    starting_deadline_seconds: int = 120
-    backoff_limit: int = 2
-    active_deadline_seconds: int = 900
-    cpu_request: str = "100m"
-    memory_request: str = "256Mi"
-    cpu_limit: str | None = "1"
-    memory_limit: str = "1Gi"
-    run_as_user: int = 65532
-    run_as_group: int = 65532
-    service_account: str | None = None
-    service_account_annotations: tuple[tuple[str, str], ...] = ()
+    source: Annotated[str, Flag("--source", "Git URL of the project repository (holding bodywork.yaml).")]
+    to: Annotated[str, Flag("--to", "Git URL of the deployment repository.")]
+    source_branch: Annotated[str | None, Flag("--source-branch", "Branch of the project repository to follow.")] = None
+    project_path: Annotated[
+        str | None, Flag("--project-path", "Folder of the project inside the source repository.")
+    ] = None
+    branch: Annotated[str | None, Flag("--branch", "Branch of the deployment repository.")] = None
+    path: Annotated[str | None, Flag("--path", "Folder inside the deployment repository.")] = None
+    env: Annotated[str | None, Flag("--env", "Environment whose overlay (bodywork.<env>.yaml) is applied.")] = None
+    extra_args: Annotated[
+        tuple[str, ...], Flag("--extra-arg", "A further argument of `bodywork refresh` (repeatable).")
+    ] = ()
+    name: Annotated[str, Flag("--name", "Name of the objects (the Helm release name).")] = REFRESHER_CHART
+    namespace: Annotated[str, Flag("--namespace", "Namespace of the objects.")] = "default"
+    image: Annotated[
+        str,
+        Flag(
+            "--image",
+            "REPOSITORY\\[:TAG|@DIGEST] of an image with bodywork-render installed (default tag: this version).",
+        ),
+    ] = DEFAULT_REFRESHER_IMAGE
+    image_pull_policy: Annotated[PullPolicy, Flag("--image-pull-policy", "When the kubelet pulls the image.")] = (
+        "IfNotPresent"
+    )
+    image_pull_secrets: Annotated[
+        tuple[str, ...], Flag("--image-pull-secret", "Existing Secret to pull the image with (repeatable).")
+    ] = ()
+    git_secret: Annotated[
+        str | None,
+        Flag("--git-secret", "Existing Secret with the git credentials (default: none, public repositories)."),
+    ] = None
+    git_auth: Annotated[
+        GitAuth,
+        Flag(
+            "--git-auth", "token: BODYWORK_GIT_TOKEN from the Secret; ssh: private key and known_hosts files from it."
+        ),
+    ] = "token"
+    git_token_key: Annotated[str, Flag("--git-token-key", "Key of the Secret holding the HTTPS token.")] = "token"
+    git_token_username: Annotated[
+        str | None,
+        Flag("--git-token-username", "User name sent with the token (default: bodywork's, x-access-token)."),
+    ] = None
+    git_ssh_key_key: Annotated[str, Flag("--git-ssh-key-key", "Key of the Secret holding the SSH private key.")] = (
+        "ssh-privatekey"
+    )
+    git_known_hosts_key: Annotated[
+        str, Flag("--git-known-hosts-key", "Key of the Secret holding the known_hosts lines.")
+    ] = "known_hosts"
+    schedule: Annotated[str, Flag("--schedule", "Cron schedule (five fields or a macro such as @hourly).")] = (
+        DEFAULT_SCHEDULE
+    )
+    time_zone: Annotated[str | None, Flag("--time-zone", "Time zone of the schedule (tz database name).")] = None
+    suspend: Annotated[bool, Flag("--suspend", "Create the CronJob suspended.")] = False
+    successful_jobs_history_limit: Annotated[
+        int, Flag("--successful-jobs-history-limit", "Finished successful Jobs to keep.")
+    ] = 3
+    failed_jobs_history_limit: Annotated[int, Flag("--failed-jobs-history-limit", "Finished failed Jobs to keep.")] = 3
+    starting_deadline_seconds: Annotated[
+        int,
+        Flag("--starting-deadline-seconds", "Seconds after a missed start within which a run may still start."),
+    ] = 120
+    backoff_limit: Annotated[int, Flag("--backoff-limit", "Retries of a failed run.")] = 2
+    active_deadline_seconds: Annotated[
+        int, Flag("--active-deadline-seconds", "Seconds after which a run is stopped.")
+    ] = 900
+    cpu_request: Annotated[str, Flag("--cpu-request", "CPU request of the container.")] = "100m"
+    memory_request: Annotated[str, Flag("--memory-request", "Memory request of the container.")] = "256Mi"
+    cpu_limit: Annotated[str | None, Flag("--cpu-limit", "CPU limit of the container ('' for none).")] = "1"
+    memory_limit: Annotated[str, Flag("--memory-limit", "Memory limit of the container.")] = "1Gi"
+    run_as_user: Annotated[int, Flag("--run-as-user", "Numeric user the container runs as.")] = 65532
+    run_as_group: Annotated[
+        int, Flag("--run-as-group", "Numeric group the container runs as (and the pod's fsGroup).")
+    ] = 65532
+    service_account: Annotated[
+        str | None,
+        Flag("--service-account", "Existing ServiceAccount to run as (default: create one named --name)."),
+    ] = None
+    service_account_annotations: Annotated[
+        tuple[tuple[str, str], ...],
+        Flag(
+            "--service-account-annotation",
+            "KEY=VALUE annotation of the created ServiceAccount (repeatable).",
+            parse=parse_pair,
+        ),
+    ] = ()
 
 
 @dataclass(frozen=True)
 class FluxOptions:
     """Where Flux finds the render: repository, branch and the folder `bodywork render --format kustomize` wrote."""
 
-    repo: str
-    branch: str
-    path: str
-    name: str | None = None
-    namespace: str = "flux-system"
-    interval: str = "1m"
-    secret_ref: str | None = None
+    repo: Annotated[str, Flag("--repo", "Git URL of the deployment repository (http, https or ssh).")]
+    branch: Annotated[str, Flag("--branch", "Branch of the deployment repository.")]
+    path: Annotated[
+        str, Flag("--path", "Folder of a `bodywork render --format kustomize` output inside the repository.")
+    ]
+    name: Annotated[
+        str | None,
+        Flag("--name", "Name of the GitRepository and Kustomization (default: the last folder of --path)."),
+    ] = None
+    namespace: Annotated[
+        str, Flag("--namespace", "Namespace of the Flux objects, and of the per-step Kustomizations.")
+    ] = "flux-system"
+    interval: Annotated[str, Flag("--interval", "How often Flux fetches the repository.")] = "1m"
+    secret_ref: Annotated[str | None, Flag("--secret-ref", "Secret with the credentials of a private repository.")] = (
+        None
+    )
 
 
 @dataclass(frozen=True)
 class ArgoCDOptions:
     """Where Argo CD finds the render, and where the Application lives."""
 
-    repo: str
-    branch: str
-    path: str
-    name: str | None = None
-    namespace: str = "argocd"
-    dest_namespace: str | None = None
-    project: str = "default"
+    repo: Annotated[str, Flag("--repo", "Git URL of the deployment repository.")]
+    branch: Annotated[str, Flag("--branch", "Branch of the deployment repository.")]
+    path: Annotated[str, Flag("--path", "Folder of a `bodywork render` output inside the repository.")]
+    name: Annotated[str | None, Flag("--name", "Name of the Application (default: the last folder of --path).")] = None
+    namespace: Annotated[str, Flag("--namespace", "Namespace of the Application (where Argo CD runs).")] = "argocd"
+    dest_namespace: Annotated[
+        str | None,
+        Flag(
+            "--dest-namespace",
+            "Namespace Argo CD creates (restricted pod security) and applies unnamespaced objects in.",
+        ),
+    ] = None
+    project: Annotated[str, Flag("--project", "Argo CD project of the Application.")] = "default"
 
 
 # -- the refresher ------------------------------------------------------------
@@ -119,7 +197,7 @@ def refresher_chart_values(options: RefresherOptions) -> dict[str, Any]:
     A ``None`` value removes a chart default (Helm's rule), e.g. the CPU limit.
     """
     _check_refresher(options)
-    repository, tag, digest = _split_image(options.image)
+    repository, tag, digest = split_image(options.image)
     return {
         "fullnameOverride": options.name,
         "image": {"repository": repository, "tag": tag, "digest": digest, "pullPolicy": options.image_pull_policy},
@@ -164,7 +242,8 @@ def refresher_chart_values(options: RefresherOptions) -> dict[str, Any]:
 
 
 def refresher_manifests(options: RefresherOptions) -> Manifests:
-    """The refresher's ServiceAccount (unless an existing one is named) and CronJob, as charts/bodywork-refresher renders them."""
+    """The refresher's ServiceAccount (unless an existing one is named) and CronJob, as charts/bodywork-refresher
+    renders them."""
     values = refresher_chart_values(options)
     repository, tag, digest = (values["image"][key] for key in ("repository", "tag", "digest"))
     service_account = options.service_account or options.name
@@ -175,7 +254,10 @@ def refresher_manifests(options: RefresherOptions) -> Manifests:
         "cronjob_name": options.name[:CRONJOB_NAME_MAX].removesuffix("-"),
         "service_account": service_account,
         "annotations": values["serviceAccount"]["annotations"],
-        "image": f"{repository}@{digest}" if digest else f"{repository}:{tag or __version__}",
+        # repository[:tag][@digest], as the chart's helper joins them; the tag is the version when neither is given
+        "image": repository
+        + (f":{tag}" if tag else "" if digest else f":{__version__}")
+        + (f"@{digest}" if digest else ""),
         "args": _refresh_args(options),
         "env": _refresh_env(options),
         "resources": {
@@ -250,18 +332,6 @@ def _refresh_env(options: RefresherOptions) -> list[dict[str, Any]]:
             {"name": "BODYWORK_GIT_KNOWN_HOSTS_FILE", "value": f"{GIT_CREDENTIALS}/known_hosts"},
         ]
     return env
-
-
-def _split_image(image: str) -> tuple[str, str, str]:
-    """An image reference as (repository, tag, digest); the tag is '' when the reference has none."""
-    if "@" in image:
-        repository, digest = image.split("@", 1)
-        return repository, "", digest
-    head, _, last = image.rpartition("/")
-    if ":" in last:
-        last, tag = last.split(":", 1)
-        return f"{head}/{last}" if head else last, tag, ""
-    return image, "", ""
 
 
 def _check_refresher(options: RefresherOptions) -> None:
@@ -339,7 +409,8 @@ def flux_manifests(options: FluxOptions) -> Manifests:
 
 
 def argocd_manifests(options: ArgoCDOptions) -> Manifests:
-    """An Argo CD Application that syncs ``path`` automatically (prune, self-heal), creating its namespace, retrying with backoff."""
+    """An Argo CD Application that syncs ``path`` automatically (prune, self-heal), creating its namespace, retrying
+    with backoff."""
     name = options.name or _default_name(options.path, options.repo)
     problems = _url_problems("--repo", options.repo)
     problems += _name_problems(
@@ -374,7 +445,8 @@ def _bootstrap_labels(name: str) -> dict[str, str]:
 
 
 def _default_name(path: str, repo: str) -> str:
-    """The last folder of the path (``envs/prod/demo`` gives ``demo``), else the repository's name (``acme/deploy.git`` gives ``deploy``)."""
+    """The last folder of the path (``envs/prod/demo`` gives ``demo``), else the repository's name
+    (``acme/deploy.git`` gives ``deploy``)."""
     folder, _ = _repo_folder(path)
     if folder != ".":
         last = folder.rsplit("/", 1)[-1]
@@ -430,7 +502,8 @@ def _manifests(command: str, documents: list[tuple[str, dict[str, Any]]]) -> Man
     """Fill each template with its values, parse the text back and check every object."""
     import yaml
 
-    from bodywork_render.render.manifests import Templates, check_rendered
+    from bodywork_render.render.templating import Templates
+    from bodywork_render.verify.rendered import rendered_problems
 
     environment = Templates().env
     texts = [environment.get_template(template).render(**values).rstrip("\n") + "\n" for template, values in documents]
@@ -442,7 +515,7 @@ def _manifests(command: str, documents: list[tuple[str, dict[str, Any]]]) -> Man
         raise BodyworkError(
             f"bodywork gitops {command}: expected {len(documents)} objects, the templates gave {len(objects)}"
         )
-    problems = check_rendered(list(objects), DEFAULT_K8S_VERSION)
+    problems = rendered_problems(list(objects), DEFAULT_K8S_VERSION)
     if problems:
         raise _invalid(problems)
     return Manifests(text, objects)

@@ -1,4 +1,5 @@
-"""Refresh: what the in-cluster CronJob runs; publish the source branch's tip unless the deployment repository records it.
+"""Refresh: what the in-cluster CronJob runs; publish the source branch's tip unless the deployment repository
+records it.
 
 The check costs one ``git ls-remote`` of the source and one shallow fetch of the
 deployment branch: when the render's ``hydrator.metadata`` there records the source tip
@@ -16,28 +17,30 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Literal
 
-from bodywork_render import __version__
 from bodywork_render.diagnostics import BodyworkError
+from bodywork_render.gitops.git import Workspace
 from bodywork_render.gitops.publish import (
     CommitSettings,
     Published,
     Retry,
     Target,
-    Workspace,
-    check_layout,
     land,
     prepare,
-    read_metadata,
     repository_folder,
+    require_published_format,
+    sync,
 )
-from bodywork_render.gitops.source import Source, redact_url
-from bodywork_render.render.plan import RenderOptions
+from bodywork_render.gitops.redact import redact_url
+from bodywork_render.gitops.source import Source
+from bodywork_render.render.metadata import HydratorMetadata
+from bodywork_render.render.options import RenderOptions
 from bodywork_render.render.write import MARKER
 
 
 @dataclass(frozen=True)
 class Upstream:
-    """The project's repository: its URL (it may carry credentials), branch (None: its default branch) and the project's folder in it."""
+    """The project's repository: its URL (it may carry credentials), branch (None: its default branch) and the
+    project's folder in it."""
 
     url: str
     branch: str | None = None
@@ -75,18 +78,19 @@ def refresh(
 ) -> Refreshed:
     """Publish the tip of ``upstream`` into ``target`` unless it is recorded there already.
 
-    BodyworkError for invalid input (no such source branch, an invalid project), PublishError when git failed or it gave up.
+    BodyworkError for invalid input (no such source branch, an invalid project), GitError when git failed or it
+    gave up.
     """
-    check_layout(options)
+    require_published_format(options)
     shown = redact_url(upstream.url)
     project_path = _project_path(upstream.project_path)
     with Workspace(upstream.url) as source, Workspace(target.url) as deploy:
         tip = source.remote_tip(upstream.ref)
         if tip is None:
             raise BodyworkError(f"{shown} has no {'branch ' + upstream.branch if upstream.branch else 'HEAD'}")
-        deploy.sync(target)
+        sync(deploy, target)
         recorded = Source(shown, tip, "" if project_path == "." else project_path)
-        folder = _recorded_in(deploy, target, expected_metadata(recorded, options))
+        folder = _recorded_in(deploy, target, HydratorMetadata.of_manifests(recorded, options))
         if folder is not None:
             return Refreshed(recorded, folder, None)
         commit = source.fetch(upstream.ref)
@@ -101,21 +105,8 @@ def refresh(
         return Refreshed(publication.source, publication.folder, published)
 
 
-def expected_metadata(source: Source, options: RenderOptions) -> dict[str, str]:
-    """The hydrator.metadata fields a render of ``source`` with ``options`` by this tool version has."""
-    return {
-        "drySha": source.commit,
-        "repoURL": source.repo_url,
-        "projectPath": source.project_path,
-        "toolVersion": __version__,
-        "format": options.layout,
-        "engine": options.engine,
-        "kubernetesVersion": options.k8s_version,
-    }
-
-
-def _recorded_in(deploy: Workspace, target: Target, expected: dict[str, str]) -> str | None:
-    """The folder of the synced deployment tree whose metadata has every ``expected`` field, or None.
+def _recorded_in(deploy: Workspace, target: Target, expected: HydratorMetadata) -> str | None:
+    """The folder of the synced deployment tree whose metadata is ``expected``, or None.
 
     Without ``--path`` the folder's name (the pipeline's) is known only from the source, so
     the folders ``envs/<env>/*`` rendered from this source repository are looked at: exactly
@@ -126,16 +117,18 @@ def _recorded_in(deploy: Workspace, target: Target, expected: dict[str, str]) ->
     if target.path is not None:
         folders = [repository_folder(target.path, "--path")]
     else:
-        candidates = sorted(
+        folders = sorted(
             f"{target.env_folder}/{p.parent.name}" for p in (deploy.folder / target.env_folder).glob(f"*/{MARKER}")
         )
-        folders = [
-            f for f in candidates if read_metadata(deploy.file(f"{f}/{MARKER}")).get("repoURL") == expected["repoURL"]
-        ]
-        if len(folders) != 1:
-            return None
-    metadata = read_metadata(deploy.file(f"{folders[0]}/{MARKER}"))
-    return folders[0] if all(metadata.get(key) == value for key, value in expected.items()) else None
+    recorded = {folder: HydratorMetadata.read(deploy.file(f"{folder}/{MARKER}")) for folder in folders}
+    if target.path is None:
+        recorded = {
+            f: m for f, m in recorded.items() if m is not None and m.source.repo_url == expected.source.repo_url
+        }
+    if len(recorded) != 1:
+        return None
+    [(folder, metadata)] = recorded.items()
+    return folder if metadata == expected else None
 
 
 def _refuse_links_out(source: Workspace, project_path: str, env: str | None, shown: str) -> None:

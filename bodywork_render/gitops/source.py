@@ -9,10 +9,13 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import NamedTuple
-from urllib.parse import urlsplit, urlunsplit
+from typing import TYPE_CHECKING, NamedTuple
 
 from bodywork_render.diagnostics import BodyworkError
+from bodywork_render.gitops.redact import redact_url
+
+if TYPE_CHECKING:
+    from bodywork_render.gitops.git import Checkout
 
 FULL_SHA = re.compile(r"^[0-9a-f]{40}$")
 
@@ -31,24 +34,19 @@ class Source(NamedTuple):
         return self.commit[:7]
 
 
-def redact_url(url: str) -> str:
-    """The URL without any user name or password (``https://tok@host/x`` becomes ``https://host/x``)."""
-    parts = urlsplit(url)
-    if parts.scheme and "@" in parts.netloc:
-        return urlunsplit(parts._replace(netloc=parts.netloc.rsplit("@", 1)[1]))
-    return url
-
-
 def resolve_source(project_dir: Path | None, repo_url: str | None, ref: str | None) -> Source:
     """The Source for a render: flags win, the project's git checkout fills the gaps."""
-    repo = (
-        _checkout(project_dir)
-        if project_dir is not None and (repo_url is None or ref is None or not FULL_SHA.match(ref))
-        else None
-    )
-    if repo_url is None and repo is not None:
-        repo_url = _origin_url(repo)
-    commit = _commit(repo, ref)
+    from bodywork_render.gitops import git
+
+    found = None
+    if project_dir is not None and (repo_url is None or ref is None or not FULL_SHA.match(ref)):
+        try:
+            found = git.checkout(project_dir, ref or "HEAD")
+            if repo_url is None and found is not None:
+                repo_url = git.origin_url(found.root)
+        except git.GitError as exc:
+            raise BodyworkError(f"{exc}: install it, or give --repo-url URL and a full commit SHA as --ref") from None
+    commit = _commit(found, ref)
     if not repo_url or not commit:
         missing = " and ".join(
             flag for flag, value in (("--repo-url URL", repo_url), ("--ref SHA", commit)) if not value
@@ -59,67 +57,29 @@ def resolve_source(project_dir: Path | None, repo_url: str | None, ref: str | No
         )
     if not repo_url.isprintable():
         raise BodyworkError(
-            f"--repo-url {redact_url(repo_url)!r} is not a URL the stages can fetch (expected printable characters only)"
+            f"--repo-url {redact_url(repo_url)!r} is not a URL the stages can fetch"
+            " (expected printable characters only)"
         )
-    return Source(
-        redact_url(repo_url), commit, project_path_in_checkout(project_dir) if project_dir is not None else ""
-    )
+    return Source(redact_url(repo_url), commit, git.path_in_work_tree(project_dir) if project_dir is not None else "")
 
 
-def project_path_in_checkout(folder: Path) -> str:
-    """The folder's path inside its git work tree ('' at the root, or outside any work tree)."""
-    folder = folder.absolute()
-    for parent in [folder, *folder.parents]:
-        if (parent / ".git").exists():
-            relative = folder.relative_to(parent).as_posix()
-            return "" if relative == "." else relative
-    return ""
-
-
-def _git_module():  # type: ignore[no-untyped-def]
-    try:
-        import git
-    except ImportError:  # gitpython refuses to import without a git executable
-        raise BodyworkError(
-            "git is not installed or not on PATH: install it, or give --repo-url URL and a full commit SHA as --ref"
-        ) from None
-    return git
-
-
-def _checkout(project_dir: Path):  # type: ignore[no-untyped-def]
-    git = _git_module()
-
-    try:
-        return git.Repo(project_dir, search_parent_directories=True)
-    except (git.InvalidGitRepositoryError, git.NoSuchPathError):
-        return None
-
-
-def _origin_url(repo) -> str | None:  # type: ignore[no-untyped-def]
-    try:
-        return repo.remotes.origin.url
-    except (AttributeError, ValueError):
-        return None
-
-
-def _commit(repo, ref: str | None) -> str | None:  # type: ignore[no-untyped-def]
+def _commit(found: Checkout | None, ref: str | None) -> str | None:
+    """The full SHA ``ref`` (default HEAD) names: itself when it is one, else as the checkout ``found`` resolved it."""
     if ref is not None and FULL_SHA.match(ref.lower()):
         return ref.lower()
-    if repo is None:
+    if found is None:
         if ref is not None:
             raise BodyworkError(f"--ref {ref!r} is not a full commit SHA and there is no git checkout to resolve it in")
         return None
-    git = _git_module()
-
-    try:
-        return repo.commit(ref or "HEAD").hexsha
-    except (git.BadName, ValueError, git.GitCommandError):
-        raise BodyworkError(f"--ref {ref or 'HEAD'!r} does not name a commit in {repo.working_dir}") from None
+    if found.commit is None:
+        raise BodyworkError(f"--ref {ref or 'HEAD'!r} does not name a commit in {found.root}")
+    return found.commit
 
 
 def path_in_repository(folder: Path) -> str:
     """``./<folder relative to its git work tree>``, as Flux names paths; the folder itself outside any checkout."""
-    folder = folder.absolute()
-    if not any((parent / ".git").exists() for parent in [folder, *folder.parents]):
-        return f"./{folder.name}"
-    return f"./{project_path_in_checkout(folder)}".rstrip("/") or "./"
+    from bodywork_render.gitops import git
+
+    if git.work_tree(folder) is None:
+        return f"./{folder.absolute().name}"
+    return f"./{git.path_in_work_tree(folder)}".rstrip("/") or "./"

@@ -35,8 +35,9 @@ from pathlib import Path, PurePosixPath
 from types import FrameType
 
 from bodywork_render.diagnostics import BodyworkError
-from bodywork_render.gitops.source import FULL_SHA, redact_url
-from bodywork_render.package_data import resource_dir
+from bodywork_render.gitops.redact import redact_url
+from bodywork_render.gitops.source import FULL_SHA
+from bodywork_render.package_data import runner_file
 from bodywork_render.render import plan
 from bodywork_render.spec import names
 from bodywork_render.spec.model import Pipeline, ServiceStage, Stage
@@ -45,7 +46,6 @@ Logger = Callable[[str, str], None]
 """Receives one line of output and where it comes from: a stage's name, or ``bodywork``."""
 
 OWN = "bodywork"
-RUNNER_FILE = "bodywork_runner.py"
 # What the runner logs as the commit of files that are not one.
 LOCAL_COMMIT = "local"
 # The Deployments' terminationGracePeriodSeconds (templates/deployment.yaml.j2): SIGTERM, then SIGKILL.
@@ -81,11 +81,6 @@ class Interrupts:
     def take(self) -> int | None:
         """The oldest signal not taken yet, or None."""
         return self._pending.pop(0) if self._pending else None
-
-
-def runner_file() -> Path:
-    """The stage runner shipped with this package."""
-    return resource_dir("runner") / RUNNER_FILE
 
 
 def _exit_code(returncode: int) -> int:
@@ -210,14 +205,16 @@ def _with_home(workspace: Path) -> dict[str, str]:
 
 
 def stage_environment(pipeline: Pipeline, workspace: Path) -> dict[str, str]:
-    """This machine's environment plus what the pod template sets: HOME (in the workspace), PYTHONUNBUFFERED, BODYWORK_LOG_LEVEL."""
+    """This machine's environment plus what the pod template sets: HOME (in the workspace), PYTHONUNBUFFERED,
+    BODYWORK_LOG_LEVEL."""
     return {**_with_home(workspace), "PYTHONUNBUFFERED": "1", "BODYWORK_LOG_LEVEL": pipeline.log_level}
 
 
 def missing_secrets(pipeline: Pipeline, stage: Stage) -> list[str]:
     """A line for each secret environment variable of ``stage`` that is not set on this machine."""
     return [
-        f"{stage.source_name} reads {secret.env} from the Secret {names.secret_name(secret.name, pipeline.secrets_group)!r}"
+        f"{stage.source_name} reads {secret.env} from the Secret"
+        f" {names.secret_name(secret.name, pipeline.secrets_group)!r}"
         f" in a cluster; here it is not set: export {secret.env}=... before running"
         for secret in stage.secrets
         if secret.env not in os.environ
@@ -234,17 +231,17 @@ def find_stage(pipeline: Pipeline, name: str) -> Stage:
 
 
 def resolve_commit(repo: str, ref: str) -> str:
-    """The full commit SHA of ``ref`` in ``repo``: ``ref`` itself when it is one, else a branch, tag or HEAD by ``git ls-remote``."""
+    """The full commit SHA of ``ref`` in ``repo``: ``ref`` itself when it is one, else a branch, tag or HEAD by
+    ``git ls-remote``."""
     if FULL_SHA.match(ref.lower()):
         return ref.lower()
-    from bodywork_render.gitops.publish import PublishError, Workspace
+    from bodywork_render.gitops.git import GitError, Workspace
 
     try:
         with Workspace(repo) as workspace:
-            listing = workspace.run("ls-remote", workspace.url)
-    except PublishError as error:
+            refs = workspace.ls_remote()
+    except GitError as error:
         raise BodyworkError(f"cannot resolve --ref {ref!r}: {error}") from None
-    refs = {name: commit for commit, _, name in (line.partition("\t") for line in listing.splitlines())}
     # git's own order when a name is both: tags before branches; an annotated tag by the commit it points to.
     wanted = [ref] if ref.startswith("refs/") or ref == "HEAD" else []
     wanted += [f"refs/tags/{ref}^{{}}", f"refs/tags/{ref}", f"refs/heads/{ref}"]
@@ -447,7 +444,10 @@ class PipelineRun:
                         self.services.append(process)
                         del pending[name]
                     elif time.monotonic() - started_at > stage.max_startup_time_seconds:
-                        failure = f"service {name} did not listen on port {stage.port} within {stage.max_startup_time_seconds} s"
+                        failure = (
+                            f"service {name} did not listen on port {stage.port}"
+                            f" within {stage.max_startup_time_seconds} s"
+                        )
                 elif code == 0:
                     del pending[name]
                 elif code is not None and attempts[name] <= stage.retries:
@@ -530,7 +530,8 @@ def run_pipeline(
     pipeline = project.pipeline
     problems = service_port_conflicts(pipeline)
     problems += [
-        f"port {stage.port} of service stage {stage.source_name!r} is already in use on this machine: stop what listens there"
+        f"port {stage.port} of service stage {stage.source_name!r} is already in use on this machine:"
+        " stop what listens there"
         for stage in pipeline.stages.values()
         if isinstance(stage, ServiceStage) and listening(stage.port)
     ]

@@ -1,1 +1,2 @@
-"""Rendering: a pipeline planned into Kubernetes objects, filled into templates, written as manifests, kustomize or a Helm chart."""
+"""Rendering: a pipeline planned into Kubernetes objects, filled into templates, written as manifests, kustomize or a
+Helm chart."""

@@ -29,21 +29,19 @@ from bodywork_render.package_data import resource_dir
 from bodywork_render.render import labels
 from bodywork_render.render.chart_values import chart_values, value_rows, values_schema, values_yaml
 from bodywork_render.render.manifests import (
-    JOB_TEMPLATES,
     Rendered,
-    Templates,
-    hydrator_metadata,
-    jinja_environment,
-    quote,
-    render_pipeline,
-    reproduce_flags,
+    file_header,
+    plan_for_render,
+    render_plan,
 )
-from bodywork_render.render.plan import STARTUP_PERIOD_SECONDS, PlannedObject, RenderOptions, plan_pipeline
+from bodywork_render.render.metadata import HydratorMetadata
+from bodywork_render.render.options import DEFAULT_CHART_VERSION, RenderOptions, reproduce_flags
+from bodywork_render.render.plan import STARTUP_PERIOD_SECONDS, PlannedObject
+from bodywork_render.render.templating import Templates, jinja_environment
 from bodywork_render.render.write import MARKER
 from bodywork_render.spec import names
 from bodywork_render.spec.model import Pipeline, ServiceStage
 
-DEFAULT_CHART_VERSION = "0.1.0"
 PRE_HOOK = "pre-install,pre-upgrade"
 POST_HOOK = "post-install,post-upgrade"
 SEMVER = re.compile(
@@ -136,24 +134,26 @@ def chart_files(
     templates: Path | None = None,
     env: str | None = None,
 ) -> Rendered:
-    """The chart of a pipeline; ``objects`` are those it renders with default values, checked as --format manifests checks them.
+    """The chart of a pipeline; ``objects`` are those it renders with default values, verified as --format manifests
+    verifies them.
 
     ``env`` names the environment whose overlay made ``pipeline``, for the README's reproducing command.
 
-    The objects are rendered and checked through the manifests templates first, so a chart is
+    The objects are rendered and verified through the manifests templates first, so a chart is
     only written when its default objects are valid Kubernetes objects.
     """
     if not SEMVER.match(chart_version):
         raise BodyworkError(
             f"--chart-version {chart_version!r} is not a semantic version (e.g. {DEFAULT_CHART_VERSION} or 1.2.0-rc.1)"
         )
-    options = options._replace(layout="manifests", engine="argocd")
+    options = options._replace(format="manifests", engine="argocd")
     manifest_templates = Templates(templates)
-    plan = plan_pipeline(pipeline, source, options, manifest_templates.digest(JOB_TEMPLATES))
-    # Helm installs into the release namespace, and the run_on_failure Job (planned after the last step) has no Helm form.
+    plan = plan_for_render(pipeline, source, options, manifest_templates)
+    # Helm installs into the release namespace, and the run_on_failure Job (planned after the last step) has no Helm
+    # form.
     left_out = {(o.kind, o.name) for o in plan.objects if o.kind == "Namespace" or o.step > len(pipeline.dag.steps)}
     planned = [o for o in plan.objects if (o.kind, o.name) not in left_out]
-    manifests = render_pipeline(pipeline, source, options, manifest_templates)
+    manifests = render_plan(pipeline, plan, source, options, manifest_templates)
     objects = tuple(o for o in manifests.objects if (o["kind"], o["metadata"]["name"]) not in left_out)
 
     hooks, warnings = helm_order(pipeline)
@@ -164,12 +164,15 @@ def chart_files(
         )
     if options.namespace:
         warnings.append(
-            "--namespace is not used by --format helm: the chart installs into the release namespace (helm install --namespace)"
+            "--namespace is not used by --format helm: "
+            "the chart installs into the release namespace (helm install --namespace)"
         )
     context = _context(pipeline, source, options, chart_version, env, planned, hooks, warnings)
-    values = chart_values(
-        pipeline, source, options, {_stage_of(o): o.values["pod"] for o in planned if o.kind in ("Job", "Deployment")}
-    )
+    pods = {_stage_of(o): o.values["pod"] for o in planned if o.kind in ("Job", "Deployment")}
+    # The pod security contexts and the runner's resources are written once, in _pod.yaml.j2: the chart's defaults
+    # are read from a rendered pod, so that the chart's defaults render what --format manifests renders.
+    pod_spec = next(o["spec"]["template"]["spec"] for o in objects if o["kind"] in ("Job", "Deployment"))
+    values = chart_values(pipeline, source, options, pods, pod_spec)
     context["rows"] = value_rows(values)
 
     chart_templates = ChartTemplates(templates)
@@ -180,7 +183,7 @@ def chart_files(
     files = {output: chart_templates.render(template, context) for template, output in names.items()}
     files["values.yaml"] = values_yaml(values, context["header"])
     files["values.schema.json"] = values_schema(values)
-    files[MARKER] = hydrator_metadata(source, "helm", options.k8s_version, chartVersion=chart_version)
+    files[MARKER] = HydratorMetadata(source, "helm", options.k8s_version, chart_version=chart_version).text()
     return Rendered(dict(sorted(files.items())), objects, tuple(f"warning: {w}" for w in warnings))
 
 
@@ -202,13 +205,15 @@ def helm_order(pipeline: Pipeline) -> tuple[dict[str, str], list[str]]:
             hooks[name] = PRE_HOOK if number < first else POST_HOOK
             if first <= number < last:
                 warnings.append(
-                    f"batch stage {stage.source_name!r} (step {number}) runs after the service stages of step(s) {step_ranges([n for n in service_steps if n > number])} "
-                    f"instead of before them: Helm starts every service before any post-install hook; it runs as a {POST_HOOK} hook with weight {number}, "
+                    f"batch stage {stage.source_name!r} (step {number}) runs after the service stages of step(s) "
+                    f"{step_ranges([n for n in service_steps if n > number])} instead of before them: Helm starts "
+                    f"every service before any post-install hook; it runs as a {POST_HOOK} hook with weight {number}, "
                     "still after every stage it depends on"
                 )
     if len(service_steps) > 1:
         warnings.append(
-            f"the service stages of steps {step_ranges(service_steps)} start together, not step after step: Helm applies every object "
+            f"the service stages of steps {step_ranges(service_steps)} start together, not step after step: "
+            "Helm applies every object "
             "that is not a hook at once (Argo CD, when it renders the chart, still orders them by sync wave)"
         )
     return hooks, warnings
@@ -309,7 +314,7 @@ def _context(
         "version": chart_version,
         "default_version": DEFAULT_CHART_VERSION,
         "app_version": source.short_commit,
-        "header": f"# Rendered by bodywork-render {__version__} from {quote(source.repo_url)} at {source.commit}. Do not edit: render again.",
+        "header": file_header(source),
         "go_header": "{{- /* Rendered by bodywork-render; do not edit: render again. */ -}}",
         "tool_version": __version__,
         "source": source,

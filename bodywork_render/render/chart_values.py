@@ -1,4 +1,4 @@
-"""Chart values: the one description of a chart's values, from which values.yaml, values.schema.json and the README table are made.
+"""Chart values: the one description of a chart's values, whence values.yaml, values.schema.json and the README table.
 
 Every value is a ``Value``: its key, what it does, its JSON Schema and its default (or
 nested values). Defaults come from the pipeline and the planned pods, so a chart installed
@@ -16,24 +16,10 @@ from typing import Any
 
 from bodywork_render.diagnostics import BodyworkError
 from bodywork_render.gitops.source import Source
-from bodywork_render.render.manifests import block, quote
-from bodywork_render.render.plan import RenderOptions
+from bodywork_render.render.images import split_image
+from bodywork_render.render.options import RenderOptions
+from bodywork_render.render.templating import block, quote
 from bodywork_render.spec.model import BatchStage, Pipeline, ServiceStage, Stage
-
-RESTRICTED_POD = {
-    "runAsNonRoot": True,
-    "runAsUser": 65532,
-    "runAsGroup": 65532,
-    "fsGroup": 65532,
-    "seccompProfile": {"type": "RuntimeDefault"},
-}
-RESTRICTED_CONTAINER = {
-    "allowPrivilegeEscalation": False,
-    "readOnlyRootFilesystem": True,
-    "runAsNonRoot": True,
-    "capabilities": {"drop": ["ALL"]},
-}
-RUNNER_RESOURCES = {"requests": {"cpu": "100m", "memory": "128M"}, "limits": {"memory": "512M"}}
 
 _DNS_SUBDOMAIN = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"
 _ENV_NAME = r"^[-._a-zA-Z][-._a-zA-Z0-9]*$"
@@ -54,9 +40,17 @@ class Value:
 
 
 def chart_values(
-    pipeline: Pipeline, source: Source, options: RenderOptions, pods: Mapping[str, Mapping[str, Any]]
+    pipeline: Pipeline,
+    source: Source,
+    options: RenderOptions,
+    pods: Mapping[str, Mapping[str, Any]],
+    pod_spec: Mapping[str, Any],
 ) -> tuple[Value, ...]:
-    """The values of a pipeline's chart; ``pods`` maps each stage of the DAG to its planned pod values."""
+    """The values of a pipeline's chart; ``pods`` maps each stage of the DAG to its planned pod values.
+
+    ``pod_spec`` is the spec of one rendered pod (of --format manifests), whose security contexts and
+    init container's resources every stage shares: the chart's defaults are copied from it.
+    """
     stages = [pipeline.stages[name] for step in pipeline.dag.steps for name in step]
     return (
         Value(
@@ -67,7 +61,8 @@ def chart_values(
         ),
         Value(
             "fullnameOverride",
-            "Replaces the ServiceAccount's name (by default the release name, or <release>-<chart> when the release name does not contain the chart name).",
+            "Replaces the ServiceAccount's name (by default the release name, or <release>-<chart> when the release "
+            "name does not contain the chart name).",
             _string(),
             "",
         ),
@@ -87,7 +82,12 @@ def chart_values(
             "The init container that fetches the project's code at the pinned commit before a stage starts.",
             children=(
                 _image("image", "The runner's image.", options.runner_image),
-                Value("resources", "Resources of the init container.", _resources(), RUNNER_RESOURCES),
+                Value(
+                    "resources",
+                    "Resources of the init container.",
+                    _resources(),
+                    pod_spec["initContainers"][0]["resources"],
+                ),
             ),
         ),
         Value(
@@ -105,7 +105,8 @@ def chart_values(
                 ),
                 Value(
                     "gitSecret",
-                    "Secret with git credentials for a private repository (key 'token', or 'ssh-privatekey'); empty for a public one.",
+                    "Secret with git credentials for a private repository (key 'token', or 'ssh-privatekey'); "
+                    "empty for a public one.",
                     _string(),
                     options.git_secret or "",
                 ),
@@ -133,13 +134,13 @@ def chart_values(
             "podSecurityContext",
             "Security context of every pod; the default meets the Pod Security Standards 'restricted' profile.",
             _open_object(),
-            RESTRICTED_POD,
+            pod_spec["securityContext"],
         ),
         Value(
             "securityContext",
             "Security context of every container; the default meets the 'restricted' profile.",
             _open_object(),
-            RESTRICTED_CONTAINER,
+            pod_spec["containers"][0]["securityContext"],
         ),
         Value(
             "service",
@@ -255,7 +256,8 @@ def _stage(pipeline: str, stage: Stage, pod: Mapping[str, Any]) -> Value:
         Value("enabled", "Render this stage; false leaves its objects out.", {"type": "boolean"}, True),
         Value(
             "module",
-            "Module (or notebook) the runner executes, inside the repository: the project's folder joined with executable_module_path.",
+            "Module (or notebook) the runner executes, inside the repository: the project's folder joined with "
+            "executable_module_path.",
             _string(1),
             pod["run_args"][pod["run_args"].index("--module") + 1],
         ),
@@ -303,7 +305,8 @@ def _stage(pipeline: str, stage: Stage, pod: Mapping[str, Any]) -> Value:
             ),
             Value(
                 "maxCompletionTimeSeconds",
-                "Time limit of a run in seconds, 0 for none (the Job's activeDeadlineSeconds and the runner's --timeout).",
+                "Time limit of a run in seconds, 0 for none "
+                "(the Job's activeDeadlineSeconds and the runner's --timeout).",
                 _integer(0),
                 stage.max_completion_time_seconds,
             ),
@@ -380,7 +383,8 @@ def _image(key: str, doc: str, reference: str) -> Value:
     repository, tag, digest = split_image(reference)
     if not repository or not re.match(_DIGEST, digest):  # the chart's own schema would refuse its defaults
         raise BodyworkError(
-            f"image {reference!r}: a chart holds an image as repository[:tag][@digest] (e.g. python:3.12-slim or registry.example.com/name@sha256:<hex>)"
+            f"image {reference!r}: a chart holds an image as repository[:tag][@digest] "
+            "(e.g. python:3.12-slim or registry.example.com/name@sha256:<hex>)"
         )
     return Value(
         key,
@@ -402,12 +406,3 @@ def _image(key: str, doc: str, reference: str) -> Value:
             ),
         ),
     )
-
-
-def split_image(reference: str) -> tuple[str, str, str]:
-    """An image reference as (repository, tag, digest); the chart joins them back as repository[:tag][@digest]."""
-    name, _, digest = reference.partition("@")
-    repository, colon, tag = name.rpartition(":")
-    if not colon or "/" in tag:
-        return name, "", digest
-    return repository, tag, digest

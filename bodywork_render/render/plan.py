@@ -9,44 +9,18 @@ from __future__ import annotations
 import json
 import math
 import posixpath
-from typing import Any, Literal, NamedTuple
+from typing import Any, NamedTuple
 
 from bodywork_render.gitops.source import Source
 from bodywork_render.render import labels
+from bodywork_render.render.options import RenderOptions
 from bodywork_render.spec import names
 from bodywork_render.spec.model import BatchStage, Pipeline, ServiceStage, Stage
-from bodywork_render.verify.kubernetes import DEFAULT_K8S_VERSION
 
-Engine = Literal["argocd", "flux", "kubectl"]
-Layout = Literal["manifests", "kustomize"]
-
-DEFAULT_RUNNER_IMAGE = "ghcr.io/bodywork-render/runner:0.1.0"
 WORKSPACE = "/workspace"
 SYNC_WAVE = "argocd.argoproj.io/sync-wave"
 SOURCE_COMMIT = "bodywork-render/source-commit"
 STARTUP_PERIOD_SECONDS = 5
-
-
-class RenderOptions(NamedTuple):
-    """Everything besides bodywork.yaml and the source commit that decides the output."""
-
-    layout: Layout = "manifests"
-    engine: Engine = "argocd"
-    namespace: str | None = None
-    runner_image: str = DEFAULT_RUNNER_IMAGE
-    create_namespace: bool = True
-    ingress_class: str | None = None
-    ingress_host: str | None = None
-    git_secret: str | None = None
-    flux_source: str = "flux-system"
-    flux_namespace: str = "flux-system"
-    deploy_path: str = "."
-    k8s_version: str = DEFAULT_K8S_VERSION
-
-
-def default_engine(layout: Layout) -> Engine:
-    """The engine a layout is meant for: Flux reads the kustomize layout, Argo CD the plain manifests."""
-    return "flux" if layout == "kustomize" else "argocd"
 
 
 class PlannedObject(NamedTuple):
@@ -73,7 +47,7 @@ def plan_pipeline(pipeline: Pipeline, source: Source, options: RenderOptions, jo
     ctx = _Context(pipeline, source, options, namespace, job_template_digest)
     objects: list[PlannedObject] = []
     warnings: list[str] = []
-    if options.create_namespace:
+    if options.namespace_object:
         objects.append(ctx.namespace_object())
     objects.append(ctx.service_account())
     for step_number, step in enumerate(pipeline.dag.steps, start=1):
@@ -86,9 +60,10 @@ def plan_pipeline(pipeline: Pipeline, source: Source, options: RenderOptions, jo
         else:
             warnings.append(
                 f"run_on_failure stage {stage.source_name!r} is left out: only Argo CD can run a Job when a sync fails "
-                f"(a hook Job applied by {'Flux' if options.engine == 'flux' else 'kubectl'} would start at once); render with --engine argocd to include it"
+                f"(a hook Job applied by {'Flux' if options.engine == 'flux' else 'kubectl'} would start at once); "
+                "render with --engine argocd to include it"
             )
-    if options.layout == "kustomize":
+    if options.format == "kustomize":
         objects.extend(ctx.kustomizations(objects))
         if options.engine == "flux":
             objects.extend(ctx.flux_kustomizations(objects))
@@ -131,7 +106,7 @@ class _Context(NamedTuple):
         return self.source.short_commit
 
     def _file(self, step: int, stem: str) -> str:
-        if self.options.layout == "kustomize":
+        if self.options.format == "kustomize":
             return f"{step_dir(step)}/{stem}.yaml"
         return f"{step:02d}-{stem}.yaml"
 

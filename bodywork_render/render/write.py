@@ -35,7 +35,7 @@ def diff_trees(old: dict[str, str], new: dict[str, str], label: str) -> str:
     """A unified diff from old to new, file by file, in path order ('' when equal)."""
     import difflib  # only --check and --diff compare; a plain render writes
 
-    chunks = []
+    chunks: list[str] = []
     for path in sorted(old.keys() | new.keys()):
         if old.get(path) != new.get(path):
             chunks.extend(
@@ -74,7 +74,8 @@ def _refuse_foreign(folder: Path) -> None:
         raise BodyworkError(f"{folder}: exists and is not a folder")
     if folder.is_dir() and any(folder.iterdir()) and not (folder / MARKER).is_file():
         raise BodyworkError(
-            f"{folder}: holds files but no {MARKER}, so bodywork-render did not write it; refusing to replace it (choose an empty or new --out folder)"
+            f"{folder}: holds files but no {MARKER}, so bodywork-render did not write it; "
+            "refusing to replace it (choose an empty or new --out folder)"
         )
 
 

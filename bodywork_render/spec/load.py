@@ -244,7 +244,7 @@ def _yaml() -> Any:
     from ruamel.yaml.composer import Composer, ComposerError
     from ruamel.yaml.events import AliasEvent
 
-    class NoAliasComposer(Composer):  # type: ignore[misc]
+    class NoAliasComposer(Composer):
         """Refuses aliases: a config file never needs them, and alias bombs need nothing else."""
 
         def compose_node(self, parent: Any, index: Any) -> Any:

@@ -8,7 +8,7 @@ from data that ``validate`` accepted.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, NamedTuple, Union
+from typing import Any, NamedTuple
 
 from bodywork_render.spec import names
 from bodywork_render.spec.dag import ordered_steps, parse_dag
@@ -58,7 +58,7 @@ class ServiceStage(StageBase):
     ingress: bool = False
 
 
-Stage = Union[BatchStage, ServiceStage]
+Stage = BatchStage | ServiceStage
 
 
 class Dag(NamedTuple):

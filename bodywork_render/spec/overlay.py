@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from bodywork_render.diagnostics import BodyworkError, Diagnostic, errors_in
-from bodywork_render.render.plan import RenderOptions
+from bodywork_render.render.options import RenderOptions
 from bodywork_render.spec import names
 from bodywork_render.spec.load import read_yaml
 from bodywork_render.spec.model import Pipeline
@@ -33,7 +33,8 @@ def overlay_path(config: Path, env: str) -> Path:
 
 
 def load_overlay(config: Path, env: str, base: dict[str, Any]) -> tuple[dict[str, Any], list[Diagnostic]]:
-    """The overlay data of ``env`` (validated against the base data) and its warnings; BodyworkError when invalid or missing."""
+    """The overlay data of ``env`` (validated against the base data) and its warnings; BodyworkError when invalid or
+    missing."""
     path = overlay_path(config, env)
     if not path.is_file():
         raise BodyworkError(

@@ -52,7 +52,7 @@ def _file_error(path: Path, message: str) -> Diagnostic:
     return Diagnostic(str(path), 0, 0, "", "error", message)
 
 
-def check_project(path: Path) -> tuple[Document | None, list[Diagnostic]]:
+def validate_project(path: Path) -> tuple[Document | None, list[Diagnostic]]:
     """Every diagnostic for the project or file at PATH; the document when it could be parsed."""
     try:
         file, folder = config_file(path)
@@ -64,8 +64,9 @@ def check_project(path: Path) -> tuple[Document | None, list[Diagnostic]]:
 
 
 def load_project(path: Path, env: str | None = None) -> Project:
-    """The validated project at PATH, with the overlay of environment ``env`` applied; BodyworkError with every error found."""
-    document, diagnostics = check_project(path)
+    """The validated project at PATH, with the overlay of environment ``env`` applied; BodyworkError with every error
+    found."""
+    document, diagnostics = validate_project(path)
     if document is None or errors_in(diagnostics):
         raise BodyworkError(diagnostics)
     from bodywork_render.spec.model import build_pipeline

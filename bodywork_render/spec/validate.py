@@ -195,7 +195,8 @@ def _explain(doc: Document, error: Any, schema: str) -> list[Diagnostic]:
                 doc,
                 path,
                 "error",
-                f"'{path[0]}' is the section of version \"{wanted}\"; this file declares version {declared!r}: rename it to '{other}' or set version: \"{wanted}\"",
+                f"'{path[0]}' is the section of version \"{wanted}\"; this file declares version {declared!r}: "
+                f"rename it to '{other}' or set version: \"{wanted}\"",
                 key=True,
             )
         ]
@@ -260,7 +261,9 @@ def _name_problems(
                     doc,
                     (section_key, field),
                     "error",
-                    f"{value!r} becomes {names.normalise(value)!r}, not a valid Kubernetes name (expected a DNS-1123 label: lower-case letters, digits and '-', starting and ending with a letter or digit, at most 63 characters)",
+                    f"{value!r} becomes {names.normalise(value)!r}, not a valid Kubernetes name (expected a DNS-1123 "
+                    "label: lower-case letters, digits and '-', starting and ending with a letter or digit, "
+                    "at most 63 characters)",
                 )
             )
     seen: dict[str, str] = {}
@@ -284,7 +287,8 @@ def _name_problems(
                     doc,
                     ("stages", key),
                     "error",
-                    f"stage name {key!r} becomes {normal!r}, not a valid Kubernetes name (expected letters or digits at both ends)",
+                    f"stage name {key!r} becomes {normal!r}, "
+                    "not a valid Kubernetes name (expected letters or digits at both ends)",
                     key=True,
                 )
             )
@@ -307,7 +311,8 @@ def _name_problems(
                         doc,
                         ("stages", key, "secrets", env),
                         "error",
-                        f"secret {secret!r} becomes the Secret name {names.secret_name(secret, group)!r}, not a valid Kubernetes name",
+                        f"secret {secret!r} becomes the Secret name {names.secret_name(secret, group)!r}, "
+                        "not a valid Kubernetes name",
                     )
                 )
     return found
@@ -337,7 +342,8 @@ def _dag_problems(doc: Document, section_key: str, section: dict[str, Any], stag
                         doc,
                         where,
                         "error",
-                        f"stage {name!r} appears twice in the DAG (steps {in_dag[name]} and {number}); a stage runs once",
+                        f"stage {name!r} appears twice in the DAG (steps {in_dag[name]} and {number}); "
+                        "a stage runs once",
                     )
                 )
             elif name not in stages:
@@ -515,7 +521,10 @@ def _type_message(types: list[str], value: Any) -> str:
     message = f"expected {expected}, got {_describe(value)}"
     if "boolean" in types and isinstance(value, str) and value.lower() in YAML11_BOOLEANS:
         word = "true" if value.lower() in ("yes", "y", "on", "true") else "false"
-        return f"{message}: {value!r} is a YAML 1.1 boolean, which YAML 1.2 and bodywork-render read as a string; write {word}"
+        return (
+            f"{message}: {value!r} is a YAML 1.1 boolean, which YAML 1.2 and bodywork-render read as a string; "
+            f"write {word}"
+        )
     if "integer" in types and isinstance(value, str) and value.strip().lstrip("-").isdigit():
         return f"{message}: remove the quotes"
     if "integer" in types and isinstance(value, float):

@@ -1,20 +1,16 @@
-"""Check rendered Kubernetes objects against the Kubernetes JSON schemas before anything is written.
+"""The Kubernetes schemas: rendered objects validated against them before anything is written.
 
-This module owns the ``check`` step of the pipeline: every object is validated
-strictly (an unknown field is an error) against the official schemas of one
-Kubernetes release, and every problem of every object is reported at once.
+Every object is validated strictly (an unknown field is an error) against the
+official schemas of one Kubernetes release, and every problem of every object is
+reported at once.
 
 Two backends give the same kind of answer:
 
 - ``kubeconform -strict`` when it is on PATH, fed the built-in objects on stdin;
 - otherwise, offline, the strict schemas that the ``kubernetes-validate``
   package ships, read from our extract of them (``schemas/k8s/``) for the kinds
-  we render. For the default release, code generated from those schemas ahead of
-  time (``k8s_compiled``, made by scripts/compile_k8s.py) passes the valid objects
-  that our templates write; only an object it cannot vouch for reaches the Rust
-  validator ``jsonschema_rs``, compiled once per (release, apiVersion, kind), which
-  decides and explains every problem. So a render of valid objects reads no schema
-  file and never imports jsonschema_rs, which alone costs ~10 ms.
+  we render, by the Rust validator ``jsonschema_rs``, compiled once per
+  (release, apiVersion, kind).
 
 The custom resources that bodywork-render emits (Flux ``Kustomization`` and
 ``GitRepository``, Argo CD ``Application``) are checked offline in both cases,
@@ -27,7 +23,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from functools import cache, cached_property, lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
@@ -93,7 +89,7 @@ def supported_k8s_versions() -> list[str]:
     return [f"{major}.{minor}" for major, minor in sorted(_schema_dirs())]
 
 
-def check_objects(objects: Sequence[Mapping[str, Any]], k8s_version: str = DEFAULT_K8S_VERSION) -> list[ObjectProblem]:
+def schema_problems(objects: Sequence[Any], k8s_version: str = DEFAULT_K8S_VERSION) -> list[ObjectProblem]:
     """Validate every object strictly against the schemas of ``k8s_version``; return every problem, in object order.
 
     ``k8s_version`` is ``major.minor`` or ``major.minor.patch``, with or without
@@ -107,14 +103,14 @@ def check_objects(objects: Sequence[Mapping[str, Any]], k8s_version: str = DEFAU
     major_minor = _major_minor(k8s_version)
     kubeconform = shutil.which("kubeconform")
     if kubeconform is None:
-        found = _check_offline(objects, major_minor, range(len(objects)))
+        found = _offline_problems(objects, major_minor, range(len(objects)))
     else:
         # Our custom resources, and objects without an apiVersion and kind, never reach kubeconform.
         kinds = [_gvk(obj) for obj in objects]
         offline = [i for i, gvk in enumerate(kinds) if gvk is None or gvk in _crd_schemas()]
         builtin = [i for i, gvk in enumerate(kinds) if gvk is not None and gvk not in _crd_schemas()]
-        found = _check_offline(objects, major_minor, offline)
-        found += _check_kubeconform(kubeconform, objects, major_minor, builtin)
+        found = _offline_problems(objects, major_minor, offline)
+        found += _kubeconform_problems(kubeconform, objects, major_minor, builtin)
     return [problem for _, problem in sorted(found, key=lambda item: item[0])]
 
 
@@ -206,19 +202,13 @@ class _Definitions:
 class _Schemas:
     """The schemas of one Kubernetes release: our extract of its definitions, else kubernetes-validate's whole file.
 
-    ``accepts`` answers first (see ``_compiled_check``); the extract (see ``_shipped_extract``)
-    serves the kinds we render when jsonschema_rs must decide; any other kind reads the
-    package's ``_definitions.json``, fifteen times larger, only then.
+    The extract (see ``_shipped_extract``) serves the kinds we render; any other kind reads
+    the package's ``_definitions.json``, fifteen times larger, only then.
     """
 
     def __init__(self, major_minor: tuple[int, int]) -> None:
         self.release = "{}.{}".format(*major_minor)
         self._package_file = _schema_dirs()[major_minor] / "_definitions.json"
-        self._compiled = _compiled_check(self.release, self._package_file)
-
-    def accepts(self, gvk: tuple[str, str], obj: Any) -> bool:
-        """True when ``obj`` is valid for sure; False when jsonschema_rs must decide."""
-        return self._compiled is not None and self._compiled(*gvk, obj)
 
     @cached_property
     def _extract(self) -> _Definitions | None:
@@ -265,19 +255,6 @@ def _shipped_extract(release: str, package_file: Path) -> _Definitions | None:
     return _Definitions(extract["definitions"])
 
 
-def _compiled_check(release: str, package_file: Path) -> Callable[[str, str, Any], bool] | None:
-    """``k8s_compiled.accepts`` when it stands for this release's installed definitions, else None.
-
-    It is generated from our extract of the default release (scripts/compile_k8s.py), so it
-    holds while the extract does: for the file of the size it was made from.
-    """
-    if release != DEFAULT_K8S_VERSION:
-        return None
-    from bodywork_render.verify import _k8s_compiled as k8s_compiled
-
-    return k8s_compiled.accepts if k8s_compiled.SOURCE["size"] == package_file.stat().st_size else None
-
-
 @cache
 def _schemas(major_minor: tuple[int, int]) -> _Schemas:
     return _Schemas(major_minor)
@@ -286,7 +263,7 @@ def _schemas(major_minor: tuple[int, int]) -> _Schemas:
 # -- the offline backend ------------------------------------------------------
 
 
-def _check_offline(
+def _offline_problems(
     objects: Sequence[Any], major_minor: tuple[int, int], indexes: Sequence[int]
 ) -> list[tuple[int, ObjectProblem]]:
     found: list[tuple[int, ObjectProblem]] = []
@@ -294,11 +271,11 @@ def _check_offline(
         return found
     schemas = _schemas(major_minor)
     for index in indexes:
-        found.extend((index, problem) for problem in _check_one(objects[index], schemas))
+        found.extend((index, problem) for problem in _object_problems(objects[index], schemas))
     return found
 
 
-def _check_one(obj: Any, schemas: _Schemas) -> list[ObjectProblem]:
+def _object_problems(obj: Any, schemas: _Schemas) -> list[ObjectProblem]:
     kind, name = _identity(obj)
     if not isinstance(obj, Mapping):
         return [ObjectProblem(kind, name, "", f"expected an object, got {_json_type(obj)}")]
@@ -306,8 +283,6 @@ def _check_one(obj: Any, schemas: _Schemas) -> list[ObjectProblem]:
     if gvk is None:
         field = "apiVersion" if not isinstance(obj.get("apiVersion"), str) else "kind"
         return [ObjectProblem(kind, name, field, "required string field is missing")]
-    if schemas.accepts(gvk, obj):
-        return []
     definitions = schemas.definitions(gvk)
     if definitions is None:
         field, message = schemas.unknown(gvk)
@@ -420,7 +395,7 @@ def _shown(value: Any) -> str:
 # -- the kubeconform backend --------------------------------------------------
 
 
-def _check_kubeconform(
+def _kubeconform_problems(
     executable: str, objects: Sequence[Any], major_minor: tuple[int, int], indexes: Sequence[int]
 ) -> list[tuple[int, ObjectProblem]]:
     """Validate the objects at ``indexes`` (each with a string apiVersion and kind) with ``kubeconform -strict``."""

@@ -69,12 +69,10 @@ The ServiceAccount the pods run as.
 {{- end }}
 
 {{/*
-The image reference: repository@digest, or repository:tag (the tag defaults to the appVersion).
+The image reference: repository[:tag][@digest]; without a tag or a digest, the tag is the appVersion.
 */}}
 {{- define "bodywork-refresher.image" -}}
-{{- if .Values.image.digest }}
-{{- printf "%s@%s" .Values.image.repository .Values.image.digest }}
-{{- else }}
-{{- printf "%s:%s" .Values.image.repository (default .Chart.AppVersion .Values.image.tag) }}
-{{- end }}
+{{- $tag := .Values.image.tag }}
+{{- if and (not $tag) (not .Values.image.digest) }}{{ $tag = .Chart.AppVersion }}{{ end }}
+{{- .Values.image.repository }}{{ with $tag }}:{{ . }}{{ end }}{{ with .Values.image.digest }}@{{ . }}{{ end }}
 {{- end }}

@@ -1,0 +1,75 @@
+"""hydrator.metadata: what every render records about its source, this tool, and how it rendered.
+
+Renders write it (manifests.py for manifests and kustomize, chart.py for Helm); refresh
+reads it back from a deployment repository to tell whether a folder already holds the
+render of a source commit (gitops/refresh.py). One type, so the two cannot drift apart.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING, Any, NamedTuple
+
+from bodywork_render import __version__
+from bodywork_render.gitops.source import Source
+
+if TYPE_CHECKING:
+    from bodywork_render.render.options import RenderOptions
+
+TOOL = "bodywork-render"
+
+
+class HydratorMetadata(NamedTuple):
+    """The source a render came from, its format and Kubernetes version, the engine (manifests and kustomize)
+    or chart version (helm), and the version of this tool that rendered it."""
+
+    source: Source
+    format: str
+    kubernetes_version: str
+    engine: str | None = None
+    chart_version: str | None = None
+    tool_version: str = __version__
+
+    @classmethod
+    def of_manifests(cls, source: Source, options: RenderOptions) -> HydratorMetadata:
+        """What a render of ``source`` in the manifests or kustomize format with ``options`` records."""
+        return cls(source, options.format, options.k8s_version, engine=options.engine)
+
+    def text(self) -> str:
+        """The file's text: a JSON object in a fixed key order, one key a line."""
+        fields: dict[str, Any] = {
+            "drySha": self.source.commit,
+            "repoURL": self.source.repo_url,
+            "projectPath": self.source.project_path,
+            "tool": TOOL,
+            "toolVersion": self.tool_version,
+            "format": self.format,
+        }
+        if self.engine is not None:
+            fields["engine"] = self.engine
+        if self.chart_version is not None:
+            fields["chartVersion"] = self.chart_version
+        fields["kubernetesVersion"] = self.kubernetes_version
+        return json.dumps(fields, indent=2) + "\n"
+
+    @classmethod
+    def read(cls, text: str | None) -> HydratorMetadata | None:
+        """The metadata in a file's text; None when it is missing, not JSON, or not written by this tool."""
+        try:
+            data = json.loads(text) if text else None
+        except ValueError:
+            return None
+        if not isinstance(data, dict) or data.get("tool") != TOOL:
+            return None
+        strings = {key: value for key, value in data.items() if isinstance(value, str)}
+        required = ("drySha", "repoURL", "projectPath", "toolVersion", "format", "kubernetesVersion")
+        if not all(key in strings for key in required):
+            return None
+        return cls(
+            Source(strings["repoURL"], strings["drySha"], strings["projectPath"]),
+            strings["format"],
+            strings["kubernetesVersion"],
+            strings.get("engine"),
+            strings.get("chartVersion"),
+            strings["toolVersion"],
+        )
