@@ -11,12 +11,11 @@ from typing import Any
 import pytest
 
 from bodywork_render.gitops.source import Source
+from bodywork_render.render.options import RenderOptions
 from bodywork_render.render.plan import (
     Plan,
     PlannedObject,
-    RenderOptions,
     cpu_quantity,
-    default_engine,
     memory_quantity,
     plan_pipeline,
     run_arguments,
@@ -69,24 +68,6 @@ def only(result: Plan, kind: str, name: str | None = None) -> PlannedObject:
     found = [o for o in result.objects if o.kind == kind and (name is None or o.name == name)]
     assert len(found) == 1, found
     return found[0]
-
-
-def test_options_default_to_argocd_manifests_with_a_namespace() -> None:
-    options = RenderOptions()
-    assert (options.layout, options.engine, options.namespace, options.create_namespace) == (
-        "manifests",
-        "argocd",
-        None,
-        True,
-    )
-    assert (options.ingress_class, options.ingress_host, options.git_secret) == (None, None, None)
-    assert (options.flux_source, options.flux_namespace, options.deploy_path) == ("flux-system", "flux-system", ".")
-    assert options.runner_image == "ghcr.io/bodywork-render/runner:0.1.0"
-
-
-def test_the_engine_follows_the_layout() -> None:
-    assert default_engine("kustomize") == "flux"
-    assert default_engine("manifests") == "argocd"
 
 
 def test_quantities_are_millicores_at_least_one_and_decimal_megabytes() -> None:
@@ -162,7 +143,7 @@ def test_the_namespace_enforces_the_restricted_profile_before_everything_else() 
 
 
 def test_no_namespace_object_when_not_asked_to_create_it() -> None:
-    assert [o.kind for o in plan(create_namespace=False).objects][:1] == ["ServiceAccount"]
+    assert [o.kind for o in plan(namespace_object=False).objects][:1] == ["ServiceAccount"]
 
 
 def test_a_namespace_option_is_normalised_and_used_by_every_object() -> None:
@@ -368,7 +349,7 @@ def test_run_on_failure_of_a_service_stage_is_left_out_with_a_warning() -> None:
 
 
 def test_kustomize_puts_each_step_in_its_folder_with_a_kustomization_and_a_root_listing_the_steps() -> None:
-    result = plan(layout="kustomize", engine="argocd")
+    result = plan(format="kustomize", engine="argocd")
     assert [(o.kind, o.name, o.step, o.file) for o in result.objects] == [
         ("Namespace", "pipe-ns", 0, "steps/00/namespace.yaml"),
         ("ServiceAccount", "pipe", 0, "steps/00/serviceaccount.yaml"),
@@ -393,7 +374,7 @@ def test_kustomize_puts_each_step_in_its_folder_with_a_kustomization_and_a_root_
 def test_flux_chains_one_kustomization_per_step_with_a_timeout_for_its_slowest_stage() -> None:
     eval_ = BatchStage(name="eval", source_name="eval", module="eval.py")
     result = plan(
-        [TRAIN, eval_, SERVE], (("train", "eval"), ("serve",)), layout="kustomize", engine="flux", deploy_path="deploy/"
+        [TRAIN, eval_, SERVE], (("train", "eval"), ("serve",)), format="kustomize", engine="flux", deploy_path="deploy/"
     )
     flux = [o for o in result.objects if o.template == "flux-kustomization.yaml.j2"]
     assert [(o.kind, o.name, o.step, o.file) for o in flux] == [
@@ -436,7 +417,7 @@ def test_flux_chains_one_kustomization_per_step_with_a_timeout_for_its_slowest_s
 def test_flux_timeouts_multiply_the_completion_budget_by_the_attempts() -> None:
     long = BatchStage(name="train", source_name="train", module="train.py", max_completion_time_seconds=1300, retries=2)
     slow = ServiceStage(name="serve", source_name="serve", module="serve.py", max_startup_time_seconds=10)
-    result = plan([long, slow], layout="kustomize", engine="flux", flux_source="src", flux_namespace="fx")
+    result = plan([long, slow], format="kustomize", engine="flux", flux_source="src", flux_namespace="fx")
     flux = [o for o in result.objects if o.template == "flux-kustomization.yaml.j2"]
     assert [o.values["timeout"] for o in flux] == ["300s", "4200s", "310s"]
     assert {o.values["source_name"] for o in flux} == {"src"}
@@ -466,7 +447,7 @@ def test_pipeline_and_stage_objects_carry_the_full_label_set() -> None:
 
 
 def test_flux_paths_drop_only_trailing_slashes_of_the_deploy_path() -> None:
-    result = plan(layout="kustomize", engine="flux", deploy_path="clusters/prodX//")
+    result = plan(format="kustomize", engine="flux", deploy_path="clusters/prodX//")
     flux = [o for o in result.objects if o.template == "flux-kustomization.yaml.j2"]
     assert [o.values["path"] for o in flux] == [
         "clusters/prodX/steps/00",
