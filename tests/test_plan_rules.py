@@ -1,0 +1,456 @@
+"""Planning rules, by meaning: which objects a pipeline becomes, in which files, waves and order, with which values.
+
+The pipelines are built from the model directly; every expected value is written out here.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import pytest
+
+from bodywork_render.gitops.source import Source
+from bodywork_render.render.options import RenderOptions
+from bodywork_render.render.plan import (
+    Plan,
+    PlannedObject,
+    cpu_quantity,
+    memory_quantity,
+    plan_pipeline,
+    run_arguments,
+    step_dir,
+)
+from bodywork_render.spec.model import BatchStage, Dag, Pipeline, SecretEnv, ServiceStage, Stage
+
+COMMIT = "0123456789abcdef0123456789abcdef01234567"
+SOURCE = Source("https://example.invalid/acme/ml.git", COMMIT)
+WAVE = "argocd.argoproj.io/sync-wave"
+POD_SECURITY = {
+    "pod-security.kubernetes.io/enforce": "restricted",
+    "pod-security.kubernetes.io/enforce-version": "latest",
+}
+
+
+def pipeline(stages: list[Stage], steps: tuple[tuple[str, ...], ...], run_on_failure: str | None = None) -> Pipeline:
+    return Pipeline(
+        name="pipe",
+        version="1.1",
+        docker_image="python:3.12-slim",
+        namespace="pipe-ns",
+        secrets_group="grp",
+        log_level="DEBUG",
+        dag=Dag(steps),
+        stages={s.name: s for s in stages},
+        run_on_failure=run_on_failure,
+    )
+
+
+TRAIN = BatchStage(name="train", source_name="train", module="train.py", max_completion_time_seconds=600, retries=2)
+SERVE = ServiceStage(name="serve", source_name="serve", module="serve.py", max_startup_time_seconds=61, port=5000)
+ALERT = BatchStage(name="alert", source_name="alert_me", module="alert.py")
+
+
+def plan(
+    stages: list[Stage] | None = None,
+    steps: tuple[tuple[str, ...], ...] = (("train",), ("serve",)),
+    source: Source = SOURCE,
+    digest: str = "t1",
+    run_on_failure: str | None = None,
+    **options: Any,
+) -> Plan:
+    return plan_pipeline(
+        pipeline(stages or [TRAIN, SERVE, ALERT], steps, run_on_failure), source, RenderOptions(**options), digest
+    )
+
+
+def only(result: Plan, kind: str, name: str | None = None) -> PlannedObject:
+    found = [o for o in result.objects if o.kind == kind and (name is None or o.name == name)]
+    assert len(found) == 1, found
+    return found[0]
+
+
+def test_quantities_are_millicores_at_least_one_and_decimal_megabytes() -> None:
+    assert cpu_quantity(0.25) == "250m"
+    assert cpu_quantity(1.5) == "1500m"
+    assert cpu_quantity(0.0004) == "1m"
+    assert cpu_quantity(0.0016) == "2m"
+    assert memory_quantity(100) == "100M"
+
+
+def test_step_folders_are_two_digit() -> None:
+    assert step_dir(3) == "steps/03"
+    assert step_dir(12) == "steps/12"
+
+
+def test_run_arguments_are_the_runner_contract() -> None:
+    stage = BatchStage(
+        name="train",
+        source_name="train",
+        module="train.py",
+        args=("--epochs", "3"),
+        requirements=("numpy==2.0", "pandas"),
+        max_completion_time_seconds=90,
+    )
+    assert run_arguments(stage, COMMIT, "/ws", "proj/train.py") == [
+        "--workspace", "/ws", "--stage", "train", "--module", "proj/train.py", "--commit", COMMIT,
+        "--timeout", "90", "--requirement", "numpy==2.0", "--requirement", "pandas", "--", "--epochs", "3",
+    ]  # fmt: skip
+
+
+def test_run_arguments_have_no_timeout_without_a_completion_budget_or_for_a_service() -> None:
+    assert run_arguments(ALERT, COMMIT, "/ws", "alert.py") == [
+        "--workspace", "/ws", "--stage", "alert", "--module", "alert.py", "--commit", COMMIT, "--",
+    ]  # fmt: skip
+    assert "--timeout" not in run_arguments(SERVE, COMMIT, "/ws", "serve.py")
+
+
+def test_manifests_are_namespace_account_then_stages_by_step_in_numbered_files() -> None:
+    result = plan()
+    assert [(o.kind, o.step, o.file) for o in result.objects] == [
+        ("Namespace", 0, "00-namespace.yaml"),
+        ("ServiceAccount", 0, "00-serviceaccount.yaml"),
+        ("Job", 1, "01-train-job.yaml"),
+        ("Deployment", 2, "02-serve-deployment.yaml"),
+        ("Service", 2, "02-serve-service.yaml"),
+    ]
+    assert result.warnings == ()
+    assert [o.template for o in result.objects] == [
+        "namespace.yaml.j2",
+        "serviceaccount.yaml.j2",
+        "job.yaml.j2",
+        "deployment.yaml.j2",
+        "service.yaml.j2",
+    ]
+
+
+def test_the_namespace_enforces_the_restricted_profile_before_everything_else() -> None:
+    namespace = only(plan(), "Namespace")
+    assert namespace.name == "pipe-ns"
+    assert namespace.values == {
+        "name": "pipe-ns",
+        "labels": {
+            "app.kubernetes.io/name": "pipe",
+            "app.kubernetes.io/instance": "pipe",
+            "app.kubernetes.io/component": "pipeline",
+            "app.kubernetes.io/part-of": "pipe",
+            "app.kubernetes.io/managed-by": "bodywork-render",
+            "app.kubernetes.io/version": "0123456",
+            **POD_SECURITY,
+        },
+        "annotations": {WAVE: "-1"},
+    }
+
+
+def test_no_namespace_object_when_not_asked_to_create_it() -> None:
+    assert [o.kind for o in plan(namespace_object=False).objects][:1] == ["ServiceAccount"]
+
+
+def test_a_namespace_option_is_normalised_and_used_by_every_object() -> None:
+    result = plan(namespace="Team_A.ml")
+    assert only(result, "Namespace").name == "team-a-ml"
+    assert {o.values["namespace"] for o in result.objects if o.kind != "Namespace"} == {"team-a-ml"}
+
+
+def test_the_service_account_is_named_after_the_pipeline_in_wave_zero() -> None:
+    account = only(plan(), "ServiceAccount")
+    assert account.name == "pipe"
+    assert account.values["name"] == "pipe"
+    assert account.values["namespace"] == "pipe-ns"
+    assert account.values["annotations"] == {WAVE: "0"}
+    assert account.values["labels"]["app.kubernetes.io/component"] == "pipeline"
+
+
+def test_a_job_carries_its_wave_budget_retries_and_source_commit() -> None:
+    job = only(plan(), "Job")
+    assert re.fullmatch(r"train-[0-9a-f]{8}", job.name)
+    values = job.values
+    assert values["name"] == job.name
+    assert values["namespace"] == "pipe-ns"
+    assert values["annotations"] == {WAVE: "1"}
+    assert values["retries"] == 2
+    assert values["active_deadline_seconds"] == 600
+    assert values["pod_annotations"] == {"bodywork-render/source-commit": COMMIT}
+    assert values["labels"] == {
+        "app.kubernetes.io/name": "train",
+        "app.kubernetes.io/instance": "pipe",
+        "app.kubernetes.io/component": "batch",
+        "app.kubernetes.io/part-of": "pipe",
+        "app.kubernetes.io/managed-by": "bodywork-render",
+        "app.kubernetes.io/version": "0123456",
+        "bodywork-render/stage": "train",
+    }
+    assert values["pod"]["restart_policy"] == "Never"
+
+
+def test_the_job_name_changes_with_the_job_template_the_commit_and_the_stage_spec() -> None:
+    name = only(plan(), "Job").name
+    assert only(plan(), "Job").name == name
+    assert only(plan(digest="t2"), "Job").name != name
+    assert only(plan(source=Source(SOURCE.repo_url, "f" * 40)), "Job").name != name
+    retried = BatchStage(name="train", source_name="train", module="train.py", max_completion_time_seconds=600)
+    assert only(plan([retried, SERVE]), "Job").name != name
+
+
+def test_a_pod_runs_the_fetch_then_the_stage_with_the_pipeline_identity() -> None:
+    pod = only(plan(), "Job").values["pod"]
+    assert pod["service_account"] == "pipe"
+    assert pod["runner_image"] == "ghcr.io/bodywork-render/runner:0.1.0"
+    assert pod["image"] == "python:3.12-slim"
+    assert pod["log_level"] == "DEBUG"
+    assert pod["fetch_args"] == [
+        "--repo", "https://example.invalid/acme/ml.git", "--commit", COMMIT, "--workspace", "/workspace",
+    ]  # fmt: skip
+    assert pod["run_args"] == [
+        "--workspace", "/workspace", "--stage", "train", "--module", "train.py", "--commit", COMMIT,
+        "--timeout", "600", "--",
+    ]  # fmt: skip
+    assert pod["port"] is None and pod["route_prefix"] is None and pod["git_secret"] is None
+    assert pod["secret_env"] == []
+
+
+def test_a_pod_reads_module_paths_inside_the_project_folder() -> None:
+    pod = only(plan(source=Source(SOURCE.repo_url, COMMIT, "ml/project")), "Job").values["pod"]
+    assert pod["run_args"][pod["run_args"].index("--module") + 1] == "ml/project/train.py"
+
+
+def test_pod_options_pass_through() -> None:
+    pod = only(plan(runner_image="registry.example/runner:2", git_secret="deploy-key"), "Job").values["pod"]
+    assert pod["runner_image"] == "registry.example/runner:2"
+    assert pod["git_secret"] == "deploy-key"
+
+
+def test_resources_default_the_memory_limit_to_the_request_and_set_cpu_limits_only_when_given() -> None:
+    pod = only(plan(), "Job").values["pod"]
+    assert pod["resources"] == {"requests": {"cpu": "250m", "memory": "256M"}, "limits": {"memory": "256M"}}
+    sized = BatchStage(
+        name="train",
+        source_name="train",
+        module="train.py",
+        cpu_request=0.5,
+        memory_request_mb=300,
+        cpu_limit=2.0,
+        memory_limit_mb=900,
+    )
+    pod = only(plan([sized, SERVE]), "Job").values["pod"]
+    assert pod["resources"] == {
+        "requests": {"cpu": "500m", "memory": "300M"},
+        "limits": {"memory": "900M", "cpu": "2000m"},
+    }
+
+
+def test_secrets_become_environment_from_group_prefixed_secret_names() -> None:
+    stage = BatchStage(
+        name="train", source_name="train", module="train.py", secrets=(SecretEnv("DB_PASS", "db_Creds"),)
+    )
+    pod = only(plan([stage, SERVE]), "Job").values["pod"]
+    assert pod["secret_env"] == [{"env": "DB_PASS", "secret": "grp-db-creds"}]
+
+
+def test_a_service_stage_is_a_deployment_and_a_service_sharing_its_selector() -> None:
+    result = plan()
+    deployment = only(result, "Deployment").values
+    service = only(result, "Service").values
+    selector = {"app.kubernetes.io/name": "serve", "app.kubernetes.io/instance": "pipe"}
+    assert only(result, "Deployment").name == "serve" and only(result, "Service").name == "serve"
+    assert deployment["name"] == "serve" and service["name"] == "serve"
+    assert deployment["selector"] == selector and service["selector"] == selector
+    assert deployment["labels"]["app.kubernetes.io/component"] == "service"
+    assert service["labels"] == deployment["labels"]
+    assert deployment["annotations"] == {WAVE: "2"} and service["annotations"] == {WAVE: "2"}
+    assert deployment["namespace"] == "pipe-ns" and service["namespace"] == "pipe-ns"
+    assert service["port"] == 5000
+    assert deployment["replicas"] == 1
+    assert deployment["pod_annotations"] == {"bodywork-render/source-commit": COMMIT}
+    pod = deployment["pod"]
+    assert pod["port"] == 5000
+    assert pod["restart_policy"] is None
+    assert pod["route_prefix"] is None
+    assert pod["run_args"][-1] == "--" and "--timeout" not in pod["run_args"]
+
+
+@pytest.mark.parametrize(
+    ("startup", "failures", "deadline"),
+    [(61, 13, 600), (60, 12, 600), (3, 1, 600), (300, 60, 600), (301, 61, 601), (400, 80, 700)],
+)
+def test_the_startup_probe_budget_rounds_up_and_the_progress_deadline_covers_it(
+    startup: int, failures: int, deadline: int
+) -> None:
+    stage = ServiceStage(name="serve", source_name="serve", module="serve.py", max_startup_time_seconds=startup)
+    deployment = only(plan([TRAIN, stage]), "Deployment").values
+    assert deployment["pod"]["startup_period"] == 5
+    assert deployment["pod"]["startup_failures"] == failures
+    assert deployment["progress_deadline_seconds"] == deadline
+
+
+def test_an_ingress_routes_the_pipeline_and_stage_prefix_to_the_service_port() -> None:
+    stage = ServiceStage(name="serve", source_name="serve", module="serve.py", port=5000, replicas=3, ingress=True)
+    result = plan([TRAIN, stage], ingress_class="nginx", ingress_host="ml.example")
+    ingress = only(result, "Ingress")
+    assert (ingress.name, ingress.step, ingress.file, ingress.template) == (
+        "serve",
+        2,
+        "02-serve-ingress.yaml",
+        "ingress.yaml.j2",
+    )
+    assert ingress.values == {
+        "namespace": "pipe-ns",
+        "annotations": {WAVE: "2"},
+        "name": "serve",
+        "labels": only(result, "Deployment").values["labels"],
+        "ingress_class": "nginx",
+        "ingress_host": "ml.example",
+        "path": "/pipe/serve",
+        "service": "serve",
+        "port": 5000,
+    }
+    deployment = only(result, "Deployment").values
+    assert deployment["pod"]["route_prefix"] == "/pipe/serve"
+    assert deployment["replicas"] == 3
+    assert [o.kind for o in result.objects][-3:] == ["Deployment", "Service", "Ingress"]
+
+
+def test_no_ingress_without_the_stage_asking() -> None:
+    assert not [o for o in plan().objects if o.kind == "Ingress"]
+
+
+def test_parallel_stages_share_a_wave() -> None:
+    other = BatchStage(name="eval", source_name="eval", module="eval.py")
+    result = plan([TRAIN, other, SERVE], (("train", "eval"), ("serve",)))
+    assert [(o.name[:5], o.step) for o in result.objects if o.kind == "Job"] == [("train", 1), ("eval-", 1)]
+
+
+def test_run_on_failure_is_an_argocd_sync_fail_hook_after_the_last_step() -> None:
+    result = plan(run_on_failure="alert")
+    hook = result.objects[-1]
+    assert (hook.kind, hook.step, hook.file) == ("Job", 3, "03-alert-on-failure-job.yaml")
+    assert re.fullmatch(r"alert-[0-9a-f]{8}", hook.name)
+    assert hook.values["annotations"] == {
+        "argocd.argoproj.io/hook": "SyncFail",
+        "argocd.argoproj.io/hook-delete-policy": "BeforeHookCreation",
+    }
+    assert result.warnings == ()
+
+
+@pytest.mark.parametrize(("engine", "applier"), [("flux", "Flux"), ("kubectl", "kubectl")])
+def test_run_on_failure_is_left_out_with_a_warning_outside_argocd(engine: str, applier: str) -> None:
+    result = plan(run_on_failure="alert", engine=engine)
+    assert not [o for o in result.objects if o.name.startswith("alert")]
+    assert result.warnings == (
+        "run_on_failure stage 'alert_me' is left out: only Argo CD can run a Job when a sync fails "
+        f"(a hook Job applied by {applier} would start at once); render with --engine argocd to include it",
+    )
+
+
+def test_run_on_failure_of_a_service_stage_is_left_out_with_a_warning() -> None:
+    result = plan([TRAIN, SERVE], (("train",),), run_on_failure="serve")
+    assert [o.kind for o in result.objects] == ["Namespace", "ServiceAccount", "Job"]
+    assert len(result.warnings) == 1 and result.warnings[0].startswith("run_on_failure stage 'serve' is left out")
+
+
+def test_kustomize_puts_each_step_in_its_folder_with_a_kustomization_and_a_root_listing_the_steps() -> None:
+    result = plan(format="kustomize", engine="argocd")
+    assert [(o.kind, o.name, o.step, o.file) for o in result.objects] == [
+        ("Namespace", "pipe-ns", 0, "steps/00/namespace.yaml"),
+        ("ServiceAccount", "pipe", 0, "steps/00/serviceaccount.yaml"),
+        ("Job", only(result, "Job").name, 1, "steps/01/train-job.yaml"),
+        ("Deployment", "serve", 2, "steps/02/serve-deployment.yaml"),
+        ("Service", "serve", 2, "steps/02/serve-service.yaml"),
+        ("Kustomization", "", 0, "kustomization.yaml"),
+        ("Kustomization", "", 0, "steps/00/kustomization.yaml"),
+        ("Kustomization", "", 1, "steps/01/kustomization.yaml"),
+        ("Kustomization", "", 2, "steps/02/kustomization.yaml"),
+    ]
+    kustomizations = [o for o in result.objects if o.kind == "Kustomization"]
+    assert {o.template for o in kustomizations} == {"kustomization.yaml.j2"}
+    assert [o.values for o in kustomizations] == [
+        {"resources": ["steps/00", "steps/01", "steps/02"]},
+        {"resources": ["namespace.yaml", "serviceaccount.yaml"]},
+        {"resources": ["train-job.yaml"]},
+        {"resources": ["serve-deployment.yaml", "serve-service.yaml"]},
+    ]
+
+
+def test_flux_chains_one_kustomization_per_step_with_a_timeout_for_its_slowest_stage() -> None:
+    eval_ = BatchStage(name="eval", source_name="eval", module="eval.py")
+    result = plan(
+        [TRAIN, eval_, SERVE], (("train", "eval"), ("serve",)), format="kustomize", engine="flux", deploy_path="deploy/"
+    )
+    flux = [o for o in result.objects if o.template == "flux-kustomization.yaml.j2"]
+    assert [(o.kind, o.name, o.step, o.file) for o in flux] == [
+        ("Kustomization", "pipe-step-00", 0, "flux/pipe-step-00.yaml"),
+        ("Kustomization", "pipe-step-01", 1, "flux/pipe-step-01.yaml"),
+        ("Kustomization", "pipe-step-02", 2, "flux/pipe-step-02.yaml"),
+    ]
+    labels = {
+        "app.kubernetes.io/name": "pipe",
+        "app.kubernetes.io/instance": "pipe",
+        "app.kubernetes.io/component": "pipeline",
+        "app.kubernetes.io/part-of": "pipe",
+        "app.kubernetes.io/managed-by": "bodywork-render",
+        "app.kubernetes.io/version": "0123456",
+    }
+    common = {"flux_namespace": "flux-system", "labels": labels, "source_name": "flux-system"}
+    # step 1: eval's default hour once (3600 + 300) outlasts train's 600 s three times; step 2: 61 s startup + 300.
+    assert [o.values for o in flux] == [
+        {"name": "pipe-step-00", "timeout": "300s", "path": "deploy/steps/00", "force": False, "depends_on": None}
+        | common,
+        {
+            "name": "pipe-step-01",
+            "timeout": "3900s",
+            "path": "deploy/steps/01",
+            "force": True,
+            "depends_on": "pipe-step-00",
+        }
+        | common,
+        {
+            "name": "pipe-step-02",
+            "timeout": "361s",
+            "path": "deploy/steps/02",
+            "force": False,
+            "depends_on": "pipe-step-01",
+        }
+        | common,
+    ]
+
+
+def test_flux_timeouts_multiply_the_completion_budget_by_the_attempts() -> None:
+    long = BatchStage(name="train", source_name="train", module="train.py", max_completion_time_seconds=1300, retries=2)
+    slow = ServiceStage(name="serve", source_name="serve", module="serve.py", max_startup_time_seconds=10)
+    result = plan([long, slow], format="kustomize", engine="flux", flux_source="src", flux_namespace="fx")
+    flux = [o for o in result.objects if o.template == "flux-kustomization.yaml.j2"]
+    assert [o.values["timeout"] for o in flux] == ["300s", "4200s", "310s"]
+    assert {o.values["source_name"] for o in flux} == {"src"}
+    assert {o.values["flux_namespace"] for o in flux} == {"fx"}
+    assert flux[1].values["path"] == "./steps/01"
+
+
+def test_pipeline_and_stage_objects_carry_the_full_label_set() -> None:
+    result = plan()
+    assert only(result, "ServiceAccount").values["labels"] == {
+        "app.kubernetes.io/name": "pipe",
+        "app.kubernetes.io/instance": "pipe",
+        "app.kubernetes.io/component": "pipeline",
+        "app.kubernetes.io/part-of": "pipe",
+        "app.kubernetes.io/managed-by": "bodywork-render",
+        "app.kubernetes.io/version": "0123456",
+    }
+    assert only(result, "Deployment").values["labels"] == {
+        "app.kubernetes.io/name": "serve",
+        "app.kubernetes.io/instance": "pipe",
+        "app.kubernetes.io/component": "service",
+        "app.kubernetes.io/part-of": "pipe",
+        "app.kubernetes.io/managed-by": "bodywork-render",
+        "app.kubernetes.io/version": "0123456",
+        "bodywork-render/stage": "serve",
+    }
+
+
+def test_flux_paths_drop_only_trailing_slashes_of_the_deploy_path() -> None:
+    result = plan(format="kustomize", engine="flux", deploy_path="clusters/prodX//")
+    flux = [o for o in result.objects if o.template == "flux-kustomization.yaml.j2"]
+    assert [o.values["path"] for o in flux] == [
+        "clusters/prodX/steps/00",
+        "clusters/prodX/steps/01",
+        "clusters/prodX/steps/02",
+    ]
