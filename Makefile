@@ -6,7 +6,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: example lint test fast bench clean
+.PHONY: example lint test fast bench mutation clean
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -32,6 +32,10 @@ fast: $(BIN)/.installed
 
 bench: $(BIN)/.installed
 	$(BIN)/python benchmarks/run.py
+
+# mutmut over the modules that decide what is rendered (~10 min; results kept in mutants/ for bench's table)
+mutation: $(BIN)/.installed
+	$(BIN)/python benchmarks/mutation.py
 
 clean:
 	rm -rf $(VENV) build dist

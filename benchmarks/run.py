@@ -21,6 +21,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from benchmarks.mutation import MODULES  # noqa: E402
+from benchmarks.mutation import TARGET as MUTATION_TARGET  # noqa: E402
+from benchmarks.mutation import score as mutation_score  # noqa: E402
 from benchmarks.synthetic import write_project  # noqa: E402
 
 EXAMPLE = ROOT / "examples" / "train-and-serve"
@@ -251,11 +254,27 @@ def main(argv: list[str] | None = None) -> int:
         noop, _ = refresh_noop(tmp, args.repeats)
         rows.append(("refresh, source unchanged", f"{noop:.2f} s, no clone of the source", "< 1 s", _met(noop < 1)))
 
+    rows += mutation_rows()
+
     width = max(len(r[0]) for r in rows)
     print(f"{'figure':<{width}}  {'measured':<45}  {'target':<16}  met")
     for figure, measured, target, met in rows:
         print(f"{figure:<{width}}  {measured:<45}  {target:<16}  {met}")
     return 0
+
+
+def mutation_rows() -> list[tuple[str, str, str, str]]:
+    """The mutation score of each module that decides what is rendered, from mutmut's last run (`make mutation`)."""
+    rows = []
+    for module in MODULES:
+        killed, total, _ = mutation_score(module)
+        if not total:
+            return [("mutation score", "no mutmut results: run `make mutation`", f">= {MUTATION_TARGET:.0f}%", "-")]
+        percent = 100.0 * killed / total
+        name = f"mutants killed: {module.removeprefix('bodywork_render/')}"
+        met = _met(percent >= MUTATION_TARGET)
+        rows.append((name, f"{killed}/{total} = {percent:.1f}%", f">= {MUTATION_TARGET:.0f}%", met))
+    return rows
 
 
 def _met(ok: bool) -> str:
