@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
+from bodywork_render.cache import cache_folder
 from bodywork_render.package_data import resource_dir
 from bodywork_render.render.manifests import Rendered
-from bodywork_render.render.templating import cache_folder
 from tests.renderkit import EXAMPLE, render
 
 
@@ -32,7 +32,7 @@ def test_warm_cache_renders_the_same_bytes_as_no_cache(cache_home: Path, monkeyp
     assert _files(render(EXAMPLE)) == cold
     assert sorted(cache_home.iterdir()) == entries
     monkeypatch.setenv("BODYWORK_NO_CACHE", "1")
-    assert cache_folder() is None
+    assert cache_folder("jinja") is None
     assert _files(render(EXAMPLE)) == cold
 
 
@@ -76,13 +76,13 @@ def test_an_unusable_cache_location_never_fails_a_render(tmp_path: Path, monkeyp
     blocker = tmp_path / "a-file"
     blocker.write_text("")
     monkeypatch.setenv("XDG_CACHE_HOME", str(blocker))
-    assert cache_folder() is None
+    assert cache_folder("jinja") is None
     assert render(EXAMPLE).objects
 
 
 def test_a_cache_folder_open_to_others_is_not_used(cache_home: Path) -> None:
     cache_home.mkdir(parents=True)
     cache_home.chmod(0o777)
-    assert cache_folder() is None
+    assert cache_folder("jinja") is None
     cache_home.chmod(0o700)
-    assert cache_folder() == cache_home
+    assert cache_folder("jinja") == cache_home

@@ -4,13 +4,10 @@ Every user value reaches a template through the ``q`` filter (a JSON scalar or f
 collection, which YAML 1.1 and 1.2 readers both read back unchanged) or the ``block``
 filter (block YAML whose keys and scalars are JSON-quoted).
 
-Compiled templates are cached in ``$XDG_CACHE_HOME/bodywork-render/jinja`` (default
-``~/.cache``), so a render does not compile every template again. Jinja keys each entry by
-the template's name and file and checks it against a digest of the source, so an edited
-template (shipped or a user's --templates) is compiled afresh. The folder must belong to
-the user and be closed to others, since its contents are executed; ``BODYWORK_NO_CACHE=1``
-turns it off. A cache that cannot be used never fails a render: templates are then
-compiled in memory.
+Compiled templates are cached in the private cache folder ``jinja`` (bodywork_render/cache.py),
+so a render does not compile every template again. Jinja keys each entry by the template's
+name and file and checks it against a digest of the source, so an edited template (shipped
+or a user's --templates) is compiled afresh.
 
 jinja2 is imported inside functions, so importing the filters stays cheap.
 """
@@ -19,11 +16,10 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import stat
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from bodywork_render.cache import cache_folder
 from bodywork_render.diagnostics import BodyworkError
 from bodywork_render.package_data import resource_dir
 
@@ -32,8 +28,8 @@ if TYPE_CHECKING:
 
     from bodywork_render.render.plan import PlannedObject
 
-CACHE_ENV = "XDG_CACHE_HOME"
-OFF_ENV = "BODYWORK_NO_CACHE"
+TEMPLATE_CACHE = "jinja"
+"""The cache folder of compiled templates (see bodywork_render/cache.py)."""
 JOB_TEMPLATES = ("job.yaml.j2", "_pod.yaml.j2")
 """The templates a Job is made from: their digest is part of its name (see plan.py)."""
 
@@ -117,23 +113,6 @@ class Templates:
             raise BodyworkError(f"template {planned.template}: {exc}") from None
 
 
-def cache_folder() -> Path | None:
-    """The folder of compiled templates, created if needed; None when it is off, unusable or not private."""
-    if os.environ.get(OFF_ENV):
-        return None
-    try:
-        base = Path(os.environ.get(CACHE_ENV) or Path.home() / ".cache")
-        folder = base / "bodywork-render" / "jinja"
-        folder.mkdir(mode=0o700, parents=True, exist_ok=True)
-        info = folder.lstat()
-    except (OSError, RuntimeError):  # RuntimeError: no home folder to be found
-        return None
-    private = (
-        stat.S_ISDIR(info.st_mode) and info.st_uid == os.getuid() and not info.st_mode & (stat.S_IRWXG | stat.S_IRWXO)
-    )
-    return folder if private and os.access(folder, os.W_OK) else None
-
-
 def bytecode_cache() -> jinja2.BytecodeCache | None:
     """Jinja's file cache in ``cache_folder()``, with a failed write ignored; None to compile in memory."""
     import jinja2
@@ -146,5 +125,5 @@ def bytecode_cache() -> jinja2.BytecodeCache | None:
             except OSError:
                 pass
 
-    folder = cache_folder()
+    folder = cache_folder(TEMPLATE_CACHE)
     return QuietCache(str(folder)) if folder is not None else None

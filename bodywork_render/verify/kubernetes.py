@@ -100,17 +100,25 @@ def schema_problems(objects: Sequence[Any], k8s_version: str = DEFAULT_K8S_VERSI
     """
     import shutil
 
+    from bodywork_render.verify.verified import Verified
+
     major_minor = _major_minor(k8s_version)
     kubeconform = shutil.which("kubeconform")
+    verified = Verified(f"kubernetes {major_minor} {kubeconform or 'offline'}")
+    pending = [i for i, obj in enumerate(objects) if not verified.known(obj)]
     if kubeconform is None:
-        found = _offline_problems(objects, major_minor, range(len(objects)))
+        found = _offline_problems(objects, major_minor, pending)
     else:
         # Our custom resources, and objects without an apiVersion and kind, never reach kubeconform.
-        kinds = [_gvk(obj) for obj in objects]
-        offline = [i for i, gvk in enumerate(kinds) if gvk is None or gvk in _crd_schemas()]
-        builtin = [i for i, gvk in enumerate(kinds) if gvk is not None and gvk not in _crd_schemas()]
+        kinds = {i: _gvk(objects[i]) for i in pending}
+        offline = [i for i, gvk in kinds.items() if gvk is None or gvk in _crd_schemas()]
+        builtin = [i for i, gvk in kinds.items() if gvk is not None and gvk not in _crd_schemas()]
         found = _offline_problems(objects, major_minor, offline)
         found += _kubeconform_problems(kubeconform, objects, major_minor, builtin)
+    invalid = {index for index, _ in found}
+    for index in pending:
+        if index not in invalid:
+            verified.record(objects[index])
     return [problem for _, problem in sorted(found, key=lambda item: item[0])]
 
 
