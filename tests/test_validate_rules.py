@@ -8,11 +8,13 @@ and length messages, and overlays.
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from bodywork_render.spec.load import parse_yaml
+from bodywork_render.spec.project import validate_project
 from bodywork_render.spec.validate import format_path, validate_document, validate_overlay
 
 BASE = """version: "1.1"
@@ -466,3 +468,16 @@ def test_an_overlay_pipeline_that_is_not_a_mapping() -> None:
     assert overlay_report("pipeline: [a]\n") == [
         "bodywork.prod.yaml:1:11: error: pipeline: expected a mapping, got a list"
     ]
+
+
+def test_a_too_short_module_path_says_how_short_not_empty(tmp_path: Path) -> None:
+    """executable_module_path has a minimum length of 4 ('a.py'): a shorter one is not called empty."""
+    config = tmp_path / "bodywork.yaml"
+    config.write_text(
+        'version: "1.1"\npipeline:\n  name: demo\n  docker_image: python:3.11\n  DAG: train\nstages:\n  train:\n'
+        "    executable_module_path: x\n    batch:\n      max_completion_time_seconds: 30\n      retries: 1\n"
+        "    cpu_request: 0.5\n    memory_request_mb: 100\n"
+    )
+    messages = [d.message for d in validate_project(config)[1]]
+    assert "is 1 character long (expected at least 4)" in messages
+    assert "must not be empty" not in messages

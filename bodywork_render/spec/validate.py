@@ -210,7 +210,10 @@ def _explain(doc: Document, error: Any, schema: str) -> list[Diagnostic]:
     if kind == "PropertyNames":
         return [_property_name_problem(doc, path, error)]
     if kind == "MinLength":
-        return [_at(doc, path, "error", "must not be empty")]
+        if not value:
+            return [_at(doc, path, "error", "must not be empty")]
+        length = f"{len(value)} character{'' if len(value) == 1 else 's'}"
+        return [_at(doc, path, "error", f"is {length} long (expected at least {error.kind.limit})")]
     if kind == "MaxLength":
         return [_at(doc, path, "error", f"is {len(value)} characters long (expected at most {error.kind.limit})")]
     if kind == "MinProperties":
