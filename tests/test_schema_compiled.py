@@ -324,7 +324,8 @@ def mutated(draw: st.DrawFn) -> Any:
             node[draw(KEYS)] = draw(VALUES)
         elif operation == "rename" and isinstance(node, dict) and node:
             key = draw(st.sampled_from(list(node)))
-            node[draw(st.one_of(near(key), KEYS))] = node.pop(key)
+            # a key is a string or a scalar added before (near() of which may be any value, a list too)
+            node[draw(st.one_of(near(key), KEYS) if isinstance(key, str) else KEYS)] = node.pop(key)
         elif operation == "switch":
             data["version"] = draw(st.sampled_from(["1.0", "1.1", 1.0, 1.1, None]))
             for old, new in (("pipeline", "project"), ("project", "pipeline")):
