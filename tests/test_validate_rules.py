@@ -7,6 +7,8 @@ and length messages, and overlays.
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -481,3 +483,20 @@ def test_a_too_short_module_path_says_how_short_not_empty(tmp_path: Path) -> Non
     messages = [d.message for d in validate_project(config)[1]]
     assert "is 1 character long (expected at least 4)" in messages
     assert "must not be empty" not in messages
+
+
+def test_an_anchor_defined_twice_is_one_clear_error_not_a_warning(tmp_path: Path) -> None:
+    """ruamel only warns about a reused anchor (on stderr, or as an exception under -W error)."""
+    config = tmp_path / "bodywork.yaml"
+    config.write_text('version: "1.1"\npipeline: &a\n  name: x\nstages: &a {}\n')
+    result = subprocess.run(
+        [sys.executable, "-W", "error", "-m", "bodywork_render", "validate", str(config)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert (result.returncode, result.stdout) == (1, "")
+    assert result.stderr == (
+        f"{config}:4:9: error: invalid YAML: the anchor &a is defined twice: give each anchor once, or write the"
+        " values out\n"
+    )

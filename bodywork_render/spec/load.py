@@ -245,7 +245,7 @@ def _yaml() -> Any:
     from ruamel.yaml.events import AliasEvent
 
     class NoAliasComposer(Composer):
-        """Refuses aliases: a config file never needs them, and alias bombs need nothing else."""
+        """Refuses aliases (a config file never needs them, and alias bombs need nothing else) and reused anchors."""
 
         def compose_node(self, parent: Any, index: Any) -> Any:
             if self.parser.check_event(AliasEvent):
@@ -255,6 +255,14 @@ def _yaml() -> Any:
                     None,
                     f"aliases (*{event.anchor}) are not supported: write the value out in full",
                     event.start_mark,
+                )
+            anchor = getattr(self.parser.peek_event(), "anchor", None)
+            if anchor is not None and anchor in self.anchors:  # ruamel would only warn, on stderr
+                raise ComposerError(
+                    None,
+                    None,
+                    f"the anchor &{anchor} is defined twice: give each anchor once, or write the values out",
+                    self.parser.peek_event().start_mark,
                 )
             return super().compose_node(parent, index)
 
