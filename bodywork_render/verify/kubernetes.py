@@ -103,6 +103,8 @@ def schema_problems(objects: Sequence[Any], k8s_version: str = DEFAULT_K8S_VERSI
     from bodywork_render.verify.verified import Verified
 
     major_minor = _major_minor(k8s_version)
+    if not objects:  # the release check alone (option_problems): no cache or backend to look up
+        return []
     kubeconform = shutil.which("kubeconform")
     verified = Verified(f"kubernetes {major_minor} {kubeconform or 'offline'}")
     pending = [i for i, obj in enumerate(objects) if not verified.known(obj)]
