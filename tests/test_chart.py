@@ -535,22 +535,9 @@ def test_chart_is_deterministic(tmp_path: Path) -> None:
 
 def test_package_matches_helm_package(tmp_path: Path) -> None:
     folder, rendered = chart(EXAMPLE, tmp_path, chart_version="2.0.0")
-    ours = run_cli(
-        "render",
-        str(EXAMPLE),
-        "--format",
-        "helm",
-        "--out",
-        str(tmp_path / "out"),
-        "--repo-url",
-        REPO_URL,
-        "--ref",
-        COMMIT,
-        "--chart-version",
-        "2.0.0",
-        "--package",
-        str(tmp_path / "dist"),
-    )
+    source = ["--repo-url", REPO_URL, "--ref", COMMIT]
+    package = ["render", str(EXAMPLE), "--format", "helm", "--out", str(tmp_path / "out"), *source, "--chart-version"]
+    ours = run_cli(*package, "2.0.0", "--package", str(tmp_path / "dist"))
     assert ours.returncode == 0, ours.stderr
     archive = tmp_path / "dist" / "train-and-serve-2.0.0.tgz"
     helms = Path(helm_python.package(folder, destination=tmp_path / "helm"))
@@ -568,22 +555,7 @@ def test_package_matches_helm_package(tmp_path: Path) -> None:
             unpacked.templates,
             unpacked.schema,
         )
-    again = run_cli(
-        "render",
-        str(EXAMPLE),
-        "--format",
-        "helm",
-        "--out",
-        str(tmp_path / "out"),
-        "--repo-url",
-        REPO_URL,
-        "--ref",
-        COMMIT,
-        "--chart-version",
-        "2.0.0",
-        "--package",
-        str(tmp_path / "dist2"),
-    )
+    again = run_cli(*package, "2.0.0", "--package", str(tmp_path / "dist2"))
     assert again.returncode == 0
     assert (tmp_path / "dist2" / archive.name).read_bytes() == archive.read_bytes()
 
