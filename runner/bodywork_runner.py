@@ -1,26 +1,28 @@
 #!/usr/bin/env python3
-"""The bodywork stage runner: what every stage's pod starts with.
+"""The bodywork stage runner: what every stage's pod runs, one subcommand per container.
 
-Two subcommands, one per container of a stage's pod:
-
-``fetch`` (init container, runner image)
+``fetch`` (first init container, any image with git)
     Clone the project's git repository at one pinned commit, shallowly, into
-    ``WORKSPACE/src`` and place a copy of this file at
-    ``WORKSPACE/.bodywork/bodywork_runner.py`` for the stage container.
+    ``WORKSPACE/src``.
+
+``install`` (second init container, the pipeline's own image)
+    Install the stage's requirements into ``WORKSPACE/.deps/STAGE``, and what
+    executing a notebook needs when the stage is one, before the stage's clock starts.
 
 ``run`` (stage container, the pipeline's own image)
-    Install the stage's requirements into ``WORKSPACE/.deps/STAGE``, then run
-    its module (``.py``) or execute its notebook (``.ipynb``), forwarding
-    SIGTERM and SIGINT, enforcing an optional time limit, and exiting with the
-    module's exit code.
+    Run the stage's module (``.py``) or execute its notebook (``.ipynb``) with the
+    installed requirements, forwarding SIGTERM and SIGINT, enforcing an optional
+    time limit on the module alone, and exiting with the module's exit code.
 
-Standard library only: ``run`` executes inside any image with Python 3.8 or
-later (the tests run it in 3.8 to 3.13 where those are installed).
+Pods read this file from a ConfigMap mounted at /opt/bodywork, so no image of
+bodywork's is needed. Standard library only: it runs inside any image with
+Python 3.8 or later (the tests run it in 3.8 to 3.13 where those are installed).
 Every log line names the stage, the short commit and the step; URLs are
 printed without user info, and the git token never appears in any output.
 Exit codes: the module's own; 124 when the time limit stopped it; 128+N when
-signal N ended it; 1 for an error reported on one line; 2 for bad usage; 3
-for an unexpected failure.
+signal N ended it; 78 for an error that a retry cannot change (a missing
+module, no notebook executor); 1 for another error reported on one line; 2 for
+bad usage; 3 for an unexpected failure.
 """
 
 from __future__ import annotations
@@ -46,6 +48,8 @@ from pathlib import Path
 from types import FrameType
 
 EXIT_ERROR = 1
+# sysexits EX_CONFIG: the Job's podFailurePolicy fails the Job at once on it instead of retrying.
+EXIT_PERMANENT = 78
 EXIT_UNEXPECTED = 3
 EXIT_TIMEOUT = 124
 SIGNAL_EXIT_BASE = 128
@@ -63,7 +67,6 @@ DEFAULT_KNOWN_HOSTS = Path(__file__).resolve().with_name("known_hosts")
 
 SRC_DIR = "src"
 RUNNER_DIR = ".bodywork"
-RUNNER_FILE = "bodywork_runner.py"
 DEPS_DIR = ".deps"
 DEPS_MARKER = ".bodywork-requirements.json"
 
@@ -78,6 +81,14 @@ _PLAIN_REQUIREMENT = re.compile(
 
 class RunnerError(Exception):
     """A failure reported to the user as one line, without a traceback."""
+
+    exit_code = EXIT_ERROR
+
+
+class PermanentError(RunnerError):
+    """A failure that no retry can change: the wrong code or image, not a flaky network."""
+
+    exit_code = EXIT_PERMANENT
 
 
 class Interrupted(Exception):
@@ -263,7 +274,7 @@ def _check_sha(commit: str) -> None:
 
 
 def fetch(repo: str, commit: str, workspace: Path) -> None:
-    """Check out ``repo`` at ``commit`` in ``workspace/src`` and put this runner beside it.
+    """Check out ``repo`` at ``commit`` in ``workspace/src``.
 
     Fetches only that commit (depth 1) when the server allows fetching by SHA,
     otherwise every branch and tag, then verifies that HEAD is the commit.
@@ -288,9 +299,6 @@ def fetch(repo: str, commit: str, workspace: Path) -> None:
         # A failed fetch leaves no half-made checkout behind.
         shutil.rmtree(src, ignore_errors=True)
         raise
-    runner_dir = workspace / RUNNER_DIR
-    runner_dir.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(Path(__file__).resolve(), runner_dir / RUNNER_FILE)
     log("fetch", f"checked out {commit} in {src}")
 
 
@@ -454,7 +462,7 @@ def install(supervisor: Supervisor, log: Log, specs: Sequence[str], requirements
         log("install", f"skipping pip: {deps} already holds these requirements")
         return 0
     if importlib.machinery.PathFinder.find_spec("pip") is None:
-        raise RunnerError(
+        raise PermanentError(
             f"pip is not installed in this image ({sys.executable}); it is needed to install {', '.join(wanted)}"
         )
     if deps.exists():
@@ -479,6 +487,15 @@ def install(supervisor: Supervisor, log: Log, specs: Sequence[str], requirements
     return code
 
 
+def notebook_requirements(specs: Sequence[str]) -> list[str]:
+    """What executing a notebook needs besides ``specs``: nbconvert and ipykernel, unless ``specs`` or the image
+    already name an executor (papermill or nbconvert)."""
+    named = {match["name"].lower().replace("_", "-") for match in map(_PLAIN_REQUIREMENT.match, specs) if match}
+    if named & {"papermill", "nbconvert"} or _has_module("papermill") or _has_module("nbconvert"):
+        return []
+    return ["nbconvert", "ipykernel"]
+
+
 # --- run: the module ----------------------------------------------------------------------------
 
 
@@ -489,17 +506,18 @@ def _module_path(repo_root: Path, module: str) -> Path:
     root = repo_root.resolve()
     path = (root / module).resolve()
     if path != root and root not in path.parents:
-        raise RunnerError(f"--module {module} is outside the repository")
+        raise PermanentError(f"--module {module} is outside the repository")
     if path.suffix not in {".py", ".ipynb"}:
-        raise RunnerError(f"--module {module} is neither a .py module nor an .ipynb notebook")
+        raise PermanentError(f"--module {module} is neither a .py module nor an .ipynb notebook")
     if not path.is_file():
-        raise RunnerError(f"--module {module} does not exist at this commit")
+        raise PermanentError(f"--module {module} does not exist at this commit")
     return path
 
 
-def _has_module(name: str, deps: Path) -> bool:
+def _has_module(name: str, deps: Path | None = None) -> bool:
     """Whether the stage's Python can import ``name``, from the image or from ``deps``."""
-    return importlib.machinery.PathFinder.find_spec(name, [str(deps), *sys.path]) is not None
+    path = [str(deps), *sys.path] if deps else sys.path
+    return importlib.machinery.PathFinder.find_spec(name, path) is not None
 
 
 def _notebook_command(notebook: Path, args: Sequence[str], deps: Path, output_dir: Path) -> list[str]:
@@ -509,12 +527,12 @@ def _notebook_command(notebook: Path, args: Sequence[str], deps: Path, output_di
         return [sys.executable, "-m", "papermill", "--cwd", str(notebook.parent), str(notebook), str(executed), *args]
     if _has_module("nbconvert", deps):
         if args:
-            raise RunnerError("a notebook with args needs papermill (add `papermill` to the stage's requirements)")
+            raise PermanentError("a notebook with args needs papermill (add `papermill` to the stage's requirements)")
         return [
             sys.executable, "-c", "from nbconvert.nbconvertapp import main; main()",
             "--to", "notebook", "--execute", "--output-dir", str(output_dir), str(notebook),
         ]  # fmt: skip
-    raise RunnerError(
+    raise PermanentError(
         f"cannot execute the notebook {notebook.name}: neither nbconvert nor papermill is installed; "
         "add `nbconvert` and `ipykernel` (or `papermill`) to the stage's requirements"
     )
@@ -548,43 +566,51 @@ def _notebook_folders(workspace: Path, stage: str, env: dict[str, str]) -> Path:
     return output_dir
 
 
-def run(
-    workspace: Path,
-    stage: str,
-    module: str,
-    commit: str,
-    *,
-    timeout: float = 0,
-    requirements: Sequence[str] = (),
-    args: Sequence[str] = (),
-) -> int:
-    """Install the stage's requirements, then run its module; return the exit code for the runner.
-
-    ``timeout`` (seconds, 0 for none) bounds installation and module together,
-    as a Job's deadline does.
-    """
-    log = Log(commit, stage)
+def _stage_paths(workspace: Path, stage: str, module: str) -> tuple[Path, Path, Path]:
+    """The checkout, the module and the requirements folder of ``stage``, all absolute; RunnerError for a bad name."""
     if stage in {".", ".."} or not _STAGE.fullmatch(stage):
         raise RunnerError(f"--stage must hold only letters, digits, '_', '-' and '.', got {stage!r}")
-    bad = [spec for spec in requirements if not spec.strip() or spec.lstrip().startswith("-")]
-    if bad:
-        raise RunnerError(f"--requirement must be a package specifier, got {bad[0]!r}")
-    if timeout < 0:
-        raise RunnerError(f"--timeout must be 0 (no limit) or more seconds, got {timeout:g}")
-    deadline = time.monotonic() + timeout if timeout > 0 else None
     # The children run in other folders: every path handed to them must be absolute.
     workspace = workspace.resolve()
     repo_root = workspace / SRC_DIR
-    path = _module_path(repo_root, module)
-    deps = workspace / DEPS_DIR / stage
+    return repo_root, _module_path(repo_root, module), workspace / DEPS_DIR / stage
+
+
+def install_stage(workspace: Path, stage: str, module: str, commit: str, requirements: Sequence[str] = ()) -> int:
+    """Install what the stage needs into the workspace: ``requirements``, then a requirements.txt beside its module,
+    then, for a notebook, an executor when none is named. pip's exit code (0 when nothing was needed)."""
+    log = Log(commit, stage)
+    bad = [spec for spec in requirements if not spec.strip() or spec.lstrip().startswith("-")]
+    if bad:
+        raise RunnerError(f"--requirement must be a package specifier, got {bad[0]!r}")
+    _repo_root, path, deps = _stage_paths(workspace, stage, module)
     requirements_txt = path.parent / "requirements.txt"
+    txt = requirements_txt if requirements_txt.is_file() else None
+    specs = list(requirements)
+    if path.suffix == ".ipynb":
+        extra = notebook_requirements([*specs, *(_requirement_lines(txt) if txt else [])])
+        if extra:
+            log("install", f"{module} is a notebook: adding {' and '.join(extra)} to execute it")
+        specs += extra
+    with Supervisor(log, None, 0) as supervisor:
+        return install(supervisor, log, specs, txt, deps)
+
+
+def run(workspace: Path, stage: str, module: str, commit: str, *, timeout: float = 0, args: Sequence[str] = ()) -> int:
+    """Run the stage's module with its installed requirements; return the exit code for the runner.
+
+    ``timeout`` (seconds, 0 for none) bounds this one run of the module: the
+    install step before it is not counted, and each retry gets the whole time again.
+    """
+    log = Log(commit, stage)
+    if timeout < 0:
+        raise RunnerError(f"--timeout must be 0 (no limit) or more seconds, got {timeout:g}")
+    repo_root, path, deps = _stage_paths(workspace, stage, module)
+    deadline = time.monotonic() + timeout if timeout > 0 else None
     with Supervisor(log, deadline, timeout) as supervisor:
-        code = install(supervisor, log, requirements, requirements_txt if requirements_txt.is_file() else None, deps)
-        if code != 0:
-            return code
         env = _stage_env(stage, commit, repo_root, deps)
         if path.suffix == ".ipynb":
-            command = _notebook_command(path, args, deps, _notebook_folders(workspace, stage, env))
+            command = _notebook_command(path, args, deps, _notebook_folders(repo_root.parent, stage, env))
         else:
             command = [sys.executable, str(path), *args]
         log("run", f"running {module}" + (f" with args {shlex.join(args)}" if args else ""))
@@ -608,14 +634,20 @@ def _parser() -> argparse.ArgumentParser:
     fetch_parser.add_argument("--repo", required=True, help="git URL (https, ssh, git, file) or path")
     fetch_parser.add_argument("--commit", required=True, help="full commit SHA")
     fetch_parser.add_argument("--workspace", required=True, type=Path, help="workspace folder")
-    run_parser = commands.add_parser("run", help="install requirements and run one stage: run [options] [-- ARGS...]")
-    run_parser.add_argument("--workspace", required=True, type=Path, help="workspace folder holding src/")
-    run_parser.add_argument("--stage", required=True, help="stage name")
-    run_parser.add_argument("--module", required=True, help="module or notebook path relative to the repository")
-    run_parser.add_argument("--commit", required=True, help="commit SHA, for the log lines")
-    run_parser.add_argument("--timeout", type=float, default=0, help="seconds before the stage is stopped; 0: none")
-    run_parser.add_argument(
+    stage_parsers = {
+        "install": commands.add_parser("install", help="install one stage's requirements into WORKSPACE/.deps"),
+        "run": commands.add_parser("run", help="run one stage's module: run [options] [-- ARGS...]"),
+    }
+    for stage_parser in stage_parsers.values():
+        stage_parser.add_argument("--workspace", required=True, type=Path, help="workspace folder holding src/")
+        stage_parser.add_argument("--stage", required=True, help="stage name")
+        stage_parser.add_argument("--module", required=True, help="module or notebook path relative to the repository")
+        stage_parser.add_argument("--commit", required=True, help="commit SHA, for the log lines")
+    stage_parsers["install"].add_argument(
         "--requirement", action="append", default=[], metavar="SPEC", help="pip requirement; repeatable"
+    )
+    stage_parsers["run"].add_argument(
+        "--timeout", type=float, default=0, help="seconds one run of the module may take; 0: no limit"
     )
     return parser
 
@@ -631,8 +663,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     own, stage_args = (argv[: argv.index("--")], argv[argv.index("--") + 1 :]) if "--" in argv else (argv, [])
     parser = _parser()
     options = parser.parse_args(own)
-    if options.command == "fetch" and stage_args:
-        parser.error("fetch takes no arguments after --")
+    if options.command != "run" and stage_args:
+        parser.error(f"{options.command} takes no arguments after --")
     log = Log(options.commit, getattr(options, "stage", None))
     for signum in FORWARDED_SIGNALS:
         signal.signal(signum, _raise_interrupted)
@@ -640,13 +672,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         if options.command == "fetch":
             fetch(options.repo, options.commit, options.workspace)
             return 0
-        return run(
-            options.workspace, options.stage, options.module, options.commit,
-            timeout=options.timeout, requirements=options.requirement, args=stage_args,
-        )  # fmt: skip
+        stage = (options.workspace, options.stage, options.module, options.commit)
+        if options.command == "install":
+            return install_stage(*stage, options.requirement)
+        return run(*stage, timeout=options.timeout, args=stage_args)
     except RunnerError as error:
         log(options.command, f"error: {error}")
-        return EXIT_ERROR
+        return error.exit_code
     except Interrupted as interrupt:
         log(options.command, f"interrupted by {interrupt}")
         return SIGNAL_EXIT_BASE + interrupt.signum
