@@ -12,6 +12,7 @@ from typing import Any
 
 _PACKAGE = Path(__file__).resolve().parent
 RUNNER_FILE = "bodywork_runner.py"
+KNOWN_HOSTS_FILE = "known_hosts"
 
 
 def resource_dir(name: str) -> Path:
@@ -23,6 +24,13 @@ def resource_dir(name: str) -> Path:
 def runner_file() -> Path:
     """The stage runner script (standard library only; it travels into every stage's pod)."""
     return resource_dir("runner") / RUNNER_FILE
+
+
+@cache
+def runner_files() -> dict[str, str]:
+    """What the runner ConfigMap of every pipeline holds: the runner script and the ssh host keys it trusts."""
+    folder = resource_dir("runner")
+    return {name: (folder / name).read_text(encoding="utf-8") for name in (RUNNER_FILE, KNOWN_HOSTS_FILE)}
 
 
 @cache

@@ -29,6 +29,16 @@ def _print_line(source: str, line: str) -> None:
             sys.stdout.flush()
 
 
+SharedDir = Annotated[
+    Path | None,
+    Flag(
+        "--shared-dir",
+        "Folder given as BODYWORK_SHARED_DIR to stages with shared_storage, where pods mount the shared volume"
+        " [default: shared/ in the workspace].",
+    ),
+]
+
+
 class RunStageArgs(NamedTuple):
     """The stage to run and the commit of its repository."""
 
@@ -45,6 +55,7 @@ class RunStageArgs(NamedTuple):
     workdir: Annotated[
         Path | None, Flag("--workdir", "Workspace folder, kept afterwards [default: a temporary folder, removed].")
     ] = None
+    shared_dir: SharedDir = None
     project_path: Annotated[str, Flag("--project-path", "Folder of bodywork.yaml inside the repository.")] = "."
 
 
@@ -55,8 +66,8 @@ def run_stage(values: Values) -> int:
     BODYWORK_LOG_LEVEL); its secrets are the environment variables you set here.
     The exit code is the stage's. A service runs until it exits, or until Ctrl-C
     or SIGTERM, which reach it (killed 30 s later, as in a pod). Stages that share
-    files (a model) need a folder outside the workspace, e.g. BODYWORK_ARTIFACT_DIR
-    for the example.
+    files (a model) through shared_storage get --shared-dir: give the same folder
+    to each stage.
     """
     from bodywork_render.local.run import Interrupts
     from bodywork_render.local.run import run_stage as run_one
@@ -70,6 +81,7 @@ def run_stage(values: Values) -> int:
             logger=_print_line,
             interrupts=interrupts,
             workdir=args.workdir,
+            shared_dir=args.shared_dir,
             project_path=args.project_path,
         )
 
@@ -86,6 +98,7 @@ class RunArgs(NamedTuple):
             "Workspace folder (installed requirements, HOME), kept afterwards [default: a temporary folder, removed].",
         ),
     ] = None
+    shared_dir: SharedDir = None
 
 
 def run(values: Values) -> int:
@@ -104,7 +117,12 @@ def run(values: Values) -> int:
     args: RunArgs = take(RunArgs, values)
     with Interrupts() as interrupts:
         return run_pipeline(
-            args.path, logger=_print_line, interrupts=interrupts, keep_serving=args.serve, workdir=args.workdir
+            args.path,
+            logger=_print_line,
+            interrupts=interrupts,
+            keep_serving=args.serve,
+            workdir=args.workdir,
+            shared_dir=args.shared_dir,
         )
 
 

@@ -2,8 +2,11 @@
 
 ``run_stage`` is what a stage's pod does: the runner's ``fetch`` checks the
 repository out at one commit into a workspace, the fetched bodywork.yaml is
-validated, and the runner's ``run`` starts the stage with the arguments and
-environment that the pod template gives the stage container.
+validated, the runner's ``install`` installs the stage's requirements, and its
+``run`` starts the stage with the arguments and environment that the pod
+template gives the stage container. Stages with ``shared_storage`` get the
+shared folder (``--shared-dir``, else ``shared`` in the workspace) as
+BODYWORK_SHARED_DIR, where a pod mounts the shared volume.
 
 ``run_pipeline`` runs a project folder's current files, committed or not, in
 DAG order. The folder itself is the runner's ``src`` (a link in the
@@ -54,6 +57,7 @@ POLL_SECONDS = 0.1
 EXIT_FAILED = 1
 EXIT_INTERRUPTED = 130
 SIGNAL_EXIT_BASE = 128
+SHARED_DIR_ENV = "BODYWORK_SHARED_DIR"
 
 
 class Interrupts:
@@ -189,12 +193,16 @@ def stop_all(processes: Sequence[StageProcess], logger: Logger, grace: float = S
         logger(OWN, f"{process.name} stopped (exit code {code})")
 
 
-def run_arguments(stage: Stage, commit: str, workspace: Path, module: str | None = None) -> list[str]:
-    """The runner's ``run`` arguments for ``stage``, as the pod template passes them, in a local workspace.
-
-    ``module`` replaces the stage's module path (a project in a folder of its repository).
-    """
-    return plan.run_arguments(stage, commit, str(workspace), module or stage.module)
+def runner_commands(stage: Stage, commit: str, workspace: Path, module: str | None = None) -> list[list[str]]:
+    """The runner's ``install`` and ``run`` command lines for ``stage``, as the pod template passes them, in a local
+    workspace and with this interpreter. ``module`` replaces the stage's module path (a project in a folder of its
+    repository)."""
+    runner = [sys.executable, str(runner_file())]
+    module = module or stage.module
+    return [
+        [*runner, "install", *plan.install_arguments(stage, commit, str(workspace), module)],
+        [*runner, "run", *plan.run_arguments(stage, commit, str(workspace), module)],
+    ]
 
 
 def _with_home(workspace: Path) -> dict[str, str]:
@@ -204,10 +212,16 @@ def _with_home(workspace: Path) -> dict[str, str]:
     return {**os.environ, "HOME": str(home)}
 
 
-def stage_environment(pipeline: Pipeline, workspace: Path) -> dict[str, str]:
+def stage_environment(pipeline: Pipeline, stage: Stage, workspace: Path, shared_dir: Path | None) -> dict[str, str]:
     """This machine's environment plus what the pod template sets: HOME (in the workspace), PYTHONUNBUFFERED,
-    BODYWORK_LOG_LEVEL."""
-    return {**_with_home(workspace), "PYTHONUNBUFFERED": "1", "BODYWORK_LOG_LEVEL": pipeline.log_level}
+    BODYWORK_LOG_LEVEL, and BODYWORK_SHARED_DIR for a stage with shared storage (``shared_dir``, else ``shared`` in
+    the workspace; created)."""
+    env = {**_with_home(workspace), "PYTHONUNBUFFERED": "1", "BODYWORK_LOG_LEVEL": pipeline.log_level}
+    if stage.shared_storage:
+        folder = (shared_dir or workspace / "shared").resolve()
+        folder.mkdir(parents=True, exist_ok=True)
+        env[SHARED_DIR_ENV] = str(folder)
+    return env
 
 
 def missing_secrets(pipeline: Pipeline, stage: Stage) -> list[str]:
@@ -306,6 +320,7 @@ def run_stage(
     logger: Logger,
     interrupts: Interrupts,
     workdir: Path | None = None,
+    shared_dir: Path | None = None,
     project_path: str = ".",
     grace: float = STOP_GRACE_SECONDS,
 ) -> int:
@@ -347,10 +362,12 @@ def run_stage(
         stage = find_stage(pipeline, stage_name)
         for line in missing_secrets(pipeline, stage):
             logger(OWN, line)
-        module = (folder / stage.module).as_posix()
-        command = [sys.executable, str(runner_file()), "run", *run_arguments(stage, commit, workspace, module)]
-        process = StageProcess(stage.name, command, stage_environment(pipeline, workspace), None)
-        return _wait(process, interrupts, logger, grace)
+        env = stage_environment(pipeline, stage, workspace, shared_dir)
+        for command in runner_commands(stage, commit, workspace, (folder / stage.module).as_posix()):
+            code = _wait(StageProcess(stage.name, command, env, None), interrupts, logger, grace)
+            if code != 0:
+                break
+        return code
 
 
 def service_port_conflicts(pipeline: Pipeline) -> list[str]:
@@ -386,20 +403,29 @@ class PipelineRun:
         logger: Logger,
         interrupts: Interrupts,
         grace: float = STOP_GRACE_SECONDS,
+        shared_dir: Path | None = None,
     ) -> None:
         self.pipeline = pipeline
         self.workspace = workspace
         self.logger = logger
         self.interrupts = interrupts
         self.grace = grace
+        self.shared_dir = shared_dir
         self.services: list[StageProcess] = []
-        self._env = stage_environment(pipeline, workspace)
 
     def _start(self, stage: Stage) -> StageProcess:
+        """Install the stage's requirements (as its init container does, before its clock), then start it.
+
+        A failed install gives a process that ends with the install's exit code, so it is retried as a pod is.
+        """
         for line in missing_secrets(self.pipeline, stage):
             self.logger(OWN, line)
-        command = [sys.executable, str(runner_file()), "run", *run_arguments(stage, LOCAL_COMMIT, self.workspace)]
-        return StageProcess(stage.name, command, self._env, self.logger)
+        env = stage_environment(self.pipeline, stage, self.workspace, self.shared_dir)
+        install, run = runner_commands(stage, LOCAL_COMMIT, self.workspace)
+        code = _wait(StageProcess(stage.name, install, env, self.logger), self.interrupts, self.logger, self.grace)
+        if code != 0:
+            run = [sys.executable, "-c", f"raise SystemExit({code})"]
+        return StageProcess(stage.name, run, env, self.logger)
 
     def _interrupted(self) -> bool:
         signum = self.interrupts.take()
@@ -515,6 +541,7 @@ def run_pipeline(
     interrupts: Interrupts,
     keep_serving: bool = False,
     workdir: Path | None = None,
+    shared_dir: Path | None = None,
     grace: float = STOP_GRACE_SECONDS,
 ) -> int:
     """Run the project at ``path`` (a folder, or its bodywork.yaml) on this machine in DAG order; the exit code.
@@ -545,4 +572,4 @@ def run_pipeline(
             raise BodyworkError(f"{src} exists and is not a link to a project: give another --workdir")
         src.symlink_to(folder, target_is_directory=True)
         logger(OWN, f"running {folder} (its current files, linked as {src})")
-        return PipelineRun(pipeline, workspace, logger, interrupts, grace).run(keep_serving)
+        return PipelineRun(pipeline, workspace, logger, interrupts, grace, shared_dir).run(keep_serving)

@@ -21,7 +21,7 @@ Engine = Literal["argocd", "flux", "kubectl"]
 FORMATS: tuple[Format, ...] = get_args(Format)
 ENGINES: tuple[Engine, ...] = get_args(Engine)
 
-DEFAULT_RUNNER_IMAGE = "ghcr.io/bodywork-render/runner:0.1.0"
+DEFAULT_RUNNER_IMAGE = "python:3.12-bookworm"
 DEFAULT_CHART_VERSION = "0.1.0"
 
 

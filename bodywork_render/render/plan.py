@@ -12,15 +12,35 @@ import posixpath
 from typing import Any, NamedTuple
 
 from bodywork_render.gitops.source import Source
+from bodywork_render.package_data import RUNNER_FILE, runner_files
 from bodywork_render.render import labels
 from bodywork_render.render.options import RenderOptions
 from bodywork_render.spec import names
 from bodywork_render.spec.model import BatchStage, Pipeline, ServiceStage, Stage
 
 WORKSPACE = "/workspace"
+RUNNER_MOUNT = "/opt/bodywork"
+SHARED_MOUNT = "/bodywork/shared"
 SYNC_WAVE = "argocd.argoproj.io/sync-wave"
 SOURCE_COMMIT = "bodywork-render/source-commit"
 STARTUP_PERIOD_SECONDS = 5
+# A Job's deadline gives each try this long for scheduling, image pulls, the fetch and the install, besides the
+# module's own max_completion_time_seconds.
+SETUP_SECONDS_PER_TRY = 600
+# Without memory_limit_mb the limit is twice the request, at least this: imports and peaks that a request sized
+# by bodywork's rules (often 100 MB) does not cover.
+MIN_DEFAULT_MEMORY_LIMIT_MB = 512
+# pip's peak while installing large wheels (scikit-learn alone peaked at 110-135 MB; torch far more).
+INSTALL_MEMORY_LIMIT_MB = 2000
+# The workspace holds the checkout and the installed requirements (the example's: about 275 MB).
+WORKSPACE_STORAGE_REQUEST = "1Gi"
+# What keeps an object that holds data when it leaves the render or the application is deleted.
+KEEP_ANNOTATIONS = {
+    "argocd.argoproj.io/sync-options": "Prune=false,Delete=false",
+    "kustomize.toolkit.fluxcd.io/prune": "disabled",
+}
+# The runner's exit code for a failure no retry can change (runner/bodywork_runner.py EXIT_PERMANENT).
+EXIT_PERMANENT = 78
 
 
 class PlannedObject(NamedTuple):
@@ -50,6 +70,7 @@ def plan_pipeline(pipeline: Pipeline, source: Source, options: RenderOptions, jo
     if options.namespace_object:
         objects.append(ctx.namespace_object())
     objects.append(ctx.service_account())
+    objects.append(ctx.runner_config_map())
     for step_number, step in enumerate(pipeline.dag.steps, start=1):
         for stage_name in step:
             objects.extend(ctx.stage_objects(pipeline.stages[stage_name], step_number))
@@ -63,6 +84,7 @@ def plan_pipeline(pipeline: Pipeline, source: Source, options: RenderOptions, jo
                 f"(a hook Job applied by {'Flux' if options.engine == 'flux' else 'kubectl'} would start at once); "
                 "render with --engine argocd to include it"
             )
+    objects = ctx.with_shared_claim(objects)
     if options.format == "kustomize":
         objects.extend(ctx.kustomizations(objects))
         if options.engine == "flux":
@@ -70,18 +92,53 @@ def plan_pipeline(pipeline: Pipeline, source: Source, options: RenderOptions, jo
     return Plan(tuple(objects), tuple(warnings))
 
 
+def install_arguments(stage: Stage, commit: str, workspace: str, module: str) -> list[str]:
+    """The runner's ``install`` arguments for a stage (its init container), a contract with runner/bodywork_runner.py.
+
+    ``module`` is the stage's module path inside the repository.
+    """
+    arguments = ["--workspace", workspace, "--stage", stage.name, "--module", module, "--commit", commit]
+    for requirement in stage.requirements:
+        arguments += ["--requirement", requirement]
+    return arguments
+
+
 def run_arguments(stage: Stage, commit: str, workspace: str, module: str) -> list[str]:
     """The runner's ``run`` arguments for a stage: the contract between the pods and runner/bodywork_runner.py.
 
-    ``module`` is the stage's module path inside the repository; a batch stage is stopped
-    at its max_completion_time_seconds.
+    ``module`` is the stage's module path inside the repository; each try of a batch stage is
+    stopped at its max_completion_time_seconds.
     """
     arguments = ["--workspace", workspace, "--stage", stage.name, "--module", module, "--commit", commit]
     if isinstance(stage, BatchStage) and stage.max_completion_time_seconds:
         arguments += ["--timeout", str(stage.max_completion_time_seconds)]
-    for requirement in stage.requirements:
-        arguments += ["--requirement", requirement]
     return [*arguments, "--", *stage.args]
+
+
+def job_deadline_seconds(stage: BatchStage) -> int:
+    """The Job's activeDeadlineSeconds (0: none): every try's module time plus its setup allowance."""
+    if not stage.max_completion_time_seconds:
+        return 0
+    return (stage.retries + 1) * (stage.max_completion_time_seconds + SETUP_SECONDS_PER_TRY)
+
+
+def memory_limit_mb(stage: Stage) -> int:
+    """The stage container's memory limit: memory_limit_mb, else twice the request and at least 512 MB."""
+    return stage.memory_limit_mb or max(2 * stage.memory_request_mb, MIN_DEFAULT_MEMORY_LIMIT_MB)
+
+
+def runner_config_map_name(pipeline: str) -> str:
+    """The runner ConfigMap's name: the pipeline's, and a hash of the runner files, so a new runner rolls the pods."""
+    files = runner_files()
+    return names.fit(f"{pipeline}-runner", f"-{names.digest(*(f'{k}={v}' for k, v in sorted(files.items())))}")
+
+
+def shared_claim_name(pipeline: Pipeline) -> str | None:
+    """The PersistentVolumeClaim the stages with shared storage mount (None when the pipeline has none)."""
+    storage = pipeline.shared_storage
+    if storage is None:
+        return None
+    return storage.claim_name or names.fit(f"{pipeline.name}-shared", limit=names.SUBDOMAIN_MAX)
 
 
 def cpu_quantity(cores: float) -> str:
@@ -132,6 +189,44 @@ class _Context(NamedTuple):
             "serviceaccount.yaml.j2", "ServiceAccount", name, 0, self._file(0, "serviceaccount"), values
         )
 
+    def runner_config_map(self) -> PlannedObject:
+        name = runner_config_map_name(self.pipeline.name)
+        values = {
+            "name": name,
+            "labels": labels.pipeline_labels(self.pipeline.name, self.version),
+            "files": runner_files(),
+            **self._meta(0),
+        }
+        return PlannedObject(
+            "configmap-runner.yaml.j2", "ConfigMap", name, 0, self._file(0, "runner-configmap"), values
+        )
+
+    def with_shared_claim(self, objects: list[PlannedObject]) -> list[PlannedObject]:
+        """``objects`` with the claim the render creates placed before its first user, in that user's step: a claim
+        whose storage class binds on first use stays Pending until a pod mounts it, and Argo CD and Flux would wait
+        for it forever before a later step."""
+        storage = self.pipeline.shared_storage
+        users = [i for i, o in enumerate(objects) if o.values.get("pod", {}).get("shared_claim")]
+        if storage is None or storage.claim_name is not None or not users:
+            return objects
+        first = users[0]
+        name = shared_claim_name(self.pipeline) or ""
+        step = objects[first].step
+        values = {
+            "name": name,
+            "labels": labels.pipeline_labels(self.pipeline.name, self.version),
+            "size": storage.size,
+            "storage_class": storage.storage_class,
+            "access_mode": storage.access_mode,
+            **self._meta(step),
+        }
+        # The data outlives the pipeline: neither pruned nor deleted with the application.
+        values["annotations"] = {**values["annotations"], **KEEP_ANNOTATIONS}
+        claim = PlannedObject(
+            "persistentvolumeclaim.yaml.j2", "PersistentVolumeClaim", name, step, self._file(step, "shared-pvc"), values
+        )
+        return [*objects[:first], claim, *objects[first:]]
+
     def stage_objects(self, stage: Stage, step: int) -> list[PlannedObject]:
         if isinstance(stage, BatchStage):
             return [self.job(stage, step)]
@@ -142,7 +237,8 @@ class _Context(NamedTuple):
             **self._meta(step),
             "labels": labels.stage_labels(self.pipeline.name, stage.name, "batch", self.version),
             "retries": stage.retries,
-            "active_deadline_seconds": stage.max_completion_time_seconds,
+            "active_deadline_seconds": job_deadline_seconds(stage),
+            "permanent_exit_code": EXIT_PERMANENT,
             "pod_annotations": {SOURCE_COMMIT: self.source.commit},
             "pod": self._pod(stage, restart_policy="Never"),
         }
@@ -222,28 +318,38 @@ class _Context(NamedTuple):
     def _pod(self, stage: Stage, restart_policy: str | None) -> dict[str, Any]:
         source = self.source
         module = posixpath.join(source.project_path, stage.module) if source.project_path else stage.module
-        run_args = run_arguments(stage, source.commit, WORKSPACE, module)
-        limits = {"memory": memory_quantity(stage.memory_limit_mb or stage.memory_request_mb)}
+        limits = {"memory": memory_quantity(memory_limit_mb(stage))}
         if stage.cpu_limit:
             limits["cpu"] = cpu_quantity(stage.cpu_limit)
+        requests = {
+            "cpu": cpu_quantity(stage.cpu_request),
+            "memory": memory_quantity(stage.memory_request_mb),
+            "ephemeral-storage": WORKSPACE_STORAGE_REQUEST,
+        }
+        install_limit = max(memory_limit_mb(stage), INSTALL_MEMORY_LIMIT_MB)
         return {
             "service_account": self.pipeline.name,
             "restart_policy": restart_policy,
             "runner_image": self.options.runner_image,
+            "runner_config_map": runner_config_map_name(self.pipeline.name),
             "image": self.pipeline.docker_image,
             "fetch_args": ["--repo", source.repo_url, "--commit", source.commit, "--workspace", WORKSPACE],
-            "run_args": run_args,
+            "install_args": install_arguments(stage, source.commit, WORKSPACE, module),
+            "run_args": run_arguments(stage, source.commit, WORKSPACE, module),
             "log_level": self.pipeline.log_level,
             "secret_env": [
                 {"env": s.env, "secret": names.secret_name(s.name, self.pipeline.secrets_group)} for s in stage.secrets
             ],
-            "resources": {
-                "requests": {
-                    "cpu": cpu_quantity(stage.cpu_request),
-                    "memory": memory_quantity(stage.memory_request_mb),
-                },
-                "limits": limits,
-            },
+            "resources": {"requests": requests, "limits": limits},
+            "install_resources": {"requests": requests, "limits": {"memory": memory_quantity(install_limit)}},
+            "runner_command": ["python3", posixpath.join(RUNNER_MOUNT, RUNNER_FILE)],
+            "mounts": [
+                {"name": "workspace", "mountPath": WORKSPACE},
+                {"name": "tmp", "mountPath": "/tmp"},
+                {"name": "runner", "mountPath": RUNNER_MOUNT, "readOnly": True},
+            ],
+            "shared_claim": shared_claim_name(self.pipeline) if stage.shared_storage else None,
+            "shared_mount": SHARED_MOUNT if stage.shared_storage else None,
             "port": None,
             "route_prefix": None,
             "git_secret": self.options.git_secret,

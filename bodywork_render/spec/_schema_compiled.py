@@ -22,6 +22,8 @@ REGEX_PATTERNS = {
     '^[A-Za-z0-9\\.\\-]+\\Z': re.compile('^[A-Za-z0-9\\.\\-]+\\Z'),
     '^[A-Za-z_][A-Za-z0-9_]*\\Z': re.compile('^[A-Za-z_][A-Za-z0-9_]*\\Z'),
     '^[^\\t\\n\\x0b\\x0c\\r \\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000\\ufeff]+\\Z': re.compile('^[^\\t\\n\\x0b\\x0c\\r \\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000\\ufeff]+\\Z'),
+    '^[a-z0-9]([\\-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([\\-a-z0-9]*[a-z0-9])?)*\\Z': re.compile('^[a-z0-9]([\\-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([\\-a-z0-9]*[a-z0-9])?)*\\Z'),
+    '^[0-9]+(\\.[0-9]+)?(Ki|Mi|Gi|Ti|Pi|Ei|k|M|G|T|P|E)?\\Z': re.compile('^[0-9]+(\\.[0-9]+)?(Ki|Mi|Gi|Ti|Pi|Ei|k|M|G|T|P|E)?\\Z'),
     '^[a-z0-9\\.\\*\\-]+\\Z': re.compile('^[a-z0-9\\.\\*\\-]+\\Z'),
     '^[a-z0-9\\.\\-]+\\Z': re.compile('^[a-z0-9\\.\\-]+\\Z')
 }
@@ -285,6 +287,11 @@ def validate_bodywork___defs_stage(data, custom_formats={}, name_prefix=None):
                             data__secrets_property_names = False
                     if not data__secrets_property_names:
                         raise JsonSchemaValueException
+        if "shared_storage" in data_keys:
+            data_keys.remove("shared_storage")
+            data__sharedstorage = data["shared_storage"]
+            if not isinstance(data__sharedstorage, (bool)):
+                raise JsonSchemaValueException
         if "batch" in data_keys:
             data_keys.remove("batch")
             data__batch = data["batch"]
@@ -446,8 +453,83 @@ def validate_bodywork___defs_pipeline(data, custom_formats={}, name_prefix=None)
             data__usagestats = data["usage_stats"]
             if not isinstance(data__usagestats, (bool)):
                 raise JsonSchemaValueException
+        if "shared_storage" in data_keys:
+            data_keys.remove("shared_storage")
+            data__sharedstorage = data["shared_storage"]
+            validate_bodywork___defs_shared_storage(data__sharedstorage, custom_formats, (name_prefix or "data") + ".shared_storage")
         if data_keys:
             raise JsonSchemaValueException
+    return data
+
+def validate_bodywork___defs_shared_storage(data, custom_formats={}, name_prefix=None):
+    if not isinstance(data, (dict)):
+        raise JsonSchemaValueException
+    data_is_dict = isinstance(data, dict)
+    if data_is_dict:
+        data_keys = set(data.keys())
+        if "claim_name" in data_keys:
+            data_keys.remove("claim_name")
+            data__claimname = data["claim_name"]
+            if not isinstance(data__claimname, (str)):
+                raise JsonSchemaValueException
+            if isinstance(data__claimname, str):
+                data__claimname_len = len(data__claimname)
+                if data__claimname_len > 253:
+                    raise JsonSchemaValueException
+                if not REGEX_PATTERNS['^[a-z0-9]([\\-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([\\-a-z0-9]*[a-z0-9])?)*\\Z'].search(data__claimname):
+                    raise JsonSchemaValueException
+        if "size" in data_keys:
+            data_keys.remove("size")
+            data__size = data["size"]
+            if not isinstance(data__size, (str)):
+                raise JsonSchemaValueException
+            if isinstance(data__size, str):
+                if not REGEX_PATTERNS['^[0-9]+(\\.[0-9]+)?(Ki|Mi|Gi|Ti|Pi|Ei|k|M|G|T|P|E)?\\Z'].search(data__size):
+                    raise JsonSchemaValueException
+        if "storage_class" in data_keys:
+            data_keys.remove("storage_class")
+            data__storageclass = data["storage_class"]
+            if not isinstance(data__storageclass, (str)):
+                raise JsonSchemaValueException
+            if isinstance(data__storageclass, str):
+                data__storageclass_len = len(data__storageclass)
+                if data__storageclass_len > 253:
+                    raise JsonSchemaValueException
+                if not REGEX_PATTERNS['^[a-z0-9]([\\-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([\\-a-z0-9]*[a-z0-9])?)*\\Z'].search(data__storageclass):
+                    raise JsonSchemaValueException
+        if "access_mode" in data_keys:
+            data_keys.remove("access_mode")
+            data__accessmode = data["access_mode"]
+            if not isinstance(data__accessmode, (str)):
+                raise JsonSchemaValueException
+            if not (isinstance(data__accessmode, str) and data__accessmode == 'ReadWriteOnce' or isinstance(data__accessmode, str) and data__accessmode == 'ReadWriteMany' or isinstance(data__accessmode, str) and data__accessmode == 'ReadWriteOncePod'):
+                raise JsonSchemaValueException
+        if data_keys:
+            raise JsonSchemaValueException
+    try:
+        data_is_dict = isinstance(data, dict)
+        if data_is_dict:
+            data__missing_keys = set(['claim_name']) - data.keys()
+            if data__missing_keys:
+                raise JsonSchemaValueException
+    except (JsonSchemaValueException, JsonSchemaValuesException):
+        pass
+    else:
+        data_is_dict = isinstance(data, dict)
+        if data_is_dict:
+            data_keys = set(data.keys())
+            if "size" in data_keys:
+                data_keys.remove("size")
+                data__size = data["size"]
+                raise JsonSchemaValueException
+            if "storage_class" in data_keys:
+                data_keys.remove("storage_class")
+                data__storageclass = data["storage_class"]
+                raise JsonSchemaValueException
+            if "access_mode" in data_keys:
+                data_keys.remove("access_mode")
+                data__accessmode = data["access_mode"]
+                raise JsonSchemaValueException
     return data
 
 def validate_bodywork___defs_project(data, custom_formats={}, name_prefix=None):
@@ -528,6 +610,10 @@ def validate_bodywork___defs_project(data, custom_formats={}, name_prefix=None):
             data__usagestats = data["usage_stats"]
             if not isinstance(data__usagestats, (bool)):
                 raise JsonSchemaValueException
+        if "shared_storage" in data_keys:
+            data_keys.remove("shared_storage")
+            data__sharedstorage = data["shared_storage"]
+            validate_bodywork___defs_shared_storage(data__sharedstorage, custom_formats, (name_prefix or "data") + ".shared_storage")
         if data_keys:
             raise JsonSchemaValueException
     return data
@@ -595,6 +681,10 @@ def validate_bodywork_env(data, custom_formats={}, name_prefix=None):
                     if isinstance(data__pipeline__ingressclass, str):
                         if not REGEX_PATTERNS['^[a-z0-9\\.\\-]+\\Z'].search(data__pipeline__ingressclass):
                             raise JsonSchemaValueException
+                if "shared_storage" in data__pipeline_keys:
+                    data__pipeline_keys.remove("shared_storage")
+                    data__pipeline__sharedstorage = data__pipeline["shared_storage"]
+                    validate_bodywork_env___defs_shared_storage(data__pipeline__sharedstorage, custom_formats, (name_prefix or "data") + ".pipeline.shared_storage")
                 if data__pipeline_keys:
                     raise JsonSchemaValueException
         if "stages" in data_keys:
@@ -663,6 +753,77 @@ def validate_bodywork_env(data, custom_formats={}, name_prefix=None):
                                 raise JsonSchemaValueException
         if data_keys:
             raise JsonSchemaValueException
+    return data
+
+def validate_bodywork_env___defs_shared_storage(data, custom_formats={}, name_prefix=None):
+    if not isinstance(data, (dict)):
+        raise JsonSchemaValueException
+    data_is_dict = isinstance(data, dict)
+    if data_is_dict:
+        data_keys = set(data.keys())
+        if "claim_name" in data_keys:
+            data_keys.remove("claim_name")
+            data__claimname = data["claim_name"]
+            if not isinstance(data__claimname, (str)):
+                raise JsonSchemaValueException
+            if isinstance(data__claimname, str):
+                data__claimname_len = len(data__claimname)
+                if data__claimname_len > 253:
+                    raise JsonSchemaValueException
+                if not REGEX_PATTERNS['^[a-z0-9]([\\-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([\\-a-z0-9]*[a-z0-9])?)*\\Z'].search(data__claimname):
+                    raise JsonSchemaValueException
+        if "size" in data_keys:
+            data_keys.remove("size")
+            data__size = data["size"]
+            if not isinstance(data__size, (str)):
+                raise JsonSchemaValueException
+            if isinstance(data__size, str):
+                if not REGEX_PATTERNS['^[0-9]+(\\.[0-9]+)?(Ki|Mi|Gi|Ti|Pi|Ei|k|M|G|T|P|E)?\\Z'].search(data__size):
+                    raise JsonSchemaValueException
+        if "storage_class" in data_keys:
+            data_keys.remove("storage_class")
+            data__storageclass = data["storage_class"]
+            if not isinstance(data__storageclass, (str)):
+                raise JsonSchemaValueException
+            if isinstance(data__storageclass, str):
+                data__storageclass_len = len(data__storageclass)
+                if data__storageclass_len > 253:
+                    raise JsonSchemaValueException
+                if not REGEX_PATTERNS['^[a-z0-9]([\\-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([\\-a-z0-9]*[a-z0-9])?)*\\Z'].search(data__storageclass):
+                    raise JsonSchemaValueException
+        if "access_mode" in data_keys:
+            data_keys.remove("access_mode")
+            data__accessmode = data["access_mode"]
+            if not isinstance(data__accessmode, (str)):
+                raise JsonSchemaValueException
+            if not (isinstance(data__accessmode, str) and data__accessmode == 'ReadWriteOnce' or isinstance(data__accessmode, str) and data__accessmode == 'ReadWriteMany' or isinstance(data__accessmode, str) and data__accessmode == 'ReadWriteOncePod'):
+                raise JsonSchemaValueException
+        if data_keys:
+            raise JsonSchemaValueException
+    try:
+        data_is_dict = isinstance(data, dict)
+        if data_is_dict:
+            data__missing_keys = set(['claim_name']) - data.keys()
+            if data__missing_keys:
+                raise JsonSchemaValueException
+    except (JsonSchemaValueException, JsonSchemaValuesException):
+        pass
+    else:
+        data_is_dict = isinstance(data, dict)
+        if data_is_dict:
+            data_keys = set(data.keys())
+            if "size" in data_keys:
+                data_keys.remove("size")
+                data__size = data["size"]
+                raise JsonSchemaValueException
+            if "storage_class" in data_keys:
+                data_keys.remove("storage_class")
+                data__storageclass = data["storage_class"]
+                raise JsonSchemaValueException
+            if "access_mode" in data_keys:
+                data_keys.remove("access_mode")
+                data__accessmode = data["access_mode"]
+                raise JsonSchemaValueException
     return data
 
 VALIDATORS = {"bodywork.schema.json": validate_bodywork, "bodywork-env.schema.json": validate_bodywork_env}

@@ -15,6 +15,8 @@ from bodywork_render.spec.dag import ordered_steps, parse_dag
 
 DEFAULT_CPU_REQUEST = 0.25
 DEFAULT_MEMORY_REQUEST_MB = 256
+DEFAULT_SHARED_STORAGE_SIZE = "1Gi"
+DEFAULT_ACCESS_MODE = "ReadWriteOnce"
 
 
 class SecretEnv(NamedTuple):
@@ -38,6 +40,7 @@ class StageBase:
     cpu_limit: float | None = None
     memory_limit_mb: int | None = None
     secrets: tuple[SecretEnv, ...] = ()
+    shared_storage: bool = False
 
 
 @dataclass(frozen=True)
@@ -61,6 +64,27 @@ class ServiceStage(StageBase):
 Stage = BatchStage | ServiceStage
 
 
+class SharedStorage(NamedTuple):
+    """The pipeline's shared volume: an existing claim (``claim_name``), or one the render creates."""
+
+    claim_name: str | None = None
+    size: str = DEFAULT_SHARED_STORAGE_SIZE
+    storage_class: str | None = None
+    access_mode: str = DEFAULT_ACCESS_MODE
+
+
+def shared_storage(spec: dict[str, Any] | None) -> SharedStorage | None:
+    """The model of a valid ``shared_storage`` mapping (None when absent)."""
+    if spec is None:
+        return None
+    return SharedStorage(
+        claim_name=spec.get("claim_name"),
+        size=spec.get("size", DEFAULT_SHARED_STORAGE_SIZE),
+        storage_class=spec.get("storage_class"),
+        access_mode=spec.get("access_mode", DEFAULT_ACCESS_MODE),
+    )
+
+
 class Dag(NamedTuple):
     """Ordered steps; the stages of one step run in parallel."""
 
@@ -79,6 +103,7 @@ class Pipeline(NamedTuple):
     dag: Dag
     stages: dict[str, Stage]
     run_on_failure: str | None = None
+    shared_storage: SharedStorage | None = None
 
 
 def build_pipeline(data: dict[str, Any]) -> Pipeline:
@@ -98,6 +123,7 @@ def build_pipeline(data: dict[str, Any]) -> Pipeline:
         dag=Dag(ordered_steps(dag_steps)),
         stages=stages,
         run_on_failure=names.normalise(run_on_failure) if run_on_failure else None,
+        shared_storage=shared_storage(section.get("shared_storage")),
     )
 
 
@@ -113,6 +139,7 @@ def _stage(key: str, spec: dict[str, Any]) -> Stage:
         cpu_limit=spec.get("cpu_limit"),
         memory_limit_mb=spec.get("memory_limit_mb"),
         secrets=tuple(SecretEnv(env, secret) for env, secret in (spec.get("secrets") or {}).items()),
+        shared_storage=spec.get("shared_storage", False),
     )
     if "batch" in spec:
         batch = spec["batch"]

@@ -1,6 +1,6 @@
 """Environments: a ``bodywork.<env>.yaml`` beside bodywork.yaml overrides what differs per environment.
 
-An overlay may set the image, namespace, secrets group and ingress host/class of the
+An overlay may set the image, namespace, secrets group, shared storage and ingress host/class of the
 pipeline, and the replicas and resources of stages (schemas/bodywork-env.schema.json).
 Flags given on the command line win over the overlay, the overlay over bodywork.yaml.
 """
@@ -16,7 +16,7 @@ from bodywork_render.diagnostics import BodyworkError, Diagnostic, errors_in
 from bodywork_render.render.options import RenderOptions
 from bodywork_render.spec import names
 from bodywork_render.spec.load import read_yaml
-from bodywork_render.spec.model import Pipeline
+from bodywork_render.spec.model import Pipeline, shared_storage
 from bodywork_render.spec.validate import validate_overlay
 
 ENV_NAME = re.compile(r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?$")
@@ -69,6 +69,9 @@ def apply_overlay(pipeline: Pipeline, overlay: dict[str, Any]) -> Pipeline:
         namespace=names.normalise(section["namespace"]) if "namespace" in section else pipeline.namespace,
         secrets_group=section.get("secrets_group", pipeline.secrets_group),
         stages=stages,
+        shared_storage=shared_storage(section["shared_storage"])
+        if "shared_storage" in section
+        else pipeline.shared_storage,
     )
 
 

@@ -249,7 +249,27 @@ def _semantic_problems(doc: Document, module_exists: Callable[[str], bool] | Non
     found += _name_problems(doc, section_key, section, stages)
     found += _dag_problems(doc, section_key, section, stages)
     found += _module_problems(doc, stages, module_exists)
+    found += _storage_problems(doc, section_key, section, stages)
     return found
+
+
+def _storage_problems(
+    doc: Document, section_key: str, section: dict[str, Any], stages: dict[str, Any]
+) -> list[Diagnostic]:
+    """A stage that mounts the shared storage of a pipeline that declares none."""
+    if "shared_storage" in section:
+        return []
+    return [
+        _at(
+            doc,
+            ("stages", key, "shared_storage"),
+            "error",
+            f"stage {key!r} mounts the shared storage, but {section_key}.shared_storage is not set"
+            " (expected claim_name, or size, storage_class and access_mode)",
+        )
+        for key, spec in stages.items()
+        if isinstance(spec, dict) and spec.get("shared_storage") is True
+    ]
 
 
 def _name_problems(

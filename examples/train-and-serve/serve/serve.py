@@ -4,7 +4,7 @@
     POST /predict   {"features": [[x1, ..., x10], ...]}  ->  200 {"predictions": [y, ...]}
 
 A bad request gets 400 with {"error": "..."}. The model is read at start-up
-from the artifact folder written by the `train` stage: $BODYWORK_ARTIFACT_DIR,
+from the shared storage written by the `train` stage: $BODYWORK_SHARED_DIR,
 or `artifacts/` in the project folder when it is unset. The port is --port,
 else $PORT, else 8000. SIGTERM or SIGINT stops the server cleanly: requests
 in flight finish, then the process exits with code 0.
@@ -38,7 +38,7 @@ log = logging.getLogger("serve")
 
 def artifact_dir() -> Path:
     """The folder the `train` stage saved the model in."""
-    configured = os.environ.get("BODYWORK_ARTIFACT_DIR")
+    configured = os.environ.get("BODYWORK_SHARED_DIR")
     return Path(configured) if configured else Path(__file__).resolve().parents[1] / "artifacts"
 
 

@@ -1,8 +1,9 @@
 """Batch stage `train`: fit a regression model to scikit-learn's diabetes data and save it.
 
-The artifacts go to the folder named by $BODYWORK_ARTIFACT_DIR, or to
-`artifacts/` in the project folder (beside bodywork.yaml) when it is unset;
-the folder is created if missing. Two files are written, each atomically:
+The artifacts go to the pipeline's shared storage, the folder named by
+$BODYWORK_SHARED_DIR (a volume in the cluster, a local folder under `bodywork
+run`), or to `artifacts/` in the project folder (beside bodywork.yaml) when it
+is unset; the folder is created if missing. Two files are written, each atomically:
 
 - model.joblib: the fitted scikit-learn pipeline;
 - metrics.json: its scores on held-out data and what the service needs to
@@ -40,7 +41,7 @@ log = logging.getLogger("train")
 
 def artifact_dir() -> Path:
     """The folder shared with the `serve` stage."""
-    configured = os.environ.get("BODYWORK_ARTIFACT_DIR")
+    configured = os.environ.get("BODYWORK_SHARED_DIR")
     return Path(configured) if configured else Path(__file__).resolve().parents[1] / "artifacts"
 
 
