@@ -291,7 +291,7 @@ def test_help_reads_whole_at_80_columns(command: Command) -> None:
         if param.flag is not None:
             assert param.flag.spelling.replace("/", " / ") in text
     if command.name == "render":
-        assert "[default: ghcr.io/bodywork-render/runner:0.1.0]" in text
+        assert "[default: python:3.12-bookworm]" in text
         assert "--namespace-object / --no-namespace-object Render the Namespace object." in text
 
 
@@ -349,7 +349,7 @@ def test_render_takes_the_fast_path_without_typer(tmp_path: Path) -> None:
         "try:\n    main()\nexcept SystemExit as exit:\n    print(exit.code, 'typer' in sys.modules)\n"
     )
     result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60)
-    assert (result.stdout, result.stderr) == ("0 False\n", f"rendered 6 objects into {tmp_path / 'out'}\n")
+    assert (result.stdout, result.stderr) == ("0 False\n", f"rendered 8 objects into {tmp_path / 'out'}\n")
 
 
 @pytest.mark.parametrize(

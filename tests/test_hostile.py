@@ -214,17 +214,17 @@ FLAG_CASES = [
     (
         {"runner_image": "runner:1 --privileged"},
         "--runner-image 'runner:1 --privileged' is not an image reference "
-        "(expected printable ASCII, no spaces, e.g. ghcr.io/bodywork-render/runner:0.1.0)",
+        "(expected printable ASCII, no spaces, e.g. python:3.12-bookworm)",
     ),
     (
         {"runner_image": "runner\udcff"},
         "--runner-image 'runner\\udcff' is not an image reference "
-        "(expected printable ASCII, no spaces, e.g. ghcr.io/bodywork-render/runner:0.1.0)",
+        "(expected printable ASCII, no spaces, e.g. python:3.12-bookworm)",
     ),
     (
         {"runner_image": "runner\u00e9"},
         "--runner-image 'runneré' is not an image reference "
-        "(expected printable ASCII, no spaces, e.g. ghcr.io/bodywork-render/runner:0.1.0)",
+        "(expected printable ASCII, no spaces, e.g. python:3.12-bookworm)",
     ),
     ({"k8s_version": "9.99"}, "--k8s-version: no schemas for Kubernetes '9.99'; supported releases: "),
 ]
@@ -443,11 +443,14 @@ stages:
     )
 
 
-def container(objects: list[dict[str, Any]], kind: str, stage: str) -> dict[str, Any]:
-    """The main container of the stage's object of a kind."""
+def container(objects: list[dict[str, Any]], kind: str, stage: str, init: str | None = None) -> dict[str, Any]:
+    """The main container of the stage's object of a kind, or its init container called ``init``."""
     found = [o for o in objects if o["kind"] == kind and o["metadata"]["labels"]["app.kubernetes.io/name"] == stage]
     assert len(found) == 1, (kind, stage)
-    return found[0]["spec"]["template"]["spec"]["containers"][0]
+    pod = found[0]["spec"]["template"]["spec"]
+    if init is not None:
+        return next(c for c in pod["initContainers"] if c["name"] == init)
+    return pod["containers"][0]
 
 
 def assert_literal(objects: list[dict[str, Any]], image: str, namespace: str | None) -> None:
@@ -459,8 +462,10 @@ def assert_literal(objects: list[dict[str, Any]], image: str, namespace: str | N
     )
     assert job["args"][job["args"].index("--") + 1 :] == PAYLOADS
     assert deployment["args"][deployment["args"].index("--") + 1 :] == PAYLOADS
-    assert [job["args"][i + 1] for i, a in enumerate(job["args"]) if a == "--requirement"] == requirements
-    assert job["image"] == deployment["image"] == image
+    install = container(objects, "Job", TRICKY_NAMES["stage"], init="install")
+    assert [install["args"][i + 1] for i, a in enumerate(install["args"]) if a == "--requirement"] == requirements
+    assert "--requirement" not in job["args"]
+    assert job["image"] == deployment["image"] == install["image"] == image
     assert {e["name"]: e["valueFrom"]["secretKeyRef"]["name"] for e in job["env"] if "valueFrom" in e} == {
         "NO": "true-no"
     }

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import pytest
 
-from bodywork_render.local.run import descendants, run_arguments
+from bodywork_render.local.run import descendants, runner_commands
 from bodywork_render.spec.model import BatchStage, ServiceStage
 from bodywork_render.spec.project import load_project
 from tests.gitdaemon import GitDaemon, free_port, listening
@@ -118,8 +118,9 @@ def test_run_stage_trains_from_a_commit_then_serves_from_a_branch_until_sigterm(
     daemon, commit = pushed
     url = daemon.url("train-and-serve")
     artifacts = tmp_path / "artifacts"
-    env = _env(BODYWORK_ARTIFACT_DIR=str(artifacts))
-    trained = run_bodywork("run-stage", "train", "--repo", url, "--ref", commit, env=env)
+    env = _env()
+    shared = ("--shared-dir", str(artifacts))
+    trained = run_bodywork("run-stage", "train", "--repo", url, "--ref", commit, *shared, env=env)
     assert trained.returncode == 0, trained.stderr
     assert json.loads((artifacts / "metrics.json").read_text())["commit"] == commit
     assert f"[bodywork] stage=train commit={commit[:7]} step=run: train/train.py finished" in trained.stderr
@@ -127,7 +128,16 @@ def test_run_stage_trains_from_a_commit_then_serves_from_a_branch_until_sigterm(
     port = free_port()
     workdir = tmp_path / "workdir"
     with bodywork(
-        "run-stage", "serve", "--repo", url, "--ref", "main", "--workdir", str(workdir), env=_env(**env, PORT=str(port))
+        "run-stage",
+        "serve",
+        "--repo",
+        url,
+        "--ref",
+        "main",
+        "--workdir",
+        str(workdir),
+        *shared,
+        env=_env(**env, PORT=str(port)),
     ) as process:
         health = _wait_for_health(f"http://127.0.0.1:{port}/health", process)
         assert health["model"]["commit"] == commit
@@ -139,7 +149,7 @@ def test_run_stage_trains_from_a_commit_then_serves_from_a_branch_until_sigterm(
     assert "serve INFO SIGTERM received: stopping" in stderr
     assert not listening(port)
     assert _git("rev-parse", "HEAD", cwd=workdir / "src") == commit, "--workdir is kept"
-    assert (workdir / ".bodywork" / "bodywork_runner.py").is_file()
+    assert (workdir / ".deps" / "serve" / ".bodywork-requirements.json").is_file() or "skipping pip" in stderr
 
 
 @pytest.mark.slow
@@ -148,7 +158,7 @@ def test_run_stage_exits_with_the_stages_code(pushed: tuple[GitDaemon, str], tmp
     # No model in this folder: serve exits 1 at start.
     result = run_bodywork(
         "run-stage", "serve", "--repo", daemon.url("train-and-serve"), "--ref", commit,
-        env=_env(BODYWORK_ARTIFACT_DIR=str(tmp_path / "empty")),
+        "--shared-dir", str(tmp_path / "empty"), env=_env(),
     )  # fmt: skip
     assert result.returncode == 1
     assert "no model at" in result.stderr and "serve/serve.py failed with exit code 1" in result.stderr
@@ -200,7 +210,7 @@ def test_run_stage_of_a_project_in_a_folder_at_an_annotated_tag(tmp_path: Path) 
     artifacts = tmp_path / "artifacts"
     result = run_bodywork(
         "run-stage", "train", "--repo", str(work), "--ref", "v1", "--project-path", "ml/pipeline",
-        env=_env(BODYWORK_ARTIFACT_DIR=str(artifacts)),
+        "--shared-dir", str(artifacts), env=_env(),
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
     assert f"bodywork: --ref v1 is commit {commit}" in result.stderr, "the tag resolves to its commit, not to itself"
@@ -219,31 +229,35 @@ def test_run_stage_of_an_unknown_stage_names_the_stages(pushed: tuple[GitDaemon,
     assert "no stage 'evaluate' in the pipeline 'train-and-serve' (its stages: serve, train)" in result.stderr
 
 
-def test_run_arguments_are_those_of_the_rendered_pods() -> None:
+def test_runner_commands_are_those_of_the_rendered_pods() -> None:
     # Written out from the example's bodywork.yaml, not computed by the code under test.
     requirements = ["--requirement", "scikit-learn==1.9.1", "--requirement", "joblib==1.6.0"]
-    expected = {
-        "train": [
-            "--workspace", "/workspace", "--stage", "train", "--module", "examples/train-and-serve/train/train.py",
-            "--commit", COMMIT, "--timeout", "300", *requirements, "--",
-        ],
-        "serve": [
-            "--workspace", "/workspace", "--stage", "serve", "--module", "examples/train-and-serve/serve/serve.py",
-            "--commit", COMMIT, *requirements, "--",
-        ],
+    own = {
+        name: ["--workspace", "/workspace", "--stage", name, "--module", f"examples/train-and-serve/{name}/{name}.py",
+               "--commit", COMMIT]
+        for name in ("train", "serve")
     }  # fmt: skip
-    base_env = {"HOME": "/tmp", "PYTHONUNBUFFERED": "1", "BODYWORK_LOG_LEVEL": "INFO"}
+    expected_install = {name: [*own[name], *requirements] for name in own}
+    expected_run = {"train": [*own["train"], "--timeout", "300", "--"], "serve": [*own["serve"], "--"]}
+    base_env = {
+        "HOME": "/tmp", "PYTHONUNBUFFERED": "1", "BODYWORK_LOG_LEVEL": "INFO", "BODYWORK_SHARED_DIR": "/bodywork/shared"
+    }  # fmt: skip
     # Only an Ingress adds a path prefix; local runs are reached without one, so they do not set it.
     expected_env = {"train": base_env, "serve": {**base_env, "BODYWORK_ROUTE_PREFIX": "/train-and-serve/serve"}}
     pipeline = load_project(EXAMPLE).pipeline
     workloads = {o["kind"]: o for o in render(EXAMPLE).objects if o["kind"] in ("Job", "Deployment")}
     for kind, name, stage_type in (("Job", "train", BatchStage), ("Deployment", "serve", ServiceStage)):
-        container = workloads[kind]["spec"]["template"]["spec"]["containers"][0]
+        pod = workloads[kind]["spec"]["template"]["spec"]
+        container = pod["containers"][0]
+        install = next(c for c in pod["initContainers"] if c["name"] == "install")
         stage = pipeline.stages[name]
         assert isinstance(stage, stage_type)
-        assert container["args"] == expected[name]
+        assert install["args"] == expected_install[name]
+        assert container["args"] == expected_run[name]
         module = f"examples/train-and-serve/{stage.module}"
-        assert run_arguments(stage, COMMIT, Path("/workspace"), module) == expected[name]
+        local_install, local_run = runner_commands(stage, COMMIT, Path("/workspace"), module)
+        assert local_install[-len(expected_install[name]) - 1 :] == ["install", *expected_install[name]]
+        assert local_run[-len(expected_run[name]) - 1 :] == ["run", *expected_run[name]]
         assert {item["name"]: item.get("value") for item in container["env"]} == expected_env[name]
 
 
@@ -262,9 +276,11 @@ def _example_copy(folder: Path, port: int) -> Path:
 def test_run_trains_serves_health_checked_then_stops_everything(tmp_path: Path) -> None:
     port = free_port()
     project = _example_copy(tmp_path / "project", port)
-    result = run_bodywork("run", str(project), env=_env(PORT=str(port)), timeout=80)
+    shared = tmp_path / "shared"
+    result = run_bodywork("run", str(project), "--shared-dir", str(shared), env=_env(PORT=str(port)), timeout=80)
     assert result.returncode == 0, result.stderr
-    assert (project / "artifacts" / "model.joblib").is_file(), "the project folder is used in place"
+    assert (shared / "model.joblib").is_file(), "train writes the model into the shared folder"
+    assert not (project / "artifacts").exists()
     lines = result.stderr.splitlines()
     order = ["step 1 of 2: train", "step 2 of 2: serve", f"serve is up: listening on port {port}", "stopping serve",
              "serve stopped (exit code 0)", "the pipeline train-and-serve finished"]  # fmt: skip
@@ -288,6 +304,7 @@ def test_run_with_serve_keeps_the_service_until_ctrl_c(tmp_path: Path) -> None:
     assert code == 0, stderr
     assert f"bodywork: serve serves on http://localhost:{port}" in stderr
     assert (workdir / "src").resolve() == project.resolve() and (workdir / "home").is_dir()
+    assert (workdir / "shared" / "model.joblib").is_file(), "the shared folder defaults to shared/ in the workspace"
     assert not listening(port)
 
 

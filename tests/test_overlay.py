@@ -51,11 +51,43 @@ def test_overlay_overrides_image_namespace_secrets_replicas_resources_and_ingres
     assert serve["spec"]["replicas"] == 6
     container = serve["spec"]["template"]["spec"]["containers"][0]
     assert container["image"] == "python:3.13-slim"
-    assert container["resources"] == {"requests": {"cpu": "2000m", "memory": "256M"}, "limits": {"memory": "4000M"}}
+    assert container["resources"] == {
+        "requests": {"cpu": "2000m", "memory": "256M", "ephemeral-storage": "1Gi"},
+        "limits": {"memory": "4000M"},
+    }
     assert container["env"][-1]["valueFrom"]["secretKeyRef"]["name"] == "live-sentry"
     train = objects[("Job", "train-a")]["spec"]["template"]["spec"]["containers"][0]
     assert train["resources"]["requests"]["memory"] == "8000M"
     assert objects[("Ingress", "serve")]["spec"]["rules"][0]["host"] == "ml.example.com"
+
+
+def test_an_overlay_replaces_the_shared_storage_as_a_whole(project: Path) -> None:
+    config = project / "bodywork.yaml"
+    text = config.read_text()
+    assert "  DAG:" in text and "    executable_module_path: train" in text
+    storage = "  shared_storage: {size: 5Gi, storage_class: fast, access_mode: ReadWriteMany}\n"
+    text = text.replace("  DAG:", storage + "  DAG:", 1)
+    module = "    executable_module_path: train"
+    config.write_text(text.replace(module, "    shared_storage: true\n" + module))
+    (project / "bodywork.prod.yaml").write_text("pipeline:\n  shared_storage: {claim_name: models-prod}\n")
+
+    def claims(env: str | None) -> tuple[list[dict[str, Any]], set[str]]:
+        objects = objects_in(render(project, env).files)
+        mounted = {
+            volume["persistentVolumeClaim"]["claimName"]
+            for o in objects
+            if o["kind"] == "Job"
+            for volume in o["spec"]["template"]["spec"]["volumes"]
+            if "persistentVolumeClaim" in volume
+        }
+        return [o for o in objects if o["kind"] == "PersistentVolumeClaim"], mounted
+
+    created, mounted = claims(None)
+    assert [c["spec"] for c in created] == [
+        {"accessModes": ["ReadWriteMany"], "storageClassName": "fast", "resources": {"requests": {"storage": "5Gi"}}}
+    ]
+    assert mounted == {created[0]["metadata"]["name"]} == {"churn-model-shared"}
+    assert claims("prod") == ([], {"models-prod"}), "an existing claim: mounted, never created"
 
 
 def test_flags_win_over_the_overlay(project: Path) -> None:
@@ -82,7 +114,7 @@ def test_invalid_overlay_reports_every_error_with_positions(project: Path) -> No
     file = str(project / "bodywork.dev.yaml")
     assert [str(d).replace(file, "F") for d in caught.value.diagnostics] == [
         "F:2:3: error: pipeline.replicas: unknown field 'replicas' "
-        "(expected one of: docker_image, ingress_class, ingress_host, namespace, secrets_group)",
+        "(expected one of: docker_image, ingress_class, ingress_host, namespace, secrets_group, shared_storage)",
         "F:4:3: error: stages.serv: stage 'serv' is not defined in bodywork.yaml (did you mean 'serve'?)",
         "F:7:5: error: stages.prepare.replicas: "
         "stage 'prepare' is a batch stage; replicas apply to service stages only",

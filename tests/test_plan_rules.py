@@ -16,12 +16,14 @@ from bodywork_render.render.plan import (
     Plan,
     PlannedObject,
     cpu_quantity,
+    install_arguments,
     memory_quantity,
     plan_pipeline,
     run_arguments,
+    runner_config_map_name,
     step_dir,
 )
-from bodywork_render.spec.model import BatchStage, Dag, Pipeline, SecretEnv, ServiceStage, Stage
+from bodywork_render.spec.model import BatchStage, Dag, Pipeline, SecretEnv, ServiceStage, SharedStorage, Stage
 
 COMMIT = "0123456789abcdef0123456789abcdef01234567"
 SOURCE = Source("https://example.invalid/acme/ml.git", COMMIT)
@@ -32,7 +34,12 @@ POD_SECURITY = {
 }
 
 
-def pipeline(stages: list[Stage], steps: tuple[tuple[str, ...], ...], run_on_failure: str | None = None) -> Pipeline:
+def pipeline(
+    stages: list[Stage],
+    steps: tuple[tuple[str, ...], ...],
+    run_on_failure: str | None = None,
+    shared_storage: SharedStorage | None = None,
+) -> Pipeline:
     return Pipeline(
         name="pipe",
         version="1.1",
@@ -43,6 +50,7 @@ def pipeline(stages: list[Stage], steps: tuple[tuple[str, ...], ...], run_on_fai
         dag=Dag(steps),
         stages={s.name: s for s in stages},
         run_on_failure=run_on_failure,
+        shared_storage=shared_storage,
     )
 
 
@@ -57,10 +65,14 @@ def plan(
     source: Source = SOURCE,
     digest: str = "t1",
     run_on_failure: str | None = None,
+    shared_storage: SharedStorage | None = None,
     **options: Any,
 ) -> Plan:
     return plan_pipeline(
-        pipeline(stages or [TRAIN, SERVE, ALERT], steps, run_on_failure), source, RenderOptions(**options), digest
+        pipeline(stages or [TRAIN, SERVE, ALERT], steps, run_on_failure, shared_storage),
+        source,
+        RenderOptions(**options),
+        digest,
     )
 
 
@@ -92,9 +104,13 @@ def test_run_arguments_are_the_runner_contract() -> None:
         requirements=("numpy==2.0", "pandas"),
         max_completion_time_seconds=90,
     )
+    assert install_arguments(stage, COMMIT, "/ws", "proj/train.py") == [
+        "--workspace", "/ws", "--stage", "train", "--module", "proj/train.py", "--commit", COMMIT,
+        "--requirement", "numpy==2.0", "--requirement", "pandas",
+    ]  # fmt: skip
     assert run_arguments(stage, COMMIT, "/ws", "proj/train.py") == [
         "--workspace", "/ws", "--stage", "train", "--module", "proj/train.py", "--commit", COMMIT,
-        "--timeout", "90", "--requirement", "numpy==2.0", "--requirement", "pandas", "--", "--epochs", "3",
+        "--timeout", "90", "--", "--epochs", "3",
     ]  # fmt: skip
 
 
@@ -110,6 +126,7 @@ def test_manifests_are_namespace_account_then_stages_by_step_in_numbered_files()
     assert [(o.kind, o.step, o.file) for o in result.objects] == [
         ("Namespace", 0, "00-namespace.yaml"),
         ("ServiceAccount", 0, "00-serviceaccount.yaml"),
+        ("ConfigMap", 0, "00-runner-configmap.yaml"),
         ("Job", 1, "01-train-job.yaml"),
         ("Deployment", 2, "02-serve-deployment.yaml"),
         ("Service", 2, "02-serve-service.yaml"),
@@ -118,6 +135,7 @@ def test_manifests_are_namespace_account_then_stages_by_step_in_numbered_files()
     assert [o.template for o in result.objects] == [
         "namespace.yaml.j2",
         "serviceaccount.yaml.j2",
+        "configmap-runner.yaml.j2",
         "job.yaml.j2",
         "deployment.yaml.j2",
         "service.yaml.j2",
@@ -169,7 +187,9 @@ def test_a_job_carries_its_wave_budget_retries_and_source_commit() -> None:
     assert values["namespace"] == "pipe-ns"
     assert values["annotations"] == {WAVE: "1"}
     assert values["retries"] == 2
-    assert values["active_deadline_seconds"] == 600
+    # Three tries of at most 600 s each, each with 600 s to schedule, pull, fetch and install.
+    assert values["active_deadline_seconds"] == 3 * (600 + 600)
+    assert values["permanent_exit_code"] == 78
     assert values["pod_annotations"] == {"bodywork-render/source-commit": COMMIT}
     assert values["labels"] == {
         "app.kubernetes.io/name": "train",
@@ -195,7 +215,7 @@ def test_the_job_name_changes_with_the_job_template_the_commit_and_the_stage_spe
 def test_a_pod_runs_the_fetch_then_the_stage_with_the_pipeline_identity() -> None:
     pod = only(plan(), "Job").values["pod"]
     assert pod["service_account"] == "pipe"
-    assert pod["runner_image"] == "ghcr.io/bodywork-render/runner:0.1.0"
+    assert pod["runner_image"] == "python:3.12-bookworm"
     assert pod["image"] == "python:3.12-slim"
     assert pod["log_level"] == "DEBUG"
     assert pod["fetch_args"] == [
@@ -205,6 +225,13 @@ def test_a_pod_runs_the_fetch_then_the_stage_with_the_pipeline_identity() -> Non
         "--workspace", "/workspace", "--stage", "train", "--module", "train.py", "--commit", COMMIT,
         "--timeout", "600", "--",
     ]  # fmt: skip
+    assert pod["install_args"] == [
+        "--workspace", "/workspace", "--stage", "train", "--module", "train.py", "--commit", COMMIT,
+    ]  # fmt: skip
+    assert pod["runner_command"] == ["python3", "/opt/bodywork/bodywork_runner.py"]
+    assert pod["runner_config_map"] == runner_config_map_name("pipe")
+    assert {"name": "runner", "mountPath": "/opt/bodywork", "readOnly": True} in pod["mounts"]
+    assert pod["shared_claim"] is None and pod["shared_mount"] is None
     assert pod["port"] is None and pod["route_prefix"] is None and pod["git_secret"] is None
     assert pod["secret_env"] == []
 
@@ -220,9 +247,21 @@ def test_pod_options_pass_through() -> None:
     assert pod["git_secret"] == "deploy-key"
 
 
-def test_resources_default_the_memory_limit_to_the_request_and_set_cpu_limits_only_when_given() -> None:
+def test_resources_default_the_memory_limit_to_twice_the_request_and_set_cpu_limits_only_when_given() -> None:
     pod = only(plan(), "Job").values["pod"]
-    assert pod["resources"] == {"requests": {"cpu": "250m", "memory": "256M"}, "limits": {"memory": "256M"}}
+    workspace = {"ephemeral-storage": "1Gi"}
+    # 2 x 256 = 512, which is also the least default limit.
+    assert pod["resources"] == {
+        "requests": {"cpu": "250m", "memory": "256M", **workspace},
+        "limits": {"memory": "512M"},
+    }
+    assert pod["install_resources"] == {"requests": pod["resources"]["requests"], "limits": {"memory": "2000M"}}
+    small = BatchStage(name="train", source_name="train", module="train.py", memory_request_mb=100)
+    assert only(plan([small, SERVE]), "Job").values["pod"]["resources"]["limits"] == {"memory": "512M"}
+    large = BatchStage(name="train", source_name="train", module="train.py", memory_request_mb=1500)
+    large_pod = only(plan([large, SERVE]), "Job").values["pod"]
+    assert large_pod["resources"]["limits"] == {"memory": "3000M"}
+    assert large_pod["install_resources"]["limits"] == {"memory": "3000M"}, "pip gets at least the stage's limit"
     sized = BatchStage(
         name="train",
         source_name="train",
@@ -234,9 +273,94 @@ def test_resources_default_the_memory_limit_to_the_request_and_set_cpu_limits_on
     )
     pod = only(plan([sized, SERVE]), "Job").values["pod"]
     assert pod["resources"] == {
-        "requests": {"cpu": "500m", "memory": "300M"},
+        "requests": {"cpu": "500m", "memory": "300M", **workspace},
         "limits": {"memory": "900M", "cpu": "2000m"},
     }
+
+
+def test_a_job_without_a_completion_budget_has_no_deadline() -> None:
+    assert only(plan([ALERT, SERVE], (("alert",), ("serve",))), "Job").values["active_deadline_seconds"] == 0
+
+
+def test_the_runner_config_map_holds_the_shipped_runner_in_wave_zero_named_by_its_content() -> None:
+    from bodywork_render.package_data import resource_dir
+
+    config_map = only(plan(), "ConfigMap")
+    runner = resource_dir("runner")
+    assert config_map.values["files"] == {
+        "bodywork_runner.py": (runner / "bodywork_runner.py").read_text(),
+        "known_hosts": (runner / "known_hosts").read_text(),
+    }
+    assert config_map.name == config_map.values["name"] == runner_config_map_name("pipe")
+    assert re.fullmatch(r"pipe-runner-[0-9a-f]{8}", config_map.name)
+    assert config_map.values["annotations"] == {WAVE: "0"}
+
+
+def test_the_runner_config_map_name_changes_with_the_runner(monkeypatch: pytest.MonkeyPatch) -> None:
+    from bodywork_render.render import plan as plan_module
+
+    name = runner_config_map_name("pipe")
+    job = only(plan(), "Job").name
+    monkeypatch.setattr(plan_module, "runner_files", lambda: {"bodywork_runner.py": "changed", "known_hosts": ""})
+    assert runner_config_map_name("pipe") != name
+    assert only(plan(), "Job").name != job, "a Job pinned to the old runner is a new Job"
+
+
+EVAL = BatchStage(name="eval", source_name="eval", module="eval.py", shared_storage=True)
+SHARED_SERVE = ServiceStage(name="serve", source_name="serve", module="serve.py", shared_storage=True)
+
+
+def test_shared_storage_is_mounted_only_by_the_stages_that_declare_it() -> None:
+    result = plan(
+        [TRAIN, EVAL, SHARED_SERVE], (("train",), ("eval",), ("serve",)), shared_storage=SharedStorage(size="3Gi")
+    )
+    pods = {o.name.split("-")[0]: o.values["pod"] for o in result.objects if "pod" in o.values}
+    assert {name: pod["shared_claim"] for name, pod in pods.items()} == {
+        "train": None,
+        "eval": "pipe-shared",
+        "serve": "pipe-shared",
+    }
+    assert {name: pod["shared_mount"] for name, pod in pods.items()} == {
+        "train": None,
+        "eval": "/bodywork/shared",
+        "serve": "/bodywork/shared",
+    }
+
+
+def test_a_created_claim_comes_in_the_step_of_its_first_user_and_is_never_pruned() -> None:
+    storage = SharedStorage(size="3Gi", storage_class="efs", access_mode="ReadWriteMany")
+    result = plan([TRAIN, EVAL, SHARED_SERVE], (("train",), ("eval",), ("serve",)), shared_storage=storage)
+    assert [(o.kind, o.step) for o in result.objects if o.step >= 1] == [
+        ("Job", 1),
+        ("PersistentVolumeClaim", 2),
+        ("Job", 2),
+        ("Deployment", 3),
+        ("Service", 3),
+    ]
+    claim = only(result, "PersistentVolumeClaim")
+    assert claim.file == "02-shared-pvc.yaml"
+    assert {k: claim.values[k] for k in ("name", "size", "storage_class", "access_mode")} == {
+        "name": "pipe-shared",
+        "size": "3Gi",
+        "storage_class": "efs",
+        "access_mode": "ReadWriteMany",
+    }
+    assert claim.values["annotations"] == {
+        WAVE: "2",
+        "argocd.argoproj.io/sync-options": "Prune=false,Delete=false",
+        "kustomize.toolkit.fluxcd.io/prune": "disabled",
+    }
+
+
+def test_an_existing_claim_is_mounted_and_never_created() -> None:
+    result = plan([EVAL, SERVE], (("eval",), ("serve",)), shared_storage=SharedStorage(claim_name="models"))
+    assert not [o for o in result.objects if o.kind == "PersistentVolumeClaim"]
+    assert only(result, "Job").values["pod"]["shared_claim"] == "models"
+
+
+def test_no_claim_when_no_stage_declares_the_shared_storage() -> None:
+    result = plan(shared_storage=SharedStorage())
+    assert not [o for o in result.objects if o.kind == "PersistentVolumeClaim"]
 
 
 def test_secrets_become_environment_from_group_prefixed_secret_names() -> None:
@@ -344,7 +468,7 @@ def test_run_on_failure_is_left_out_with_a_warning_outside_argocd(engine: str, a
 
 def test_run_on_failure_of_a_service_stage_is_left_out_with_a_warning() -> None:
     result = plan([TRAIN, SERVE], (("train",),), run_on_failure="serve")
-    assert [o.kind for o in result.objects] == ["Namespace", "ServiceAccount", "Job"]
+    assert [o.kind for o in result.objects] == ["Namespace", "ServiceAccount", "ConfigMap", "Job"]
     assert len(result.warnings) == 1 and result.warnings[0].startswith("run_on_failure stage 'serve' is left out")
 
 
@@ -353,6 +477,7 @@ def test_kustomize_puts_each_step_in_its_folder_with_a_kustomization_and_a_root_
     assert [(o.kind, o.name, o.step, o.file) for o in result.objects] == [
         ("Namespace", "pipe-ns", 0, "steps/00/namespace.yaml"),
         ("ServiceAccount", "pipe", 0, "steps/00/serviceaccount.yaml"),
+        ("ConfigMap", runner_config_map_name("pipe"), 0, "steps/00/runner-configmap.yaml"),
         ("Job", only(result, "Job").name, 1, "steps/01/train-job.yaml"),
         ("Deployment", "serve", 2, "steps/02/serve-deployment.yaml"),
         ("Service", "serve", 2, "steps/02/serve-service.yaml"),
@@ -365,7 +490,7 @@ def test_kustomize_puts_each_step_in_its_folder_with_a_kustomization_and_a_root_
     assert {o.template for o in kustomizations} == {"kustomization.yaml.j2"}
     assert [o.values for o in kustomizations] == [
         {"resources": ["steps/00", "steps/01", "steps/02"]},
-        {"resources": ["namespace.yaml", "serviceaccount.yaml"]},
+        {"resources": ["namespace.yaml", "serviceaccount.yaml", "runner-configmap.yaml"]},
         {"resources": ["train-job.yaml"]},
         {"resources": ["serve-deployment.yaml", "serve-service.yaml"]},
     ]

@@ -14,6 +14,7 @@ import pytest
 import yaml
 
 from bodywork_render.render.manifests import Rendered
+from bodywork_render.render.plan import runner_config_map_name
 from bodywork_render.render.write import read_tree
 from bodywork_render.verify.kubernetes import schema_problems
 from bodywork_render.verify.podsecurity import hardening_violations, restricted_violations
@@ -69,7 +70,9 @@ def assert_restricted(obj: dict[str, Any]) -> None:
         assert pod["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}
         assert pod["automountServiceAccountToken"] is False
         assert not {"hostNetwork", "hostPID", "hostIPC"} & pod.keys()
-        assert all(set(v) <= {"name", "emptyDir", "secret"} for v in pod["volumes"])
+        assert all(
+            set(v) <= {"name", "emptyDir", "secret", "configMap", "persistentVolumeClaim"} for v in pod["volumes"]
+        )
         for container in pod["initContainers"] + pod["containers"]:
             context = container["securityContext"]
             assert context["allowPrivilegeEscalation"] is False
@@ -120,6 +123,7 @@ def test_parallel_project_objects(tmp_path: Path) -> None:
     assert waves == {
         ("Namespace", "ml-prod"): "-1",
         ("ServiceAccount", "churn-model"): "0",
+        ("ConfigMap", runner_config_map_name("churn-model")): "0",
         ("Job", jobs["prepare"]): "1",
         ("Job", jobs["train-a"]): "2",
         ("Job", jobs["train-b"]): "2",
@@ -147,12 +151,25 @@ def test_parallel_project_objects(tmp_path: Path) -> None:
             "valueFrom": {"secretKeyRef": {"name": "prod-aws-credentials", "key": "AWS_SECRET_ACCESS_KEY"}},
         },
     ]
-    assert stage["resources"] == {"requests": {"cpu": "1000m", "memory": "1000M"}, "limits": {"memory": "1000M"}}
+    # No memory_limit_mb: twice the request (at least 512 MB) for the imports and peaks the request does not cover.
+    assert stage["resources"] == {
+        "requests": {"cpu": "1000m", "memory": "1000M", "ephemeral-storage": "1Gi"},
+        "limits": {"memory": "2000M"},
+    }
+    assert prepare["spec"]["podFailurePolicy"]["rules"] == [
+        {"action": "FailJob", "onExitCodes": {"operator": "In", "values": [78]}},
+        {"action": "Ignore", "onPodConditions": [{"type": "DisruptionTarget", "status": "True"}]},
+    ]
     train_a = objects[("Job", jobs["train-a"])]["spec"]
-    assert train_a["activeDeadlineSeconds"] == 3600
+    # Two tries (retries: 1) of 3600 s each, plus 600 s per try to schedule, pull, fetch and install.
+    assert train_a["activeDeadlineSeconds"] == 2 * (3600 + 600)
     assert train_a["template"]["spec"]["containers"][0]["resources"]["limits"] == {"memory": "3000M", "cpu": "4000m"}
-    fetch = train_a["template"]["spec"]["initContainers"][0]
+    fetch, install = train_a["template"]["spec"]["initContainers"]
     assert fetch["args"] == ["--repo", REPO_URL, "--commit", COMMIT, "--workspace", "/workspace"]
+    assert fetch["image"] == "python:3.12-bookworm"
+    assert install["image"] == "bodyworkml/bodywork-core:3.0"
+    assert install["args"][-2:] == ["--requirement", "scikit-learn==1.5.2"]
+    assert install["resources"]["limits"] == {"memory": "3000M"}, "the stage's own limit, when above pip's 2000M"
 
     serve = objects[("Deployment", "serve")]["spec"]
     assert serve["replicas"] == 3
@@ -290,12 +307,12 @@ def test_user_strings_cannot_inject_and_read_back_unchanged_in_yaml_1_1(tmp_path
     )
     rendered = render(project)
     objects = objects_in(rendered.files)
-    assert sorted(o["kind"] for o in objects) == ["Job", "Namespace", "ServiceAccount"]
+    assert sorted(o["kind"] for o in objects) == ["ConfigMap", "Job", "Namespace", "ServiceAccount"]
     job = next(o for o in objects if o["kind"] == "Job")
     args_out = job["spec"]["template"]["spec"]["containers"][0]["args"]
     assert args_out[args_out.index("--") + 1 :] == HOSTILE
-    assert "a==1 ; python_version < '4'" in args_out
-    assert "49" not in rendered.files["01-s-job.yaml"]
+    assert "a==1 ; python_version < '4'" in job["spec"]["template"]["spec"]["initContainers"][1]["args"]
+    assert "49" not in rendered.files["01-s-job.yaml"].replace(job["metadata"]["name"], ""), "{{ 7*7 }} stays text"
 
 
 def test_stale_files_are_removed_and_foreign_folders_refused(tmp_path: Path) -> None:
@@ -306,6 +323,7 @@ def test_stale_files_are_removed_and_foreign_folders_refused(tmp_path: Path) -> 
     assert bodywork("render", str(FAILURE_HOOK), *common).returncode == 0
     assert sorted(read_tree(out)) == [
         "00-namespace.yaml",
+        "00-runner-configmap.yaml",
         "00-serviceaccount.yaml",
         "01-score-job.yaml",
         "02-alert-on-failure-job.yaml",
