@@ -54,9 +54,9 @@ class RenderOptions(NamedTuple):
         str | None,
         Flag("--namespace", "Namespace of every object (default: pipeline.namespace or the pipeline name)."),
     ] = None
-    runner_image: Annotated[str, Flag("--runner-image", "Image of the init container that fetches the code.")] = (
-        DEFAULT_RUNNER_IMAGE
-    )
+    runner_image: Annotated[
+        str, Flag("--runner-image", "Image of the init container that fetches the code (needs python3, git, ssh).")
+    ] = DEFAULT_RUNNER_IMAGE
     namespace_object: Annotated[
         bool, Flag("--namespace-object/--no-namespace-object", "Render the Namespace object.")
     ] = True
