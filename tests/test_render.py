@@ -546,3 +546,34 @@ def test_the_service_sends_traffic_to_the_stage_port(tmp_path: Path) -> None:
     (service,) = of_kind(rendered.objects, "Service")
     assert service["spec"]["ports"][0]["port"] == 8123
     assert target_port(service, rendered.objects) == 8123
+
+
+def test_the_example_pods_budget_memory_time_and_storage_as_the_readme_says() -> None:
+    objects = {o["kind"]: o for o in objects_in(render(EXAMPLE).files)}
+    job, deployment = objects["Job"], objects["Deployment"]
+    # train: 300 s per try, retries 1 -> two tries, each with 600 s for scheduling, pulls, fetch and install.
+    assert job["spec"]["activeDeadlineSeconds"] == 2 * (300 + 600)
+    pods = {"train": job["spec"]["template"]["spec"], "serve": deployment["spec"]["template"]["spec"]}
+    requests = {"train": ("500m", "500M"), "serve": ("250m", "300M")}
+    limits = {"train": "1000M", "serve": "600M"}  # twice the request (both above the 512 MB floor)
+    for name, pod in pods.items():
+        assert [c["name"] for c in pod["initContainers"]] == ["fetch", "install"], "pip runs before the stage starts"
+        install, stage = pod["initContainers"][1], pod["containers"][0]
+        assert install["command"][-1] == "install" and stage["command"][-1] == "run"
+        assert "--requirement" in install["args"] and "--requirement" not in stage["args"]
+        cpu, memory = requests[name]
+        assert stage["resources"] == {
+            "requests": {"cpu": cpu, "memory": memory, "ephemeral-storage": "1Gi"},
+            "limits": {"memory": limits[name]},
+        }
+        assert install["resources"]["limits"] == {"memory": "2000M"}
+        assert {"name": "BODYWORK_SHARED_DIR", "value": "/bodywork/shared"} in stage["env"]
+        claims = [v["persistentVolumeClaim"]["claimName"] for v in pod["volumes"] if "persistentVolumeClaim" in v]
+        assert claims == ["train-and-serve-shared"]
+    # The module's own limit: the runner's --timeout, after the install.
+    train_args = pods["train"]["containers"][0]["args"]
+    assert train_args[train_args.index("--timeout") + 1] == "300"
+    startup = deployment["spec"]["template"]["spec"]["containers"][0]["startupProbe"]
+    assert startup["periodSeconds"] * startup["failureThreshold"] == 120, "max_startup_time_seconds times serve alone"
+    claim = objects["PersistentVolumeClaim"]
+    assert claim["spec"] == {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "1Gi"}}}
