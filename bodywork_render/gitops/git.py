@@ -77,8 +77,16 @@ def clean_environment(environ: Mapping[str, str]) -> dict[str, str]:
 
 
 def _git(args: Iterable[str], cwd: Path, env: Mapping[str, str]) -> subprocess.CompletedProcess[str]:
-    """git ``args`` in ``cwd`` with exactly ``env``; GitError when git is not on PATH or does not answer in time."""
-    args = list(args)
+    """git ``args`` in ``cwd`` with exactly ``env``, its output as text; GitError when git is not on PATH or does not
+    answer in time."""
+    done = _git_bytes(list(args), cwd, env)
+    return subprocess.CompletedProcess(
+        done.args, done.returncode, done.stdout.decode(errors="replace"), done.stderr.decode(errors="replace")
+    )
+
+
+def _git_bytes(args: list[str], cwd: Path, env: Mapping[str, str] | None = None) -> subprocess.CompletedProcess[bytes]:
+    """git ``args`` in ``cwd`` with exactly ``env`` (default: this process's, cleaned), its output as bytes."""
     executable = shutil.which("git")
     if executable is None:
         raise GitError(GIT_MISSING)
@@ -86,11 +94,9 @@ def _git(args: Iterable[str], cwd: Path, env: Mapping[str, str]) -> subprocess.C
         return subprocess.run(
             [executable, *args],
             cwd=cwd,
-            env=env,
+            env=clean_environment(os.environ) if env is None else env,
             stdin=subprocess.DEVNULL,
             capture_output=True,
-            text=True,
-            errors="replace",
             timeout=GIT_TIMEOUT_SECONDS,
             check=False,
         )
@@ -134,6 +140,53 @@ def checkout(folder: Path, ref: str = "HEAD") -> Checkout | None:
     if not lines or found.returncode not in (0, 1):  # 128: not in a work tree
         return None
     return Checkout(Path(lines[0]), lines[1] if found.returncode == 0 and len(lines) > 1 else None)
+
+
+class CommitFiles:
+    """The files of one commit of a work tree, read from git's objects, never from the work tree.
+
+    Paths are given as paths on disk inside the work tree (``root``), as the project loader knows them.
+    """
+
+    def __init__(self, root: Path, commit: str) -> None:
+        self.root = root
+        self.commit = commit
+
+    def _relative(self, path: Path) -> str | None:
+        try:
+            return path.absolute().relative_to(self.root).as_posix()
+        except ValueError:
+            return None
+
+    def read(self, path: Path) -> bytes | None:
+        """The content of ``path`` at the commit; None when the commit has no such file."""
+        relative = self._relative(path)
+        if relative is None:
+            return None
+        done = _git_bytes(["cat-file", "blob", f"{self.commit}:{relative}"], self.root)
+        return done.stdout if done.returncode == 0 else None
+
+    def files_under(self, folder: Path) -> set[str]:
+        """The paths (relative to ``folder``) of every file under ``folder`` at the commit."""
+        relative = self._relative(folder)
+        if relative is None:
+            return set()
+        prefix = "" if relative == "." else relative + "/"
+        done = _git_bytes(
+            ["ls-tree", "-r", "-z", "--name-only", "--full-tree", self.commit, "--", prefix or "."], self.root
+        )
+        names = done.stdout.decode("utf-8", "surrogateescape").split("\0")
+        return {name[len(prefix) :] for name in names if name.startswith(prefix) and name}
+
+    def differences(self, folder: Path) -> list[str]:
+        """The files under ``folder`` whose work tree content differs from the commit's, untracked ones included
+        (paths relative to ``folder``), sorted."""
+        relative = self._relative(folder) or "."
+        env = clean_environment(os.environ)
+        changed = _git(["diff", "--name-only", "-z", "--relative=" + relative, self.commit, "--", "."], folder, env)
+        untracked = _git(["ls-files", "-z", "--others", "--exclude-standard", "--", "."], folder, env)
+        names = changed.stdout.split("\0") + untracked.stdout.split("\0")
+        return sorted({name for name in names if name})
 
 
 def origin_url(root: Path) -> str | None:
