@@ -8,6 +8,7 @@ Golden files of one chart live in tests/golden/helm/; after a deliberate change 
 from __future__ import annotations
 
 import copy
+import dataclasses
 import re
 import shutil
 import subprocess
@@ -20,12 +21,16 @@ import helm_python
 import pytest
 import yaml
 
+from bodywork_render import package_data
 from bodywork_render.diagnostics import BodyworkError
 from bodywork_render.gitops.source import Source
+from bodywork_render.render import chart as chart_module
+from bodywork_render.render import plan
 from bodywork_render.render.chart import (
     DEFAULT_CHART_VERSION,
     POST_HOOK,
     PRE_HOOK,
+    RUNNER_FOLDER,
     archive_bytes,
     chart_files,
     code_span,
@@ -36,14 +41,32 @@ from bodywork_render.render.chart import (
 from bodywork_render.render.images import split_image
 from bodywork_render.render.manifests import Rendered, render_project
 from bodywork_render.render.options import RenderOptions
+from bodywork_render.render.plan import (
+    EXIT_PERMANENT,
+    RUNNER_MOUNT,
+    SHARED_MOUNT,
+    WORKSPACE_STORAGE_REQUEST,
+    job_deadline_seconds,
+)
 from bodywork_render.render.write import read_tree, write_tree
-from bodywork_render.spec.model import build_pipeline
+from bodywork_render.spec.model import BatchStage, build_pipeline
+from bodywork_render.spec.project import load_project
 from bodywork_render.verify.kubernetes import DEFAULT_K8S_VERSION, schema_problems
 from bodywork_render.verify.podsecurity import hardening_violations, restricted_violations
 from tests import helmsdk
 from tests.corpus import corpus_params
 from tests.goldenfiles import Golden
-from tests.renderkit import COMMIT, EXAMPLE, PROJECTS, REPO_URL, of_kind, render, service_project, target_port
+from tests.renderkit import (
+    COMMIT,
+    EXAMPLE,
+    PROJECTS,
+    REPO_URL,
+    ROOT,
+    of_kind,
+    render,
+    service_project,
+    target_port,
+)
 
 GOLDEN = Path(__file__).parent / "golden" / "helm"
 PARALLEL = PROJECTS / "parallel-secrets-ingress"
@@ -84,20 +107,29 @@ def helm_objects(
 
 def comparable(obj: dict[str, Any], from_helm: bool = False) -> dict[str, Any]:
     """An object without the labels that say who manages it (Helm's own, or bodywork-render); ``from_helm``: an object
-    of `helm template`, whose hook annotations are checked against its sync wave and then taken off, so that what
-    remains compares with --format manifests, annotations included.
+    of `helm template`, whose Helm annotations are checked and then taken off, so that what remains compares with
+    --format manifests, annotations included.
 
     The mapping: a Job is a Helm hook weighted by its sync wave (its DAG step), deleted before it is created again;
-    the ServiceAccount is one too when a Job runs before the services; nothing else is a hook.
+    the ServiceAccount and the runner ConfigMap are hooks of weight 0 (their wave) when a Job runs before the
+    services; the shared claim is always a hook of weight 0, below its first user's (Helm runs hooks of one weight in
+    name order), and kept on uninstall; nothing else is a hook.
     """
     obj = copy.deepcopy(obj)
     annotations = obj["metadata"].get("annotations", {})
+    name = obj["metadata"]["name"]
+    claim = obj["kind"] == "PersistentVolumeClaim"
+    if from_helm and claim:
+        assert annotations.pop("helm.sh/resource-policy", None) == "keep", f"{name} is not kept on uninstall"
+        assert annotations.get("helm.sh/hook") == PRE_HOOK, f"{name} is not a {PRE_HOOK} hook"
     if from_helm and (obj["kind"] == "Job" or "helm.sh/hook" in annotations):
-        assert obj["kind"] in ("Job", "ServiceAccount"), f"{obj['kind']} must not be a Helm hook"
+        assert obj["kind"] in ("Job", "ServiceAccount", "ConfigMap", "PersistentVolumeClaim"), (
+            f"{obj['kind']} must not be a Helm hook"
+        )
         hook, weight, policy = (annotations.pop(f"helm.sh/{key}", None) for key in HOOK_ANNOTATIONS)
-        name = obj["metadata"]["name"]
         assert hook in (PRE_HOOK, POST_HOOK), f"{name}: helm.sh/hook {hook!r}"
-        assert weight == annotations.get("argocd.argoproj.io/sync-wave"), f"{name}: hook weight {weight!r}"
+        wave = annotations.get("argocd.argoproj.io/sync-wave")
+        assert weight == ("0" if claim else wave), f"{name}: hook weight {weight!r}"
         assert policy == "before-hook-creation", f"{name}: hook delete policy {policy!r}"
     pod = obj.get("spec", {}).get("template", {}).get("metadata", {})
     for found in (obj["metadata"].get("labels"), pod.get("labels")):
@@ -300,6 +332,8 @@ def test_helm_order(dag: str, services: set[str], hooks: dict[str, str], warned:
     for warning, expected in zip(warnings, warned, strict=False):
         assert expected in warning
     folder, rendered = chart(file, tmp_path)
+    (config_map,) = of_kind(helm_objects(folder), "ConfigMap")
+    assert ("helm.sh/hook" in config_map["metadata"]["annotations"]) == (PRE_HOOK in hooks.values())
     readme = (folder / "README.md").read_text()
     assert [w.removeprefix("warning: ") for w in rendered.warnings] == warnings
     assert all(f"- {w}" in readme for w in warnings)
@@ -345,7 +379,9 @@ def test_overrides_change_the_objects(tmp_path: Path) -> None:
     deployment = objects[("Deployment", "serve")]
     pod = deployment["spec"]["template"]["spec"]
     assert deployment["spec"]["replicas"] == 5
-    assert pod["containers"][0]["resources"] == resources
+    # Helm merges maps: the default ephemeral-storage request stays.
+    merged = {**resources, "requests": {**resources["requests"], "ephemeral-storage": WORKSPACE_STORAGE_REQUEST}}
+    assert pod["containers"][0]["resources"] == merged
     assert pod["containers"][0]["env"][-1] == {"name": "WORKERS", "value": "4"}
     assert pod["nodeSelector"] == {"pool": "cpu"}
     assert {
@@ -363,7 +399,9 @@ def test_overrides_change_the_objects(tmp_path: Path) -> None:
 def test_disabling_a_stage_leaves_its_objects_out(stage: str, gone: set[str], tmp_path: Path) -> None:
     folder, _ = chart(EXAMPLE, tmp_path)
     kinds = {o["kind"] for o in helm_objects(folder, {"stages": {stage: {"enabled": False}}})}
-    assert kinds == {"ServiceAccount", "Job", "Deployment", "Service", "Ingress"} - gone
+    # The other stage still mounts the shared storage.
+    kinds_of_both = {"ServiceAccount", "ConfigMap", "PersistentVolumeClaim", "Job", "Deployment", "Service", "Ingress"}
+    assert kinds == kinds_of_both - gone
     assert helmsdk.lint(folder, {"stages": {stage: {"enabled": False}}}) == []
 
 
@@ -388,6 +426,12 @@ def test_ingress_can_be_enabled_per_stage(tmp_path: Path) -> None:
         ({"replicas": 3}, "additional properties 'replicas' not allowed"),
         ({"image": {"pullPolicy": "Sometimes"}}, "/image/pullPolicy'"),
         ({"source": {"commit": "main"}}, "/source/commit'"),
+        ({"sharedStorage": {"accessMode": "ReadOnlyMany"}}, "/sharedStorage/accessMode'"),
+        ({"sharedStorage": {"size": "lots"}}, "/sharedStorage/size'"),
+        ({"sharedStorage": {"existingClaim": "Models"}}, "/sharedStorage/existingClaim'"),
+        ({"sharedStorage": {"storageClass": "fast_ssd"}}, "/sharedStorage/storageClass'"),
+        ({"stages": {"train": {"sharedStorage": "yes"}}}, "/stages/train/sharedStorage': got string, want boolean"),
+        ({"stages": {"train": {"installResources": {"limits": []}}}}, "/stages/train/installResources/limits'"),
     ],
 )
 def test_invalid_values_are_rejected_by_the_schema(values: dict[str, Any], message: str, tmp_path: Path) -> None:
@@ -414,7 +458,7 @@ def test_values_yaml_documents_every_value_in_the_readme(tmp_path: Path) -> None
         if (
             isinstance(values, dict)
             and values
-            and not prefix.endswith(("resources.", "SecurityContext.", "securityContext."))
+            and not prefix.endswith(("resources.", "Resources.", "SecurityContext.", "securityContext."))
         ):
             return [leaf for key, value in values.items() for leaf in leaves(value, f"{prefix}{key}.")]
         return [prefix.rstrip(".")]
@@ -426,7 +470,7 @@ def test_values_yaml_documents_every_value_in_the_readme(tmp_path: Path) -> None
 def test_user_strings_stay_literal(injection_project: Path, tmp_path: Path) -> None:
     folder, rendered = chart(injection_project, tmp_path, ingress_host="ml.example.com")
     objects = helm_objects(folder)
-    assert [o["kind"] for o in objects] == ["Deployment", "Ingress", "Job", "Service", "ServiceAccount"]
+    assert [o["kind"] for o in objects] == ["ConfigMap", "Deployment", "Ingress", "Job", "Service", "ServiceAccount"]
     for obj in objects:
         if obj["kind"] in ("Job", "Deployment"):
             assert obj["spec"]["template"]["spec"]["containers"][0]["args"][-len(INJECTIONS) :] == INJECTIONS
@@ -440,6 +484,8 @@ def test_user_strings_stay_literal(injection_project: Path, tmp_path: Path) -> N
 def test_no_jinja_leftover(project: Path, tmp_path: Path) -> None:
     _, rendered = chart(project, tmp_path)
     for path, text in rendered.files.items():
+        if path.startswith(f"{RUNNER_FOLDER}/"):  # the runner's own files, not templates
+            continue
         for marker in ("[[", "]]", "[%", "%]", "[#", "#]"):
             assert marker not in text, (path, marker)
 
@@ -568,7 +614,7 @@ def test_cli_writes_checks_and_diffs_the_chart(tmp_path: Path) -> None:
     out = tmp_path / "out"
     flags = ["--format", "helm", "--out", str(out), "--repo-url", REPO_URL, "--ref", COMMIT]
     written = run_cli("render", str(PARALLEL), *flags, "--ingress-host", "ml.example.com")
-    assert (written.returncode, written.stderr) == (0, f"rendered 9 objects into {out}\n")
+    assert (written.returncode, written.stderr) == (0, f"rendered 10 objects into {out}\n")
     assert helmsdk.lint(out) == []
     assert run_cli("render", str(PARALLEL), *flags, "--ingress-host", "ml.example.com", "--check").returncode == 0
     changed = run_cli("render", str(PARALLEL), *flags, "--ingress-host", "other.example.com", "--check")
@@ -669,3 +715,177 @@ def test_the_chart_service_sends_traffic_to_the_stage_port_and_the_startup_budge
     (deployment,) = of_kind(objects, "Deployment")
     probe = deployment["spec"]["template"]["spec"]["containers"][0]["startupProbe"]
     assert (probe["periodSeconds"], probe["failureThreshold"]) == (5, 3)  # 12 s: 3 probes of 5 s, not 2
+
+
+# --- the pods' contract: runner ConfigMap, images, install, deadlines, shared storage --------------------------------
+
+
+def pod_specs(objects: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """The pod spec of every Job and Deployment, by stage."""
+    return {
+        o["metadata"]["labels"]["bodywork-render/stage"]: o["spec"]["template"]["spec"]
+        for o in objects
+        if o["kind"] in ("Job", "Deployment")
+    }
+
+
+def containers(pod: dict[str, Any]) -> list[dict[str, Any]]:
+    return [*pod.get("initContainers", []), *pod["containers"]]
+
+
+@pytest.mark.parametrize("project", [EXAMPLE, PARALLEL, FAILURE_HOOK], ids=lambda p: p.name)
+def test_the_runner_configmap_holds_the_runner_and_every_container_runs_it(project: Path, tmp_path: Path) -> None:
+    folder, _ = chart(project, tmp_path)
+    objects = helm_objects(folder)
+    (config_map,) = of_kind(objects, "ConfigMap")
+    runner = ROOT / "runner"
+    assert config_map["data"] == {
+        f.name: f.read_text() for f in (runner / "bodywork_runner.py", runner / "known_hosts")
+    }
+    assert config_map["immutable"] is True
+    for stage, pod in pod_specs(objects).items():
+        (volume,) = [v for v in pod["volumes"] if v["name"] == "runner"]
+        assert volume["configMap"] == {"name": config_map["metadata"]["name"], "defaultMode": 0o444}, stage
+        for container in containers(pod):
+            assert container["command"][:2] == ["python3", f"{RUNNER_MOUNT}/bodywork_runner.py"], stage
+            assert {"name": "runner", "mountPath": RUNNER_MOUNT, "readOnly": True} in container["volumeMounts"]
+
+
+def test_a_new_runner_is_a_new_configmap(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    _, before = chart(EXAMPLE, tmp_path / "before")
+    (old,) = of_kind(list(before.objects), "ConfigMap")
+    changed = {name: text + "# changed\n" for name, text in package_data.runner_files().items()}
+    monkeypatch.setattr(package_data, "runner_files", lambda: changed)
+    for module in (plan, chart_module):
+        monkeypatch.setattr(module, "runner_files", lambda: changed)
+    folder, after = chart(EXAMPLE, tmp_path / "after")
+    objects = helm_objects(folder)
+    (new,) = of_kind(objects, "ConfigMap")
+    assert new["metadata"]["name"] != old["metadata"]["name"]
+    assert new["data"] == changed
+    assert {v["configMap"]["name"] for p in pod_specs(objects).values() for v in p["volumes"] if "configMap" in v} == {
+        new["metadata"]["name"]
+    }
+    assert by_identity(objects, from_helm=True) == by_identity(list(after.objects))
+
+
+@pytest.mark.parametrize("project", [EXAMPLE, PARALLEL, FAILURE_HOOK], ids=lambda p: p.name)
+def test_pods_pull_only_the_project_image_and_python(project: Path, tmp_path: Path) -> None:
+    folder, _ = chart(project, tmp_path)
+    image = load_project(project, None).pipeline.docker_image
+    for stage, pod in pod_specs(helm_objects(folder)).items():
+        assert [(c["name"], c["image"]) for c in containers(pod)] == [
+            ("fetch", "python:3.12-bookworm"),
+            ("install", image),
+            ("stage", image),
+        ], stage
+        assert pod["securityContext"]["runAsUser"] == pod["securityContext"]["fsGroup"] == 65534
+
+
+def test_install_runs_the_requirements_and_run_does_not(tmp_path: Path) -> None:
+    folder, _ = chart(EXAMPLE, tmp_path)
+    values = {"stages": {"train": {"requirements": ["numpy==2.3.0"], "installResources": {"limits": {"memory": "3G"}}}}}
+    pod = pod_specs(helm_objects(folder, values))["train"]
+    install, stage = pod["initContainers"][1], pod["containers"][0]
+    assert install["args"][-2:] == ["--requirement", "numpy==2.3.0"]
+    assert install["resources"]["limits"] == {"memory": "3G"}
+    assert "--requirement" not in stage["args"]
+
+
+@pytest.mark.parametrize("retries, seconds", [(0, 60), (3, 100), (1, 0)])
+def test_the_job_deadline_follows_the_values(retries: int, seconds: int, tmp_path: Path) -> None:
+    folder, _ = chart(EXAMPLE, tmp_path)
+    values = {"stages": {"train": {"retries": retries, "maxCompletionTimeSeconds": seconds}}}
+    (job,) = of_kind(helm_objects(folder, values), "Job")
+    train = load_project(EXAMPLE, None).pipeline.stages["train"]
+    assert isinstance(train, BatchStage)
+    expected = job_deadline_seconds(dataclasses.replace(train, retries=retries, max_completion_time_seconds=seconds))
+    assert job["spec"].get("activeDeadlineSeconds", 0) == expected
+    assert job["spec"]["podFailurePolicy"]["rules"][0]["onExitCodes"]["values"] == [EXIT_PERMANENT]
+
+
+def test_pod_specs_match_the_manifests_for_any_release(tmp_path: Path) -> None:
+    options = {"git_secret": "git-credentials", "runner_image": "python:3.13-bookworm"}
+    folder, _ = chart(EXAMPLE, tmp_path, **options)
+    objects = helmsdk.template_objects(folder, release="prod", namespace="ml")
+    ours = pod_specs(objects)
+    theirs = pod_specs(manifests_for_helm(EXAMPLE, **options))
+    assert {p["serviceAccountName"] for p in ours.values()} == {"prod-train-and-serve"}
+    for pod in (*ours.values(), *theirs.values()):
+        del pod["serviceAccountName"]
+    assert ours == theirs
+
+
+def shared_mounts(pod: dict[str, Any]) -> tuple[str | None, str | None, str | None]:
+    """The claim a pod mounts as its shared storage, where, and its BODYWORK_SHARED_DIR (None for what it lacks)."""
+    claims = [v["persistentVolumeClaim"]["claimName"] for v in pod["volumes"] if v["name"] == "shared"]
+    stage = pod["containers"][0]
+    paths = [m["mountPath"] for m in stage["volumeMounts"] if m["name"] == "shared"]
+    env = [e["value"] for e in stage["env"] if e["name"] == "BODYWORK_SHARED_DIR"]
+    assert not any(m["name"] == "shared" for c in pod["initContainers"] for m in c["volumeMounts"])
+    return (claims or [None])[0], (paths or [None])[0], (env or [None])[0]
+
+
+def test_the_shared_claim_is_a_kept_hook_before_its_first_user(tmp_path: Path) -> None:
+    folder, _ = chart(EXAMPLE, tmp_path)
+    objects = helm_objects(folder)
+    (claim,) = of_kind(objects, "PersistentVolumeClaim")
+    annotations = claim["metadata"]["annotations"]
+    assert annotations["helm.sh/resource-policy"] == "keep"
+    assert (annotations["helm.sh/hook"], annotations["helm.sh/hook-weight"]) == (PRE_HOOK, "0")
+    (job,) = of_kind(objects, "Job")
+    assert int(job["metadata"]["annotations"]["helm.sh/hook-weight"]) > 0
+    assert annotations["argocd.argoproj.io/sync-wave"] == job["metadata"]["annotations"]["argocd.argoproj.io/sync-wave"]
+    assert claim["spec"] == {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "1Gi"}}}
+    name = claim["metadata"]["name"]
+    assert {stage: shared_mounts(pod) for stage, pod in pod_specs(objects).items()} == {
+        "train": (name, SHARED_MOUNT, SHARED_MOUNT),
+        "serve": (name, SHARED_MOUNT, SHARED_MOUNT),
+    }
+    template = (folder / "templates" / "persistentvolumeclaim.yaml").read_text()
+    assert 'lookup "v1" "PersistentVolumeClaim" .Release.Namespace $name' in template
+
+
+@pytest.mark.parametrize(
+    "values, claim, mounts",
+    [
+        ({"sharedStorage": {"existingClaim": "models"}}, None, {"train": "models", "serve": "models"}),
+        ({"sharedStorage": {"enabled": False}}, None, {"train": None, "serve": None}),
+        ({"stages": {"train": {"sharedStorage": False}}}, "2", {"train": None, "serve": "train-and-serve-shared"}),
+        ({"stages": {"train": {"enabled": False}}}, "2", {"serve": "train-and-serve-shared"}),
+        ({"stages": {"train": {"sharedStorage": False}, "serve": {"sharedStorage": False}}}, None, {}),
+    ],
+    ids=["existing-claim", "disabled", "first-user-serve", "train-disabled", "no-user"],
+)
+def test_shared_storage_values(
+    values: dict[str, Any], claim: str | None, mounts: dict[str, str | None], tmp_path: Path
+) -> None:
+    folder, _ = chart(EXAMPLE, tmp_path)
+    objects = helm_objects(folder, values)
+    claims = of_kind(objects, "PersistentVolumeClaim")
+    assert [c["metadata"]["annotations"]["argocd.argoproj.io/sync-wave"] for c in claims] == ([claim] if claim else [])
+    found = {stage: shared_mounts(pod)[0] for stage, pod in pod_specs(objects).items()}
+    assert {stage: name for stage, name in found.items() if name or stage in mounts} == mounts
+    assert problems_of(objects) == []
+
+
+def test_shared_storage_can_be_enabled_by_values(tmp_path: Path) -> None:
+    folder, _ = chart(PARALLEL, tmp_path)
+    assert of_kind(helm_objects(folder, namespace="ml-prod"), "PersistentVolumeClaim") == []
+    values = {
+        "sharedStorage": {"enabled": True, "size": "5Gi", "storageClass": "fast", "accessMode": "ReadWriteMany"},
+        "stages": {"train-b": {"sharedStorage": True}, "report": {"sharedStorage": True}},
+    }
+    objects = helm_objects(folder, values, namespace="ml-prod")
+    (claim,) = of_kind(objects, "PersistentVolumeClaim")
+    assert claim["metadata"]["name"] == "churn-model-shared"
+    assert claim["metadata"]["annotations"]["argocd.argoproj.io/sync-wave"] == "2"
+    assert claim["spec"] == {
+        "accessModes": ["ReadWriteMany"],
+        "storageClassName": "fast",
+        "resources": {"requests": {"storage": "5Gi"}},
+    }
+    mounted = {stage for stage, pod in pod_specs(objects).items() if shared_mounts(pod)[0]}
+    assert mounted == {"train-b", "report"}
+    assert problems_of(objects) == []
+    assert helmsdk.lint(folder, values) == []

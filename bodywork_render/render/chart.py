@@ -3,12 +3,15 @@
 The chart's files are Jinja templates under ``templates/chart/``, written with the delimiters
 ``[[ ]]``, ``[% %]`` and ``[# #]`` so that Helm's own ``{{ }}`` pass through untouched. Every
 per-environment setting is a value (see ``chart_values``); with its default values the chart
-renders the objects of ``--format manifests``, apart from Helm's labels and hook annotations,
+renders the objects of ``--format manifests``, apart from Helm's labels and annotations (hooks, resource policy),
 the Namespace (Helm installs into the release namespace) and the run_on_failure stage.
 
 DAG order becomes Helm hooks: batch stages before the first service step are
 ``pre-install,pre-upgrade`` hooks, the others ``post-install,post-upgrade`` hooks, each weighted
-by its DAG step. Where that is not the DAG's order, a warning says so.
+by its DAG step. Where that is not the DAG's order, a warning says so. What the Jobs need before
+they start (the ServiceAccount and the runner ConfigMap when a Job is a pre-install hook, the shared
+PersistentVolumeClaim always) are pre-install hooks of weight 0. The runner's files ship in the chart
+under ``files/``.
 """
 
 from __future__ import annotations
@@ -25,7 +28,7 @@ from typing import Any
 from bodywork_render import __version__
 from bodywork_render.diagnostics import BodyworkError
 from bodywork_render.gitops.source import Source
-from bodywork_render.package_data import resource_dir
+from bodywork_render.package_data import resource_dir, runner_files
 from bodywork_render.render import labels
 from bodywork_render.render.chart_values import chart_values, value_rows, values_schema, values_yaml
 from bodywork_render.render.manifests import (
@@ -36,14 +39,26 @@ from bodywork_render.render.manifests import (
 )
 from bodywork_render.render.metadata import HydratorMetadata
 from bodywork_render.render.options import DEFAULT_CHART_VERSION, RenderOptions, reproduce_flags
-from bodywork_render.render.plan import STARTUP_PERIOD_SECONDS, PlannedObject
-from bodywork_render.render.templating import Templates, jinja_environment
+from bodywork_render.render.plan import (
+    EXIT_PERMANENT,
+    KEEP_ANNOTATIONS,
+    SETUP_SECONDS_PER_TRY,
+    SHARED_MOUNT,
+    STARTUP_PERIOD_SECONDS,
+    WORKSPACE,
+    PlannedObject,
+    runner_config_map_name,
+    shared_claim_name,
+)
+from bodywork_render.render.templating import Templates, block, jinja_environment
 from bodywork_render.render.write import MARKER
 from bodywork_render.spec import names
-from bodywork_render.spec.model import Pipeline, ServiceStage
+from bodywork_render.spec.model import Pipeline, ServiceStage, SharedStorage
 
 PRE_HOOK = "pre-install,pre-upgrade"
 POST_HOOK = "post-install,post-upgrade"
+# The chart's folder of the runner files, which its runner ConfigMap reads with .Files.Get.
+RUNNER_FOLDER = "files"
 SEMVER = re.compile(
     r"^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)"
     r"(-((0|[1-9]\d*|\d*[a-zA-Z-][0-9a-zA-Z-]*)(\.(0|[1-9]\d*|\d*[a-zA-Z-][0-9a-zA-Z-]*))*))?"
@@ -58,6 +73,8 @@ _FILES = {
     "templates/_helpers.tpl.j2": "templates/_helpers.tpl",
     "templates/_pod.tpl.j2": "templates/_pod.tpl",
     "templates/serviceaccount.yaml.j2": "templates/serviceaccount.yaml",
+    "templates/configmap-runner.yaml.j2": "templates/configmap-runner.yaml",
+    "templates/persistentvolumeclaim.yaml.j2": "templates/persistentvolumeclaim.yaml",
     "templates/NOTES.txt.j2": "templates/NOTES.txt",
 }
 _KIND_FILES = {
@@ -83,6 +100,7 @@ class ChartTemplates:
             comment_end_string="#]",
         )
         self.env.filters["code"] = code_span
+        self.env.filters["block"] = block
 
     def render(self, name: str, context: dict[str, Any]) -> str:
         """One chart file."""
@@ -169,11 +187,16 @@ def chart_files(
         )
     context = _context(pipeline, source, options, chart_version, env, planned, hooks, warnings)
     pods = {_stage_of(o): o.values["pod"] for o in planned if o.kind in ("Job", "Deployment")}
-    # The pod security contexts and the runner's resources are written once, in _pod.yaml.j2: the chart's defaults
-    # are read from a rendered pod, so that the chart's defaults render what --format manifests renders.
+    # The pod security contexts, the runner's resources and its volume's mode are written once, in _pod.yaml.j2: the
+    # chart's defaults are read from a rendered pod, so that the chart's defaults render what --format manifests
+    # renders.
     pod_spec = next(o["spec"]["template"]["spec"] for o in objects if o["kind"] in ("Job", "Deployment"))
     values = chart_values(pipeline, source, options, pods, pod_spec)
     context["rows"] = value_rows(values)
+    context["runner_mode"] = next(v["configMap"]["defaultMode"] for v in pod_spec["volumes"] if v["name"] == "runner")
+    pod = next(iter(pods.values()))
+    context["runner_command"] = pod["runner_command"]
+    context["mounts"] = pod["mounts"]
 
     chart_templates = ChartTemplates(templates)
     names = dict(_FILES)
@@ -183,6 +206,7 @@ def chart_files(
     files = {output: chart_templates.render(template, context) for template, output in names.items()}
     files["values.yaml"] = values_yaml(values, context["header"])
     files["values.schema.json"] = values_schema(values)
+    files.update({f"{RUNNER_FOLDER}/{name}": text for name, text in runner_files().items()})
     files[MARKER] = HydratorMetadata(source, "helm", options.k8s_version, chart_version=chart_version).text()
     return Rendered(dict(sorted(files.items())), objects, tuple(f"warning: {w}" for w in warnings))
 
@@ -322,8 +346,19 @@ def _context(
         "namespace": namespace,
         "jobs": jobs,
         "services": services,
-        "sa_hook": any(job["hook"] == PRE_HOOK for job in jobs),
+        "pre_jobs": any(job["hook"] == PRE_HOOK for job in jobs),
         "pre_hook": PRE_HOOK,
+        "stage_steps": [(_stage_of(o), o.step) for o in planned if o.kind in ("Job", "Deployment")],
+        "runner_config_map": runner_config_map_name(pipeline.name),
+        "runner_files": sorted(runner_files()),
+        "runner_folder": RUNNER_FOLDER,
+        "workspace": WORKSPACE,
+        "shared_mount": SHARED_MOUNT,
+        # The claim the chart creates when sharedStorage.existingClaim is empty, whatever bodywork.yaml declares.
+        "shared_claim": shared_claim_name(pipeline._replace(shared_storage=SharedStorage())),
+        "keep_annotations": KEEP_ANNOTATIONS,
+        "setup_seconds": SETUP_SECONDS_PER_TRY,
+        "permanent_exit_code": EXIT_PERMANENT,
         "order": order,
         "warnings": warnings,
         "startup_period": STARTUP_PERIOD_SECONDS,

@@ -16,10 +16,11 @@ from typing import Any
 
 from bodywork_render.diagnostics import BodyworkError
 from bodywork_render.gitops.source import Source
+from bodywork_render.package_data import load_json
 from bodywork_render.render.images import split_image
 from bodywork_render.render.options import RenderOptions
 from bodywork_render.render.templating import block, quote
-from bodywork_render.spec.model import BatchStage, Pipeline, ServiceStage, Stage
+from bodywork_render.spec.model import BatchStage, Pipeline, ServiceStage, SharedStorage, Stage
 
 _DNS_SUBDOMAIN = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"
 _ENV_NAME = r"^[-._a-zA-Z][-._a-zA-Z0-9]*$"
@@ -79,12 +80,15 @@ def chart_values(
         ),
         Value(
             "runner",
-            "The init container that fetches the project's code at the pinned commit before a stage starts.",
+            "The init container 'fetch' that checks the project's code out at the pinned commit before a stage "
+            "starts (the runner script itself comes from the chart's runner ConfigMap).",
             children=(
-                _image("image", "The runner's image.", options.runner_image),
+                _image(
+                    "image", "The fetch container's image: any image with python3, git and ssh.", options.runner_image
+                ),
                 Value(
                     "resources",
-                    "Resources of the init container.",
+                    "Resources of the fetch container.",
                     _resources(),
                     pod_spec["initContainers"][0]["resources"],
                 ),
@@ -142,6 +146,7 @@ def chart_values(
             _open_object(),
             pod_spec["containers"][0]["securityContext"],
         ),
+        _shared_storage(pipeline.shared_storage),
         Value(
             "service",
             "The Services in front of the service stages.",
@@ -263,7 +268,8 @@ def _stage(pipeline: str, stage: Stage, pod: Mapping[str, Any]) -> Value:
         ),
         Value(
             "requirements",
-            "pip requirements installed before the module runs.",
+            "pip requirements, installed by the init container 'install' (in the project's image) before the module "
+            "runs.",
             _array(_string(1)),
             list(stage.requirements),
         ),
@@ -289,7 +295,22 @@ def _stage(pipeline: str, stage: Stage, pod: Mapping[str, Any]) -> Value:
             [{"name": s["env"], "secret": s["secret"]} for s in pod["secret_env"]],
         ),
         Value(
-            "resources", "CPU and memory requests and limits of the stage container.", _resources(), pod["resources"]
+            "resources",
+            "CPU, memory and ephemeral storage (the workspace) requests and limits of the stage container.",
+            _resources(),
+            pod["resources"],
+        ),
+        Value(
+            "installResources",
+            "Requests and limits of the install container (pip's peak memory while it installs large wheels).",
+            _resources(),
+            pod["install_resources"],
+        ),
+        Value(
+            "sharedStorage",
+            "Mount the shared storage (sharedStorage) at BODYWORK_SHARED_DIR in the stage container.",
+            {"type": "boolean"},
+            stage.shared_storage,
         ),
         Value("nodeSelector", "Node labels the stage's pods must run on.", _string_map(), {}),
         Value("tolerations", "Tolerations of the stage's pods.", _array(_open_object()), []),
@@ -305,8 +326,8 @@ def _stage(pipeline: str, stage: Stage, pod: Mapping[str, Any]) -> Value:
             ),
             Value(
                 "maxCompletionTimeSeconds",
-                "Time limit of a run in seconds, 0 for none "
-                "(the Job's activeDeadlineSeconds and the runner's --timeout).",
+                "Time limit of a try of the module in seconds, 0 for none (the runner's --timeout); the Job's "
+                "activeDeadlineSeconds is (retries + 1) x (this + the set-up allowance of a try).",
                 _integer(0),
                 stage.max_completion_time_seconds,
             ),
@@ -339,6 +360,49 @@ def _stage(pipeline: str, stage: Stage, pod: Mapping[str, Any]) -> Value:
         )
         kind = "service stage (a Deployment and a Service)"
     return Value(stage.name, f"The {kind} {stage.source_name!r}.", children=common + specific)
+
+
+def _shared_storage(storage: SharedStorage | None) -> Value:
+    given = storage or SharedStorage()
+    # The constraints of bodywork.yaml's shared_storage, written once in its JSON Schema.
+    fields = load_json("bodywork.schema.json")["$defs"]["shared_storage"]["properties"]
+
+    def schema(field: str, optional: bool = False) -> dict[str, Any]:
+        constraints = {k: v for k, v in fields[field].items() if k not in ("description", "default", "examples")}
+        return {"anyOf": [{"const": ""}, constraints]} if optional else constraints
+
+    return Value(
+        "sharedStorage",
+        "The PersistentVolumeClaim that the stages with sharedStorage mount (pipeline.shared_storage).",
+        children=(
+            Value(
+                "enabled",
+                "Mount it in the stages with sharedStorage; false mounts it nowhere.",
+                {"type": "boolean"},
+                storage is not None,
+            ),
+            Value(
+                "existingClaim",
+                "An existing PersistentVolumeClaim in the release namespace; empty: the chart creates one, kept on "
+                "uninstall.",
+                schema("claim_name", optional=True),
+                given.claim_name or "",
+            ),
+            Value("size", "Size of the claim the chart creates.", schema("size"), given.size),
+            Value(
+                "storageClass",
+                "storageClassName of the claim the chart creates; empty for the cluster's default class.",
+                schema("storage_class", optional=True),
+                given.storage_class or "",
+            ),
+            Value(
+                "accessMode",
+                "Access mode of the claim the chart creates; ReadWriteMany for stages spread over nodes.",
+                schema("access_mode"),
+                given.access_mode,
+            ),
+        ),
+    )
 
 
 def _string(min_length: int = 0) -> dict[str, Any]:

@@ -62,3 +62,10 @@ An image reference from {repository, tag, digest}: repository[:tag][@digest].
 {{- define "train-and-serve.image" -}}
 {{- .repository }}{{ with .tag }}:{{ . }}{{ end }}{{ with .digest }}@{{ . }}{{ end }}
 {{- end }}
+
+{{/*
+The PersistentVolumeClaim the stages with sharedStorage mount: sharedStorage.existingClaim, else the one the chart creates.
+*/}}
+{{- define "train-and-serve.sharedClaim" -}}
+{{- .Values.sharedStorage.existingClaim | default "train-and-serve-shared" }}
+{{- end }}

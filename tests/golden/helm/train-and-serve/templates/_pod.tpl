@@ -1,15 +1,17 @@
 {{- /* Rendered by bodywork-render; do not edit: render again. */ -}}
 
 {{/*
-The pod of every stage. The init container (runner image) fetches the repository at
-source.commit into the workspace and places the runner beside it; the stage container
-runs the runner in the project's image. Every value is written with toJson or toYaml.
-Takes (dict "root" $ "stage" <stage values> "name" <stage name>), plus
-"restartPolicy" and "timeout" for a Job, "port" for a Deployment.
+The pod of every stage. The runner comes from the runner ConfigMap, mounted read-only. Init
+containers: `fetch` (runner.image, an official python image with git and ssh) checks the repository
+out at source.commit into the workspace; `install` (the project's image) installs the stage's
+requirements there. Then the stage container runs the module in the project's image. Every value
+is written with toJson or toYaml. Takes (dict "root" $ "stage" <stage values> "name" <stage name>),
+plus "restartPolicy" and "timeout" for a Job, "port" for a Deployment.
 */}}
 {{- define "train-and-serve.podSpec" -}}
 {{- $values := .root.Values }}
-{{- $stage := .stage -}}
+{{- $stage := .stage }}
+{{- $shared := and $values.sharedStorage.enabled $stage.sharedStorage -}}
 serviceAccountName: {{ include "train-and-serve.fullname" .root | quote }}
 automountServiceAccountToken: false
 {{- with .restartPolicy }}
@@ -64,20 +66,57 @@ initContainers:
     securityContext:
       {{- toYaml $values.securityContext | nindent 6 }}
     volumeMounts:
-      - name: workspace
-        mountPath: "/workspace"
-      - name: tmp
-        mountPath: "/tmp"
+      - "name": "workspace"
+        "mountPath": "/workspace"
+      - "name": "tmp"
+        "mountPath": "/tmp"
+      - "name": "runner"
+        "mountPath": "/opt/bodywork"
+        "readOnly": true
       {{- if $values.source.gitSecret }}
       - name: git-credentials
         mountPath: "/etc/bodywork/git"
         readOnly: true
       {{- end }}
+  - name: install
+    image: {{ include "train-and-serve.image" $values.image | toJson }}
+    imagePullPolicy: {{ $values.image.pullPolicy | toJson }}
+    command: ["python3", "/opt/bodywork/bodywork_runner.py", "install"]
+    args:
+      - "--workspace"
+      - "/workspace"
+      - "--stage"
+      - {{ .name | toJson }}
+      - "--module"
+      - {{ $stage.module | toJson }}
+      - "--commit"
+      - {{ $values.source.commit | toJson }}
+      {{- range $stage.requirements }}
+      - "--requirement"
+      - {{ . | toJson }}
+      {{- end }}
+    env:
+      - name: HOME
+        value: "/tmp"
+      - name: PYTHONUNBUFFERED
+        value: "1"
+    resources:
+      {{- toYaml $stage.installResources | nindent 6 }}
+    securityContext:
+      {{- toYaml $values.securityContext | nindent 6 }}
+    volumeMounts:
+      - "name": "workspace"
+        "mountPath": "/workspace"
+      - "name": "tmp"
+        "mountPath": "/tmp"
+      - "name": "runner"
+        "mountPath": "/opt/bodywork"
+        "readOnly": true
 containers:
   - name: stage
     image: {{ include "train-and-serve.image" $values.image | toJson }}
     imagePullPolicy: {{ $values.image.pullPolicy | toJson }}
-    command: ["python3", "/workspace/.bodywork/bodywork_runner.py", "run"]
+    command: ["python3", "/opt/bodywork/bodywork_runner.py", "run"]
     args:
       - "--workspace"
       - "/workspace"
@@ -91,10 +130,6 @@ containers:
       - "--timeout"
       - {{ . | int64 | toString | toJson }}
       {{- end }}
-      {{- range $stage.requirements }}
-      - "--requirement"
-      - {{ . | toJson }}
-      {{- end }}
       - "--"
       {{- range $stage.args }}
       - {{ . | toJson }}
@@ -106,6 +141,10 @@ containers:
         value: "1"
       - name: BODYWORK_LOG_LEVEL
         value: {{ $values.logLevel | toJson }}
+      {{- if $shared }}
+      - name: BODYWORK_SHARED_DIR
+        value: "/bodywork/shared"
+      {{- end }}
       {{- if and .port $stage.ingress $stage.ingress.enabled }}
       - name: BODYWORK_ROUTE_PREFIX
         value: {{ $stage.ingress.path | toJson }}
@@ -146,15 +185,31 @@ containers:
     securityContext:
       {{- toYaml $values.securityContext | nindent 6 }}
     volumeMounts:
-      - name: workspace
-        mountPath: "/workspace"
-      - name: tmp
-        mountPath: "/tmp"
+      - "name": "workspace"
+        "mountPath": "/workspace"
+      - "name": "tmp"
+        "mountPath": "/tmp"
+      - "name": "runner"
+        "mountPath": "/opt/bodywork"
+        "readOnly": true
+      {{- if $shared }}
+      - name: shared
+        mountPath: "/bodywork/shared"
+      {{- end }}
 volumes:
   - name: workspace
     emptyDir: {}
   - name: tmp
     emptyDir: {}
+  - name: runner
+    configMap:
+      name: "train-and-serve-runner-b81cb883"
+      defaultMode: 292
+  {{- if $shared }}
+  - name: shared
+    persistentVolumeClaim:
+      claimName: {{ include "train-and-serve.sharedClaim" .root | toJson }}
+  {{- end }}
   {{- with $values.source.gitSecret }}
   - name: git-credentials
     secret:
