@@ -47,13 +47,13 @@ from bodywork_render.render.plan import (
     STARTUP_PERIOD_SECONDS,
     WORKSPACE,
     PlannedObject,
+    created_claim_name,
     runner_config_map_name,
-    shared_claim_name,
 )
 from bodywork_render.render.templating import Templates, block, jinja_environment
 from bodywork_render.render.write import MARKER
 from bodywork_render.spec import names
-from bodywork_render.spec.model import Pipeline, ServiceStage, SharedStorage
+from bodywork_render.spec.model import Pipeline, ServiceStage
 
 PRE_HOOK = "pre-install,pre-upgrade"
 POST_HOOK = "post-install,post-upgrade"
@@ -355,7 +355,7 @@ def _context(
         "workspace": WORKSPACE,
         "shared_mount": SHARED_MOUNT,
         # The claim the chart creates when sharedStorage.existingClaim is empty, whatever bodywork.yaml declares.
-        "shared_claim": shared_claim_name(pipeline._replace(shared_storage=SharedStorage())),
+        "shared_claim": created_claim_name(pipeline.name),
         "keep_annotations": KEEP_ANNOTATIONS,
         "setup_seconds": SETUP_SECONDS_PER_TRY,
         "permanent_exit_code": EXIT_PERMANENT,

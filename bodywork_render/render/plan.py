@@ -133,12 +133,17 @@ def runner_config_map_name(pipeline: str) -> str:
     return names.fit(f"{pipeline}-runner", f"-{names.digest(*(f'{k}={v}' for k, v in sorted(files.items())))}")
 
 
+def created_claim_name(pipeline: str) -> str:
+    """The name of the PersistentVolumeClaim a render creates for the pipeline's shared storage."""
+    return names.fit(f"{pipeline}-shared", limit=names.SUBDOMAIN_MAX)
+
+
 def shared_claim_name(pipeline: Pipeline) -> str | None:
     """The PersistentVolumeClaim the stages with shared storage mount (None when the pipeline has none)."""
     storage = pipeline.shared_storage
     if storage is None:
         return None
-    return storage.claim_name or names.fit(f"{pipeline.name}-shared", limit=names.SUBDOMAIN_MAX)
+    return storage.claim_name or created_claim_name(pipeline.name)
 
 
 def cpu_quantity(cores: float) -> str:
