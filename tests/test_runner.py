@@ -43,6 +43,8 @@ EXAMPLE = ROOT / "examples" / "train-and-serve"
 # The environment before any fixture isolated HOME.
 _STARTING_ENV = dict(os.environ)
 ZERO_SHA = "0" * 40
+# The exit code of an error no retry can change, on which the Job's podFailurePolicy fails the Job at once.
+EXIT_PERMANENT = 78
 # The range of the diabetes data set's target: a sane prediction stays near it.
 TARGET_RANGE = (25.0, 346.0)
 
@@ -127,9 +129,10 @@ def _git(*args: str, cwd: Path, env: dict[str, str]) -> str:
     return subprocess.run(["git", *args], cwd=cwd, env=env, check=True, capture_output=True, text=True).stdout.strip()
 
 
-def _assert_one_clear_error(result: subprocess.CompletedProcess[str], *expected: str) -> None:
-    """The run failed with exactly one error line, holding every ``expected`` text, and no traceback."""
-    assert result.returncode == 1, result.stderr
+def _assert_one_clear_error(result: subprocess.CompletedProcess[str], *expected: str, code: int = 1) -> None:
+    """The runner exited with ``code`` after exactly one error line, holding every ``expected`` text, and no
+    traceback."""
+    assert result.returncode == code, result.stderr
     output = result.stdout + result.stderr
     assert "Traceback" not in output
     errors = [line for line in result.stderr.splitlines() if re.match(r"\[bodywork\] .* step=\w+: error: ", line)]
@@ -188,18 +191,28 @@ def fetched(
 @pytest.fixture(scope="module")
 def trained(
     example: Example, fetched: tuple[Path, subprocess.CompletedProcess[str]]
-) -> tuple[Path, subprocess.CompletedProcess[str]]:
-    """The artifact folder after the example's train stage ran as its pod runs it."""
+) -> tuple[Path, subprocess.CompletedProcess[str], subprocess.CompletedProcess[str]]:
+    """The artifact folder after the example's train stage was installed and run as its pod does, and both steps."""
     workspace, _ = fetched
     artifacts = workspace / "artifacts"
-    result = runner(
-        "run", "--workspace", str(workspace), "--stage", "train", "--module", "train/train.py",
-        "--commit", example.pinned, "--timeout", "300",
-        "--requirement", "scikit-learn==1.9.1", "--requirement", "joblib==1.6.0",
-        env=_env(example.home, BODYWORK_ARTIFACT_DIR=str(artifacts)),
-    )  # fmt: skip
+    stage = (
+        "--workspace",
+        str(workspace),
+        "--stage",
+        "train",
+        "--module",
+        "train/train.py",
+        "--commit",
+        example.pinned,
+    )
+    env = _env(example.home, BODYWORK_ARTIFACT_DIR=str(artifacts))
+    installed = runner(
+        "install", *stage, "--requirement", "scikit-learn==1.9.1", "--requirement", "joblib==1.6.0", env=env
+    )
+    assert installed.returncode == 0, installed.stderr
+    result = runner("run", *stage, "--timeout", "300", env=env)
     assert result.returncode == 0, result.stderr
-    return artifacts, result
+    return artifacts, installed, result
 
 
 @pytest.mark.slow
@@ -213,7 +226,8 @@ def test_fetch_checks_out_exactly_the_pinned_commit_shallowly(
     assert _git("rev-parse", "--is-shallow-repository", cwd=src, env=env) == "true"
     assert (src / "bodywork.yaml").is_file()
     assert not (src / "NEWER").exists(), "the branch tip was checked out instead of the pinned commit"
-    assert (workspace / ".bodywork" / "bodywork_runner.py").read_bytes() == RUNNER.read_bytes()
+    # The pods mount the runner from a ConfigMap: fetch leaves the checkout alone in the workspace.
+    assert sorted(path.name for path in workspace.iterdir()) == ["src"]
     assert f"[bodywork] commit={example.pinned[:7]} step=fetch: checked out {example.pinned}" in result.stderr
     assert "fetching all branches" not in result.stderr
 
@@ -425,16 +439,19 @@ def test_shipped_known_hosts_hold_githubs_current_keys() -> None:
 
 @pytest.mark.slow
 def test_train_stage_saves_a_model_using_the_images_packages(
-    example: Example, trained: tuple[Path, subprocess.CompletedProcess[str]]
+    example: Example, trained: tuple[Path, subprocess.CompletedProcess[str], subprocess.CompletedProcess[str]]
 ) -> None:
-    artifacts, result = trained
+    artifacts, installed, result = trained
     assert (artifacts / "model.joblib").is_file()
     metrics = json.loads((artifacts / "metrics.json").read_text())
     assert metrics["r2"] >= 0.3
     assert metrics["commit"] == example.pinned
     prefix = f"[bodywork] stage=train commit={example.pinned[:7]}"
-    assert f"{prefix} step=install: skipping pip: the image's Python already has scikit-learn==1.9.1" in result.stderr
+    assert f"{prefix} step=install: skipping pip: the image's Python already has scikit-learn==1.9.1" in (
+        installed.stderr
+    )
     assert f"{prefix} step=run: train/train.py finished" in result.stderr
+    assert "step=install" not in result.stderr, "run installs nothing: the install init container did"
 
 
 def _wait_for_health(url: str, process: subprocess.Popen[str], seconds: float = 30) -> dict[str, Any]:
@@ -462,12 +479,12 @@ def _post_json(url: str, document: object) -> tuple[int, dict[str, Any]]:
 
 @pytest.mark.slow
 def test_serve_stage_answers_predictions_and_stops_on_sigterm(
-    example: Example, fetched: tuple[Path, subprocess.CompletedProcess[str]], trained: tuple[Path, Any]
+    example: Example, fetched: tuple[Path, subprocess.CompletedProcess[str]], trained: tuple[Path, Any, Any]
 ) -> None:
     from sklearn.datasets import load_diabetes
 
     workspace, _ = fetched
-    artifacts, _ = trained
+    artifacts, _, _ = trained
     port = free_port()
     with started(
         "run", "--workspace", str(workspace), "--stage", "serve", "--module", "serve/serve.py",
@@ -506,11 +523,24 @@ def _workspace(root: Path, files: dict[str, str]) -> Path:
     return root
 
 
-def _run(workspace: Path, module: str, *extra: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+def _step(
+    command: str, workspace: Path, module: str, *extra: str, timeout: float = 60, **env: str
+) -> subprocess.CompletedProcess[str]:
+    """The runner's ``command`` (install or run) for the stage ``job`` of ``workspace``, with ``env`` added."""
     return runner(
-        "run", "--workspace", str(workspace), "--stage", "job", "--module", module, "--commit", "1a2b3c4d5e", *extra,
-        env=_env(workspace), timeout=timeout,
+        command, "--workspace", str(workspace), "--stage", "job", "--module", module, "--commit", "1a2b3c4d5e", *extra,
+        env=_env(workspace, **env), timeout=timeout,
     )  # fmt: skip
+
+
+def _install(workspace: Path, module: str, *extra: str, **env: str) -> subprocess.CompletedProcess[str]:
+    """The install init container of the stage ``job``; pip gets 5 minutes."""
+    return _step("install", workspace, module, *extra, timeout=300, **env)
+
+
+def _run(workspace: Path, module: str, *extra: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    """The stage container of the stage ``job``."""
+    return _step("run", workspace, module, *extra, timeout=timeout)
 
 
 def test_module_runs_in_its_folder_with_its_args_and_the_repository_importable(tmp_path: Path) -> None:
@@ -536,8 +566,18 @@ def test_module_runs_in_its_folder_with_its_args_and_the_repository_importable(t
         "stage": "job",
         "commit": "1a2b3c4d5e",
     }
-    assert "[bodywork] stage=job commit=1a2b3c4 step=install: no requirements: nothing to install" in result.stderr
     assert "step=run: running jobs/show.py with args --flag 'two words' --" in result.stderr
+    assert "step=install" not in result.stderr
+
+
+def test_install_of_a_stage_without_requirements_installs_nothing(tmp_path: Path) -> None:
+    workspace = _workspace(tmp_path, {"jobs/show.py": "open('ran', 'w').close()\n"})
+    result = _install(workspace, "jobs/show.py")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == ""
+    assert "[bodywork] stage=job commit=1a2b3c4 step=install: no requirements: nothing to install" in result.stderr
+    assert not (workspace / ".deps").exists()
+    assert not (workspace / "src" / "jobs" / "ran").exists(), "install ran the module"
 
 
 def test_a_relative_workspace_reaches_the_module_as_absolute_paths(tmp_path: Path) -> None:
@@ -677,15 +717,87 @@ def test_requirements_are_installed_into_the_workspace_once(tmp_path: Path) -> N
     )
     _wheel(workspace / "src" / "jobs", "bwtxt", "from requirements.txt")
     from_argument = _wheel(tmp_path, "bwarg", "from --requirement")
-    result = _run(workspace, "jobs/use.py", "--requirement", str(from_argument))
+    installed = _install(workspace, "jobs/use.py", "--requirement", str(from_argument))
+    assert installed.returncode == 0, installed.stderr
+    assert installed.stdout == "", "pip's output belongs to the runner's log, on stderr"
+    assert "step=install: installing" in installed.stderr
+    assert (workspace / ".deps" / "job" / "bwtxt" / "__init__.py").is_file()
+    result = _run(workspace, "jobs/use.py")
     assert result.returncode == 0, result.stderr
     assert result.stdout == "from --requirement from requirements.txt\n"
-    assert (workspace / ".deps" / "job" / "bwtxt" / "__init__.py").is_file()
-    assert "step=install: installing" in result.stderr
-    again = _run(workspace, "jobs/use.py", "--requirement", str(from_argument))
+    # A restarted init container finds the same requirements installed.
+    again = _install(workspace, "jobs/use.py", "--requirement", str(from_argument))
     assert again.returncode == 0, again.stderr
-    assert again.stdout == result.stdout
     assert "step=install: skipping pip:" in again.stderr and "already holds these requirements" in again.stderr
+
+
+def test_run_installs_nothing_itself(tmp_path: Path) -> None:
+    workspace = _workspace(
+        tmp_path, {"jobs/requirements.txt": "./bwtxt-1.0-py3-none-any.whl\n", "jobs/use.py": "import bwtxt\n"}
+    )
+    _wheel(workspace / "src" / "jobs", "bwtxt", "never installed")
+    result = _run(workspace, "jobs/use.py")
+    assert result.returncode == 1, result.stderr
+    assert "ModuleNotFoundError: No module named 'bwtxt'" in result.stderr
+    assert "step=install" not in result.stderr
+    assert not (workspace / ".deps").exists()
+
+
+def test_run_refuses_requirements_and_install_refuses_a_time_limit_and_args(tmp_path: Path) -> None:
+    workspace = _workspace(tmp_path, {"job.py": "open('ran', 'w').close()\n"})
+    for command, extra, refused in (
+        ("run", ["--requirement", "pip"], "unrecognized arguments: --requirement pip"),
+        ("install", ["--timeout", "5"], "unrecognized arguments: --timeout 5"),
+        ("install", ["--", "--flag"], "install takes no arguments after --"),
+    ):
+        result = _step(command, workspace, "job.py", *extra)
+        assert result.returncode == 2, result.stderr
+        assert refused in result.stderr
+    assert not (workspace / "src" / "ran").exists()
+
+
+@pytest.mark.slow
+def test_run_time_limit_does_not_count_the_install(tmp_path: Path) -> None:
+    # The wheel is served slowly: the install takes longer than the module's time limit.
+    wheel = _wheel(tmp_path, "bwslow", "downloaded slowly")
+    delay = 3.0
+
+    class SlowWheel(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802
+            time.sleep(delay)
+            body = wheel.read_bytes()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/octet-stream")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), SlowWheel)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    url = f"http://127.0.0.1:{server.server_address[1]}/{wheel.name}"
+    workspace = _workspace(
+        tmp_path / "ws",
+        {
+            "jobs/requirements.txt": f"bwslow @ {url}\n",
+            "jobs/use.py": "import time, bwslow\ntime.sleep(1)\nprint(bwslow.VALUE)\n",
+        },
+    )
+    try:
+        begun = time.monotonic()
+        installed = _install(workspace, "jobs/use.py")
+        install_seconds = time.monotonic() - begun
+    finally:
+        # Stopped before the run: a run that installed again would fail.
+        server.shutdown()
+        server.server_close()
+    assert installed.returncode == 0, installed.stderr
+    assert install_seconds > delay
+    result = _run(workspace, "jobs/use.py", "--timeout", "2")
+    assert (result.returncode, result.stdout) == (0, "downloaded slowly\n"), result.stderr
 
 
 @pytest.mark.slow
@@ -699,32 +811,126 @@ def test_fetch_and_run_need_no_writable_home(example: Example, tmp_path: Path) -
     assert fetched.returncode == 0, fetched.stderr
     (workspace / "src" / "use.py").write_text("import bwarg\nprint(bwarg.VALUE)\n")
     wheel = _wheel(tmp_path, "bwarg", "installed")
-    result = runner(
-        "run", "--workspace", str(workspace), "--stage", "job", "--module", "use.py", "--commit", example.pinned,
-        "--requirement", str(wheel), env=env,
-    )  # fmt: skip
+    stage = ("--workspace", str(workspace), "--stage", "job", "--module", "use.py", "--commit", example.pinned)
+    installed = runner("install", *stage, "--requirement", str(wheel), env=env, timeout=300)
+    assert installed.returncode == 0, installed.stderr
+    result = runner("run", *stage, env=env)
     assert result.returncode == 0, result.stderr
     assert result.stdout == "installed\n"
 
 
 @pytest.mark.slow
-def test_a_failing_install_stops_the_stage_before_it_runs(tmp_path: Path) -> None:
-    workspace = _workspace(tmp_path, {"never.py": "open('ran', 'w').close()\n"})
-    result = _run(workspace, "never.py", "--requirement", str(tmp_path / "missing-1.0-py3-none-any.whl"))
-    assert result.returncode != 0
-    assert "step=install: pip failed with exit code" in result.stderr
-    assert not (workspace / "src" / "ran").exists()
+def test_a_failing_install_exits_with_pips_code_and_a_retry_installs_again(tmp_path: Path) -> None:
+    # pip may fail for a reason a retry can change (the network, an index): its exit code 1 lets the Job retry.
+    workspace = _workspace(tmp_path, {"use.py": "import bwlate\nprint(bwlate.VALUE)\n"})
+    wheel = tmp_path / "bwlate-1.0-py3-none-any.whl"
+    failed = _install(workspace, "use.py", "--requirement", str(wheel))
+    assert failed.returncode == 1, failed.stderr
+    assert "step=install: pip failed with exit code 1" in failed.stderr
+    assert not (workspace / ".deps" / "job" / ".bodywork-requirements.json").exists()
+    _wheel(tmp_path, "bwlate", "there at the retry")
+    retried = _install(workspace, "use.py", "--requirement", str(wheel))
+    assert retried.returncode == 0, retried.stderr
+    assert "step=install: installing" in retried.stderr
+    result = _run(workspace, "use.py")
+    assert (result.returncode, result.stdout) == (0, "there at the retry\n"), result.stderr
 
 
-def test_a_notebook_without_an_executor_is_one_clear_error(tmp_path: Path) -> None:
+def _notebook(*sources: str) -> str:
+    """An nbformat 4 notebook with one code cell per source, for the python3 kernel."""
+    cells = [
+        {"cell_type": "code", "execution_count": None, "id": f"cell{i}", "metadata": {}, "outputs": [], "source": text}
+        for i, text in enumerate(sources)
+    ]
+    kernel = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    return json.dumps({"cells": cells, "metadata": {"kernelspec": kernel}, "nbformat": 4, "nbformat_minor": 5})
+
+
+def _without_executor() -> None:
+    """Skip unless the Python running the runner lacks nbconvert and papermill, as the notebook tests need."""
     if any(importlib.util.find_spec(name) for name in ("nbconvert", "papermill")):
         pytest.skip("this test needs a Python without nbconvert and papermill")
-    notebook = {"cells": [], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}
-    workspace = _workspace(tmp_path, {"notebooks/train.ipynb": json.dumps(notebook)})
+
+
+def _offline_pip(folder: Path) -> dict[str, str]:
+    """An environment in which pip fails at once: no configuration file, no index, an empty folder of wheels."""
+    wheels = folder / "no-wheels"
+    wheels.mkdir(exist_ok=True)
+    return {"PIP_CONFIG_FILE": os.devnull, "PIP_NO_INDEX": "1", "PIP_FIND_LINKS": str(wheels)}
+
+
+def test_install_of_a_notebook_adds_an_executor(tmp_path: Path) -> None:
+    _without_executor()
+    workspace = _workspace(tmp_path, {"notebooks/train.ipynb": _notebook("print(42)")})
+    # Offline, pip fails at once: what matters is what it was asked for.
+    result = _install(workspace, "notebooks/train.ipynb", "--requirement", "bwnone==1.0", **_offline_pip(tmp_path))
+    assert "step=install: notebooks/train.ipynb is a notebook: adding nbconvert and ipykernel to execute it" in (
+        result.stderr
+    )
+    assert "step=install: installing bwnone==1.0, nbconvert, ipykernel into " in result.stderr
+    assert result.returncode == 1, result.stderr
+
+
+@pytest.mark.parametrize(
+    ("requirements", "requirements_txt", "asked"),
+    [
+        (["papermill==2.6.0"], None, "papermill==2.6.0"),
+        (["pandas", "nbconvert[webpdf]>=7"], None, "pandas, nbconvert[webpdf]>=7"),
+        ([], "Papermill  # executes the notebook\n", "Papermill"),
+    ],
+    ids=["papermill-required", "nbconvert-required", "papermill-in-requirements-txt"],
+)
+def test_install_of_a_notebook_naming_its_executor_adds_nothing(
+    tmp_path: Path, requirements: list[str], requirements_txt: str | None, asked: str
+) -> None:
+    _without_executor()
+    files = {"notebooks/train.ipynb": _notebook("print(42)")}
+    if requirements_txt is not None:
+        files["notebooks/requirements.txt"] = requirements_txt
+    workspace = _workspace(tmp_path, files)
+    extra = [argument for spec in requirements for argument in ("--requirement", spec)]
+    result = _install(workspace, "notebooks/train.ipynb", *extra, **_offline_pip(tmp_path))
+    assert f"step=install: installing {asked} into " in result.stderr
+    assert "is a notebook" not in result.stderr
+    assert result.returncode == 1, result.stderr
+
+
+def _require_pypi() -> None:
+    """Skip (fail in CI) unless PyPI answers."""
+    try:
+        with urllib.request.urlopen("https://pypi.org/simple/nbconvert/", timeout=10):
+            pass
+    except OSError as error:
+        unavailable(f"needs PyPI to install nbconvert and ipykernel: {error}")
+
+
+@pytest.mark.slow
+def test_a_notebook_stage_installs_its_executor_then_runs_to_completion(tmp_path: Path) -> None:
+    _without_executor()
+    _require_pypi()
+    notebook = _notebook("import os\nanswer = 6 * 7", "print(answer, os.environ['BODYWORK_STAGE'])")
+    workspace = _workspace(tmp_path, {"notebooks/train.ipynb": notebook})
+    installed = _install(workspace, "notebooks/train.ipynb")
+    assert installed.returncode == 0, installed.stderr
+    assert "notebooks/train.ipynb is a notebook: adding nbconvert and ipykernel to execute it" in installed.stderr
+    result = _run(workspace, "notebooks/train.ipynb", "--timeout", "120", timeout=180)
+    assert result.returncode == 0, result.stderr
+    executed = json.loads((workspace / ".bodywork" / "notebooks" / "job" / "train.ipynb").read_text())
+    printed = ["".join(output.get("text", "")) for cell in executed["cells"] for output in cell["outputs"]]
+    assert printed == ["42 job\n"], executed["cells"]
+    assert "step=run: notebooks/train.ipynb finished" in result.stderr
+
+
+def test_run_of_a_notebook_without_an_executor_is_not_retried(tmp_path: Path) -> None:
+    _without_executor()
+    workspace = _workspace(tmp_path, {"notebooks/train.ipynb": _notebook("print(42)")})
     result = _run(workspace, "notebooks/train.ipynb")
-    _assert_one_clear_error(result, "cannot execute the notebook train.ipynb", "nbconvert", "papermill")
+    _assert_one_clear_error(
+        result, "cannot execute the notebook train.ipynb", "nbconvert", "papermill", code=EXIT_PERMANENT
+    )
 
 
+@pytest.mark.parametrize("command", ["install", "run"])
 @pytest.mark.parametrize(
     ("module", "expected"),
     [
@@ -733,16 +939,34 @@ def test_a_notebook_without_an_executor_is_one_clear_error(tmp_path: Path) -> No
         ("data.csv", "neither a .py module nor an .ipynb notebook"),
     ],
 )
-def test_a_bad_module_path_is_one_clear_error(tmp_path: Path, module: str, expected: str) -> None:
+def test_a_bad_module_path_is_one_clear_error_not_retried(
+    tmp_path: Path, command: str, module: str, expected: str
+) -> None:
     workspace = _workspace(tmp_path, {"data.csv": "a,b\n"})
     (tmp_path / "outside.py").write_text("print('escaped')\n")
-    result = _run(workspace, module)
-    _assert_one_clear_error(result, expected)
+    result = _step(command, workspace, module, *(["--requirement", "pip"] if command == "install" else []))
+    _assert_one_clear_error(result, expected, code=EXIT_PERMANENT)
+    assert not (workspace / ".deps").exists()
 
 
-def test_run_without_a_checkout_is_one_clear_error(tmp_path: Path) -> None:
-    result = _run(tmp_path, "train.py")
+@pytest.mark.parametrize("command", ["install", "run"])
+def test_a_stage_without_a_checkout_is_one_clear_error(tmp_path: Path, command: str) -> None:
+    # Exit code 1, not 78: a retry of the pod fetches again.
+    result = _step(command, tmp_path, "train.py")
     _assert_one_clear_error(result, "no checkout in", "run the fetch step first")
+
+
+def test_install_in_an_image_without_pip_is_one_clear_error_not_retried(tmp_path: Path) -> None:
+    # A real interpreter without pip: a virtual environment made without it.
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(tmp_path / "image")], check=True)
+    python = tmp_path / "image" / "bin" / "python"
+    workspace = _workspace(tmp_path / "ws", {"job.py": "print('ran')\n"})
+    result = subprocess.run(
+        [str(python), str(RUNNER), "install", "--workspace", str(workspace), "--stage", "job", "--module", "job.py",
+         "--commit", "1a2b3c4", "--requirement", "bwnone==1.0"],
+        capture_output=True, text=True, env=_env(tmp_path), timeout=60, check=False,
+    )  # fmt: skip
+    _assert_one_clear_error(result, "pip is not installed in this image", str(python), code=EXIT_PERMANENT)
 
 
 # --- the git daemon fixture ---------------------------------------------------------------------------
@@ -804,15 +1028,27 @@ def test_runner_runs_in_older_and_newer_pythons(tmp_path: Path, version: str) ->
     if python is None:
         unavailable(f"no python{version} here (pyenv install {version}, or the distribution's package)")
     workspace = _workspace(tmp_path, {"show.py": "import sys\nprint(sys.version_info[:2], sys.argv[1:])\n"})
-    result = subprocess.run(
-        [python, str(RUNNER), "run", "--workspace", str(workspace), "--stage", "job", "--module", "show.py",
-         "--commit", "1a2b3c4", "--timeout", "30", "--requirement", "pip", "--", "--flag"],
-        capture_output=True, text=True, env=_env(tmp_path), timeout=60, check=False,
-    )  # fmt: skip
+    stage = ["--workspace", str(workspace), "--stage", "job", "--module", "show.py", "--commit", "1a2b3c4"]
+    results = [
+        subprocess.run(
+            [python, str(RUNNER), *arguments],
+            capture_output=True,
+            text=True,
+            env=_env(tmp_path),
+            timeout=60,
+            check=False,
+        )
+        for arguments in (
+            ["install", *stage, "--requirement", "pip"],
+            ["run", *stage, "--timeout", "30", "--", "--flag"],
+        )
+    ]
+    installed, result = results
+    assert installed.returncode == 0, installed.stderr
+    assert "step=install: skipping pip: the image's Python already has pip" in installed.stderr
     assert result.returncode == 0, result.stderr
     major, minor = version.split(".")
     assert result.stdout == f"({major}, {minor}) ['--flag']\n"
-    assert "step=install: skipping pip: the image's Python already has pip" in result.stderr
 
 
 def test_runner_imports_only_the_standard_library() -> None:
