@@ -15,11 +15,13 @@ import hashlib
 import importlib.util
 import json
 import os
+import pwd
 import re
 import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import textwrap
 import threading
 import time
@@ -410,6 +412,116 @@ def test_fetch_over_ssh_refuses_a_host_whose_key_is_not_known(
     env = _env(example.home, BODYWORK_GIT_SSH_KEY_FILE=str(lone_key))
     result = runner("fetch", "--repo", url, "--commit", example.pinned, "--workspace", str(tmp_path), env=env)
     _assert_one_clear_error(result, "Host key verification failed")
+
+
+# The uid the pods run as: `nobody`, which Debian-based Python images list in /etc/passwd (ssh refuses a uid
+# that has no passwd entry).
+POD_UID = 65534
+# The usual "nonroot" uid (of distroless images, and of runner/Dockerfile), which Python images do not list.
+NONROOT_UID = 65532
+# Where a pod finds git, ssh and python3.
+POD_PATH = "/usr/local/bin:/usr/bin:/bin"
+
+
+def _python_for(uid: int) -> str:
+    """A Python that ``uid`` can execute, or skip (fail in CI).
+
+    The interpreter running the tests may live under /root (pyenv, this venv), which is often 0700 and so
+    out of reach of other users; the runner needs only the standard library, so any python3 does: the system's
+    (/usr/bin/python3) when the one running the tests is not reachable.
+    """
+    for candidate in dict.fromkeys([sys.executable, "/usr/local/bin/python3", "/usr/bin/python3"]):
+        try:
+            probe = subprocess.run(
+                [candidate, "-c", ""], user=uid, group=uid, extra_groups=[], env={"PATH": POD_PATH}, cwd="/",
+                capture_output=True, check=False,
+            )  # fmt: skip
+        except OSError:  # not found, or a folder on its path is closed to uid
+            continue
+        if probe.returncode == 0:
+            return candidate
+    unavailable(f"no Python here that uid {uid} can execute")
+
+
+def _fetch_over_ssh_as(
+    uid: int, example: Example, sshd: tuple[int, Path, Path], folder: Path
+) -> tuple[subprocess.CompletedProcess[str], Path]:
+    """``fetch`` over ssh run as ``uid`` (and group ``uid``, no others) as a pod would run it; the result and the
+    workspace.
+
+    ``folder`` must be reachable by ``uid``. It receives what the pod mounts: the runner (read-only, as from a
+    ConfigMap), the key as a Secret with defaultMode 0440 and fsGroup mounts it (owned by root, readable by the
+    group), a known_hosts file, and writable HOME, TMPDIR and workspace folders owned by ``uid``.
+    """
+    if os.geteuid() != 0:
+        unavailable("running the runner as another uid needs root")
+    port, key, known_hosts = sshd
+    python = _python_for(uid)
+    opt, secret = folder / "opt", folder / "secret"
+    for read_only in (opt, secret):
+        read_only.mkdir(mode=0o755)
+    shutil.copy(RUNNER, opt / RUNNER.name)
+    shutil.copy(known_hosts, opt / "known_hosts")
+    shutil.copy(key, secret / "ssh-privatekey")
+    os.chown(secret / "ssh-privatekey", 0, uid)
+    (secret / "ssh-privatekey").chmod(0o440)
+    for copy in (opt / RUNNER.name, opt / "known_hosts"):
+        copy.chmod(0o444)
+    home, temporary, workspace = folder / "home", folder / "tmp", folder / "workspace"
+    for writable in (home, temporary, workspace):
+        writable.mkdir()
+        os.chown(writable, uid, uid)
+    env = {
+        "PATH": POD_PATH,
+        "HOME": str(home),
+        "TMPDIR": str(temporary),
+        "BODYWORK_GIT_SSH_KEY_FILE": str(secret / "ssh-privatekey"),
+        "BODYWORK_GIT_KNOWN_HOSTS_FILE": str(opt / "known_hosts"),
+    }
+    # The sshd lets the user running the tests in; the repository is read on the server's side, as that user.
+    url = f"ssh://{getpass.getuser()}@127.0.0.1:{port}{example.daemon.path('train-and-serve')}"
+    result = subprocess.run(
+        [python, str(opt / RUNNER.name), "fetch", "--repo", url, "--commit", example.pinned,
+         "--workspace", str(workspace)],
+        user=uid, group=uid, extra_groups=[], env=env, cwd=folder, capture_output=True, text=True, timeout=60,
+        check=False,
+    )  # fmt: skip
+    assert list(temporary.iterdir()) == [], "the copy of the private key was left behind"
+    return result, workspace
+
+
+@pytest.fixture
+def shared_folder() -> Iterator[Path]:
+    """An empty folder that every uid can reach (pytest's tmp_path is private to its user), removed afterwards."""
+    folder = Path(tempfile.mkdtemp(prefix="bodywork-runner-test-", dir="/tmp"))
+    folder.chmod(0o755)
+    try:
+        yield folder
+    finally:
+        shutil.rmtree(folder)
+
+
+def test_fetch_over_ssh_as_the_pods_uid_nobody(
+    example: Example, sshd: tuple[int, Path, Path], shared_folder: Path
+) -> None:
+    result, workspace = _fetch_over_ssh_as(POD_UID, example, sshd, shared_folder)
+    assert result.returncode == 0, result.stderr
+    src = workspace / "src"
+    # Read without git, which refuses a repository owned by another user.
+    assert (src / ".git" / "HEAD").read_text().strip() == example.pinned
+    assert (src / "bodywork.yaml").stat().st_uid == POD_UID
+    assert f"step=fetch: checked out {example.pinned}" in result.stderr
+
+
+def test_fetch_over_ssh_as_a_uid_without_a_passwd_entry_names_the_cause(
+    example: Example, sshd: tuple[int, Path, Path], shared_folder: Path
+) -> None:
+    # Why the pods run as 65534 and not as 65532: a pod's image lists no 65532 in /etc/passwd, nor does this host.
+    listed = {entry.pw_uid for entry in pwd.getpwall()}
+    unlisted = next(uid for uid in range(NONROOT_UID, 0, -1) if uid not in listed)
+    result, workspace = _fetch_over_ssh_as(unlisted, example, sshd, shared_folder)
+    _assert_one_clear_error(result, "cannot fetch ssh://127.0.0.1:", f"No user exists for uid {unlisted}")
+    assert not (workspace / "src").exists()
 
 
 def test_fetch_refuses_an_abbreviated_commit(tmp_path: Path) -> None:
@@ -838,7 +950,7 @@ def test_a_failing_install_exits_with_pips_code_and_a_retry_installs_again(tmp_p
 
 def _notebook(*sources: str) -> str:
     """An nbformat 4 notebook with one code cell per source, for the python3 kernel."""
-    cells = [
+    cells: list[dict[str, Any]] = [
         {"cell_type": "code", "execution_count": None, "id": f"cell{i}", "metadata": {}, "outputs": [], "source": text}
         for i, text in enumerate(sources)
     ]
