@@ -2,7 +2,9 @@
 
 The example project is pushed to a bare repository served by `git daemon`,
 fetched at its pinned commit, trained, and served; the prediction it answers is
-checked over HTTP. Other tests run small modules written into a workspace.
+checked over HTTP. Other tests install and run small modules written into a
+workspace. The tests that run the runner as the pods' uid need root, and skip
+without it (fail in CI).
 """
 
 from __future__ import annotations
@@ -646,7 +648,7 @@ def _step(
 
 
 def _install(workspace: Path, module: str, *extra: str, **env: str) -> subprocess.CompletedProcess[str]:
-    """The install init container of the stage ``job``; pip gets 5 minutes."""
+    """The install init container of the stage ``job`` (given 5 minutes: pip may download)."""
     return _step("install", workspace, module, *extra, timeout=300, **env)
 
 
@@ -866,6 +868,15 @@ def test_run_refuses_requirements_and_install_refuses_a_time_limit_and_args(tmp_
         assert result.returncode == 2, result.stderr
         assert refused in result.stderr
     assert not (workspace / "src" / "ran").exists()
+
+
+def test_install_refuses_a_pip_option_given_as_a_requirement(tmp_path: Path) -> None:
+    workspace = _workspace(tmp_path, {"job.py": ""})
+    result = _install(workspace, "job.py", "--requirement=--index-url=http://127.0.0.1:1/simple")
+    _assert_one_clear_error(
+        result, "--requirement must be a package specifier", "'--index-url=http://127.0.0.1:1/simple'"
+    )
+    assert not (workspace / ".deps").exists()
 
 
 @pytest.mark.slow
