@@ -2,7 +2,9 @@
 
 The example project is pushed to a bare repository served by `git daemon`,
 fetched at its pinned commit, trained, and served; the prediction it answers is
-checked over HTTP. Other tests run small modules written into a workspace.
+checked over HTTP. Other tests install and run small modules written into a
+workspace. The tests that run the runner as the pods' uid need root, and skip
+without it (fail in CI).
 """
 
 from __future__ import annotations
@@ -15,11 +17,13 @@ import hashlib
 import importlib.util
 import json
 import os
+import pwd
 import re
 import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import textwrap
 import threading
 import time
@@ -43,6 +47,8 @@ EXAMPLE = ROOT / "examples" / "train-and-serve"
 # The environment before any fixture isolated HOME.
 _STARTING_ENV = dict(os.environ)
 ZERO_SHA = "0" * 40
+# The exit code of an error no retry can change, on which the Job's podFailurePolicy fails the Job at once.
+EXIT_PERMANENT = 78
 # The range of the diabetes data set's target: a sane prediction stays near it.
 TARGET_RANGE = (25.0, 346.0)
 
@@ -127,9 +133,10 @@ def _git(*args: str, cwd: Path, env: dict[str, str]) -> str:
     return subprocess.run(["git", *args], cwd=cwd, env=env, check=True, capture_output=True, text=True).stdout.strip()
 
 
-def _assert_one_clear_error(result: subprocess.CompletedProcess[str], *expected: str) -> None:
-    """The run failed with exactly one error line, holding every ``expected`` text, and no traceback."""
-    assert result.returncode == 1, result.stderr
+def _assert_one_clear_error(result: subprocess.CompletedProcess[str], *expected: str, code: int = 1) -> None:
+    """The runner exited with ``code`` after exactly one error line, holding every ``expected`` text, and no
+    traceback."""
+    assert result.returncode == code, result.stderr
     output = result.stdout + result.stderr
     assert "Traceback" not in output
     errors = [line for line in result.stderr.splitlines() if re.match(r"\[bodywork\] .* step=\w+: error: ", line)]
@@ -188,18 +195,28 @@ def fetched(
 @pytest.fixture(scope="module")
 def trained(
     example: Example, fetched: tuple[Path, subprocess.CompletedProcess[str]]
-) -> tuple[Path, subprocess.CompletedProcess[str]]:
-    """The artifact folder after the example's train stage ran as its pod runs it."""
+) -> tuple[Path, subprocess.CompletedProcess[str], subprocess.CompletedProcess[str]]:
+    """The artifact folder after the example's train stage was installed and run as its pod does, and both steps."""
     workspace, _ = fetched
     artifacts = workspace / "artifacts"
-    result = runner(
-        "run", "--workspace", str(workspace), "--stage", "train", "--module", "train/train.py",
-        "--commit", example.pinned, "--timeout", "300",
-        "--requirement", "scikit-learn==1.9.1", "--requirement", "joblib==1.6.0",
-        env=_env(example.home, BODYWORK_ARTIFACT_DIR=str(artifacts)),
-    )  # fmt: skip
+    stage = (
+        "--workspace",
+        str(workspace),
+        "--stage",
+        "train",
+        "--module",
+        "train/train.py",
+        "--commit",
+        example.pinned,
+    )
+    env = _env(example.home, BODYWORK_ARTIFACT_DIR=str(artifacts))
+    installed = runner(
+        "install", *stage, "--requirement", "scikit-learn==1.9.1", "--requirement", "joblib==1.6.0", env=env
+    )
+    assert installed.returncode == 0, installed.stderr
+    result = runner("run", *stage, "--timeout", "300", env=env)
     assert result.returncode == 0, result.stderr
-    return artifacts, result
+    return artifacts, installed, result
 
 
 @pytest.mark.slow
@@ -213,7 +230,8 @@ def test_fetch_checks_out_exactly_the_pinned_commit_shallowly(
     assert _git("rev-parse", "--is-shallow-repository", cwd=src, env=env) == "true"
     assert (src / "bodywork.yaml").is_file()
     assert not (src / "NEWER").exists(), "the branch tip was checked out instead of the pinned commit"
-    assert (workspace / ".bodywork" / "bodywork_runner.py").read_bytes() == RUNNER.read_bytes()
+    # The pods mount the runner from a ConfigMap: fetch leaves the checkout alone in the workspace.
+    assert sorted(path.name for path in workspace.iterdir()) == ["src"]
     assert f"[bodywork] commit={example.pinned[:7]} step=fetch: checked out {example.pinned}" in result.stderr
     assert "fetching all branches" not in result.stderr
 
@@ -398,6 +416,116 @@ def test_fetch_over_ssh_refuses_a_host_whose_key_is_not_known(
     _assert_one_clear_error(result, "Host key verification failed")
 
 
+# The uid the pods run as: `nobody`, which Debian-based Python images list in /etc/passwd (ssh refuses a uid
+# that has no passwd entry).
+POD_UID = 65534
+# The usual "nonroot" uid (of distroless images, and of runner/Dockerfile), which Python images do not list.
+NONROOT_UID = 65532
+# Where a pod finds git, ssh and python3.
+POD_PATH = "/usr/local/bin:/usr/bin:/bin"
+
+
+def _python_for(uid: int) -> str:
+    """A Python that ``uid`` can execute, or skip (fail in CI).
+
+    The interpreter running the tests may live under /root (pyenv, this venv), which is often 0700 and so
+    out of reach of other users; the runner needs only the standard library, so any python3 does: the system's
+    (/usr/bin/python3) when the one running the tests is not reachable.
+    """
+    for candidate in dict.fromkeys([sys.executable, "/usr/local/bin/python3", "/usr/bin/python3"]):
+        try:
+            probe = subprocess.run(
+                [candidate, "-c", ""], user=uid, group=uid, extra_groups=[], env={"PATH": POD_PATH}, cwd="/",
+                capture_output=True, check=False,
+            )  # fmt: skip
+        except OSError:  # not found, or a folder on its path is closed to uid
+            continue
+        if probe.returncode == 0:
+            return candidate
+    unavailable(f"no Python here that uid {uid} can execute")
+
+
+def _fetch_over_ssh_as(
+    uid: int, example: Example, sshd: tuple[int, Path, Path], folder: Path
+) -> tuple[subprocess.CompletedProcess[str], Path]:
+    """``fetch`` over ssh run as ``uid`` (and group ``uid``, no others) as a pod would run it; the result and the
+    workspace.
+
+    ``folder`` must be reachable by ``uid``. It receives what the pod mounts: the runner (read-only, as from a
+    ConfigMap), the key as a Secret with defaultMode 0440 and fsGroup mounts it (owned by root, readable by the
+    group), a known_hosts file, and writable HOME, TMPDIR and workspace folders owned by ``uid``.
+    """
+    if os.geteuid() != 0:
+        unavailable("running the runner as another uid needs root")
+    port, key, known_hosts = sshd
+    python = _python_for(uid)
+    opt, secret = folder / "opt", folder / "secret"
+    for read_only in (opt, secret):
+        read_only.mkdir(mode=0o755)
+    shutil.copy(RUNNER, opt / RUNNER.name)
+    shutil.copy(known_hosts, opt / "known_hosts")
+    shutil.copy(key, secret / "ssh-privatekey")
+    os.chown(secret / "ssh-privatekey", 0, uid)
+    (secret / "ssh-privatekey").chmod(0o440)
+    for copy in (opt / RUNNER.name, opt / "known_hosts"):
+        copy.chmod(0o444)
+    home, temporary, workspace = folder / "home", folder / "tmp", folder / "workspace"
+    for writable in (home, temporary, workspace):
+        writable.mkdir()
+        os.chown(writable, uid, uid)
+    env = {
+        "PATH": POD_PATH,
+        "HOME": str(home),
+        "TMPDIR": str(temporary),
+        "BODYWORK_GIT_SSH_KEY_FILE": str(secret / "ssh-privatekey"),
+        "BODYWORK_GIT_KNOWN_HOSTS_FILE": str(opt / "known_hosts"),
+    }
+    # The sshd lets the user running the tests in; the repository is read on the server's side, as that user.
+    url = f"ssh://{getpass.getuser()}@127.0.0.1:{port}{example.daemon.path('train-and-serve')}"
+    result = subprocess.run(
+        [python, str(opt / RUNNER.name), "fetch", "--repo", url, "--commit", example.pinned,
+         "--workspace", str(workspace)],
+        user=uid, group=uid, extra_groups=[], env=env, cwd=folder, capture_output=True, text=True, timeout=60,
+        check=False,
+    )  # fmt: skip
+    assert list(temporary.iterdir()) == [], "the copy of the private key was left behind"
+    return result, workspace
+
+
+@pytest.fixture
+def shared_folder() -> Iterator[Path]:
+    """An empty folder that every uid can reach (pytest's tmp_path is private to its user), removed afterwards."""
+    folder = Path(tempfile.mkdtemp(prefix="bodywork-runner-test-", dir="/tmp"))
+    folder.chmod(0o755)
+    try:
+        yield folder
+    finally:
+        shutil.rmtree(folder)
+
+
+def test_fetch_over_ssh_as_the_pods_uid_nobody(
+    example: Example, sshd: tuple[int, Path, Path], shared_folder: Path
+) -> None:
+    result, workspace = _fetch_over_ssh_as(POD_UID, example, sshd, shared_folder)
+    assert result.returncode == 0, result.stderr
+    src = workspace / "src"
+    # Read without git, which refuses a repository owned by another user.
+    assert (src / ".git" / "HEAD").read_text().strip() == example.pinned
+    assert (src / "bodywork.yaml").stat().st_uid == POD_UID
+    assert f"step=fetch: checked out {example.pinned}" in result.stderr
+
+
+def test_fetch_over_ssh_as_a_uid_without_a_passwd_entry_names_the_cause(
+    example: Example, sshd: tuple[int, Path, Path], shared_folder: Path
+) -> None:
+    # Why the pods run as 65534 and not as 65532: a pod's image lists no 65532 in /etc/passwd, nor does this host.
+    listed = {entry.pw_uid for entry in pwd.getpwall()}
+    unlisted = next(uid for uid in range(NONROOT_UID, 0, -1) if uid not in listed)
+    result, workspace = _fetch_over_ssh_as(unlisted, example, sshd, shared_folder)
+    _assert_one_clear_error(result, "cannot fetch ssh://127.0.0.1:", f"No user exists for uid {unlisted}")
+    assert not (workspace / "src").exists()
+
+
 def test_fetch_refuses_an_abbreviated_commit(tmp_path: Path) -> None:
     result = runner("fetch", "--repo", "git://127.0.0.1:1/x.git", "--commit", "1a2b3c4", "--workspace", str(tmp_path))
     _assert_one_clear_error(result, "full commit SHA", "'1a2b3c4'")
@@ -425,16 +553,19 @@ def test_shipped_known_hosts_hold_githubs_current_keys() -> None:
 
 @pytest.mark.slow
 def test_train_stage_saves_a_model_using_the_images_packages(
-    example: Example, trained: tuple[Path, subprocess.CompletedProcess[str]]
+    example: Example, trained: tuple[Path, subprocess.CompletedProcess[str], subprocess.CompletedProcess[str]]
 ) -> None:
-    artifacts, result = trained
+    artifacts, installed, result = trained
     assert (artifacts / "model.joblib").is_file()
     metrics = json.loads((artifacts / "metrics.json").read_text())
     assert metrics["r2"] >= 0.3
     assert metrics["commit"] == example.pinned
     prefix = f"[bodywork] stage=train commit={example.pinned[:7]}"
-    assert f"{prefix} step=install: skipping pip: the image's Python already has scikit-learn==1.9.1" in result.stderr
+    assert f"{prefix} step=install: skipping pip: the image's Python already has scikit-learn==1.9.1" in (
+        installed.stderr
+    )
     assert f"{prefix} step=run: train/train.py finished" in result.stderr
+    assert "step=install" not in result.stderr, "run installs nothing: the install init container did"
 
 
 def _wait_for_health(url: str, process: subprocess.Popen[str], seconds: float = 30) -> dict[str, Any]:
@@ -462,12 +593,12 @@ def _post_json(url: str, document: object) -> tuple[int, dict[str, Any]]:
 
 @pytest.mark.slow
 def test_serve_stage_answers_predictions_and_stops_on_sigterm(
-    example: Example, fetched: tuple[Path, subprocess.CompletedProcess[str]], trained: tuple[Path, Any]
+    example: Example, fetched: tuple[Path, subprocess.CompletedProcess[str]], trained: tuple[Path, Any, Any]
 ) -> None:
     from sklearn.datasets import load_diabetes
 
     workspace, _ = fetched
-    artifacts, _ = trained
+    artifacts, _, _ = trained
     port = free_port()
     with started(
         "run", "--workspace", str(workspace), "--stage", "serve", "--module", "serve/serve.py",
@@ -506,11 +637,24 @@ def _workspace(root: Path, files: dict[str, str]) -> Path:
     return root
 
 
-def _run(workspace: Path, module: str, *extra: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+def _step(
+    command: str, workspace: Path, module: str, *extra: str, timeout: float = 60, **env: str
+) -> subprocess.CompletedProcess[str]:
+    """The runner's ``command`` (install or run) for the stage ``job`` of ``workspace``, with ``env`` added."""
     return runner(
-        "run", "--workspace", str(workspace), "--stage", "job", "--module", module, "--commit", "1a2b3c4d5e", *extra,
-        env=_env(workspace), timeout=timeout,
+        command, "--workspace", str(workspace), "--stage", "job", "--module", module, "--commit", "1a2b3c4d5e", *extra,
+        env=_env(workspace, **env), timeout=timeout,
     )  # fmt: skip
+
+
+def _install(workspace: Path, module: str, *extra: str, **env: str) -> subprocess.CompletedProcess[str]:
+    """The install init container of the stage ``job`` (given 5 minutes: pip may download)."""
+    return _step("install", workspace, module, *extra, timeout=300, **env)
+
+
+def _run(workspace: Path, module: str, *extra: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    """The stage container of the stage ``job``."""
+    return _step("run", workspace, module, *extra, timeout=timeout)
 
 
 def test_module_runs_in_its_folder_with_its_args_and_the_repository_importable(tmp_path: Path) -> None:
@@ -536,8 +680,18 @@ def test_module_runs_in_its_folder_with_its_args_and_the_repository_importable(t
         "stage": "job",
         "commit": "1a2b3c4d5e",
     }
-    assert "[bodywork] stage=job commit=1a2b3c4 step=install: no requirements: nothing to install" in result.stderr
     assert "step=run: running jobs/show.py with args --flag 'two words' --" in result.stderr
+    assert "step=install" not in result.stderr
+
+
+def test_install_of_a_stage_without_requirements_installs_nothing(tmp_path: Path) -> None:
+    workspace = _workspace(tmp_path, {"jobs/show.py": "open('ran', 'w').close()\n"})
+    result = _install(workspace, "jobs/show.py")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == ""
+    assert "[bodywork] stage=job commit=1a2b3c4 step=install: no requirements: nothing to install" in result.stderr
+    assert not (workspace / ".deps").exists()
+    assert not (workspace / "src" / "jobs" / "ran").exists(), "install ran the module"
 
 
 def test_a_relative_workspace_reaches_the_module_as_absolute_paths(tmp_path: Path) -> None:
@@ -677,15 +831,96 @@ def test_requirements_are_installed_into_the_workspace_once(tmp_path: Path) -> N
     )
     _wheel(workspace / "src" / "jobs", "bwtxt", "from requirements.txt")
     from_argument = _wheel(tmp_path, "bwarg", "from --requirement")
-    result = _run(workspace, "jobs/use.py", "--requirement", str(from_argument))
+    installed = _install(workspace, "jobs/use.py", "--requirement", str(from_argument))
+    assert installed.returncode == 0, installed.stderr
+    assert installed.stdout == "", "pip's output belongs to the runner's log, on stderr"
+    assert "step=install: installing" in installed.stderr
+    assert (workspace / ".deps" / "job" / "bwtxt" / "__init__.py").is_file()
+    result = _run(workspace, "jobs/use.py")
     assert result.returncode == 0, result.stderr
     assert result.stdout == "from --requirement from requirements.txt\n"
-    assert (workspace / ".deps" / "job" / "bwtxt" / "__init__.py").is_file()
-    assert "step=install: installing" in result.stderr
-    again = _run(workspace, "jobs/use.py", "--requirement", str(from_argument))
+    # A restarted init container finds the same requirements installed.
+    again = _install(workspace, "jobs/use.py", "--requirement", str(from_argument))
     assert again.returncode == 0, again.stderr
-    assert again.stdout == result.stdout
     assert "step=install: skipping pip:" in again.stderr and "already holds these requirements" in again.stderr
+
+
+def test_run_installs_nothing_itself(tmp_path: Path) -> None:
+    workspace = _workspace(
+        tmp_path, {"jobs/requirements.txt": "./bwtxt-1.0-py3-none-any.whl\n", "jobs/use.py": "import bwtxt\n"}
+    )
+    _wheel(workspace / "src" / "jobs", "bwtxt", "never installed")
+    result = _run(workspace, "jobs/use.py")
+    assert result.returncode == 1, result.stderr
+    assert "ModuleNotFoundError: No module named 'bwtxt'" in result.stderr
+    assert "step=install" not in result.stderr
+    assert not (workspace / ".deps").exists()
+
+
+def test_run_refuses_requirements_and_install_refuses_a_time_limit_and_args(tmp_path: Path) -> None:
+    workspace = _workspace(tmp_path, {"job.py": "open('ran', 'w').close()\n"})
+    for command, extra, refused in (
+        ("run", ["--requirement", "pip"], "unrecognized arguments: --requirement pip"),
+        ("install", ["--timeout", "5"], "unrecognized arguments: --timeout 5"),
+        ("install", ["--", "--flag"], "install takes no arguments after --"),
+    ):
+        result = _step(command, workspace, "job.py", *extra)
+        assert result.returncode == 2, result.stderr
+        assert refused in result.stderr
+    assert not (workspace / "src" / "ran").exists()
+
+
+def test_install_refuses_a_pip_option_given_as_a_requirement(tmp_path: Path) -> None:
+    workspace = _workspace(tmp_path, {"job.py": ""})
+    result = _install(workspace, "job.py", "--requirement=--index-url=http://127.0.0.1:1/simple")
+    _assert_one_clear_error(
+        result, "--requirement must be a package specifier", "'--index-url=http://127.0.0.1:1/simple'"
+    )
+    assert not (workspace / ".deps").exists()
+
+
+@pytest.mark.slow
+def test_run_time_limit_does_not_count_the_install(tmp_path: Path) -> None:
+    # The wheel is served slowly: the install takes longer than the module's time limit.
+    wheel = _wheel(tmp_path, "bwslow", "downloaded slowly")
+    delay = 3.0
+
+    class SlowWheel(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802
+            time.sleep(delay)
+            body = wheel.read_bytes()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/octet-stream")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), SlowWheel)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    url = f"http://127.0.0.1:{server.server_address[1]}/{wheel.name}"
+    workspace = _workspace(
+        tmp_path / "ws",
+        {
+            "jobs/requirements.txt": f"bwslow @ {url}\n",
+            "jobs/use.py": "import time, bwslow\ntime.sleep(1)\nprint(bwslow.VALUE)\n",
+        },
+    )
+    try:
+        begun = time.monotonic()
+        installed = _install(workspace, "jobs/use.py")
+        install_seconds = time.monotonic() - begun
+    finally:
+        # Stopped before the run: a run that installed again would fail.
+        server.shutdown()
+        server.server_close()
+    assert installed.returncode == 0, installed.stderr
+    assert install_seconds > delay
+    result = _run(workspace, "jobs/use.py", "--timeout", "2")
+    assert (result.returncode, result.stdout) == (0, "downloaded slowly\n"), result.stderr
 
 
 @pytest.mark.slow
@@ -699,32 +934,126 @@ def test_fetch_and_run_need_no_writable_home(example: Example, tmp_path: Path) -
     assert fetched.returncode == 0, fetched.stderr
     (workspace / "src" / "use.py").write_text("import bwarg\nprint(bwarg.VALUE)\n")
     wheel = _wheel(tmp_path, "bwarg", "installed")
-    result = runner(
-        "run", "--workspace", str(workspace), "--stage", "job", "--module", "use.py", "--commit", example.pinned,
-        "--requirement", str(wheel), env=env,
-    )  # fmt: skip
+    stage = ("--workspace", str(workspace), "--stage", "job", "--module", "use.py", "--commit", example.pinned)
+    installed = runner("install", *stage, "--requirement", str(wheel), env=env, timeout=300)
+    assert installed.returncode == 0, installed.stderr
+    result = runner("run", *stage, env=env)
     assert result.returncode == 0, result.stderr
     assert result.stdout == "installed\n"
 
 
 @pytest.mark.slow
-def test_a_failing_install_stops_the_stage_before_it_runs(tmp_path: Path) -> None:
-    workspace = _workspace(tmp_path, {"never.py": "open('ran', 'w').close()\n"})
-    result = _run(workspace, "never.py", "--requirement", str(tmp_path / "missing-1.0-py3-none-any.whl"))
-    assert result.returncode != 0
-    assert "step=install: pip failed with exit code" in result.stderr
-    assert not (workspace / "src" / "ran").exists()
+def test_a_failing_install_exits_with_pips_code_and_a_retry_installs_again(tmp_path: Path) -> None:
+    # pip may fail for a reason a retry can change (the network, an index): its exit code 1 lets the Job retry.
+    workspace = _workspace(tmp_path, {"use.py": "import bwlate\nprint(bwlate.VALUE)\n"})
+    wheel = tmp_path / "bwlate-1.0-py3-none-any.whl"
+    failed = _install(workspace, "use.py", "--requirement", str(wheel))
+    assert failed.returncode == 1, failed.stderr
+    assert "step=install: pip failed with exit code 1" in failed.stderr
+    assert not (workspace / ".deps" / "job" / ".bodywork-requirements.json").exists()
+    _wheel(tmp_path, "bwlate", "there at the retry")
+    retried = _install(workspace, "use.py", "--requirement", str(wheel))
+    assert retried.returncode == 0, retried.stderr
+    assert "step=install: installing" in retried.stderr
+    result = _run(workspace, "use.py")
+    assert (result.returncode, result.stdout) == (0, "there at the retry\n"), result.stderr
 
 
-def test_a_notebook_without_an_executor_is_one_clear_error(tmp_path: Path) -> None:
+def _notebook(*sources: str) -> str:
+    """An nbformat 4 notebook with one code cell per source, for the python3 kernel."""
+    cells: list[dict[str, Any]] = [
+        {"cell_type": "code", "execution_count": None, "id": f"cell{i}", "metadata": {}, "outputs": [], "source": text}
+        for i, text in enumerate(sources)
+    ]
+    kernel = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    return json.dumps({"cells": cells, "metadata": {"kernelspec": kernel}, "nbformat": 4, "nbformat_minor": 5})
+
+
+def _without_executor() -> None:
+    """Skip unless the Python running the runner lacks nbconvert and papermill, as the notebook tests need."""
     if any(importlib.util.find_spec(name) for name in ("nbconvert", "papermill")):
         pytest.skip("this test needs a Python without nbconvert and papermill")
-    notebook = {"cells": [], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}
-    workspace = _workspace(tmp_path, {"notebooks/train.ipynb": json.dumps(notebook)})
+
+
+def _offline_pip(folder: Path) -> dict[str, str]:
+    """An environment in which pip fails at once: no configuration file, no index, an empty folder of wheels."""
+    wheels = folder / "no-wheels"
+    wheels.mkdir(exist_ok=True)
+    return {"PIP_CONFIG_FILE": os.devnull, "PIP_NO_INDEX": "1", "PIP_FIND_LINKS": str(wheels)}
+
+
+def test_install_of_a_notebook_adds_an_executor(tmp_path: Path) -> None:
+    _without_executor()
+    workspace = _workspace(tmp_path, {"notebooks/train.ipynb": _notebook("print(42)")})
+    # Offline, pip fails at once: what matters is what it was asked for.
+    result = _install(workspace, "notebooks/train.ipynb", "--requirement", "bwnone==1.0", **_offline_pip(tmp_path))
+    assert "step=install: notebooks/train.ipynb is a notebook: adding nbconvert and ipykernel to execute it" in (
+        result.stderr
+    )
+    assert "step=install: installing bwnone==1.0, nbconvert, ipykernel into " in result.stderr
+    assert result.returncode == 1, result.stderr
+
+
+@pytest.mark.parametrize(
+    ("requirements", "requirements_txt", "asked"),
+    [
+        (["papermill==2.6.0"], None, "papermill==2.6.0"),
+        (["pandas", "nbconvert[webpdf]>=7"], None, "pandas, nbconvert[webpdf]>=7"),
+        ([], "Papermill  # executes the notebook\n", "Papermill"),
+    ],
+    ids=["papermill-required", "nbconvert-required", "papermill-in-requirements-txt"],
+)
+def test_install_of_a_notebook_naming_its_executor_adds_nothing(
+    tmp_path: Path, requirements: list[str], requirements_txt: str | None, asked: str
+) -> None:
+    _without_executor()
+    files = {"notebooks/train.ipynb": _notebook("print(42)")}
+    if requirements_txt is not None:
+        files["notebooks/requirements.txt"] = requirements_txt
+    workspace = _workspace(tmp_path, files)
+    extra = [argument for spec in requirements for argument in ("--requirement", spec)]
+    result = _install(workspace, "notebooks/train.ipynb", *extra, **_offline_pip(tmp_path))
+    assert f"step=install: installing {asked} into " in result.stderr
+    assert "is a notebook" not in result.stderr
+    assert result.returncode == 1, result.stderr
+
+
+def _require_pypi() -> None:
+    """Skip (fail in CI) unless PyPI answers."""
+    try:
+        with urllib.request.urlopen("https://pypi.org/simple/nbconvert/", timeout=10):
+            pass
+    except OSError as error:
+        unavailable(f"needs PyPI to install nbconvert and ipykernel: {error}")
+
+
+@pytest.mark.slow
+def test_a_notebook_stage_installs_its_executor_then_runs_to_completion(tmp_path: Path) -> None:
+    _without_executor()
+    _require_pypi()
+    notebook = _notebook("import os\nanswer = 6 * 7", "print(answer, os.environ['BODYWORK_STAGE'])")
+    workspace = _workspace(tmp_path, {"notebooks/train.ipynb": notebook})
+    installed = _install(workspace, "notebooks/train.ipynb")
+    assert installed.returncode == 0, installed.stderr
+    assert "notebooks/train.ipynb is a notebook: adding nbconvert and ipykernel to execute it" in installed.stderr
+    result = _run(workspace, "notebooks/train.ipynb", "--timeout", "120", timeout=180)
+    assert result.returncode == 0, result.stderr
+    executed = json.loads((workspace / ".bodywork" / "notebooks" / "job" / "train.ipynb").read_text())
+    printed = ["".join(output.get("text", "")) for cell in executed["cells"] for output in cell["outputs"]]
+    assert printed == ["42 job\n"], executed["cells"]
+    assert "step=run: notebooks/train.ipynb finished" in result.stderr
+
+
+def test_run_of_a_notebook_without_an_executor_is_not_retried(tmp_path: Path) -> None:
+    _without_executor()
+    workspace = _workspace(tmp_path, {"notebooks/train.ipynb": _notebook("print(42)")})
     result = _run(workspace, "notebooks/train.ipynb")
-    _assert_one_clear_error(result, "cannot execute the notebook train.ipynb", "nbconvert", "papermill")
+    _assert_one_clear_error(
+        result, "cannot execute the notebook train.ipynb", "nbconvert", "papermill", code=EXIT_PERMANENT
+    )
 
 
+@pytest.mark.parametrize("command", ["install", "run"])
 @pytest.mark.parametrize(
     ("module", "expected"),
     [
@@ -733,16 +1062,34 @@ def test_a_notebook_without_an_executor_is_one_clear_error(tmp_path: Path) -> No
         ("data.csv", "neither a .py module nor an .ipynb notebook"),
     ],
 )
-def test_a_bad_module_path_is_one_clear_error(tmp_path: Path, module: str, expected: str) -> None:
+def test_a_bad_module_path_is_one_clear_error_not_retried(
+    tmp_path: Path, command: str, module: str, expected: str
+) -> None:
     workspace = _workspace(tmp_path, {"data.csv": "a,b\n"})
     (tmp_path / "outside.py").write_text("print('escaped')\n")
-    result = _run(workspace, module)
-    _assert_one_clear_error(result, expected)
+    result = _step(command, workspace, module, *(["--requirement", "pip"] if command == "install" else []))
+    _assert_one_clear_error(result, expected, code=EXIT_PERMANENT)
+    assert not (workspace / ".deps").exists()
 
 
-def test_run_without_a_checkout_is_one_clear_error(tmp_path: Path) -> None:
-    result = _run(tmp_path, "train.py")
+@pytest.mark.parametrize("command", ["install", "run"])
+def test_a_stage_without_a_checkout_is_one_clear_error(tmp_path: Path, command: str) -> None:
+    # Exit code 1, not 78: a retry of the pod fetches again.
+    result = _step(command, tmp_path, "train.py")
     _assert_one_clear_error(result, "no checkout in", "run the fetch step first")
+
+
+def test_install_in_an_image_without_pip_is_one_clear_error_not_retried(tmp_path: Path) -> None:
+    # A real interpreter without pip: a virtual environment made without it.
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(tmp_path / "image")], check=True)
+    python = tmp_path / "image" / "bin" / "python"
+    workspace = _workspace(tmp_path / "ws", {"job.py": "print('ran')\n"})
+    result = subprocess.run(
+        [str(python), str(RUNNER), "install", "--workspace", str(workspace), "--stage", "job", "--module", "job.py",
+         "--commit", "1a2b3c4", "--requirement", "bwnone==1.0"],
+        capture_output=True, text=True, env=_env(tmp_path), timeout=60, check=False,
+    )  # fmt: skip
+    _assert_one_clear_error(result, "pip is not installed in this image", str(python), code=EXIT_PERMANENT)
 
 
 # --- the git daemon fixture ---------------------------------------------------------------------------
@@ -804,15 +1151,27 @@ def test_runner_runs_in_older_and_newer_pythons(tmp_path: Path, version: str) ->
     if python is None:
         unavailable(f"no python{version} here (pyenv install {version}, or the distribution's package)")
     workspace = _workspace(tmp_path, {"show.py": "import sys\nprint(sys.version_info[:2], sys.argv[1:])\n"})
-    result = subprocess.run(
-        [python, str(RUNNER), "run", "--workspace", str(workspace), "--stage", "job", "--module", "show.py",
-         "--commit", "1a2b3c4", "--timeout", "30", "--requirement", "pip", "--", "--flag"],
-        capture_output=True, text=True, env=_env(tmp_path), timeout=60, check=False,
-    )  # fmt: skip
+    stage = ["--workspace", str(workspace), "--stage", "job", "--module", "show.py", "--commit", "1a2b3c4"]
+    results = [
+        subprocess.run(
+            [python, str(RUNNER), *arguments],
+            capture_output=True,
+            text=True,
+            env=_env(tmp_path),
+            timeout=60,
+            check=False,
+        )
+        for arguments in (
+            ["install", *stage, "--requirement", "pip"],
+            ["run", *stage, "--timeout", "30", "--", "--flag"],
+        )
+    ]
+    installed, result = results
+    assert installed.returncode == 0, installed.stderr
+    assert "step=install: skipping pip: the image's Python already has pip" in installed.stderr
     assert result.returncode == 0, result.stderr
     major, minor = version.split(".")
     assert result.stdout == f"({major}, {minor}) ['--flag']\n"
-    assert "step=install: skipping pip: the image's Python already has pip" in result.stderr
 
 
 def test_runner_imports_only_the_standard_library() -> None:
