@@ -26,8 +26,8 @@ port must be free), Services and Ingresses, the ServiceAccount, capabilities, se
 from __future__ import annotations
 
 import base64
-import ctypes
 import contextlib
+import ctypes
 import json
 import os
 import pwd
@@ -124,35 +124,35 @@ def machine_python(uid: int = NOBODY, gid: int = NOBODY) -> Path:
 # --- volumes ------------------------------------------------------------------------------------
 
 
-def _fs_group(folder: Path, fs_group: int | None) -> None:
-    """Give the pod's fsGroup the folder as the kubelet does: group-owned, group-writable, setgid."""
+def _fs_group(folder: Path, fs_group: int | None, *, read_only: bool = False) -> None:
+    """Hand a volume to the pod's fsGroup as the kubelet's SetVolumeOwnership does: every entry group-owned, files
+    gaining group (and owner) read, and write unless ``read_only``; folders also search and setgid."""
     if fs_group is None:
         return
+    mask = 0o440 if read_only else 0o660
     for path in [folder, *folder.rglob("*")]:
         os.lchown(path, -1, fs_group)
         if not path.is_symlink():
-            path.chmod(path.stat().st_mode & 0o7777 | (0o2070 if path.is_dir() else 0o060))
+            mode = path.stat().st_mode & 0o7777 | mask
+            path.chmod(mode | 0o2110 if path.is_dir() else mode)
 
 
 def _write_projection(folder: Path, files: Mapping[str, bytes], modes: Mapping[str, int], fs_group: int | None) -> None:
-    """Write keys as the kubelet's atomic writer does: a timestamped folder, ``..data`` pointing at it, and one
-    symlink per top-level entry through ``..data``."""
+    """Write a configMap or secret volume as the kubelet's atomic writer does: the files in a timestamped folder,
+    ``..data`` pointing at it, one symlink per top-level entry through ``..data``; then the fsGroup's ownership."""
+    folder.mkdir(parents=True)
+    folder.chmod(0o777)
     stamp = folder / time.strftime("..%Y_%m_%d_%H_%M_%S.000000000", time.gmtime())
-    stamp.mkdir(parents=True)
+    stamp.mkdir(mode=0o755)
     for path, content in files.items():
         target = stamp / path
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_bytes(content)
         target.chmod(modes[path])
-        if fs_group is not None:
-            os.chown(target, 0, fs_group)
-    stamp.chmod(0o755)
     (folder / "..data").symlink_to(stamp.name)
     for top in sorted({path.split("/", 1)[0] for path in files}):
         (folder / top).symlink_to(f"..data/{top}")
-    folder.chmod(0o1777 if fs_group is None else 0o3777)
-    if fs_group is not None:
-        os.chown(folder, 0, fs_group)
+    _fs_group(folder, fs_group, read_only=True)
 
 
 def _projected(
@@ -319,7 +319,7 @@ class Kubelet:
                 host.chmod(0o777)
                 _fs_group(host, fs_group)
             elif "configMap" in volume or "secret" in volume:
-                source = volume.get("configMap") or volume["secret"]
+                source = volume["configMap"] if "configMap" in volume else volume["secret"]
                 ref = source.get("name") or source.get("secretName")
                 what = f"{'ConfigMap' if 'configMap' in volume else 'Secret'} {ref}"
                 data = self._config_map(ref) if "configMap" in volume else self._secret(ref)
@@ -338,9 +338,8 @@ class Kubelet:
             pod.volumes[volume["name"]] = host
         return pod
 
-    def _env(self, container: Mapping[str, Any], pod: Pod, uid: int) -> dict[str, str]:
-        """The container's environment: the image's, the runtime's HOSTNAME and HOME, then ``env`` in order."""
-        env = dict(IMAGE_ENV, HOSTNAME=pod.name)
+    def _env(self, container: Mapping[str, Any], pod: Pod) -> dict[str, str]:
+        """The container's ``env`` in order, each value's ``$(VAR)`` expanded with the variables before it."""
         declared: dict[str, str] = {}
         for item in container.get("env", []):
             if "value" in item or "valueFrom" not in item:
@@ -359,9 +358,7 @@ class Kubelet:
                 raise NotImplementedError(f"env {item['name']}: only value, secretKeyRef and configMapKeyRef")
         if container.get("envFrom"):
             raise NotImplementedError("envFrom")
-        env.update(declared)
-        env.setdefault("HOME", _home(uid))
-        return env
+        return declared
 
     def start(self, pod: Pod, container: Mapping[str, Any]) -> Container:
         """Start one container of the pod (its process runs until it exits or is stopped)."""
@@ -374,7 +371,10 @@ class Kubelet:
             for g in [pod.spec.get("securityContext", {}).get("fsGroup"), *context.get("supplementalGroups", [])]
             if g is not None
         ]
-        env = self._env(container, pod, uid)
+        declared = self._env(container, pod)
+        # The image's variables, the runtime's HOSTNAME, the spec's; HOME from /etc/passwd when none sets it.
+        env = {**IMAGE_ENV, "HOSTNAME": pod.name, **declared}
+        env.setdefault("HOME", _home(uid))
         mounts = [{"source": str(self._image(uid, gid)), "target": str(Path(IMAGE_BIN).parent), "readOnly": True}]
         for mount in container.get("volumeMounts", []):
             if mount["name"] not in pod.volumes:
@@ -394,7 +394,7 @@ class Kubelet:
             "gid": gid,
             "groups": groups,
             "workingDir": container.get("workingDir", "/"),
-            "argv": [_expand(a, env) for a in [*container.get("command", []), *container.get("args", [])]],
+            "argv": [_expand(a, declared) for a in [*container.get("command", []), *container.get("args", [])]],
             "env": env,
         }
         if not plan["argv"]:
@@ -523,8 +523,9 @@ def _wait_started(container: Mapping[str, Any], started: Container, timeout: flo
     deadline = time.monotonic() + min(float(limit), timeout)
     while time.monotonic() < deadline:
         if started.exit_code() is not None:
+            code = started.exit_code()
             raise PodFailed(
-                f"container {started.name} exited with {started.exit_code()} before listening on {port}:\n{started.tail()}"
+                f"container {started.name} exited with {code} before listening on {port}:\n{started.tail()}"
             )
         with socket.socket() as probe_socket:
             probe_socket.settimeout(1)
@@ -555,19 +556,19 @@ class RunningPipeline:
         self._secrets = secrets
         self._timeout = timeout
         self.workdir: Path | None = None
-        self.kubelet: Kubelet | None = None
+        self._kubelet: Kubelet | None = None
         self.jobs: dict[str, Pod] = {}
         self.deployments: dict[str, Pod] = {}
 
     def __enter__(self) -> RunningPipeline:
         self.workdir = Path(tempfile.mkdtemp(prefix="kubelet-"))
-        self.kubelet = Kubelet(self._objects, self.workdir, secrets=self._secrets, timeout=self._timeout)
+        kubelet = self._kubelet = Kubelet(self._objects, self.workdir, secrets=self._secrets, timeout=self._timeout)
         try:
             for obj in apply_order(self._objects):
                 if obj["kind"] == "Job":
-                    self.jobs[obj["metadata"]["name"]] = self.kubelet.run_job(obj)
+                    self.jobs[obj["metadata"]["name"]] = kubelet.run_job(obj)
                 elif obj["kind"] == "Deployment":
-                    self.deployments[obj["metadata"]["name"]] = self.kubelet.start_deployment(obj)
+                    self.deployments[obj["metadata"]["name"]] = kubelet.start_deployment(obj)
         except BaseException:
             self.close()
             raise
@@ -582,6 +583,12 @@ class RunningPipeline:
             pod.stop()
         if self.workdir is not None:
             shutil.rmtree(self.workdir, ignore_errors=True)
+
+    def claim(self, name: str) -> Path:
+        """The host folder standing for the PersistentVolumeClaim ``name`` while the pipeline runs."""
+        if self._kubelet is None:
+            raise RuntimeError("the pipeline is not running: use it in a with block")
+        return self._kubelet.claim(name)
 
     def logs(self, owner: str) -> str:
         """Every container log of the pod of a Job or Deployment, in the order the containers started."""
