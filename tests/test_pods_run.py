@@ -242,13 +242,36 @@ def test_a_pod_failure_policy_fails_the_job_at_once(host: None) -> None:
     assert str(failure.value).count("exited with 42") == 1
 
 
-def test_a_job_past_its_deadline_is_killed(host: None) -> None:
-    slow = job("slow", pod([container("c", "import time; time.sleep(60)")]), backoffLimit=3, activeDeadlineSeconds=1)
+def running(marker: str) -> list[int]:
+    """The processes whose command line holds ``marker``."""
+    found = []
+    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+        try:
+            if marker.encode() in cmdline.read_bytes():
+                found.append(int(cmdline.parent.name))
+        except OSError:
+            continue
+    return found
+
+
+def test_a_job_past_its_deadline_is_killed_with_every_process_of_its_pod(host: None) -> None:
+    # The container starts a process in a session of its own (as the runner starts pip and the module).
+    marker = f"orphan-{os.getpid()}-{time.monotonic_ns()}"
+    script = f"""
+import subprocess, sys, time
+orphan = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)", "{marker}"], start_new_session=True)
+time.sleep(0.3)
+print("orphan alive" if orphan.poll() is None else "orphan dead", flush=True)
+time.sleep(60)
+"""
+    slow = job("slow", pod([container("c", script)]), backoffLimit=3, activeDeadlineSeconds=2)
     started = time.monotonic()
-    with pytest.raises(PodFailed, match="DeadlineExceeded"):
+    with pytest.raises(PodFailed, match="DeadlineExceeded") as failure:
         with run_pipeline([slow]):
             pass
     assert time.monotonic() - started < 10
+    assert "orphan alive" in str(failure.value)
+    assert running(marker) == []
 
 
 SERVE = """
