@@ -415,12 +415,13 @@ class Kubelet:
         return started
 
     def run_to_end(self, pod: Pod, container: Mapping[str, Any], deadline: float) -> Container:
-        """Run one container until it exits (or is killed at ``deadline``, a time.monotonic())."""
+        """Run one container until it exits, or until ``deadline`` (a time.monotonic()) when it is stopped as a
+        deleted pod is: SIGTERM, then SIGKILL after the pod's terminationGracePeriodSeconds."""
         started = self.start(pod, container)
         with contextlib.suppress(subprocess.TimeoutExpired):
             started.process.wait(timeout=max(0.0, deadline - time.monotonic()))
         if started.exit_code() is None:
-            started.stop(0)
+            pod.stop()
         return started
 
     def run_init(self, pod: Pod, deadline: float) -> Container | None:
