@@ -17,10 +17,17 @@ fsGroup); configMap and secret the keys of the object in the render (or, for sec
 the way the kubelet's atomic writer does (``..data`` symlinks, defaultMode or the item's mode); a
 persistentVolumeClaim one folder per claimName for the whole run, shared by every pod that mounts it.
 
-Not emulated: resources and probes other than the startup probe's tcpSocket (and the readiness of a Deployment
-is that probe), restarts of a Deployment's containers (a container that exits fails the run), restartPolicy
-OnFailure, networking (every pod is on the host's network, so one replica of a Deployment is started and its
-port must be free), Services and Ingresses, the ServiceAccount, capabilities, seccomp.
+Not emulated: the images' contents (a container sees this machine's files, whatever its image), resources,
+probes other than the startup probe's tcpSocket (a Deployment is ready when that passes), restarts of a
+Deployment's containers (one that exits fails the run), the Job controller's back-off delay between pods,
+restartPolicy OnFailure, networking (every pod is on the host's network, so one replica of a Deployment runs and
+its port must be free), Services, Ingresses, ServiceAccounts, capabilities and seccomp.
+
+Use::
+
+    with run_pipeline(objects, secrets={"git": {"token": "..."}}) as pipeline:
+        urllib.request.urlopen("http://127.0.0.1:8000/health")   # the Deployment's containerPort
+        pipeline.claim("train-and-serve-shared")                 # the host folder of a PVC
 """
 
 from __future__ import annotations
