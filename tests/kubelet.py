@@ -1,7 +1,8 @@
 """A kubelet emulator: runs the pods of rendered Kubernetes objects as real processes on this machine, as root.
 
-``run_pipeline(objects)`` applies the objects of a render in order (Helm hooks, else Argo CD sync waves, else
-file order): each Job's pod runs to completion, each Deployment's pod (one replica) starts and must pass its
+``run_pipeline(objects)`` creates the objects of a render in steps (Helm hooks, else Argo CD sync waves; a pod
+fails when a ConfigMap, Secret or PersistentVolumeClaim of the render that it needs comes in a later step): each
+Job's pod runs to completion, each Deployment's pod (one replica) starts and must pass its
 startup probe. Every container runs exactly what the YAML says (``command``, ``args``, ``env``, ``workingDir``,
 volume mounts, ``runAsUser``/``runAsGroup``/``fsGroup``, ``readOnlyRootFilesystem``) with one substitution: the
 image. Each image is this machine's file system with ``python3`` first on PATH (``machine_python``).
@@ -51,7 +52,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-__all__ = ["PodFailed", "RunningPipeline", "apply_order", "machine_python", "run_pipeline"]
+__all__ = ["PodFailed", "RunningPipeline", "apply_steps", "machine_python", "run_pipeline"]
 
 HELPER = Path(__file__).resolve()
 # The PATH of the python images (docker's default), behind the folder holding this machine's python3.
@@ -79,28 +80,41 @@ def _annotations(obj: Mapping[str, Any]) -> Mapping[str, str]:
     return obj.get("metadata", {}).get("annotations") or {}
 
 
-def apply_order(objects: Sequence[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
-    """The objects in the order they take effect.
+def _wave(obj: Mapping[str, Any]) -> int:
+    return int(_annotations(obj).get("argocd.argoproj.io/sync-wave", "0"))
 
-    A render holding Helm hooks is installed as Helm does it: the pre-install hooks by weight (Helm waits for each
-    hook Job), then the other objects, then the post-install hooks by weight. Otherwise objects go by Argo CD sync
-    wave (Argo CD waits for each wave to be healthy), then in the given (file) order.
+
+def _hook(obj: Mapping[str, Any]) -> tuple[int, int]:
+    """Where Helm's install puts an object: (0 pre-install hook, 1 the release's objects, 2 post-install hook; the
+    hook's weight)."""
+    hooks = _annotations(obj).get("helm.sh/hook", "")
+    if not hooks:
+        return (1, 0)
+    phases = {hook.strip() for hook in hooks.split(",")}
+    weight = int(_annotations(obj).get("helm.sh/hook-weight", "0"))
+    if "pre-install" in phases:
+        return (0, weight)
+    if "post-install" in phases:
+        return (2, weight)
+    raise NotImplementedError(f"a hook that install does not run: {hooks}")
+
+
+def apply_steps(objects: Sequence[Mapping[str, Any]]) -> list[list[Mapping[str, Any]]]:
+    """The objects in the steps that create them, each step done (its Jobs complete, its Deployments ready) before
+    the next.
+
+    A render holding Helm hooks is installed as Helm does it: each pre-install hook by weight (Helm waits for a hook
+    Job), then the release's other objects together, then each post-install hook by weight. Otherwise each Argo CD
+    sync wave is a step (Argo CD waits for a wave to be healthy), in the given (file) order within it.
     """
     if any("helm.sh/hook" in _annotations(obj) for obj in objects):
-
-        def helm_key(obj: Mapping[str, Any]) -> tuple[int, int]:
-            hooks = _annotations(obj).get("helm.sh/hook", "")
-            if not hooks:
-                return (1, 0)
-            phases = {hook.strip() for hook in hooks.split(",")}
-            if "pre-install" in phases:
-                return (0, int(_annotations(obj).get("helm.sh/hook-weight", "0")))
-            if "post-install" in phases:
-                return (2, int(_annotations(obj).get("helm.sh/hook-weight", "0")))
-            raise NotImplementedError(f"a hook that install does not run: {hooks}")
-
-        return sorted(objects, key=helm_key)
-    return sorted(objects, key=lambda obj: int(_annotations(obj).get("argocd.argoproj.io/sync-wave", "0")))
+        ordered = sorted(objects, key=_hook)
+        release = [obj for obj in ordered if _hook(obj)[0] == 1]
+        before = [[obj] for obj in ordered if _hook(obj)[0] == 0]
+        after = [[obj] for obj in ordered if _hook(obj)[0] == 2]
+        return [*before, *([release] if release else []), *after]
+    waves = sorted({_wave(obj) for obj in objects})
+    return [[obj for obj in objects if _wave(obj) == wave] for wave in waves]
 
 
 # --- the image ----------------------------------------------------------------------------------
@@ -270,12 +284,20 @@ class Kubelet:
         self.workdir = workdir
         self.timeout = timeout
         self._objects = objects
+        # What the API server holds so far: the render's objects are created step by step.
+        self.created: list[Mapping[str, Any]] = []
         self._secrets = {name: {k: v.encode() for k, v in data.items()} for name, data in (secrets or {}).items()}
         self._pods = 0
 
     def _object(self, kind: str, name: str) -> Mapping[str, Any] | None:
-        found = [o for o in self._objects if o.get("kind") == kind and o["metadata"]["name"] == name]
-        return found[0] if found else None
+        """The object of the render, once created; PodFailed when the render creates it only later (the pod would
+        wait for it while its owner waits for the pod)."""
+        found = [o for o in self.created if o.get("kind") == kind and o["metadata"]["name"] == name]
+        if found:
+            return found[0]
+        if any(o.get("kind") == kind and o["metadata"]["name"] == name for o in self._objects):
+            raise PodFailed(f"{kind} {name} is created after the pod that needs it: the pod would never start")
+        return None
 
     def _config_map(self, name: str) -> dict[str, bytes] | None:
         obj = self._object("ConfigMap", name)
@@ -338,6 +360,8 @@ class Kubelet:
                 files, modes = _projected(data, source, what)
                 _write_projection(host, files, modes, fs_group)
             elif "persistentVolumeClaim" in volume:
+                # A claim outside the render is one the cluster holds already.
+                self._object("PersistentVolumeClaim", volume["persistentVolumeClaim"]["claimName"])
                 host = self.claim(volume["persistentVolumeClaim"]["claimName"])
                 _fs_group(host, fs_group)
             else:
@@ -549,8 +573,8 @@ def _wait_started(container: Mapping[str, Any], started: Container, timeout: flo
 class RunningPipeline:
     """The objects of a render applied on this machine: Jobs run to completion, Deployments' pods serving.
 
-    A context manager: entering runs everything in ``apply_order``; leaving (or a failure while entering) stops
-    every container, whose namespaces and mounts end with it, and removes the work folder.
+    A context manager: entering creates the objects in ``apply_steps``, running their pods; leaving (or a failure
+    while entering) stops every container, whose namespaces and mounts end with it, and removes the work folder.
     """
 
     def __init__(
@@ -572,11 +596,13 @@ class RunningPipeline:
         self.workdir = Path(tempfile.mkdtemp(prefix="kubelet-"))
         kubelet = self._kubelet = Kubelet(self._objects, self.workdir, secrets=self._secrets, timeout=self._timeout)
         try:
-            for obj in apply_order(self._objects):
-                if obj["kind"] == "Job":
-                    self.jobs[obj["metadata"]["name"]] = kubelet.run_job(obj)
-                elif obj["kind"] == "Deployment":
-                    self.deployments[obj["metadata"]["name"]] = kubelet.start_deployment(obj)
+            for step in apply_steps(self._objects):
+                kubelet.created += step
+                for obj in step:
+                    if obj["kind"] == "Job":
+                        self.jobs[obj["metadata"]["name"]] = kubelet.run_job(obj)
+                    elif obj["kind"] == "Deployment":
+                        self.deployments[obj["metadata"]["name"]] = kubelet.start_deployment(obj)
         except BaseException:
             self.close()
             raise

@@ -20,7 +20,7 @@ import yaml
 from tests import helmsdk
 from tests.ci import unavailable
 from tests.gitdaemon import GitDaemon, free_port, listening
-from tests.kubelet import NOBODY, PodFailed, RunningPipeline, apply_order, run_pipeline
+from tests.kubelet import NOBODY, PodFailed, RunningPipeline, apply_steps, run_pipeline
 from tests.renderkit import EXAMPLE, checkout, git
 
 SHARED_STORAGE_PENDING = pytest.mark.xfail(
@@ -331,20 +331,37 @@ def test_an_optional_secret_volume_that_is_missing_is_left_out(host: None) -> No
         assert report(ran, "mounted") is True
 
 
-def test_objects_apply_in_hook_then_wave_order() -> None:
+def names(steps: list[list[Any]]) -> list[list[str]]:
+    return [[o["metadata"]["name"] for o in step] for step in steps]
+
+
+def test_objects_are_created_in_helm_hook_steps_else_in_sync_waves() -> None:
     def obj(kind: str, name: str, **annotations: str) -> dict[str, Any]:
         return {"kind": kind, "metadata": {"name": name, "annotations": annotations}}
 
-    waves = [
-        obj("Deployment", "serve", **{"argocd.argoproj.io/sync-wave": "2"}),
-        obj("Job", "train", **{"argocd.argoproj.io/sync-wave": "1"}),
-        obj("ServiceAccount", "sa"),
-    ]
-    assert [o["metadata"]["name"] for o in apply_order(waves)] == ["sa", "train", "serve"]
+    wave = "argocd.argoproj.io/sync-wave"
+    waves = [obj("Deployment", "serve", **{wave: "2"}), obj("Job", "train", **{wave: "1"}), obj("ConfigMap", "cm")]
+    waves.append(obj("Service", "serve", **{wave: "2"}))
+    assert names(apply_steps(waves)) == [["cm"], ["train"], ["serve", "serve"]]
+    pre, post = "pre-install,pre-upgrade", "post-install,post-upgrade"
     hooks = [
-        obj("Deployment", "serve", **{"argocd.argoproj.io/sync-wave": "0"}),
-        obj("Job", "evaluate", **{"helm.sh/hook": "post-install,post-upgrade", "helm.sh/hook-weight": "3"}),
-        obj("Job", "prepare", **{"helm.sh/hook": "pre-install,pre-upgrade", "helm.sh/hook-weight": "2"}),
-        obj("Job", "train", **{"helm.sh/hook": "pre-install,pre-upgrade", "helm.sh/hook-weight": "1"}),
+        obj("Deployment", "serve", **{wave: "0"}),
+        obj("Job", "evaluate", **{"helm.sh/hook": post, "helm.sh/hook-weight": "3"}),
+        obj("Job", "prepare", **{"helm.sh/hook": pre, "helm.sh/hook-weight": "2"}),
+        obj("ConfigMap", "runner"),
+        obj("Job", "train", **{"helm.sh/hook": pre, "helm.sh/hook-weight": "1"}),
     ]
-    assert [o["metadata"]["name"] for o in apply_order(hooks)] == ["train", "prepare", "serve", "evaluate"]
+    assert names(apply_steps(hooks)) == [["train"], ["prepare"], ["serve", "runner"], ["evaluate"]]
+
+
+def test_a_hook_job_cannot_mount_a_config_map_that_helm_creates_after_it(host: None) -> None:
+    config_map: dict[str, Any] = {"kind": "ConfigMap", "metadata": {"name": "runner"}, "data": {"runner.py": ""}}
+    mounted = container("c", "pass", volumeMounts=[{"name": "runner", "mountPath": "/opt/runner"}])
+    hook = job("train", pod([mounted], volumes=[{"name": "runner", "configMap": {"name": "runner"}}]))
+    hook["metadata"]["annotations"] = {"helm.sh/hook": "pre-install", "helm.sh/hook-weight": "1"}
+    with pytest.raises(PodFailed, match="ConfigMap runner is created after the pod that needs it"):
+        with run_pipeline([config_map, hook]):
+            pass
+    config_map["metadata"]["annotations"] = {"helm.sh/hook": "pre-install", "helm.sh/hook-weight": "0"}
+    with run_pipeline([config_map, hook]) as ran:
+        assert ran.jobs["train"].containers[0].exit_code() == 0
