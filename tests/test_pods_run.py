@@ -36,8 +36,11 @@ def host() -> None:
     """Skip (fail in CI) where the emulator cannot run: it mounts in private namespaces and changes users as root."""
     if os.geteuid() != 0:
         unavailable("the kubelet emulator needs root: it mounts volumes in private mount namespaces")
-    if shutil.which("unshare") is None or subprocess.run(["unshare", "--mount", "true"], check=False).returncode:
-        unavailable("the kubelet emulator needs `unshare --mount` (util-linux) to work")
+    missing = [tool for tool in ("unshare", "setpriv", "mount") if shutil.which(tool) is None]
+    if missing:
+        unavailable(f"the kubelet emulator needs util-linux's {', '.join(missing)}")
+    if subprocess.run(["unshare", "--mount", "true"], check=False).returncode:
+        unavailable("the kubelet emulator needs `unshare --mount` to work (a container may forbid it)")
 
 
 # --- the example, rendered ----------------------------------------------------------------------
