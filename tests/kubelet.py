@@ -84,18 +84,18 @@ def _wave(obj: Mapping[str, Any]) -> int:
     return int(_annotations(obj).get("argocd.argoproj.io/sync-wave", "0"))
 
 
-def _hook(obj: Mapping[str, Any]) -> tuple[int, int]:
-    """Where Helm's install puts an object: (0 pre-install hook, 1 the release's objects, 2 post-install hook; the
-    hook's weight)."""
+def _hook(obj: Mapping[str, Any]) -> tuple[int, int, str]:
+    """Where Helm's install puts an object: 0 a pre-install hook, 1 the release's objects, 2 a post-install hook;
+    then a hook's weight and name (Helm's tie-break)."""
     hooks = _annotations(obj).get("helm.sh/hook", "")
     if not hooks:
-        return (1, 0)
+        return (1, 0, "")
     phases = {hook.strip() for hook in hooks.split(",")}
-    weight = int(_annotations(obj).get("helm.sh/hook-weight", "0"))
+    weight, name = int(_annotations(obj).get("helm.sh/hook-weight", "0")), obj["metadata"]["name"]
     if "pre-install" in phases:
-        return (0, weight)
+        return (0, weight, name)
     if "post-install" in phases:
-        return (2, weight)
+        return (2, weight, name)
     raise NotImplementedError(f"a hook that install does not run: {hooks}")
 
 
@@ -103,9 +103,9 @@ def apply_steps(objects: Sequence[Mapping[str, Any]]) -> list[list[Mapping[str, 
     """The objects in the steps that create them, each step done (its Jobs complete, its Deployments ready) before
     the next.
 
-    A render holding Helm hooks is installed as Helm does it: each pre-install hook by weight (Helm waits for a hook
-    Job), then the release's other objects together, then each post-install hook by weight. Otherwise each Argo CD
-    sync wave is a step (Argo CD waits for a wave to be healthy), in the given (file) order within it.
+    A render holding Helm hooks is installed as Helm does it: each pre-install hook by weight, then name (Helm waits
+    for a hook Job), then the release's other objects together, then each post-install hook likewise. Otherwise
+    each Argo CD sync wave is a step (Argo CD waits for a wave to be healthy), in the given (file) order within it.
     """
     if any("helm.sh/hook" in _annotations(obj) for obj in objects):
         ordered = sorted(objects, key=_hook)

@@ -353,8 +353,10 @@ def test_objects_are_created_in_helm_hook_steps_else_in_sync_waves() -> None:
         obj("Job", "prepare", **{"helm.sh/hook": pre, "helm.sh/hook-weight": "2"}),
         obj("ConfigMap", "runner"),
         obj("Job", "train", **{"helm.sh/hook": pre, "helm.sh/hook-weight": "1"}),
+        obj("ServiceAccount", "sa", **{"helm.sh/hook": pre, "helm.sh/hook-weight": "1"}),
     ]
-    assert names(apply_steps(hooks)) == [["train"], ["prepare"], ["serve", "runner"], ["evaluate"]]
+    steps = [["sa"], ["train"], ["prepare"], ["serve", "runner"], ["evaluate"]]
+    assert names(apply_steps(hooks)) == steps, "hooks by weight, then by name"
 
 
 def test_a_hook_job_cannot_mount_a_config_map_that_helm_creates_after_it(host: None) -> None:
