@@ -78,6 +78,7 @@ def serving_port(objects: list[dict[str, Any]]) -> int:
 
 
 def post_json(url: str, document: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+    """POST a JSON document; the status and the JSON answer."""
     request = urllib.request.Request(
         url, data=json.dumps(document).encode(), headers={"Content-Type": "application/json"}, method="POST"
     )
@@ -134,6 +135,7 @@ def container(name: str, script: str, **fields: Any) -> dict[str, Any]:
 
 
 def pod(containers: list[dict[str, Any]], init: list[dict[str, Any]] | None = None, **spec: Any) -> dict[str, Any]:
+    """A pod template running as nobody (fsGroup nobody), with the claim 'report' as a volume."""
     volumes = [{"name": "report", "persistentVolumeClaim": {"claimName": "report"}}, *spec.pop("volumes", [])]
     return {
         "metadata": {"labels": {"app": "test"}},
@@ -148,6 +150,7 @@ def pod(containers: list[dict[str, Any]], init: list[dict[str, Any]] | None = No
 
 
 def job(name: str, template: dict[str, Any], **spec: Any) -> dict[str, Any]:
+    """A Job of the template (restartPolicy Never unless set)."""
     template["spec"].setdefault("restartPolicy", "Never")
     return {"apiVersion": "batch/v1", "kind": "Job", "metadata": {"name": name}, "spec": {"template": template, **spec}}
 
@@ -286,6 +289,7 @@ http.server.ThreadingHTTPServer(("127.0.0.1", {port}), handler).serve_forever()
 
 
 def deployment(name: str, template: dict[str, Any]) -> dict[str, Any]:
+    """A Deployment of three replicas of the template (the emulator starts one)."""
     return {
         "apiVersion": "apps/v1",
         "kind": "Deployment",
@@ -335,6 +339,7 @@ def test_an_optional_secret_volume_that_is_missing_is_left_out(host: None) -> No
 
 
 def names(steps: list[list[Any]]) -> list[list[str]]:
+    """The names of the objects of each step."""
     return [[o["metadata"]["name"] for o in step] for step in steps]
 
 
