@@ -23,13 +23,6 @@ from tests.gitdaemon import GitDaemon, free_port, listening
 from tests.kubelet import NOBODY, PodFailed, RunningPipeline, apply_steps, run_pipeline
 from tests.renderkit import EXAMPLE, checkout, git
 
-SHARED_STORAGE_PENDING = pytest.mark.xfail(
-    strict=True,
-    raises=PodFailed,
-    reason="train and serve share no storage until shared storage lands (today's fetch init container also needs "
-    "the runner image's /opt/bodywork/bodywork_runner.py, which the runner ConfigMap is to provide)",
-)
-
 
 @pytest.fixture
 def host() -> None:
@@ -104,7 +97,6 @@ def assert_serves_predictions(objects: list[dict[str, Any]], commit: str) -> Non
 
 
 @pytest.mark.slow
-@SHARED_STORAGE_PENDING
 def test_the_example_manifests_train_then_serve(host: None, example: tuple[Path, str, str], tmp_path: Path) -> None:
     project, url, commit = example
     bodywork("render", str(project), "--out", str(tmp_path / "out"), "--ref", commit, "--repo-url", url)
@@ -112,7 +104,6 @@ def test_the_example_manifests_train_then_serve(host: None, example: tuple[Path,
 
 
 @pytest.mark.slow
-@SHARED_STORAGE_PENDING
 def test_the_example_chart_train_then_serve(host: None, example: tuple[Path, str, str], tmp_path: Path) -> None:
     project, url, commit = example
     chart = tmp_path / "chart"

@@ -1121,7 +1121,7 @@ def test_runner_image_holds_the_runner_where_the_pods_start_it() -> None:
     lines = [line.strip() for line in (ROOT / "runner" / "Dockerfile").read_text().splitlines()]
     assert "FROM python:3.12-slim" in lines
     assert "COPY bodywork_runner.py known_hosts /opt/bodywork/" in lines
-    assert "USER 65532:65532" in lines
+    assert "USER 65534:65534" in lines, "nobody: the uid the rendered pods run as, with a passwd entry for ssh"
     assert 'ENTRYPOINT ["python3", "/opt/bodywork/bodywork_runner.py"]' in lines
     install = next(line for line in lines if "apt-get install" in line)
     assert {"git", "openssh-client", "ca-certificates"} <= set(install.split())
