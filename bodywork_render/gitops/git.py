@@ -189,6 +189,72 @@ class CommitFiles:
         return sorted({name for name in names if name})
 
 
+def path_objects(root: Path, commit: str, paths: Iterable[str]) -> dict[str, str]:
+    """The object id (a tree or a blob) of each of ``paths`` (relative to the work tree's root) that ``commit`` has."""
+    wanted = sorted(set(paths))
+    if not wanted:
+        return {}
+    done = _git_bytes(["ls-tree", "-z", "--full-tree", commit, "--", *wanted], root)
+    if done.returncode:
+        raise GitError(f"git ls-tree {commit}: {done.stderr.decode(errors='replace').strip()}")
+    found = {}
+    for line in done.stdout.decode("utf-8", "surrogateescape").split("\0"):
+        info, _, path = line.partition("\t")
+        if path:
+            found[path] = info.split()[2]
+    return found
+
+
+def is_shallow(root: Path) -> bool:
+    """Whether the work tree's repository is a shallow clone (its history cut short)."""
+    done = _git(["rev-parse", "--is-shallow-repository"], root, clean_environment(os.environ))
+    return done.stdout.strip() == "true"
+
+
+def last_changes(root: Path, commit: str, groups: Mapping[str, Iterable[str]]) -> dict[str, str]:
+    """For each group of paths (relative to the work tree's root), the newest commit on ``commit``'s first-parent
+    line that changed any of them: the commit from which they are as ``commit`` has them.
+
+    One ``git log`` walks the history, and stops as soon as every group has its commit. A merge counts with
+    what it changed against its first parent; renames count as a deletion and an addition. A group holding
+    the root ('' or '.') is the whole tree: its commit is ``commit``.
+    """
+    prefixes = {key: [p.strip("/") for p in paths] for key, paths in groups.items()}
+    found = {key: commit for key, paths in prefixes.items() if any(p in ("", ".") for p in paths)}
+    prefixes = {key: paths for key, paths in prefixes.items() if key not in found}
+    everything = sorted({p for paths in prefixes.values() for p in paths})
+    if not everything:
+        return found
+    executable = shutil.which("git")
+    if executable is None:
+        raise GitError(GIT_MISSING)
+    marker = "commit "
+    command = [executable, "log", "--first-parent", "--diff-merges=first-parent", "--no-renames",
+               f"--format=%x00{marker}%H", "--name-only", "-z", commit, "--", *everything]  # fmt: skip
+    with subprocess.Popen(
+        command, cwd=root, env=clean_environment(os.environ), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+    ) as walk:  # fmt: skip
+        assert walk.stdout is not None
+        current, pending = "", b""
+        while len(found) < len(groups):
+            chunk = os.read(walk.stdout.fileno(), 65536)
+            tokens = (pending + chunk).split(b"\0")
+            pending = tokens.pop() if chunk else b""
+            for token in tokens:
+                text = token.decode("utf-8", "surrogateescape").lstrip("\n")
+                if text.startswith(marker):
+                    current = text[len(marker) :]
+                    continue
+                for key, paths in prefixes.items():
+                    if text and key not in found and any(text == p or text.startswith(p + "/") for p in paths):
+                        found[key] = current
+            if not chunk:
+                break
+        walk.kill()
+    return found
+
+
 def origin_url(root: Path) -> str | None:
     """The URL of the work tree's ``origin`` remote as configured (None without one); GitError without git."""
     found = _git(["config", "--get", "remote.origin.url"], root, clean_environment(os.environ))
