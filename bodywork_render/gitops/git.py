@@ -189,6 +189,12 @@ class CommitFiles:
         return sorted({name for name in names if name})
 
 
+def has_commit(root: Path, commit: str) -> bool:
+    """Whether the repository of the work tree at ``root`` holds ``commit``."""
+    done = _git(["cat-file", "-e", f"{commit}^{{commit}}"], root, clean_environment(os.environ))
+    return done.returncode == 0
+
+
 def path_objects(root: Path, commit: str, paths: Iterable[str]) -> dict[str, str]:
     """The object id (a tree or a blob) of each of ``paths`` (relative to the work tree's root) that ``commit`` has."""
     wanted = sorted(set(paths))

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 from bodywork_render import __version__
 from bodywork_render.diagnostics import BodyworkError, Diagnostic
+from bodywork_render.gitops.pins import Pins
 from bodywork_render.gitops.source import Source
 from bodywork_render.render.metadata import HydratorMetadata
 from bodywork_render.render.options import RenderOptions, reproduce_flags
@@ -33,6 +34,54 @@ class Rendered(NamedTuple):
     warnings: tuple[str, ...]
 
 
+class Prepared(NamedTuple):
+    """What a render of a project needs besides templates: the project, its options (overlay applied), the source
+    pin, the stage pins, and the warnings so far."""
+
+    project: Project
+    options: RenderOptions
+    source: Source
+    pins: Pins
+    warnings: tuple[str, ...]
+
+
+def prepare(
+    path: Path,
+    options: RenderOptions,
+    *,
+    env: str | None = None,
+    repo_url: str | None = None,
+    ref: str | None = None,
+    project: Project | None = None,
+) -> Prepared:
+    """Load and validate the project, apply the overlay, resolve the source and pin each stage.
+
+    The source defaults to the project's git checkout. A ``project`` given is the one at ``path`` loaded already
+    (with the overlay of ``env``).
+    """
+    from bodywork_render.gitops import git
+    from bodywork_render.gitops.pins import commit_pins, resolve_pins
+    from bodywork_render.gitops.source import resolve_source
+    from bodywork_render.spec.overlay import overlay_options, overlay_path
+    from bodywork_render.spec.project import config_file, load_project
+
+    project = project or load_project(path, env)
+    options = overlay_options(options, project.overlay)
+    folder = project.folder or path.absolute().parent
+    source = resolve_source(folder, repo_url, ref, options)
+    warnings = [str(w) for w in project.warnings]
+    root = git.work_tree(folder)
+    config = config_file(path)[0]
+    configs = [config, *([overlay_path(config, env)] if env else [])]
+    if root is not None and git.has_commit(root, source.commit):
+        relative = [c.absolute().relative_to(root).as_posix() for c in configs]
+        pins, pin_warnings = resolve_pins(root, source, project.pipeline, relative)
+        warnings += pin_warnings
+    else:
+        pins = commit_pins(source)
+    return Prepared(project, options, source, pins, tuple(warnings))
+
+
 def render_project(
     path: Path,
     options: RenderOptions,
@@ -43,33 +92,32 @@ def render_project(
     templates: Path | None = None,
     project: Project | None = None,
 ) -> Rendered:
-    """The whole chain for a project folder or file: load, validate, model, overlay, source, plan, render, verify.
-
-    The source defaults to the project's git checkout; warnings of the project come first. A ``project``
-    given is the one at ``path`` loaded already (with the overlay of ``env``).
-    """
-    from bodywork_render.gitops.source import resolve_source
-    from bodywork_render.spec.overlay import overlay_options
-    from bodywork_render.spec.project import load_project
-
-    project = project or load_project(path, env)
-    options = overlay_options(options, project.overlay)
-    source = resolve_source(project.folder or path.absolute().parent, repo_url, ref, options)
-    rendered = render_pipeline(project.pipeline, source, options, Templates(templates))
-    return Rendered(rendered.files, rendered.objects, tuple(str(w) for w in project.warnings) + rendered.warnings)
+    """The whole chain for a project folder or file: load, validate, model, overlay, source, pins, plan, render,
+    verify. Warnings of the project come first. A ``project`` given is the one at ``path`` loaded already (with the
+    overlay of ``env``)."""
+    prepared = prepare(path, options, env=env, repo_url=repo_url, ref=ref, project=project)
+    rendered = render_pipeline(
+        prepared.project.pipeline, prepared.source, prepared.options, Templates(templates), prepared.pins
+    )
+    return Rendered(rendered.files, rendered.objects, prepared.warnings + rendered.warnings)
 
 
-def render_pipeline(pipeline: Pipeline, source: Source, options: RenderOptions, templates: Templates) -> Rendered:
+def render_pipeline(
+    pipeline: Pipeline, source: Source, options: RenderOptions, templates: Templates, pins: Pins | None = None
+) -> Rendered:
     """Plan, render, parse back and verify a pipeline; BodyworkError when an option or any object is wrong."""
-    return render_plan(pipeline, plan_for_render(pipeline, source, options, templates), source, options, templates)
+    plan = plan_for_render(pipeline, source, options, templates, pins)
+    return render_plan(pipeline, plan, source, options, templates)
 
 
-def plan_for_render(pipeline: Pipeline, source: Source, options: RenderOptions, templates: Templates) -> Plan:
+def plan_for_render(
+    pipeline: Pipeline, source: Source, options: RenderOptions, templates: Templates, pins: Pins | None = None
+) -> Plan:
     """The plan of a pipeline, once its options are known to be right (BodyworkError otherwise)."""
     problems = option_problems(options)
     if problems:
         raise _error(problems)
-    return plan_pipeline(pipeline, source, options, templates.digest(JOB_TEMPLATES))
+    return plan_pipeline(pipeline, source, options, templates.digest(JOB_TEMPLATES), pins)
 
 
 def render_plan(

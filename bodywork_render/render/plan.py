@@ -11,6 +11,7 @@ import math
 import posixpath
 from typing import Any, NamedTuple
 
+from bodywork_render.gitops.pins import Pins, commit_pins
 from bodywork_render.gitops.source import Source
 from bodywork_render.package_data import RUNNER_FILE, runner_files
 from bodywork_render.render import labels
@@ -23,6 +24,8 @@ RUNNER_MOUNT = "/opt/bodywork"
 SHARED_MOUNT = "/bodywork/shared"
 SYNC_WAVE = "argocd.argoproj.io/sync-wave"
 SOURCE_COMMIT = "bodywork-render/source-commit"
+# A digest of what a stage runs and of the stages upstream of it: a re-run upstream rolls the stage (gitops/pins.py).
+INPUTS = "bodywork-render/inputs"
 STARTUP_PERIOD_SECONDS = 5
 # A Job's deadline gives each try this long for scheduling, image pulls, the fetch and the install, besides the
 # module's own max_completion_time_seconds.
@@ -61,23 +64,33 @@ class Plan(NamedTuple):
     warnings: tuple[str, ...]
 
 
-def plan_pipeline(pipeline: Pipeline, source: Source, options: RenderOptions, job_template_digest: str) -> Plan:
-    """The objects of a pipeline; ``job_template_digest`` joins the Job name hash (a template change is a new Job)."""
+def plan_pipeline(
+    pipeline: Pipeline, source: Source, options: RenderOptions, job_template_digest: str, pins: Pins | None = None
+) -> Plan:
+    """The objects of a pipeline; ``job_template_digest`` joins the Job name hash (a template change is a new Job).
+
+    ``pins`` (gitops/pins.py) give each stage the commit its pods fetch and the identity of its inputs; without
+    them every stage is pinned to ``source.commit``.
+    """
     namespace = names.normalise(options.namespace) if options.namespace else pipeline.namespace
-    ctx = _Context(pipeline, source, options, namespace, job_template_digest)
+    ctx = _Context(pipeline, source, options, namespace, job_template_digest, pins or commit_pins(source))
     objects: list[PlannedObject] = []
     warnings: list[str] = []
     if options.namespace_object:
         objects.append(ctx.namespace_object())
     objects.append(ctx.service_account())
     objects.append(ctx.runner_config_map())
+    upstream = ""
     for step_number, step in enumerate(pipeline.dag.steps, start=1):
-        for stage_name in step:
-            objects.extend(ctx.stage_objects(pipeline.stages[stage_name], step_number))
+        planned = [ctx.stage_objects(pipeline.stages[stage_name], step_number, upstream) for stage_name in step]
+        for stage_objects in planned:
+            objects.extend(stage_objects)
+        # What the next step's stages depend on: every object of this step, upstream included.
+        upstream = names.digest(*(json.dumps(o.values, sort_keys=True) for group in planned for o in group))
     if pipeline.run_on_failure:
         stage = pipeline.stages[pipeline.run_on_failure]
         if options.engine == "argocd" and isinstance(stage, BatchStage):
-            objects.append(ctx.job(stage, len(pipeline.dag.steps) + 1, hook=True))
+            objects.append(ctx.job(stage, len(pipeline.dag.steps) + 1, upstream, hook=True))
         else:
             warnings.append(
                 f"run_on_failure stage {stage.source_name!r} is left out: only Argo CD can run a Job when a sync fails "
@@ -162,10 +175,17 @@ class _Context(NamedTuple):
     options: RenderOptions
     namespace: str
     job_template_digest: str
+    pins: Pins
 
     @property
     def version(self) -> str:
-        return self.source.short_commit
+        """The app.kubernetes.io/version of the pipeline's own objects: the short commit of its pin."""
+        return self.pins.pipeline.commit[:7]
+
+    def _identity(self, stage: Stage, upstream: str) -> dict[str, str]:
+        """The pod annotations that pin a stage: the commit its pods fetch, and its inputs with its upstream's."""
+        pin = self.pins.of(stage.name)
+        return {SOURCE_COMMIT: pin.commit, INPUTS: names.digest(pin.inputs, upstream)}
 
     def _file(self, step: int, stem: str) -> str:
         if self.options.format == "kustomize":
@@ -232,19 +252,21 @@ class _Context(NamedTuple):
         )
         return [*objects[:first], claim, *objects[first:]]
 
-    def stage_objects(self, stage: Stage, step: int) -> list[PlannedObject]:
+    def stage_objects(self, stage: Stage, step: int, upstream: str) -> list[PlannedObject]:
+        """The objects of a stage; ``upstream`` is the digest of the objects of the steps before its own."""
         if isinstance(stage, BatchStage):
-            return [self.job(stage, step)]
-        return self.service_objects(stage, step)
+            return [self.job(stage, step, upstream)]
+        return self.service_objects(stage, step, upstream)
 
-    def job(self, stage: BatchStage, step: int, hook: bool = False) -> PlannedObject:
+    def job(self, stage: BatchStage, step: int, upstream: str, hook: bool = False) -> PlannedObject:
+        version = self.pins.of(stage.name).commit[:7]
         values = {
             **self._meta(step),
-            "labels": labels.stage_labels(self.pipeline.name, stage.name, "batch", self.version),
+            "labels": labels.stage_labels(self.pipeline.name, stage.name, "batch", version),
             "retries": stage.retries,
             "active_deadline_seconds": job_deadline_seconds(stage),
             "permanent_exit_code": EXIT_PERMANENT,
-            "pod_annotations": {SOURCE_COMMIT: self.source.commit},
+            "pod_annotations": self._identity(stage, upstream),
             "pod": self._pod(stage, restart_policy="Never"),
         }
         if hook:
@@ -258,8 +280,9 @@ class _Context(NamedTuple):
         stem = f"{stage.name}-on-failure-job" if hook else f"{stage.name}-job"
         return PlannedObject("job.yaml.j2", "Job", name, step, self._file(step, stem), values)
 
-    def service_objects(self, stage: ServiceStage, step: int) -> list[PlannedObject]:
-        stage_labels = labels.stage_labels(self.pipeline.name, stage.name, "service", self.version)
+    def service_objects(self, stage: ServiceStage, step: int, upstream: str) -> list[PlannedObject]:
+        version = self.pins.of(stage.name).commit[:7]
+        stage_labels = labels.stage_labels(self.pipeline.name, stage.name, "service", version)
         selector = labels.selector_labels(self.pipeline.name, stage.name)
         startup_failures = max(1, math.ceil(stage.max_startup_time_seconds / STARTUP_PERIOD_SECONDS))
         deployment = {
@@ -269,7 +292,7 @@ class _Context(NamedTuple):
             "selector": selector,
             "replicas": stage.replicas,
             "progress_deadline_seconds": max(600, stage.max_startup_time_seconds + 300),
-            "pod_annotations": {SOURCE_COMMIT: self.source.commit},
+            "pod_annotations": self._identity(stage, upstream),
             "pod": {
                 **self._pod(stage, restart_policy=None),
                 "route_prefix": self.ingress_path(stage) if stage.ingress else None,
@@ -322,6 +345,7 @@ class _Context(NamedTuple):
 
     def _pod(self, stage: Stage, restart_policy: str | None) -> dict[str, Any]:
         source = self.source
+        commit = self.pins.of(stage.name).commit
         module = posixpath.join(source.project_path, stage.module) if source.project_path else stage.module
         limits = {"memory": memory_quantity(memory_limit_mb(stage))}
         if stage.cpu_limit:
@@ -338,9 +362,9 @@ class _Context(NamedTuple):
             "runner_image": self.options.runner_image,
             "runner_config_map": runner_config_map_name(self.pipeline.name),
             "image": self.pipeline.docker_image,
-            "fetch_args": ["--repo", source.repo_url, "--commit", source.commit, "--workspace", WORKSPACE],
-            "install_args": install_arguments(stage, source.commit, WORKSPACE, module),
-            "run_args": run_arguments(stage, source.commit, WORKSPACE, module),
+            "fetch_args": ["--repo", source.repo_url, "--commit", commit, "--workspace", WORKSPACE],
+            "install_args": install_arguments(stage, commit, WORKSPACE, module),
+            "run_args": run_arguments(stage, commit, WORKSPACE, module),
             "log_level": self.pipeline.log_level,
             "secret_env": [
                 {"env": s.env, "secret": names.secret_name(s.name, self.pipeline.secrets_group)} for s in stage.secrets

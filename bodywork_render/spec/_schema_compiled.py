@@ -21,6 +21,7 @@ REGEX_PATTERNS = {
     '\\.(py|ipynb)\\Z': re.compile('\\.(py|ipynb)\\Z'),
     '^[A-Za-z0-9\\.\\-]+\\Z': re.compile('^[A-Za-z0-9\\.\\-]+\\Z'),
     '^[A-Za-z_][A-Za-z0-9_]*\\Z': re.compile('^[A-Za-z_][A-Za-z0-9_]*\\Z'),
+    '^[^/\\\\]': re.compile('^[^/\\\\]'),
     '^[^\\t\\n\\x0b\\x0c\\r \\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000\\ufeff]+\\Z': re.compile('^[^\\t\\n\\x0b\\x0c\\r \\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000\\ufeff]+\\Z'),
     '^[a-z0-9]([\\-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([\\-a-z0-9]*[a-z0-9])?)*\\Z': re.compile('^[a-z0-9]([\\-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([\\-a-z0-9]*[a-z0-9])?)*\\Z'),
     '^[0-9]+(\\.[0-9]+)?(Ki|Mi|Gi|Ti|Pi|Ei|k|M|G|T|P|E)?\\Z': re.compile('^[0-9]+(\\.[0-9]+)?(Ki|Mi|Gi|Ti|Pi|Ei|k|M|G|T|P|E)?\\Z'),
@@ -292,6 +293,23 @@ def validate_bodywork___defs_stage(data, custom_formats={}, name_prefix=None):
             data__sharedstorage = data["shared_storage"]
             if not isinstance(data__sharedstorage, (bool)):
                 raise JsonSchemaValueException
+        if "inputs" in data_keys:
+            data_keys.remove("inputs")
+            data__inputs = data["inputs"]
+            if not isinstance(data__inputs, (list, tuple)):
+                raise JsonSchemaValueException
+            data__inputs_is_list = isinstance(data__inputs, (list, tuple))
+            if data__inputs_is_list:
+                data__inputs_len = len(data__inputs)
+                for data__inputs_x, data__inputs_item in enumerate(data__inputs):
+                    if not isinstance(data__inputs_item, (str)):
+                        raise JsonSchemaValueException
+                    if isinstance(data__inputs_item, str):
+                        data__inputs_item_len = len(data__inputs_item)
+                        if data__inputs_item_len < 1:
+                            raise JsonSchemaValueException
+                        if not REGEX_PATTERNS['^[^/\\\\]'].search(data__inputs_item):
+                            raise JsonSchemaValueException
         if "batch" in data_keys:
             data_keys.remove("batch")
             data__batch = data["batch"]

@@ -41,6 +41,7 @@ class StageBase:
     memory_limit_mb: int | None = None
     secrets: tuple[SecretEnv, ...] = ()
     shared_storage: bool = False
+    inputs: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -140,6 +141,7 @@ def _stage(key: str, spec: dict[str, Any]) -> Stage:
         memory_limit_mb=spec.get("memory_limit_mb"),
         secrets=tuple(SecretEnv(env, secret) for env, secret in (spec.get("secrets") or {}).items()),
         shared_storage=spec.get("shared_storage", False),
+        inputs=tuple(spec.get("inputs", ())),
     )
     if "batch" in spec:
         batch = spec["batch"]

@@ -1,0 +1,96 @@
+"""Stage pins: for each stage, the commit its pods fetch and the identity of what it runs.
+
+A stage's inputs are the folder of its module (holding a requirements.txt beside it) and the
+paths its ``inputs`` add, as the render's commit has them. Its pin is the newest commit on the
+first-parent line that changed one of them: from that commit on, the stage runs the very same
+files. So a commit that touches nothing a stage runs leaves the stage's objects as they were, and
+a stage whose module sits at the repository's root depends on the whole commit. The identity is a
+digest of the inputs' git object ids; the plan folds in the stage's spec and the identities of the
+stages upstream of it (render/plan.py). Without a git checkout of the commit, every stage is
+pinned to the commit itself.
+"""
+
+from __future__ import annotations
+
+import posixpath
+from pathlib import Path
+from typing import NamedTuple
+
+from bodywork_render.diagnostics import BodyworkError
+from bodywork_render.gitops.source import Source
+from bodywork_render.spec import names
+from bodywork_render.spec.model import Pipeline, Stage
+
+
+class Pin(NamedTuple):
+    """The commit a stage's pods fetch, and a digest of its inputs as that commit has them."""
+
+    commit: str
+    inputs: str
+
+
+class Pins(NamedTuple):
+    """The pin of each stage (by Kubernetes name) and of the pipeline as a whole (its objects that are no stage's)."""
+
+    pipeline: Pin
+    stages: dict[str, Pin]
+
+    def of(self, stage: str) -> Pin:
+        """The pin of ``stage``; the pipeline's for a stage without one of its own."""
+        return self.stages.get(stage, self.pipeline)
+
+
+def commit_pins(source: Source) -> Pins:
+    """Every stage pinned to the source commit: what a render without the repository's history can tell."""
+    return Pins(Pin(source.commit, source.commit), {})
+
+
+def stage_inputs(stage: Stage, project_path: str) -> list[str]:
+    """The paths (relative to the repository's root, '' for all of it) whose content a stage runs."""
+    module_folder = posixpath.dirname(posixpath.join(project_path, stage.module))
+    extra = [posixpath.normpath(posixpath.join(project_path, path)) for path in stage.inputs]
+    return sorted({module_folder, *("" if path == "." else path for path in extra)})
+
+
+def resolve_pins(root: Path, source: Source, pipeline: Pipeline, config_files: list[str]) -> tuple[Pins, list[str]]:
+    """The pins of every stage of ``pipeline`` at ``source.commit`` in the checkout at ``root``, and warnings.
+
+    ``config_files`` (relative to ``root``) are bodywork.yaml and the overlay used: with the stages' inputs they
+    make the pipeline's pin. BodyworkError when an input is missing at the commit.
+    """
+    from bodywork_render.gitops import git
+
+    groups = {stage.name: stage_inputs(stage, source.project_path) for stage in pipeline.stages.values()}
+    escaping = [
+        f"stage {pipeline.stages[name].source_name!r}: input {path!r} leaves the repository"
+        for name, paths in groups.items()
+        for path in paths
+        if path == ".." or path.startswith("../")
+    ]
+    if escaping:
+        raise BodyworkError("; ".join(escaping))
+    wanted = {path for paths in groups.values() for path in paths if path}
+    objects = git.path_objects(root, source.commit, wanted)
+    missing = [
+        f"stage {pipeline.stages[name].source_name!r}: {path or '.'}/ is not in commit {source.short_commit}"
+        for name, paths in groups.items()
+        for path in paths
+        if path and path not in objects
+    ]
+    if missing:
+        raise BodyworkError("; ".join(missing) + " (commit it, or render another --ref)")
+    everything = sorted({*config_files, *(path for paths in groups.values() for path in paths)})
+    commits = git.last_changes(root, source.commit, {**groups, "": everything})
+    warnings = []
+    if git.is_shallow(root):
+        warnings.append(
+            f"the checkout at {root} is a shallow clone: stages whose inputs did not change within its history are "
+            "pinned to its oldest commit, so a deeper history may give other names (fetch it all: fetch-depth 0)"
+        )
+
+    def pin(key: str, paths: list[str]) -> Pin:
+        identity = [f"{path}={objects.get(path, source.commit)}" for path in paths]
+        return Pin(commits.get(key, source.commit), names.digest(*identity))
+
+    stages = {name: pin(name, paths) for name, paths in groups.items()}
+    return Pins(pin("", everything), stages), warnings
