@@ -318,8 +318,12 @@ def test_stale_files_are_removed_and_foreign_folders_refused(tmp_path: Path) -> 
     foreign = tmp_path / "mine"
     foreign.mkdir()
     (foreign / "notes.txt").write_text("keep me")
-    result = bodywork("render", str(PARALLEL), "--out", str(foreign), "--repo-url", REPO_URL, "--ref", COMMIT)
-    assert result.returncode == 1 and "refusing to replace it" in result.stderr
+    result = bodywork("render", str(PARALLEL), "--out", "mine", "--repo-url", REPO_URL, "--ref", COMMIT, cwd=tmp_path)
+    assert (result.returncode, result.stderr) == (
+        1,
+        "error: mine: holds files but no hydrator.metadata, so bodywork-render did not write it;"
+        " refusing to replace it (choose an empty or new --out folder)\n",
+    )
     assert read_tree(foreign) == {"notes.txt": "keep me"}
 
 
