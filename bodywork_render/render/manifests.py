@@ -56,7 +56,20 @@ def render_project(
     options = overlay_options(options, project.overlay)
     source = resolve_source(project.folder or path.absolute().parent, repo_url, ref, options)
     rendered = render_pipeline(project.pipeline, source, options, Templates(templates))
-    return Rendered(rendered.files, rendered.objects, tuple(str(w) for w in project.warnings) + rendered.warnings)
+    warnings = (*(str(w) for w in project.warnings), *format_warnings(options), *rendered.warnings)
+    return Rendered(rendered.files, rendered.objects, warnings)
+
+
+def format_warnings(options: RenderOptions) -> tuple[str, ...]:
+    """What the format cannot give the engine: Flux keeps the DAG order only through the kustomize format's
+    per-step Kustomizations, which `bodywork gitops flux` applies."""
+    if options.format == "manifests" and options.engine == "flux":
+        return (
+            "warning: --format manifests with --engine flux: Flux applies the folder at once, without the DAG order,"
+            " and `bodywork gitops flux` applies <folder>/flux, which only --format kustomize writes;"
+            " give --format kustomize",
+        )
+    return ()
 
 
 def render_pipeline(pipeline: Pipeline, source: Source, options: RenderOptions, templates: Templates) -> Rendered:

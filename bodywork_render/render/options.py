@@ -92,7 +92,8 @@ class RenderOptions(NamedTuple):
         str,
         Flag(
             "--deploy-path",
-            "Path of --out inside the deployment repo, for Flux (default: from the enclosing git checkout).",
+            "Path of --out inside the deployment repo, for Flux (default: from the enclosing git checkout; outside"
+            " one, --out's name, with a warning).",
             default=None,
         ),
     ] = "."
