@@ -434,7 +434,15 @@ def test_validate_checks_an_overlay_given_by_name_against_its_schema_and_project
     # pre-commit passes every changed file: the project and its overlays, each problem once
     both = bodywork("validate", "bodywork.yaml", "bodywork.dev.yaml", "bodywork.dev.yaml", cwd=with_overlays)
     assert (both.returncode, both.stderr) == (1, DEV_ERRORS + f"bodywork.yaml: valid: {SUMMARY}")
-    (with_overlays / "bodywork.yaml").rename(with_overlays / "elsewhere.yaml")
+    # as `render --env` loads it: the project first, whose errors stop it there
+    config = with_overlays / "bodywork.yaml"
+    config.write_text(config.read_text().replace("retries: 3", "retries: -3"))
+    broken = bodywork("validate", "bodywork.prod.yaml", cwd=with_overlays)
+    assert (broken.returncode, broken.stderr) == (
+        1,
+        "bodywork.yaml:19:16: error: stages.prepare.batch.retries: -3 is out of range (expected at least 0)\n",
+    )
+    config.rename(with_overlays / "elsewhere.yaml")
     alone = bodywork("validate", "bodywork.prod.yaml", cwd=with_overlays)
     assert (alone.returncode, alone.stderr) == (
         1,
