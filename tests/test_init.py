@@ -62,7 +62,9 @@ def test_init_names_the_readme_ignores_its_render_folder_and_quotes_the_cd(tmp_p
     render = next(line for line in result.stderr.splitlines() if "bodywork render" in line)
     assert "--out build " in render
     folder = tmp_path / "My Cool_Pipeline"
-    assert (folder / "README.md").read_text().splitlines()[0] == "# my-cool-pipeline"
+    readme = (folder / "README.md").read_text()
+    assert readme.splitlines()[0] == "# my-cool-pipeline"
+    assert "bodywork validate .\n" in readme and "examples/" not in readme
     subprocess.run(["git", "init", "-q"], cwd=folder, check=True)
     (folder / "build").mkdir()
     (folder / "build" / "hydrator.metadata").write_text("{}\n")

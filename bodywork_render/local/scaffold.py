@@ -1,10 +1,11 @@
 """Scaffold: a new project, copied from the shipped example (train a model, serve it).
 
 The example ships in the wheel (``resource_dir("examples")``). The copy gets
-the pipeline name of its folder (in bodywork.yaml and as its README's title),
-its schema comment points at the published JSON Schema instead of the example's
-place in this repository, and its .gitignore leaves out ``build/``, where the
-next steps that `bodywork init` prints render.
+the pipeline name of its folder (in bodywork.yaml and as its README's title;
+the README's commands name the project `.`), its schema comment points at the
+published JSON Schema instead of the example's place in this repository, and
+its .gitignore leaves out ``build/``, where the next steps that `bodywork init`
+prints render.
 """
 
 from __future__ import annotations
@@ -62,6 +63,7 @@ def scaffold(folder: Path, name: str | None = None) -> str:
     config, named = _NAME_LINE.subn(lambda match: f'{match[1]}"{name}"', config)
     config, pointed = _SCHEMA_LINE.subn(lambda match: f"{match[1]}{SCHEMA_URL}", config)
     readme, titled = _TITLE_LINE.subn(f"# {name}", (example_folder() / "README.md").read_text(encoding="utf-8"))
+    readme = readme.replace(f"examples/{EXAMPLE}", ".")  # its commands run from the new project's folder
     if (named, pointed, titled) != (1, 1, 1):
         raise RuntimeError(
             f"the example lacks the pipeline name, schema line or README title ({named}, {pointed}, {titled})"
