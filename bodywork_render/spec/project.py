@@ -7,7 +7,7 @@ from pathlib import Path
 
 from bodywork_render.diagnostics import BodyworkError, Diagnostic, errors_in
 from bodywork_render.spec.load import Document, read_yaml
-from bodywork_render.spec.overlay import overlay_env, read_overlay
+from bodywork_render.spec.overlay import apply_overlay, overlay_env, read_overlay
 from bodywork_render.spec.validate import validate_document, validate_overlay
 
 CONFIG_NAMES = ("bodywork.yaml", "bodywork.yml")
@@ -61,8 +61,8 @@ def validate_project(path: Path, env: str | None = None) -> tuple[tuple[Document
     """Every diagnostic for the project or file at PATH with the overlay of ``env`` (None: no overlay), and the
     documents read: the project's, then the overlay's once the project is valid.
 
-    An overlay given by name (``bodywork.<env>.yaml``) is checked as `render --env <env>` loads it:
-    its project, the bodywork.yaml beside it, then the overlay against bodywork-env.schema.json and it.
+    An overlay given by name (``bodywork.<env>.yaml``) is checked as `render --env <env>` loads it: first
+    the bodywork.yaml beside it as a project, then the overlay against bodywork-env.schema.json and that project.
     """
     named_env = overlay_env(path)
     if named_env is not None:
@@ -101,8 +101,6 @@ def load_project(path: Path, env: str | None = None) -> Project:
     pipeline = build_pipeline(documents[0].data)
     overlay: dict[str, Any] = {}
     if len(documents) > 1:
-        from bodywork_render.spec.overlay import apply_overlay
-
         overlay = documents[1].data or {}
         pipeline = apply_overlay(pipeline, overlay)
     return Project(config_file(path)[1], documents[0], pipeline, tuple(diagnostics), overlay)
