@@ -6,6 +6,7 @@ import json
 import os
 import re
 import shlex
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -13,13 +14,14 @@ from typing import Any
 
 import pytest
 import typer
+import yaml
 from typer.testing import CliRunner
 
 from bodywork_render import __version__
 from bodywork_render.cli.app import add
 from bodywork_render.cli.params import Command, Param, parse
 from bodywork_render.flags import UNSET
-from tests.renderkit import COMMIT, EXAMPLE, REPO_URL
+from tests.renderkit import COMMIT, EXAMPLE, PROJECTS, REPO_URL, ROOT
 
 CASES = Path(__file__).parent / "cases"
 SOURCE = ["--repo-url", REPO_URL, "--ref", COMMIT]
@@ -366,7 +368,8 @@ def test_fast_path_and_typer_write_the_same_tree(tmp_path: Path, extra: list[str
         "try:\n    app()\nexcept SystemExit as exit:\n    print(exit.code)\n"
     )
     checked = subprocess.run([sys.executable, "-c", via_typer], capture_output=True, text=True, timeout=60)
-    assert (checked.stdout, checked.stderr) == ("0\n", "")
+    warnings = "".join(line for line in fast.stderr.splitlines(keepends=True) if line.startswith("warning: "))
+    assert (checked.stdout, checked.stderr) == ("0\n", warnings)
 
 
 def test_reproduce_flags_parse_back_to_the_same_options() -> None:
@@ -399,3 +402,91 @@ def test_validate_gives_a_project_file_the_verdict_of_its_folder(tmp_path: Path)
     file = bodywork("validate", "nf/bodywork.yaml", cwd=tmp_path)
     assert (folder.returncode, folder.stderr) == (1, f"nf/bodywork.yaml:13:29: error: {missing}")
     assert (file.returncode, file.stderr) == (1, f"nf/bodywork.yaml:13:29: error: {missing}")
+
+
+# -- environments: an overlay is validated as `render --env` loads it ------------------------------------------------
+
+DEV = "pipeline:\n  replicas: 2\nstages:\n  serv:\n    replicas: 1\n"
+DEV_ERRORS = (
+    "bodywork.dev.yaml:2:3: error: pipeline.replicas: unknown field 'replicas' (expected one of: docker_image,"
+    " ingress_class, ingress_host, namespace, secrets_group)\n"
+    "bodywork.dev.yaml:4:3: error: stages.serv: stage 'serv' is not defined in bodywork.yaml (did you mean 'serve'?)\n"
+)
+SUMMARY = "pipeline Churn.Model, 5 stages in 3 DAG steps (prepare >> train_a,train_b >> serve,report)\n"
+
+
+@pytest.fixture()
+def with_overlays(tmp_path: Path) -> Path:
+    """A valid project with a valid overlay (prod) and an invalid one (dev)."""
+    shutil.copytree(PROJECTS / "parallel-secrets-ingress", tmp_path / "p")
+    (tmp_path / "p" / "bodywork.prod.yaml").write_text(
+        "pipeline:\n  namespace: ml-prod\nstages:\n  serve:\n    replicas: 4\n"
+    )
+    (tmp_path / "p" / "bodywork.dev.yaml").write_text(DEV)
+    return tmp_path / "p"
+
+
+def test_validate_checks_an_overlay_given_by_name_against_its_schema_and_project(with_overlays: Path) -> None:
+    valid = bodywork("validate", "bodywork.prod.yaml", cwd=with_overlays)
+    assert (valid.returncode, valid.stderr) == (0, f"bodywork.prod.yaml: valid: overlay of bodywork.yaml, {SUMMARY}")
+    invalid = bodywork("validate", "bodywork.dev.yaml", cwd=with_overlays)
+    assert (invalid.returncode, invalid.stderr) == (1, DEV_ERRORS)
+    # pre-commit passes every changed file: the project and its overlays, each problem once
+    both = bodywork("validate", "bodywork.yaml", "bodywork.dev.yaml", "bodywork.dev.yaml", cwd=with_overlays)
+    assert (both.returncode, both.stderr) == (1, DEV_ERRORS + f"bodywork.yaml: valid: {SUMMARY}")
+    # as `render --env` loads it: the project first, whose errors stop it there
+    config = with_overlays / "bodywork.yaml"
+    config.write_text(config.read_text().replace("retries: 3", "retries: -3"))
+    broken = bodywork("validate", "bodywork.prod.yaml", cwd=with_overlays)
+    assert (broken.returncode, broken.stderr) == (
+        1,
+        "bodywork.yaml:19:16: error: stages.prepare.batch.retries: -3 is out of range (expected at least 0)\n",
+    )
+    config.rename(with_overlays / "elsewhere.yaml")
+    alone = bodywork("validate", "bodywork.prod.yaml", cwd=with_overlays)
+    assert (alone.returncode, alone.stderr) == (
+        1,
+        "bodywork.prod.yaml: error: no bodywork.yaml beside this overlay of environment 'prod'\n",
+    )
+
+
+def test_validate_env_applies_the_overlay_and_takes_the_fast_path(with_overlays: Path) -> None:
+    from bodywork_render.cli import validate
+
+    assert parse([".", "--env", "dev"], validate.COMMAND) == {
+        "paths": (Path("."),), "report": "text", "quiet": False, "env": "dev"
+    }  # fmt: skip
+    dev = bodywork("validate", ".", "--env", "dev", cwd=with_overlays)
+    assert (dev.returncode, dev.stderr) == (1, DEV_ERRORS)
+    prod = bodywork("validate", "--env", "prod", cwd=with_overlays)
+    assert (prod.returncode, prod.stderr) == (0, f"bodywork.prod.yaml: valid: overlay of bodywork.yaml, {SUMMARY}")
+    missing = bodywork("validate", "--env", "qa", cwd=with_overlays)
+    assert (missing.returncode, missing.stderr) == (
+        1,
+        "bodywork.qa.yaml: error: no overlay for environment 'qa' (expected this file beside bodywork.yaml)\n",
+    )
+
+
+def test_render_points_from_an_overlay_to_its_project_and_env(with_overlays: Path) -> None:
+    result = bodywork("render", "bodywork.prod.yaml", "--out", "out", *SOURCE, cwd=with_overlays)
+    assert (result.returncode, result.stderr) == (
+        1,
+        "bodywork.prod.yaml: error: an overlay, not a project: give its project folder with --env prod\n",
+    )
+
+
+@pytest.mark.parametrize("hook", ["bodywork-validate", "bodywork-render-check"])
+def test_the_hooks_take_a_project_file_and_its_overlays(hook: str) -> None:
+    from bodywork_render.spec.overlay import OVERLAY_NAME
+    from bodywork_render.spec.project import CONFIG_NAMES
+
+    hooks = {h["id"]: h for h in yaml.safe_load((ROOT / ".pre-commit-hooks.yaml").read_text())}
+    names = [
+        "bodywork.yaml", "bodywork.yml", "sub/bodywork.prod.yaml", "bodywork.eu-west-2.yaml", "bodywork.prod.yml",
+        "bodywork.Prod.yaml", "bodywork.-x.yaml", "bodywork.a.b.yaml", "mybodywork.yaml", "bodywork.yaml.bak",
+    ]  # fmt: skip
+    taken = [name for name in names if re.search(hooks[hook]["files"], name)]
+    assert taken == [
+        n for n in names if n.rpartition("/")[2] in CONFIG_NAMES or OVERLAY_NAME.match(n.rpartition("/")[2])
+    ]
+    assert taken == ["bodywork.yaml", "bodywork.yml", "sub/bodywork.prod.yaml", "bodywork.eu-west-2.yaml"]

@@ -55,6 +55,23 @@ def test_init_defaults_to_the_current_folder_and_takes_a_name(tmp_path: Path) ->
     assert bodywork("validate", cwd=tmp_path).returncode == 0
 
 
+def test_init_names_the_readme_ignores_its_render_folder_and_quotes_the_cd(tmp_path: Path) -> None:
+    result = bodywork("init", "My Cool_Pipeline", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "\n  cd 'My Cool_Pipeline'\n" in result.stderr
+    render = next(line for line in result.stderr.splitlines() if "bodywork render" in line)
+    assert "--out build " in render
+    folder = tmp_path / "My Cool_Pipeline"
+    readme = (folder / "README.md").read_text()
+    assert readme.splitlines()[0] == "# my-cool-pipeline"
+    assert "bodywork validate .\n" in readme and "examples/" not in readme
+    subprocess.run(["git", "init", "-q"], cwd=folder, check=True)
+    (folder / "build").mkdir()
+    (folder / "build" / "hydrator.metadata").write_text("{}\n")
+    status = subprocess.run(["git", "status", "--porcelain"], cwd=folder, capture_output=True, text=True, check=True)
+    assert "build" not in status.stdout and "README.md" in status.stdout
+
+
 def test_init_refuses_a_folder_that_is_not_empty(tmp_path: Path) -> None:
     (tmp_path / "notes.txt").write_text("mine\n")
     result = bodywork("init", str(tmp_path))

@@ -99,8 +99,13 @@ def test_an_environment_applies_its_overlay_and_names_the_folder(repos: Repos) -
 
 def test_a_folder_this_tool_did_not_write_is_refused(repos: Repos) -> None:
     publish(repos, path="envs/default/demo")
-    with pytest.raises(BodyworkError, match="did not write it"):
+    with pytest.raises(BodyworkError) as foreign:
         publish(repos, path="envs/default")
+    # the user's deployment repository, branch and folder, and publish's flag: not a temporary checkout and --out
+    assert [d.message for d in foreign.value.diagnostics] == [
+        f"{repos.deploy_url} branch main, folder envs/default: holds files but no hydrator.metadata, so"
+        " bodywork-render did not write it; refusing to replace it (choose an empty or new --path folder)"
+    ]
     with pytest.raises(BodyworkError, match="inside the repository"):
         publish(repos, path="../outside")
     with pytest.raises(BodyworkError, match="not a valid git branch name"):

@@ -336,8 +336,12 @@ def test_stale_files_are_removed_and_foreign_folders_refused(tmp_path: Path) -> 
     foreign = tmp_path / "mine"
     foreign.mkdir()
     (foreign / "notes.txt").write_text("keep me")
-    result = bodywork("render", str(PARALLEL), "--out", str(foreign), "--repo-url", REPO_URL, "--ref", COMMIT)
-    assert result.returncode == 1 and "refusing to replace it" in result.stderr
+    result = bodywork("render", str(PARALLEL), "--out", "mine", "--repo-url", REPO_URL, "--ref", COMMIT, cwd=tmp_path)
+    assert (result.returncode, result.stderr) == (
+        1,
+        "error: mine: holds files but no hydrator.metadata, so bodywork-render did not write it;"
+        " refusing to replace it (choose an empty or new --out folder)\n",
+    )
     assert read_tree(foreign) == {"notes.txt": "keep me"}
 
 
@@ -469,6 +473,41 @@ def test_a_deploy_path_outside_the_repository_is_refused(deploy_path: str, tmp_p
     assert result.returncode == 1
     assert f"--deploy-path {deploy_path!r} must be a path inside the deployment repository" in result.stderr
     assert not (tmp_path / "o").exists()
+
+
+def test_a_guessed_flux_path_is_stated_with_the_flag_that_sets_it(tmp_path: Path) -> None:
+    args = ["render", str(PARALLEL), "--format", "kustomize", "--repo-url", REPO_URL, "--ref", COMMIT]
+    guessed = bodywork(*args, "--out", "kustomize", cwd=tmp_path)  # in no git checkout: its name is a guess
+    assert (guessed.returncode, guessed.stderr) == (
+        0,
+        "warning: --deploy-path ./kustomize is a guess: --out kustomize is in no git checkout, so the Flux"
+        " Kustomizations take ./kustomize for its folder in the deployment repository; give --deploy-path with its"
+        " path there\nrendered 14 objects into kustomize\n",
+    )
+    assert (
+        yaml.safe_load((tmp_path / "kustomize" / "flux" / "churn-model-step-00.yaml").read_text())["spec"]["path"]
+        == "./kustomize/steps/00"
+    )
+    given = bodywork(*args, "--out", "k2", "--deploy-path", "./envs/prod/churn", cwd=tmp_path)
+    argocd = bodywork(*args, "--out", "k3", "--engine", "argocd", cwd=tmp_path)  # no Flux paths: nothing guessed
+    repo = checkout(PARALLEL, tmp_path / "repo")
+    derived = bodywork(*args, "--out", "deploy/k", cwd=repo)  # its path in the checkout
+    assert [r.stderr.split("\n")[0].startswith("rendered ") for r in (given, argocd, derived)] == [True] * 3
+    assert (
+        yaml.safe_load((repo / "deploy" / "k" / "flux" / "churn-model-step-00.yaml").read_text())["spec"]["path"]
+        == "./deploy/k/steps/00"
+    )
+
+
+def test_manifests_for_flux_are_warned_about(tmp_path: Path) -> None:
+    result = bodywork(
+        "render", str(PARALLEL), "--out", "m", "--engine", "flux", "--repo-url", REPO_URL, "--ref", COMMIT, cwd=tmp_path
+    )
+    assert (result.returncode, result.stderr.splitlines()[0]) == (
+        0,
+        "warning: --format manifests with --engine flux: Flux applies the folder at once, without the DAG order, and"
+        " `bodywork gitops flux` applies <folder>/flux, which only --format kustomize writes; give --format kustomize",
+    )
 
 
 # --- properties that must hold by meaning (issue 19): each test fails if its property is broken ---------------

@@ -51,7 +51,9 @@ def flux(values: Values) -> int:
     """  # noqa: E501 - typer shows it as is
     from bodywork_render.gitops.bootstrap import flux_manifests
 
-    sys.stdout.write(flux_manifests(take(FluxOptions, values)).text)
+    manifests = flux_manifests(take(FluxOptions, values))
+    sys.stdout.write(manifests.text)
+    sys.stderr.writelines(warning + "\n" for warning in manifests.warnings)
     return 0
 
 

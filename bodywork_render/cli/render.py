@@ -49,11 +49,12 @@ def render(values: Values) -> int:
 
     args: RenderArgs = take(RenderArgs, values)
     project: ProjectInput = take(ProjectInput, values)
-    if values["format"] == "kustomize" and values["deploy_path"] is None:
-        from bodywork_render.gitops.source import path_in_repository
-
-        values = {**values, "deploy_path": path_in_repository(args.out)}
     options = RenderOptions.from_flags(values)
+    guessed: tuple[str, ...] = ()
+    if values["deploy_path"] is None:
+        from bodywork_render.gitops.source import with_deploy_path
+
+        options, guessed = with_deploy_path(options, args.out)
     if values["format"] == "helm":
         from bodywork_render.render.chart import render_chart
 
@@ -77,7 +78,7 @@ def render(values: Values) -> int:
             ref=project.ref,
             templates=project.templates,
         )
-    sys.stderr.writelines(warning + "\n" for warning in rendered.warnings)
+    sys.stderr.writelines(warning + "\n" for warning in (*guessed, *rendered.warnings))
     if args.check and not args.out.exists():
         sys.stderr.write(f"{args.out} does not exist: run bodywork render without --check to write it\n")
         return 1

@@ -141,7 +141,9 @@ class InitArgs(NamedTuple):
 
 def init(values: Values) -> int:
     """Create a new project from the example pipeline (train a scikit-learn model, serve it over HTTP)."""
-    from bodywork_render.local.scaffold import scaffold
+    import shlex
+
+    from bodywork_render.local.scaffold import RENDER_FOLDER, scaffold
 
     args: InitArgs = take(InitArgs, values)
     pipeline = scaffold(args.folder, args.name)
@@ -149,13 +151,13 @@ def init(values: Values) -> int:
     sys.stderr.write(
         f"created the pipeline {pipeline!r} in {shown}, from the train-and-serve example\n"
         "next steps:\n"
-        f"  cd {shown}\n"
+        f"  cd {shlex.quote(shown)}\n"
         "  bodywork validate        # check bodywork.yaml\n"
         "  bodywork run             # train, then serve on port 8000 and stop (--serve keeps it up);\n"
         "                           # needs scikit-learn and joblib as pinned in bodywork.yaml,"
         " else pip installs them\n"
         "  git init && git add . && git commit -m 'a new pipeline'\n"
-        "  bodywork render --out build --repo-url URL --ref HEAD\n"
+        f"  bodywork render --out {RENDER_FOLDER} --repo-url URL --ref HEAD   # {RENDER_FOLDER}/ is in .gitignore\n"
     )
     return 0
 

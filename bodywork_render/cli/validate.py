@@ -1,4 +1,5 @@
-"""`bodywork validate`: check bodywork.yaml files and print every problem (pre-commit runs it on every commit)."""
+"""`bodywork validate`: check bodywork.yaml files and their overlays, print every problem (pre-commit runs it on every
+commit)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from typing import TYPE_CHECKING, Annotated, Literal, NamedTuple
 
 from bodywork_render.cli.params import Command, Values, take
 from bodywork_render.flags import Arg, Flag
+from bodywork_render.spec.overlay import ENV_FLAG
 
 if TYPE_CHECKING:
     from bodywork_render.spec.load import Document
@@ -27,10 +29,11 @@ class ValidateArgs(NamedTuple):
         ),
     ] = "text"
     quiet: Annotated[bool, Flag("--quiet", "Print problems only, no line per valid project (text format).")] = False
+    env: Annotated[str | None, ENV_FLAG] = None
 
 
 def validate(values: Values) -> int:
-    """Check bodywork.yaml files against the schema and the pipeline rules; print every problem at once."""
+    """Check bodywork.yaml files (and bodywork.<env>.yaml overlays) against their schemas and the pipeline rules; print every problem at once."""  # noqa: E501 - typer shows it as is
     from bodywork_render.cli.report import REPORTERS
     from bodywork_render.diagnostics import errors_in
     from bodywork_render.spec.project import validate_project
@@ -39,29 +42,34 @@ def validate(values: Values) -> int:
     diagnostics = []
     checked = []
     for path in args.paths or (Path("."),):
-        document, found = validate_project(path)
+        documents, found = validate_project(path, args.env)
         diagnostics += found
-        if document is not None and not errors_in(found):
-            checked.append(document)
+        if documents and not errors_in(found):
+            checked.append(documents)
+    # a file given twice, or a project and its overlay both given (pre-commit passes each changed file), reports once
+    diagnostics = list(dict.fromkeys(diagnostics))
     (sys.stdout if args.report == "json" else sys.stderr).write(REPORTERS[args.report](diagnostics))
     if args.report == "text" and not args.quiet:
-        sys.stderr.writelines(summary(document) + "\n" for document in checked)
+        sys.stderr.writelines(summary(documents) + "\n" for documents in checked)
     return EXIT_INVALID if errors_in(diagnostics) else 0
 
 
-def summary(document: Document) -> str:
-    """One line on a valid project: its file, pipeline name, stages and DAG steps, as bodywork.yaml names them.
+def summary(documents: tuple[Document, ...]) -> str:
+    """One line on a valid project, or on its overlay: the file, pipeline name, stages and DAG steps, as bodywork.yaml
+    names them.
 
     Read from the data, not the model: the model needs modules that `validate`, run on every commit, does without.
     """
     from bodywork_render.spec.dag import parse_dag
 
-    data = document.data
+    base = documents[0]
+    data = base.data
     section = data.get("pipeline") or data["project"]  # version 1.1, or 1.0
     steps = parse_dag(section["DAG"])  # valid: each stage once, so in run order
     stages = len(data["stages"])
+    where = f"{documents[1].file}: valid: overlay of {base.file}," if len(documents) > 1 else f"{base.file}: valid:"
     return (
-        f"{document.file}: valid: pipeline {section['name']}, {stages} stage{'s' * (stages != 1)}"
+        f"{where} pipeline {section['name']}, {stages} stage{'s' * (stages != 1)}"
         f" in {len(steps)} DAG step{'s' * (len(steps) != 1)} ({' >> '.join(','.join(step) for step in steps)})"
     )
 

@@ -39,10 +39,11 @@ GitAuth = Literal["token", "ssh"]
 
 @dataclass(frozen=True)
 class Manifests:
-    """YAML documents ready for ``kubectl apply -f -`` or a commit, and the objects they hold."""
+    """YAML documents ready for ``kubectl apply -f -`` or a commit, the objects they hold, and what they assume."""
 
     text: str
     objects: tuple[dict[str, Any], ...]
+    warnings: tuple[str, ...] = ()
 
 
 PullPolicy = Literal["Always", "IfNotPresent", "Never"]
@@ -370,6 +371,7 @@ def flux_manifests(options: FluxOptions) -> Manifests:
     ``<path>/flux`` holds what ``bodywork render --format kustomize --engine flux`` writes: one
     Kustomization per DAG step, chained by ``dependsOn``, each with ``wait`` and ``prune``. The
     Kustomization made here puts them in its own namespace and points them at its GitRepository.
+    Nothing here reads the repository, so a warning states what ``path`` must hold.
     """
     name = options.name or _default_name(options.path, options.repo)
     from urllib.parse import urlsplit
@@ -387,6 +389,7 @@ def flux_manifests(options: FluxOptions) -> Manifests:
     if problems:
         raise _invalid(problems)
     labels = _bootstrap_labels(name)
+    root = "." if folder == "." else f"./{folder}"  # as Flux names paths, and render's --deploy-path
     repository = {
         "name": name,
         "namespace": options.namespace,
@@ -400,12 +403,19 @@ def flux_manifests(options: FluxOptions) -> Manifests:
         "name": name,
         "namespace": options.namespace,
         "labels": labels,
-        "path": "./flux" if folder == "." else f"./{folder}/flux",
+        "path": f"{root}/flux",
     }
-    return _manifests(
+    manifests = _manifests(
         "flux",
         [("gitops/flux-gitrepository.yaml.j2", repository), ("gitops/flux-root-kustomization.yaml.j2", kustomization)],
     )
+    # Nothing here can see the repository: state what it must hold, which publish's default format does not give.
+    assumed = (
+        f"warning: --path {folder} must hold a kustomize render for Flux (its Kustomization applies"
+        f" {root}/flux): publish it with --format kustomize (publish writes --format manifests unless"
+        f" told), or render it with --format kustomize --deploy-path {root}"
+    )
+    return Manifests(manifests.text, manifests.objects, (assumed,))
 
 
 def argocd_manifests(options: ArgoCDOptions) -> Manifests:

@@ -191,7 +191,8 @@ def land(
             raise BodyworkError(
                 f"--path {publication.folder!r} leads outside the deployment repository (through a symbolic link)"
             )
-        write_tree(folder, publication.files)
+        shown = f"{workspace.shown_url} branch {target.push_branch}, folder {publication.folder}"
+        write_tree(folder, publication.files, shown=shown, flag="--path")
         if not workspace.stage(publication.folder):
             assert workspace.start is not None  # an empty tree always differs from a render
             return Published(

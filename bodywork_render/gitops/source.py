@@ -77,10 +77,18 @@ def _commit(found: Checkout | None, ref: str | None) -> str | None:
     return found.commit
 
 
-def path_in_repository(folder: Path) -> str:
-    """``./<folder relative to its git work tree>``, as Flux names paths; the folder itself outside any checkout."""
+def with_deploy_path(options: RenderOptions, out: Path) -> tuple[RenderOptions, tuple[str, ...]]:
+    """Options given no --deploy-path, completed with the Flux path of the kustomize output folder ``out`` (its path in
+    its git work tree, ``./a/b``; outside any checkout a guess, its name), and the warning that states a guess."""
     from bodywork_render.gitops import git
 
-    if git.work_tree(folder) is None:
-        return f"./{folder.absolute().name}"
-    return f"./{git.path_in_work_tree(folder)}".rstrip("/") or "./"
+    if options.format != "kustomize":
+        return options, ()
+    if git.work_tree(out) is not None:
+        return options._replace(deploy_path=f"./{git.path_in_work_tree(out)}".rstrip("/") or "./"), ()
+    guess = f"./{out.absolute().name}"
+    warnings = (
+        f"warning: --deploy-path {guess} is a guess: --out {out} is in no git checkout, so the Flux Kustomizations"
+        f" take {guess} for its folder in the deployment repository; give --deploy-path with its path there",
+    )
+    return options._replace(deploy_path=guess), warnings if options.engine == "flux" else ()

@@ -1,8 +1,11 @@
 """Scaffold: a new project, copied from the shipped example (train a model, serve it).
 
 The example ships in the wheel (``resource_dir("examples")``). The copy gets
-the pipeline name of its folder, and its schema comment points at the
-published JSON Schema instead of the example's place in this repository.
+the pipeline name of its folder (in bodywork.yaml and as its README's title;
+the README's commands name the project `.`), its schema comment points at the
+published JSON Schema instead of the example's place in this repository, and
+its .gitignore leaves out ``build/``, where the next steps that `bodywork init`
+prints render.
 """
 
 from __future__ import annotations
@@ -21,6 +24,9 @@ SCHEMA_URL = "https://raw.githubusercontent.com/bodywork-render/bodywork-render/
 _LEFTOVERS = ("artifacts", "__pycache__", "*.pyc")
 _NAME_LINE = re.compile(rf"^(  name: ){re.escape(EXAMPLE)}$", re.MULTILINE)
 _SCHEMA_LINE = re.compile(r"^(# yaml-language-server: \$schema=)\S+$", re.MULTILINE)
+_TITLE_LINE = re.compile(rf"^# {re.escape(EXAMPLE)}$", re.MULTILINE)
+RENDER_FOLDER = "build"
+"""Where the printed next steps render; the new project's .gitignore leaves it out."""
 
 
 def example_folder() -> Path:
@@ -56,8 +62,15 @@ def scaffold(folder: Path, name: str | None = None) -> str:
     config = (example_folder() / "bodywork.yaml").read_text(encoding="utf-8")
     config, named = _NAME_LINE.subn(lambda match: f'{match[1]}"{name}"', config)
     config, pointed = _SCHEMA_LINE.subn(lambda match: f"{match[1]}{SCHEMA_URL}", config)
-    if (named, pointed) != (1, 1):
-        raise RuntimeError(f"the example's bodywork.yaml lacks the pipeline name or schema line ({named}, {pointed})")
+    readme, titled = _TITLE_LINE.subn(f"# {name}", (example_folder() / "README.md").read_text(encoding="utf-8"))
+    readme = readme.replace(f"examples/{EXAMPLE}", ".")  # its commands run from the new project's folder
+    if (named, pointed, titled) != (1, 1, 1):
+        raise RuntimeError(
+            f"the example lacks the pipeline name, schema line or README title ({named}, {pointed}, {titled})"
+        )
+    ignored = (example_folder() / ".gitignore").read_text(encoding="utf-8")
     shutil.copytree(example_folder(), folder, ignore=shutil.ignore_patterns(*_LEFTOVERS), dirs_exist_ok=True)
     (folder / "bodywork.yaml").write_text(config, encoding="utf-8")
+    (folder / "README.md").write_text(readme, encoding="utf-8")
+    (folder / ".gitignore").write_text(f"{ignored}{RENDER_FOLDER}/\n", encoding="utf-8")
     return name

@@ -99,7 +99,20 @@ def render_project(
     rendered = render_pipeline(
         prepared.project.pipeline, prepared.source, prepared.options, Templates(templates), prepared.pins
     )
-    return Rendered(rendered.files, rendered.objects, prepared.warnings + rendered.warnings)
+    warnings = (*prepared.warnings, *format_warnings(prepared.options), *rendered.warnings)
+    return Rendered(rendered.files, rendered.objects, warnings)
+
+
+def format_warnings(options: RenderOptions) -> tuple[str, ...]:
+    """What the format cannot give the engine: Flux keeps the DAG order only through the kustomize format's
+    per-step Kustomizations, which `bodywork gitops flux` applies."""
+    if options.format == "manifests" and options.engine == "flux":
+        return (
+            "warning: --format manifests with --engine flux: Flux applies the folder at once, without the DAG order,"
+            " and `bodywork gitops flux` applies <folder>/flux, which only --format kustomize writes;"
+            " give --format kustomize",
+        )
+    return ()
 
 
 def render_pipeline(

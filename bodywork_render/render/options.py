@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Literal, NamedTuple, get_args, get_type_hints
 
 from bodywork_render.flags import Arg, Flag
+from bodywork_render.spec.overlay import ENV_FLAG
 from bodywork_render.verify.kubernetes import DEFAULT_K8S_VERSION
 
 if TYPE_CHECKING:
@@ -91,7 +92,8 @@ class RenderOptions(NamedTuple):
         str,
         Flag(
             "--deploy-path",
-            "Path of --out inside the deployment repo, for Flux (default: from the enclosing git checkout).",
+            "Path of --out inside the deployment repo, for Flux (default: from the enclosing git checkout; outside"
+            " one, --out's name, with a warning).",
             default=None,
         ),
     ] = "."
@@ -115,14 +117,7 @@ class ProjectInput(NamedTuple):
     """What a render reads besides RenderOptions: the project, its environment, the source pin and templates."""
 
     path: Annotated[Path, Arg("Project folder (holding bodywork.yaml) or the file itself.")] = Path(".")
-    env: Annotated[
-        str | None,
-        Flag(
-            "--env",
-            "Environment whose overlay bodywork.<env>.yaml (beside bodywork.yaml) applies; publish and refresh write"
-            " to envs/<env>/<pipeline> (default: no overlay, envs/default/<pipeline>).",
-        ),
-    ] = None
+    env: Annotated[str | None, ENV_FLAG] = None
     repo_url: Annotated[
         str | None, Flag("--repo-url", "Git URL the stages fetch (default: the checkout's origin).")
     ] = None

@@ -49,10 +49,14 @@ def diff_trees(old: dict[str, str], new: dict[str, str], label: str) -> str:
     return "".join(chunks)
 
 
-def write_tree(folder: Path, files: dict[str, str]) -> None:
-    """Replace folder by exactly these files, atomically."""
+def write_tree(folder: Path, files: dict[str, str], *, shown: str | None = None, flag: str = "--out") -> None:
+    """Replace folder by exactly these files, atomically.
+
+    BodyworkError when the folder is not this tool's to replace, naming it ``shown`` (default: as
+    given) and the ``flag`` that chose it, as the user knows them.
+    """
+    _refuse_foreign(folder, str(folder) if shown is None else shown, flag)
     folder = folder.absolute()
-    _refuse_foreign(folder)
     folder.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{folder.name}.new-", dir=folder.parent))
     try:
@@ -69,13 +73,13 @@ def write_tree(folder: Path, files: dict[str, str]) -> None:
         shutil.rmtree(staging, ignore_errors=True)
 
 
-def _refuse_foreign(folder: Path) -> None:
+def _refuse_foreign(folder: Path, shown: str, flag: str) -> None:
     if folder.exists() and not folder.is_dir():
-        raise BodyworkError(f"{folder}: exists and is not a folder")
+        raise BodyworkError(f"{shown}: exists and is not a folder (choose an empty or new {flag} folder)")
     if folder.is_dir() and any(folder.iterdir()) and not (folder / MARKER).is_file():
         raise BodyworkError(
-            f"{folder}: holds files but no {MARKER}, so bodywork-render did not write it; "
-            "refusing to replace it (choose an empty or new --out folder)"
+            f"{shown}: holds files but no {MARKER}, so bodywork-render did not write it; "
+            f"refusing to replace it (choose an empty or new {flag} folder)"
         )
 
 

@@ -7,19 +7,30 @@ Flags given on the command line win over the overlay, the overlay over bodywork.
 
 from __future__ import annotations
 
-import dataclasses
 import re
 from pathlib import Path
-from typing import Any
 
-from bodywork_render.diagnostics import BodyworkError, Diagnostic, errors_in
-from bodywork_render.render.options import RenderOptions
+from bodywork_render.diagnostics import BodyworkError, Diagnostic
+from bodywork_render.flags import Flag
 from bodywork_render.spec import names
-from bodywork_render.spec.load import read_yaml
-from bodywork_render.spec.model import Pipeline, shared_storage
-from bodywork_render.spec.validate import validate_overlay
+from bodywork_render.spec.load import Document, read_yaml
 
-ENV_NAME = re.compile(r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?$")
+TYPE_CHECKING = False  # without importing typing: `bodywork validate` imports this module (see diagnostics.py)
+if TYPE_CHECKING:
+    from typing import Any
+
+    from bodywork_render.render.options import RenderOptions
+    from bodywork_render.spec.model import Pipeline
+
+_ENV = "[a-z0-9]([a-z0-9-]*[a-z0-9])?"
+ENV_NAME = re.compile(f"^{_ENV}$")
+OVERLAY_NAME = re.compile(rf"^bodywork\.(?P<env>{_ENV})\.yaml$")
+ENV_FLAG = Flag(
+    "--env",
+    "Environment whose overlay bodywork.<env>.yaml (beside bodywork.yaml) applies; publish and refresh write"
+    " to envs/<env>/<pipeline> (default: no overlay, envs/default/<pipeline>).",
+)
+"""The one flag that names an environment, for validate, render, publish and refresh."""
 _STAGE_FIELDS = ("cpu_request", "memory_request_mb", "cpu_limit", "memory_limit_mb", "replicas")
 
 
@@ -32,9 +43,15 @@ def overlay_path(config: Path, env: str) -> Path:
     return config.with_name(f"bodywork.{env}.yaml")
 
 
-def load_overlay(config: Path, env: str, base: dict[str, Any]) -> tuple[dict[str, Any], list[Diagnostic]]:
-    """The overlay data of ``env`` (validated against the base data) and its warnings; BodyworkError when invalid or
-    missing."""
+def overlay_env(path: Path) -> str | None:
+    """The environment of an overlay file given by name (an existing ``bodywork.<env>.yaml``); None for any other
+    path."""
+    named = OVERLAY_NAME.match(path.name)
+    return named["env"] if named and path.is_file() else None
+
+
+def read_overlay(config: Path, env: str) -> Document:
+    """The overlay of ``env`` beside ``config``, read but not validated; BodyworkError when missing."""
     path = overlay_path(config, env)
     if not path.is_file():
         raise BodyworkError(
@@ -49,15 +66,15 @@ def load_overlay(config: Path, env: str, base: dict[str, Any]) -> tuple[dict[str
                 )
             ]
         )
-    document = read_yaml(path)
-    diagnostics = validate_overlay(document, base)
-    if errors_in(diagnostics):
-        raise BodyworkError(diagnostics)
-    return document.data or {}, diagnostics
+    return read_yaml(path)
 
 
 def apply_overlay(pipeline: Pipeline, overlay: dict[str, Any]) -> Pipeline:
     """The pipeline with the overlay's values in place of the base file's."""
+    import dataclasses  # not for `bodywork validate`, which imports this module on every commit
+
+    from bodywork_render.spec.model import shared_storage
+
     section = overlay.get("pipeline") or {}
     by_source = {stage.source_name: stage for stage in pipeline.stages.values()}
     stages = dict(pipeline.stages)

@@ -7,7 +7,8 @@ from pathlib import Path
 
 from bodywork_render.diagnostics import BodyworkError, Diagnostic, errors_in
 from bodywork_render.spec.load import Document, read_yaml
-from bodywork_render.spec.validate import validate_document
+from bodywork_render.spec.overlay import apply_overlay, overlay_env, read_overlay
+from bodywork_render.spec.validate import validate_document, validate_overlay
 
 CONFIG_NAMES = ("bodywork.yaml", "bodywork.yml")
 
@@ -56,32 +57,50 @@ def _file_error(path: Path, message: str) -> Diagnostic:
     return Diagnostic(str(path), 0, 0, "", "error", message)
 
 
-def validate_project(path: Path) -> tuple[Document | None, list[Diagnostic]]:
-    """Every diagnostic for the project or file at PATH; the document when it could be parsed."""
+def validate_project(path: Path, env: str | None = None) -> tuple[tuple[Document, ...], list[Diagnostic]]:
+    """Every diagnostic for the project or file at PATH with the overlay of ``env`` (None: no overlay), and the
+    documents read: the project's, then the overlay's once the project is valid.
+
+    An overlay given by name (``bodywork.<env>.yaml``) is checked as `render --env <env>` loads it: first
+    the bodywork.yaml beside it as a project, then the overlay against bodywork-env.schema.json and that project.
+    """
+    named_env = overlay_env(path)
+    if named_env is not None:
+        if not any((path.parent / name).is_file() for name in CONFIG_NAMES):
+            return (), [_file_error(path, f"no bodywork.yaml beside this overlay of environment {named_env!r}")]
+        path, env = path.parent, named_env
     try:
         file, folder = config_file(path)
         document = read_yaml(file)
     except BodyworkError as exc:
-        return None, exc.diagnostics
+        return (), exc.diagnostics
     exists = None if folder is None else (lambda module: (folder / module).is_file())
-    return document, validate_document(document, exists)
+    diagnostics = validate_document(document, exists)
+    if env is None or errors_in(diagnostics):
+        return (document,), diagnostics
+    try:
+        overlay = read_overlay(file, env)
+    except BodyworkError as exc:
+        return (document,), diagnostics + exc.diagnostics
+    return (document, overlay), diagnostics + validate_overlay(overlay, document.data)
 
 
 def load_project(path: Path, env: str | None = None) -> Project:
     """The validated project at PATH, with the overlay of environment ``env`` applied; BodyworkError with every error
     found."""
-    document, diagnostics = validate_project(path)
-    if document is None or errors_in(diagnostics):
+    named_env = overlay_env(path)
+    if named_env is not None:
+        raise BodyworkError(
+            [_file_error(path, f"an overlay, not a project: give its project folder with --env {named_env}")]
+        )
+    documents, diagnostics = validate_project(path, env)
+    if not documents or errors_in(diagnostics):
         raise BodyworkError(diagnostics)
     from bodywork_render.spec.model import build_pipeline
 
-    file, folder = config_file(path)
-    pipeline = build_pipeline(document.data)
+    pipeline = build_pipeline(documents[0].data)
     overlay: dict[str, Any] = {}
-    if env:
-        from bodywork_render.spec.overlay import apply_overlay, load_overlay
-
-        overlay, overlay_warnings = load_overlay(file, env, document.data)
+    if len(documents) > 1:
+        overlay = documents[1].data or {}
         pipeline = apply_overlay(pipeline, overlay)
-        diagnostics += overlay_warnings
-    return Project(folder, document, pipeline, tuple(diagnostics), overlay)
+    return Project(config_file(path)[1], documents[0], pipeline, tuple(diagnostics), overlay)
