@@ -190,7 +190,9 @@ def test_a_job_carries_its_wave_budget_retries_and_source_commit() -> None:
     # Three tries of at most 600 s each, each with 600 s to schedule, pull, fetch and install.
     assert values["active_deadline_seconds"] == 3 * (600 + 600)
     assert values["permanent_exit_code"] == 78
-    assert values["pod_annotations"] == {"bodywork-render/source-commit": COMMIT}
+    assert values["pod_annotations"].keys() == {"bodywork-render/source-commit", "bodywork-render/inputs"}
+    assert values["pod_annotations"]["bodywork-render/source-commit"] == COMMIT
+    assert re.fullmatch(r"[0-9a-f]{8}", values["pod_annotations"]["bodywork-render/inputs"])
     assert values["labels"] == {
         "app.kubernetes.io/name": "train",
         "app.kubernetes.io/instance": "pipe",
@@ -385,7 +387,7 @@ def test_a_service_stage_is_a_deployment_and_a_service_sharing_its_selector() ->
     assert deployment["namespace"] == "pipe-ns" and service["namespace"] == "pipe-ns"
     assert service["port"] == 5000
     assert deployment["replicas"] == 1
-    assert deployment["pod_annotations"] == {"bodywork-render/source-commit": COMMIT}
+    assert deployment["pod_annotations"]["bodywork-render/source-commit"] == COMMIT
     pod = deployment["pod"]
     assert pod["port"] == 5000
     assert pod["restart_policy"] is None

@@ -182,7 +182,9 @@ def test_parallel_project_objects(tmp_path: Path) -> None:
     report_env = objects[("Deployment", "report")]["spec"]["template"]["spec"]["containers"][0]["env"]
     assert "BODYWORK_ROUTE_PREFIX" not in {e["name"] for e in report_env}, "no Ingress, no prefix"
     assert serve["progressDeadlineSeconds"] >= 90
-    assert serve["template"]["metadata"]["annotations"] == {"bodywork-render/source-commit": COMMIT}
+    annotations = serve["template"]["metadata"]["annotations"]
+    assert annotations["bodywork-render/source-commit"] == COMMIT, "no checkout of the commit: pinned to it"
+    assert annotations.keys() == {"bodywork-render/source-commit", "bodywork-render/inputs"}
     assert serve["selector"]["matchLabels"] == {
         "app.kubernetes.io/name": "serve",
         "app.kubernetes.io/instance": "churn-model",
@@ -482,7 +484,7 @@ def test_a_guessed_flux_path_is_stated_with_the_flag_that_sets_it(tmp_path: Path
         0,
         "warning: --deploy-path ./kustomize is a guess: --out kustomize is in no git checkout, so the Flux"
         " Kustomizations take ./kustomize for its folder in the deployment repository; give --deploy-path with its"
-        " path there\nrendered 14 objects into kustomize\n",
+        " path there\nrendered 15 objects into kustomize\n",
     )
     assert (
         yaml.safe_load((tmp_path / "kustomize" / "flux" / "churn-model-step-00.yaml").read_text())["spec"]["path"]

@@ -209,7 +209,7 @@ def trained(
         "--commit",
         example.pinned,
     )
-    env = _env(example.home, BODYWORK_ARTIFACT_DIR=str(artifacts))
+    env = _env(example.home, BODYWORK_SHARED_DIR=str(artifacts))
     installed = runner(
         "install", *stage, "--requirement", "scikit-learn==1.9.1", "--requirement", "joblib==1.6.0", env=env
     )
@@ -603,7 +603,7 @@ def test_serve_stage_answers_predictions_and_stops_on_sigterm(
     with started(
         "run", "--workspace", str(workspace), "--stage", "serve", "--module", "serve/serve.py",
         "--commit", example.pinned, "--", "--host", "127.0.0.1", "--port", str(port),
-        env=_env(example.home, BODYWORK_ARTIFACT_DIR=str(artifacts), BODYWORK_ROUTE_PREFIX="/train-and-serve/serve"),
+        env=_env(example.home, BODYWORK_SHARED_DIR=str(artifacts), BODYWORK_ROUTE_PREFIX="/train-and-serve/serve"),
     ) as process:  # fmt: skip
         health = _wait_for_health(f"http://127.0.0.1:{port}/health", process)
         assert health["status"] == "ok" and health["model"]["n_features"] == 10

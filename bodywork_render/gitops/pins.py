@@ -55,8 +55,9 @@ def stage_inputs(stage: Stage, project_path: str) -> list[str]:
 def resolve_pins(root: Path, source: Source, pipeline: Pipeline, config_files: list[str]) -> tuple[Pins, list[str]]:
     """The pins of every stage of ``pipeline`` at ``source.commit`` in the checkout at ``root``, and warnings.
 
-    ``config_files`` (relative to ``root``) are bodywork.yaml and the overlay used: with the stages' inputs they
-    make the pipeline's pin. BodyworkError when an input is missing at the commit.
+    ``config_files`` (relative to ``root``) are bodywork.yaml and the overlay used: they make the pin of the
+    pipeline's own objects (ServiceAccount, runner ConfigMap...). BodyworkError when an input is missing at the
+    commit.
     """
     from bodywork_render.gitops import git
 
@@ -69,7 +70,7 @@ def resolve_pins(root: Path, source: Source, pipeline: Pipeline, config_files: l
     ]
     if escaping:
         raise BodyworkError("; ".join(escaping))
-    wanted = {path for paths in groups.values() for path in paths if path}
+    wanted = {*config_files, *(path for paths in groups.values() for path in paths if path)}
     objects = git.path_objects(root, source.commit, wanted)
     missing = [
         f"stage {pipeline.stages[name].source_name!r}: {path or '.'}/ is not in commit {source.short_commit}"
@@ -79,8 +80,7 @@ def resolve_pins(root: Path, source: Source, pipeline: Pipeline, config_files: l
     ]
     if missing:
         raise BodyworkError("; ".join(missing) + " (commit it, or render another --ref)")
-    everything = sorted({*config_files, *(path for paths in groups.values() for path in paths)})
-    commits = git.last_changes(root, source.commit, {**groups, "": everything})
+    commits = git.last_changes(root, source.commit, {**groups, "": config_files})
     warnings = []
     if git.is_shallow(root):
         warnings.append(
@@ -93,4 +93,4 @@ def resolve_pins(root: Path, source: Source, pipeline: Pipeline, config_files: l
         return Pin(commits.get(key, source.commit), names.digest(*identity))
 
     stages = {name: pin(name, paths) for name, paths in groups.items()}
-    return Pins(pin("", everything), stages), warnings
+    return Pins(pin("", config_files), stages), warnings

@@ -27,6 +27,7 @@ from typing import Any
 
 from bodywork_render import __version__
 from bodywork_render.diagnostics import BodyworkError
+from bodywork_render.gitops.pins import Pins, commit_pins
 from bodywork_render.gitops.source import Source
 from bodywork_render.package_data import resource_dir, runner_files
 from bodywork_render.render import labels
@@ -35,6 +36,7 @@ from bodywork_render.render.manifests import (
     Rendered,
     file_header,
     plan_for_render,
+    prepare,
     render_plan,
 )
 from bodywork_render.render.metadata import HydratorMetadata
@@ -133,15 +135,11 @@ def render_chart(
 ) -> Rendered:
     """The whole chain for a project folder or file, ending in a chart whose defaults are those of environment ``env``
     (its overlay applied); warnings of the project come first."""
-    from bodywork_render.gitops.source import resolve_source
-    from bodywork_render.spec.overlay import overlay_options
-    from bodywork_render.spec.project import load_project
-
-    project = load_project(path, env)
-    options = overlay_options(options, project.overlay)
-    source = resolve_source(project.folder or path.absolute().parent, repo_url, ref, options)
-    rendered = chart_files(project.pipeline, source, options, chart_version, templates, env)
-    return Rendered(rendered.files, rendered.objects, tuple(str(w) for w in project.warnings) + rendered.warnings)
+    prepared = prepare(path, options, env=env, repo_url=repo_url, ref=ref)
+    rendered = chart_files(
+        prepared.project.pipeline, prepared.source, prepared.options, chart_version, templates, env, prepared.pins
+    )
+    return Rendered(rendered.files, rendered.objects, prepared.warnings + rendered.warnings)
 
 
 def chart_files(
@@ -151,9 +149,10 @@ def chart_files(
     chart_version: str = DEFAULT_CHART_VERSION,
     templates: Path | None = None,
     env: str | None = None,
+    pins: Pins | None = None,
 ) -> Rendered:
     """The chart of a pipeline; ``objects`` are those it renders with default values, verified as --format manifests
-    verifies them.
+    verifies them. ``pins`` are the stages' (gitops/pins.py; default: all at the source commit).
 
     ``env`` names the environment whose overlay made ``pipeline``, for the README's reproducing command.
 
@@ -166,7 +165,8 @@ def chart_files(
         )
     options = options._replace(format="manifests", engine="argocd")
     manifest_templates = Templates(templates)
-    plan = plan_for_render(pipeline, source, options, manifest_templates)
+    plan_pins = pins or commit_pins(source)
+    plan = plan_for_render(pipeline, source, options, manifest_templates, plan_pins)
     # Helm installs into the release namespace, and the run_on_failure Job (planned after the last step) has no Helm
     # form.
     left_out = {(o.kind, o.name) for o in plan.objects if o.kind == "Namespace" or o.step > len(pipeline.dag.steps)}
@@ -191,7 +191,8 @@ def chart_files(
     # chart's defaults are read from a rendered pod, so that the chart's defaults render what --format manifests
     # renders.
     pod_spec = next(o["spec"]["template"]["spec"] for o in objects if o["kind"] in ("Job", "Deployment"))
-    values = chart_values(pipeline, source, options, pods, pod_spec)
+    stage_pins = {_stage_of(o): o.values["pod_annotations"] for o in planned if o.kind in ("Job", "Deployment")}
+    values = chart_values(pipeline, source, options, pods, pod_spec, stage_pins, plan_pins.pipeline.commit)
     context["rows"] = value_rows(values)
     context["runner_mode"] = next(v["configMap"]["defaultMode"] for v in pod_spec["volumes"] if v["name"] == "runner")
     pod = next(iter(pods.values()))

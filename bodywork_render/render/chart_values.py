@@ -19,6 +19,7 @@ from bodywork_render.gitops.source import Source
 from bodywork_render.package_data import load_json
 from bodywork_render.render.images import split_image
 from bodywork_render.render.options import RenderOptions
+from bodywork_render.render.plan import INPUTS, SOURCE_COMMIT
 from bodywork_render.render.templating import block, quote
 from bodywork_render.spec.model import BatchStage, Pipeline, ServiceStage, SharedStorage, Stage
 
@@ -46,8 +47,11 @@ def chart_values(
     options: RenderOptions,
     pods: Mapping[str, Mapping[str, Any]],
     pod_spec: Mapping[str, Any],
+    pins: Mapping[str, Mapping[str, str]],
+    pipeline_commit: str,
 ) -> tuple[Value, ...]:
-    """The values of a pipeline's chart; ``pods`` maps each stage of the DAG to its planned pod values.
+    """The values of a pipeline's chart; ``pods`` maps each stage of the DAG to its planned pod values, ``pins`` to
+    its pin annotations (plan.SOURCE_COMMIT, plan.INPUTS); ``pipeline_commit`` is the pipeline's pin.
 
     ``pod_spec`` is the spec of one rendered pod (of --format manifests), whose security contexts and
     init container's resources every stage shares: the chart's defaults are copied from it.
@@ -96,16 +100,18 @@ def chart_values(
         ),
         Value(
             "source",
-            "The git repository and commit every stage runs.",
+            "The git repository, and the newest commit that changed what the pipeline runs (each stage runs its own "
+            "'commit').",
             children=(
                 Value(
                     "repoUrl", "URL the runner clones (credential-free; see gitSecret).", _string(1), source.repo_url
                 ),
                 Value(
                     "commit",
-                    "Full commit SHA every stage runs; its first 7 characters are the app.kubernetes.io/version label.",
-                    {"type": "string", "pattern": "^[0-9a-f]{40}$"},
-                    source.commit,
+                    "Full commit SHA: its first 7 characters are the app.kubernetes.io/version label of the "
+                    "pipeline's own objects, and of a stage whose 'commit' is empty.",
+                    _COMMIT,
+                    pipeline_commit,
                 ),
                 Value(
                     "gitSecret",
@@ -188,7 +194,7 @@ def chart_values(
         Value(
             "stages",
             "The stages, by name, in DAG order.",
-            children=tuple(_stage(pipeline.name, stage, pods[stage.name]) for stage in stages),
+            children=tuple(_stage(pipeline.name, stage, pods[stage.name], pins[stage.name]) for stage in stages),
         ),
     )
 
@@ -256,9 +262,26 @@ def _schema_of(value: Value) -> dict[str, Any]:
     return {"description": value.doc, **(value.schema or {})}
 
 
-def _stage(pipeline: str, stage: Stage, pod: Mapping[str, Any]) -> Value:
+_COMMIT = {"type": "string", "pattern": "^[0-9a-f]{40}$"}
+
+
+def _stage(pipeline: str, stage: Stage, pod: Mapping[str, Any], pin: Mapping[str, str]) -> Value:
     common = (
         Value("enabled", "Render this stage; false leaves its objects out.", {"type": "boolean"}, True),
+        Value(
+            "commit",
+            "Full commit SHA the stage's pods fetch: the newest commit that changed the stage's inputs (its module's "
+            "folder and its 'inputs'), so that other commits leave the stage as it is.",
+            _COMMIT,
+            pin[SOURCE_COMMIT],
+        ),
+        Value(
+            "inputs",
+            "Digest of what the stage runs and of the stages upstream of it (pod annotation bodywork-render/inputs): "
+            "a new value re-runs the Job or rolls the Deployment.",
+            _string(1),
+            pin[INPUTS],
+        ),
         Value(
             "module",
             "Module (or notebook) the runner executes, inside the repository: the project's folder joined with "

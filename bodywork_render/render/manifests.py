@@ -76,7 +76,7 @@ def prepare(
     if root is not None and git.has_commit(root, source.commit):
         relative = [c.absolute().relative_to(root).as_posix() for c in configs]
         pins, pin_warnings = resolve_pins(root, source, project.pipeline, relative)
-        warnings += pin_warnings
+        warnings += [f"warning: {w}" for w in pin_warnings]
     else:
         pins = commit_pins(source)
     return Prepared(project, options, source, pins, tuple(warnings))

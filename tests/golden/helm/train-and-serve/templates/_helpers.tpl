@@ -42,7 +42,7 @@ app.kubernetes.io/instance: {{ .root.Release.Name | quote }}
 
 {{/*
 Every label of an object. Takes (dict "root" $ "name" <app name> "component" <component>),
-plus "stage" <stage name> for the objects of a stage.
+plus "stage" <stage name> and "version" <its commit> for the objects of a stage.
 */}}
 {{- define "train-and-serve.labels" -}}
 helm.sh/chart: {{ include "train-and-serve.chart" .root | quote }}
@@ -50,7 +50,7 @@ helm.sh/chart: {{ include "train-and-serve.chart" .root | quote }}
 app.kubernetes.io/component: {{ .component | quote }}
 app.kubernetes.io/part-of: {{ include "train-and-serve.name" .root | quote }}
 app.kubernetes.io/managed-by: {{ .root.Release.Service | quote }}
-app.kubernetes.io/version: {{ .root.Values.source.commit | trunc 7 | quote }}
+app.kubernetes.io/version: {{ .version | default .root.Values.source.commit | trunc 7 | quote }}
 {{- with .stage }}
 bodywork-render/stage: {{ . | quote }}
 {{- end }}

@@ -3,7 +3,7 @@
 {{/*
 The pod of every stage. The runner comes from the runner ConfigMap, mounted read-only. Init
 containers: `fetch` (runner.image, an official python image with git and ssh) checks the repository
-out at source.commit into the workspace; `install` (the project's image) installs the stage's
+out at the stage's commit into the workspace; `install` (the project's image) installs the stage's
 requirements there. Then the stage container runs the module in the project's image. Every value
 is written with toJson or toYaml. Takes (dict "root" $ "stage" <stage values> "name" <stage name>),
 plus "restartPolicy" and "timeout" for a Job, "port" for a Deployment.
@@ -45,7 +45,7 @@ initContainers:
       - "--repo"
       - {{ $values.source.repoUrl | toJson }}
       - "--commit"
-      - {{ $values.source.commit | toJson }}
+      - {{ $stage.commit | toJson }}
       - "--workspace"
       - "/workspace"
     env:
@@ -90,7 +90,7 @@ initContainers:
       - "--module"
       - {{ $stage.module | toJson }}
       - "--commit"
-      - {{ $values.source.commit | toJson }}
+      - {{ $stage.commit | toJson }}
       {{- range $stage.requirements }}
       - "--requirement"
       - {{ . | toJson }}
@@ -125,7 +125,7 @@ containers:
       - "--module"
       - {{ $stage.module | toJson }}
       - "--commit"
-      - {{ $values.source.commit | toJson }}
+      - {{ $stage.commit | toJson }}
       {{- with .timeout }}
       - "--timeout"
       - {{ . | int64 | toString | toJson }}

@@ -1,0 +1,155 @@
+"""Stage pins, with real git repositories: what a commit changes in the render is what it changes in the stages.
+
+The project is tests/projects/parallel-secrets-ingress (prepare >> train_a, train_b >> serve, report; train_a and
+train_b share the folder train/), committed into a fresh repository; every render pins the checkout's HEAD.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bodywork_render.diagnostics import BodyworkError
+from bodywork_render.render.manifests import render_project
+from bodywork_render.render.options import RenderOptions
+from tests.renderkit import PROJECTS, REPO_URL, checkout, git, objects_in
+
+PARALLEL = PROJECTS / "parallel-secrets-ingress"
+
+# The kind and stage of each workload, for comparing renders whose Job names differ.
+Objects = dict[tuple[str, str], dict[str, Any]]
+
+
+def objects(project: Path, **options: Any) -> Objects:
+    """The render's objects at the checkout's HEAD, keyed by kind and name (a Job by its stage)."""
+    rendered = render_project(project, RenderOptions(**options), repo_url=REPO_URL)
+    return {
+        (o["kind"], o["metadata"]["labels"].get("bodywork-render/stage", o["metadata"]["name"])): o
+        for o in objects_in(rendered.files)
+    }
+
+
+def commit(project: Path, message: str, changes: dict[str, str]) -> str:
+    """Write ``changes`` (path: text) into the project and commit them; the new commit."""
+    for relative, text in changes.items():
+        path = project / relative
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+    git(project, "add", "-A")
+    git(project, "commit", "-q", "-m", message)
+    return git(project, "rev-parse", "HEAD")
+
+
+def changed(before: Objects, after: Objects) -> set[tuple[str, str]]:
+    """The objects that differ between two renders."""
+    return {key for key in before.keys() | after.keys() if before.get(key) != after.get(key)}
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    return checkout(PARALLEL, tmp_path / "repo")
+
+
+def test_a_commit_that_touches_no_stage_leaves_every_object_byte_identical(project: Path) -> None:
+    first = git(project, "rev-parse", "HEAD")
+    before = objects(project)
+    commit(project, "docs", {"README.md": "# the project\n", "notes/plan.txt": "later\n"})
+    after = objects(project)
+    assert after == before
+    assert {o["spec"]["template"]["metadata"]["annotations"]["bodywork-render/source-commit"]
+            for (kind, _), o in after.items() if kind in ("Job", "Deployment")} == {first}  # fmt: skip
+
+
+def test_a_commit_to_one_stage_changes_it_and_the_stages_after_it_only(project: Path) -> None:
+    before = objects(project)
+    second = commit(project, "serve better", {"serve/serve.py": "print('v2')\n"})
+    after = objects(project)
+    # serve's own objects: the Deployment rolls; its Service and Ingress carry the new version label.
+    assert changed(before, after) == {("Deployment", "serve"), ("Service", "serve"), ("Ingress", "serve")}
+    pod = after[("Deployment", "serve")]["spec"]["template"]
+    assert pod["metadata"]["annotations"]["bodywork-render/source-commit"] == second
+    assert second in pod["spec"]["initContainers"][0]["args"]
+
+    third = commit(project, "train better", {"train/train.py": "print('v2')\n"})
+    retrained = objects(project)
+    # train_a and train_b run train/; serve and report come after them and roll; prepare comes before; the
+    # Services and the Ingress of serve and report do not change (their stages' code did not).
+    assert changed(after, retrained) == {
+        ("Job", "train-a"), ("Job", "train-b"), ("Deployment", "serve"), ("Deployment", "report")
+    }  # fmt: skip
+    for stage in ("train-a", "train-b"):
+        job = retrained[("Job", stage)]
+        assert job["metadata"]["name"] != after[("Job", stage)]["metadata"]["name"], "a new Job: the stage runs again"
+        assert job["spec"]["template"]["metadata"]["annotations"]["bodywork-render/source-commit"] == third
+    serve = retrained[("Deployment", "serve")]["spec"]["template"]["metadata"]["annotations"]
+    assert serve["bodywork-render/source-commit"] == second, "serve's code did not change: still fetched at its pin"
+    assert serve["bodywork-render/inputs"] != pod["metadata"]["annotations"]["bodywork-render/inputs"], (
+        "but it rolls, to load what the re-run upstream stages made"
+    )
+
+
+def test_a_widened_input_reruns_its_stage_when_it_changes(project: Path) -> None:
+    config = project / "bodywork.yaml"
+    text = config.read_text()
+    assert "    executable_module_path: prepare/prepare.py\n" in text
+    config.write_text(
+        text.replace(
+            "    executable_module_path: prepare/prepare.py\n",
+            "    executable_module_path: prepare/prepare.py\n    inputs: [lib/features.py]\n",
+        )
+    )
+    commit(project, "prepare reads lib/", {"lib/features.py": "FEATURES = 1\n", "lib/other.py": "X = 1\n"})
+    before = objects(project)
+    commit(project, "another helper", {"lib/other.py": "X = 2\n"})
+    assert objects(project) == before, "lib/other.py is no stage's input"
+    commit(project, "new features", {"lib/features.py": "FEATURES = 2\n"})
+    after = objects(project)
+    assert ("Job", "prepare") in changed(before, after)
+    assert after[("Job", "prepare")]["metadata"]["name"] != before[("Job", "prepare")]["metadata"]["name"]
+
+
+def test_a_module_at_the_repository_root_depends_on_the_whole_commit(tmp_path: Path) -> None:
+    project = tmp_path / "repo"
+    project.mkdir()
+    shutil.copy(PARALLEL / "bodywork.yaml", project / "bodywork.yaml")
+    config = project / "bodywork.yaml"
+    config.write_text(config.read_text().replace("prepare/prepare.py", "prepare.py"))
+    for folder in ("train", "serve", "report"):
+        shutil.copytree(PARALLEL / folder, project / folder)
+    (project / "prepare.py").write_text("print('prepare')\n")
+    checkout(project, tmp_path / "checkout")
+    before = objects(tmp_path / "checkout")
+    commit(tmp_path / "checkout", "docs", {"README.md": "# docs\n"})
+    after = objects(tmp_path / "checkout")
+    assert ("Job", "prepare") in changed(before, after)
+    assert ("Job", "train-a") in changed(before, after), "downstream of prepare"
+
+
+def test_an_input_missing_at_the_commit_is_an_error(project: Path) -> None:
+    config = project / "bodywork.yaml"
+    config.write_text(
+        config.read_text().replace(
+            "    executable_module_path: prepare/prepare.py\n",
+            "    executable_module_path: prepare/prepare.py\n    inputs: [lib/missing.py]\n",
+        )
+    )
+    commit(project, "a missing input", {})
+    with pytest.raises(BodyworkError, match=r"stage 'prepare': lib/missing\.py/? is not in commit [0-9a-f]{7}"):
+        objects(project)
+
+
+@pytest.mark.slow  # the Helm SDK
+def test_the_chart_pins_each_stage_as_the_manifests_do(project: Path, tmp_path: Path) -> None:
+    from bodywork_render.render.chart import render_chart
+    from bodywork_render.render.write import write_tree
+    from tests.test_chart import by_identity, helm_objects
+
+    commit(project, "serve better", {"serve/serve.py": "print('v2')\n"})
+    rendered = render_chart(project, RenderOptions(format="helm"), repo_url=REPO_URL)
+    write_tree(tmp_path / "chart", rendered.files)
+    manifests = render_project(project, RenderOptions(), repo_url=REPO_URL).objects
+    expected = [o for o in manifests if o["kind"] != "Namespace" and "argocd.argoproj.io/hook" not in str(o)]
+    assert by_identity(helm_objects(tmp_path / "chart", namespace="ml-prod"), from_helm=True) == by_identity(expected)
