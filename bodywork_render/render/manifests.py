@@ -73,12 +73,14 @@ def prepare(
     root = git.work_tree(folder)
     config = config_file(path)[0]
     configs = [config, *([overlay_path(config, env)] if env else [])]
-    if root is not None and git.has_commit(root, source.commit):
-        relative = [c.absolute().relative_to(root).as_posix() for c in configs]
-        pins, pin_warnings = resolve_pins(root, source, project.pipeline, relative)
-        warnings += [f"warning: {w}" for w in pin_warnings]
-    else:
-        pins = commit_pins(source)
+    pins = commit_pins(source)
+    try:
+        if root is not None and git.has_commit(root, source.commit):
+            relative = [c.absolute().relative_to(root).as_posix() for c in configs]
+            pins, pin_warnings = resolve_pins(root, source, project.pipeline, relative)
+            warnings += [f"warning: {w}" for w in pin_warnings]
+    except git.GitError as exc:
+        warnings.append(f"warning: every stage is pinned to commit {source.short_commit}: {exc}")
     return Prepared(project, options, source, pins, tuple(warnings))
 
 
