@@ -153,3 +153,47 @@ def test_the_chart_pins_each_stage_as_the_manifests_do(project: Path, tmp_path: 
     manifests = render_project(project, RenderOptions(), repo_url=REPO_URL).objects
     expected = [o for o in manifests if o["kind"] != "Namespace" and "argocd.argoproj.io/hook" not in str(o)]
     assert by_identity(helm_objects(tmp_path / "chart", namespace="ml-prod"), from_helm=True) == by_identity(expected)
+
+
+# --- what the render reads: the pinned commit's files, never the working tree ---------------------------------
+
+
+def replicas(project: Path, **kwargs: Any) -> tuple[int, tuple[str, ...]]:
+    """serve's replicas in a render of the project at HEAD (or ``ref``), and the render's warnings."""
+    rendered = render_project(project, RenderOptions(), repo_url=REPO_URL, **kwargs)
+    (deployment,) = [o for o in rendered.objects if o["kind"] == "Deployment" and o["metadata"]["name"] == "serve"]
+    return deployment["spec"]["replicas"], rendered.warnings
+
+
+def test_a_dirty_working_tree_is_warned_about_and_never_rendered(project: Path) -> None:
+    config = project / "bodywork.yaml"
+    assert "      replicas: 3\n" in config.read_text()
+    config.write_text(config.read_text().replace("      replicas: 3\n", "      replicas: 5\n"))
+    (project / "serve" / "new.py").write_text("print('untracked')\n")
+    count, warnings = replicas(project)
+    assert count == 3, "HEAD holds 3"
+    assert any(
+        w.startswith("warning: rendered commit ") and "the working tree differs in bodywork.yaml, serve/new.py" in w
+        for w in warnings
+    ), warnings
+
+
+def test_render_ref_old_renders_the_old_bodywork_yaml(project: Path) -> None:
+    old = git(project, "rev-parse", "HEAD")
+    config = project / "bodywork.yaml"
+    commit(project, "more replicas", {"bodywork.yaml": config.read_text().replace("replicas: 3", "replicas: 4")})
+    assert replicas(project)[0] == 4
+    assert replicas(project, ref=old) == (3, ()), "the old commit's file, and a clean tree for it is no warning"
+
+
+def test_a_module_missing_at_the_commit_is_an_error_naming_the_difference(project: Path) -> None:
+    config = project / "bodywork.yaml"
+    config.write_text(config.read_text().replace("serve/serve.py", "serve/api.py"))
+    (project / "serve" / "api.py").write_text("print('new, untracked')\n")
+    git(project, "add", "bodywork.yaml")
+    git(project, "commit", "-q", "-m", "serve runs api.py, which is not committed")
+    with pytest.raises(BodyworkError) as raised:
+        render_project(project, RenderOptions(), repo_url=REPO_URL)
+    message = str(raised.value)
+    assert "'serve/api.py' does not exist in the project folder" in message
+    assert "the working tree differs from it in serve/api.py: commit them, or give --ref" in message

@@ -397,3 +397,18 @@ def test_eight_concurrent_publishers_all_land_once(repos: Repos) -> None:
     assert {p.split("/")[1] for p in tip} == {"app-0", "app-1", "app-2", "shared", "moving"}
     moving = [m for m in repos.commits() if "apps/moving" in m.splitlines()[0]]
     assert f'"drySha": "{moving[0].splitlines()[-2].split()[-1]}"' in repos.show("apps/moving/hydrator.metadata")
+
+
+def test_a_dirty_tree_cannot_publish_a_commit_it_does_not_hold(repos: Repos) -> None:
+    source = git("rev-parse", "HEAD", cwd=repos.project)
+    config = repos.project / "bodywork.yaml"
+    committed = config.read_text()
+    config.write_text(
+        committed.replace("executable_module_path:", "args: ['--uncommitted']\n    executable_module_path:", 1)
+    )
+    published = publish(repos)
+    assert published.status == "pushed"
+    assert any("the working tree differs in bodywork.yaml" in w for w in published.publication.warnings)
+    job = next(path for path in repos.tree() if path.endswith("-train-job.yaml"))
+    assert "--uncommitted" not in repos.show(job) and "--timeout" in repos.show(job), "only what the commit holds"
+    assert f'"drySha": "{source}"' in repos.show("envs/default/demo/hydrator.metadata")

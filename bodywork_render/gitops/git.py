@@ -143,20 +143,38 @@ def checkout(folder: Path, ref: str = "HEAD") -> Checkout | None:
 
 
 class CommitFiles:
-    """The files of one commit of a work tree, read from git's objects, never from the work tree.
+    """The files of one commit under a folder of its work tree, read from git's objects, never from the work tree.
 
-    Paths are given as paths on disk inside the work tree (``root``), as the project loader knows them.
+    Paths are given as paths on disk inside ``folder``, as the project loader knows them.
     """
 
-    def __init__(self, root: Path, commit: str) -> None:
+    def __init__(self, root: Path, commit: str, folder: Path) -> None:
         self.root = root
         self.commit = commit
+        self.folder = folder.absolute()
+        self.where = f"at commit {commit[:7]}"
+        self._files: set[str] | None = None
 
     def _relative(self, path: Path) -> str | None:
-        try:
-            return path.absolute().relative_to(self.root).as_posix()
-        except ValueError:
+        """``path`` relative to the work tree's root; None outside ``folder``."""
+        path = path.absolute()
+        if path != self.folder and self.folder not in path.parents:
             return None
+        return path.relative_to(self.root).as_posix()
+
+    def files(self) -> set[str]:
+        """Every file under ``folder`` at the commit, relative to the work tree's root (listed once)."""
+        if self._files is None:
+            prefix = self.folder.relative_to(self.root).as_posix()
+            args = ["ls-tree", "-r", "-z", "--name-only", "--full-tree", self.commit, "--", prefix]
+            done = _git_bytes(args, self.root)
+            self._files = {name for name in done.stdout.decode("utf-8", "surrogateescape").split("\0") if name}
+        return self._files
+
+    def is_file(self, path: Path) -> bool:
+        """Whether the commit has a file at ``path``."""
+        relative = self._relative(path)
+        return relative is not None and relative in self.files()
 
     def read(self, path: Path) -> bytes | None:
         """The content of ``path`` at the commit; None when the commit has no such file."""
@@ -166,25 +184,12 @@ class CommitFiles:
         done = _git_bytes(["cat-file", "blob", f"{self.commit}:{relative}"], self.root)
         return done.stdout if done.returncode == 0 else None
 
-    def files_under(self, folder: Path) -> set[str]:
-        """The paths (relative to ``folder``) of every file under ``folder`` at the commit."""
-        relative = self._relative(folder)
-        if relative is None:
-            return set()
-        prefix = "" if relative == "." else relative + "/"
-        done = _git_bytes(
-            ["ls-tree", "-r", "-z", "--name-only", "--full-tree", self.commit, "--", prefix or "."], self.root
-        )
-        names = done.stdout.decode("utf-8", "surrogateescape").split("\0")
-        return {name[len(prefix) :] for name in names if name.startswith(prefix) and name}
-
-    def differences(self, folder: Path) -> list[str]:
+    def differences(self) -> list[str]:
         """The files under ``folder`` whose work tree content differs from the commit's, untracked ones included
         (paths relative to ``folder``), sorted."""
-        relative = self._relative(folder) or "."
         env = clean_environment(os.environ)
-        changed = _git(["diff", "--name-only", "-z", "--relative=" + relative, self.commit, "--", "."], folder, env)
-        untracked = _git(["ls-files", "-z", "--others", "--exclude-standard", "--", "."], folder, env)
+        changed = _git(["diff", "--name-only", "-z", "--relative", self.commit, "--", "."], self.folder, env)
+        untracked = _git(["ls-files", "-z", "--others", "--exclude-standard", "--", "."], self.folder, env)
         names = changed.stdout.split("\0") + untracked.stdout.split("\0")
         return sorted({name for name in names if name})
 

@@ -148,20 +148,18 @@ def prepare(
 
     The overlay of ``target.env`` applies, and the kustomize layout's Flux paths point at that folder.
     """
-    from bodywork_render.render.manifests import render_project
-    from bodywork_render.spec.project import load_project
+    from bodywork_render.render.manifests import prepare as prepare_render
+    from bodywork_render.render.manifests import render_prepared
 
     require_published_format(options)
-    project = load_project(path, target.env)
-    folder = target.folder(project.pipeline.name)
+    prepared = prepare_render(path, options, env=target.env, repo_url=repo_url, ref=ref)
+    folder = target.folder(prepared.project.pipeline.name)
     if options.format == "kustomize":
-        options = options._replace(deploy_path=f"./{folder}")
-    rendered = render_project(
-        path, options, env=target.env, repo_url=repo_url, ref=ref, templates=templates, project=project
-    )
+        prepared = prepared._replace(options=prepared.options._replace(deploy_path=f"./{folder}"))
+    rendered = render_prepared(prepared, templates)
     metadata = HydratorMetadata.read(rendered.files[MARKER])
     assert metadata is not None  # this tool's render always records it
-    return Publication(project.pipeline.name, folder, rendered.files, metadata.source, rendered.warnings)
+    return Publication(prepared.project.pipeline.name, folder, rendered.files, metadata.source, rendered.warnings)
 
 
 def land(

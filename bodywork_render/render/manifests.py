@@ -52,12 +52,13 @@ def prepare(
     env: str | None = None,
     repo_url: str | None = None,
     ref: str | None = None,
-    project: Project | None = None,
 ) -> Prepared:
-    """Load and validate the project, apply the overlay, resolve the source and pin each stage.
+    """Resolve the source, load and validate the project as the pinned commit holds it, apply the overlay and pin
+    each stage.
 
-    The source defaults to the project's git checkout. A ``project`` given is the one at ``path`` loaded already
-    (with the overlay of ``env``).
+    The source defaults to the project's git checkout. bodywork.yaml, the overlay and the module paths are read
+    from the commit's git objects when the checkout has it (a working tree that differs is warned about, never
+    rendered), else from the folder.
     """
     from bodywork_render.gitops import git
     from bodywork_render.gitops.pins import commit_pins, resolve_pins
@@ -65,23 +66,43 @@ def prepare(
     from bodywork_render.spec.overlay import overlay_options, overlay_path
     from bodywork_render.spec.project import config_file, load_project
 
-    project = project or load_project(path, env)
-    options = overlay_options(options, project.overlay)
-    folder = project.folder or path.absolute().parent
+    config, project_folder = config_file(path)
+    folder = project_folder or config.absolute().parent
     source = resolve_source(folder, repo_url, ref, options)
-    warnings = [str(w) for w in project.warnings]
+    warnings: list[str] = []
     root = git.work_tree(folder)
-    config = config_file(path)[0]
-    configs = [config, *([overlay_path(config, env)] if env else [])]
-    pins = commit_pins(source)
+    files = None
     try:
         if root is not None and git.has_commit(root, source.commit):
-            relative = [c.absolute().relative_to(root).as_posix() for c in configs]
-            pins, pin_warnings = resolve_pins(root, source, project.pipeline, relative)
-            warnings += [f"warning: {w}" for w in pin_warnings]
+            files = git.CommitFiles(root, source.commit, folder)
     except git.GitError as exc:
-        warnings.append(f"warning: every stage is pinned to commit {source.short_commit}: {exc}")
-    return Prepared(project, options, source, pins, tuple(warnings))
+        warnings.append(f"warning: {exc}: read the project from its folder, every stage pinned to the commit")
+    # Uncommitted changes, when the render pins HEAD: another --ref differs from the work tree by design.
+    differences = files.differences() if files is not None and ref is None else []
+    shown = ", ".join(differences[:10]) + (f" and {len(differences) - 10} more" if len(differences) > 10 else "")
+    try:
+        project = load_project(path, env, files)
+    except BodyworkError as exc:
+        if not differences:
+            raise
+        why = (
+            f"the render reads commit {source.short_commit}, and the working tree differs from it in {shown}:"
+            " commit them, or give --ref"
+        )
+        raise BodyworkError([*exc.diagnostics, Diagnostic(str(folder), 0, 0, "", "error", why)]) from None
+    if differences:
+        warnings.append(
+            f"warning: rendered commit {source.short_commit} as git holds it; the working tree differs in {shown}"
+            " (not rendered: commit them to render them)"
+        )
+    options = overlay_options(options, project.overlay)
+    pins = commit_pins(source)
+    if files is not None and root is not None:
+        configs = [config, *([overlay_path(config, env)] if env else [])]
+        relative = [c.absolute().relative_to(root).as_posix() for c in configs]
+        pins, pin_warnings = resolve_pins(root, source, project.pipeline, relative)
+        warnings += [f"warning: {w}" for w in pin_warnings]
+    return Prepared(project, options, source, pins, (*(str(w) for w in project.warnings), *warnings))
 
 
 def render_project(
@@ -92,12 +113,14 @@ def render_project(
     repo_url: str | None = None,
     ref: str | None = None,
     templates: Path | None = None,
-    project: Project | None = None,
 ) -> Rendered:
-    """The whole chain for a project folder or file: load, validate, model, overlay, source, pins, plan, render,
-    verify. Warnings of the project come first. A ``project`` given is the one at ``path`` loaded already (with the
-    overlay of ``env``)."""
-    prepared = prepare(path, options, env=env, repo_url=repo_url, ref=ref, project=project)
+    """The whole chain for a project folder or file: source, load, validate, model, overlay, pins, plan, render,
+    verify (see ``prepare``). Warnings of the project come first."""
+    return render_prepared(prepare(path, options, env=env, repo_url=repo_url, ref=ref), templates)
+
+
+def render_prepared(prepared: Prepared, templates: Path | None = None) -> Rendered:
+    """Render, parse back and verify a prepared project."""
     rendered = render_pipeline(
         prepared.project.pipeline, prepared.source, prepared.options, Templates(templates), prepared.pins
     )

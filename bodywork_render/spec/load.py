@@ -23,7 +23,20 @@ from bodywork_render.diagnostics import BodyworkError, Diagnostic
 
 TYPE_CHECKING = False  # without importing typing: see diagnostics.py
 if TYPE_CHECKING:
-    from typing import Any
+    from typing import Any, Protocol
+
+    class Files(Protocol):
+        """Where a project's files are read from instead of the disk: one commit of its repository."""
+
+        where: str
+        """Where, for messages: e.g. "at commit 1a2b3c4"."""
+
+        def read(self, path: Path) -> bytes | None:
+            """The content of the file at ``path`` (a path on disk), None when there is none."""
+
+        def is_file(self, path: Path) -> bool:
+            """Whether there is a file at ``path``."""
+
 
 MAX_FILE_BYTES = 1 << 20
 MAX_DEPTH = 50
@@ -102,6 +115,20 @@ def read_yaml(path: Path, display: str | None = None) -> Document:
             ]
         )
     return parse_yaml(raw, file)
+
+
+def read_document(path: Path, files: Files | None = None) -> Document:
+    """``read_yaml`` of ``path``, or of its content in ``files`` when given; BodyworkError when it is not there."""
+    if files is None:
+        return read_yaml(path)
+    raw = files.read(path)
+    if raw is None:
+        raise BodyworkError([Diagnostic(str(path), 0, 0, "", "error", f"no such file {files.where}")])
+    if len(raw) > MAX_FILE_BYTES:
+        raise BodyworkError(
+            [Diagnostic(str(path), 0, 0, "", "error", f"file is larger than {MAX_FILE_BYTES // 1024} KiB")]
+        )
+    return parse_yaml(raw, str(path))
 
 
 def parse_yaml(raw: bytes, file: str) -> Document:

@@ -13,13 +13,14 @@ from pathlib import Path
 from bodywork_render.diagnostics import BodyworkError, Diagnostic
 from bodywork_render.flags import Flag
 from bodywork_render.spec import names
-from bodywork_render.spec.load import Document, read_yaml
+from bodywork_render.spec.load import Document, read_document
 
 TYPE_CHECKING = False  # without importing typing: `bodywork validate` imports this module (see diagnostics.py)
 if TYPE_CHECKING:
     from typing import Any
 
     from bodywork_render.render.options import RenderOptions
+    from bodywork_render.spec.load import Files
     from bodywork_render.spec.model import Pipeline
 
 _ENV = "[a-z0-9]([a-z0-9-]*[a-z0-9])?"
@@ -50,10 +51,11 @@ def overlay_env(path: Path) -> str | None:
     return named["env"] if named and path.is_file() else None
 
 
-def read_overlay(config: Path, env: str) -> Document:
-    """The overlay of ``env`` beside ``config``, read but not validated; BodyworkError when missing."""
+def read_overlay(config: Path, env: str, files: Files | None = None) -> Document:
+    """The overlay of ``env`` beside ``config`` (on disk, or in ``files``), read but not validated; BodyworkError when
+    missing."""
     path = overlay_path(config, env)
-    if not path.is_file():
+    if not (files.is_file(path) if files is not None else path.is_file()):
         raise BodyworkError(
             [
                 Diagnostic(
@@ -62,11 +64,12 @@ def read_overlay(config: Path, env: str) -> Document:
                     0,
                     "",
                     "error",
-                    f"no overlay for environment {env!r} (expected this file beside bodywork.yaml)",
+                    f"no overlay for environment {env!r} (expected this file beside bodywork.yaml"
+                    + (f" {files.where})" if files is not None else ")"),
                 )
             ]
         )
-    return read_yaml(path)
+    return read_document(path, files)
 
 
 def apply_overlay(pipeline: Pipeline, overlay: dict[str, Any]) -> Pipeline:

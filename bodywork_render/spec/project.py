@@ -6,7 +6,7 @@ from collections import namedtuple
 from pathlib import Path
 
 from bodywork_render.diagnostics import BodyworkError, Diagnostic, errors_in
-from bodywork_render.spec.load import Document, read_yaml
+from bodywork_render.spec.load import Document, read_document
 from bodywork_render.spec.overlay import apply_overlay, overlay_env, read_overlay
 from bodywork_render.spec.validate import validate_document, validate_overlay
 
@@ -16,6 +16,7 @@ TYPE_CHECKING = False  # without importing typing: see diagnostics.py
 if TYPE_CHECKING:
     from typing import Any, NamedTuple
 
+    from bodywork_render.spec.load import Files
     from bodywork_render.spec.model import Pipeline
 
     class _Project(NamedTuple):
@@ -57,9 +58,12 @@ def _file_error(path: Path, message: str) -> Diagnostic:
     return Diagnostic(str(path), 0, 0, "", "error", message)
 
 
-def validate_project(path: Path, env: str | None = None) -> tuple[tuple[Document, ...], list[Diagnostic]]:
+def validate_project(
+    path: Path, env: str | None = None, files: Files | None = None
+) -> tuple[tuple[Document, ...], list[Diagnostic]]:
     """Every diagnostic for the project or file at PATH with the overlay of ``env`` (None: no overlay), and the
-    documents read: the project's, then the overlay's once the project is valid.
+    documents read: the project's, then the overlay's once the project is valid. The files are read from disk, or
+    from ``files`` (one commit) when given.
 
     An overlay given by name (``bodywork.<env>.yaml``) is checked as `render --env <env>` loads it: first
     the bodywork.yaml beside it as a project, then the overlay against bodywork-env.schema.json and that project.
@@ -71,29 +75,30 @@ def validate_project(path: Path, env: str | None = None) -> tuple[tuple[Document
         path, env = path.parent, named_env
     try:
         file, folder = config_file(path)
-        document = read_yaml(file)
+        document = read_document(file, files)
     except BodyworkError as exc:
         return (), exc.diagnostics
-    exists = None if folder is None else (lambda module: (folder / module).is_file())
+    is_file = files.is_file if files is not None else Path.is_file
+    exists = None if folder is None else (lambda module: is_file(folder / module))
     diagnostics = validate_document(document, exists)
     if env is None or errors_in(diagnostics):
         return (document,), diagnostics
     try:
-        overlay = read_overlay(file, env)
+        overlay = read_overlay(file, env, files)
     except BodyworkError as exc:
         return (document,), diagnostics + exc.diagnostics
     return (document, overlay), diagnostics + validate_overlay(overlay, document.data)
 
 
-def load_project(path: Path, env: str | None = None) -> Project:
-    """The validated project at PATH, with the overlay of environment ``env`` applied; BodyworkError with every error
-    found."""
+def load_project(path: Path, env: str | None = None, files: Files | None = None) -> Project:
+    """The validated project at PATH, with the overlay of environment ``env`` applied, read from disk or from
+    ``files`` (one commit); BodyworkError with every error found."""
     named_env = overlay_env(path)
     if named_env is not None:
         raise BodyworkError(
             [_file_error(path, f"an overlay, not a project: give its project folder with --env {named_env}")]
         )
-    documents, diagnostics = validate_project(path, env)
+    documents, diagnostics = validate_project(path, env, files)
     if not documents or errors_in(diagnostics):
         raise BodyworkError(diagnostics)
     from bodywork_render.spec.model import build_pipeline
