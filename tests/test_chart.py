@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import json
 import re
 import shutil
 import subprocess
@@ -680,7 +681,8 @@ def test_an_environment_overlay_sets_the_chart_defaults(tmp_path: Path) -> None:
         "ml.example.com",
         6,
     )
-    assert "--format helm --env prod --repo-url" in rendered.files["README.md"]
+    assert f"--format helm --repo-url {REPO_URL} --ref {COMMIT} --env prod" in rendered.files["README.md"]
+    assert json.loads(rendered.files["hydrator.metadata"])["environment"] == "prod"
     folder = tmp_path / "chart"
     write_tree(folder, rendered.files)
     manifests = render_project(project, RenderOptions(), env="prod", repo_url=REPO_URL, ref=COMMIT).objects

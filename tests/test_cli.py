@@ -372,11 +372,11 @@ def test_fast_path_and_typer_write_the_same_tree(tmp_path: Path, extra: list[str
     assert (checked.stdout, checked.stderr) == ("0\n", warnings)
 
 
-def test_reproduce_flags_parse_back_to_the_same_options() -> None:
-    """Every render option spelled by reproduce_flags is read back by render's own parser."""
+def test_the_reproduce_command_parses_back_to_the_same_project_pin_environment_and_options() -> None:
+    """Every render option spelled by reproduce_command is read back by render's own parser."""
     from bodywork_render.cli import render
     from bodywork_render.gitops.source import Source
-    from bodywork_render.render.options import RenderOptions, flags_of, reproduce_flags
+    from bodywork_render.render.options import RenderOptions, flags_of, reproduce_command
 
     options = RenderOptions(
         format="kustomize", engine="kubectl", namespace="ns x", runner_image="r:1", namespace_object=False,
@@ -386,9 +386,17 @@ def test_reproduce_flags_parse_back_to_the_same_options() -> None:
     assert {
         name for name in flags_of(RenderOptions) if getattr(options, name) == RenderOptions._field_defaults[name]
     } == set()
-    flags = reproduce_flags(Source(REPO_URL, COMMIT), options)
-    values = parse(["--out", "o", *shlex.split(" ".join(flags))], render.COMMAND)
-    assert values is not None and (values["repo_url"], values["ref"]) == (REPO_URL, COMMIT)
+    command = reproduce_command(Source(REPO_URL, COMMIT, "ml/my project"), options, "prod")
+    words = shlex.split(command.replace("<this folder>", "o"))
+    assert words[:3] == ["bodywork", "render", "ml/my project"]
+    values = parse(words[2:], render.COMMAND)
+    assert values is not None
+    assert (values["path"], values["repo_url"], values["ref"], values["env"]) == (
+        Path("ml/my project"),
+        REPO_URL,
+        COMMIT,
+        "prod",
+    )
     assert RenderOptions.from_flags(values) == options
 
 

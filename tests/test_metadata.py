@@ -29,6 +29,7 @@ def test_the_file_keeps_its_key_order() -> None:
     text = HydratorMetadata(SOURCE, "kustomize", "1.31.0", engine="argocd").text()
     assert list(json.loads(text)) == [
         "drySha", "repoURL", "projectPath", "tool", "toolVersion", "format", "engine", "kubernetesVersion",
+        "environment",
     ]  # fmt: skip
     assert json.loads(text)["toolVersion"] == __version__ and text.endswith("}\n")
 

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
+import shlex
 import shutil
 import subprocess
 import sys
@@ -618,3 +620,30 @@ def test_the_example_pods_budget_memory_time_and_storage_as_the_readme_says() ->
     assert startup["periodSeconds"] * startup["failureThreshold"] == 120, "max_startup_time_seconds times serve alone"
     claim = objects["PersistentVolumeClaim"]
     assert claim["spec"] == {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "1Gi"}}}
+
+
+@pytest.mark.slow  # several CLI runs
+def test_the_output_readme_command_reproduces_the_output_exactly(tmp_path: Path) -> None:
+    repo = tmp_path / "monorepo"
+    project = repo / "ml" / "churn"
+    shutil.copytree(PARALLEL, project)
+    (project / "bodywork.prod.yaml").write_text(
+        "pipeline:\n  namespace: churn-prod\nstages:\n  serve:\n    replicas: 6\n"
+    )
+    git(repo, "init", "-q", "-b", "main")
+    git(repo, "add", "-A")
+    git(repo, "commit", "-q", "-m", "a pipeline in a folder, with a prod overlay")
+    git(repo, "remote", "add", "origin", REPO_URL)
+    out = tmp_path / "out"
+    flags = ["--env", "prod", "--format", "kustomize", "--ingress-host", "ml.example.com", "--deploy-path", "./x"]
+    rendered = bodywork("render", str(project), "--out", str(out), *flags, cwd=tmp_path)
+    assert rendered.returncode == 0, rendered.stderr
+    readme = (out / "README.md").read_text()
+    (command,) = [line for line in readme.splitlines() if line.startswith("bodywork render ")]
+    assert command.startswith("bodywork render ml/churn --out <this folder> ")
+    assert "--env prod" in command and "--format kustomize" in command
+    words = shlex.split(command.replace("<this folder>", shlex.quote(str(out))))
+    checked = bodywork(*words[1:], "--check", cwd=repo)
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    metadata = json.loads((out / "hydrator.metadata").read_text())
+    assert (metadata["environment"], metadata["projectPath"]) == ("prod", "ml/churn")

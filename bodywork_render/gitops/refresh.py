@@ -92,7 +92,7 @@ def refresh(
             raise BodyworkError(f"{shown} has no {'branch ' + upstream.branch if upstream.branch else 'HEAD'}")
         sync(deploy, target)
         recorded = Source(shown, tip, "" if project_path == "." else project_path)
-        folder = _recorded_in(deploy, target, HydratorMetadata.of_manifests(recorded, options))
+        folder = _recorded_in(deploy, target, HydratorMetadata.of_manifests(recorded, options, target.env))
         if folder is not None:
             return Refreshed(recorded, folder, None)
         commit = source.fetch(upstream.ref)

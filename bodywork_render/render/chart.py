@@ -33,6 +33,7 @@ from bodywork_render.package_data import resource_dir, runner_files
 from bodywork_render.render import labels
 from bodywork_render.render.chart_values import chart_values, value_rows, values_schema, values_yaml
 from bodywork_render.render.manifests import (
+    Provenance,
     Rendered,
     file_header,
     plan_for_render,
@@ -40,7 +41,7 @@ from bodywork_render.render.manifests import (
     render_plan,
 )
 from bodywork_render.render.metadata import HydratorMetadata
-from bodywork_render.render.options import DEFAULT_CHART_VERSION, RenderOptions, reproduce_flags
+from bodywork_render.render.options import DEFAULT_CHART_VERSION, RenderOptions, reproduce_command
 from bodywork_render.render.plan import (
     EXIT_PERMANENT,
     KEEP_ANNOTATIONS,
@@ -185,7 +186,7 @@ def chart_files(
             "--namespace is not used by --format helm: "
             "the chart installs into the release namespace (helm install --namespace)"
         )
-    context = _context(pipeline, source, options, chart_version, env, planned, hooks, warnings)
+    context = _context(pipeline, source, options, chart_version, Provenance(env, templates), planned, hooks, warnings)
     pods = {_stage_of(o): o.values["pod"] for o in planned if o.kind in ("Job", "Deployment")}
     # The pod security contexts, the runner's resources and its volume's mode are written once, in _pod.yaml.j2: the
     # chart's defaults are read from a rendered pod, so that the chart's defaults render what --format manifests
@@ -208,7 +209,7 @@ def chart_files(
     files["values.yaml"] = values_yaml(values, context["header"])
     files["values.schema.json"] = values_schema(values)
     files.update({f"{RUNNER_FOLDER}/{name}": text for name, text in runner_files().items()})
-    files[MARKER] = HydratorMetadata(source, "helm", options.k8s_version, chart_version=chart_version).text()
+    files[MARKER] = HydratorMetadata(source, "helm", options.k8s_version, chart_version=chart_version, env=env).text()
     return Rendered(dict(sorted(files.items())), objects, tuple(f"warning: {w}" for w in warnings))
 
 
@@ -306,7 +307,7 @@ def _context(
     source: Source,
     options: RenderOptions,
     chart_version: str,
-    env: str | None,
+    provenance: Provenance,
     planned: list[PlannedObject],
     hooks: dict[str, str],
     warnings: list[str],
@@ -329,9 +330,8 @@ def _context(
         for o in planned
         if o.kind in ("Job", "Deployment")
     ]
-    flags = ["--format helm", *([f"--env {env}"] if env else []), *reproduce_flags(source, options)]
-    if chart_version != DEFAULT_CHART_VERSION:
-        flags.append(f"--chart-version {chart_version}")
+    extra = ["--format helm", *([f"--chart-version {chart_version}"] if chart_version != DEFAULT_CHART_VERSION else [])]
+    extra += provenance.extra_flags()
     namespace = names.normalise(options.namespace) if options.namespace else pipeline.namespace
     return {
         "chart": pipeline.name,
@@ -343,7 +343,7 @@ def _context(
         "go_header": "{{- /* Rendered by bodywork-render; do not edit: render again. */ -}}",
         "tool_version": __version__,
         "source": source,
-        "flags": " ".join(flags),
+        "command": reproduce_command(source, options, provenance.env, *extra),
         "namespace": namespace,
         "jobs": jobs,
         "services": services,

@@ -16,7 +16,7 @@ from bodywork_render.diagnostics import BodyworkError, Diagnostic
 from bodywork_render.gitops.pins import Pins
 from bodywork_render.gitops.source import Source
 from bodywork_render.render.metadata import HydratorMetadata
-from bodywork_render.render.options import RenderOptions, reproduce_flags
+from bodywork_render.render.options import RenderOptions, reproduce_command
 from bodywork_render.render.plan import Plan, PlannedObject, plan_pipeline
 from bodywork_render.render.templating import JOB_TEMPLATES, Templates, quote
 from bodywork_render.spec import names
@@ -36,13 +36,14 @@ class Rendered(NamedTuple):
 
 class Prepared(NamedTuple):
     """What a render of a project needs besides templates: the project, its options (overlay applied), the source
-    pin, the stage pins, and the warnings so far."""
+    pin, the stage pins, the warnings so far, and the environment whose overlay applied."""
 
     project: Project
     options: RenderOptions
     source: Source
     pins: Pins
     warnings: tuple[str, ...]
+    env: str | None = None
 
 
 def prepare(
@@ -102,7 +103,7 @@ def prepare(
         relative = [c.absolute().relative_to(root).as_posix() for c in configs]
         pins, pin_warnings = resolve_pins(root, source, project.pipeline, relative)
         warnings += [f"warning: {w}" for w in pin_warnings]
-    return Prepared(project, options, source, pins, (*(str(w) for w in project.warnings), *warnings))
+    return Prepared(project, options, source, pins, (*(str(w) for w in project.warnings), *warnings), env)
 
 
 def render_project(
@@ -122,7 +123,12 @@ def render_project(
 def render_prepared(prepared: Prepared, templates: Path | None = None) -> Rendered:
     """Render, parse back and verify a prepared project."""
     rendered = render_pipeline(
-        prepared.project.pipeline, prepared.source, prepared.options, Templates(templates), prepared.pins
+        prepared.project.pipeline,
+        prepared.source,
+        prepared.options,
+        Templates(templates),
+        prepared.pins,
+        Provenance(prepared.env, templates),
     )
     warnings = (*prepared.warnings, *format_warnings(prepared.options), *rendered.warnings)
     return Rendered(rendered.files, rendered.objects, warnings)
@@ -140,12 +146,31 @@ def format_warnings(options: RenderOptions) -> tuple[str, ...]:
     return ()
 
 
+class Provenance(NamedTuple):
+    """What the output's README and hydrator.metadata record besides the source and options: the environment whose
+    overlay applied, and the folder of templates that overrode the shipped ones."""
+
+    env: str | None = None
+    templates: Path | None = None
+
+    def extra_flags(self) -> list[str]:
+        """The flags besides the render options' that gave this output: --templates."""
+        import shlex
+
+        return [f"--templates {shlex.quote(str(self.templates))}"] if self.templates else []
+
+
 def render_pipeline(
-    pipeline: Pipeline, source: Source, options: RenderOptions, templates: Templates, pins: Pins | None = None
+    pipeline: Pipeline,
+    source: Source,
+    options: RenderOptions,
+    templates: Templates,
+    pins: Pins | None = None,
+    provenance: Provenance = Provenance(),
 ) -> Rendered:
     """Plan, render, parse back and verify a pipeline; BodyworkError when an option or any object is wrong."""
     plan = plan_for_render(pipeline, source, options, templates, pins)
-    return render_plan(pipeline, plan, source, options, templates)
+    return render_plan(pipeline, plan, source, options, templates, provenance)
 
 
 def plan_for_render(
@@ -159,7 +184,12 @@ def plan_for_render(
 
 
 def render_plan(
-    pipeline: Pipeline, plan: Plan, source: Source, options: RenderOptions, templates: Templates
+    pipeline: Pipeline,
+    plan: Plan,
+    source: Source,
+    options: RenderOptions,
+    templates: Templates,
+    provenance: Provenance = Provenance(),
 ) -> Rendered:
     """Render, parse back and verify the objects of a plan; BodyworkError when any object is wrong."""
     from bodywork_render.verify.rendered import rendered_problems
@@ -182,8 +212,8 @@ def render_plan(
     problems = rendered_problems(objects, options.k8s_version)
     if problems:
         raise _error(problems)
-    files["hydrator.metadata"] = HydratorMetadata.of_manifests(source, options).text()
-    files["README.md"] = _readme(pipeline, plan, source, options)
+    files["hydrator.metadata"] = HydratorMetadata.of_manifests(source, options, provenance.env).text()
+    files["README.md"] = _readme(pipeline, plan, source, options, provenance)
     return Rendered(files, tuple(objects), tuple(f"warning: {w}" for w in plan.warnings))
 
 
@@ -263,15 +293,15 @@ def file_header(source: Source) -> str:
     )
 
 
-def _readme(pipeline: Pipeline, plan: Plan, source: Source, options: RenderOptions) -> str:
-    flags = reproduce_flags(source, options)
+def _readme(pipeline: Pipeline, plan: Plan, source: Source, options: RenderOptions, provenance: Provenance) -> str:
     lines = [
         f"# {pipeline.name}: rendered Kubernetes objects",
         "",
-        "Generated by bodywork-render; do not edit. To reproduce this folder exactly, from the project's checkout:",
+        "Generated by bodywork-render; do not edit. To reproduce this folder exactly, from the root of a checkout of",
+        "the project's repository:",
         "",
         "```sh",
-        f"bodywork render . --out <this folder> {' '.join(flags)}",
+        reproduce_command(source, options, provenance.env, *provenance.extra_flags()),
         "```",
         "",
         "Objects, in DAG order (Argo CD sync waves):",

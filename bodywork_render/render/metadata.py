@@ -21,7 +21,8 @@ TOOL = "bodywork-render"
 
 class HydratorMetadata(NamedTuple):
     """The source a render came from, its format and Kubernetes version, the engine (manifests and kustomize)
-    or chart version (helm), and the version of this tool that rendered it."""
+    or chart version (helm), the version of this tool that rendered it, and the environment whose overlay applied
+    (recorded as null for none)."""
 
     source: Source
     format: str
@@ -29,11 +30,13 @@ class HydratorMetadata(NamedTuple):
     engine: str | None = None
     chart_version: str | None = None
     tool_version: str = __version__
+    env: str | None = None
 
     @classmethod
-    def of_manifests(cls, source: Source, options: RenderOptions) -> HydratorMetadata:
-        """What a render of ``source`` in the manifests or kustomize format with ``options`` records."""
-        return cls(source, options.format, options.k8s_version, engine=options.engine)
+    def of_manifests(cls, source: Source, options: RenderOptions, env: str | None = None) -> HydratorMetadata:
+        """What a render of ``source`` in the manifests or kustomize format with ``options`` (and the overlay of
+        ``env``) records."""
+        return cls(source, options.format, options.k8s_version, engine=options.engine, env=env)
 
     def text(self) -> str:
         """The file's text: a JSON object in a fixed key order, one key a line."""
@@ -50,6 +53,7 @@ class HydratorMetadata(NamedTuple):
         if self.chart_version is not None:
             fields["chartVersion"] = self.chart_version
         fields["kubernetesVersion"] = self.kubernetes_version
+        fields["environment"] = self.env
         return json.dumps(fields, indent=2) + "\n"
 
     @classmethod
@@ -72,4 +76,5 @@ class HydratorMetadata(NamedTuple):
             strings.get("engine"),
             strings.get("chartVersion"),
             strings["toolVersion"],
+            strings.get("environment"),
         )

@@ -1,7 +1,7 @@
 """The options of a render and their flags, declared once: `render`, `publish` and `refresh` all read them.
 
 Each field carries its flag (``bodywork_render.flags.Flag``): the core reads the value,
-the command line the name, help and choices, and ``reproduce_flags`` spells a render back.
+the command line the name, help and choices, and ``reproduce_command`` spells a render back.
 """
 
 from __future__ import annotations
@@ -145,12 +145,22 @@ def flags_of(options: type) -> dict[str, Flag]:
     }
 
 
-def reproduce_flags(source: Source, options: RenderOptions) -> list[str]:
-    """The `bodywork render` flags that give exactly this output again."""
+def reproduce_command(source: Source, options: RenderOptions, env: str | None, *extra: str) -> str:
+    """The `bodywork render` command line, run from the repository's root, that gives exactly this output again:
+    the project's folder in the repository, the pin, the environment, every render flag not at its default, and
+    ``extra`` flags (the chart's)."""
     import shlex
 
     pin = flags_of(ProjectInput)
-    flags = [f"{pin['repo_url'].name} {shlex.quote(source.repo_url)}", f"{pin['ref'].name} {source.commit}"]
+    flags = [
+        shlex.quote(source.project_path or "."),
+        "--out <this folder>",
+        *extra,
+        f"{pin['repo_url'].name} {shlex.quote(source.repo_url)}",
+        f"{pin['ref'].name} {source.commit}",
+    ]
+    if env:
+        flags.append(f"{pin['env'].name} {shlex.quote(env)}")
     for name, flag in flags_of(RenderOptions).items():
         value = getattr(options, name)
         if value == RenderOptions._field_defaults[name]:
@@ -159,4 +169,4 @@ def reproduce_flags(source: Source, options: RenderOptions) -> list[str]:
             flags.append(flag.name if value else flag.negative or f"--no-{flag.name[2:]}")
         else:
             flags.append(f"{flag.name} {shlex.quote(str(value))}")
-    return flags
+    return "bodywork render " + " ".join(flags)
