@@ -39,7 +39,6 @@ from bodywork_render.render.chart import (
     render_chart,
     step_ranges,
 )
-from bodywork_render.render.images import split_image
 from bodywork_render.render.manifests import Rendered, render_project
 from bodywork_render.render.options import RenderOptions
 from bodywork_render.render.plan import (
@@ -50,6 +49,7 @@ from bodywork_render.render.plan import (
     job_deadline_seconds,
 )
 from bodywork_render.render.write import read_tree, write_tree
+from bodywork_render.spec.images import split_image
 from bodywork_render.spec.model import BatchStage, build_pipeline
 from bodywork_render.spec.project import load_project
 from bodywork_render.verify.kubernetes import DEFAULT_K8S_VERSION, schema_problems

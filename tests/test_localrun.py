@@ -379,7 +379,10 @@ def test_a_failing_stage_stops_everything_and_runs_run_on_failure(tmp_path: Path
     assert result.stdout.count("[fail] failing on purpose") == 2, "retries: 1 is two attempts, as a Job's backoffLimit"
     assert "[listener] listener stopped" in result.stdout
     assert "bodywork: fail failed with exit code 3: retry 1 of 1" in result.stderr
-    assert "bodywork: running the run_on_failure stage on-failure" in result.stderr
+    # One name per stage in everything a user reads: bodywork.yaml's (on_failure), never the Kubernetes one.
+    assert "bodywork: running the run_on_failure stage on_failure" in result.stderr
+    assert "[on_failure] [bodywork] stage=on_failure commit=local step=run: on_failure.py finished" in result.stdout
+    assert "on-failure" not in result.stdout + result.stderr
     assert result.stderr.rstrip().endswith(
         "bodywork: the pipeline local-checks failed: stage fail failed with exit code 3"
     )

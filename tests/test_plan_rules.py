@@ -116,7 +116,7 @@ def test_run_arguments_are_the_runner_contract() -> None:
 
 def test_run_arguments_have_no_timeout_without_a_completion_budget_or_for_a_service() -> None:
     assert run_arguments(ALERT, COMMIT, "/ws", "alert.py") == [
-        "--workspace", "/ws", "--stage", "alert", "--module", "alert.py", "--commit", COMMIT, "--",
+        "--workspace", "/ws", "--stage", "alert_me", "--module", "alert.py", "--commit", COMMIT, "--",
     ]  # fmt: skip
     assert "--timeout" not in run_arguments(SERVE, COMMIT, "/ws", "serve.py")
 
@@ -505,9 +505,9 @@ def test_flux_chains_one_kustomization_per_step_with_a_timeout_for_its_slowest_s
     )
     flux = [o for o in result.objects if o.template == "flux-kustomization.yaml.j2"]
     assert [(o.kind, o.name, o.step, o.file) for o in flux] == [
-        ("Kustomization", "pipe-step-00", 0, "flux/pipe-step-00.yaml"),
-        ("Kustomization", "pipe-step-01", 1, "flux/pipe-step-01.yaml"),
-        ("Kustomization", "pipe-step-02", 2, "flux/pipe-step-02.yaml"),
+        ("Kustomization", "pipe-deploy-step-00", 0, "flux/pipe-deploy-step-00.yaml"),
+        ("Kustomization", "pipe-deploy-step-01", 1, "flux/pipe-deploy-step-01.yaml"),
+        ("Kustomization", "pipe-deploy-step-02", 2, "flux/pipe-deploy-step-02.yaml"),
     ]
     labels = {
         "app.kubernetes.io/name": "pipe",
@@ -520,22 +520,22 @@ def test_flux_chains_one_kustomization_per_step_with_a_timeout_for_its_slowest_s
     common = {"flux_namespace": "flux-system", "labels": labels, "source_name": "flux-system"}
     # step 1: eval's default hour once (3600 + 300) outlasts train's 600 s three times; step 2: 61 s startup + 300.
     assert [o.values for o in flux] == [
-        {"name": "pipe-step-00", "timeout": "300s", "path": "deploy/steps/00", "force": False, "depends_on": None}
+        {"name": "pipe-deploy-step-00", "timeout": "300s", "path": "deploy/steps/00", "force": False, "depends_on": None}
         | common,
         {
-            "name": "pipe-step-01",
+            "name": "pipe-deploy-step-01",
             "timeout": "3900s",
             "path": "deploy/steps/01",
             "force": True,
-            "depends_on": "pipe-step-00",
+            "depends_on": "pipe-deploy-step-00",
         }
         | common,
         {
-            "name": "pipe-step-02",
+            "name": "pipe-deploy-step-02",
             "timeout": "361s",
             "path": "deploy/steps/02",
             "force": False,
-            "depends_on": "pipe-step-01",
+            "depends_on": "pipe-deploy-step-01",
         }
         | common,
     ]

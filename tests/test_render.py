@@ -232,10 +232,10 @@ def test_flux_kustomizations_chain_the_steps_in_order() -> None:
         (k["metadata"]["name"], k["spec"]["path"], k["spec"].get("dependsOn"), k["spec"].get("force", False))
         for k in flux
     ] == [
-        ("churn-model-step-00", "./envs/prod/churn/steps/00", None, False),
-        ("churn-model-step-01", "./envs/prod/churn/steps/01", [{"name": "churn-model-step-00"}], True),
-        ("churn-model-step-02", "./envs/prod/churn/steps/02", [{"name": "churn-model-step-01"}], True),
-        ("churn-model-step-03", "./envs/prod/churn/steps/03", [{"name": "churn-model-step-02"}], False),
+        ("churn-model-churn-prod-step-00", "./envs/prod/churn/steps/00", None, False),
+        ("churn-model-churn-prod-step-01", "./envs/prod/churn/steps/01", [{"name": "churn-model-churn-prod-step-00"}], True),
+        ("churn-model-churn-prod-step-02", "./envs/prod/churn/steps/02", [{"name": "churn-model-churn-prod-step-01"}], True),
+        ("churn-model-churn-prod-step-03", "./envs/prod/churn/steps/03", [{"name": "churn-model-churn-prod-step-02"}], False),
     ]
     assert all(k["spec"]["wait"] is True and k["spec"]["prune"] is True for k in flux)
     assert schema_problems(flux) == []
@@ -489,7 +489,7 @@ def test_a_guessed_flux_path_is_stated_with_the_flag_that_sets_it(tmp_path: Path
         " path there\nrendered 15 objects into kustomize\n",
     )
     assert (
-        yaml.safe_load((tmp_path / "kustomize" / "flux" / "churn-model-step-00.yaml").read_text())["spec"]["path"]
+        yaml.safe_load((tmp_path / "kustomize" / "flux" / "churn-model-kustomize-step-00.yaml").read_text())["spec"]["path"]
         == "./kustomize/steps/00"
     )
     given = bodywork(*args, "--out", "k2", "--deploy-path", "./envs/prod/churn", cwd=tmp_path)
@@ -498,7 +498,7 @@ def test_a_guessed_flux_path_is_stated_with_the_flag_that_sets_it(tmp_path: Path
     derived = bodywork(*args, "--out", "deploy/k", cwd=repo)  # its path in the checkout
     assert [r.stderr.split("\n")[0].startswith("rendered ") for r in (given, argocd, derived)] == [True] * 3
     assert (
-        yaml.safe_load((repo / "deploy" / "k" / "flux" / "churn-model-step-00.yaml").read_text())["spec"]["path"]
+        yaml.safe_load((repo / "deploy" / "k" / "flux" / "churn-model-k-deploy-step-00.yaml").read_text())["spec"]["path"]
         == "./deploy/k/steps/00"
     )
 
@@ -647,3 +647,46 @@ def test_the_output_readme_command_reproduces_the_output_exactly(tmp_path: Path)
     assert checked.returncode == 0, checked.stdout + checked.stderr
     metadata = json.loads((out / "hydrator.metadata").read_text())
     assert (metadata["environment"], metadata["projectPath"]) == ("prod", "ml/churn")
+
+
+def test_the_readme_says_the_run_on_failure_job_runs_only_when_a_sync_fails() -> None:
+    readme = render(FAILURE_HOOK).files["README.md"]
+    (line,) = [line for line in readme.splitlines() if "alert-on-failure" in line or "alert-" in line]
+    assert line.startswith("- only when a sync fails: Job `alert-"), line
+    assert "a plain `kubectl apply` of this folder would start it at once" in line
+    assert "--engine kubectl" in line
+    kubectl = render(FAILURE_HOOK, engine="kubectl")
+    assert "alert-" not in kubectl.files["README.md"].split("Warnings:")[0]
+    assert any("run_on_failure stage 'alert' is left out" in w for w in kubectl.warnings)
+
+
+@pytest.mark.parametrize(
+    ("image", "policy", "warned"),
+    [
+        ("bodyworkml/bodywork-core:latest", "Always", True),
+        ("bodyworkml/bodywork-core", "Always", True),
+        ("localhost:5000/ml", "Always", True),
+        ("bodyworkml/bodywork-core:3.0", "IfNotPresent", False),
+        ("bodyworkml/bodywork-core@sha256:" + "a" * 64, "IfNotPresent", False),
+    ],
+)
+def test_a_floating_image_is_warned_about_with_its_position_and_always_pulled(
+    image: str, policy: str, warned: bool, tmp_path: Path
+) -> None:
+    project = tmp_path / "p"
+    shutil.copytree(PROJECTS / "failure-hook", project)
+    config = project / "bodywork.yaml"
+    config.write_text(config.read_text().replace("docker_image: python:3.12-slim", f"docker_image: {image}"))
+    rendered = render(project)
+    pods = [o["spec"]["template"]["spec"] for o in objects_in(rendered.files) if o["kind"] == "Job"]
+    assert {c["imagePullPolicy"] for pod in pods for c in [*pod["initContainers"][1:], *pod["containers"]]} == {
+        policy
+    }
+    assert {pod["initContainers"][0]["imagePullPolicy"] for pod in pods} == {"IfNotPresent"}, "python:3.12-bookworm"
+    warnings = [w for w in rendered.warnings if "names no fixed image" in w]
+    if warned:
+        (warning,) = warnings
+        assert warning.startswith(f"{config}:4:17: warning: project.docker_image: '{image}' names no fixed image")
+        assert "pin a version tag or a digest" in warning
+    else:
+        assert warnings == []

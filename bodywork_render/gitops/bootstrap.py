@@ -21,9 +21,9 @@ from typing import Annotated, Any, Literal
 from bodywork_render import __version__
 from bodywork_render.diagnostics import BodyworkError, Diagnostic
 from bodywork_render.flags import Flag
-from bodywork_render.render.images import split_image
 from bodywork_render.render.labels import MANAGED_BY
 from bodywork_render.spec import names
+from bodywork_render.spec.images import split_image
 from bodywork_render.verify.kubernetes import DEFAULT_K8S_VERSION
 
 REFRESHER_CHART = "bodywork-refresher"
@@ -159,7 +159,11 @@ class FluxOptions:
     ]
     name: Annotated[
         str | None,
-        Flag("--name", "Name of the GitRepository and Kustomization (default: the last folder of --path)."),
+        Flag(
+            "--name",
+            "Name of the GitRepository and Kustomization (default: the folders of --path, last first, e.g."
+            " demo-prod for envs/prod/demo).",
+        ),
     ] = None
     namespace: Annotated[
         str, Flag("--namespace", "Namespace of the Flux objects, and of the per-step Kustomizations.")
@@ -177,7 +181,10 @@ class ArgoCDOptions:
     repo: Annotated[str, Flag("--repo", "Git URL of the deployment repository.")]
     branch: Annotated[str, Flag("--branch", "Branch of the deployment repository.")]
     path: Annotated[str, Flag("--path", "Folder of a `bodywork render` output inside the repository.")]
-    name: Annotated[str | None, Flag("--name", "Name of the Application (default: the last folder of --path).")] = None
+    name: Annotated[
+        str | None,
+        Flag("--name", "Name of the Application (default: the folders of --path, last first, e.g. demo-prod)."),
+    ] = None
     namespace: Annotated[str, Flag("--namespace", "Namespace of the Application (where Argo CD runs).")] = "argocd"
     dest_namespace: Annotated[
         str | None,
@@ -455,13 +462,13 @@ def _bootstrap_labels(name: str) -> dict[str, str]:
 
 
 def _default_name(path: str, repo: str) -> str:
-    """The last folder of the path (``envs/prod/demo`` gives ``demo``), else the repository's name
-    (``acme/deploy.git`` gives ``deploy``)."""
+    """A name unique to the folder (``envs/prod/demo`` gives ``demo-prod``, see names.of_folder), else the
+    repository's name (``acme/deploy.git`` gives ``deploy``)."""
     folder, _ = _repo_folder(path)
-    if folder != ".":
-        last = folder.rsplit("/", 1)[-1]
-    else:
-        last = re.split(r"[/:]", repo.rstrip("/"))[-1].removesuffix(".git")
+    named = names.of_folder(folder) if folder != "." else None
+    if named:
+        return named
+    last = re.split(r"[/:]", repo.rstrip("/"))[-1].removesuffix(".git")
     return names.fit(names.normalise(last).strip("-") or "bodywork")
 
 

@@ -364,7 +364,7 @@ def run_stage(
             logger(OWN, line)
         env = stage_environment(pipeline, stage, workspace, shared_dir)
         for command in runner_commands(stage, commit, workspace, (folder / stage.module).as_posix()):
-            code = _wait(StageProcess(stage.name, command, env, None), interrupts, logger, grace)
+            code = _wait(StageProcess(stage.source_name, command, env, None), interrupts, logger, grace)
             if code != 0:
                 break
         return code
@@ -422,10 +422,12 @@ class PipelineRun:
             self.logger(OWN, line)
         env = stage_environment(self.pipeline, stage, self.workspace, self.shared_dir)
         install, run = runner_commands(stage, LOCAL_COMMIT, self.workspace)
-        code = _wait(StageProcess(stage.name, install, env, self.logger), self.interrupts, self.logger, self.grace)
+        code = _wait(
+            StageProcess(stage.source_name, install, env, self.logger), self.interrupts, self.logger, self.grace
+        )
         if code != 0:
             run = [sys.executable, "-c", f"raise SystemExit({code})"]
-        return StageProcess(stage.name, run, env, self.logger)
+        return StageProcess(stage.source_name, run, env, self.logger)
 
     def _interrupted(self) -> bool:
         signum = self.interrupts.take()
@@ -448,9 +450,12 @@ class PipelineRun:
         batch stages still running when one fails are stopped.
         """
         stages = [self.pipeline.stages[name] for name in step]
-        attempts = {stage.name: 1 for stage in stages}
+        # Every line a user reads names a stage as bodywork.yaml does (its source name).
+        attempts = {stage.source_name: 1 for stage in stages}
         started_at = time.monotonic()
-        pending: dict[str, tuple[Stage, StageProcess]] = {stage.name: (stage, self._start(stage)) for stage in stages}
+        pending: dict[str, tuple[Stage, StageProcess]] = {
+            stage.source_name: (stage, self._start(stage)) for stage in stages
+        }
         failure: str | None = None
         while pending and failure is None:
             time.sleep(POLL_SECONDS)
@@ -491,7 +496,7 @@ class PipelineRun:
         """Keep the services running until a signal (None) or until one of them ends (why)."""
         for stage in self.pipeline.stages.values():
             if isinstance(stage, ServiceStage):
-                self.logger(OWN, f"{stage.name} serves on http://localhost:{stage.port}")
+                self.logger(OWN, f"{stage.source_name} serves on http://localhost:{stage.port}")
         self.logger(OWN, "press Ctrl-C to stop")
         while not self._interrupted():
             failure = self._failed_service()
@@ -502,11 +507,12 @@ class PipelineRun:
 
     def on_failure(self) -> None:
         """Run the pipeline's run_on_failure stage, if it has one, to its end."""
-        name = self.pipeline.run_on_failure
-        if name is None:
+        if self.pipeline.run_on_failure is None:
             return
+        stage = self.pipeline.stages[self.pipeline.run_on_failure]
+        name = stage.source_name
         self.logger(OWN, f"running the run_on_failure stage {name}")
-        code = _wait(self._start(self.pipeline.stages[name]), self.interrupts, self.logger, self.grace)
+        code = _wait(self._start(stage), self.interrupts, self.logger, self.grace)
         self.logger(OWN, f"run_on_failure stage {name} ended with exit code {code}")
 
     def run(self, keep_serving: bool) -> int:
@@ -514,7 +520,8 @@ class PipelineRun:
         failure: str | None = None
         try:
             for number, step in enumerate(self.pipeline.dag.steps, start=1):
-                self.logger(OWN, f"step {number} of {len(self.pipeline.dag.steps)}: {', '.join(step)}")
+                shown = ", ".join(self.pipeline.stages[name].source_name for name in step)
+                self.logger(OWN, f"step {number} of {len(self.pipeline.dag.steps)}: {shown}")
                 failure = self.run_step(step)
                 if failure is not None:
                     break

@@ -313,11 +313,21 @@ def _context(
     warnings: list[str],
 ) -> dict[str, Any]:
     jobs = [
-        {"stage": _stage_of(o), "name": o.name, "step": o.step, "hook": hooks[_stage_of(o)]}
+        {
+            "stage": _stage_of(o),
+            "source": pipeline.stages[_stage_of(o)].source_name,
+            "name": o.name,
+            "step": o.step,
+            "hook": hooks[_stage_of(o)],
+        }
         for o in planned
         if o.kind == "Job"
     ]
-    services = [{"stage": o.name, "step": o.step} for o in planned if o.kind == "Deployment"]
+    services = [
+        {"stage": o.name, "source": pipeline.stages[o.name].source_name, "step": o.step}
+        for o in planned
+        if o.kind == "Deployment"
+    ]
     order = [
         {
             "step": o.step,

@@ -17,10 +17,10 @@ from typing import Any
 from bodywork_render.diagnostics import BodyworkError
 from bodywork_render.gitops.source import Source
 from bodywork_render.package_data import load_json
-from bodywork_render.render.images import split_image
 from bodywork_render.render.options import RenderOptions
 from bodywork_render.render.plan import INPUTS, SOURCE_COMMIT
 from bodywork_render.render.templating import block, quote
+from bodywork_render.spec.images import pull_policy, split_image
 from bodywork_render.spec.model import BatchStage, Pipeline, ServiceStage, SharedStorage, Stage
 
 _DNS_SUBDOMAIN = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"
@@ -487,9 +487,9 @@ def _image(key: str, doc: str, reference: str) -> Value:
             ),
             Value(
                 "pullPolicy",
-                "When the kubelet pulls the image.",
+                "When the kubelet pulls the image: Always for a floating tag (latest, or none), else IfNotPresent.",
                 {"type": "string", "enum": ["Always", "IfNotPresent", "Never"]},
-                "IfNotPresent",
+                pull_policy(reference),
             ),
         ),
     )

@@ -17,7 +17,7 @@ from bodywork_render.gitops.pins import Pins
 from bodywork_render.gitops.source import Source
 from bodywork_render.render.metadata import HydratorMetadata
 from bodywork_render.render.options import RenderOptions, reproduce_command
-from bodywork_render.render.plan import Plan, PlannedObject, plan_pipeline
+from bodywork_render.render.plan import SYNC_FAIL_HOOK, Plan, PlannedObject, plan_pipeline
 from bodywork_render.render.templating import JOB_TEMPLATES, Templates, quote
 from bodywork_render.spec import names
 from bodywork_render.spec.model import Pipeline
@@ -307,10 +307,17 @@ def _readme(pipeline: Pipeline, plan: Plan, source: Source, options: RenderOptio
         "Objects, in DAG order (Argo CD sync waves):",
         "",
     ]
+    hooks = [o for o in plan.objects if o.values.get("annotations", {}).get(SYNC_FAIL_HOOK)]
     lines += [
         f"- step {o.step}: {o.kind} `{o.name}` in `{o.file}`"
         for o in plan.objects
-        if o.name and o.template != "flux-kustomization.yaml.j2"
+        if o.name and o.template != "flux-kustomization.yaml.j2" and o not in hooks
+    ]
+    lines += [
+        f"- only when a sync fails: {o.kind} `{o.name}` in `{o.file}`, the run_on_failure stage, an Argo CD"
+        " SyncFail hook. Argo CD alone runs it; a plain `kubectl apply` of this folder would start it at once:"
+        " render with `--engine kubectl` to leave it out"
+        for o in hooks
     ]
     if plan.warnings:
         lines += ["", "Warnings:", ""] + [f"- {w}" for w in plan.warnings]

@@ -17,12 +17,14 @@ from bodywork_render.package_data import RUNNER_FILE, runner_files
 from bodywork_render.render import labels
 from bodywork_render.render.options import RenderOptions
 from bodywork_render.spec import names
+from bodywork_render.spec.images import pull_policy
 from bodywork_render.spec.model import BatchStage, Pipeline, ServiceStage, Stage
 
 WORKSPACE = "/workspace"
 RUNNER_MOUNT = "/opt/bodywork"
 SHARED_MOUNT = "/bodywork/shared"
 SYNC_WAVE = "argocd.argoproj.io/sync-wave"
+SYNC_FAIL_HOOK = "argocd.argoproj.io/hook"
 SOURCE_COMMIT = "bodywork-render/source-commit"
 # A digest of what a stage runs and of the stages upstream of it: a re-run upstream rolls the stage (gitops/pins.py).
 INPUTS = "bodywork-render/inputs"
@@ -110,7 +112,7 @@ def install_arguments(stage: Stage, commit: str, workspace: str, module: str) ->
 
     ``module`` is the stage's module path inside the repository.
     """
-    arguments = ["--workspace", workspace, "--stage", stage.name, "--module", module, "--commit", commit]
+    arguments = ["--workspace", workspace, "--stage", stage.source_name, "--module", module, "--commit", commit]
     for requirement in stage.requirements:
         arguments += ["--requirement", requirement]
     return arguments
@@ -122,7 +124,7 @@ def run_arguments(stage: Stage, commit: str, workspace: str, module: str) -> lis
     ``module`` is the stage's module path inside the repository; each try of a batch stage is
     stopped at its max_completion_time_seconds.
     """
-    arguments = ["--workspace", workspace, "--stage", stage.name, "--module", module, "--commit", commit]
+    arguments = ["--workspace", workspace, "--stage", stage.source_name, "--module", module, "--commit", commit]
     if isinstance(stage, BatchStage) and stage.max_completion_time_seconds:
         arguments += ["--timeout", str(stage.max_completion_time_seconds)]
     return [*arguments, "--", *stage.args]
@@ -271,7 +273,7 @@ class _Context(NamedTuple):
         }
         if hook:
             values["annotations"] = {
-                "argocd.argoproj.io/hook": "SyncFail",
+                SYNC_FAIL_HOOK: "SyncFail",
                 "argocd.argoproj.io/hook-delete-policy": "BeforeHookCreation",
             }
         spec_digest = names.digest(self.job_template_digest, json.dumps(values, sort_keys=True))
@@ -360,6 +362,8 @@ class _Context(NamedTuple):
             "service_account": self.pipeline.name,
             "restart_policy": restart_policy,
             "runner_image": self.options.runner_image,
+            "runner_pull_policy": pull_policy(self.options.runner_image),
+            "pull_policy": pull_policy(self.pipeline.docker_image),
             "runner_config_map": runner_config_map_name(self.pipeline.name),
             "image": self.pipeline.docker_image,
             "fetch_args": ["--repo", source.repo_url, "--commit", commit, "--workspace", WORKSPACE],
@@ -412,8 +416,11 @@ class _Context(NamedTuple):
         """Flux Kustomizations, one per step folder, chained by dependsOn with wait, so Flux runs the steps in order."""
         planned = []
         previous = None
+        # Named after the folder Flux reads, so two environments of one pipeline never share a name.
+        folder = names.of_folder(self.options.deploy_path) or ""
+        base = folder if self.pipeline.name in folder else f"{self.pipeline.name}-{folder}".rstrip("-")
         for step in sorted({o.step for o in objects}):
-            name = names.fit(f"{self.pipeline.name}-step-{step:02d}")
+            name = names.fit(f"{base}-step-{step:02d}")
             values = {
                 "name": name,
                 "flux_namespace": self.options.flux_namespace,

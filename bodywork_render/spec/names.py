@@ -63,6 +63,18 @@ def job_name(stage: str, spec_digest: str) -> str:
     return fit(stage, f"-{spec_digest}")
 
 
+def of_folder(path: str) -> str | None:
+    """The name of a folder of a deployment repository, unique per folder: its folders, last first, joined by '-',
+    without a leading ``envs`` (``envs/prod/demo`` gives ``demo-prod``, ``envs/default/demo`` ``demo-default``);
+    None for the repository's root."""
+    parts = [part for part in path.replace("\\", "/").split("/") if part not in ("", ".")]
+    if parts[:1] == ["envs"] and len(parts) > 1:
+        parts = parts[1:]
+    name = "-".join(normalise(part) for part in reversed(parts))
+    name = re.sub(r"[^a-z0-9-]+", "-", name).strip("-")
+    return fit(name) if name else None
+
+
 def secret_name(secret: str, group: str | None) -> str:
     """The Kubernetes Secret a stage reads: ``<group>-<secret>``, or ``<secret>`` without a group."""
     full = f"{group}-{secret}" if group else secret

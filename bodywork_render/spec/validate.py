@@ -73,9 +73,10 @@ def validate_overlay(doc: Document, base: dict[str, Any]) -> list[Diagnostic]:
     if unreadable:
         return unreadable
     found = _schema_problems(doc, ENV_SCHEMA)
-    namespace = (
-        (doc.data.get("pipeline") or {}).get("namespace") if isinstance(doc.data.get("pipeline"), dict) else None
-    )
+    pipeline = doc.data.get("pipeline")
+    section: dict[str, Any] = pipeline if isinstance(pipeline, dict) else {}
+    found += _image_problems(doc, ("pipeline", "docker_image"), section.get("docker_image"))
+    namespace = section.get("namespace")
     if isinstance(namespace, str) and namespace and not names.is_label(names.normalise(namespace)):
         found.append(
             _at(
@@ -250,7 +251,27 @@ def _semantic_problems(doc: Document, module_exists: Callable[[str], bool] | Non
     found += _dag_problems(doc, section_key, section, stages)
     found += _module_problems(doc, stages, module_exists)
     found += _storage_problems(doc, section_key, section, stages)
+    found += _image_problems(doc, (section_key, "docker_image"), section.get("docker_image"))
     return found
+
+
+def _image_problems(doc: Document, where: PathKey, image: Any) -> list[Diagnostic]:
+    """A warning for an image reference that names no fixed image (``:latest``, or no tag)."""
+    from bodywork_render.spec.images import floating, split_image
+
+    if not isinstance(image, str) or not floating(image):
+        return []
+    repository = split_image(image)[0]
+    return [
+        _at(
+            doc,
+            where,
+            "warning",
+            f"{image!r} names no fixed image: each node keeps the copy it pulled first, and pushing a new one re-runs"
+            f" no stage (its Job name does not change); pin a version tag or a digest ({repository}:1.2.3 or"
+            f" {repository}@sha256:...). It is rendered with imagePullPolicy Always meanwhile",
+        )
+    ]
 
 
 def _storage_problems(

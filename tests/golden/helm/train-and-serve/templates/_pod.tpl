@@ -5,7 +5,7 @@ The pod of every stage. The runner comes from the runner ConfigMap, mounted read
 containers: `fetch` (runner.image, an official python image with git and ssh) checks the repository
 out at the stage's commit into the workspace; `install` (the project's image) installs the stage's
 requirements there. Then the stage container runs the module in the project's image. Every value
-is written with toJson or toYaml. Takes (dict "root" $ "stage" <stage values> "name" <stage name>),
+is written with toJson or toYaml. Takes (dict "root" $ "stage" <stage values> "name" <the stage's name in bodywork.yaml, for its log lines>),
 plus "restartPolicy" and "timeout" for a Job, "port" for a Deployment.
 */}}
 {{- define "train-and-serve.podSpec" -}}

@@ -1,4 +1,4 @@
-"""Image references, split the way a chart holds them: repository, tag, digest."""
+"""Image references: split the way a chart holds them (repository, tag, digest), and whether they float."""
 
 from __future__ import annotations
 
@@ -15,3 +15,15 @@ def split_image(reference: str) -> tuple[str, str, str]:
     if not colon or "/" in tag:
         return name, "", digest
     return repository, tag, digest
+
+
+def floating(reference: str) -> bool:
+    """Whether the reference names no fixed image: no digest, and no tag or the tag ``latest``."""
+    _, tag, digest = split_image(reference)
+    return not digest and tag in ("", "latest")
+
+
+def pull_policy(reference: str) -> str:
+    """The imagePullPolicy that matches the reference: Always for a floating one (a node would keep the copy it
+    pulled first), IfNotPresent for a version tag or a digest."""
+    return "Always" if floating(reference) else "IfNotPresent"
