@@ -520,7 +520,13 @@ def test_flux_chains_one_kustomization_per_step_with_a_timeout_for_its_slowest_s
     common = {"flux_namespace": "flux-system", "labels": labels, "source_name": "flux-system"}
     # step 1: eval's default hour once (3600 + 300) outlasts train's 600 s three times; step 2: 61 s startup + 300.
     assert [o.values for o in flux] == [
-        {"name": "pipe-deploy-step-00", "timeout": "300s", "path": "deploy/steps/00", "force": False, "depends_on": None}
+        {
+            "name": "pipe-deploy-step-00",
+            "timeout": "300s",
+            "path": "deploy/steps/00",
+            "force": False,
+            "depends_on": None,
+        }
         | common,
         {
             "name": "pipe-deploy-step-01",

@@ -233,9 +233,24 @@ def test_flux_kustomizations_chain_the_steps_in_order() -> None:
         for k in flux
     ] == [
         ("churn-model-churn-prod-step-00", "./envs/prod/churn/steps/00", None, False),
-        ("churn-model-churn-prod-step-01", "./envs/prod/churn/steps/01", [{"name": "churn-model-churn-prod-step-00"}], True),
-        ("churn-model-churn-prod-step-02", "./envs/prod/churn/steps/02", [{"name": "churn-model-churn-prod-step-01"}], True),
-        ("churn-model-churn-prod-step-03", "./envs/prod/churn/steps/03", [{"name": "churn-model-churn-prod-step-02"}], False),
+        (
+            "churn-model-churn-prod-step-01",
+            "./envs/prod/churn/steps/01",
+            [{"name": "churn-model-churn-prod-step-00"}],
+            True,
+        ),
+        (
+            "churn-model-churn-prod-step-02",
+            "./envs/prod/churn/steps/02",
+            [{"name": "churn-model-churn-prod-step-01"}],
+            True,
+        ),
+        (
+            "churn-model-churn-prod-step-03",
+            "./envs/prod/churn/steps/03",
+            [{"name": "churn-model-churn-prod-step-02"}],
+            False,
+        ),
     ]
     assert all(k["spec"]["wait"] is True and k["spec"]["prune"] is True for k in flux)
     assert schema_problems(flux) == []
@@ -489,7 +504,9 @@ def test_a_guessed_flux_path_is_stated_with_the_flag_that_sets_it(tmp_path: Path
         " path there\nrendered 15 objects into kustomize\n",
     )
     assert (
-        yaml.safe_load((tmp_path / "kustomize" / "flux" / "churn-model-kustomize-step-00.yaml").read_text())["spec"]["path"]
+        yaml.safe_load((tmp_path / "kustomize" / "flux" / "churn-model-kustomize-step-00.yaml").read_text())["spec"][
+            "path"
+        ]
         == "./kustomize/steps/00"
     )
     given = bodywork(*args, "--out", "k2", "--deploy-path", "./envs/prod/churn", cwd=tmp_path)
@@ -498,7 +515,9 @@ def test_a_guessed_flux_path_is_stated_with_the_flag_that_sets_it(tmp_path: Path
     derived = bodywork(*args, "--out", "deploy/k", cwd=repo)  # its path in the checkout
     assert [r.stderr.split("\n")[0].startswith("rendered ") for r in (given, argocd, derived)] == [True] * 3
     assert (
-        yaml.safe_load((repo / "deploy" / "k" / "flux" / "churn-model-k-deploy-step-00.yaml").read_text())["spec"]["path"]
+        yaml.safe_load((repo / "deploy" / "k" / "flux" / "churn-model-k-deploy-step-00.yaml").read_text())["spec"][
+            "path"
+        ]
         == "./deploy/k/steps/00"
     )
 
@@ -679,9 +698,7 @@ def test_a_floating_image_is_warned_about_with_its_position_and_always_pulled(
     config.write_text(config.read_text().replace("docker_image: python:3.12-slim", f"docker_image: {image}"))
     rendered = render(project)
     pods = [o["spec"]["template"]["spec"] for o in objects_in(rendered.files) if o["kind"] == "Job"]
-    assert {c["imagePullPolicy"] for pod in pods for c in [*pod["initContainers"][1:], *pod["containers"]]} == {
-        policy
-    }
+    assert {c["imagePullPolicy"] for pod in pods for c in [*pod["initContainers"][1:], *pod["containers"]]} == {policy}
     assert {pod["initContainers"][0]["imagePullPolicy"] for pod in pods} == {"IfNotPresent"}, "python:3.12-bookworm"
     warnings = [w for w in rendered.warnings if "names no fixed image" in w]
     if warned:
