@@ -89,6 +89,9 @@ def test_other_files_stay_byte_identical_and_stale_files_of_its_own_go(repos: Re
 
 def test_an_environment_applies_its_overlay_and_names_the_folder(repos: Repos) -> None:
     (repos.project / "bodywork.prod.yaml").write_text("stages:\n  serve:\n    replicas: 4\n")
+    with pytest.raises(BodyworkError, match="no overlay for environment 'prod' .* at commit"):
+        publish(repos, env="prod")  # read from the commit, which does not hold the overlay yet
+    repos.commit_source({}, "the prod overlay")
     published = publish(repos, env="prod")
     with pytest.raises(BodyworkError, match="no overlay for environment 'qa'"):
         publish(repos, env="qa")

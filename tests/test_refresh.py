@@ -71,6 +71,23 @@ def test_a_new_source_commit_is_published_once(repos: Repos) -> None:
     assert f'"drySha": "{tip}"' in repos.show("envs/default/demo/hydrator.metadata")
 
 
+def test_a_commit_that_touches_no_stage_changes_no_object(repos: Repos) -> None:
+    # Modules in folders of their own: a module at the repository's root would make the whole commit its input.
+    foldered = MINIMAL.replace("train.py", "train/train.py").replace("serve.py", "serve/serve.py")
+    repos.commit_source({"bodywork.yaml": foldered, "train/train.py": "", "serve/serve.py": ""}, "stage folders")
+    run(repos)
+    before = {path: repos.show(path) for path in repos.tree() if path.endswith(".yaml")}
+    docs = repos.commit_source({"docs/index.md": "# the project\n"}, "docs")
+    published = run(repos)
+    after = {path: repos.show(path) for path in repos.tree() if path.endswith(".yaml")}
+    assert published.status == "pushed" and published.source.commit == docs, "the new commit is recorded"
+    assert after == before, "but no Job is new and no Deployment rolls: nothing a stage runs changed"
+    train = repos.commit_source({"train/train.py": "print('train v2')\n"}, "v2")
+    run(repos)
+    job = "envs/default/demo/01-train-job.yaml"
+    assert repos.show(job) != before[job] and train in repos.show(job), "train.py changed: a new Job at its commit"
+
+
 def test_a_project_in_a_folder_of_a_branch_with_other_options_renders_again(repos: Repos) -> None:
     git("checkout", "-q", "-b", "release", cwd=repos.project)
     tip = repos.commit_source(

@@ -85,8 +85,11 @@ def _git(args: Iterable[str], cwd: Path, env: Mapping[str, str]) -> subprocess.C
     )
 
 
-def _git_bytes(args: list[str], cwd: Path, env: Mapping[str, str] | None = None) -> subprocess.CompletedProcess[bytes]:
-    """git ``args`` in ``cwd`` with exactly ``env`` (default: this process's, cleaned), its output as bytes."""
+def _git_bytes(
+    args: list[str], cwd: Path, env: Mapping[str, str] | None = None, stdin: bytes | None = None
+) -> subprocess.CompletedProcess[bytes]:
+    """git ``args`` in ``cwd`` with exactly ``env`` (default: this process's, cleaned) and ``stdin`` (default:
+    none), its output as bytes."""
     executable = shutil.which("git")
     if executable is None:
         raise GitError(GIT_MISSING)
@@ -95,7 +98,7 @@ def _git_bytes(args: list[str], cwd: Path, env: Mapping[str, str] | None = None)
             [executable, *args],
             cwd=cwd,
             env=clean_environment(os.environ) if env is None else env,
-            stdin=subprocess.DEVNULL,
+            input=stdin if stdin is not None else b"",
             capture_output=True,
             timeout=GIT_TIMEOUT_SECONDS,
             check=False,
@@ -205,15 +208,12 @@ def path_objects(root: Path, commit: str, paths: Iterable[str]) -> dict[str, str
     wanted = sorted(set(paths))
     if not wanted:
         return {}
-    done = _git_bytes(["ls-tree", "-z", "--full-tree", commit, "--", *wanted], root)
+    asked = "".join(f"{commit}:{path}\n" for path in wanted).encode("utf-8", "surrogateescape")
+    done = _git_bytes(["cat-file", "--batch-check=%(objectname)"], root, stdin=asked)
     if done.returncode:
-        raise GitError(f"git ls-tree {commit}: {done.stderr.decode(errors='replace').strip()}")
-    found = {}
-    for line in done.stdout.decode("utf-8", "surrogateescape").split("\0"):
-        info, _, path = line.partition("\t")
-        if path:
-            found[path] = info.split()[2]
-    return found
+        raise GitError(f"git cat-file {commit}: {done.stderr.decode(errors='replace').strip()}")
+    answers = done.stdout.decode("utf-8", "surrogateescape").splitlines()
+    return {path: answer for path, answer in zip(wanted, answers, strict=True) if not answer.endswith(" missing")}
 
 
 def is_shallow(root: Path) -> bool:
@@ -345,10 +345,12 @@ class Workspace:
         """The commit ``ref`` (``HEAD`` or ``refs/heads/B``) names in the remote; None when it has no such ref."""
         return self.ls_remote(ref).get(ref)
 
-    def fetch(self, ref: str) -> str | None:
-        """Fetch the commit ``ref`` names in the remote (depth 1) and return it; None when the remote lacks that ref."""
+    def fetch(self, ref: str, history: bool = False) -> str | None:
+        """Fetch the commit ``ref`` names in the remote (alone, or with its ``history``) and return it; None when the
+        remote lacks that ref."""
         local = f"refs/bodywork/{ref}"
-        status, out, err = self._call("fetch", "--quiet", "--depth=1", "--no-tags", self.url, f"+{ref}:{local}")
+        depth = [] if history else ["--depth=1"]
+        status, out, err = self._call("fetch", "--quiet", *depth, "--no-tags", self.url, f"+{ref}:{local}")
         if status:
             if _NO_SUCH_REF in err:
                 return None

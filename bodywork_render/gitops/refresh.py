@@ -95,7 +95,8 @@ def refresh(
         folder = _recorded_in(deploy, target, HydratorMetadata.of_manifests(recorded, options, target.env))
         if folder is not None:
             return Refreshed(recorded, folder, None)
-        commit = source.fetch(upstream.ref)
+        # With its history: each stage is pinned to the newest commit that changed its inputs (gitops/pins.py).
+        commit = source.fetch(upstream.ref, history=True)
         if commit is None:
             raise BodyworkError(f"{shown} has no {upstream.ref} any more")
         source.checkout(commit)

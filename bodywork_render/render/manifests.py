@@ -286,11 +286,12 @@ def _parse_back(planned: PlannedObject, text: str) -> tuple[dict[str, Any], str 
 
 
 def file_header(source: Source) -> str:
-    """The comment line that opens every rendered file: what rendered it, from which source; do not edit."""
-    return (
-        f"# Rendered by bodywork-render {__version__} from {quote(source.repo_url)} at {source.commit}. "
-        "Do not edit: render again."
-    )
+    """The comment line that opens every rendered file: what rendered it, from which repository; do not edit.
+
+    Not the commit (hydrator.metadata records it): a commit that changes nothing a stage runs leaves every file of
+    its objects byte-identical.
+    """
+    return f"# Rendered by bodywork-render {__version__} from {quote(source.repo_url)}. Do not edit: render again."
 
 
 def _readme(pipeline: Pipeline, plan: Plan, source: Source, options: RenderOptions, provenance: Provenance) -> str:
