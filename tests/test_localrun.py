@@ -27,7 +27,9 @@ import pytest
 from bodywork_render.local.run import descendants, runner_commands
 from bodywork_render.spec.model import BatchStage, ServiceStage
 from bodywork_render.spec.project import load_project
+from tests.ci import unavailable
 from tests.gitdaemon import GitDaemon, free_port, listening
+from tests.pythons import interpreter
 from tests.renderkit import COMMIT, render
 from tests.test_runner import TARGET_RANGE, _post_json, _wait_for_health
 
@@ -487,3 +489,24 @@ def test_run_of_an_invalid_project_lists_its_errors(tmp_path: Path) -> None:
     result = run_bodywork("run", str(project))
     assert result.returncode == 1
     assert "bodywork.yaml:2" in result.stderr and "Traceback" not in result.stderr
+
+
+@pytest.mark.slow
+def test_run_with_python_runs_the_stages_under_that_interpreter(tmp_path: Path) -> None:
+    other = next((found for version in ("3.12", "3.10", "3.13", "3.9") if (found := interpreter(version))), None)
+    if other is None:
+        unavailable("no Python but this one here (pyenv install 3.12)")
+    stages = _batch("which")
+    project = _project(
+        tmp_path / "project",
+        _stages_config(free_port(), "which", stages),
+        {"which.py": "import sys; print('python', '.'.join(map(str, sys.version_info[:2])))", "listener.py": ""},
+    )
+    result = run_bodywork("run", str(project), "--python", other)
+    assert result.returncode == 0, result.stderr
+    version = subprocess.run([other, "-c", "import sys; print(*sys.version_info[:2], sep='.')"],
+                             capture_output=True, text=True, check=True).stdout.strip()  # fmt: skip
+    assert f"[which] python {version}" in result.stdout
+    missing = run_bodywork("run", str(project), "--python", "no-such-python3")
+    assert missing.returncode == 1
+    assert "--python 'no-such-python3': no such executable" in missing.stderr and "Traceback" not in missing.stderr

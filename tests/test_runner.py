@@ -40,12 +40,11 @@ import pytest
 
 from tests.ci import unavailable
 from tests.gitdaemon import GitDaemon, free_port, listening
+from tests.pythons import interpreter
 
 ROOT = Path(__file__).resolve().parents[1]
 RUNNER = ROOT / "runner" / "bodywork_runner.py"
 EXAMPLE = ROOT / "examples" / "train-and-serve"
-# The environment before any fixture isolated HOME.
-_STARTING_ENV = dict(os.environ)
 ZERO_SHA = "0" * 40
 # The exit code of an error no retry can change, on which the Job's podFailurePolicy fails the Job at once.
 EXIT_PERMANENT = 78
@@ -1129,25 +1128,11 @@ def test_runner_image_holds_the_runner_where_the_pods_start_it() -> None:
     assert _load_runner().DEFAULT_KNOWN_HOSTS == ROOT / "runner" / "known_hosts"
 
 
-def _interpreter(version: str) -> str | None:
-    """A working ``python<version>``: on PATH, or installed by pyenv (whose shims answer only for its chosen
-    versions)."""
-    pyenv_root = Path(_STARTING_ENV.get("PYENV_ROOT") or Path(_STARTING_ENV.get("HOME", "/")) / ".pyenv")
-    candidates = [
-        shutil.which(f"python{version}"),
-        *sorted(map(str, pyenv_root.glob(f"versions/{version}.*/bin/python{version}"))),
-    ]
-    for candidate in filter(None, candidates):
-        if subprocess.run([candidate, "-c", ""], capture_output=True, env=_STARTING_ENV, check=False).returncode == 0:
-            return candidate
-    return None
-
-
 @pytest.mark.slow
 @pytest.mark.parametrize("version", ["3.8", "3.9", "3.10", "3.12", "3.13"])
 def test_runner_runs_in_older_and_newer_pythons(tmp_path: Path, version: str) -> None:
     # Users bring their own image: its Python may be older or newer than the one running the tests.
-    python = _interpreter(version)
+    python = interpreter(version)
     if python is None:
         unavailable(f"no python{version} here (pyenv install {version}, or the distribution's package)")
     workspace = _workspace(tmp_path, {"show.py": "import sys\nprint(sys.version_info[:2], sys.argv[1:])\n"})

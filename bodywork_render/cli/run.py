@@ -39,6 +39,16 @@ SharedDir = Annotated[
 ]
 
 
+Python = Annotated[
+    str | None,
+    Flag(
+        "--python",
+        "Interpreter (a path or a name on PATH, 3.8+) that runs the stages instead of bodywork's own, e.g. the"
+        " one of your image, when its pinned requirements have no wheels for this one.",
+    ),
+]
+
+
 class RunStageArgs(NamedTuple):
     """The stage to run and the commit of its repository."""
 
@@ -56,6 +66,7 @@ class RunStageArgs(NamedTuple):
         Path | None, Flag("--workdir", "Workspace folder, kept afterwards [default: a temporary folder, removed].")
     ] = None
     shared_dir: SharedDir = None
+    python: Python = None
     project_path: Annotated[str, Flag("--project-path", "Folder of bodywork.yaml inside the repository.")] = "."
 
 
@@ -69,10 +80,11 @@ def run_stage(values: Values) -> int:
     files (a model) through shared_storage get --shared-dir: give the same folder
     to each stage.
     """
-    from bodywork_render.local.run import Interrupts
+    from bodywork_render.local.run import Interrupts, python_interpreter
     from bodywork_render.local.run import run_stage as run_one
 
     args: RunStageArgs = take(RunStageArgs, values)
+    python = python_interpreter(args.python)
     with Interrupts() as interrupts:
         return run_one(
             args.stage,
@@ -83,6 +95,7 @@ def run_stage(values: Values) -> int:
             workdir=args.workdir,
             shared_dir=args.shared_dir,
             project_path=args.project_path,
+            python=python,
         )
 
 
@@ -99,6 +112,7 @@ class RunArgs(NamedTuple):
         ),
     ] = None
     shared_dir: SharedDir = None
+    python: Python = None
 
 
 def run(values: Values) -> int:
@@ -112,9 +126,10 @@ def run(values: Values) -> int:
     The project folder is used in place, not copied: what stages write there stays.
     Secrets are the environment variables you set here.
     """
-    from bodywork_render.local.run import Interrupts, run_pipeline
+    from bodywork_render.local.run import Interrupts, python_interpreter, run_pipeline
 
     args: RunArgs = take(RunArgs, values)
+    python = python_interpreter(args.python)
     with Interrupts() as interrupts:
         return run_pipeline(
             args.path,
@@ -123,6 +138,7 @@ def run(values: Values) -> int:
             keep_serving=args.serve,
             workdir=args.workdir,
             shared_dir=args.shared_dir,
+            python=python,
         )
 
 

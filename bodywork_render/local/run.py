@@ -193,11 +193,13 @@ def stop_all(processes: Sequence[StageProcess], logger: Logger, grace: float = S
         logger(OWN, f"{process.name} stopped (exit code {code})")
 
 
-def runner_commands(stage: Stage, commit: str, workspace: Path, module: str | None = None) -> list[list[str]]:
+def runner_commands(
+    stage: Stage, commit: str, workspace: Path, module: str | None = None, python: str = sys.executable
+) -> list[list[str]]:
     """The runner's ``install`` and ``run`` command lines for ``stage``, as the pod template passes them, in a local
-    workspace and with this interpreter. ``module`` replaces the stage's module path (a project in a folder of its
-    repository)."""
-    runner = [sys.executable, str(runner_file())]
+    workspace and with the interpreter ``python``. ``module`` replaces the stage's module path (a project in a
+    folder of its repository)."""
+    runner = [python, str(runner_file())]
     module = module or stage.module
     return [
         [*runner, "install", *plan.install_arguments(stage, commit, str(workspace), module)],
@@ -312,6 +314,25 @@ def _wait(process: StageProcess, interrupts: Interrupts, logger: Logger, grace: 
     return code
 
 
+def python_interpreter(python: str | None) -> str:
+    """The interpreter that runs the runner and the stages: ``python`` (a path or a name on PATH, Python 3.8 or
+    later, as the runner needs) or this one; BodyworkError naming --python when it is not one."""
+    if python is None:
+        return sys.executable
+    found = shutil.which(python)
+    if found is None:
+        raise BodyworkError(f"--python {python!r}: no such executable (expected a path, or a name on PATH)")
+    try:
+        check = subprocess.run(
+            [found, "-c", "import sys; sys.exit(sys.version_info < (3, 8))"], capture_output=True, timeout=60
+        )
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        raise BodyworkError(f"--python {python!r}: cannot run it ({exc})") from None
+    if check.returncode != 0:
+        raise BodyworkError(f"--python {python!r}: not a Python 3.8 or later (the stage runner needs one)")
+    return found
+
+
 def run_stage(
     stage_name: str,
     repo: str,
@@ -323,6 +344,7 @@ def run_stage(
     shared_dir: Path | None = None,
     project_path: str = ".",
     grace: float = STOP_GRACE_SECONDS,
+    python: str = sys.executable,
 ) -> int:
     """Fetch ``repo`` at ``ref`` and run one stage of the project in it as its pod would; the stage's exit code.
 
@@ -345,7 +367,7 @@ def run_stage(
                 f"{workspace / 'src'} links to a project folder (a `bodywork run` workspace): give another --workdir"
             )
         fetch = [
-            sys.executable,
+            python,
             str(runner_file()),
             "fetch",
             "--repo",
@@ -363,7 +385,7 @@ def run_stage(
         for line in missing_secrets(pipeline, stage):
             logger(OWN, line)
         env = stage_environment(pipeline, stage, workspace, shared_dir)
-        for command in runner_commands(stage, commit, workspace, (folder / stage.module).as_posix()):
+        for command in runner_commands(stage, commit, workspace, (folder / stage.module).as_posix(), python):
             code = _wait(StageProcess(stage.source_name, command, env, None), interrupts, logger, grace)
             if code != 0:
                 break
@@ -404,7 +426,9 @@ class PipelineRun:
         interrupts: Interrupts,
         grace: float = STOP_GRACE_SECONDS,
         shared_dir: Path | None = None,
+        python: str = sys.executable,
     ) -> None:
+        self.python = python
         self.pipeline = pipeline
         self.workspace = workspace
         self.logger = logger
@@ -421,7 +445,7 @@ class PipelineRun:
         for line in missing_secrets(self.pipeline, stage):
             self.logger(OWN, line)
         env = stage_environment(self.pipeline, stage, self.workspace, self.shared_dir)
-        install, run = runner_commands(stage, LOCAL_COMMIT, self.workspace)
+        install, run = runner_commands(stage, LOCAL_COMMIT, self.workspace, python=self.python)
         code = _wait(
             StageProcess(stage.source_name, install, env, self.logger), self.interrupts, self.logger, self.grace
         )
@@ -550,6 +574,7 @@ def run_pipeline(
     workdir: Path | None = None,
     shared_dir: Path | None = None,
     grace: float = STOP_GRACE_SECONDS,
+    python: str = sys.executable,
 ) -> int:
     """Run the project at ``path`` (a folder, or its bodywork.yaml) on this machine in DAG order; the exit code.
 
@@ -579,4 +604,4 @@ def run_pipeline(
             raise BodyworkError(f"{src} exists and is not a link to a project: give another --workdir")
         src.symlink_to(folder, target_is_directory=True)
         logger(OWN, f"running {folder} (its current files, linked as {src})")
-        return PipelineRun(pipeline, workspace, logger, interrupts, grace, shared_dir).run(keep_serving)
+        return PipelineRun(pipeline, workspace, logger, interrupts, grace, shared_dir, python).run(keep_serving)
