@@ -408,7 +408,10 @@ def test_the_cronjobs_command_publishes_once_then_is_a_no_op(git_daemon: GitDaem
     assert "envs/prod/demo/flux/demo-prod-step-02.yaml" in files and "envs/prod/demo/hydrator.metadata" in files
     step = yaml.safe_load(
         subprocess.run(
-            [*deploy, "show", "main:envs/prod/demo/flux/demo-prod-step-02.yaml"], capture_output=True, text=True, check=True
+            [*deploy, "show", "main:envs/prod/demo/flux/demo-prod-step-02.yaml"],
+            capture_output=True,
+            text=True,
+            check=True,
         ).stdout
     )
     root = flux_manifests(
