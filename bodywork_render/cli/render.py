@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Annotated, NamedTuple
 
 from bodywork_render.cli.params import Command, Values, take
+from bodywork_render.diagnostics import BodyworkError
 from bodywork_render.flags import Flag
 from bodywork_render.render.options import DEFAULT_CHART_VERSION, ProjectInput, RenderOptions
 
@@ -36,6 +37,14 @@ class RenderArgs(NamedTuple):
             " (helm format).",
         ),
     ] = None
+    track: Annotated[
+        str | None,
+        Flag(
+            "--track",
+            "For a render committed beside the code (pre-commit): pin each stage by the content of its inputs as"
+            " the index holds them; its pods check out the newest commit of this branch that holds it.",
+        ),
+    ] = None
 
 
 def package_needs_helm(values: Values) -> tuple[str, str] | None:
@@ -58,6 +67,9 @@ def render(values: Values) -> int:
     if values["format"] == "helm":
         from bodywork_render.render.chart import render_chart
 
+        if args.track is not None:
+            raise BodyworkError("--track: a chart is installed from its package, not from the repository's branch")
+
         rendered = render_chart(
             project.path,
             options,
@@ -77,6 +89,8 @@ def render(values: Values) -> int:
             repo_url=project.repo_url,
             ref=project.ref,
             templates=project.templates,
+            track=args.track,
+            out=args.out,
         )
     sys.stderr.writelines(warning + "\n" for warning in (*guessed, *rendered.warnings))
     if args.check and not args.out.exists():

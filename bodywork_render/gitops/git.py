@@ -146,7 +146,8 @@ def checkout(folder: Path, ref: str = "HEAD") -> Checkout | None:
 
 
 class CommitFiles:
-    """The files of one commit under a folder of its work tree, read from git's objects, never from the work tree.
+    """The files of one commit (or of the index: ``commit`` '') under a folder of its work tree, read from git's
+    objects, never from the work tree.
 
     Paths are given as paths on disk inside ``folder``, as the project loader knows them.
     """
@@ -155,7 +156,7 @@ class CommitFiles:
         self.root = root
         self.commit = commit
         self.folder = folder.absolute()
-        self.where = f"at commit {commit[:7]}"
+        self.where = f"at commit {commit[:7]}" if commit else "in the index (git add it)"
         self._files: set[str] | None = None
 
     def _relative(self, path: Path) -> str | None:
@@ -169,7 +170,10 @@ class CommitFiles:
         """Every file under ``folder`` at the commit, relative to the work tree's root (listed once)."""
         if self._files is None:
             prefix = self.folder.relative_to(self.root).as_posix()
-            args = ["ls-tree", "-r", "-z", "--name-only", "--full-tree", self.commit, "--", prefix]
+            if self.commit:
+                args = ["ls-tree", "-r", "-z", "--name-only", "--full-tree", self.commit, "--", prefix]
+            else:
+                args = ["ls-files", "-z", "--full-name", "--", prefix]
             done = _git_bytes(args, self.root)
             self._files = {name for name in done.stdout.decode("utf-8", "surrogateescape").split("\0") if name}
         return self._files
@@ -188,10 +192,11 @@ class CommitFiles:
         return done.stdout if done.returncode == 0 else None
 
     def differences(self) -> list[str]:
-        """The files under ``folder`` whose work tree content differs from the commit's, untracked ones included
-        (paths relative to ``folder``), sorted."""
+        """The files under ``folder`` whose work tree content differs from the commit's (or the index's), untracked
+        ones included (paths relative to ``folder``), sorted."""
         env = clean_environment(os.environ)
-        changed = _git(["diff", "--name-only", "-z", "--relative", self.commit, "--", "."], self.folder, env)
+        against = [self.commit] if self.commit else []
+        changed = _git(["diff", "--name-only", "-z", "--relative", *against, "--", "."], self.folder, env)
         untracked = _git(["ls-files", "-z", "--others", "--exclude-standard", "--", "."], self.folder, env)
         names = changed.stdout.split("\0") + untracked.stdout.split("\0")
         return sorted({name for name in names if name})
@@ -214,6 +219,15 @@ def path_objects(root: Path, commit: str, paths: Iterable[str]) -> dict[str, str
         raise GitError(f"git cat-file {commit}: {done.stderr.decode(errors='replace').strip()}")
     answers = done.stdout.decode("utf-8", "surrogateescape").splitlines()
     return {path: answer for path, answer in zip(wanted, answers, strict=True) if not answer.endswith(" missing")}
+
+
+def index_tree(root: Path) -> str:
+    """The id of the tree the index of the work tree at ``root`` holds (written into git's objects): what the
+    commit being made will hold."""
+    done = _git(["write-tree"], root, clean_environment(os.environ))
+    if done.returncode:
+        raise GitError(f"git write-tree: {done.stderr.strip()} (resolve the conflicts first)")
+    return done.stdout.strip()
 
 
 def is_shallow(root: Path) -> bool:

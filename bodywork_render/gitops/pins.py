@@ -23,17 +23,21 @@ from bodywork_render.spec.model import Pipeline, Stage
 
 
 class Pin(NamedTuple):
-    """The commit a stage's pods fetch, and a digest of its inputs as that commit has them."""
+    """The commit a stage's pods fetch ('' when they look it up by content), a digest of its inputs, and, for a
+    tracked render, the git object id of each input path (what the pods look for on the tracked branch)."""
 
     commit: str
     inputs: str
+    matches: tuple[tuple[str, str], ...] = ()
 
 
 class Pins(NamedTuple):
-    """The pin of each stage (by Kubernetes name) and of the pipeline as a whole (its objects that are no stage's)."""
+    """The pin of each stage (by Kubernetes name) and of the pipeline as a whole (its objects that are no stage's);
+    ``branch`` is the branch a tracked render's pods look on (None: they fetch the pinned commits)."""
 
     pipeline: Pin
     stages: dict[str, Pin]
+    branch: str | None = None
 
     def of(self, stage: str) -> Pin:
         """The pin of ``stage``; the pipeline's for a stage without one of its own."""
@@ -94,3 +98,40 @@ def resolve_pins(root: Path, source: Source, pipeline: Pipeline, config_files: l
 
     stages = {name: pin(name, paths) for name, paths in groups.items()}
     return Pins(pin("", config_files), stages), warnings
+
+
+def tracked_pins(
+    root: Path, branch: str, project_path: str, pipeline: Pipeline, config_files: list[str], out: str | None
+) -> Pins:
+    """The pins of a render committed beside the code (``--track``): each stage by the git objects of its inputs
+    as the index holds them (what the commit being made will hold), found by the pods on ``branch``.
+
+    ``out`` (relative to ``root``) is the render's own folder, inside the repository: no stage input may hold it,
+    or each render would change the inputs it pins. BodyworkError when one does, or when an input is not staged.
+    """
+    from bodywork_render.gitops import git
+
+    groups = {stage.name: stage_inputs(stage, project_path) for stage in pipeline.stages.values()}
+    holding = [
+        f"stage {pipeline.stages[name].source_name!r}: its input {path or '.'}/ holds the output folder {out}/"
+        for name, paths in groups.items()
+        for path in paths
+        if out is not None and (path == "" or out == path or out.startswith(path + "/"))
+    ]
+    if holding:
+        raise BodyworkError(
+            "; ".join(holding) + " (with --track a stage's inputs must not hold the render: move its module into a "
+            "folder of its own, or the output elsewhere)"
+        )
+    tree = git.index_tree(root)
+    wanted = {*config_files, *(path for paths in groups.values() for path in paths)}
+    objects = git.path_objects(root, tree, wanted)
+    missing = sorted(path for path in wanted - objects.keys() if path not in config_files)
+    if missing:
+        raise BodyworkError(f"not in the index (git add them, or they are no stage's): {', '.join(missing)}")
+
+    def pin(paths: list[str]) -> Pin:
+        matches = tuple((path, objects[path]) for path in paths if path in objects)
+        return Pin("", names.digest(*(f"{path}={oid}" for path, oid in matches)), matches)
+
+    return Pins(pin(config_files), {name: pin(paths) for name, paths in groups.items()}, branch)

@@ -23,6 +23,7 @@ from bodywork_render.spec import names
 from bodywork_render.spec.model import Pipeline
 
 if TYPE_CHECKING:
+    from bodywork_render.gitops.git import CommitFiles
     from bodywork_render.spec.project import Project
 
 
@@ -44,6 +45,7 @@ class Prepared(NamedTuple):
     pins: Pins
     warnings: tuple[str, ...]
     env: str | None = None
+    track: str | None = None
 
 
 def prepare(
@@ -53,32 +55,39 @@ def prepare(
     env: str | None = None,
     repo_url: str | None = None,
     ref: str | None = None,
+    track: str | None = None,
+    out: Path | None = None,
 ) -> Prepared:
     """Resolve the source, load and validate the project as the pinned commit holds it, apply the overlay and pin
     each stage.
 
     The source defaults to the project's git checkout. bodywork.yaml, the overlay and the module paths are read
     from the commit's git objects when the checkout has it (a working tree that differs is warned about, never
-    rendered), else from the folder.
+    rendered), else from the folder. With ``track`` (a branch) they are read from the index instead, and each stage
+    is pinned by content (gitops/pins.py ``tracked_pins``; ``out`` is the render's folder).
     """
     from bodywork_render.gitops import git
-    from bodywork_render.gitops.pins import commit_pins, resolve_pins
+    from bodywork_render.gitops.pins import commit_pins, resolve_pins, tracked_pins
     from bodywork_render.gitops.source import resolve_source
     from bodywork_render.spec.overlay import overlay_options, overlay_path
     from bodywork_render.spec.project import config_file, load_project
 
     config, project_folder = config_file(path)
     folder = project_folder or config.absolute().parent
-    source = resolve_source(folder, repo_url, ref, options)
     warnings: list[str] = []
     root = git.work_tree(folder)
     files = None
+    if track is not None:
+        source, files = _tracked_source(folder, root, track, repo_url, ref, options)
+    else:
+        source = resolve_source(folder, repo_url, ref, options)
     try:
-        if root is not None and git.has_commit(root, source.commit):
+        if track is None and root is not None and git.has_commit(root, source.commit):
             files = git.CommitFiles(root, source.commit, folder)
     except git.GitError as exc:
         warnings.append(f"warning: {exc}: read the project from its folder, every stage pinned to the commit")
-    # Uncommitted changes, when the render pins HEAD: another --ref differs from the work tree by design.
+    # Uncommitted (or unstaged) changes, when the render pins HEAD (or the index): another --ref differs from the work
+    # tree by design.
     differences = files.differences() if files is not None and ref is None else []
     shown = ", ".join(differences[:10]) + (f" and {len(differences) - 10} more" if len(differences) > 10 else "")
     try:
@@ -101,9 +110,14 @@ def prepare(
     if files is not None and root is not None:
         configs = [config, *([overlay_path(config, env)] if env else [])]
         relative = [c.absolute().relative_to(root).as_posix() for c in configs]
-        pins, pin_warnings = resolve_pins(root, source, project.pipeline, relative)
-        warnings += [f"warning: {w}" for w in pin_warnings]
-    return Prepared(project, options, source, pins, (*(str(w) for w in project.warnings), *warnings), env)
+        if track is not None:
+            inside = out is not None and out.absolute().is_relative_to(root)
+            out_path = out.absolute().relative_to(root).as_posix() if out is not None and inside else None
+            pins = tracked_pins(root, track, source.project_path, project.pipeline, relative, out_path)
+        else:
+            pins, pin_warnings = resolve_pins(root, source, project.pipeline, relative)
+            warnings += [f"warning: {w}" for w in pin_warnings]
+    return Prepared(project, options, source, pins, (*(str(w) for w in project.warnings), *warnings), env, track)
 
 
 def render_project(
@@ -114,10 +128,34 @@ def render_project(
     repo_url: str | None = None,
     ref: str | None = None,
     templates: Path | None = None,
+    track: str | None = None,
+    out: Path | None = None,
 ) -> Rendered:
     """The whole chain for a project folder or file: source, load, validate, model, overlay, pins, plan, render,
     verify (see ``prepare``). Warnings of the project come first."""
-    return render_prepared(prepare(path, options, env=env, repo_url=repo_url, ref=ref), templates)
+    prepared = prepare(path, options, env=env, repo_url=repo_url, ref=ref, track=track, out=out)
+    return render_prepared(prepared, templates)
+
+
+def _tracked_source(
+    folder: Path, root: Path | None, track: str, repo_url: str | None, ref: str | None, options: RenderOptions
+) -> tuple[Source, CommitFiles]:
+    """The source of a ``--track`` render (no commit: the pods find it by content) and the index's files."""
+    from bodywork_render.gitops import git
+    from bodywork_render.gitops.redact import redact_url
+    from bodywork_render.gitops.repo_url import check_repo_url
+
+    if ref is not None:
+        raise BodyworkError("--track and --ref: give one (a tracked render pins the content, not a commit)")
+    if root is None:
+        raise BodyworkError("--track needs a git checkout of the project: it reads the index")
+    if not track or track.startswith("-") or any(c.isspace() for c in track):
+        raise BodyworkError(f"--track: expected a branch name, got {track!r}")
+    url = repo_url or git.origin_url(root)
+    if not url:
+        raise BodyworkError("cannot tell which repository the stages fetch: give --repo-url URL (or add an origin)")
+    check_repo_url(url, "--repo-url" if repo_url else "the checkout's origin", options)
+    return Source(redact_url(url), "", git.path_in_work_tree(folder)), git.CommitFiles(root, "", folder)
 
 
 def render_prepared(prepared: Prepared, templates: Path | None = None) -> Rendered:
@@ -128,7 +166,7 @@ def render_prepared(prepared: Prepared, templates: Path | None = None) -> Render
         prepared.options,
         Templates(templates),
         prepared.pins,
-        Provenance(prepared.env, templates),
+        Provenance(prepared.env, templates, prepared.track),
     )
     warnings = (*prepared.warnings, *format_warnings(prepared.options), *rendered.warnings)
     return Rendered(rendered.files, rendered.objects, warnings)
@@ -148,16 +186,19 @@ def format_warnings(options: RenderOptions) -> tuple[str, ...]:
 
 class Provenance(NamedTuple):
     """What the output's README and hydrator.metadata record besides the source and options: the environment whose
-    overlay applied, and the folder of templates that overrode the shipped ones."""
+    overlay applied, the folder of templates that overrode the shipped ones, and the branch a --track render
+    tracks."""
 
     env: str | None = None
     templates: Path | None = None
+    track: str | None = None
 
     def extra_flags(self) -> list[str]:
-        """The flags besides the render options' that gave this output: --templates."""
+        """The flags besides the render options' that gave this output: --templates, --track."""
         import shlex
 
-        return [f"--templates {shlex.quote(str(self.templates))}"] if self.templates else []
+        flags = [f"--templates {shlex.quote(str(self.templates))}"] if self.templates else []
+        return flags + ([f"--track {shlex.quote(self.track)}"] if self.track else [])
 
 
 def render_pipeline(
@@ -212,7 +253,7 @@ def render_plan(
     problems = rendered_problems(objects, options.k8s_version)
     if problems:
         raise _error(problems)
-    files["hydrator.metadata"] = HydratorMetadata.of_manifests(source, options, provenance.env).text()
+    files["hydrator.metadata"] = HydratorMetadata.of_manifests(source, options, provenance.env, provenance.track).text()
     files["README.md"] = _readme(pipeline, plan, source, options, provenance)
     return Rendered(files, tuple(objects), tuple(f"warning: {w}" for w in plan.warnings))
 

@@ -22,7 +22,7 @@ TOOL = "bodywork-render"
 class HydratorMetadata(NamedTuple):
     """The source a render came from, its format and Kubernetes version, the engine (manifests and kustomize)
     or chart version (helm), the version of this tool that rendered it, and the environment whose overlay applied
-    (recorded as null for none)."""
+    (recorded as null for none); a --track render records its branch, and no commit (drySha '')."""
 
     source: Source
     format: str
@@ -31,12 +31,15 @@ class HydratorMetadata(NamedTuple):
     chart_version: str | None = None
     tool_version: str = __version__
     env: str | None = None
+    track: str | None = None
 
     @classmethod
-    def of_manifests(cls, source: Source, options: RenderOptions, env: str | None = None) -> HydratorMetadata:
+    def of_manifests(
+        cls, source: Source, options: RenderOptions, env: str | None = None, track: str | None = None
+    ) -> HydratorMetadata:
         """What a render of ``source`` in the manifests or kustomize format with ``options`` (and the overlay of
-        ``env``) records."""
-        return cls(source, options.format, options.k8s_version, engine=options.engine, env=env)
+        ``env``; tracking branch ``track``) records."""
+        return cls(source, options.format, options.k8s_version, engine=options.engine, env=env, track=track)
 
     def text(self) -> str:
         """The file's text: a JSON object in a fixed key order, one key a line."""
@@ -54,6 +57,8 @@ class HydratorMetadata(NamedTuple):
             fields["chartVersion"] = self.chart_version
         fields["kubernetesVersion"] = self.kubernetes_version
         fields["environment"] = self.env
+        if self.track is not None:
+            fields["track"] = self.track
         return json.dumps(fields, indent=2) + "\n"
 
     @classmethod
@@ -77,4 +82,5 @@ class HydratorMetadata(NamedTuple):
             strings.get("chartVersion"),
             strings["toolVersion"],
             strings.get("environment"),
+            strings.get("track"),
         )

@@ -157,7 +157,7 @@ def reproduce_command(source: Source, options: RenderOptions, env: str | None, *
         "--out <this folder>",
         *extra,
         f"{pin['repo_url'].name} {shlex.quote(source.repo_url)}",
-        f"{pin['ref'].name} {source.commit}",
+        *([f"{pin['ref'].name} {source.commit}"] if source.commit else []),  # none for a --track render
     ]
     if env:
         flags.append(f"{pin['env'].name} {shlex.quote(env)}")

@@ -112,7 +112,9 @@ def install_arguments(stage: Stage, commit: str, workspace: str, module: str) ->
 
     ``module`` is the stage's module path inside the repository.
     """
-    arguments = ["--workspace", workspace, "--stage", stage.source_name, "--module", module, "--commit", commit]
+    # No commit for a tracked render: the runner reads the one its fetch step checked out.
+    arguments = ["--workspace", workspace, "--stage", stage.source_name, "--module", module]
+    arguments += ["--commit", commit] if commit else []
     for requirement in stage.requirements:
         arguments += ["--requirement", requirement]
     return arguments
@@ -124,7 +126,9 @@ def run_arguments(stage: Stage, commit: str, workspace: str, module: str) -> lis
     ``module`` is the stage's module path inside the repository; each try of a batch stage is
     stopped at its max_completion_time_seconds.
     """
-    arguments = ["--workspace", workspace, "--stage", stage.source_name, "--module", module, "--commit", commit]
+    # No commit for a tracked render: the runner reads the one its fetch step checked out.
+    arguments = ["--workspace", workspace, "--stage", stage.source_name, "--module", module]
+    arguments += ["--commit", commit] if commit else []
     if isinstance(stage, BatchStage) and stage.max_completion_time_seconds:
         arguments += ["--timeout", str(stage.max_completion_time_seconds)]
     return [*arguments, "--", *stage.args]
@@ -181,13 +185,21 @@ class _Context(NamedTuple):
 
     @property
     def version(self) -> str:
-        """The app.kubernetes.io/version of the pipeline's own objects: the short commit of its pin."""
-        return self.pins.pipeline.commit[:7]
+        """The app.kubernetes.io/version of the pipeline's own objects."""
+        return self._version()
 
     def _identity(self, stage: Stage, upstream: str) -> dict[str, str]:
-        """The pod annotations that pin a stage: the commit its pods fetch, and its inputs with its upstream's."""
+        """The pod annotations that pin a stage: the commit its pods fetch (none for a tracked render), and its
+        inputs with its upstream's."""
         pin = self.pins.of(stage.name)
-        return {SOURCE_COMMIT: pin.commit, INPUTS: names.digest(pin.inputs, upstream)}
+        fetched = {SOURCE_COMMIT: pin.commit} if pin.commit else {}
+        return {**fetched, INPUTS: names.digest(pin.inputs, upstream)}
+
+    def _version(self, stage: str | None = None) -> str:
+        """The app.kubernetes.io/version of a stage's objects (or the pipeline's own): its pin's short commit, or
+        for a tracked render the digest of its inputs."""
+        pin = self.pins.of(stage) if stage else self.pins.pipeline
+        return pin.commit[:7] or pin.inputs
 
     def _file(self, step: int, stem: str) -> str:
         if self.options.format == "kustomize":
@@ -261,7 +273,7 @@ class _Context(NamedTuple):
         return self.service_objects(stage, step, upstream)
 
     def job(self, stage: BatchStage, step: int, upstream: str, hook: bool = False) -> PlannedObject:
-        version = self.pins.of(stage.name).commit[:7]
+        version = self._version(stage.name)
         values = {
             **self._meta(step),
             "labels": labels.stage_labels(self.pipeline.name, stage.name, "batch", version),
@@ -283,7 +295,7 @@ class _Context(NamedTuple):
         return PlannedObject("job.yaml.j2", "Job", name, step, self._file(step, stem), values)
 
     def service_objects(self, stage: ServiceStage, step: int, upstream: str) -> list[PlannedObject]:
-        version = self.pins.of(stage.name).commit[:7]
+        version = self._version(stage.name)
         stage_labels = labels.stage_labels(self.pipeline.name, stage.name, "service", version)
         selector = labels.selector_labels(self.pipeline.name, stage.name)
         startup_failures = max(1, math.ceil(stage.max_startup_time_seconds / STARTUP_PERIOD_SECONDS))
@@ -345,6 +357,18 @@ class _Context(NamedTuple):
         """The path prefix the Ingress routes to a service stage; the stage's pods get it as BODYWORK_ROUTE_PREFIX."""
         return f"/{self.pipeline.name}/{stage.name}"
 
+    def _fetched(self, stage: Stage) -> list[str]:
+        """What the fetch step checks out: the stage's pinned commit, or on the tracked branch the newest commit
+        holding its inputs."""
+        pin = self.pins.of(stage.name)
+        if self.pins.branch is None:
+            return ["--commit", pin.commit]
+        return [
+            "--branch",
+            self.pins.branch,
+            *(arg for path, oid in pin.matches for arg in ("--match", f"{path}={oid}")),
+        ]
+
     def _pod(self, stage: Stage, restart_policy: str | None) -> dict[str, Any]:
         source = self.source
         commit = self.pins.of(stage.name).commit
@@ -366,7 +390,7 @@ class _Context(NamedTuple):
             "pull_policy": pull_policy(self.pipeline.docker_image),
             "runner_config_map": runner_config_map_name(self.pipeline.name),
             "image": self.pipeline.docker_image,
-            "fetch_args": ["--repo", source.repo_url, "--commit", commit, "--workspace", WORKSPACE],
+            "fetch_args": ["--repo", source.repo_url, *self._fetched(stage), "--workspace", WORKSPACE],
             "install_args": install_arguments(stage, commit, WORKSPACE, module),
             "run_args": run_arguments(stage, commit, WORKSPACE, module),
             "log_level": self.pipeline.log_level,
