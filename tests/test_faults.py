@@ -21,6 +21,7 @@ import socket
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -191,6 +192,25 @@ def bare(daemon: GitDaemon, *args: str) -> str:
     ).stdout.strip()
 
 
+def receive_packs_done(seconds: float = 10.0) -> None:
+    """Wait for the daemon's receive-pack processes to end: the server finishes (or rolls back) a push whose client
+    was killed a moment later, and fsck must judge the repository it leaves, not one it is still writing."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        running = []
+        for path in Path("/proc").glob("[0-9]*/cmdline"):
+            try:
+                argv = path.read_bytes().split(b"\0")
+            except OSError:
+                continue
+            # git-receive-pack, or `git receive-pack`; not the daemon, which names it in --enable=receive-pack.
+            if argv[0].endswith(b"receive-pack") or argv[1:2] == [b"receive-pack"]:
+                running.append(argv)
+        if not running:
+            return
+        time.sleep(0.05)
+
+
 def publish_args(url: str, commit: str) -> list[str]:
     """`bodywork publish` of the example at a pinned source commit."""
     return ["publish", str(EXAMPLE), "--to", url, "--repo-url", REPO_URL, "--ref", commit]
@@ -223,6 +243,7 @@ def test_a_publish_killed_at_any_step_leaves_the_previous_or_a_complete_new_comm
         folder.mkdir()
         killed = run(publish_args(url, OTHER_COMMIT), killable(tmp_path, folder, at, delay))
         assert killed.returncode in (-signal.SIGKILL, 0), (at, delay, killed.stderr)
+        receive_packs_done()
         bare(git_daemon, "fsck", "--no-dangling", "--no-progress")
         if bare(git_daemon, "rev-parse", "main") == old:
             outcomes["previous"] += 1
