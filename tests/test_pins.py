@@ -6,6 +6,7 @@ train_b share the folder train/), committed into a fresh repository; every rende
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 from typing import Any
@@ -197,3 +198,49 @@ def test_a_module_missing_at_the_commit_is_an_error_naming_the_difference(projec
     message = str(raised.value)
     assert "'serve/api.py' does not exist in the project folder" in message
     assert "the working tree differs from it in serve/api.py: commit them, or give --ref" in message
+
+
+# --- a render committed beside the code: --track ---------------------------------------------------------------
+
+
+def test_a_tracked_render_pins_each_stage_by_the_content_the_index_holds(project: Path) -> None:
+    out = project / "deploy"
+    rendered = render_project(project, RenderOptions(), repo_url=REPO_URL, track="main", out=out)
+    (job,) = [o for o in objects_in(rendered.files) if o["kind"] == "Job" and "train-a" in o["metadata"]["name"]]
+    fetch, install = job["spec"]["template"]["spec"]["initContainers"]
+    train_tree = git(project, "rev-parse", "HEAD:train")
+    assert fetch["args"] == ["--repo", REPO_URL, "--branch", "main", "--match", f"train={train_tree}",
+                             "--workspace", "/workspace"]  # fmt: skip
+    assert (
+        "--commit" not in install["args"] and "--commit" not in job["spec"]["template"]["spec"]["containers"][0]["args"]
+    )
+    assert "bodywork-render/source-commit" not in job["spec"]["template"]["metadata"]["annotations"]
+    metadata = json.loads(rendered.files["hydrator.metadata"])
+    assert (metadata["drySha"], metadata["track"]) == ("", "main")
+    assert "--track main" in rendered.files["README.md"] and "--ref" not in rendered.files["README.md"]
+    # Staged, not committed: the render follows the index, which the commit being made will hold.
+    (project / "train" / "train.py").write_text("print('v2')\n")
+    git(project, "add", "train/train.py")
+    staged = render_project(project, RenderOptions(), repo_url=REPO_URL, track="main", out=out)
+    staged_tree = git(project, "write-tree", "--prefix=train/")
+    assert f"train={staged_tree}" in staged.files["02-train-a-job.yaml"]
+    assert staged.files["01-prepare-job.yaml"] == rendered.files["01-prepare-job.yaml"], "prepare/ did not change"
+
+
+def test_a_tracked_render_refuses_what_cannot_be_pinned_by_content(project: Path) -> None:
+    with pytest.raises(BodyworkError, match="--track and --ref: give one"):
+        render_project(project, RenderOptions(), repo_url=REPO_URL, ref="HEAD", track="main")
+    with pytest.raises(BodyworkError, match="its input train/ holds the output folder train/rendered/"):
+        render_project(project, RenderOptions(), repo_url=REPO_URL, track="main", out=project / "train" / "rendered")
+    (project / "lib").mkdir()
+    (project / "lib" / "x.py").write_text("X = 1\n")
+    config = project / "bodywork.yaml"
+    config.write_text(
+        config.read_text().replace(
+            "    executable_module_path: prepare/prepare.py\n",
+            "    executable_module_path: prepare/prepare.py\n    inputs: [lib]\n",
+        )
+    )
+    git(project, "add", "bodywork.yaml")
+    with pytest.raises(BodyworkError, match=r"not in the index \(git add them, or they are no stage's\): lib"):
+        render_project(project, RenderOptions(), repo_url=REPO_URL, track="main", out=project / "deploy")

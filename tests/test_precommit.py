@@ -67,14 +67,20 @@ def test_the_render_check_hook_agrees_with_itself_and_pins_the_committed_code(tm
         "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@example.invalid",
         "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@example.invalid",
     }  # fmt: skip
-    for key in [k for k in env if k.startswith("GIT_") and k not in ("GIT_AUTHOR_NAME", "GIT_AUTHOR_EMAIL",
-                                                                      "GIT_COMMITTER_NAME", "GIT_COMMITTER_EMAIL")]:
+    for key in [
+        k
+        for k in env
+        if k.startswith("GIT_")
+        and k not in ("GIT_AUTHOR_NAME", "GIT_AUTHOR_EMAIL", "GIT_COMMITTER_NAME", "GIT_COMMITTER_EMAIL")
+    ]:
         del env[key]  # fmt: skip
     hooks = tmp_path / "hooks"
     rev = hook_repository(hooks, env)
     project = tmp_path / "project"
     shutil.copytree(EXAMPLE, project, ignore=shutil.ignore_patterns("artifacts", "__pycache__"))
-    config = {"repos": [{"repo": str(hooks), "rev": rev, "hooks": [{"id": "bodywork-render-check", "args": HOOK_ARGS}]}]}
+    config = {
+        "repos": [{"repo": str(hooks), "rev": rev, "hooks": [{"id": "bodywork-render-check", "args": HOOK_ARGS}]}]
+    }
     (project / ".pre-commit-config.yaml").write_text(yaml.safe_dump(config))
     run("git", "init", "-q", "-b", "main", cwd=project, env=env)
     pre_commit = [sys.executable, "-m", "pre_commit"]

@@ -1170,3 +1170,57 @@ def test_runner_imports_only_the_standard_library() -> None:
             imported.add(node.module.split(".")[0])
     assert imported, "no import found: the check is broken"
     assert imported <= set(sys.stdlib_module_names) | {"__future__"}, imported - set(sys.stdlib_module_names)
+
+
+# --- fetch by content on a tracked branch (render --track) -------------------------------------------------------
+
+
+@pytest.mark.slow  # a git daemon
+def test_a_tracked_fetch_checks_out_the_newest_commit_that_holds_the_content(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    home.mkdir()
+    env = _env(home)
+    work = tmp_path / "work"
+    work.mkdir()
+    _git("init", "-q", "-b", "main", cwd=work, env=env)
+    (work / "train").mkdir()
+    (work / "train" / "train.py").write_text("print('v1')\n")
+    _git("add", "-A", cwd=work, env=env)
+    _git("commit", "-q", "-m", "v1", cwd=work, env=env)
+    v1_tree = _git("rev-parse", "HEAD:train", cwd=work, env=env)
+    (work / "train" / "train.py").write_text("print('v2')\n")
+    _git("commit", "-q", "-am", "v2", cwd=work, env=env)
+    (work / "README.md").write_text("docs\n")
+    _git("add", "-A", cwd=work, env=env)
+    _git("commit", "-q", "-m", "docs", cwd=work, env=env)
+    v2_tree = _git("rev-parse", "HEAD:train", cwd=work, env=env)
+    docs = _git("rev-parse", "HEAD", cwd=work, env=env)
+    with GitDaemon(tmp_path / "served") as daemon:
+        daemon.create_bare("ml")
+        _git("push", "-q", daemon.url("ml"), "main", cwd=work, env=env)
+
+        def fetch(workspace: Path, *matches: str) -> subprocess.CompletedProcess[str]:
+            args = [arg for match in matches for arg in ("--match", match)]
+            return runner(
+                "fetch", "--repo", daemon.url("ml"), "--branch", "main", *args, "--workspace", str(workspace), env=env
+            )
+
+        newest = fetch(tmp_path / "a", f"train={v2_tree}")
+        assert newest.returncode == 0, newest.stderr
+        assert _git("rev-parse", "HEAD", cwd=tmp_path / "a" / "src", env=env) == docs, "the newest holding v2"
+        older = fetch(tmp_path / "b", f"train={v1_tree}")
+        assert older.returncode == 0, older.stderr
+        assert (tmp_path / "b" / "src" / "train" / "train.py").read_text() == "print('v1')\n"
+        # install and run read the commit the fetch checked out when none is given (the stage's image may lack git)
+        ran = runner(
+            "run", "--workspace", str(tmp_path / "b"), "--stage", "train", "--module", "train/train.py", env=env
+        )
+        v1 = _git("rev-parse", "HEAD~2", cwd=work, env=env)
+        assert ran.returncode == 0 and ran.stdout == "v1\n", ran.stderr
+        assert f"commit={v1[:7]} step=run" in ran.stderr
+        missing = fetch(tmp_path / "c", "train=" + "0" * 40)
+        assert missing.returncode == 1
+        assert "no commit of branch main of git://" in missing.stderr and "holds train=0000000" in missing.stderr
+        assert not (tmp_path / "c" / "src").exists(), "no half-made checkout"
+    usage = runner("fetch", "--repo", "x", "--commit", "0" * 40, "--match", "a=b", "--workspace", str(tmp_path / "d"))
+    assert usage.returncode == 2 and "--match goes with --branch" in usage.stderr

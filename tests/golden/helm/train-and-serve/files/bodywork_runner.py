@@ -302,6 +302,81 @@ def fetch(repo: str, commit: str, workspace: Path) -> None:
     log("fetch", f"checked out {commit} in {src}")
 
 
+def fetch_tracked(repo: str, branch: str, matches: Mapping[str, str], workspace: Path) -> str:
+    """Check out, in ``workspace/src``, the newest commit on ``branch``'s first-parent line whose objects at the
+    paths of ``matches`` (path -> git object id) are those ids; return it.
+
+    A render committed beside the code (pre-commit) cannot name the commit it is part of: it pins each stage by
+    the content of its inputs instead, and this finds a commit holding that content. Trees and commits are fetched
+    without file contents when the server can filter (a partial clone), and the found commit is then checked out.
+    """
+    log = Log(branch)
+    if repo.startswith("-") or branch.startswith("-"):
+        raise RunnerError(f"--repo and --branch must not start with '-', got {repo!r} and {branch!r}")
+    bad = [f"{path}={oid}" for path, oid in matches.items() if not _SHA.fullmatch(oid)]
+    if not matches or bad:
+        raise PermanentError(f"--match needs PATH=OBJECT-ID pairs with full ids, got {bad or 'none'}")
+    if "://" not in repo and not _is_ssh(repo):
+        repo = str(Path(repo).resolve())
+    src = workspace / SRC_DIR
+    if src.exists():
+        shutil.rmtree(src)
+    src.mkdir(parents=True)
+    shown = redact(repo)
+    log("fetch", f"looking on branch {branch} of {repo} for the commit that holds {', '.join(sorted(matches))}")
+    try:
+        with git_environment(repo) as env:
+            _git(["init", "--quiet"], src, env)
+            _git(["remote", "add", "origin", repo], src, env)
+            tracking = f"refs/remotes/origin/{branch}"
+            try:
+                _git(
+                    [
+                        "fetch",
+                        "--quiet",
+                        "--no-tags",
+                        "--filter=blob:none",
+                        "origin",
+                        f"+refs/heads/{branch}:{tracking}",
+                    ],
+                    src,
+                    env,
+                )
+            except RunnerError as error:
+                raise RunnerError(f"cannot fetch branch {branch} of {shown}: {error}") from None
+            commits = _git(["rev-list", "--first-parent", tracking], src, env).split()
+            paths = sorted(matches)
+            asked = "".join(f"{commit}:{path}\n" for commit in commits for path in paths)
+            found = subprocess.run(
+                ["git", "cat-file", "--batch-check=%(objectname)"], cwd=src, env=env, input=asked,
+                capture_output=True, text=True, check=False,
+            ).stdout.splitlines()  # fmt: skip
+            wanted = [matches[path] for path in paths]
+            for index, commit in enumerate(commits):
+                if found[index * len(paths) : (index + 1) * len(paths)] == wanted:
+                    _git(["-c", "advice.detachedHead=false", "checkout", "--quiet", "--detach", commit], src, env)
+                    log("fetch", f"checked out {commit} in {src}")
+                    return commit
+    except BaseException:
+        shutil.rmtree(src, ignore_errors=True)
+        raise
+    shutil.rmtree(src, ignore_errors=True)
+    raise RunnerError(
+        f"no commit of branch {branch} of {shown} holds {', '.join(f'{p}={o[:7]}' for p, o in sorted(matches.items()))}"
+        " (not pushed yet, or pushed to another branch than the render tracks)"
+    )
+
+
+def checked_out_commit(workspace: Path) -> str:
+    """The commit the fetch step checked out in ``workspace/src`` (read from git's HEAD file: the stage's image
+    may have no git); ``unknown`` when there is none."""
+    try:
+        head = (workspace / SRC_DIR / ".git" / "HEAD").read_text(encoding="ascii").strip()
+    except (OSError, UnicodeDecodeError):
+        return "unknown"
+    return head if _SHA.fullmatch(head) else "unknown"
+
+
 def _checkout(repo: str, commit: str, src: Path, log: Log) -> None:
     """Fetch ``commit`` from ``repo`` into the empty folder ``src``, check it out and verify HEAD."""
     shown = redact(repo)
@@ -632,7 +707,12 @@ def _parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
     fetch_parser = commands.add_parser("fetch", help="clone the repository at a pinned commit into WORKSPACE/src")
     fetch_parser.add_argument("--repo", required=True, help="git URL (https, ssh, git, file) or path")
-    fetch_parser.add_argument("--commit", required=True, help="full commit SHA")
+    pin = fetch_parser.add_mutually_exclusive_group(required=True)
+    pin.add_argument("--commit", help="full commit SHA")
+    pin.add_argument("--branch", help="branch whose newest commit holding every --match is checked out")
+    fetch_parser.add_argument(
+        "--match", action="append", default=[], metavar="PATH=ID", help="with --branch: a path and its git object id"
+    )
     fetch_parser.add_argument("--workspace", required=True, type=Path, help="workspace folder")
     stage_parsers = {
         "install": commands.add_parser("install", help="install one stage's requirements into WORKSPACE/.deps"),
@@ -642,7 +722,9 @@ def _parser() -> argparse.ArgumentParser:
         stage_parser.add_argument("--workspace", required=True, type=Path, help="workspace folder holding src/")
         stage_parser.add_argument("--stage", required=True, help="stage name")
         stage_parser.add_argument("--module", required=True, help="module or notebook path relative to the repository")
-        stage_parser.add_argument("--commit", required=True, help="commit SHA, for the log lines")
+        stage_parser.add_argument(
+            "--commit", help="commit SHA, for the log lines [default: the one the fetch step checked out]"
+        )
     stage_parsers["install"].add_argument(
         "--requirement", action="append", default=[], metavar="SPEC", help="pip requirement; repeatable"
     )
@@ -665,10 +747,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     options = parser.parse_args(own)
     if options.command != "run" and stage_args:
         parser.error(f"{options.command} takes no arguments after --")
-    log = Log(options.commit, getattr(options, "stage", None))
+    if options.command != "fetch" and options.commit is None:
+        options.commit = checked_out_commit(options.workspace)
+    log = Log(options.commit or options.branch, getattr(options, "stage", None))
+    if options.command == "fetch" and bool(options.match) != bool(options.branch):
+        parser.error("--match goes with --branch, and --branch needs at least one --match")
     for signum in FORWARDED_SIGNALS:
         signal.signal(signum, _raise_interrupted)
     try:
+        if options.command == "fetch" and options.branch:
+            matches = dict(item.partition("=")[::2] for item in options.match)
+            fetch_tracked(options.repo, options.branch, matches, options.workspace)
+            return 0
         if options.command == "fetch":
             fetch(options.repo, options.commit, options.workspace)
             return 0

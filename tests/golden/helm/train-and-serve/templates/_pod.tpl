@@ -203,7 +203,7 @@ volumes:
     emptyDir: {}
   - name: runner
     configMap:
-      name: "train-and-serve-runner-b81cb883"
+      name: "train-and-serve-runner-ef37633b"
       defaultMode: 292
   {{- if $shared }}
   - name: shared
