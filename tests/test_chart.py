@@ -891,3 +891,15 @@ def test_shared_storage_can_be_enabled_by_values(tmp_path: Path) -> None:
     assert mounted == {"train-b", "report"}
     assert problems_of(objects) == []
     assert helmsdk.lint(folder, values) == []
+
+
+def test_stages_of_one_kind_share_one_schema_so_a_large_chart_stays_loadable(tmp_path: Path) -> None:
+    """Helm refuses a chart file over 5 MiB: a thousand stages' schemas written out each passed it."""
+    folder, _ = chart(PARALLEL, tmp_path)
+    schema = json.loads((folder / "values.schema.json").read_text())
+    stages = schema["properties"]["stages"]["properties"]
+    assert sorted(schema["definitions"]) == ["stage1", "stage2"], "one schema for the batch stages, one for services"
+    assert {tuple(sorted(s)) for s in stages.values()} == {("$ref", "description")}
+    assert stages["serve"]["description"] != stages["report"]["description"]
+    with pytest.raises(helm_python.HelmValuesError, match="replicas"):
+        helmsdk.validate_values(folder, {"stages": {"serve": {"replicas": "three"}}})

@@ -218,6 +218,21 @@ def values_schema(values: tuple[Value, ...]) -> str:
         "title": "values of the chart",
         **_object_schema(values, {}),
     }
+    # Stages of one kind share one schema, written once: Helm refuses a chart file over 5 MiB, which a
+    # thousand stages' schemas written out each would pass.
+    stages = schema["properties"].get("stages", {}).get("properties", {})
+    shared: dict[str, str] = {}
+    definitions: dict[str, Any] = {}
+    for name, stage_schema in stages.items():
+        # The description names the stage; a draft-07 validator ignores it beside $ref, a reader does not.
+        own = {"description": stage_schema.pop("description")} if "description" in stage_schema else {}
+        text = json.dumps(stage_schema, sort_keys=True)
+        if text not in shared:
+            shared[text] = f"stage{len(shared) + 1}"
+            definitions[shared[text]] = stage_schema
+        stages[name] = {**own, "$ref": f"#/definitions/{shared[text]}"}
+    if definitions:
+        schema["definitions"] = definitions
     return json.dumps(schema, indent=2) + "\n"
 
 
