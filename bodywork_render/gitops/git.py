@@ -191,15 +191,27 @@ class CommitFiles:
         done = _git_bytes(["cat-file", "blob", f"{self.commit}:{relative}"], self.root)
         return done.stdout if done.returncode == 0 else None
 
-    def differences(self) -> list[str]:
+    def differences(self, exclude: Path | None = None) -> list[str]:
         """The files under ``folder`` whose work tree content differs from the commit's (or the index's), untracked
-        ones included (paths relative to ``folder``), sorted."""
+        ones included, but for those under ``exclude`` (a render's output folder); relative to ``folder``, sorted."""
         env = clean_environment(os.environ)
-        against = [self.commit] if self.commit else []
-        changed = _git(["diff", "--name-only", "-z", "--relative", *against, "--", "."], self.folder, env)
-        untracked = _git(["ls-files", "-z", "--others", "--exclude-standard", "--", "."], self.folder, env)
-        names = changed.stdout.split("\0") + untracked.stdout.split("\0")
-        return sorted({name for name in names if name})
+        if self.commit:
+            # git status compares with HEAD, which is the commit: callers ask only when the render pins HEAD.
+            changed = _git(["status", "--porcelain=v1", "-z", "--untracked-files=all", "--", "."], self.folder, env)
+            prefix = self.folder.relative_to(self.root).as_posix()
+            prefix = "" if prefix == "." else prefix + "/"
+            # Entries are "XY path" from the root; a rename adds its old path as an entry of its own, without XY.
+            names = [entry[3:].removeprefix(prefix) for entry in changed.stdout.split("\0") if entry[2:3] == " "]
+        else:
+            unstaged = _git(["diff", "--name-only", "-z", "--relative", "--", "."], self.folder, env)
+            untracked = _git(["ls-files", "-z", "--others", "--exclude-standard", "--", "."], self.folder, env)
+            names = unstaged.stdout.split("\0") + untracked.stdout.split("\0")
+        skipped = None
+        if exclude is not None and exclude.absolute().is_relative_to(self.folder):
+            skipped = exclude.absolute().relative_to(self.folder).as_posix()
+        return sorted(
+            {name for name in names if name and not (skipped and (name == skipped or name.startswith(skipped + "/")))}
+        )
 
 
 def has_commit(root: Path, commit: str) -> bool:
@@ -231,7 +243,10 @@ def index_tree(root: Path) -> str:
 
 
 def is_shallow(root: Path) -> bool:
-    """Whether the work tree's repository is a shallow clone (its history cut short)."""
+    """Whether the work tree's repository is a shallow clone (its history cut short): git keeps the cut in the file
+    ``shallow`` of its folder (asked of git itself when ``.git`` is a link to another folder)."""
+    if (root / ".git").is_dir():
+        return (root / ".git" / "shallow").is_file()
     done = _git(["rev-parse", "--is-shallow-repository"], root, clean_environment(os.environ))
     return done.stdout.strip() == "true"
 

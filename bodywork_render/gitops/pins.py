@@ -74,7 +74,13 @@ def resolve_pins(root: Path, source: Source, pipeline: Pipeline, config_files: l
     ]
     if escaping:
         raise BodyworkError("; ".join(escaping))
-    wanted = {*config_files, *(path for paths in groups.values() for path in paths if path)}
+    # The modules and bodywork.yaml too: a render from a clean work tree reads them from disk, where an ignored file
+    # exists that the commit lacks.
+    modules = {
+        stage.name: posixpath.normpath(posixpath.join(source.project_path, stage.module))
+        for stage in pipeline.stages.values()
+    }
+    wanted = {*config_files, *modules.values(), *(path for paths in groups.values() for path in paths if path)}
     objects = git.path_objects(root, source.commit, wanted)
     missing = [
         f"stage {pipeline.stages[name].source_name!r}: {path or '.'}/ is not in commit {source.short_commit}"
@@ -82,6 +88,12 @@ def resolve_pins(root: Path, source: Source, pipeline: Pipeline, config_files: l
         for path in paths
         if path and path not in objects
     ]
+    missing += [
+        f"stage {pipeline.stages[name].source_name!r}: {module} is not in commit {source.short_commit}"
+        for name, module in modules.items()
+        if module not in objects
+    ]
+    missing += [f"{path} is not in commit {source.short_commit}" for path in config_files[:1] if path not in objects]
     if missing:
         raise BodyworkError("; ".join(missing) + " (commit it, or render another --ref)")
     commits = git.last_changes(root, source.commit, {**groups, "": config_files})

@@ -68,7 +68,7 @@ def prepare(
     """
     from bodywork_render.gitops import git
     from bodywork_render.gitops.pins import commit_pins, resolve_pins, tracked_pins
-    from bodywork_render.gitops.source import resolve_source
+    from bodywork_render.gitops.source import FULL_SHA, resolve_source
     from bodywork_render.spec.overlay import overlay_options, overlay_path
     from bodywork_render.spec.project import config_file, load_project
 
@@ -76,38 +76,48 @@ def prepare(
     folder = project_folder or config.absolute().parent
     warnings: list[str] = []
     root = git.work_tree(folder)
-    files = None
+    files: CommitFiles | None = None
+    pinned = False  # whether the checkout holds the pinned commit (its history gives the stages' pins)
+    differences: list[str] = []
     if track is not None:
         source, files = _tracked_source(folder, root, track, repo_url, ref, options)
+        differences = files.differences(exclude=out)
+        pinned = True
     else:
         source = resolve_source(folder, repo_url, ref, options)
-    try:
-        if track is None and root is not None and git.has_commit(root, source.commit):
-            files = git.CommitFiles(root, source.commit, folder)
-    except git.GitError as exc:
-        warnings.append(f"warning: {exc}: read the project from its folder, every stage pinned to the commit")
-    # Uncommitted (or unstaged) changes, when the render pins HEAD (or the index): another --ref differs from the work
-    # tree by design.
-    differences = files.differences() if files is not None and ref is None else []
+        try:
+            # resolve_source found HEAD or the ref in the checkout; a SHA given as --ref may be one it lacks.
+            pinned = root is not None and (not FULL_SHA.match(ref or "") or git.has_commit(root, source.commit))
+            if pinned and root is not None:
+                commit_files = git.CommitFiles(root, source.commit, folder)
+                # Uncommitted changes matter when the render pins HEAD: another --ref differs from the tree by design.
+                differences = commit_files.differences(exclude=out) if ref is None else ["(another commit)"]
+                # A clean tree holds the commit's files: read from disk, which is faster; else from git's objects.
+                files = commit_files if differences else None
+        except git.GitError as exc:
+            warnings.append(f"warning: {exc}: read the project from its folder, every stage pinned to the commit")
+    if ref is not None:
+        differences = []
     shown = ", ".join(differences[:10]) + (f" and {len(differences) - 10} more" if len(differences) > 10 else "")
     try:
         project = load_project(path, env, files)
     except BodyworkError as exc:
         if not differences:
             raise
-        why = (
-            f"the render reads commit {source.short_commit}, and the working tree differs from it in {shown}:"
-            " commit them, or give --ref"
+        read = f"commit {source.short_commit}" if source.commit else "the index"
+        why = f"the render reads {read}, and the working tree differs from it in {shown}: " + (
+            "commit them, or give --ref" if source.commit else "git add them"
         )
         raise BodyworkError([*exc.diagnostics, Diagnostic(str(folder), 0, 0, "", "error", why)]) from None
     if differences:
+        read = f"commit {source.short_commit} as git holds it" if source.commit else "what the index holds"
         warnings.append(
-            f"warning: rendered commit {source.short_commit} as git holds it; the working tree differs in {shown}"
-            " (not rendered: commit them to render them)"
+            f"warning: rendered {read}; the working tree differs in {shown}"
+            f" (not rendered: {'commit' if source.commit else 'git add'} them to render them)"
         )
     options = overlay_options(options, project.overlay)
     pins = commit_pins(source)
-    if files is not None and root is not None:
+    if pinned and root is not None:
         configs = [config, *([overlay_path(config, env)] if env else [])]
         relative = [c.absolute().relative_to(root).as_posix() for c in configs]
         if track is not None:
