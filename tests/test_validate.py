@@ -178,3 +178,17 @@ def test_duplicate_key_names_the_line_of_its_first_definition() -> None:
         "bodywork.yaml:6:3: error: invalid YAML: duplicate key 'DAG' (first defined on line 5);"
         " each key may appear once"
     ]
+
+
+@pytest.mark.parametrize(
+    ("scalar", "plain"),
+    [("10Gi", True), ("500Mi", True), ("3.12-slim", True), ("0x1F", False), ("2024-01-01", False), ("1_000", False)],
+)
+def test_quantities_and_versions_take_the_fast_path_and_number_like_scalars_do_not(scalar: str, plain: bool) -> None:
+    """A bodywork.yaml with `size: 10Gi` (shared storage) must not pay for ruamel on every pre-commit run."""
+    from bodywork_render.spec.load import _NOT_PLAIN, _plain_fast
+
+    fast = _plain_fast(f"a: {scalar}\n")
+    assert (fast is not _NOT_PLAIN) == plain
+    if plain:
+        assert fast == {"a": scalar}

@@ -165,7 +165,13 @@ _RESOLVERS = (
         r"^(?:[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$",
         "-+.0123456789",
     ),
-    (_NOT_PLAIN_TAG, r"^(?:[-+]?[.0-9]|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))", "-+.0123456789"),
+    # Number-, date- and time-like: digits with only what numbers (hex, octal, binary, exponents, '_'), dates and
+    # times are made of; a quantity such as 10Gi or a version such as 3.12-slim stays a plain string.
+    (
+        _NOT_PLAIN_TAG,
+        r"^(?:[-+]?[.0-9][-+0-9a-fA-FxXoObB_:. tTzZ]*|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$",
+        "-+.0123456789",
+    ),
 )
 
 
