@@ -483,12 +483,15 @@ def test_render_points_from_an_overlay_to_its_project_and_env(with_overlays: Pat
     )
 
 
-@pytest.mark.parametrize("hook", ["bodywork-validate", "bodywork-render-check"])
-def test_the_hooks_take_a_project_file_and_its_overlays(hook: str) -> None:
+def test_the_validate_hook_takes_a_project_file_and_its_overlays_and_the_render_check_runs_on_every_commit() -> None:
     from bodywork_render.spec.overlay import OVERLAY_NAME
     from bodywork_render.spec.project import CONFIG_NAMES
 
+    hook = "bodywork-validate"
     hooks = {h["id"]: h for h in yaml.safe_load((ROOT / ".pre-commit-hooks.yaml").read_text())}
+    # Any staged file may be a stage's input (requirements.txt, data, shared code): the render check always runs.
+    render_check = hooks["bodywork-render-check"]
+    assert render_check["always_run"] is True and "files" not in render_check
     names = [
         "bodywork.yaml", "bodywork.yml", "sub/bodywork.prod.yaml", "bodywork.eu-west-2.yaml", "bodywork.prod.yml",
         "bodywork.Prod.yaml", "bodywork.-x.yaml", "bodywork.a.b.yaml", "mybodywork.yaml", "bodywork.yaml.bak",

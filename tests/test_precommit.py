@@ -107,3 +107,9 @@ def test_the_render_check_hook_agrees_with_itself_and_pins_the_committed_code(tm
 
     again = run(*pre_commit, "run", "--all-files", cwd=project, env=env, check=False)
     assert again.returncode == 0, again.stdout + again.stderr
+
+    # A file that is no Python module, beside one, is a stage input too: the runner installs a requirements.txt.
+    (project / "train" / "requirements.txt").write_text("numpy\n")
+    run("git", "add", "train/requirements.txt", cwd=project, env=env)
+    refused = run("git", "commit", "-q", "-m", "train needs numpy", cwd=project, env=env, check=False)
+    assert refused.returncode != 0, "train/ changed: its render must change with it"
