@@ -756,7 +756,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         signal.signal(signum, _raise_interrupted)
     try:
         if options.command == "fetch" and options.branch:
-            matches = dict(item.partition("=")[::2] for item in options.match)
+            # A path may hold '=', an object id never does.
+            matches = dict(item.rpartition("=")[::2] for item in options.match)
             fetch_tracked(options.repo, options.branch, matches, options.workspace)
             return 0
         if options.command == "fetch":

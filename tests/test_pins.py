@@ -244,3 +244,24 @@ def test_a_tracked_render_refuses_what_cannot_be_pinned_by_content(project: Path
     git(project, "add", "bodywork.yaml")
     with pytest.raises(BodyworkError, match=r"not in the index \(git add them, or they are no stage's\): lib"):
         render_project(project, RenderOptions(), repo_url=REPO_URL, track="main", out=project / "deploy")
+
+
+def test_an_input_outside_the_repository_and_a_dotted_module_path_are_handled(project: Path) -> None:
+    config = project / "bodywork.yaml"
+    text = config.read_text()
+    config.write_text(
+        text.replace("executable_module_path: serve/serve.py", "executable_module_path: ./serve/serve.py")
+    )
+    commit(project, "a dotted module path", {})
+    served = objects(project)[("Deployment", "serve")]
+    assert served["spec"]["template"]["metadata"]["annotations"]["bodywork-render/source-commit"]
+    config.write_text(
+        text.replace(
+            "    executable_module_path: prepare/prepare.py\n",
+            "    executable_module_path: prepare/prepare.py\n    inputs: [../../elsewhere]\n",
+        )
+    )
+    commit(project, "an input outside the repository", {})
+    for track in (None, "main"):
+        with pytest.raises(BodyworkError, match="stage 'prepare': input '../../elsewhere' leaves the repository"):
+            render_project(project, RenderOptions(), repo_url=REPO_URL, track=track, out=project / "deploy")

@@ -192,3 +192,24 @@ def test_quantities_and_versions_take_the_fast_path_and_number_like_scalars_do_n
     assert (fast is not _NOT_PLAIN) == plain
     if plain:
         assert fast == {"a": scalar}
+
+
+def test_a_claim_to_create_that_only_the_run_on_failure_stage_mounts_is_an_error(tmp_path: Path) -> None:
+    from bodywork_render.spec.project import validate_project
+
+    (tmp_path / "score.py").write_text("")
+    (tmp_path / "alert.py").write_text("")
+    config = tmp_path / "bodywork.yaml"
+    config.write_text(
+        'version: "1.1"\npipeline:\n  name: p\n  docker_image: python:3.12-slim\n  DAG: score\n'
+        "  run_on_failure: alert\n  shared_storage: {size: 1Gi}\nstages:\n"
+        "  score:\n    executable_module_path: score.py\n    batch: {max_completion_time_seconds: 0, retries: 0}\n"
+        "  alert:\n    executable_module_path: alert.py\n    shared_storage: true\n"
+        "    batch: {max_completion_time_seconds: 0, retries: 0}\n"
+    )
+    _, diagnostics = validate_project(tmp_path)
+    (error,) = [d for d in diagnostics if d.severity == "error"]
+    assert (error.line, error.path) == (14, "stages.alert.shared_storage")
+    assert "runs only when a sync fails" in error.message and "claim_name" in error.message
+    config.write_text(config.read_text().replace("{size: 1Gi}", "{claim_name: models}"))
+    assert [d for d in validate_project(tmp_path)[1] if d.severity == "error"] == []

@@ -54,6 +54,15 @@ def package_needs_helm(values: Values) -> tuple[str, str] | None:
 
 def render(values: Values) -> int:
     """Render the pipeline into Kubernetes objects, validated against the Kubernetes schemas, in DAG order."""
+    from bodywork_render.gitops.git import GitError
+
+    try:
+        return _render(values)
+    except GitError as exc:  # git is missing, or failed on the project's checkout: a message for the user
+        raise BodyworkError(str(exc)) from None
+
+
+def _render(values: Values) -> int:
     from bodywork_render.render.write import diff_trees, read_tree, write_tree
 
     args: RenderArgs = take(RenderArgs, values)

@@ -175,6 +175,8 @@ class CommitFiles:
             else:
                 args = ["ls-files", "-z", "--full-name", "--", prefix]
             done = _git_bytes(args, self.root)
+            if done.returncode:
+                raise GitError(f"git {args[0]}: {done.stderr.decode(errors='replace').strip()}")
             self._files = {name for name in done.stdout.decode("utf-8", "surrogateescape").split("\0") if name}
         return self._files
 

@@ -51,9 +51,23 @@ def commit_pins(source: Source) -> Pins:
 
 def stage_inputs(stage: Stage, project_path: str) -> list[str]:
     """The paths (relative to the repository's root, '' for all of it) whose content a stage runs."""
-    module_folder = posixpath.dirname(posixpath.join(project_path, stage.module))
+    module_folder = posixpath.normpath(posixpath.dirname(posixpath.join(project_path, stage.module)))
     extra = [posixpath.normpath(posixpath.join(project_path, path)) for path in stage.inputs]
-    return sorted({module_folder, *("" if path == "." else path for path in extra)})
+    return sorted({"" if path == "." else path for path in (module_folder, *extra)})
+
+
+def _inputs(pipeline: Pipeline, project_path: str) -> dict[str, list[str]]:
+    """The inputs of every stage, by Kubernetes name; BodyworkError for one that leaves the repository."""
+    groups = {stage.name: stage_inputs(stage, project_path) for stage in pipeline.stages.values()}
+    escaping = [
+        f"stage {pipeline.stages[name].source_name!r}: input {path!r} leaves the repository"
+        for name, paths in groups.items()
+        for path in paths
+        if path == ".." or path.startswith("../")
+    ]
+    if escaping:
+        raise BodyworkError("; ".join(escaping))
+    return groups
 
 
 def resolve_pins(root: Path, source: Source, pipeline: Pipeline, config_files: list[str]) -> tuple[Pins, list[str]]:
@@ -65,15 +79,7 @@ def resolve_pins(root: Path, source: Source, pipeline: Pipeline, config_files: l
     """
     from bodywork_render.gitops import git
 
-    groups = {stage.name: stage_inputs(stage, source.project_path) for stage in pipeline.stages.values()}
-    escaping = [
-        f"stage {pipeline.stages[name].source_name!r}: input {path!r} leaves the repository"
-        for name, paths in groups.items()
-        for path in paths
-        if path == ".." or path.startswith("../")
-    ]
-    if escaping:
-        raise BodyworkError("; ".join(escaping))
+    groups = _inputs(pipeline, source.project_path)
     # The modules and bodywork.yaml too: a render from a clean work tree reads them from disk, where an ignored file
     # exists that the commit lacks.
     modules = {
@@ -93,7 +99,7 @@ def resolve_pins(root: Path, source: Source, pipeline: Pipeline, config_files: l
         for name, module in modules.items()
         if module not in objects
     ]
-    missing += [f"{path} is not in commit {source.short_commit}" for path in config_files[:1] if path not in objects]
+    missing += [f"{path} is not in commit {source.short_commit}" for path in config_files if path not in objects]
     if missing:
         raise BodyworkError("; ".join(missing) + " (commit it, or render another --ref)")
     commits = git.last_changes(root, source.commit, {**groups, "": config_files})
@@ -123,7 +129,7 @@ def tracked_pins(
     """
     from bodywork_render.gitops import git
 
-    groups = {stage.name: stage_inputs(stage, project_path) for stage in pipeline.stages.values()}
+    groups = _inputs(pipeline, project_path)
     holding = [
         f"stage {pipeline.stages[name].source_name!r}: its input {path or '.'}/ holds the output folder {out}/"
         for name, paths in groups.items()

@@ -245,7 +245,12 @@ class _Context(NamedTuple):
         whose storage class binds on first use stays Pending until a pod mounts it, and Argo CD and Flux would wait
         for it forever before a later step."""
         storage = self.pipeline.shared_storage
-        users = [i for i, o in enumerate(objects) if o.values.get("pod", {}).get("shared_claim")]
+        # A SyncFail hook runs only when an earlier wave failed: the claim must come with a stage of the DAG.
+        users = [
+            i
+            for i, o in enumerate(objects)
+            if o.values.get("pod", {}).get("shared_claim") and SYNC_FAIL_HOOK not in o.values.get("annotations", {})
+        ]
         if storage is None or storage.claim_name is not None or not users:
             return objects
         first = users[0]

@@ -277,8 +277,29 @@ def _image_problems(doc: Document, where: PathKey, image: Any) -> list[Diagnosti
 def _storage_problems(
     doc: Document, section_key: str, section: dict[str, Any], stages: dict[str, Any]
 ) -> list[Diagnostic]:
-    """A stage that mounts the shared storage of a pipeline that declares none."""
+    """A stage that mounts the shared storage of a pipeline that declares none; a claim to create that only the
+    run_on_failure stage mounts (it runs after a failed sync, so no sync would ever create the claim before it)."""
     if "shared_storage" in section:
+        storage, on_failure = section.get("shared_storage"), section.get("run_on_failure")
+        mounting = [
+            key for key, spec in stages.items() if isinstance(spec, dict) and spec.get("shared_storage") is True
+        ]
+        if (
+            isinstance(storage, dict)
+            and "claim_name" not in storage
+            and isinstance(on_failure, str)
+            and mounting == [on_failure]
+        ):
+            return [
+                _at(
+                    doc,
+                    ("stages", on_failure, "shared_storage"),
+                    "error",
+                    f"stage {on_failure!r} runs only when a sync fails, and no other stage mounts the shared storage,"
+                    f" so the claim would never be created before it (expected {section_key}.shared_storage.claim_name,"
+                    " an existing claim)",
+                )
+            ]
         return []
     return [
         _at(

@@ -203,7 +203,7 @@ volumes:
     emptyDir: {}
   - name: runner
     configMap:
-      name: "train-and-serve-runner-ef37633b"
+      name: "train-and-serve-runner-ba6e7cf8"
       defaultMode: 292
   {{- if $shared }}
   - name: shared
