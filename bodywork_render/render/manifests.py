@@ -91,13 +91,12 @@ def prepare(
             if pinned and root is not None:
                 commit_files = git.CommitFiles(root, source.commit, folder)
                 # Uncommitted changes matter when the render pins HEAD: another --ref differs from the tree by design.
-                differences = commit_files.differences(exclude=out) if ref is None else ["(another commit)"]
-                # A clean tree holds the commit's files: read from disk, which is faster; else from git's objects.
-                files = commit_files if differences else None
+                if ref is None:
+                    differences = commit_files.differences(exclude=out)
+                # A clean tree at HEAD holds the commit's files: read from disk, which is faster; else git's objects.
+                files = commit_files if differences or ref is not None else None
         except git.GitError as exc:
             warnings.append(f"warning: {exc}: read the project from its folder, every stage pinned to the commit")
-    if ref is not None:
-        differences = []
     shown = ", ".join(differences[:10]) + (f" and {len(differences) - 10} more" if len(differences) > 10 else "")
     try:
         project = load_project(path, env, files)

@@ -75,7 +75,11 @@ def plan_pipeline(
     them every stage is pinned to ``source.commit``.
     """
     namespace = names.normalise(options.namespace) if options.namespace else pipeline.namespace
-    ctx = _Context(pipeline, source, options, namespace, job_template_digest, pins or commit_pins(source))
+    # Named by a digest of the runner's files: computed once, every pod mounts it.
+    runner_map_name = runner_config_map_name(pipeline.name)
+    ctx = _Context(
+        pipeline, source, options, namespace, job_template_digest, pins or commit_pins(source), runner_map_name
+    )
     objects: list[PlannedObject] = []
     warnings: list[str] = []
     if options.namespace_object:
@@ -182,6 +186,7 @@ class _Context(NamedTuple):
     namespace: str
     job_template_digest: str
     pins: Pins
+    runner_map_name: str
 
     @property
     def version(self) -> str:
@@ -229,7 +234,7 @@ class _Context(NamedTuple):
         )
 
     def runner_config_map(self) -> PlannedObject:
-        name = runner_config_map_name(self.pipeline.name)
+        name = self.runner_map_name
         values = {
             "name": name,
             "labels": labels.pipeline_labels(self.pipeline.name, self.version),
@@ -393,7 +398,7 @@ class _Context(NamedTuple):
             "runner_image": self.options.runner_image,
             "runner_pull_policy": pull_policy(self.options.runner_image),
             "pull_policy": pull_policy(self.pipeline.docker_image),
-            "runner_config_map": runner_config_map_name(self.pipeline.name),
+            "runner_config_map": self.runner_map_name,
             "image": self.pipeline.docker_image,
             "fetch_args": ["--repo", source.repo_url, *self._fetched(stage), "--workspace", WORKSPACE],
             "install_args": install_arguments(stage, commit, WORKSPACE, module),
