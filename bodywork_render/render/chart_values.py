@@ -194,7 +194,7 @@ def chart_values(
         Value(
             "stages",
             "The stages, by name, in DAG order.",
-            children=tuple(_stage(pipeline.name, stage, pods[stage.name], pins[stage.name]) for stage in stages),
+            children=tuple(_stage(stage, pods[stage.name], pins[stage.name]) for stage in stages),
         ),
     )
 
@@ -280,7 +280,7 @@ def _schema_of(value: Value) -> dict[str, Any]:
 _COMMIT = {"type": "string", "pattern": "^[0-9a-f]{40}$"}
 
 
-def _stage(pipeline: str, stage: Stage, pod: Mapping[str, Any], pin: Mapping[str, str]) -> Value:
+def _stage(stage: Stage, pod: Mapping[str, Any], pin: Mapping[str, str]) -> Value:
     common = (
         Value("enabled", "Render this stage; false leaves its objects out.", {"type": "boolean"}, True),
         Value(
@@ -389,9 +389,11 @@ def _stage(pipeline: str, stage: Stage, pod: Mapping[str, Any], pin: Mapping[str
                     Value("enabled", "Route <ingress.host><path> to this stage.", {"type": "boolean"}, stage.ingress),
                     Value(
                         "path",
-                        "Path prefix routed to this stage; its pods get it as BODYWORK_ROUTE_PREFIX.",
-                        {"type": "string", "pattern": "^/"},
-                        f"/{pipeline}/{stage.name}",
+                        "Path prefix routed to this stage, empty for /<the release's full name>/<stage> "
+                        "(/<pipeline>/<stage> for a release named after the pipeline); its pods get it as "
+                        "BODYWORK_ROUTE_PREFIX.",
+                        {"type": "string", "pattern": "^(/|$)"},
+                        "",
                     ),
                 ),
             ),
