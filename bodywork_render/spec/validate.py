@@ -331,7 +331,8 @@ def _name_problems(
                     "at most 63 characters)",
                 )
             )
-    pipeline = section.get("name") if isinstance(section.get("name"), str) else ""
+    given = section.get("name")
+    pipeline = given if isinstance(given, str) else ""
     services = [key for key, spec in stages.items() if isinstance(spec, dict) and "service" in spec]
     service_name = names.of_stage(names.normalise(pipeline), names.normalise(services[0])) if services else ""
     if names.is_label(names.normalise(pipeline)) and services and not names.is_dns1035_label(service_name):
