@@ -93,9 +93,9 @@ def time_zone_error(name: str) -> str | None:
     return f"{name!r} is not a time zone of the tz database ({hint}expected an IANA name such as 'Europe/London')"
 
 
-def latest_due(schedule: Schedule, now: datetime) -> datetime | None:
-    """The newest scheduled time at or before ``now`` (an aware datetime), in the schedule's time zone; None when it
-    is more than ``starting_deadline_seconds`` old (a run that late is skipped).
+def latest_tick(schedule: Schedule, now: datetime) -> datetime | None:
+    """The newest scheduled time at or before ``now`` (an aware datetime), in the schedule's time zone, however old;
+    None when the expression matched nothing in the last 50 years.
 
     Around daylight saving time changes cronsim follows Debian cron: a time of day that a change skips fires
     at the first time after it, one that happens twice fires once; a schedule whose minute or hour is ``*``
@@ -111,11 +111,21 @@ def latest_due(schedule: Schedule, now: datetime) -> datetime | None:
     # cronsim steps before it matches: from one second after ``now``, its first tick backwards is at or before it.
     # The second is added in UTC: added to a local time it would drop the fold of a repeated hour.
     start = (now.astimezone(timezone.utc).replace(microsecond=0) + timedelta(seconds=1)).astimezone(zone)
-    tick = next(CronSim(five_fields(schedule.cron), start, reverse=True), None)
-    late = now.astimezone(timezone.utc) - tick.astimezone(timezone.utc) if tick is not None else None
-    if late is None or late > timedelta(seconds=schedule.starting_deadline_seconds):
+    return next(CronSim(five_fields(schedule.cron), start, reverse=True), None)
+
+
+def latest_due(schedule: Schedule, now: datetime) -> datetime | None:
+    """The newest scheduled time at or before ``now`` (an aware datetime), in the schedule's time zone (see
+    ``latest_tick``); None when it is more than ``starting_deadline_seconds`` old: a run that late is skipped."""
+    tick = latest_tick(schedule, now)
+    if tick is None or late(tick, now) > timedelta(seconds=schedule.starting_deadline_seconds):
         return None
     return tick
+
+
+def late(tick: datetime, now: datetime) -> timedelta:
+    """How long after the scheduled time ``tick`` ``now`` is (in real time, whatever their time zones)."""
+    return now.astimezone(timezone.utc) - tick.astimezone(timezone.utc)
 
 
 def run_id(tick: datetime) -> str:
