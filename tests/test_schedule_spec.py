@@ -68,6 +68,8 @@ def problems(schedule: str) -> list[str]:
         "5/10 * * * *",
         "0 0 ? * *",
         "0 0 * * */2",
+        "0 9 * * WED",
+        "0 9 * * mon,wed,fri",
         "@yearly",
         "@annually",
         "@monthly",

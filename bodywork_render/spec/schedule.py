@@ -60,7 +60,10 @@ def cron_error(cron: str) -> str | None:
     if len(fields) != 5:
         return f"has {len(fields)} field{'' if len(fields) == 1 else 's'} (expected 5: {' '.join(_FIELDS)})"
     for name, field in zip(_FIELDS, fields, strict=True):
-        if "#" in field or (name in ("day-of-month", "day-of-week") and re.search("[LW]", field.upper())):
+        # Quartz's last (L), nearest weekday (W, of a day-of-month) and nth weekday (#); no name holds an L or a W
+        # where it is checked (WED is a day-of-week).
+        special = {"day-of-month": "[LW]", "day-of-week": "L"}.get(name)
+        if "#" in field or (special and re.search(special, field.upper())):
             return f"{name} {field!r}: L, W and # are not cron as Kubernetes reads it"
     for term in fields[4].split(","):
         match = _DOW_RANGE.match(term)
