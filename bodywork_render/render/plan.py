@@ -16,6 +16,7 @@ from bodywork_render.gitops.source import Source
 from bodywork_render.package_data import RUNNER_FILE, runner_files
 from bodywork_render.render import labels
 from bodywork_render.render.options import RenderOptions
+from bodywork_render.render.scheduled import CRON_JOB_NAME_MAX, cron_job_stage, cron_job_values, schedule_warnings
 from bodywork_render.spec import names
 from bodywork_render.spec.images import pull_policy
 from bodywork_render.spec.model import BatchStage, Pipeline, ServiceStage, Stage
@@ -81,7 +82,7 @@ def plan_pipeline(
         pipeline, source, options, namespace, job_template_digest, pins or commit_pins(source), runner_map_name
     )
     objects: list[PlannedObject] = []
-    warnings: list[str] = []
+    warnings: list[str] = schedule_warnings(pipeline, options)
     if options.namespace_object:
         objects.append(ctx.namespace_object())
     objects.append(ctx.service_account())
@@ -283,8 +284,23 @@ class _Context(NamedTuple):
     def stage_objects(self, stage: Stage, step: int, upstream: str) -> list[PlannedObject]:
         """The objects of a stage; ``upstream`` is the digest of the objects of the steps before its own."""
         if isinstance(stage, BatchStage):
-            return [self.job(stage, step, upstream)]
+            scheduled = cron_job_stage(self.pipeline) == stage
+            return [self.cron_job(stage, step, upstream) if scheduled else self.job(stage, step, upstream)]
         return self.service_objects(stage, step, upstream)
+
+    def cron_job(self, stage: BatchStage, step: int, upstream: str) -> PlannedObject:
+        """A scheduled batch stage (render/scheduled.py): its Job's values in a jobTemplate, with the schedule.
+
+        Named like a Deployment, without the Job's hash: a CronJob is updated in place, and its pod template's pins
+        change the next run.
+        """
+        assert self.pipeline.schedule is not None
+        name = names.of_stage(self.pipeline.name, stage.name, limit=CRON_JOB_NAME_MAX)
+        values = {**self.job(stage, step, upstream).values, "name": name}
+        values["schedule"] = cron_job_values(self.pipeline.schedule)
+        return PlannedObject(
+            "cronjob.yaml.j2", "CronJob", name, step, self._file(step, f"{stage.name}-cronjob"), values
+        )
 
     def job(self, stage: BatchStage, step: int, upstream: str, hook: bool = False) -> PlannedObject:
         version = self._version(stage.name)
