@@ -112,6 +112,10 @@ def plan_pipeline(
     return Plan(tuple(objects), tuple(warnings))
 
 
+POD_CONDITIONS_OPTIONAL_K8S = (1, 29)
+"""The first Kubernetes release whose podFailurePolicy rules may leave out onPodConditions."""
+
+
 def install_arguments(stage: Stage, commit: str, workspace: str, module: str) -> list[str]:
     """The runner's ``install`` arguments for a stage (its init container), a contract with runner/bodywork_runner.py.
 
@@ -216,6 +220,17 @@ class _Context(NamedTuple):
             return f"{step_dir(step)}/{stem}.yaml"
         return f"{step:02d}-{stem}.yaml"
 
+    @property
+    def _pod_conditions_required(self) -> bool:
+        """Whether the Kubernetes release's Job API requires onPodConditions in every podFailurePolicy rule (before
+        1.29, where it became optional)."""
+        from bodywork_render.verify.kubernetes import major_minor
+
+        try:
+            return major_minor(self.options.k8s_version) < POD_CONDITIONS_OPTIONAL_K8S
+        except ValueError:
+            return False  # option_problems reports it
+
     def _meta(self, step: int) -> dict[str, Any]:
         return {"namespace": self.namespace, "annotations": {SYNC_WAVE: str(step)}}
 
@@ -310,6 +325,8 @@ class _Context(NamedTuple):
             "retries": stage.retries,
             "active_deadline_seconds": job_deadline_seconds(stage),
             "permanent_exit_code": EXIT_PERMANENT,
+            # Only where needed: the key joins the Job name's digest.
+            **({"pod_conditions_required": True} if self._pod_conditions_required else {}),
             "pod_annotations": self._identity(stage, upstream),
             "pod": self._pod(stage, restart_policy="Never"),
         }
