@@ -46,7 +46,9 @@ from bodywork_render.render.plan import (
     RUNNER_MOUNT,
     SHARED_MOUNT,
     WORKSPACE_STORAGE_REQUEST,
+    created_claim_name,
     job_deadline_seconds,
+    runner_config_map_name,
 )
 from bodywork_render.render.write import read_tree, write_tree
 from bodywork_render.spec.images import split_image
@@ -283,7 +285,8 @@ def test_default_values_render_the_manifests_objects(project: Path, options: dic
 def test_example_hooks_follow_the_dag(tmp_path: Path) -> None:
     folder, rendered = chart(EXAMPLE, tmp_path)
     annotations = {
-        (o["kind"], o["metadata"]["name"].split("-")[0]): o["metadata"]["annotations"] for o in helm_objects(folder)
+        (o["kind"], o["metadata"]["name"].removeprefix("train-and-serve-").split("-")[0]): o["metadata"]["annotations"]
+        for o in helm_objects(folder)
     }
     hook = {"helm.sh/hook": PRE_HOOK, "helm.sh/hook-delete-policy": "before-hook-creation"}
     assert annotations[("Job", "train")] == {**hook, "helm.sh/hook-weight": "1", "argocd.argoproj.io/sync-wave": "1"}
@@ -382,7 +385,7 @@ def test_overrides_change_the_objects(tmp_path: Path) -> None:
         },
     }
     objects = {(o["kind"], o["metadata"]["name"]): o for o in helm_objects(folder, values)}
-    deployment = objects[("Deployment", "serve")]
+    deployment = objects[("Deployment", "train-and-serve-serve")]
     pod = deployment["spec"]["template"]["spec"]
     assert deployment["spec"]["replicas"] == 5
     # Helm merges maps: the default ephemeral-storage request stays.
@@ -395,7 +398,7 @@ def test_overrides_change_the_objects(tmp_path: Path) -> None:
         for k, o in objects.items()
         if k[0] in ("Job", "Deployment")
     } == {"python:3.13-slim"}
-    ingress = objects[("Ingress", "serve")]["spec"]
+    ingress = objects[("Ingress", "train-and-serve-serve")]["spec"]
     assert ingress["rules"][0]["host"] == "ml.example.com"
     assert (ingress["ingressClassName"], ingress["tls"]) == ("nginx", values["ingress"]["tls"])
     assert problems_of(list(objects.values())) == []
@@ -417,8 +420,8 @@ def test_ingress_can_be_enabled_per_stage(tmp_path: Path) -> None:
     ingresses = {
         o["metadata"]["name"]: o for o in helm_objects(folder, values, namespace="ml-prod") if o["kind"] == "Ingress"
     }
-    assert sorted(ingresses) == ["report", "serve"]
-    assert ingresses["report"]["spec"]["rules"][0]["http"]["paths"][0]["path"] == "/report"
+    assert sorted(ingresses) == ["churn-model-report", "churn-model-serve"]
+    assert ingresses["churn-model-report"]["spec"]["rules"][0]["http"]["paths"][0]["path"] == "/report"
 
 
 @pytest.mark.parametrize(
@@ -814,15 +817,56 @@ def test_the_job_deadline_follows_the_values(retries: int, seconds: int, tmp_pat
     assert job["spec"]["podFailurePolicy"]["rules"][0]["onExitCodes"]["values"] == [EXIT_PERMANENT]
 
 
+@pytest.mark.parametrize("project", [EXAMPLE, PARALLEL], ids=["example", "parallel"])
+def test_two_releases_of_one_chart_share_a_namespace_without_sharing_a_name(project: Path, tmp_path: Path) -> None:
+    folder, _ = chart(project, tmp_path)
+    ingress_on = {"stages": {"report": {"ingress": {"enabled": True}}}} if project == PARALLEL else None
+    releases = [helmsdk.template_objects(folder, ingress_on, release=r, namespace="ml") for r in ("blue", "green")]
+    named = [{(o["kind"], o["metadata"]["name"]) for o in objects} for objects in releases]
+    assert len(named[0]) == len(releases[0]) and len(named[1]) == len(releases[1])
+    assert named[0] & named[1] == set(), "a name in both releases"
+    assert all(name.startswith(("blue-", "green-")) for objects in named for _, name in objects)
+    # Each release's Services select its own pods, and its Ingresses route their own paths.
+    for release, objects in zip(("blue", "green"), releases, strict=True):
+        assert {o["spec"]["selector"]["app.kubernetes.io/instance"] for o in of_kind(objects, "Service")} == {release}
+        paths = [o["spec"]["rules"][0]["http"]["paths"][0] for o in of_kind(objects, "Ingress")]
+        assert paths and all(p["path"].startswith(f"/{release}-") for p in paths)
+        services = {o["metadata"]["name"] for o in of_kind(objects, "Service")}
+        assert {p["backend"]["service"]["name"] for p in paths} <= services
+
+
+def test_long_names_are_shortened_in_the_chart_as_in_the_manifests(tmp_path: Path) -> None:
+    from tests.test_hostile import long_names_project
+
+    # 63 characters and more once joined to the pipeline's name: Helm's template shortens them as Python does.
+    project = long_names_project(tmp_path / "p", "b" * 40, "s" * 40, "p" * 40)
+    folder, _ = chart(project, tmp_path / "chart", ingress_host="ml.example.com")
+    ours = {(o["kind"], o["metadata"]["name"]) for o in helm_objects(folder)}
+    theirs = {(o["kind"], o["metadata"]["name"]) for o in manifests_for_helm(project, ingress_host="ml.example.com")}
+    assert ours == theirs
+    assert {len(name) for kind, name in ours if kind in ("Job", "Deployment")} == {63}
+
+
 def test_pod_specs_match_the_manifests_for_any_release(tmp_path: Path) -> None:
     options = {"git_secret": "git-credentials", "runner_image": "python:3.13-bookworm"}
     folder, _ = chart(EXAMPLE, tmp_path, **options)
     objects = helmsdk.template_objects(folder, release="prod", namespace="ml")
     ours = pod_specs(objects)
     theirs = pod_specs(manifests_for_helm(EXAMPLE, **options))
+    # Named after the release: the ServiceAccount, the runner ConfigMap and the shared claim (the stages' objects too).
     assert {p["serviceAccountName"] for p in ours.values()} == {"prod-train-and-serve"}
+    assert {v["configMap"]["name"] for p in ours.values() for v in p["volumes"] if "configMap" in v} == {
+        runner_config_map_name("prod-train-and-serve")
+    }
+    assert {shared_mounts(p)[0] for p in ours.values()} == {created_claim_name("prod-train-and-serve")}
+    prefix = {"name": "BODYWORK_ROUTE_PREFIX", "value": "/prod-train-and-serve/serve"}
+    ours["serve"]["containers"][0]["env"].remove(prefix)
+    theirs["serve"]["containers"][0]["env"].remove({**prefix, "value": "/train-and-serve/serve"})
     for pod in (*ours.values(), *theirs.values()):
         del pod["serviceAccountName"]
+        for volume in pod["volumes"]:
+            volume.get("configMap", {}).pop("name", None)
+            volume.get("persistentVolumeClaim", {}).pop("claimName", None)
     assert ours == theirs
 
 

@@ -158,3 +158,11 @@ def test_the_release_pushes_the_chart_default_image() -> None:
     readme = (ROOT / "charts" / "bodywork-refresher" / "README.md").read_text()
     assert "```Dockerfile" not in readme
     assert "`ghcr.io/bodywork-render/bodywork-render:<appVersion>`, is built from the `Dockerfile` at the" in readme
+
+
+def test_the_readme_pre_commit_snippet_names_the_release_of_this_version() -> None:
+    # release.yml publishes tag v<version> (it refuses a tag that differs); the snippet must name a tag that exists.
+    from bodywork_render import __version__
+
+    snippet = (ROOT / "README.md").read_text().split("### pre-commit", 1)[1]
+    assert f"  rev: v{__version__}\n" in snippet

@@ -327,7 +327,7 @@ def test_a_63_character_stage_gets_a_shortened_job_name_that_is_valid_and_stable
     job_names = [job["metadata"]["name"] for job in jobs]
     for name in job_names:
         assert len(name) <= names.LABEL_MAX and names.is_label(name), name
-        assert name.startswith("b" * 36)
+        assert name.startswith("p" * 45)  # the pipeline's name first, then a hash of the whole and the digest
     assert job_names[0] != job_names[1]
     assert jobs[0]["metadata"]["labels"]["app.kubernetes.io/name"] == "b" * 54 + "-" + "x" * 8
     for obj in first.objects:
@@ -476,7 +476,7 @@ def assert_literal(objects: list[dict[str, Any]], image: str, namespace: str | N
         if namespace is not None and obj["kind"] != "Namespace":
             assert obj["metadata"]["namespace"] == namespace
     names_of = {o["metadata"]["name"] for o in objects}
-    assert {"null", "on"} <= names_of  # the service stage's Deployment and Service, the ServiceAccount
+    assert {"on-null", "on"} <= names_of  # the service stage's Deployment and Service, the ServiceAccount
     assert schema_problems(objects) == []
     for obj in objects:
         assert restricted_violations(obj) == [] and hardening_violations(obj) == []

@@ -77,9 +77,19 @@ def test_fit_drops_a_dash_the_cut_leaves_at_the_end_of_the_prefix() -> None:
     assert names.fit("a" * 53 + "-" + "b" * 20) == "a" * 53 + "-30570efa"
 
 
-def test_job_name_is_stage_dash_digest_and_shortened_before_the_digest() -> None:
-    assert names.job_name("train", "1a2b3c4d") == "train-1a2b3c4d"
-    assert names.job_name("x" * 70, "12345678") == "x" * 45 + "-9146f045-12345678"
+def test_job_name_is_pipeline_stage_digest_and_shortened_before_the_digest() -> None:
+    assert names.job_name("pipe", "train", "1a2b3c4d") == "pipe-train-1a2b3c4d"
+    assert (
+        names.job_name("pipe", "x" * 70, "12345678")
+        == "pipe-" + "x" * 40 + "-" + names.digest("pipe-" + "x" * 70) + "-12345678"
+    )
+
+
+def test_a_stage_object_is_named_after_its_pipeline() -> None:
+    assert names.of_stage("demo", "serve") == "demo-serve"
+    assert names.of_stage("d" * 40, "s" * 40) == "d" * 40 + "-" + "s" * 13 + "-" + names.digest(
+        "d" * 40 + "-" + "s" * 40
+    )
 
 
 def test_secret_name_prefixes_the_group_and_normalises() -> None:

@@ -43,7 +43,7 @@ def render(project: Path, env: str | None, **options: Any) -> Rendered:
 def test_overlay_overrides_image_namespace_secrets_replicas_resources_and_ingress(project: Path) -> None:
     (project / "bodywork.prod.yaml").write_text(PROD)
     objects = {
-        (o["kind"], o["metadata"]["name"].rsplit("-", 1)[0] if o["kind"] == "Job" else o["metadata"]["name"]): o
+        (o["kind"], o["metadata"].get("labels", {}).get("bodywork-render/stage", o["metadata"]["name"])): o
         for o in objects_in(render(project, "prod").files)
     }
     serve = objects[("Deployment", "serve")]

@@ -162,7 +162,9 @@ def test_the_chart_pins_each_stage_as_the_manifests_do(project: Path, tmp_path: 
 def replicas(project: Path, **kwargs: Any) -> tuple[int, tuple[str, ...]]:
     """serve's replicas in a render of the project at HEAD (or ``ref``), and the render's warnings."""
     rendered = render_project(project, RenderOptions(), repo_url=REPO_URL, **kwargs)
-    (deployment,) = [o for o in rendered.objects if o["kind"] == "Deployment" and o["metadata"]["name"] == "serve"]
+    (deployment,) = [
+        o for o in rendered.objects if o["kind"] == "Deployment" and o["metadata"]["name"] == "churn-model-serve"
+    ]
     return deployment["spec"]["replicas"], rendered.warnings
 
 

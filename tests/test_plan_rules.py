@@ -181,7 +181,7 @@ def test_the_service_account_is_named_after_the_pipeline_in_wave_zero() -> None:
 
 def test_a_job_carries_its_wave_budget_retries_and_source_commit() -> None:
     job = only(plan(), "Job")
-    assert re.fullmatch(r"train-[0-9a-f]{8}", job.name)
+    assert re.fullmatch(r"pipe-train-[0-9a-f]{8}", job.name)
     values = job.values
     assert values["name"] == job.name
     assert values["namespace"] == "pipe-ns"
@@ -316,7 +316,7 @@ def test_shared_storage_is_mounted_only_by_the_stages_that_declare_it() -> None:
     result = plan(
         [TRAIN, EVAL, SHARED_SERVE], (("train",), ("eval",), ("serve",)), shared_storage=SharedStorage(size="3Gi")
     )
-    pods = {o.name.split("-")[0]: o.values["pod"] for o in result.objects if "pod" in o.values}
+    pods = {o.values["labels"]["bodywork-render/stage"]: o.values["pod"] for o in result.objects if "pod" in o.values}
     assert {name: pod["shared_claim"] for name, pod in pods.items()} == {
         "train": None,
         "eval": "pipe-shared",
@@ -378,8 +378,8 @@ def test_a_service_stage_is_a_deployment_and_a_service_sharing_its_selector() ->
     deployment = only(result, "Deployment").values
     service = only(result, "Service").values
     selector = {"app.kubernetes.io/name": "serve", "app.kubernetes.io/instance": "pipe"}
-    assert only(result, "Deployment").name == "serve" and only(result, "Service").name == "serve"
-    assert deployment["name"] == "serve" and service["name"] == "serve"
+    assert only(result, "Deployment").name == "pipe-serve" and only(result, "Service").name == "pipe-serve"
+    assert deployment["name"] == "pipe-serve" and service["name"] == "pipe-serve"
     assert deployment["selector"] == selector and service["selector"] == selector
     assert deployment["labels"]["app.kubernetes.io/component"] == "service"
     assert service["labels"] == deployment["labels"]
@@ -414,7 +414,7 @@ def test_an_ingress_routes_the_pipeline_and_stage_prefix_to_the_service_port() -
     result = plan([TRAIN, stage], ingress_class="nginx", ingress_host="ml.example")
     ingress = only(result, "Ingress")
     assert (ingress.name, ingress.step, ingress.file, ingress.template) == (
-        "serve",
+        "pipe-serve",
         2,
         "02-serve-ingress.yaml",
         "ingress.yaml.j2",
@@ -422,12 +422,12 @@ def test_an_ingress_routes_the_pipeline_and_stage_prefix_to_the_service_port() -
     assert ingress.values == {
         "namespace": "pipe-ns",
         "annotations": {WAVE: "2"},
-        "name": "serve",
+        "name": "pipe-serve",
         "labels": only(result, "Deployment").values["labels"],
         "ingress_class": "nginx",
         "ingress_host": "ml.example",
         "path": "/pipe/serve",
-        "service": "serve",
+        "service": "pipe-serve",
         "port": 5000,
     }
     deployment = only(result, "Deployment").values
@@ -443,14 +443,14 @@ def test_no_ingress_without_the_stage_asking() -> None:
 def test_parallel_stages_share_a_wave() -> None:
     other = BatchStage(name="eval", source_name="eval", module="eval.py")
     result = plan([TRAIN, other, SERVE], (("train", "eval"), ("serve",)))
-    assert [(o.name[:5], o.step) for o in result.objects if o.kind == "Job"] == [("train", 1), ("eval-", 1)]
+    assert [(o.name[:10], o.step) for o in result.objects if o.kind == "Job"] == [("pipe-train", 1), ("pipe-eval-", 1)]
 
 
 def test_run_on_failure_is_an_argocd_sync_fail_hook_after_the_last_step() -> None:
     result = plan(run_on_failure="alert")
     hook = result.objects[-1]
     assert (hook.kind, hook.step, hook.file) == ("Job", 3, "03-alert-on-failure-job.yaml")
-    assert re.fullmatch(r"alert-[0-9a-f]{8}", hook.name)
+    assert re.fullmatch(r"pipe-alert-[0-9a-f]{8}", hook.name)
     assert hook.values["annotations"] == {
         "argocd.argoproj.io/hook": "SyncFail",
         "argocd.argoproj.io/hook-delete-policy": "BeforeHookCreation",
@@ -461,7 +461,8 @@ def test_run_on_failure_is_an_argocd_sync_fail_hook_after_the_last_step() -> Non
 @pytest.mark.parametrize(("engine", "applier"), [("flux", "Flux"), ("kubectl", "kubectl")])
 def test_run_on_failure_is_left_out_with_a_warning_outside_argocd(engine: str, applier: str) -> None:
     result = plan(run_on_failure="alert", engine=engine)
-    assert not [o for o in result.objects if o.name.startswith("alert")]
+    assert [o.name[:10] for o in result.objects if o.kind == "Job"] == ["pipe-train"]
+    assert not [o for o in result.objects if o.name.startswith("pipe-alert")]
     assert result.warnings == (
         "run_on_failure stage 'alert_me' is left out: only Argo CD can run a Job when a sync fails "
         f"(a hook Job applied by {applier} would start at once); render with --engine argocd to include it",
@@ -481,8 +482,8 @@ def test_kustomize_puts_each_step_in_its_folder_with_a_kustomization_and_a_root_
         ("ServiceAccount", "pipe", 0, "steps/00/serviceaccount.yaml"),
         ("ConfigMap", runner_config_map_name("pipe"), 0, "steps/00/runner-configmap.yaml"),
         ("Job", only(result, "Job").name, 1, "steps/01/train-job.yaml"),
-        ("Deployment", "serve", 2, "steps/02/serve-deployment.yaml"),
-        ("Service", "serve", 2, "steps/02/serve-service.yaml"),
+        ("Deployment", "pipe-serve", 2, "steps/02/serve-deployment.yaml"),
+        ("Service", "pipe-serve", 2, "steps/02/serve-service.yaml"),
         ("Kustomization", "", 0, "kustomization.yaml"),
         ("Kustomization", "", 0, "steps/00/kustomization.yaml"),
         ("Kustomization", "", 1, "steps/01/kustomization.yaml"),

@@ -121,7 +121,7 @@ def test_parallel_project_objects(tmp_path: Path) -> None:
     waves = {
         key: o["metadata"].get("annotations", {}).get("argocd.argoproj.io/sync-wave") for key, o in objects.items()
     }
-    jobs = {name.rsplit("-", 1)[0]: name for kind, name in objects if kind == "Job"}
+    jobs = {name.removeprefix("churn-model-").rsplit("-", 1)[0]: name for kind, name in objects if kind == "Job"}
     assert waves == {
         ("Namespace", "ml-prod"): "-1",
         ("ServiceAccount", "churn-model"): "0",
@@ -129,11 +129,11 @@ def test_parallel_project_objects(tmp_path: Path) -> None:
         ("Job", jobs["prepare"]): "1",
         ("Job", jobs["train-a"]): "2",
         ("Job", jobs["train-b"]): "2",
-        ("Deployment", "serve"): "3",
-        ("Service", "serve"): "3",
-        ("Ingress", "serve"): "3",
-        ("Deployment", "report"): "3",
-        ("Service", "report"): "3",
+        ("Deployment", "churn-model-serve"): "3",
+        ("Service", "churn-model-serve"): "3",
+        ("Ingress", "churn-model-serve"): "3",
+        ("Deployment", "churn-model-report"): "3",
+        ("Service", "churn-model-report"): "3",
     }
     prepare = objects[("Job", jobs["prepare"])]
     assert prepare["spec"]["backoffLimit"] == 3 and "activeDeadlineSeconds" not in prepare["spec"]
@@ -173,7 +173,7 @@ def test_parallel_project_objects(tmp_path: Path) -> None:
     assert install["args"][-2:] == ["--requirement", "scikit-learn==1.5.2"]
     assert install["resources"]["limits"] == {"memory": "3000M"}, "the stage's own limit, when above pip's 2000M"
 
-    serve = objects[("Deployment", "serve")]["spec"]
+    serve = objects[("Deployment", "churn-model-serve")]["spec"]
     assert serve["replicas"] == 3
     assert serve["strategy"] == {"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": 0, "maxSurge": 1}}
     container = serve["template"]["spec"]["containers"][0]
@@ -181,7 +181,7 @@ def test_parallel_project_objects(tmp_path: Path) -> None:
     assert startup["periodSeconds"] * startup["failureThreshold"] == 90
     assert {"readinessProbe", "livenessProbe"} <= container.keys()
     assert {"name": "BODYWORK_ROUTE_PREFIX", "value": "/churn-model/serve"} in container["env"]
-    report_env = objects[("Deployment", "report")]["spec"]["template"]["spec"]["containers"][0]["env"]
+    report_env = objects[("Deployment", "churn-model-report")]["spec"]["template"]["spec"]["containers"][0]["env"]
     assert "BODYWORK_ROUTE_PREFIX" not in {e["name"] for e in report_env}, "no Ingress, no prefix"
     assert serve["progressDeadlineSeconds"] >= 90
     annotations = serve["template"]["metadata"]["annotations"]
@@ -191,14 +191,15 @@ def test_parallel_project_objects(tmp_path: Path) -> None:
         "app.kubernetes.io/name": "serve",
         "app.kubernetes.io/instance": "churn-model",
     }
-    ingress = objects[("Ingress", "serve")]["spec"]
+    ingress = objects[("Ingress", "churn-model-serve")]["spec"]
+    assert ingress["rules"][0]["http"]["paths"][0]["backend"]["service"]["name"] == "churn-model-serve"
     assert ingress["ingressClassName"] == "nginx"
     assert ingress["rules"][0]["host"] == "ml.example.com"
     assert ingress["rules"][0]["http"]["paths"][0]["path"] == "/churn-model/serve"
-    service = objects[("Service", "serve")]["spec"]
+    service = objects[("Service", "churn-model-serve")]["spec"]
     assert service["type"] == "ClusterIP" and service["ports"][0]["port"] == 5000
     assert objects[("ServiceAccount", "churn-model")]["automountServiceAccountToken"] is False
-    labels = objects[("Deployment", "report")]["metadata"]["labels"]
+    labels = objects[("Deployment", "churn-model-report")]["metadata"]["labels"]
     assert labels == {
         "app.kubernetes.io/name": "report",
         "app.kubernetes.io/instance": "churn-model",
@@ -261,7 +262,7 @@ def test_run_on_failure_is_an_argocd_syncfail_hook_and_left_out_elsewhere() -> N
     hooks = [o for o in objects_in(argo.files) if o["metadata"].get("annotations", {}).get("argocd.argoproj.io/hook")]
     assert [(h["metadata"]["name"].rsplit("-", 1)[0], h["metadata"]["annotations"]) for h in hooks] == [
         (
-            "alert",
+            "nightly-scoring-alert",
             {"argocd.argoproj.io/hook": "SyncFail", "argocd.argoproj.io/hook-delete-policy": "BeforeHookCreation"},
         )
     ]
@@ -269,7 +270,7 @@ def test_run_on_failure_is_an_argocd_syncfail_hook_and_left_out_elsewhere() -> N
     for engine, layout in (("flux", "kustomize"), ("kubectl", "manifests")):
         rendered = render(FAILURE_HOOK, engine=engine, format=layout)
         assert [o["metadata"]["name"].rsplit("-", 1)[0] for o in objects_in(rendered.files) if o["kind"] == "Job"] == [
-            "score"
+            "nightly-scoring-score"
         ]
         assert len(rendered.warnings) == 1 and "run_on_failure stage 'alert' is left out" in rendered.warnings[0]
 
@@ -560,7 +561,7 @@ def test_a_template_override_breaking_the_restricted_profile_is_refused_and_noth
     )
     assert result.returncode == 1
     assert "containers[0].securityContext.privileged: must not be true (privileged container)" in result.stderr
-    assert "Deployment/serve" in result.stderr and "Traceback" not in result.stderr
+    assert "Deployment/train-and-serve-serve" in result.stderr and "Traceback" not in result.stderr
     assert not out.exists()
 
 
@@ -587,7 +588,7 @@ def test_job_names_change_with_the_job_templates_the_image_and_the_args(tmp_path
         return str(job["metadata"]["name"])
 
     base = job_name(service_project(tmp_path / "base"))
-    assert re.fullmatch(r"train-[0-9a-f]{8}", base)
+    assert re.fullmatch(r"probe-train-[0-9a-f]{8}", base)
     assert job_name(service_project(tmp_path / "same")) == base
     shipped = Path(__file__).resolve().parents[1] / "templates"
     names = {}
@@ -671,7 +672,7 @@ def test_the_output_readme_command_reproduces_the_output_exactly(tmp_path: Path)
 def test_the_readme_says_the_run_on_failure_job_runs_only_when_a_sync_fails() -> None:
     readme = render(FAILURE_HOOK).files["README.md"]
     (line,) = [line for line in readme.splitlines() if "alert-on-failure" in line or "alert-" in line]
-    assert line.startswith("- only when a sync fails: Job `alert-"), line
+    assert line.startswith("- only when a sync fails: Job `nightly-scoring-alert-"), line
     assert "a plain `kubectl apply` of this folder would start it at once" in line
     assert "--engine kubectl" in line
     kubectl = render(FAILURE_HOOK, engine="kubectl")

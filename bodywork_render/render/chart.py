@@ -52,6 +52,7 @@ from bodywork_render.render.plan import (
     PlannedObject,
     created_claim_name,
     runner_config_map_name,
+    runner_digest,
 )
 from bodywork_render.render.scheduled import schedule_warnings
 from bodywork_render.render.templating import Templates, block, jinja_environment
@@ -330,7 +331,7 @@ def _context(
         {
             "stage": _stage_of(o),
             "source": pipeline.stages[_stage_of(o)].source_name,
-            "name": o.name,
+            "digest": o.values["spec_digest"],
             "step": o.step,
             "hook": hooks[_stage_of(o)],
         }
@@ -343,7 +344,7 @@ def _context(
         if o.kind == "CronJob"
     ]
     services = [
-        {"stage": o.name, "source": pipeline.stages[o.name].source_name, "step": o.step}
+        {"stage": _stage_of(o), "source": pipeline.stages[_stage_of(o)].source_name, "step": o.step}
         for o in planned
         if o.kind == "Deployment"
     ]
@@ -382,7 +383,10 @@ def _context(
         "pre_jobs": any(job["hook"] == PRE_HOOK for job in jobs),
         "pre_hook": PRE_HOOK,
         "stage_steps": [(_stage_of(o), o.step) for o in planned if o.kind in _STAGE_KINDS],
+        # The names of a release named after the pipeline (for its README); the templates name the objects after
+        # the release (_helpers.tpl, objectName).
         "runner_config_map": runner_config_map_name(pipeline.name),
+        "runner_digest": runner_digest(),
         "runner_files": sorted(runner_files()),
         "runner_folder": RUNNER_FOLDER,
         "workspace": WORKSPACE,

@@ -197,8 +197,7 @@ def chart_values(
             "stages",
             "The stages, by name, in DAG order.",
             children=tuple(
-                _stage(pipeline.name, stage, pods[stage.name], pins[stage.name], schedules.get(stage.name))
-                for stage in stages
+                _stage(stage, pods[stage.name], pins[stage.name], schedules.get(stage.name)) for stage in stages
             ),
         ),
     )
@@ -286,7 +285,6 @@ _COMMIT = {"type": "string", "pattern": "^[0-9a-f]{40}$"}
 
 
 def _stage(
-    pipeline: str,
     stage: Stage,
     pod: Mapping[str, Any],
     pin: Mapping[str, str],
@@ -403,9 +401,11 @@ def _stage(
                     Value("enabled", "Route <ingress.host><path> to this stage.", {"type": "boolean"}, stage.ingress),
                     Value(
                         "path",
-                        "Path prefix routed to this stage; its pods get it as BODYWORK_ROUTE_PREFIX.",
-                        {"type": "string", "pattern": "^/"},
-                        f"/{pipeline}/{stage.name}",
+                        "Path prefix routed to this stage, empty for /<the release's full name>/<stage> "
+                        "(/<pipeline>/<stage> for a release named after the pipeline); its pods get it as "
+                        "BODYWORK_ROUTE_PREFIX.",
+                        {"type": "string", "pattern": "^(/|$)"},
+                        "",
                     ),
                 ),
             ),

@@ -151,10 +151,14 @@ def memory_limit_mb(stage: Stage) -> int:
     return stage.memory_limit_mb or max(2 * stage.memory_request_mb, MIN_DEFAULT_MEMORY_LIMIT_MB)
 
 
+def runner_digest() -> str:
+    """A digest of the runner's files: it names the runner ConfigMap, so a new runner rolls the pods."""
+    return names.digest(*(f"{k}={v}" for k, v in sorted(runner_files().items())))
+
+
 def runner_config_map_name(pipeline: str) -> str:
-    """The runner ConfigMap's name: the pipeline's, and a hash of the runner files, so a new runner rolls the pods."""
-    files = runner_files()
-    return names.fit(f"{pipeline}-runner", f"-{names.digest(*(f'{k}={v}' for k, v in sorted(files.items())))}")
+    """The runner ConfigMap's name: ``<pipeline>-runner-<digest of the runner's files>``."""
+    return names.of_stage(pipeline, "runner", f"-{runner_digest()}")
 
 
 def created_claim_name(pipeline: str) -> str:
@@ -315,19 +319,21 @@ class _Context(NamedTuple):
                 "argocd.argoproj.io/hook-delete-policy": "BeforeHookCreation",
             }
         spec_digest = names.digest(self.job_template_digest, json.dumps(values, sort_keys=True))
-        name = names.job_name(stage.name, spec_digest)
-        values["name"] = name
+        name = names.job_name(self.pipeline.name, stage.name, spec_digest)
+        # The chart names its Job after the release with the same digest.
+        values.update(name=name, spec_digest=spec_digest)
         stem = f"{stage.name}-on-failure-job" if hook else f"{stage.name}-job"
         return PlannedObject("job.yaml.j2", "Job", name, step, self._file(step, stem), values)
 
     def service_objects(self, stage: ServiceStage, step: int, upstream: str) -> list[PlannedObject]:
+        name = names.of_stage(self.pipeline.name, stage.name)
         version = self._version(stage.name)
         stage_labels = labels.stage_labels(self.pipeline.name, stage.name, "service", version)
         selector = labels.selector_labels(self.pipeline.name, stage.name)
         startup_failures = max(1, math.ceil(stage.max_startup_time_seconds / STARTUP_PERIOD_SECONDS))
         deployment = {
             **self._meta(step),
-            "name": stage.name,
+            "name": name,
             "labels": stage_labels,
             "selector": selector,
             "replicas": stage.replicas,
@@ -343,7 +349,7 @@ class _Context(NamedTuple):
         }
         service = {
             **self._meta(step),
-            "name": stage.name,
+            "name": name,
             "labels": stage_labels,
             "selector": selector,
             "port": stage.port,
@@ -352,29 +358,27 @@ class _Context(NamedTuple):
             PlannedObject(
                 "deployment.yaml.j2",
                 "Deployment",
-                stage.name,
+                name,
                 step,
                 self._file(step, f"{stage.name}-deployment"),
                 deployment,
             ),
-            PlannedObject(
-                "service.yaml.j2", "Service", stage.name, step, self._file(step, f"{stage.name}-service"), service
-            ),
+            PlannedObject("service.yaml.j2", "Service", name, step, self._file(step, f"{stage.name}-service"), service),
         ]
         if stage.ingress:
             ingress = {
                 **self._meta(step),
-                "name": stage.name,
+                "name": name,
                 "labels": stage_labels,
                 "ingress_class": self.options.ingress_class,
                 "ingress_host": self.options.ingress_host,
                 "path": self.ingress_path(stage),
-                "service": stage.name,
+                "service": name,
                 "port": stage.port,
             }
             objects.append(
                 PlannedObject(
-                    "ingress.yaml.j2", "Ingress", stage.name, step, self._file(step, f"{stage.name}-ingress"), ingress
+                    "ingress.yaml.j2", "Ingress", name, step, self._file(step, f"{stage.name}-ingress"), ingress
                 )
             )
         return objects

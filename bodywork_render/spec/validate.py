@@ -360,6 +360,20 @@ def _name_problems(
                     "at most 63 characters)",
                 )
             )
+    given = section.get("name")
+    pipeline = given if isinstance(given, str) else ""
+    services = [key for key, spec in stages.items() if isinstance(spec, dict) and "service" in spec]
+    service_name = names.of_stage(names.normalise(pipeline), names.normalise(services[0])) if services else ""
+    if names.is_label(names.normalise(pipeline)) and services and not names.is_dns1035_label(service_name):
+        found.append(
+            _at(
+                doc,
+                (section_key, "name"),
+                "error",
+                f"pipeline name {pipeline!r} begins the names of its Services (service stage {services[0]!r}), "
+                "which must start with a letter",
+            )
+        )
     seen: dict[str, str] = {}
     for key, spec in stages.items():
         normal = names.normalise(key)
@@ -383,16 +397,6 @@ def _name_problems(
                     "error",
                     f"stage name {key!r} becomes {normal!r}, "
                     "not a valid Kubernetes name (expected letters or digits at both ends)",
-                    key=True,
-                )
-            )
-        elif isinstance(spec, dict) and "service" in spec and not names.is_dns1035_label(normal):
-            found.append(
-                _at(
-                    doc,
-                    ("stages", key),
-                    "error",
-                    f"service stage {key!r} names a Kubernetes Service, which must start with a letter",
                     key=True,
                 )
             )

@@ -26,6 +26,32 @@ else <release>-<chart>; at most 63 characters.
 {{- end }}
 
 {{/*
+The name of an object of a stage (or a part such as "runner"): <fullname>-<part><suffix>, shortened as
+bodywork-render shortens names when longer than 63 characters (a prefix, "-", 8 hex digits of the SHA-256 of the
+full name and a NUL, then the suffix), so two releases in one namespace never share a name, and release
+nightly-scores gets exactly the names of `bodywork render --format manifests`. Takes (dict "root" $ "part" <name>),
+plus "suffix" (a Job's "-<digest>").
+*/}}
+{{- define "nightly-scores.objectName" -}}
+{{- $name := printf "%s-%s" (include "nightly-scores.fullname" .root) .part }}
+{{- $suffix := .suffix | default "" }}
+{{- if le (add (len $name) (len $suffix)) 63 }}
+{{- printf "%s%s" $name $suffix }}
+{{- else }}
+{{- $prefix := regexReplaceAll "-+$" (trunc (int (sub 54 (len $suffix))) $name) "" }}
+{{- printf "%s-%s%s" $prefix (sha256sum (printf "%s\x00" $name) | trunc 8) $suffix }}
+{{- end }}
+{{- end }}
+
+{{/*
+The path prefix the Ingress routes to a service stage: stages.<stage>.ingress.path, or /<fullname>/<stage>.
+Takes (dict "root" $ "part" <stage name> "stage" <stage values>).
+*/}}
+{{- define "nightly-scores.ingressPath" -}}
+{{- .stage.ingress.path | default (printf "/%s/%s" (include "nightly-scores.fullname" .root) .part) }}
+{{- end }}
+
+{{/*
 The helm.sh/chart label: chart name and version.
 */}}
 {{- define "nightly-scores.chart" -}}
@@ -67,5 +93,5 @@ An image reference from {repository, tag, digest}: repository[:tag][@digest].
 The PersistentVolumeClaim the stages with sharedStorage mount: sharedStorage.existingClaim, else the one the chart creates.
 */}}
 {{- define "nightly-scores.sharedClaim" -}}
-{{- .Values.sharedStorage.existingClaim | default "nightly-scores-shared" }}
+{{- .Values.sharedStorage.existingClaim | default (printf "%s-shared" (include "nightly-scores.fullname" .)) }}
 {{- end }}

@@ -6,7 +6,7 @@ containers: `fetch` (runner.image, an official python image with git and ssh) ch
 out at the stage's commit into the workspace; `install` (the project's image) installs the stage's
 requirements there. Then the stage container runs the module in the project's image. Every value
 is written with toJson or toYaml. Takes (dict "root" $ "stage" <stage values> "name" <the stage's name in bodywork.yaml, for its log lines>),
-plus "restartPolicy" and "timeout" for a Job, "port" for a Deployment.
+plus "restartPolicy" and "timeout" for a Job, "port" and "part" (the stage's Kubernetes name) for a Deployment.
 */}}
 {{- define "train-and-serve.podSpec" -}}
 {{- $values := .root.Values }}
@@ -147,7 +147,7 @@ containers:
       {{- end }}
       {{- if and .port $stage.ingress $stage.ingress.enabled }}
       - name: BODYWORK_ROUTE_PREFIX
-        value: {{ $stage.ingress.path | toJson }}
+        value: {{ include "train-and-serve.ingressPath" (dict "root" .root "part" .part "stage" $stage) | toJson }}
       {{- end }}
       {{- range $stage.secrets }}
       - name: {{ .name | toJson }}
@@ -203,7 +203,7 @@ volumes:
     emptyDir: {}
   - name: runner
     configMap:
-      name: "train-and-serve-runner-ba6e7cf8"
+      name: {{ include "train-and-serve.objectName" (dict "root" .root "part" "runner" "suffix" "-ba6e7cf8") | quote }}
       defaultMode: 292
   {{- if $shared }}
   - name: shared
