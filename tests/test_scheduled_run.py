@@ -1,0 +1,108 @@
+"""A scheduled run in a render (Route 1, `--scheduled-run`): new Jobs for the batch stages, the stages after them
+roll, everything else byte-identical; the run recorded in hydrator.metadata and the README's reproduce command."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import yaml
+
+from bodywork_render.diagnostics import BodyworkError
+from bodywork_render.render.metadata import HydratorMetadata
+from tests.renderkit import objects_in, render
+from tests.test_chart import chart
+from tests.test_schedule_render import SCHEDULED, project
+
+RUN = "2026-12-04T20:00:00Z"
+
+
+def changed(before: dict[str, str], after: dict[str, str]) -> set[str]:
+    """The files that differ (or exist in one only)."""
+    return {path for path in before.keys() | after.keys() if before.get(path) != after.get(path)}
+
+
+def test_a_run_renews_the_batch_stages_and_rolls_the_stages_after_them_only(tmp_path: Path) -> None:
+    # api (a service) before the batch stages, serve after them: only train, score and serve change.
+    folder = project(tmp_path / "p", "api >> train >> score >> serve", frozenset({"api", "serve"}))
+    plain = render(folder).files
+    run = render(folder, scheduled_run=RUN).files
+    again = render(folder, scheduled_run=RUN).files
+
+    assert run == again, "deterministic"
+    job_files = {"02-train-job.yaml", "03-score-job.yaml"}
+    assert changed(plain, run) == {*job_files, "04-serve-deployment.yaml", "hydrator.metadata", "README.md"}
+    for name in job_files:
+        before, after = yaml.safe_load(plain[name]), yaml.safe_load(run[name])
+        assert before["metadata"]["name"] != after["metadata"]["name"], "a new Job: Kubernetes runs it again"
+        assert after["metadata"]["labels"]["bodywork-render/scheduled-run"] == "2026-12-04T200000Z"
+        assert after["spec"]["template"]["metadata"]["labels"]["bodywork-render/scheduled-run"] == "2026-12-04T200000Z"
+    serve = [yaml.safe_load(files["04-serve-deployment.yaml"]) for files in (plain, run)]
+    annotations = [s["spec"]["template"]["metadata"]["annotations"] for s in serve]
+    assert annotations[0]["bodywork-render/inputs"] != annotations[1]["bodywork-render/inputs"], "serve rolls"
+    assert serve[0]["metadata"]["labels"] == serve[1]["metadata"]["labels"], "but carries no run label"
+
+    metadata = json.loads(run["hydrator.metadata"])
+    assert metadata["scheduledRun"] == RUN
+    assert metadata["schedule"] == {
+        "cron": "0 20 * * *",
+        "timeZone": "Europe/London",
+        "suspend": False,
+        "startingDeadlineSeconds": 3600,
+    }
+    assert "scheduledRun" not in json.loads(plain["hydrator.metadata"])
+    assert f"--scheduled-run {RUN}" in run["README.md"]
+    assert "kubectl get jobs -n nightly -l bodywork-render/scheduled-run=2026-12-04T200000Z" in run["README.md"]
+    recorded, unscheduled = (HydratorMetadata.read(files["hydrator.metadata"]) for files in (run, plain))
+    assert recorded is not None and recorded.scheduled_run == RUN and recorded.schedule is not None
+    assert unscheduled is not None and recorded.settings() == unscheduled.settings()
+
+
+def test_two_runs_differ_in_their_jobs_and_a_service_beside_a_batch_stage_stays(tmp_path: Path) -> None:
+    folder = project(tmp_path / "p", "train, api >> report, serve", frozenset({"api", "serve"}))
+    first = render(folder, scheduled_run=RUN).files
+    second = render(folder, scheduled_run="2026-12-05T20:00:00Z").files
+    assert changed(first, second) == {
+        "01-train-job.yaml",
+        "02-report-job.yaml",
+        "02-serve-deployment.yaml",
+        "hydrator.metadata",
+        "README.md",
+    }
+
+
+def test_the_chart_of_a_run_records_it_and_renews_its_jobs(tmp_path: Path) -> None:
+    folder = project(tmp_path / "p", "train >> serve", frozenset({"serve"}))
+    _, plain = chart(folder, tmp_path / "plain")
+    _, run = chart(folder, tmp_path / "run", scheduled_run=RUN)
+    assert json.loads(run.files["hydrator.metadata"])["scheduledRun"] == RUN
+    assert f"--scheduled-run {RUN}" in run.files["README.md"]
+    jobs = [[o["metadata"]["name"] for o in r.objects if o["kind"] == "Job"] for r in (plain, run)]
+    assert jobs[0] != jobs[1]
+
+
+@pytest.mark.parametrize(
+    ("dag", "run", "message"),
+    [
+        ("train >> serve", "2026-12-04 20:00", "expected a scheduled time in UTC to the second, e.g. 2026-12-04T20"),
+        ("train >> serve", "2026-02-30T20:00:00Z", "expected a scheduled time in UTC to the second"),
+        ("train", RUN, "the schedule is rendered as CronJob 'train', which runs it (Route 2)"),
+    ],
+)
+def test_a_run_that_cannot_be_is_a_clear_error(dag: str, run: str, message: str, tmp_path: Path) -> None:
+    folder = project(tmp_path / "p", dag, frozenset({"serve"}))
+    with pytest.raises(BodyworkError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        render(folder, scheduled_run=run)
+
+
+def test_a_pipeline_without_a_schedule_has_no_runs(tmp_path: Path) -> None:
+    folder = project(tmp_path / "p", "train >> serve", frozenset({"serve"}), schedule="")
+    with pytest.raises(BodyworkError, match="pipeline 'nightly' has no schedule"):
+        render(folder, scheduled_run=RUN)
+    assert "schedule" not in json.loads(render(folder).files["hydrator.metadata"])
+
+
+def test_a_cron_job_pipeline_records_no_schedule_for_the_refresher() -> None:
+    assert "schedule" not in json.loads(render(SCHEDULED).files["hydrator.metadata"])
+    assert objects_in(render(SCHEDULED).files)
