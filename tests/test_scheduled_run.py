@@ -12,7 +12,7 @@ import yaml
 from bodywork_render.diagnostics import BodyworkError
 from bodywork_render.render.metadata import HydratorMetadata
 from tests.renderkit import objects_in, render
-from tests.test_chart import chart
+from tests.test_chart import by_identity, chart, helm_objects, manifests_for_helm
 from tests.test_schedule_render import SCHEDULED, project
 
 RUN = "2026-12-04T20:00:00Z"
@@ -106,3 +106,10 @@ def test_a_pipeline_without_a_schedule_has_no_runs(tmp_path: Path) -> None:
 def test_a_cron_job_pipeline_records_no_schedule_for_the_refresher() -> None:
     assert "schedule" not in json.loads(render(SCHEDULED).files["hydrator.metadata"])
     assert objects_in(render(SCHEDULED).files)
+
+
+def test_the_chart_of_a_run_gives_the_objects_of_the_manifests_of_that_run(tmp_path: Path) -> None:
+    folder = project(tmp_path / "p", "train >> serve", frozenset({"serve"}))
+    chart_folder, _ = chart(folder, tmp_path / "c", scheduled_run=RUN)
+    expected = manifests_for_helm(folder, scheduled_run=RUN)
+    assert by_identity(helm_objects(chart_folder), from_helm=True) == by_identity(expected)

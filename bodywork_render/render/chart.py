@@ -406,6 +406,8 @@ def _context(
         "setup_seconds": SETUP_SECONDS_PER_TRY,
         "permanent_exit_code": EXIT_PERMANENT,
         "order": order,
+        # A scheduled run's label on its Jobs (render/scheduled_run.py), as --format manifests labels them.
+        "run_labels": labels.run_labels(options.scheduled_run) if options.scheduled_run else {},
         "warnings": warnings,
         "startup_period": STARTUP_PERIOD_SECONDS,
     }
