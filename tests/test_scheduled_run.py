@@ -113,3 +113,16 @@ def test_the_chart_of_a_run_gives_the_objects_of_the_manifests_of_that_run(tmp_p
     chart_folder, _ = chart(folder, tmp_path / "c", scheduled_run=RUN)
     expected = manifests_for_helm(folder, scheduled_run=RUN)
     assert by_identity(helm_objects(chart_folder), from_helm=True) == by_identity(expected)
+
+
+def test_in_the_kustomize_layout_a_run_changes_the_step_files_of_its_stages_only(tmp_path: Path) -> None:
+    folder = project(tmp_path / "p", "api >> train >> serve", frozenset({"api", "serve"}))
+    options = {"format": "kustomize", "engine": "flux", "deploy_path": "./envs/prod/nightly"}
+    plain = render(folder, **options).files
+    run = render(folder, scheduled_run=RUN, **options).files
+    assert changed(plain, run) == {
+        "steps/02/train-job.yaml",
+        "steps/03/serve-deployment.yaml",
+        "hydrator.metadata",
+        "README.md",
+    }, "the Flux Kustomizations and every kustomization.yaml stay: the DAG order is the one they already have"
