@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +14,7 @@ import pytest
 
 from bodywork_render.gitops.publish import Target
 from bodywork_render.gitops.refresh import Refreshed, Upstream, refresh
+from bodywork_render.gitops.runs import parse_time
 from bodywork_render.render.options import RenderOptions
 from tests.repos import FAST, MINIMAL, Repos, bodywork, git
 from tests.test_refresher_chart import plain_env, render_chart, run_container
@@ -48,7 +48,7 @@ def run(repos: Repos, at: str) -> Refreshed:
         Upstream(repos.daemon.url("source")),
         Target(repos.deploy_url),
         RenderOptions(),
-        at=datetime.fromisoformat(at),
+        at=parse_time(at, "--at"),
         retry=FAST,
     )
 

@@ -4,13 +4,16 @@ roll, everything else byte-identical; the run recorded in hydrator.metadata and 
 from __future__ import annotations
 
 import json
+from datetime import timezone
 from pathlib import Path
 
 import pytest
 import yaml
 
 from bodywork_render.diagnostics import BodyworkError
+from bodywork_render.gitops.runs import due_run, newer, parse_time
 from bodywork_render.render.metadata import HydratorMetadata
+from bodywork_render.spec.model import Schedule
 from tests.renderkit import objects_in, render
 from tests.test_chart import by_identity, chart, helm_objects, manifests_for_helm
 from tests.test_schedule_render import SCHEDULED, project
@@ -126,3 +129,34 @@ def test_in_the_kustomize_layout_a_run_changes_the_step_files_of_its_stages_only
         "hydrator.metadata",
         "README.md",
     }, "the Flux Kustomizations and every kustomization.yaml stay: the DAG order is the one they already have"
+
+
+@pytest.mark.parametrize(
+    ("text", "utc"),
+    [
+        ("2026-12-04T20:03:00Z", "2026-12-04T20:03:00+00:00"),
+        ("2026-12-04T21:03:00+01:00", "2026-12-04T20:03:00+00:00"),
+        ("2026-12-04T20:03:00.500z", "2026-12-04T20:03:00.500000+00:00"),
+    ],
+)
+def test_a_time_reads_with_its_offset(text: str, utc: str) -> None:
+    assert parse_time(text, "--at").astimezone(timezone.utc).isoformat() == utc
+
+
+@pytest.mark.parametrize("text", ["2026-12-04T20:03:00", "tomorrow", "", "Z"])
+def test_a_time_without_an_offset_is_refused(text: str) -> None:
+    with pytest.raises(BodyworkError, match="expected an ISO 8601 time with its UTC offset"):
+        parse_time(text, "--at")
+
+
+def test_a_run_is_due_until_its_starting_deadline_unless_suspended() -> None:
+    schedule = Schedule("0 20 * * *", "Europe/London", starting_deadline_seconds=600)
+    assert due_run(schedule, parse_time("2026-12-04T19:59:59Z", "--at")) is None
+    assert due_run(schedule, parse_time("2026-12-04T20:10:00Z", "--at")) == RUN
+    assert due_run(schedule, parse_time("2026-12-04T20:10:01Z", "--at")) is None
+    assert due_run(Schedule("0 20 * * *", suspend=True), parse_time("2026-12-04T20:00:00Z", "--at")) is None
+    assert due_run(None, parse_time("2026-12-04T20:00:00Z", "--at")) is None
+    # Summer time: 20:00 in London is 19:00 UTC.
+    assert due_run(schedule, parse_time("2026-07-01T19:05:00Z", "--at")) == "2026-07-01T19:00:00Z"
+    assert newer(None, RUN) == RUN and newer(RUN, None) == RUN and newer(RUN, "2026-12-05T20:00:00Z") != RUN
+    assert newer(None, None) is None

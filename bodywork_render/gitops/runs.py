@@ -34,7 +34,8 @@ def newer(held: str | None, due: str | None) -> str | None:
 def parse_time(text: str, flag: str) -> datetime:
     """An ISO 8601 time with its UTC offset (``2026-12-04T20:03:00Z``, ``...+01:00``); BodyworkError otherwise."""
     try:
-        moment = datetime.fromisoformat(text)
+        # Python 3.10's fromisoformat does not read the suffix Z.
+        moment = datetime.fromisoformat(text[:-1] + "+00:00" if text[-1:] in ("Z", "z") else text)
     except ValueError:
         moment = None
     if moment is None or moment.tzinfo is None:
