@@ -248,3 +248,20 @@ def test_the_refresher_chart_s_command_publishes_each_scheduled_run_once(repos: 
     assert [r.returncode for r in (*first, second)] == [0, 0, 0], [r.stderr for r in (*first, second)]
     assert "(starts it)" in first[0].stderr and "source not fetched" in first[1].stderr
     assert runs(repos) == ["2026-12-05T20:00:00Z", FIRST_RUN]
+
+
+def test_a_run_due_when_the_deployed_commit_left_the_branch_runs_the_tip_with_a_warning(repos: Repos) -> None:
+    deployed = scheduled(repos)
+    run(repos, "2026-12-04T12:00:00Z")
+    (repos.project / "train" / "train.py").write_text("print('rewritten')\n")
+    git("commit", "-q", "-a", "--amend", "-m", "rewritten history", cwd=repos.project)
+    git("push", "-q", "--force", "origin", "HEAD:main", cwd=repos.project)
+    tip = git("rev-parse", "HEAD", cwd=repos.project)
+    ticked = run(repos, "2026-12-04T20:00:00Z")
+
+    assert ticked.published is not None and (ticked.source.commit, ticked.run) == (tip, FIRST_RUN)
+    assert (
+        f"warning: scheduled run {FIRST_RUN} is published at the source's tip {tip[:7]}, not at {deployed[:7]},"
+        f" which the deployment repository holds: {repos.daemon.url('source')} HEAD does not hold {deployed} any more"
+    ) in ticked.published.publication.warnings
+    assert runs(repos) == [FIRST_RUN]

@@ -199,8 +199,14 @@ class _Chooser:
         """The project prepared at ``commit`` of the source's branch, or None and why it cannot be (not on the
         branch any more, or no valid project there)."""
         if commit not in self._drafts:
+            if not FULL_SHA.match(commit):
+                return None, f"{commit!r} is not a commit"
             self._fetch()
-            if not FULL_SHA.match(commit) or not has_commit(self.source.folder, commit):
+            if not has_commit(self.source.folder, commit):
+                # Another writer may have published a commit pushed to the source after this fetch: fetch again.
+                self._tip = None
+                self._fetch()
+            if not has_commit(self.source.folder, commit):
                 return None, f"{self.shown} {self.upstream.ref} does not hold {commit} any more"
             self.source.checkout(commit)
             _refuse_links_out(self.source, self.project_path, self.target.env, self.shown)
