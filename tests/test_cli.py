@@ -382,6 +382,7 @@ def test_the_reproduce_command_parses_back_to_the_same_project_pin_environment_a
         format="kustomize", engine="kubectl", namespace="ns x", runner_image="r:1", namespace_object=False,
         ingress_class="nginx", ingress_host="ml.example.com", git_secret="git", flux_source="src",
         deploy_path="./envs/a", k8s_version="1.36", allow_local_repo=True, public_ssh_repo=True,
+        scheduled_run="2026-12-04T20:00:00Z",
     )  # fmt: skip
     assert {
         name for name in flags_of(RenderOptions) if getattr(options, name) == RenderOptions._field_defaults[name]

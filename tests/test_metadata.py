@@ -10,6 +10,7 @@ from bodywork_render import __version__
 from bodywork_render.gitops.source import Source
 from bodywork_render.render.metadata import HydratorMetadata
 from bodywork_render.render.options import RenderOptions
+from bodywork_render.spec.model import Schedule
 
 SOURCE = Source("https://example.com/acme/project.git", "a" * 40, "ml/pipeline")
 
@@ -19,6 +20,11 @@ SOURCE = Source("https://example.com/acme/project.git", "a" * 40, "ml/pipeline")
     [
         HydratorMetadata.of_manifests(SOURCE, RenderOptions()),
         HydratorMetadata(SOURCE, "helm", "1.31.0", chart_version="0.1.0+aaaaaaa"),
+        HydratorMetadata.of_manifests(
+            SOURCE,
+            RenderOptions(scheduled_run="2026-12-04T20:00:00Z"),
+            schedule=Schedule("0 20 * * *", "Europe/London", suspend=True, starting_deadline_seconds=600),
+        ),
     ],
 )
 def test_what_render_writes_reads_back_equal(metadata: HydratorMetadata) -> None:
@@ -53,3 +59,11 @@ def test_another_tool_version_or_engine_is_not_the_same_render() -> None:
     ours = HydratorMetadata(SOURCE, "manifests", "1.31.0", engine="argocd")
     assert HydratorMetadata.read(ours._replace(tool_version="0.0.1").text()) != ours
     assert HydratorMetadata.read(ours._replace(engine="flux").text()) != ours
+
+
+def test_a_schedule_not_in_this_tools_shape_reads_as_none() -> None:
+    scheduled = HydratorMetadata.of_manifests(SOURCE, RenderOptions(), schedule=Schedule("0 20 * * *"))
+    data = json.loads(scheduled.text())
+    data["schedule"]["startingDeadlineSeconds"] = "3600"
+    read = HydratorMetadata.read(json.dumps(data))
+    assert read is not None and read.schedule is None and read.settings() == scheduled.settings()

@@ -84,7 +84,7 @@ def publish(values: Values) -> int:
     project: ProjectInput = take(ProjectInput, values)
     args: TargetArgs = take(TargetArgs, values)
     target = args.target(project.env)
-    publication = prepare(
+    draft = prepare(
         project.path,
         RenderOptions.from_flags(values),
         target,
@@ -93,7 +93,7 @@ def publish(values: Values) -> int:
         templates=project.templates,
     )
     try:
-        published = land(publication, target, settings=args.settings(), retry=args.retry())
+        published = land(draft, target, settings=args.settings(), retry=args.retry())
     except GitError as exc:
         return gave_up(exc)
     report(published)
@@ -112,9 +112,13 @@ def report(published: Published) -> None:
     for warning in publication.warnings:
         sys.stderr.write(warning + "\n")
     what = f"{publication.pipeline} at {publication.source.short_commit}"
+    what += f", scheduled run {publication.run}" if publication.run else ""
     where = f"{published.url} {published.branch}:{publication.folder}"
     if published.status == "pushed":
-        sys.stderr.write(f"pushed {what} to {where} as {published.commit[:7]} (attempt {published.attempts})\n")
+        started = " (starts it)" if publication.starts else ""
+        sys.stderr.write(
+            f"pushed {what}{started} to {where} as {published.commit[:7]} (attempt {published.attempts})\n"
+        )
     else:
         sys.stderr.write(f"up to date: {where} holds {what} ({published.commit[:7]}); no commit\n")
 

@@ -1,7 +1,9 @@
-"""`bodywork refresh`: what the refresher CronJob runs; publish the source branch's tip unless it is recorded already.
+"""`bodywork refresh`: what the refresher CronJob runs; publish the scheduled run that is due or the source branch's
+tip unless it is recorded already.
 
 Its flags are publish's, less the project's path and source pin (the source repository
-gives them), plus the source repository's below. Exit codes as publish's.
+gives them) and --scheduled-run (the schedule and --at give it), plus the source
+repository's and --at below. Exit codes as publish's.
 """
 
 from __future__ import annotations
@@ -25,20 +27,36 @@ class UpstreamArgs(NamedTuple):
     project_path: Annotated[str, Flag("--project-path", "Folder of the project inside the source repository.")] = "."
 
 
+class WhenArgs(NamedTuple):
+    """The time a refresh stands at: which scheduled run is due."""
+
+    at: Annotated[
+        str | None,
+        Flag(
+            "--at",
+            "Publish the scheduled run due at this time (ISO 8601 with its offset, e.g. 2026-12-04T20:03:00Z) instead"
+            " of now's: to backfill a missed run.",
+        ),
+    ] = None
+
+
 def refresh(values: Values) -> int:
     """Publish the source branch's tip unless the deployment repository records it already (then exit at once, without cloning)."""  # noqa: E501 - typer shows it as is
     from bodywork_render.gitops.git import GitError
     from bodywork_render.gitops.refresh import Upstream
     from bodywork_render.gitops.refresh import refresh as run_refresh
+    from bodywork_render.gitops.runs import parse_time
 
     upstream: UpstreamArgs = take(UpstreamArgs, values)
     args: TargetArgs = take(TargetArgs, values)
+    when: WhenArgs = take(WhenArgs, values)
     target = args.target(values["env"])
     try:
         refreshed = run_refresh(
             Upstream(upstream.source, upstream.source_branch, upstream.project_path),
             target,
             RenderOptions.from_flags(values),
+            at=parse_time(when.at, "--at") if when.at is not None else None,
             templates=values["templates"],
             settings=args.settings(),
             retry=args.retry(),
@@ -49,8 +67,9 @@ def refresh(values: Values) -> int:
         report(refreshed.published)
     else:
         where = f"{refreshed.folder} on {target.push_branch}"
+        run = f", scheduled run {refreshed.run}" if refreshed.run else ""
         sys.stderr.write(
-            f"up to date: {where} records {refreshed.source.repo_url} at {refreshed.source.short_commit};"
+            f"up to date: {where} records {refreshed.source.repo_url} at {refreshed.source.short_commit}{run};"
             " source not fetched\n"
         )
     return 0
@@ -59,7 +78,7 @@ def refresh(values: Values) -> int:
 COMMAND = Command(
     "refresh",
     refresh,
-    (UpstreamArgs, ProjectInput, TargetArgs, RenderOptions),
-    exclude=frozenset({"path", "repo_url", "ref", "deploy_path"}),
+    (UpstreamArgs, WhenArgs, ProjectInput, TargetArgs, RenderOptions),
+    exclude=frozenset({"path", "repo_url", "ref", "deploy_path", "scheduled_run"}),
     narrow=NARROW,
 )

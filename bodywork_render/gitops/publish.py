@@ -5,18 +5,20 @@ The deployment branch is fetched shallow (depth 1) into a temporary work tree (g
 ``write.write_tree``: stale files of its own vanish, a folder this tool did not write is
 refused, everything else in the repository stays as it is). An unchanged render makes no
 commit. A push rejected because another writer was first leads to fetch, reset to the
-remote tip, re-write, re-commit and another push after an exponential pause with full
-jitter, a bounded number of times; then ``GitError``. Every text this module returns or
-raises shows URLs redacted and secrets masked. Nothing here prints.
+remote tip, a new choice of what to publish on it (a ``Landing``: a scheduled run the folder
+holds is carried forward, see gitops/runs.py), re-write, re-commit and another push after an
+exponential pause with full jitter, a bounded number of times; then ``GitError``. Every text
+this module returns or raises shows URLs redacted and secrets masked. Nothing here prints.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import random
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
-from typing import Literal
+from typing import TYPE_CHECKING, Literal, Protocol
 
 from bodywork_render.diagnostics import BodyworkError
 from bodywork_render.gitops.git import GitError, PushRejected, Workspace
@@ -25,6 +27,10 @@ from bodywork_render.gitops.source import Source
 from bodywork_render.render.metadata import HydratorMetadata
 from bodywork_render.render.options import RenderOptions
 from bodywork_render.render.write import MARKER, write_tree
+from bodywork_render.spec.model import Schedule
+
+if TYPE_CHECKING:
+    from bodywork_render.render.manifests import Prepared
 
 DEFAULT_ENV = "default"
 PUBLISHED_FORMATS = ("manifests", "kustomize")
@@ -85,25 +91,105 @@ class Retry:
 
 
 @dataclass(frozen=True)
+class ScheduledRun:
+    """The scheduled run a commit starts: its run id (the scheduled time in UTC) and the schedule it is a time of."""
+
+    run: str
+    schedule: Schedule
+
+    def trailers(self) -> str:
+        """The git trailers naming the run: ``Bodywork-Run`` and ``Bodywork-Schedule`` (cron and time zone)."""
+        return f"Bodywork-Run: {self.run}\nBodywork-Schedule: {self.schedule.cron.strip()} {self.schedule.time_zone}"
+
+
+@dataclass(frozen=True)
 class Publication:
     """A checked render ready to land: the pipeline, its folder in the repository, the files, the source it
-    records, warnings."""
+    records, warnings, and the scheduled run its commit starts (None: it starts none, or carries one forward)."""
 
     pipeline: str
     folder: str
     files: dict[str, str]
     source: Source
     warnings: tuple[str, ...]
+    starts: ScheduledRun | None = None
+
+    @property
+    def run(self) -> str | None:
+        """The scheduled run the render is (None: none)."""
+        metadata = HydratorMetadata.read(self.files[MARKER])
+        return metadata.scheduled_run if metadata is not None else None
 
     def commit_message(self, extra: str | None = None) -> str:
-        """Subject naming the pipeline and short commit, ``extra`` as a paragraph, then the Bodywork-Source trailers."""
-        parts = [f"Publish {self.pipeline} at {self.source.short_commit} to {self.folder}"]
+        """Subject naming the pipeline, short commit and the run it starts, ``extra`` as a paragraph, then the
+        trailers: the run's, and Bodywork-Source."""
+        what = f"Scheduled run {self.starts.run} of {self.pipeline}" if self.starts else f"Publish {self.pipeline}"
+        parts = [f"{what} at {self.source.short_commit} to {self.folder}"]
         if extra and extra.strip():
             parts.append(extra.strip())
-        parts.append(
+        source = (
             f"Bodywork-Source-Commit: {self.source.commit}\nBodywork-Source-Repo: {redact_url(self.source.repo_url)}"
         )
+        parts.append(f"{self.starts.trailers()}\n{source}" if self.starts else source)
         return "\n\n".join(parts) + "\n"
+
+
+class Landing(Protocol):
+    """What ``land`` commits, chosen anew on each synced tip of the deployment branch (another writer may have
+    landed a run or a commit in between)."""
+
+    def choose(self, workspace: Workspace) -> Publication:
+        """The publication to commit on the tip the workspace holds."""
+        ...
+
+
+@dataclass(frozen=True)
+class Draft:
+    """A project prepared for its folder in the deployment repository: rendered once per scheduled run, on demand.
+
+    ``run`` is the run asked for (``--scheduled-run``); without one, a draft landed carries forward the run that the
+    folder holds, so that a code commit re-runs only the batch stages it changes.
+    """
+
+    prepared: Prepared
+    folder: str
+    templates: Path | None
+    run: str | None = None
+    _renders: dict[str | None, Publication] = field(default_factory=dict, compare=False, repr=False)
+
+    @property
+    def source(self) -> Source:
+        """The source commit the draft renders."""
+        return self.prepared.source
+
+    @property
+    def schedule(self) -> Schedule | None:
+        """The schedule that the refresher runs (Route 1), or None: none, or a CronJob runs it."""
+        from bodywork_render.render.scheduled_run import route_1_schedule
+
+        return route_1_schedule(self.prepared.project.pipeline)
+
+    def publication(self, run: str | None = None, starts: bool = False) -> Publication:
+        """The render of scheduled run ``run`` (None: no run); ``starts``: its commit starts that run and names it."""
+        if run not in self._renders:
+            from bodywork_render.render.manifests import render_prepared
+
+            prepared = self.prepared._replace(options=self.prepared.options._replace(scheduled_run=run))
+            rendered = render_prepared(prepared, self.templates)
+            metadata = HydratorMetadata.read(rendered.files[MARKER])
+            assert metadata is not None  # this tool's render always records it
+            pipeline = self.prepared.project.pipeline.name
+            self._renders[run] = Publication(pipeline, self.folder, rendered.files, metadata.source, rendered.warnings)
+        schedule = self.schedule
+        if not starts or run is None or schedule is None:
+            return self._renders[run]
+        return dataclasses.replace(self._renders[run], starts=ScheduledRun(run, schedule))
+
+    def choose(self, workspace: Workspace) -> Publication:
+        """The run asked for, or the one the folder holds carried forward; its commit names a run it starts."""
+        held = held_run(workspace, self.folder) if self.schedule is not None else None
+        run = self.run or held
+        return self.publication(run, starts=run is not None and run != held)
 
 
 @dataclass(frozen=True)
@@ -142,48 +228,53 @@ def prepare(
     repo_url: str | None = None,
     ref: str | None = None,
     templates: Path | None = None,
-) -> Publication:
-    """Render the project at ``path`` (loaded once) for its folder in ``target``; BodyworkError, before any git
-    work, when input or output is invalid.
+) -> Draft:
+    """The project at ``path`` (loaded once) prepared for its folder in ``target`` and rendered with ``options``;
+    BodyworkError, before any git work, when input or output is invalid.
 
     The overlay of ``target.env`` applies, and the kustomize layout's Flux paths point at that folder.
     """
     from bodywork_render.render.manifests import prepare as prepare_render
-    from bodywork_render.render.manifests import render_prepared
 
     require_published_format(options)
     prepared = prepare_render(path, options, env=target.env, repo_url=repo_url, ref=ref)
     folder = target.folder(prepared.project.pipeline.name)
     if options.format == "kustomize":
         prepared = prepared._replace(options=prepared.options._replace(deploy_path=f"./{folder}"))
-    rendered = render_prepared(prepared, templates)
-    metadata = HydratorMetadata.read(rendered.files[MARKER])
-    assert metadata is not None  # this tool's render always records it
-    return Publication(prepared.project.pipeline.name, folder, rendered.files, metadata.source, rendered.warnings)
+    draft = Draft(prepared, folder, templates, options.scheduled_run)
+    draft.publication(options.scheduled_run)  # every check of the render, before any git work
+    return draft
+
+
+def held_run(workspace: Workspace, folder: str) -> str | None:
+    """The scheduled run whose render the folder of the synced workspace holds (None: none, or no render)."""
+    metadata = HydratorMetadata.read(workspace.file(f"{folder}/{MARKER}"))
+    return metadata.scheduled_run if metadata is not None else None
 
 
 def land(
-    publication: Publication,
+    landing: Landing,
     target: Target,
     *,
     settings: CommitSettings = CommitSettings(),
     retry: Retry = Retry(),
     workspace: Workspace | None = None,
 ) -> Published:
-    """Commit the publication into ``target`` unless it is there already, and push, retrying when another writer
-    was first; GitError when git failed or it gave up. A ``workspace`` given must be one of ``target.url`` already
-    synced with ``sync``.
+    """Commit what ``landing`` chooses on the tip into ``target`` unless it is there already, and push, retrying
+    (choosing again) when another writer was first; GitError when git failed or it gave up. A ``workspace`` given
+    must be one of ``target.url`` already synced with ``sync``.
     """
     if workspace is None:
         with Workspace(target.url) as own:
             sync(own, target)
-            return land(publication, target, settings=settings, retry=retry, workspace=own)
-    message = workspace.redact(publication.commit_message(settings.message))
+            return land(landing, target, settings=settings, retry=retry, workspace=own)
     reason = ""
     for attempt in range(1, retry.attempts + 1):
         if attempt > 1:
             time.sleep(retry.pause(attempt - 1))
             sync(workspace, target)
+        publication = landing.choose(workspace)
+        message = workspace.redact(publication.commit_message(settings.message))
         folder = workspace.inside(publication.folder)
         if folder is None:
             raise BodyworkError(

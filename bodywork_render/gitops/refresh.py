@@ -1,26 +1,41 @@
-"""Refresh: what the in-cluster CronJob runs; publish the source branch's tip unless the deployment repository
-records it.
+"""Refresh: what the in-cluster CronJob runs; publish the source branch's tip, or the scheduled run that is due,
+unless the deployment repository records it.
 
 The check costs one ``git ls-remote`` of the source and one shallow fetch of the
 deployment branch: when the render's ``hydrator.metadata`` there records the source tip
-(and this tool version, format, engine and Kubernetes version), nothing else happens and
-the source is never cloned. Otherwise the source is fetched at its tip (one commit,
-depth 1), rendered with ``--repo-url`` the source URL (redacted) and ``--ref`` that
-commit, and landed exactly as ``publish`` does, in the deployment work tree already
-fetched. Other render flags (namespace, runner image, ...) are not recorded in the
-metadata: a change of them takes effect with the next source commit.
+(and this tool version, format, engine and Kubernetes version) and no scheduled run is
+due (the schedule and the last run are recorded there too), nothing else happens and
+the source is never cloned. Otherwise the source is fetched with its history, rendered
+with ``--repo-url`` the source URL (redacted) and ``--ref`` a commit, and landed exactly
+as ``publish`` does, in the deployment work tree already fetched:
+
+- a scheduled run that is due (Route 1: the newest scheduled time at or before now that may
+  still start, newer than the run the folder holds) is rendered at the commit the folder
+  holds, as one commit whose trailers name the run; a new source commit waits for the next
+  refresh;
+- else the tip is rendered with the run the folder holds carried forward (the first render
+  of a schedule counts as the run due then, if any).
+
+A push that loses a race chooses again on the new tip: a run that landed meanwhile is not
+published twice, and a run that did not is rendered on top of what did. Other render flags
+(namespace, runner image, ...) are not recorded in the metadata: a change of them takes
+effect with the next source commit.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import dataclasses
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from pathlib import Path, PurePosixPath
 from typing import Literal
 
 from bodywork_render.diagnostics import BodyworkError
-from bodywork_render.gitops.git import Workspace
+from bodywork_render.gitops.git import Workspace, has_commit
 from bodywork_render.gitops.publish import (
     CommitSettings,
+    Draft,
+    Publication,
     Published,
     Retry,
     Target,
@@ -32,7 +47,8 @@ from bodywork_render.gitops.publish import (
 )
 from bodywork_render.gitops.redact import redact_url
 from bodywork_render.gitops.repo_url import check_repo_url
-from bodywork_render.gitops.source import Source
+from bodywork_render.gitops.runs import due_run, newer
+from bodywork_render.gitops.source import FULL_SHA, Source
 from bodywork_render.render.metadata import HydratorMetadata
 from bodywork_render.render.options import RenderOptions
 from bodywork_render.render.write import MARKER
@@ -55,12 +71,14 @@ class Upstream:
 
 @dataclass(frozen=True)
 class Refreshed:
-    """What a refresh did: the source commit it saw, the folder that records it (None when not known) and,
-    when it rendered, the publish result (None: the tip was recorded already and the source was not fetched)."""
+    """What a refresh did: the source commit it saw, the folder that records it (None when not known), the scheduled
+    run the folder holds and, when it rendered, the publish result (None: the tip and the run due were recorded
+    already and the source was not fetched)."""
 
     source: Source
     folder: str | None
     published: Published | None
+    run: str | None = None
 
     @property
     def status(self) -> Literal["pushed", "up to date"]:
@@ -73,11 +91,13 @@ def refresh(
     target: Target,
     options: RenderOptions,
     *,
+    at: datetime | None = None,
     templates: Path | None = None,
     settings: CommitSettings = CommitSettings(),
     retry: Retry = Retry(),
 ) -> Refreshed:
-    """Publish the tip of ``upstream`` into ``target`` unless it is recorded there already.
+    """Publish the scheduled run due ``at`` (default: now) or the tip of ``upstream`` into ``target``, unless the
+    deployment repository records them already (see the module's docstring).
 
     BodyworkError for invalid input (a source URL the pods cannot fetch, no such source branch, an invalid
     project), GitError when git failed or it gave up.
@@ -86,30 +106,128 @@ def refresh(
     check_repo_url(upstream.url, "--source", options)  # the pods fetch it too: refused before any git work
     shown = redact_url(upstream.url)
     project_path = _project_path(upstream.project_path)
+    moment = at or datetime.now(timezone.utc)
     with Workspace(upstream.url) as source, Workspace(target.url) as deploy:
         tip = source.remote_tip(upstream.ref)
         if tip is None:
             raise BodyworkError(f"{shown} has no {'branch ' + upstream.branch if upstream.branch else 'HEAD'}")
         sync(deploy, target)
         recorded = Source(shown, tip, "" if project_path == "." else project_path)
-        folder = _recorded_in(deploy, target, HydratorMetadata.of_manifests(recorded, options, target.env))
-        if folder is not None:
-            return Refreshed(recorded, folder, None)
-        # With its history: each stage is pinned to the newest commit that changed its inputs (gitops/pins.py).
-        commit = source.fetch(upstream.ref, history=True)
-        if commit is None:
-            raise BodyworkError(f"{shown} has no {upstream.ref} any more")
-        source.checkout(commit)
-        _refuse_links_out(source, project_path, target.env, shown)
-        publication = prepare(
-            source.folder / project_path, options, target, repo_url=shown, ref=commit, templates=templates
-        )
-        published = land(publication, target, settings=settings, retry=retry, workspace=deploy)
-        return Refreshed(publication.source, publication.folder, published)
+        held = _held(deploy, target, shown)
+        expected = HydratorMetadata.of_manifests(recorded, options, target.env).settings()
+        if held is not None and held.metadata.source.commit == tip and held.metadata.settings() == expected:
+            if held.due(moment) is None:
+                return Refreshed(recorded, held.folder, None, held.metadata.scheduled_run)
+        chooser = _Chooser(source, upstream, target, options, templates, moment, project_path)
+        published = land(chooser, target, settings=settings, retry=retry, workspace=deploy)
+        publication = published.publication
+        return Refreshed(publication.source, publication.folder, published, publication.run)
 
 
-def _recorded_in(deploy: Workspace, target: Target, expected: HydratorMetadata) -> str | None:
-    """The folder of the synced deployment tree whose metadata is ``expected``, or None.
+@dataclass(frozen=True)
+class _Held:
+    """A folder of the deployment tree and the metadata of the render it holds."""
+
+    folder: str
+    metadata: HydratorMetadata
+
+    def due(self, at: datetime) -> str | None:
+        """The run of the recorded schedule due ``at`` when it is newer than the run the folder holds, else None."""
+        held = self.metadata.scheduled_run
+        run = newer(held, due_run(self.metadata.schedule, at))
+        return run if run != held else None
+
+
+@dataclass
+class _Chooser:
+    """What a refresh lands on each synced tip of the deployment branch (publish.py ``Landing``): the run due at
+    the commit the folder holds, or the source's tip with the folder's run carried forward. The source is fetched
+    once, and each commit prepared once."""
+
+    source: Workspace
+    upstream: Upstream
+    target: Target
+    options: RenderOptions
+    templates: Path | None
+    moment: datetime
+    project_path: str
+    _tip: str | None = None
+    _drafts: dict[str, Draft] = field(default_factory=dict)
+
+    def choose(self, deploy: Workspace) -> Publication:
+        """The run due at the commit the folder holds, else the tip carrying the folder's run forward."""
+        held = _held(deploy, self.target, self.shown)
+        held_run = held.metadata.scheduled_run if held is not None else None
+        if held is not None and (run := held.due(self.moment)) is not None:
+            # Route 1 re-runs the commit the deployment repository holds; a newer source commit comes next refresh.
+            draft, why = self._draft(held.metadata.source.commit)
+            if draft is not None:
+                return draft.publication(run, starts=True)
+            tip = self._draft_of_tip()
+            publication = tip.publication(run, starts=True)
+            fallback = (
+                f"warning: scheduled run {run} is published at the source's tip {tip.source.short_commit}, not at"
+                f" {held.metadata.source.short_commit}, which the deployment repository holds: {why}"
+            )
+            return dataclasses.replace(publication, warnings=(*publication.warnings, fallback))
+        draft = self._draft_of_tip()
+        # A schedule rendered for the first time counts the run due now as started by this commit.
+        run = newer(held_run, due_run(draft.schedule, self.moment)) if draft.schedule is not None else None
+        return draft.publication(run, starts=run is not None and run != held_run)
+
+    @property
+    def shown(self) -> str:
+        """The source's URL as renders record it."""
+        return redact_url(self.upstream.url)
+
+    def _fetch(self) -> str:
+        """The source's tip, fetched with its history once: each stage is pinned to the newest commit that changed
+        its inputs (gitops/pins.py)."""
+        if self._tip is None:
+            self._tip = self.source.fetch(self.upstream.ref, history=True)
+            if self._tip is None:
+                raise BodyworkError(f"{self.shown} has no {self.upstream.ref} any more")
+        return self._tip
+
+    def _draft_of_tip(self) -> Draft:
+        draft, why = self._draft(self._fetch())
+        if draft is None:
+            raise BodyworkError(why)
+        return draft
+
+    def _draft(self, commit: str) -> tuple[Draft | None, str]:
+        """The project prepared at ``commit`` of the source's branch, or None and why it cannot be (not on the
+        branch any more, or no valid project there)."""
+        if commit not in self._drafts:
+            if not FULL_SHA.match(commit):
+                return None, f"{commit!r} is not a commit"
+            self._fetch()
+            if not has_commit(self.source.folder, commit):
+                # Another writer may have published a commit pushed to the source after this fetch: fetch again.
+                self._tip = None
+                self._fetch()
+            if not has_commit(self.source.folder, commit):
+                return None, f"{self.shown} {self.upstream.ref} does not hold {commit} any more"
+            self.source.checkout(commit)
+            _refuse_links_out(self.source, self.project_path, self.target.env, self.shown)
+            try:
+                self._drafts[commit] = prepare(
+                    self.source.folder / self.project_path,
+                    self.options,
+                    self.target,
+                    repo_url=self.shown,
+                    ref=commit,
+                    templates=self.templates,
+                )
+            except BodyworkError as exc:
+                if commit == self._tip:
+                    raise
+                return None, f"it does not render any more ({exc})"
+        return self._drafts[commit], ""
+
+
+def _held(deploy: Workspace, target: Target, repo_url: str) -> _Held | None:
+    """The folder of the synced deployment tree that holds a render of the source ``repo_url``, or None.
 
     Without ``--path`` the folder's name (the pipeline's) is known only from the source, so
     the folders ``envs/<env>/*`` rendered from this source repository are looked at: exactly
@@ -124,14 +242,8 @@ def _recorded_in(deploy: Workspace, target: Target, expected: HydratorMetadata) 
             f"{target.env_folder}/{p.parent.name}" for p in (deploy.folder / target.env_folder).glob(f"*/{MARKER}")
         )
     recorded = {folder: HydratorMetadata.read(deploy.file(f"{folder}/{MARKER}")) for folder in folders}
-    if target.path is None:
-        recorded = {
-            f: m for f, m in recorded.items() if m is not None and m.source.repo_url == expected.source.repo_url
-        }
-    if len(recorded) != 1:
-        return None
-    [(folder, metadata)] = recorded.items()
-    return folder if metadata == expected else None
+    found = [_Held(f, m) for f, m in recorded.items() if m is not None and m.source.repo_url == repo_url]
+    return found[0] if len(found) == 1 else None
 
 
 def _refuse_links_out(source: Workspace, project_path: str, env: str | None, shown: str) -> None:

@@ -55,6 +55,7 @@ from bodywork_render.render.plan import (
     runner_digest,
 )
 from bodywork_render.render.scheduled import CRON_JOB_NAME_MAX, schedule_warnings
+from bodywork_render.render.scheduled_run import route_1_schedule
 from bodywork_render.render.templating import Templates, block, jinja_environment
 from bodywork_render.render.write import MARKER
 from bodywork_render.spec import names
@@ -218,7 +219,15 @@ def chart_files(
     files["values.yaml"] = values_yaml(values, context["header"])
     files["values.schema.json"] = values_schema(values)
     files.update({f"{RUNNER_FOLDER}/{name}": text for name, text in runner_files().items()})
-    files[MARKER] = HydratorMetadata(source, "helm", options.k8s_version, chart_version=chart_version, env=env).text()
+    files[MARKER] = HydratorMetadata(
+        source,
+        "helm",
+        options.k8s_version,
+        chart_version=chart_version,
+        env=env,
+        schedule=route_1_schedule(pipeline),
+        scheduled_run=options.scheduled_run,
+    ).text()
     return Rendered(dict(sorted(files.items())), objects, tuple(f"warning: {w}" for w in warnings))
 
 
@@ -398,6 +407,8 @@ def _context(
         "setup_seconds": SETUP_SECONDS_PER_TRY,
         "permanent_exit_code": EXIT_PERMANENT,
         "order": order,
+        # A scheduled run's label on its Jobs (render/scheduled_run.py), as --format manifests labels them.
+        "run_labels": labels.run_labels(options.scheduled_run) if options.scheduled_run else {},
         "warnings": warnings,
         "startup_period": STARTUP_PERIOD_SECONDS,
     }

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 MANAGED_BY = "bodywork-render"
 STAGE_LABEL = "bodywork-render/stage"
+RUN_LABEL = "bodywork-render/scheduled-run"
 
 
 def selector_labels(pipeline: str, stage: str) -> dict[str, str]:
@@ -36,3 +37,8 @@ def pipeline_labels(pipeline: str, version: str) -> dict[str, str]:
         "app.kubernetes.io/managed-by": MANAGED_BY,
         "app.kubernetes.io/version": version,
     }
+
+
+def run_labels(run: str) -> dict[str, str]:
+    """The label of a scheduled run's Jobs: its run id without ':' (a label value has none), 2026-12-04T200000Z."""
+    return {RUN_LABEL: run.replace(":", "")}

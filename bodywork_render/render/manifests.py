@@ -19,6 +19,8 @@ from bodywork_render.render.metadata import HydratorMetadata
 from bodywork_render.render.options import RenderOptions, reproduce_command
 from bodywork_render.render.plan import SYNC_FAIL_HOOK, Plan, PlannedObject, plan_pipeline
 from bodywork_render.render.scheduled import readme_lines, schedule_problems
+from bodywork_render.render.scheduled_run import readme_lines as run_readme_lines
+from bodywork_render.render.scheduled_run import route_1_schedule, run_problems
 from bodywork_render.render.templating import JOB_TEMPLATES, Templates, quote
 from bodywork_render.spec import names
 from bodywork_render.spec.model import Pipeline
@@ -228,7 +230,7 @@ def plan_for_render(
     pipeline: Pipeline, source: Source, options: RenderOptions, templates: Templates, pins: Pins | None = None
 ) -> Plan:
     """The plan of a pipeline, once its options are known to be right (BodyworkError otherwise)."""
-    problems = option_problems(options) + schedule_problems(pipeline, options)
+    problems = option_problems(options) + schedule_problems(pipeline, options) + run_problems(pipeline, options)
     if problems:
         raise _error(problems)
     return plan_pipeline(pipeline, source, options, templates.digest(JOB_TEMPLATES), pins)
@@ -263,7 +265,9 @@ def render_plan(
     problems = rendered_problems(objects, options.k8s_version)
     if problems:
         raise _error(problems)
-    files["hydrator.metadata"] = HydratorMetadata.of_manifests(source, options, provenance.env, provenance.track).text()
+    files["hydrator.metadata"] = HydratorMetadata.of_manifests(
+        source, options, provenance.env, provenance.track, route_1_schedule(pipeline)
+    ).text()
     files["README.md"] = _readme(pipeline, plan, source, options, provenance)
     return Rendered(files, tuple(objects), tuple(f"warning: {w}" for w in plan.warnings))
 
@@ -374,6 +378,7 @@ def _readme(pipeline: Pipeline, plan: Plan, source: Source, options: RenderOptio
     cron_job = next((o for o in plan.objects if o.kind == "CronJob"), None)
     namespace = names.normalise(options.namespace) if options.namespace else pipeline.namespace
     lines += readme_lines(pipeline, namespace, cron_job.name if cron_job else None)
+    lines += run_readme_lines(options, namespace)
     if plan.warnings:
         lines += ["", "Warnings:", ""] + [f"- {w}" for w in plan.warnings]
     return "\n".join(lines) + "\n"

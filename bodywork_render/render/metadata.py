@@ -2,7 +2,8 @@
 
 Renders write it (manifests.py for manifests and kustomize, chart.py for Helm); refresh
 reads it back from a deployment repository to tell whether a folder already holds the
-render of a source commit (gitops/refresh.py). One type, so the two cannot drift apart.
+render of a source commit, and publish and refresh which scheduled run it holds and when the
+next is due (gitops/refresh.py, gitops/runs.py). One type, so the two cannot drift apart.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 from bodywork_render import __version__
 from bodywork_render.gitops.source import Source
+from bodywork_render.spec.model import Schedule
 
 if TYPE_CHECKING:
     from bodywork_render.render.options import RenderOptions
@@ -22,7 +24,10 @@ TOOL = "bodywork-render"
 class HydratorMetadata(NamedTuple):
     """The source a render came from, its format and Kubernetes version, the engine (manifests and kustomize)
     or chart version (helm), the version of this tool that rendered it, and the environment whose overlay applied
-    (recorded as null for none); a --track render records its branch, and no commit (drySha '')."""
+    (recorded as null for none); a --track render records its branch, and no commit (drySha '').
+
+    A pipeline whose schedule the refresher runs (Route 1) records it (what refresh needs to tell when a run is due,
+    without fetching the source), and a scheduled run its run id."""
 
     source: Source
     format: str
@@ -32,14 +37,35 @@ class HydratorMetadata(NamedTuple):
     tool_version: str = __version__
     env: str | None = None
     track: str | None = None
+    schedule: Schedule | None = None
+    scheduled_run: str | None = None
 
     @classmethod
     def of_manifests(
-        cls, source: Source, options: RenderOptions, env: str | None = None, track: str | None = None
+        cls,
+        source: Source,
+        options: RenderOptions,
+        env: str | None = None,
+        track: str | None = None,
+        schedule: Schedule | None = None,
     ) -> HydratorMetadata:
         """What a render of ``source`` in the manifests or kustomize format with ``options`` (and the overlay of
-        ``env``; tracking branch ``track``) records."""
-        return cls(source, options.format, options.k8s_version, engine=options.engine, env=env, track=track)
+        ``env``; tracking branch ``track``; Route 1's ``schedule``) records."""
+        return cls(
+            source,
+            options.format,
+            options.k8s_version,
+            engine=options.engine,
+            env=env,
+            track=track,
+            schedule=schedule,
+            scheduled_run=options.scheduled_run,
+        )
+
+    def settings(self) -> HydratorMetadata:
+        """What the render was made with besides the source commit and the scheduled run: two renders of one
+        project with equal settings differ only by their commit and run."""
+        return self._replace(source=self.source._replace(commit=""), schedule=None, scheduled_run=None)
 
     def text(self) -> str:
         """The file's text: a JSON object in a fixed key order, one key a line."""
@@ -59,6 +85,15 @@ class HydratorMetadata(NamedTuple):
         fields["environment"] = self.env
         if self.track is not None:
             fields["track"] = self.track
+        if self.schedule is not None:
+            fields["schedule"] = {
+                "cron": self.schedule.cron,
+                "timeZone": self.schedule.time_zone,
+                "suspend": self.schedule.suspend,
+                "startingDeadlineSeconds": self.schedule.starting_deadline_seconds,
+            }
+        if self.scheduled_run is not None:
+            fields["scheduledRun"] = self.scheduled_run
         return json.dumps(fields, indent=2) + "\n"
 
     @classmethod
@@ -83,4 +118,17 @@ class HydratorMetadata(NamedTuple):
             strings["toolVersion"],
             strings.get("environment"),
             strings.get("track"),
+            _schedule(data.get("schedule")),
+            strings.get("scheduledRun"),
         )
+
+
+def _schedule(recorded: Any) -> Schedule | None:
+    """The schedule a metadata file records (None when it records none, or not in this tool's shape)."""
+    if not isinstance(recorded, dict):
+        return None
+    cron, zone = recorded.get("cron"), recorded.get("timeZone")
+    suspend, deadline = recorded.get("suspend"), recorded.get("startingDeadlineSeconds")
+    if not (isinstance(cron, str) and isinstance(zone, str) and isinstance(suspend, bool) and type(deadline) is int):
+        return None
+    return Schedule(cron, zone, suspend, starting_deadline_seconds=deadline)

@@ -100,6 +100,14 @@ class RenderOptions(NamedTuple):
     k8s_version: Annotated[
         str, Flag("--k8s-version", "Kubernetes version whose schemas every object must satisfy.")
     ] = DEFAULT_K8S_VERSION
+    scheduled_run: Annotated[
+        str | None,
+        Flag(
+            "--scheduled-run",
+            "Render the scheduled run of this time (UTC, e.g. 2026-12-04T20:00:00Z): the batch stages of a schedule"
+            " the refresher runs get new Jobs, the stages after them roll.",
+        ),
+    ] = None
 
     @classmethod
     def from_flags(cls, values: Mapping[str, Any]) -> RenderOptions:

@@ -17,6 +17,7 @@ from bodywork_render.package_data import RUNNER_FILE, runner_files
 from bodywork_render.render import labels
 from bodywork_render.render.options import RenderOptions
 from bodywork_render.render.scheduled import CRON_JOB_NAME_MAX, cron_job_stage, cron_job_values, schedule_warnings
+from bodywork_render.render.scheduled_run import run_input
 from bodywork_render.spec import names
 from bodywork_render.spec.images import pull_policy
 from bodywork_render.spec.model import BatchStage, Pipeline, ServiceStage, Stage
@@ -207,7 +208,10 @@ class _Context(NamedTuple):
         inputs with its upstream's."""
         pin = self.pins.of(stage.name)
         fetched = {SOURCE_COMMIT: pin.commit} if pin.commit else {}
-        return {**fetched, INPUTS: names.digest(pin.inputs, upstream)}
+        run = self.options.scheduled_run
+        # A scheduled run is one more input of each batch stage (render/scheduled_run.py); none: the same bytes as ever.
+        identity = [pin.inputs, upstream, *([run_input(run)] if run and isinstance(stage, BatchStage) else [])]
+        return {**fetched, INPUTS: names.digest(*identity)}
 
     def _version(self, stage: str | None = None) -> str:
         """The app.kubernetes.io/version of a stage's objects (or the pipeline's own): its pin's short commit, or
@@ -319,9 +323,13 @@ class _Context(NamedTuple):
 
     def job(self, stage: BatchStage, step: int, upstream: str, hook: bool = False) -> PlannedObject:
         version = self._version(stage.name)
+        run = self.options.scheduled_run
         values = {
             **self._meta(step),
-            "labels": labels.stage_labels(self.pipeline.name, stage.name, "batch", version),
+            "labels": {
+                **labels.stage_labels(self.pipeline.name, stage.name, "batch", version),
+                **(labels.run_labels(run) if run else {}),
+            },
             "retries": stage.retries,
             "active_deadline_seconds": job_deadline_seconds(stage),
             "permanent_exit_code": EXIT_PERMANENT,

@@ -1,0 +1,162 @@
+"""A scheduled run in a render (Route 1, `--scheduled-run`): new Jobs for the batch stages, the stages after them
+roll, everything else byte-identical; the run recorded in hydrator.metadata and the README's reproduce command."""
+
+from __future__ import annotations
+
+import json
+from datetime import timezone
+from pathlib import Path
+
+import pytest
+import yaml
+
+from bodywork_render.diagnostics import BodyworkError
+from bodywork_render.gitops.runs import due_run, newer, parse_time
+from bodywork_render.render.metadata import HydratorMetadata
+from bodywork_render.spec.model import Schedule
+from tests.renderkit import objects_in, render
+from tests.test_chart import by_identity, chart, helm_objects, manifests_for_helm
+from tests.test_schedule_render import SCHEDULED, project
+
+RUN = "2026-12-04T20:00:00Z"
+
+
+def changed(before: dict[str, str], after: dict[str, str]) -> set[str]:
+    """The files that differ (or exist in one only)."""
+    return {path for path in before.keys() | after.keys() if before.get(path) != after.get(path)}
+
+
+def test_a_run_renews_the_batch_stages_and_rolls_the_stages_after_them_only(tmp_path: Path) -> None:
+    # api (a service) before the batch stages, serve after them: only train, score and serve change.
+    folder = project(tmp_path / "p", "api >> train >> score >> serve", frozenset({"api", "serve"}))
+    plain = render(folder).files
+    run = render(folder, scheduled_run=RUN).files
+    again = render(folder, scheduled_run=RUN).files
+
+    assert run == again, "deterministic"
+    job_files = {"02-train-job.yaml", "03-score-job.yaml"}
+    assert changed(plain, run) == {*job_files, "04-serve-deployment.yaml", "hydrator.metadata", "README.md"}
+    for name in job_files:
+        before, after = yaml.safe_load(plain[name]), yaml.safe_load(run[name])
+        assert before["metadata"]["name"] != after["metadata"]["name"], "a new Job: Kubernetes runs it again"
+        assert after["metadata"]["labels"]["bodywork-render/scheduled-run"] == "2026-12-04T200000Z"
+        assert after["spec"]["template"]["metadata"]["labels"]["bodywork-render/scheduled-run"] == "2026-12-04T200000Z"
+    serve = [yaml.safe_load(files["04-serve-deployment.yaml"]) for files in (plain, run)]
+    annotations = [s["spec"]["template"]["metadata"]["annotations"] for s in serve]
+    assert annotations[0]["bodywork-render/inputs"] != annotations[1]["bodywork-render/inputs"], "serve rolls"
+    assert serve[0]["metadata"]["labels"] == serve[1]["metadata"]["labels"], "but carries no run label"
+
+    metadata = json.loads(run["hydrator.metadata"])
+    assert metadata["scheduledRun"] == RUN
+    assert metadata["schedule"] == {
+        "cron": "0 20 * * *",
+        "timeZone": "Europe/London",
+        "suspend": False,
+        "startingDeadlineSeconds": 3600,
+    }
+    assert "scheduledRun" not in json.loads(plain["hydrator.metadata"])
+    assert f"--scheduled-run {RUN}" in run["README.md"]
+    assert "kubectl get jobs -n nightly -l bodywork-render/scheduled-run=2026-12-04T200000Z" in run["README.md"]
+    recorded, unscheduled = (HydratorMetadata.read(files["hydrator.metadata"]) for files in (run, plain))
+    assert recorded is not None and recorded.scheduled_run == RUN and recorded.schedule is not None
+    assert unscheduled is not None and recorded.settings() == unscheduled.settings()
+
+
+def test_two_runs_differ_in_their_jobs_and_a_service_beside_a_batch_stage_stays(tmp_path: Path) -> None:
+    folder = project(tmp_path / "p", "train, api >> report, serve", frozenset({"api", "serve"}))
+    first = render(folder, scheduled_run=RUN).files
+    second = render(folder, scheduled_run="2026-12-05T20:00:00Z").files
+    assert changed(first, second) == {
+        "01-train-job.yaml",
+        "02-report-job.yaml",
+        "02-serve-deployment.yaml",
+        "hydrator.metadata",
+        "README.md",
+    }
+
+
+def test_the_chart_of_a_run_records_it_and_renews_its_jobs(tmp_path: Path) -> None:
+    folder = project(tmp_path / "p", "train >> serve", frozenset({"serve"}))
+    _, plain = chart(folder, tmp_path / "plain")
+    _, run = chart(folder, tmp_path / "run", scheduled_run=RUN)
+    assert json.loads(run.files["hydrator.metadata"])["scheduledRun"] == RUN
+    assert f"--scheduled-run {RUN}" in run.files["README.md"]
+    jobs = [[o["metadata"]["name"] for o in r.objects if o["kind"] == "Job"] for r in (plain, run)]
+    assert jobs[0] != jobs[1]
+
+
+@pytest.mark.parametrize(
+    ("dag", "run", "message"),
+    [
+        ("train >> serve", "2026-12-04 20:00", "expected a scheduled time in UTC to the second, e.g. 2026-12-04T20"),
+        ("train >> serve", "2026-02-30T20:00:00Z", "expected a scheduled time in UTC to the second"),
+        ("train", RUN, "the schedule is rendered as CronJob 'train', which runs it (Route 2)"),
+    ],
+)
+def test_a_run_that_cannot_be_is_a_clear_error(dag: str, run: str, message: str, tmp_path: Path) -> None:
+    folder = project(tmp_path / "p", dag, frozenset({"serve"}))
+    with pytest.raises(BodyworkError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        render(folder, scheduled_run=run)
+
+
+def test_a_pipeline_without_a_schedule_has_no_runs(tmp_path: Path) -> None:
+    folder = project(tmp_path / "p", "train >> serve", frozenset({"serve"}), schedule="")
+    with pytest.raises(BodyworkError, match="pipeline 'nightly' has no schedule"):
+        render(folder, scheduled_run=RUN)
+    assert "schedule" not in json.loads(render(folder).files["hydrator.metadata"])
+
+
+def test_a_cron_job_pipeline_records_no_schedule_for_the_refresher() -> None:
+    assert "schedule" not in json.loads(render(SCHEDULED).files["hydrator.metadata"])
+    assert objects_in(render(SCHEDULED).files)
+
+
+def test_the_chart_of_a_run_gives_the_objects_of_the_manifests_of_that_run(tmp_path: Path) -> None:
+    folder = project(tmp_path / "p", "train >> serve", frozenset({"serve"}))
+    chart_folder, _ = chart(folder, tmp_path / "c", scheduled_run=RUN)
+    expected = manifests_for_helm(folder, scheduled_run=RUN)
+    assert by_identity(helm_objects(chart_folder), from_helm=True) == by_identity(expected)
+
+
+def test_in_the_kustomize_layout_a_run_changes_the_step_files_of_its_stages_only(tmp_path: Path) -> None:
+    folder = project(tmp_path / "p", "api >> train >> serve", frozenset({"api", "serve"}))
+    options = {"format": "kustomize", "engine": "flux", "deploy_path": "./envs/prod/nightly"}
+    plain = render(folder, **options).files
+    run = render(folder, scheduled_run=RUN, **options).files
+    assert changed(plain, run) == {
+        "steps/02/train-job.yaml",
+        "steps/03/serve-deployment.yaml",
+        "hydrator.metadata",
+        "README.md",
+    }, "the Flux Kustomizations and every kustomization.yaml stay: the DAG order is the one they already have"
+
+
+@pytest.mark.parametrize(
+    ("text", "utc"),
+    [
+        ("2026-12-04T20:03:00Z", "2026-12-04T20:03:00+00:00"),
+        ("2026-12-04T21:03:00+01:00", "2026-12-04T20:03:00+00:00"),
+        ("2026-12-04T20:03:00.500z", "2026-12-04T20:03:00.500000+00:00"),
+    ],
+)
+def test_a_time_reads_with_its_offset(text: str, utc: str) -> None:
+    assert parse_time(text, "--at").astimezone(timezone.utc).isoformat() == utc
+
+
+@pytest.mark.parametrize("text", ["2026-12-04T20:03:00", "tomorrow", "", "Z"])
+def test_a_time_without_an_offset_is_refused(text: str) -> None:
+    with pytest.raises(BodyworkError, match="expected an ISO 8601 time with its UTC offset"):
+        parse_time(text, "--at")
+
+
+def test_a_run_is_due_until_its_starting_deadline_unless_suspended() -> None:
+    schedule = Schedule("0 20 * * *", "Europe/London", starting_deadline_seconds=600)
+    assert due_run(schedule, parse_time("2026-12-04T19:59:59Z", "--at")) is None
+    assert due_run(schedule, parse_time("2026-12-04T20:10:00Z", "--at")) == RUN
+    assert due_run(schedule, parse_time("2026-12-04T20:10:01Z", "--at")) is None
+    assert due_run(Schedule("0 20 * * *", suspend=True), parse_time("2026-12-04T20:00:00Z", "--at")) is None
+    assert due_run(None, parse_time("2026-12-04T20:00:00Z", "--at")) is None
+    # Summer time: 20:00 in London is 19:00 UTC.
+    assert due_run(schedule, parse_time("2026-07-01T19:05:00Z", "--at")) == "2026-07-01T19:00:00Z"
+    assert newer(None, RUN) == RUN and newer(RUN, None) == RUN and newer(RUN, "2026-12-05T20:00:00Z") != RUN
+    assert newer(None, None) is None
