@@ -132,6 +132,7 @@ def test_parallel_project_objects(tmp_path: Path) -> None:
         ("Deployment", "churn-model-serve"): "3",
         ("Service", "churn-model-serve"): "3",
         ("Ingress", "churn-model-serve"): "3",
+        ("PodDisruptionBudget", "churn-model-serve"): "3",
         ("Deployment", "churn-model-report"): "3",
         ("Service", "churn-model-report"): "3",
     }

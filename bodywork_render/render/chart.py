@@ -54,6 +54,7 @@ from bodywork_render.render.plan import (
     runner_config_map_name,
     runner_digest,
 )
+from bodywork_render.render.serving import MAX_UNAVAILABLE
 from bodywork_render.render.templating import Templates, block, jinja_environment
 from bodywork_render.render.write import MARKER
 from bodywork_render.spec import names
@@ -83,7 +84,13 @@ _FILES = {
 }
 _KIND_FILES = {
     "Job": ("templates/job.yaml.j2",),
-    "Deployment": ("templates/deployment.yaml.j2", "templates/service.yaml.j2", "templates/ingress.yaml.j2"),
+    "Deployment": (
+        "templates/deployment.yaml.j2",
+        "templates/service.yaml.j2",
+        "templates/ingress.yaml.j2",
+        "templates/horizontalpodautoscaler.yaml.j2",
+        "templates/poddisruptionbudget.yaml.j2",
+    ),
 }
 
 
@@ -377,4 +384,5 @@ def _context(
         "order": order,
         "warnings": warnings,
         "startup_period": STARTUP_PERIOD_SECONDS,
+        "max_unavailable": MAX_UNAVAILABLE,
     }
