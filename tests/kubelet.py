@@ -3,9 +3,10 @@
 ``run_pipeline(objects)`` creates the objects of a render in steps (Helm hooks, else Argo CD sync waves; a pod
 fails when a ConfigMap, Secret or PersistentVolumeClaim of the render that it needs comes in a later step): each
 Job's pod runs to completion, each Deployment's pod (one replica) starts and must pass its
-startup probe, then its readiness probe. Every container runs exactly what the YAML says (``command``, ``args``, ``env``, ``workingDir``,
-volume mounts, ``runAsUser``/``runAsGroup``/``fsGroup``, ``readOnlyRootFilesystem``) with one substitution: the
-image. Each image is this machine's file system with ``python3`` first on PATH (``machine_python``).
+startup probe, then its readiness probe. Every container runs exactly what the YAML says (``command``, ``args``,
+``env``, ``workingDir``, volume mounts, ``runAsUser``/``runAsGroup``/``fsGroup``, ``readOnlyRootFilesystem``) with
+one substitution: the image. Each image is this machine's file system with ``python3`` first on PATH
+(``machine_python``).
 
 How a container runs: ``unshare --mount --pid --fork`` starts this file as the new PID namespace's process 1,
 which builds a private root (an overlay of ``/`` on a tmpfs, so that mount points such as /workspace never touch
