@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from bodywork_render.spec.model import Pipeline, ServiceStage, Stage
+from bodywork_render.spec.model import Pipeline, ServiceStage, Stage, Toleration
 
 # A node drain may take one pod of a service at a time: never blocks a drain, whatever the replica count (a
 # minAvailable equal to the replicas an autoscaler keeps would block it for good).
@@ -65,15 +65,18 @@ def pod_settings(pipeline: Pipeline, stage: Stage) -> dict[str, Any]:
     return {
         "image_pull_secrets": [{"name": name} for name in pipeline.image_pull_secrets],
         "node_selector": dict(stage.node_selector),
-        "tolerations": [
-            {
-                key: value
-                for key, value in zip(
-                    ("key", "operator", "value", "effect", "tolerationSeconds"), toleration, strict=True
-                )
-                if value is not None
-            }
-            for toleration in stage.tolerations
-        ],
+        "tolerations": [_toleration(toleration) for toleration in stage.tolerations],
         "health_path": stage.health_path if isinstance(stage, ServiceStage) else None,
     }
+
+
+def _toleration(toleration: Toleration) -> dict[str, Any]:
+    """A toleration in the pod spec: the fields given, under Kubernetes' names."""
+    fields = {
+        "key": toleration.key,
+        "operator": toleration.operator,
+        "value": toleration.value,
+        "effect": toleration.effect,
+        "tolerationSeconds": toleration.toleration_seconds,
+    }
+    return {name: value for name, value in fields.items() if value is not None}
