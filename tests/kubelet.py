@@ -3,8 +3,8 @@
 ``run_pipeline(objects)`` creates the objects of a render in steps (Helm hooks, else Argo CD sync waves; a pod
 fails when a ConfigMap, Secret or PersistentVolumeClaim of the render that it needs comes in a later step): each
 Job's pod runs to completion, each Deployment's pod (one replica) starts and must pass its
-startup probe; ``job_of_cron_job`` makes the Job a CronJob's controller would create for a scheduled time.
-Every container runs exactly what the YAML says (``command``, ``args``, ``env``, ``workingDir``,
+startup probe, then its readiness probe; ``job_of_cron_job`` makes the Job a CronJob's controller would create for
+a scheduled time. Every container runs exactly what the YAML says (``command``, ``args``, ``env``, ``workingDir``,
 volume mounts, ``runAsUser``/``runAsGroup``/``fsGroup``, ``readOnlyRootFilesystem``) with one substitution: the
 image. Each image is this machine's file system with ``python3`` first on PATH (``machine_python``).
 
@@ -20,7 +20,9 @@ the way the kubelet's atomic writer does (``..data`` symlinks, defaultMode or th
 persistentVolumeClaim one folder per claimName for the whole run, shared by every pod that mounts it.
 
 Not emulated: the images' contents (a container sees this machine's files, whatever its image), resources,
-probes other than the startup probe's tcpSocket (a Deployment is ready when that passes), restarts of a
+a startup probe other than tcpSocket, the liveness probe, readiness after its first success (a Deployment is
+ready when its readiness probe, tcpSocket or httpGet, first passes within period x failureThreshold of its
+start), restarts of a
 Deployment's containers (one that exits fails the run), the Job controller's back-off delay between pods,
 restartPolicy OnFailure, networking (every pod is on the host's network, so one replica of a Deployment runs and
 its port must be free), Services, Ingresses, ServiceAccounts, capabilities and seccomp.
@@ -507,6 +509,7 @@ class Kubelet:
                 )
             started = self.start(pod, container)
             _wait_started(container, started, self.timeout)
+            _wait_ready(container, started, self.timeout)
         except BaseException:
             pod.stop()
             raise
@@ -567,6 +570,43 @@ def _wait_started(container: Mapping[str, Any], started: Container, timeout: flo
                 return
         time.sleep(0.2)
     raise PodFailed(f"container {started.name} did not listen on {port} within {limit} s:\n{started.tail()}")
+
+
+def _wait_ready(container: Mapping[str, Any], started: Container, timeout: float) -> None:
+    """Wait for the readiness probe's first success (tcpSocket, or httpGet on 127.0.0.1 answering 200-399, as the
+    kubelet counts it) within its initialDelay + period x failureThreshold; PodFailed when it never passes."""
+    import http.client
+
+    probe = container.get("readinessProbe")
+    if probe is None:
+        return
+    action = probe.get("httpGet") or probe.get("tcpSocket")
+    if action is None:
+        raise NotImplementedError("a readinessProbe other than tcpSocket or httpGet")
+    port = _port(container, action["port"])
+    limit = probe.get("initialDelaySeconds", 0) + probe.get("periodSeconds", 10) * probe.get("failureThreshold", 3)
+    deadline = time.monotonic() + min(float(limit), timeout)
+    last = "no answer"
+    while time.monotonic() < deadline:
+        if started.exit_code() is not None:
+            raise PodFailed(f"container {started.name} exited with {started.exit_code()} before it was ready")
+        try:
+            if "tcpSocket" in probe:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                return
+            connection = http.client.HTTPConnection("127.0.0.1", port, timeout=probe.get("timeoutSeconds", 1))
+            try:
+                connection.request("GET", action.get("path", "/"))
+                status = connection.getresponse().status
+            finally:
+                connection.close()
+            if 200 <= status < 400:
+                return
+            last = f"HTTP {status}"
+        except OSError as error:
+            last = str(error)
+        time.sleep(0.2)
+    raise PodFailed(f"container {started.name} was not ready within {limit} s ({last}):\n{started.tail()}")
 
 
 # --- the pipeline -------------------------------------------------------------------------------

@@ -75,6 +75,7 @@ GOLDEN = Path(__file__).parent / "golden" / "helm"
 PARALLEL = PROJECTS / "parallel-secrets-ingress"
 FAILURE_HOOK = PROJECTS / "failure-hook"
 SCHEDULED = PROJECTS / "scheduled"
+SERVING = PROJECTS / "serving"
 HELM_OWN_LABELS = ("helm.sh/chart", "app.kubernetes.io/managed-by")
 HOOK_ANNOTATIONS = ("hook", "hook-weight", "hook-delete-policy")
 INJECTIONS = ["{{ .Release.Name }}", "x\n---\nkind: Secret", '"}} {{ fail "x" }}', "[[ chart ]]", "no", "0644"]
@@ -233,8 +234,9 @@ stages:
         (PARALLEL, {"ingress_class": "nginx", "ingress_host": "ml.example.com", "git_secret": "git-credentials"}),
         (FAILURE_HOOK, {}),
         (SCHEDULED, {}),
+        (SERVING, {}),
     ],
-    ids=["example", "parallel-secrets-ingress", "parallel-with-flags", "failure-hook", "scheduled"],
+    ids=["example", "parallel-secrets-ingress", "parallel-with-flags", "failure-hook", "scheduled", "serving"],
 )
 def test_helm_lint_is_clean(project: Path, options: dict[str, Any], tmp_path: Path) -> None:
     folder, _ = chart(project, tmp_path, **options)
@@ -267,8 +269,9 @@ def test_corpus_chart_renders_the_manifests_objects(path: Path, tmp_path: Path) 
         (PARALLEL, {"ingress_class": "nginx", "ingress_host": "ml.example.com", "git_secret": "git-credentials"}),
         (FAILURE_HOOK, {"runner_image": "registry.example.com:5000/runner@sha256:" + "a" * 64}),
         (SCHEDULED, {"k8s_version": "1.29"}),
+        (SERVING, {}),
     ],
-    ids=["example", "parallel-secrets-ingress", "failure-hook", "scheduled"],
+    ids=["example", "parallel-secrets-ingress", "failure-hook", "scheduled", "serving"],
 )
 def test_default_values_render_the_manifests_objects(project: Path, options: dict[str, Any], tmp_path: Path) -> None:
     folder, rendered = chart(project, tmp_path, **options)
@@ -404,12 +407,17 @@ def test_overrides_change_the_objects(tmp_path: Path) -> None:
     assert problems_of(list(objects.values())) == []
 
 
-@pytest.mark.parametrize("stage, gone", [("train", {"Job"}), ("serve", {"Deployment", "Service", "Ingress"})])
+@pytest.mark.parametrize(
+    "stage, gone", [("train", {"Job"}), ("serve", {"Deployment", "Service", "Ingress", "PodDisruptionBudget"})]
+)
 def test_disabling_a_stage_leaves_its_objects_out(stage: str, gone: set[str], tmp_path: Path) -> None:
     folder, _ = chart(EXAMPLE, tmp_path)
     kinds = {o["kind"] for o in helm_objects(folder, {"stages": {stage: {"enabled": False}}})}
     # The other stage still mounts the shared storage.
-    kinds_of_both = {"ServiceAccount", "ConfigMap", "PersistentVolumeClaim", "Job", "Deployment", "Service", "Ingress"}
+    kinds_of_both = {
+        *("ServiceAccount", "ConfigMap", "PersistentVolumeClaim", "Job"),
+        *("Deployment", "Service", "Ingress", "PodDisruptionBudget"),
+    }
     assert kinds == kinds_of_both - gone
     assert helmsdk.lint(folder, {"stages": {stage: {"enabled": False}}}) == []
 
@@ -624,7 +632,7 @@ def test_cli_writes_checks_and_diffs_the_chart(tmp_path: Path) -> None:
     out = tmp_path / "out"
     flags = ["--format", "helm", "--out", str(out), "--repo-url", REPO_URL, "--ref", COMMIT]
     written = run_cli("render", str(PARALLEL), *flags, "--ingress-host", "ml.example.com")
-    assert (written.returncode, written.stderr) == (0, f"rendered 10 objects into {out}\n")
+    assert (written.returncode, written.stderr) == (0, f"rendered 11 objects into {out}\n")
     assert helmsdk.lint(out) == []
     assert run_cli("render", str(PARALLEL), *flags, "--ingress-host", "ml.example.com", "--check").returncode == 0
     changed = run_cli("render", str(PARALLEL), *flags, "--ingress-host", "other.example.com", "--check")
@@ -956,3 +964,87 @@ def test_stages_of_one_kind_share_one_schema_so_a_large_chart_stays_loadable(tmp
     assert stages["serve"]["description"] != stages["report"]["description"]
     with pytest.raises(helm_python.HelmValuesError, match="replicas"):
         helmsdk.validate_values(folder, {"stages": {"serve": {"replicas": "three"}}})
+
+
+# --- serving: autoscaling, disruption budgets, health paths, GPUs, scheduling, pull secrets -----
+
+
+def test_serving_values_change_the_objects(tmp_path: Path) -> None:
+    folder, _ = chart(SERVING, tmp_path)
+    values: dict[str, Any] = {
+        "imagePullSecrets": [{"name": "other"}],
+        "podDisruptionBudget": {"unhealthyPodEvictionPolicy": ""},
+        "stages": {
+            "serve": {"autoscaling": {"enabled": False}, "replicas": 1, "healthPath": ""},
+            "score": {
+                "autoscaling": {
+                    "enabled": True,
+                    "minReplicas": 3,
+                    "maxReplicas": 6,
+                    "targetMemoryUtilizationPercentage": 75,
+                },
+                "healthPath": "/live",
+                "gpus": 3,
+                "nodeSelector": {"pool": "gpu"},
+            },
+            "report": {"replicas": 2},
+            "train": {"gpus": 0, "tolerations": [{"key": "batch", "operator": "Exists", "effect": "NoSchedule"}]},
+        },
+    }
+    objects = by_identity(helm_objects(folder, values))
+    pods = {name: o["spec"]["template"]["spec"] for (kind, name), o in objects.items() if kind in ("Job", "Deployment")}
+    kinds = {(kind, name) for kind, name in objects if kind in ("HorizontalPodAutoscaler", "PodDisruptionBudget")}
+    assert kinds == {
+        ("HorizontalPodAutoscaler", "serving-score"),
+        ("PodDisruptionBudget", "serving-score"),
+        ("PodDisruptionBudget", "serving-report"),
+    }
+    assert objects[("Deployment", "serving-serve")]["spec"]["replicas"] == 1
+    assert "replicas" not in objects[("Deployment", "serving-score")]["spec"]
+    assert objects[("HorizontalPodAutoscaler", "serving-score")]["spec"]["metrics"] == [
+        {
+            "type": "Resource",
+            "resource": {"name": "memory", "target": {"type": "Utilization", "averageUtilization": 75}},
+        }
+    ]
+    assert "unhealthyPodEvictionPolicy" not in objects[("PodDisruptionBudget", "serving-report")]["spec"]
+    score = pods["serving-score"]["containers"][0]
+    assert score["readinessProbe"]["httpGet"] == {"path": "/live", "port": "http"}
+    assert score["resources"]["requests"]["nvidia.com/gpu"] == score["resources"]["limits"]["nvidia.com/gpu"] == "3"
+    assert pods["serving-score"]["nodeSelector"] == {"pool": "gpu"}
+    assert "tcpSocket" in pods["serving-serve"]["containers"][0]["livenessProbe"]
+    (train,) = [pod for name, pod in pods.items() if name.startswith("serving-train-")]
+    assert "nvidia.com/gpu" not in train["containers"][0]["resources"]["limits"]
+    assert train["tolerations"] == values["stages"]["train"]["tolerations"]
+    assert {str(pod["imagePullSecrets"]) for pod in pods.values()} == {"[{'name': 'other'}]"}
+    assert problems_of(helm_objects(folder, values)) == []
+
+
+@pytest.mark.parametrize(
+    "values, message",
+    [
+        ({"stages": {"serve": {"autoscaling": {"targetCPUUtilizationPercentage": 101}}}}, "maximum"),
+        ({"stages": {"serve": {"autoscaling": {"minReplicas": 0}}}}, "minimum"),
+        (
+            {"stages": {"score": {"autoscaling": {"enabled": True, "maxReplicas": 3}}}},
+            "/stages/score/autoscaling'",
+        ),
+        ({"stages": {"train": {"gpus": -1}}}, "/stages/train/gpus'"),
+        ({"stages": {"train": {"gpuResource": "gpu"}}}, "/stages/train/gpuResource'"),
+        ({"stages": {"serve": {"healthPath": "healthz"}}}, "/stages/serve/healthPath'"),
+        ({"podDisruptionBudget": {"unhealthyPodEvictionPolicy": "Never"}}, "/podDisruptionBudget"),
+    ],
+)
+def test_invalid_serving_values_are_rejected_by_the_schema(
+    values: dict[str, Any], message: str, tmp_path: Path
+) -> None:
+    folder, _ = chart(SERVING, tmp_path)
+    with pytest.raises(helm_python.HelmValuesError, match=re.escape(message)):
+        helmsdk.validate_values(folder, values)
+
+
+def test_an_autoscaler_range_upside_down_fails_the_install(tmp_path: Path) -> None:
+    folder, _ = chart(SERVING, tmp_path)
+    values = {"stages": {"serve": {"autoscaling": {"minReplicas": 5, "maxReplicas": 2}}}}
+    with pytest.raises(Exception, match="stages.serve.autoscaling: minReplicas is above maxReplicas"):
+        helm_objects(folder, values)

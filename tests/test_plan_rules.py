@@ -433,7 +433,8 @@ def test_an_ingress_routes_the_pipeline_and_stage_prefix_to_the_service_port() -
     deployment = only(result, "Deployment").values
     assert deployment["pod"]["route_prefix"] == "/pipe/serve"
     assert deployment["replicas"] == 3
-    assert [o.kind for o in result.objects][-3:] == ["Deployment", "Service", "Ingress"]
+    # Three replicas: a disruption budget follows (test_serving.py).
+    assert [o.kind for o in result.objects][-4:] == ["Deployment", "Service", "Ingress", "PodDisruptionBudget"]
 
 
 def test_no_ingress_without_the_stage_asking() -> None:

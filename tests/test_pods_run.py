@@ -402,3 +402,30 @@ def test_a_hook_job_cannot_mount_a_config_map_that_helm_creates_after_it(host: N
     config_map["metadata"]["annotations"] = {"helm.sh/hook": "pre-install", "helm.sh/hook-weight": "0"}
     with run_pipeline([config_map, hook]) as ran:
         assert ran.jobs["train"].containers[0].exit_code() == 0
+
+
+@pytest.mark.parametrize("path, ready", [("/answer", True), ("/missing", False)])
+def test_a_deployment_is_ready_when_its_http_health_path_answers(host: None, path: str, ready: bool) -> None:
+    """The readiness probe a health_path renders (httpGet on the port named http) against a real server: 2xx-3xx is
+    ready, a 404 is not."""
+    port = free_port()
+    write = job("write", pod([container("c", "open('/report/answer', 'w').write('42')")]), backoffLimit=0)
+    write["metadata"]["annotations"] = {"argocd.argoproj.io/sync-wave": "1"}
+    startup = {"tcpSocket": {"port": "http"}, "periodSeconds": 1, "failureThreshold": 20}
+    readiness = {"httpGet": {"path": path, "port": "http"}, "periodSeconds": 1, "failureThreshold": 2}
+    serve = container(
+        "serve",
+        SERVE.format(port=port),
+        ports=[{"name": "http", "containerPort": port}],
+        startupProbe=startup,
+        readinessProbe=readiness,
+    )
+    server = deployment("serve", pod([serve], terminationGracePeriodSeconds=1))
+    server["metadata"]["annotations"] = {"argocd.argoproj.io/sync-wave": "2"}
+    if ready:
+        with run_pipeline([server, write]):
+            assert listening(port)
+    else:
+        with pytest.raises(PodFailed, match="was not ready within 2 s \\(HTTP 404\\)"):
+            with run_pipeline([server, write]):
+                pass

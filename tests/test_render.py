@@ -132,6 +132,7 @@ def test_parallel_project_objects(tmp_path: Path) -> None:
         ("Deployment", "churn-model-serve"): "3",
         ("Service", "churn-model-serve"): "3",
         ("Ingress", "churn-model-serve"): "3",
+        ("PodDisruptionBudget", "churn-model-serve"): "3",
         ("Deployment", "churn-model-report"): "3",
         ("Service", "churn-model-report"): "3",
     }
@@ -502,7 +503,7 @@ def test_a_guessed_flux_path_is_stated_with_the_flag_that_sets_it(tmp_path: Path
         0,
         "warning: --deploy-path ./kustomize is a guess: --out kustomize is in no git checkout, so the Flux"
         " Kustomizations take ./kustomize for its folder in the deployment repository; give --deploy-path with its"
-        " path there\nrendered 15 objects into kustomize\n",
+        " path there\nrendered 16 objects into kustomize\n",
     )
     assert (
         yaml.safe_load((tmp_path / "kustomize" / "flux" / "churn-model-kustomize-step-00.yaml").read_text())["spec"][

@@ -56,6 +56,7 @@ from bodywork_render.render.plan import (
 )
 from bodywork_render.render.scheduled import CRON_JOB_NAME_MAX, schedule_warnings
 from bodywork_render.render.scheduled_run import route_1_schedule
+from bodywork_render.render.serving import MAX_UNAVAILABLE
 from bodywork_render.render.templating import Templates, block, jinja_environment
 from bodywork_render.render.write import MARKER
 from bodywork_render.spec import names
@@ -88,7 +89,13 @@ _FILES = {
 _KIND_FILES = {
     "Job": ("templates/job.yaml.j2",),
     "CronJob": ("templates/cronjob.yaml.j2",),
-    "Deployment": ("templates/deployment.yaml.j2", "templates/service.yaml.j2", "templates/ingress.yaml.j2"),
+    "Deployment": (
+        "templates/deployment.yaml.j2",
+        "templates/service.yaml.j2",
+        "templates/ingress.yaml.j2",
+        "templates/horizontalpodautoscaler.yaml.j2",
+        "templates/poddisruptionbudget.yaml.j2",
+    ),
 }
 
 
@@ -411,4 +418,5 @@ def _context(
         "run_labels": labels.run_labels(options.scheduled_run) if options.scheduled_run else {},
         "warnings": warnings,
         "startup_period": STARTUP_PERIOD_SECONDS,
+        "max_unavailable": MAX_UNAVAILABLE,
     }

@@ -19,6 +19,7 @@ from bodywork_render.gitops.source import Source
 from bodywork_render.package_data import load_json
 from bodywork_render.render.options import RenderOptions
 from bodywork_render.render.plan import INPUTS, SOURCE_COMMIT
+from bodywork_render.render.serving import UNHEALTHY_POD_EVICTION_POLICY, unhealthy_pod_eviction_policy
 from bodywork_render.render.templating import block, quote
 from bodywork_render.spec.images import pull_policy, split_image
 from bodywork_render.spec.model import BatchStage, Pipeline, ServiceStage, SharedStorage, Stage
@@ -80,9 +81,10 @@ def chart_values(
         ),
         Value(
             "imagePullSecrets",
-            "Secrets for pulling the images from a private registry, e.g. [{name: regcred}].",
+            "Secrets for pulling the images from a private registry, e.g. [{name: regcred}] "
+            "(pipeline.image_pull_secrets).",
             _array(_object({"name": _string(1)}, required=["name"])),
-            [],
+            [{"name": name} for name in pipeline.image_pull_secrets],
         ),
         Value(
             "runner",
@@ -168,6 +170,7 @@ def chart_values(
                 Value("annotations", "Annotations of every Service.", _string_map(), {}),
             ),
         ),
+        _disruption_budget(options.k8s_version),
         Value(
             "ingress",
             "The Ingresses of the service stages whose ingress is enabled; each routes <path> to its stage.",
@@ -343,9 +346,10 @@ def _stage(
         ),
         Value(
             "resources",
-            "CPU, memory and ephemeral storage (the workspace) requests and limits of the stage container.",
+            "CPU, memory and ephemeral storage (the workspace) requests and limits of the stage container; its GPUs "
+            "are gpus.",
             _resources(),
-            pod["resources"],
+            _without_gpus(pod["resources"], stage),
         ),
         Value(
             "installResources",
@@ -359,8 +363,21 @@ def _stage(
             {"type": "boolean"},
             stage.shared_storage,
         ),
-        Value("nodeSelector", "Node labels the stage's pods must run on.", _string_map(), {}),
-        Value("tolerations", "Tolerations of the stage's pods.", _array(_open_object()), []),
+        Value(
+            "gpus",
+            "GPUs of the stage container: its request and limit of gpuResource (Kubernetes wants both equal); 0 for "
+            "none.",
+            _integer(0),
+            stage.gpus,
+        ),
+        Value(
+            "gpuResource",
+            "The extended resource a GPU is counted in, as the cluster's device plugin names it.",
+            _spec_constraints("gpu_resource"),
+            stage.gpu_resource,
+        ),
+        Value("nodeSelector", "Node labels the stage's pods must run on.", _string_map(), dict(stage.node_selector)),
+        Value("tolerations", "Tolerations of the stage's pods.", _array(_open_object()), pod["tolerations"]),
         Value("affinity", "Affinity of the stage's pods.", _open_object(), {}),
     )
     if isinstance(stage, BatchStage):
@@ -386,7 +403,15 @@ def _stage(
     else:
         assert isinstance(stage, ServiceStage)
         specific = (
-            Value("replicas", "Number of pods.", _integer(0), stage.replicas),
+            Value("replicas", "Number of pods, unless autoscaling is enabled.", _integer(0), stage.replicas),
+            _autoscaling(stage),
+            Value(
+                "healthPath",
+                "HTTP path of the readiness and liveness probes (GET on the port, as the pods serve it); empty for "
+                "TCP probes.",
+                {"type": "string", "pattern": r"^(/\S*)?$"},
+                stage.health_path or "",
+            ),
             Value("port", "Port the stage listens on, and the port of its Service.", _integer(1, 65535), stage.port),
             Value(
                 "maxStartupTimeSeconds",
@@ -412,6 +437,77 @@ def _stage(
         )
         kind = "service stage (a Deployment and a Service)"
     return Value(stage.name, f"The {kind} {stage.source_name!r}.", children=common + specific)
+
+
+def _autoscaling(stage: ServiceStage) -> Value:
+    scaling = stage.autoscaling
+    targets = ("targetCPUUtilizationPercentage", "targetMemoryUtilizationPercentage")
+    # An enabled autoscaler needs a target; the template refuses minReplicas above maxReplicas.
+    schema = {
+        "if": {"properties": {"enabled": {"const": True}}},
+        "then": {"anyOf": [{"properties": {target: {"minimum": 1}}} for target in targets]},
+    }
+    return Value(
+        "autoscaling",
+        "A HorizontalPodAutoscaler (autoscaling/v2) of the stage's Deployment, which then leaves its replicas to it; "
+        "with two or more pods possible, a PodDisruptionBudget too.",
+        schema,
+        children=(
+            Value(
+                "enabled",
+                "Autoscale the stage between minReplicas and maxReplicas.",
+                {"type": "boolean"},
+                bool(scaling),
+            ),
+            Value("minReplicas", "Fewest pods.", _integer(1, 1000), scaling.min_replicas if scaling else 1),
+            Value(
+                "maxReplicas",
+                "Most pods, at least minReplicas.",
+                _integer(1, 1000),
+                scaling.max_replicas if scaling else 1,
+            ),
+            Value(
+                targets[0],
+                "Average CPU use aimed at, in % of the CPU request; 0 for none.",
+                _integer(0, 100),
+                (scaling.target_cpu_utilization or 0) if scaling else 0,
+            ),
+            Value(
+                targets[1],
+                "Average memory use aimed at, in % of the memory request; 0 for none.",
+                _integer(0, 100),
+                (scaling.target_memory_utilization or 0) if scaling else 0,
+            ),
+        ),
+    )
+
+
+def _disruption_budget(k8s_version: str) -> Value:
+    return Value(
+        "podDisruptionBudget",
+        "The PodDisruptionBudget (maxUnavailable: 1) of each service stage that can run two or more pods (replicas, "
+        "or autoscaling.maxReplicas).",
+        children=(
+            Value(
+                "unhealthyPodEvictionPolicy",
+                f"{UNHEALTHY_POD_EVICTION_POLICY}: a pod that is not ready may be evicted, so it cannot hold a node "
+                "drain up; empty to leave the field out (Kubernetes before 1.27).",
+                {"type": "string", "enum": ["", UNHEALTHY_POD_EVICTION_POLICY, "IfHealthyBudget"]},
+                unhealthy_pod_eviction_policy(k8s_version) or "",
+            ),
+        ),
+    )
+
+
+def _without_gpus(resources: Mapping[str, Any], stage: Stage) -> dict[str, Any]:
+    """The stage container's resources without its GPUs, which the chart adds from the gpus value."""
+    return {kind: {k: v for k, v in amounts.items() if k != stage.gpu_resource} for kind, amounts in resources.items()}
+
+
+def _spec_constraints(field: str) -> dict[str, Any]:
+    """The JSON Schema constraints of a field defined in bodywork.yaml's schema, without its annotations."""
+    definition = load_json("bodywork.schema.json")["$defs"][field]
+    return {k: v for k, v in definition.items() if k not in ("description", "default", "examples")}
 
 
 def _shared_storage(storage: SharedStorage | None) -> Value:

@@ -14,7 +14,7 @@ from typing import Any, NamedTuple
 from bodywork_render.gitops.pins import Pins, commit_pins
 from bodywork_render.gitops.source import Source
 from bodywork_render.package_data import RUNNER_FILE, runner_files
-from bodywork_render.render import labels
+from bodywork_render.render import labels, serving
 from bodywork_render.render.options import RenderOptions
 from bodywork_render.render.scheduled import CRON_JOB_NAME_MAX, cron_job_stage, cron_job_values, schedule_warnings
 from bodywork_render.render.scheduled_run import run_input
@@ -361,7 +361,9 @@ class _Context(NamedTuple):
             "name": name,
             "labels": stage_labels,
             "selector": selector,
-            "replicas": stage.replicas,
+            # An autoscaled Deployment leaves its replicas to the HorizontalPodAutoscaler: a count applied by Argo CD,
+            # Flux or Helm would undo the autoscaler's on every sync.
+            "replicas": None if stage.autoscaling else stage.replicas,
             "progress_deadline_seconds": max(600, stage.max_startup_time_seconds + 300),
             "pod_annotations": self._identity(stage, upstream),
             "pod": {
@@ -406,6 +408,39 @@ class _Context(NamedTuple):
                     "ingress.yaml.j2", "Ingress", name, step, self._file(step, f"{stage.name}-ingress"), ingress
                 )
             )
+        return objects + self.scaling_objects(stage, step, name, stage_labels, selector)
+
+    def scaling_objects(
+        self, stage: ServiceStage, step: int, name: str, stage_labels: dict[str, str], selector: dict[str, str]
+    ) -> list[PlannedObject]:
+        """A service's HorizontalPodAutoscaler when it autoscales, and its PodDisruptionBudget when it can run two
+        or more pods; both named as its Deployment."""
+        objects = []
+        meta = {**self._meta(step), "name": name, "labels": stage_labels}
+        if stage.autoscaling:
+            values = {**meta, **serving.autoscaler(stage)}
+            objects.append(
+                PlannedObject(
+                    "horizontalpodautoscaler.yaml.j2",
+                    "HorizontalPodAutoscaler",
+                    name,
+                    step,
+                    self._file(step, f"{stage.name}-hpa"),
+                    values,
+                )
+            )
+        if serving.needs_disruption_budget(stage):
+            values = {**meta, "selector": selector, **serving.disruption_budget(self.options.k8s_version)}
+            objects.append(
+                PlannedObject(
+                    "poddisruptionbudget.yaml.j2",
+                    "PodDisruptionBudget",
+                    name,
+                    step,
+                    self._file(step, f"{stage.name}-pdb"),
+                    values,
+                )
+            )
         return objects
 
     def ingress_path(self, stage: Stage) -> str:
@@ -436,6 +471,7 @@ class _Context(NamedTuple):
             "memory": memory_quantity(stage.memory_request_mb),
             "ephemeral-storage": WORKSPACE_STORAGE_REQUEST,
         }
+        gpus = serving.gpu_quantities(stage)
         install_limit = max(memory_limit_mb(stage), INSTALL_MEMORY_LIMIT_MB)
         return {
             "service_account": self.pipeline.name,
@@ -452,7 +488,7 @@ class _Context(NamedTuple):
             "secret_env": [
                 {"env": s.env, "secret": names.secret_name(s.name, self.pipeline.secrets_group)} for s in stage.secrets
             ],
-            "resources": {"requests": requests, "limits": limits},
+            "resources": {"requests": {**requests, **gpus}, "limits": {**limits, **gpus}},
             "install_resources": {"requests": requests, "limits": {"memory": memory_quantity(install_limit)}},
             "runner_command": ["python3", posixpath.join(RUNNER_MOUNT, RUNNER_FILE)],
             "mounts": [
@@ -465,6 +501,7 @@ class _Context(NamedTuple):
             "port": None,
             "route_prefix": None,
             "git_secret": self.options.git_secret,
+            **serving.pod_settings(self.pipeline, stage),
         }
 
     def kustomizations(self, objects: list[PlannedObject]) -> list[PlannedObject]:

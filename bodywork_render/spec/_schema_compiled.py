@@ -22,6 +22,10 @@ REGEX_PATTERNS = {
     '^[A-Za-z0-9\\.\\-]+\\Z': re.compile('^[A-Za-z0-9\\.\\-]+\\Z'),
     '^[A-Za-z_][A-Za-z0-9_]*\\Z': re.compile('^[A-Za-z_][A-Za-z0-9_]*\\Z'),
     '^[^/\\\\]': re.compile('^[^/\\\\]'),
+    '^([a-z0-9]([\\-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([\\-a-z0-9]*[a-z0-9])?)*/)?[A-Za-z0-9]([\\-A-Za-z0-9_\\.]*[A-Za-z0-9])?\\Z': re.compile('^([a-z0-9]([\\-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([\\-a-z0-9]*[a-z0-9])?)*/)?[A-Za-z0-9]([\\-A-Za-z0-9_\\.]*[A-Za-z0-9])?\\Z'),
+    '^([A-Za-z0-9]([\\-A-Za-z0-9_\\.]*[A-Za-z0-9])?)?\\Z': re.compile('^([A-Za-z0-9]([\\-A-Za-z0-9_\\.]*[A-Za-z0-9])?)?\\Z'),
+    '^[a-z0-9]([\\-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([\\-a-z0-9]*[a-z0-9])?)*/[A-Za-z0-9]([\\-A-Za-z0-9_\\.]*[A-Za-z0-9])?\\Z': re.compile('^[a-z0-9]([\\-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([\\-a-z0-9]*[a-z0-9])?)*/[A-Za-z0-9]([\\-A-Za-z0-9_\\.]*[A-Za-z0-9])?\\Z'),
+    '^/[^\\t\\n\\x0b\\x0c\\r \\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000\\ufeff]*\\Z': re.compile('^/[^\\t\\n\\x0b\\x0c\\r \\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000\\ufeff]*\\Z'),
     '^[^\\t\\n\\x0b\\x0c\\r \\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000\\ufeff]+\\Z': re.compile('^[^\\t\\n\\x0b\\x0c\\r \\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000\\ufeff]+\\Z'),
     '^[a-z0-9]([\\-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([\\-a-z0-9]*[a-z0-9])?)*\\Z': re.compile('^[a-z0-9]([\\-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([\\-a-z0-9]*[a-z0-9])?)*\\Z'),
     '^[0-9]+(\\.[0-9]+)?(Ki|Mi|Gi|Ti|Pi|Ei|k|M|G|T|P|E)?\\Z': re.compile('^[0-9]+(\\.[0-9]+)?(Ki|Mi|Gi|Ti|Pi|Ei|k|M|G|T|P|E)?\\Z'),
@@ -387,7 +391,208 @@ def validate_bodywork___defs_stage(data, custom_formats={}, name_prefix=None):
                     data__service__ingress = data__service["ingress"]
                     if not isinstance(data__service__ingress, (bool)):
                         raise JsonSchemaValueException
+                if "autoscaling" in data__service_keys:
+                    data__service_keys.remove("autoscaling")
+                    data__service__autoscaling = data__service["autoscaling"]
+                    validate_bodywork___defs_autoscaling(data__service__autoscaling, custom_formats, (name_prefix or "data") + ".service.autoscaling")
+                if "health_path" in data__service_keys:
+                    data__service_keys.remove("health_path")
+                    data__service__healthpath = data__service["health_path"]
+                    validate_bodywork___defs_health_path(data__service__healthpath, custom_formats, (name_prefix or "data") + ".service.health_path")
                 if data__service_keys:
+                    raise JsonSchemaValueException
+        if "gpus" in data_keys:
+            data_keys.remove("gpus")
+            data__gpus = data["gpus"]
+            validate_bodywork___defs_gpus(data__gpus, custom_formats, (name_prefix or "data") + ".gpus")
+        if "gpu_resource" in data_keys:
+            data_keys.remove("gpu_resource")
+            data__gpuresource = data["gpu_resource"]
+            validate_bodywork___defs_gpu_resource(data__gpuresource, custom_formats, (name_prefix or "data") + ".gpu_resource")
+        if "node_selector" in data_keys:
+            data_keys.remove("node_selector")
+            data__nodeselector = data["node_selector"]
+            validate_bodywork___defs_node_selector(data__nodeselector, custom_formats, (name_prefix or "data") + ".node_selector")
+        if "tolerations" in data_keys:
+            data_keys.remove("tolerations")
+            data__tolerations = data["tolerations"]
+            validate_bodywork___defs_tolerations(data__tolerations, custom_formats, (name_prefix or "data") + ".tolerations")
+        if data_keys:
+            raise JsonSchemaValueException
+    return data
+
+def validate_bodywork___defs_tolerations(data, custom_formats={}, name_prefix=None):
+    if not isinstance(data, (list, tuple)):
+        raise JsonSchemaValueException
+    data_is_list = isinstance(data, (list, tuple))
+    if data_is_list:
+        data_len = len(data)
+        for data_x, data_item in enumerate(data):
+            validate_bodywork___defs_toleration(data_item, custom_formats, (name_prefix or "data") + "[{data_x}]".format(**locals()))
+    return data
+
+def validate_bodywork___defs_toleration(data, custom_formats={}, name_prefix=None):
+    if not isinstance(data, (dict)):
+        raise JsonSchemaValueException
+    data_is_dict = isinstance(data, dict)
+    if data_is_dict:
+        data_keys = set(data.keys())
+        if "key" in data_keys:
+            data_keys.remove("key")
+            data__key = data["key"]
+            if not isinstance(data__key, (str)):
+                raise JsonSchemaValueException
+            if isinstance(data__key, str):
+                data__key_len = len(data__key)
+                if data__key_len > 317:
+                    raise JsonSchemaValueException
+                if not REGEX_PATTERNS['^([a-z0-9]([\\-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([\\-a-z0-9]*[a-z0-9])?)*/)?[A-Za-z0-9]([\\-A-Za-z0-9_\\.]*[A-Za-z0-9])?\\Z'].search(data__key):
+                    raise JsonSchemaValueException
+        if "operator" in data_keys:
+            data_keys.remove("operator")
+            data__operator = data["operator"]
+            if not (isinstance(data__operator, str) and data__operator == 'Equal' or isinstance(data__operator, str) and data__operator == 'Exists'):
+                raise JsonSchemaValueException
+        if "value" in data_keys:
+            data_keys.remove("value")
+            data__value = data["value"]
+            if not isinstance(data__value, (str)):
+                raise JsonSchemaValueException
+            if isinstance(data__value, str):
+                data__value_len = len(data__value)
+                if data__value_len > 63:
+                    raise JsonSchemaValueException
+                if not REGEX_PATTERNS['^([A-Za-z0-9]([\\-A-Za-z0-9_\\.]*[A-Za-z0-9])?)?\\Z'].search(data__value):
+                    raise JsonSchemaValueException
+        if "effect" in data_keys:
+            data_keys.remove("effect")
+            data__effect = data["effect"]
+            if not (isinstance(data__effect, str) and data__effect == 'NoSchedule' or isinstance(data__effect, str) and data__effect == 'PreferNoSchedule' or isinstance(data__effect, str) and data__effect == 'NoExecute'):
+                raise JsonSchemaValueException
+        if "tolerationSeconds" in data_keys:
+            data_keys.remove("tolerationSeconds")
+            data__tolerationSeconds = data["tolerationSeconds"]
+            if not isinstance(data__tolerationSeconds, (int)) and not (isinstance(data__tolerationSeconds, float) and data__tolerationSeconds.is_integer()) or isinstance(data__tolerationSeconds, bool):
+                raise JsonSchemaValueException
+            if isinstance(data__tolerationSeconds, (int, float)) and not isinstance(data__tolerationSeconds, bool):
+                if data__tolerationSeconds < 0:
+                    raise JsonSchemaValueException
+        if data_keys:
+            raise JsonSchemaValueException
+    return data
+
+def validate_bodywork___defs_node_selector(data, custom_formats={}, name_prefix=None):
+    if not isinstance(data, (dict)):
+        raise JsonSchemaValueException
+    data_is_dict = isinstance(data, dict)
+    if data_is_dict:
+        data_keys = set(data.keys())
+        for data_key in data_keys:
+            if data_key not in []:
+                data_value = data.get(data_key)
+                if not isinstance(data_value, (str)):
+                    raise JsonSchemaValueException
+                if isinstance(data_value, str):
+                    data_value_len = len(data_value)
+                    if data_value_len > 63:
+                        raise JsonSchemaValueException
+                    if not REGEX_PATTERNS['^([A-Za-z0-9]([\\-A-Za-z0-9_\\.]*[A-Za-z0-9])?)?\\Z'].search(data_value):
+                        raise JsonSchemaValueException
+        data_len = len(data)
+        if data_len != 0:
+            data_property_names = True
+            for data_key in data:
+                try:
+                    if isinstance(data_key, str):
+                        data_key_len = len(data_key)
+                        if data_key_len > 317:
+                            raise JsonSchemaValueException
+                        if not REGEX_PATTERNS['^([a-z0-9]([\\-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([\\-a-z0-9]*[a-z0-9])?)*/)?[A-Za-z0-9]([\\-A-Za-z0-9_\\.]*[A-Za-z0-9])?\\Z'].search(data_key):
+                            raise JsonSchemaValueException
+                except (JsonSchemaValueException, JsonSchemaValuesException):
+                    data_property_names = False
+            if not data_property_names:
+                raise JsonSchemaValueException
+    return data
+
+def validate_bodywork___defs_gpu_resource(data, custom_formats={}, name_prefix=None):
+    if not isinstance(data, (str)):
+        raise JsonSchemaValueException
+    if isinstance(data, str):
+        data_len = len(data)
+        if data_len > 253:
+            raise JsonSchemaValueException
+        if not REGEX_PATTERNS['^[a-z0-9]([\\-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([\\-a-z0-9]*[a-z0-9])?)*/[A-Za-z0-9]([\\-A-Za-z0-9_\\.]*[A-Za-z0-9])?\\Z'].search(data):
+            raise JsonSchemaValueException
+    return data
+
+def validate_bodywork___defs_gpus(data, custom_formats={}, name_prefix=None):
+    if not isinstance(data, (int)) and not (isinstance(data, float) and data.is_integer()) or isinstance(data, bool):
+        raise JsonSchemaValueException
+    if isinstance(data, (int, float)) and not isinstance(data, bool):
+        if data < 0:
+            raise JsonSchemaValueException
+    return data
+
+def validate_bodywork___defs_health_path(data, custom_formats={}, name_prefix=None):
+    if not isinstance(data, (str)):
+        raise JsonSchemaValueException
+    if isinstance(data, str):
+        data_len = len(data)
+        if data_len > 2048:
+            raise JsonSchemaValueException
+        if not REGEX_PATTERNS['^/[^\\t\\n\\x0b\\x0c\\r \\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000\\ufeff]*\\Z'].search(data):
+            raise JsonSchemaValueException
+    return data
+
+def validate_bodywork___defs_autoscaling(data, custom_formats={}, name_prefix=None):
+    if not isinstance(data, (dict)):
+        raise JsonSchemaValueException
+    data_is_dict = isinstance(data, dict)
+    if data_is_dict:
+        data__missing_keys = set(['min_replicas', 'max_replicas']) - data.keys()
+        if data__missing_keys:
+            raise JsonSchemaValueException
+        data_keys = set(data.keys())
+        if "min_replicas" in data_keys:
+            data_keys.remove("min_replicas")
+            data__minreplicas = data["min_replicas"]
+            if not isinstance(data__minreplicas, (int)) and not (isinstance(data__minreplicas, float) and data__minreplicas.is_integer()) or isinstance(data__minreplicas, bool):
+                raise JsonSchemaValueException
+            if isinstance(data__minreplicas, (int, float)) and not isinstance(data__minreplicas, bool):
+                if data__minreplicas < 1:
+                    raise JsonSchemaValueException
+                if data__minreplicas > 1000:
+                    raise JsonSchemaValueException
+        if "max_replicas" in data_keys:
+            data_keys.remove("max_replicas")
+            data__maxreplicas = data["max_replicas"]
+            if not isinstance(data__maxreplicas, (int)) and not (isinstance(data__maxreplicas, float) and data__maxreplicas.is_integer()) or isinstance(data__maxreplicas, bool):
+                raise JsonSchemaValueException
+            if isinstance(data__maxreplicas, (int, float)) and not isinstance(data__maxreplicas, bool):
+                if data__maxreplicas < 1:
+                    raise JsonSchemaValueException
+                if data__maxreplicas > 1000:
+                    raise JsonSchemaValueException
+        if "target_cpu_utilization" in data_keys:
+            data_keys.remove("target_cpu_utilization")
+            data__targetcpuutilization = data["target_cpu_utilization"]
+            if not isinstance(data__targetcpuutilization, (int)) and not (isinstance(data__targetcpuutilization, float) and data__targetcpuutilization.is_integer()) or isinstance(data__targetcpuutilization, bool):
+                raise JsonSchemaValueException
+            if isinstance(data__targetcpuutilization, (int, float)) and not isinstance(data__targetcpuutilization, bool):
+                if data__targetcpuutilization < 1:
+                    raise JsonSchemaValueException
+                if data__targetcpuutilization > 100:
+                    raise JsonSchemaValueException
+        if "target_memory_utilization" in data_keys:
+            data_keys.remove("target_memory_utilization")
+            data__targetmemoryutilization = data["target_memory_utilization"]
+            if not isinstance(data__targetmemoryutilization, (int)) and not (isinstance(data__targetmemoryutilization, float) and data__targetmemoryutilization.is_integer()) or isinstance(data__targetmemoryutilization, bool):
+                raise JsonSchemaValueException
+            if isinstance(data__targetmemoryutilization, (int, float)) and not isinstance(data__targetmemoryutilization, bool):
+                if data__targetmemoryutilization < 1:
+                    raise JsonSchemaValueException
+                if data__targetmemoryutilization > 100:
                     raise JsonSchemaValueException
         if data_keys:
             raise JsonSchemaValueException
@@ -479,8 +684,29 @@ def validate_bodywork___defs_pipeline(data, custom_formats={}, name_prefix=None)
             data_keys.remove("schedule")
             data__schedule = data["schedule"]
             validate_bodywork___defs_schedule(data__schedule, custom_formats, (name_prefix or "data") + ".schedule")
+        if "image_pull_secrets" in data_keys:
+            data_keys.remove("image_pull_secrets")
+            data__imagepullsecrets = data["image_pull_secrets"]
+            validate_bodywork___defs_image_pull_secrets(data__imagepullsecrets, custom_formats, (name_prefix or "data") + ".image_pull_secrets")
         if data_keys:
             raise JsonSchemaValueException
+    return data
+
+def validate_bodywork___defs_image_pull_secrets(data, custom_formats={}, name_prefix=None):
+    if not isinstance(data, (list, tuple)):
+        raise JsonSchemaValueException
+    data_is_list = isinstance(data, (list, tuple))
+    if data_is_list:
+        data_len = len(data)
+        for data_x, data_item in enumerate(data):
+            if not isinstance(data_item, (str)):
+                raise JsonSchemaValueException
+            if isinstance(data_item, str):
+                data_item_len = len(data_item)
+                if data_item_len > 253:
+                    raise JsonSchemaValueException
+                if not REGEX_PATTERNS['^[a-z0-9]([\\-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([\\-a-z0-9]*[a-z0-9])?)*\\Z'].search(data_item):
+                    raise JsonSchemaValueException
     return data
 
 def validate_bodywork___defs_schedule(data, custom_formats={}, name_prefix=None):
@@ -713,6 +939,10 @@ def validate_bodywork___defs_project(data, custom_formats={}, name_prefix=None):
             data_keys.remove("schedule")
             data__schedule = data["schedule"]
             validate_bodywork___defs_schedule(data__schedule, custom_formats, (name_prefix or "data") + ".schedule")
+        if "image_pull_secrets" in data_keys:
+            data_keys.remove("image_pull_secrets")
+            data__imagepullsecrets = data["image_pull_secrets"]
+            validate_bodywork___defs_image_pull_secrets(data__imagepullsecrets, custom_formats, (name_prefix or "data") + ".image_pull_secrets")
         if data_keys:
             raise JsonSchemaValueException
     return data
@@ -788,6 +1018,10 @@ def validate_bodywork_env(data, custom_formats={}, name_prefix=None):
                     data__pipeline_keys.remove("schedule")
                     data__pipeline__schedule = data__pipeline["schedule"]
                     validate_bodywork_env___defs_schedule(data__pipeline__schedule, custom_formats, (name_prefix or "data") + ".pipeline.schedule")
+                if "image_pull_secrets" in data__pipeline_keys:
+                    data__pipeline_keys.remove("image_pull_secrets")
+                    data__pipeline__imagepullsecrets = data__pipeline["image_pull_secrets"]
+                    validate_bodywork_env___defs_image_pull_secrets(data__pipeline__imagepullsecrets, custom_formats, (name_prefix or "data") + ".pipeline.image_pull_secrets")
                 if data__pipeline_keys:
                     raise JsonSchemaValueException
         if "stages" in data_keys:
@@ -852,10 +1086,228 @@ def validate_bodywork_env(data, custom_formats={}, name_prefix=None):
                                         raise JsonSchemaValueException
                                     if data__stages_value__replicas > 1000:
                                         raise JsonSchemaValueException
+                            if "gpus" in data__stages_value_keys:
+                                data__stages_value_keys.remove("gpus")
+                                data__stages_value__gpus = data__stages_value["gpus"]
+                                validate_bodywork_env___defs_gpus(data__stages_value__gpus, custom_formats, (name_prefix or "data") + ".stages.{data__stages_key}.gpus".format(**locals()))
+                            if "gpu_resource" in data__stages_value_keys:
+                                data__stages_value_keys.remove("gpu_resource")
+                                data__stages_value__gpuresource = data__stages_value["gpu_resource"]
+                                validate_bodywork_env___defs_gpu_resource(data__stages_value__gpuresource, custom_formats, (name_prefix or "data") + ".stages.{data__stages_key}.gpu_resource".format(**locals()))
+                            if "node_selector" in data__stages_value_keys:
+                                data__stages_value_keys.remove("node_selector")
+                                data__stages_value__nodeselector = data__stages_value["node_selector"]
+                                validate_bodywork_env___defs_node_selector(data__stages_value__nodeselector, custom_formats, (name_prefix or "data") + ".stages.{data__stages_key}.node_selector".format(**locals()))
+                            if "tolerations" in data__stages_value_keys:
+                                data__stages_value_keys.remove("tolerations")
+                                data__stages_value__tolerations = data__stages_value["tolerations"]
+                                validate_bodywork_env___defs_tolerations(data__stages_value__tolerations, custom_formats, (name_prefix or "data") + ".stages.{data__stages_key}.tolerations".format(**locals()))
+                            if "health_path" in data__stages_value_keys:
+                                data__stages_value_keys.remove("health_path")
+                                data__stages_value__healthpath = data__stages_value["health_path"]
+                                validate_bodywork_env___defs_health_path(data__stages_value__healthpath, custom_formats, (name_prefix or "data") + ".stages.{data__stages_key}.health_path".format(**locals()))
+                            if "autoscaling" in data__stages_value_keys:
+                                data__stages_value_keys.remove("autoscaling")
+                                data__stages_value__autoscaling = data__stages_value["autoscaling"]
+                                validate_bodywork_env___defs_autoscaling(data__stages_value__autoscaling, custom_formats, (name_prefix or "data") + ".stages.{data__stages_key}.autoscaling".format(**locals()))
                             if data__stages_value_keys:
                                 raise JsonSchemaValueException
         if data_keys:
             raise JsonSchemaValueException
+    return data
+
+def validate_bodywork_env___defs_autoscaling(data, custom_formats={}, name_prefix=None):
+    if not isinstance(data, (dict)):
+        raise JsonSchemaValueException
+    data_is_dict = isinstance(data, dict)
+    if data_is_dict:
+        data__missing_keys = set(['min_replicas', 'max_replicas']) - data.keys()
+        if data__missing_keys:
+            raise JsonSchemaValueException
+        data_keys = set(data.keys())
+        if "min_replicas" in data_keys:
+            data_keys.remove("min_replicas")
+            data__minreplicas = data["min_replicas"]
+            if not isinstance(data__minreplicas, (int)) and not (isinstance(data__minreplicas, float) and data__minreplicas.is_integer()) or isinstance(data__minreplicas, bool):
+                raise JsonSchemaValueException
+            if isinstance(data__minreplicas, (int, float)) and not isinstance(data__minreplicas, bool):
+                if data__minreplicas < 1:
+                    raise JsonSchemaValueException
+                if data__minreplicas > 1000:
+                    raise JsonSchemaValueException
+        if "max_replicas" in data_keys:
+            data_keys.remove("max_replicas")
+            data__maxreplicas = data["max_replicas"]
+            if not isinstance(data__maxreplicas, (int)) and not (isinstance(data__maxreplicas, float) and data__maxreplicas.is_integer()) or isinstance(data__maxreplicas, bool):
+                raise JsonSchemaValueException
+            if isinstance(data__maxreplicas, (int, float)) and not isinstance(data__maxreplicas, bool):
+                if data__maxreplicas < 1:
+                    raise JsonSchemaValueException
+                if data__maxreplicas > 1000:
+                    raise JsonSchemaValueException
+        if "target_cpu_utilization" in data_keys:
+            data_keys.remove("target_cpu_utilization")
+            data__targetcpuutilization = data["target_cpu_utilization"]
+            if not isinstance(data__targetcpuutilization, (int)) and not (isinstance(data__targetcpuutilization, float) and data__targetcpuutilization.is_integer()) or isinstance(data__targetcpuutilization, bool):
+                raise JsonSchemaValueException
+            if isinstance(data__targetcpuutilization, (int, float)) and not isinstance(data__targetcpuutilization, bool):
+                if data__targetcpuutilization < 1:
+                    raise JsonSchemaValueException
+                if data__targetcpuutilization > 100:
+                    raise JsonSchemaValueException
+        if "target_memory_utilization" in data_keys:
+            data_keys.remove("target_memory_utilization")
+            data__targetmemoryutilization = data["target_memory_utilization"]
+            if not isinstance(data__targetmemoryutilization, (int)) and not (isinstance(data__targetmemoryutilization, float) and data__targetmemoryutilization.is_integer()) or isinstance(data__targetmemoryutilization, bool):
+                raise JsonSchemaValueException
+            if isinstance(data__targetmemoryutilization, (int, float)) and not isinstance(data__targetmemoryutilization, bool):
+                if data__targetmemoryutilization < 1:
+                    raise JsonSchemaValueException
+                if data__targetmemoryutilization > 100:
+                    raise JsonSchemaValueException
+        if data_keys:
+            raise JsonSchemaValueException
+    return data
+
+def validate_bodywork_env___defs_health_path(data, custom_formats={}, name_prefix=None):
+    if not isinstance(data, (str)):
+        raise JsonSchemaValueException
+    if isinstance(data, str):
+        data_len = len(data)
+        if data_len > 2048:
+            raise JsonSchemaValueException
+        if not REGEX_PATTERNS['^/[^\\t\\n\\x0b\\x0c\\r \\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000\\ufeff]*\\Z'].search(data):
+            raise JsonSchemaValueException
+    return data
+
+def validate_bodywork_env___defs_tolerations(data, custom_formats={}, name_prefix=None):
+    if not isinstance(data, (list, tuple)):
+        raise JsonSchemaValueException
+    data_is_list = isinstance(data, (list, tuple))
+    if data_is_list:
+        data_len = len(data)
+        for data_x, data_item in enumerate(data):
+            validate_bodywork_env___defs_toleration(data_item, custom_formats, (name_prefix or "data") + "[{data_x}]".format(**locals()))
+    return data
+
+def validate_bodywork_env___defs_toleration(data, custom_formats={}, name_prefix=None):
+    if not isinstance(data, (dict)):
+        raise JsonSchemaValueException
+    data_is_dict = isinstance(data, dict)
+    if data_is_dict:
+        data_keys = set(data.keys())
+        if "key" in data_keys:
+            data_keys.remove("key")
+            data__key = data["key"]
+            if not isinstance(data__key, (str)):
+                raise JsonSchemaValueException
+            if isinstance(data__key, str):
+                data__key_len = len(data__key)
+                if data__key_len > 317:
+                    raise JsonSchemaValueException
+                if not REGEX_PATTERNS['^([a-z0-9]([\\-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([\\-a-z0-9]*[a-z0-9])?)*/)?[A-Za-z0-9]([\\-A-Za-z0-9_\\.]*[A-Za-z0-9])?\\Z'].search(data__key):
+                    raise JsonSchemaValueException
+        if "operator" in data_keys:
+            data_keys.remove("operator")
+            data__operator = data["operator"]
+            if not (isinstance(data__operator, str) and data__operator == 'Equal' or isinstance(data__operator, str) and data__operator == 'Exists'):
+                raise JsonSchemaValueException
+        if "value" in data_keys:
+            data_keys.remove("value")
+            data__value = data["value"]
+            if not isinstance(data__value, (str)):
+                raise JsonSchemaValueException
+            if isinstance(data__value, str):
+                data__value_len = len(data__value)
+                if data__value_len > 63:
+                    raise JsonSchemaValueException
+                if not REGEX_PATTERNS['^([A-Za-z0-9]([\\-A-Za-z0-9_\\.]*[A-Za-z0-9])?)?\\Z'].search(data__value):
+                    raise JsonSchemaValueException
+        if "effect" in data_keys:
+            data_keys.remove("effect")
+            data__effect = data["effect"]
+            if not (isinstance(data__effect, str) and data__effect == 'NoSchedule' or isinstance(data__effect, str) and data__effect == 'PreferNoSchedule' or isinstance(data__effect, str) and data__effect == 'NoExecute'):
+                raise JsonSchemaValueException
+        if "tolerationSeconds" in data_keys:
+            data_keys.remove("tolerationSeconds")
+            data__tolerationSeconds = data["tolerationSeconds"]
+            if not isinstance(data__tolerationSeconds, (int)) and not (isinstance(data__tolerationSeconds, float) and data__tolerationSeconds.is_integer()) or isinstance(data__tolerationSeconds, bool):
+                raise JsonSchemaValueException
+            if isinstance(data__tolerationSeconds, (int, float)) and not isinstance(data__tolerationSeconds, bool):
+                if data__tolerationSeconds < 0:
+                    raise JsonSchemaValueException
+        if data_keys:
+            raise JsonSchemaValueException
+    return data
+
+def validate_bodywork_env___defs_node_selector(data, custom_formats={}, name_prefix=None):
+    if not isinstance(data, (dict)):
+        raise JsonSchemaValueException
+    data_is_dict = isinstance(data, dict)
+    if data_is_dict:
+        data_keys = set(data.keys())
+        for data_key in data_keys:
+            if data_key not in []:
+                data_value = data.get(data_key)
+                if not isinstance(data_value, (str)):
+                    raise JsonSchemaValueException
+                if isinstance(data_value, str):
+                    data_value_len = len(data_value)
+                    if data_value_len > 63:
+                        raise JsonSchemaValueException
+                    if not REGEX_PATTERNS['^([A-Za-z0-9]([\\-A-Za-z0-9_\\.]*[A-Za-z0-9])?)?\\Z'].search(data_value):
+                        raise JsonSchemaValueException
+        data_len = len(data)
+        if data_len != 0:
+            data_property_names = True
+            for data_key in data:
+                try:
+                    if isinstance(data_key, str):
+                        data_key_len = len(data_key)
+                        if data_key_len > 317:
+                            raise JsonSchemaValueException
+                        if not REGEX_PATTERNS['^([a-z0-9]([\\-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([\\-a-z0-9]*[a-z0-9])?)*/)?[A-Za-z0-9]([\\-A-Za-z0-9_\\.]*[A-Za-z0-9])?\\Z'].search(data_key):
+                            raise JsonSchemaValueException
+                except (JsonSchemaValueException, JsonSchemaValuesException):
+                    data_property_names = False
+            if not data_property_names:
+                raise JsonSchemaValueException
+    return data
+
+def validate_bodywork_env___defs_gpu_resource(data, custom_formats={}, name_prefix=None):
+    if not isinstance(data, (str)):
+        raise JsonSchemaValueException
+    if isinstance(data, str):
+        data_len = len(data)
+        if data_len > 253:
+            raise JsonSchemaValueException
+        if not REGEX_PATTERNS['^[a-z0-9]([\\-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([\\-a-z0-9]*[a-z0-9])?)*/[A-Za-z0-9]([\\-A-Za-z0-9_\\.]*[A-Za-z0-9])?\\Z'].search(data):
+            raise JsonSchemaValueException
+    return data
+
+def validate_bodywork_env___defs_gpus(data, custom_formats={}, name_prefix=None):
+    if not isinstance(data, (int)) and not (isinstance(data, float) and data.is_integer()) or isinstance(data, bool):
+        raise JsonSchemaValueException
+    if isinstance(data, (int, float)) and not isinstance(data, bool):
+        if data < 0:
+            raise JsonSchemaValueException
+    return data
+
+def validate_bodywork_env___defs_image_pull_secrets(data, custom_formats={}, name_prefix=None):
+    if not isinstance(data, (list, tuple)):
+        raise JsonSchemaValueException
+    data_is_list = isinstance(data, (list, tuple))
+    if data_is_list:
+        data_len = len(data)
+        for data_x, data_item in enumerate(data):
+            if not isinstance(data_item, (str)):
+                raise JsonSchemaValueException
+            if isinstance(data_item, str):
+                data_item_len = len(data_item)
+                if data_item_len > 253:
+                    raise JsonSchemaValueException
+                if not REGEX_PATTERNS['^[a-z0-9]([\\-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([\\-a-z0-9]*[a-z0-9])?)*\\Z'].search(data_item):
+                    raise JsonSchemaValueException
     return data
 
 def validate_bodywork_env___defs_schedule(data, custom_formats={}, name_prefix=None):

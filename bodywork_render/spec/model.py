@@ -19,6 +19,26 @@ DEFAULT_MEMORY_REQUEST_MB = 256
 DEFAULT_SHARED_STORAGE_SIZE = "1Gi"
 DEFAULT_ACCESS_MODE = "ReadWriteOnce"
 DEFAULT_TIME_ZONE = "Etc/UTC"
+DEFAULT_GPU_RESOURCE = "nvidia.com/gpu"
+
+
+class Toleration(NamedTuple):
+    """A taint the stage's pods tolerate, in Kubernetes' own terms (None: the field is not given)."""
+
+    key: str | None = None
+    operator: str | None = None
+    value: str | None = None
+    effect: str | None = None
+    toleration_seconds: int | None = None
+
+
+class Autoscaling(NamedTuple):
+    """A service's HorizontalPodAutoscaler: its replica range and utilisation targets (% of the requests)."""
+
+    min_replicas: int
+    max_replicas: int
+    target_cpu_utilization: int | None = None
+    target_memory_utilization: int | None = None
 
 
 class SecretEnv(NamedTuple):
@@ -44,6 +64,10 @@ class StageBase:
     secrets: tuple[SecretEnv, ...] = ()
     shared_storage: bool = False
     inputs: tuple[str, ...] = ()
+    gpus: int = 0
+    gpu_resource: str = DEFAULT_GPU_RESOURCE
+    node_selector: tuple[tuple[str, str], ...] = ()
+    tolerations: tuple[Toleration, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -62,6 +86,13 @@ class ServiceStage(StageBase):
     replicas: int = 1
     port: int = 8000
     ingress: bool = False
+    autoscaling: Autoscaling | None = None
+    health_path: str | None = None
+
+    @property
+    def most_replicas(self) -> int:
+        """The most pods the service can have: the autoscaler's maximum, else its fixed replicas."""
+        return self.autoscaling.max_replicas if self.autoscaling else self.replicas
 
 
 Stage = BatchStage | ServiceStage
@@ -131,6 +162,33 @@ class Pipeline(NamedTuple):
     run_on_failure: str | None = None
     shared_storage: SharedStorage | None = None
     schedule: Schedule | None = None
+    image_pull_secrets: tuple[str, ...] = ()
+
+
+def scheduling(spec: dict[str, Any]) -> dict[str, Any]:
+    """The GPU, node selector and tolerations fields of a valid stage mapping (of bodywork.yaml or an overlay) that
+    it gives, as StageBase fields."""
+    fields: dict[str, Any] = {key: spec[key] for key in ("gpus", "gpu_resource") if key in spec}
+    if "node_selector" in spec:
+        fields["node_selector"] = tuple(spec["node_selector"].items())
+    if "tolerations" in spec:
+        fields["tolerations"] = tuple(
+            Toleration(t.get("key"), t.get("operator"), t.get("value"), t.get("effect"), t.get("tolerationSeconds"))
+            for t in spec["tolerations"]
+        )
+    return fields
+
+
+def autoscaling(spec: dict[str, Any] | None) -> Autoscaling | None:
+    """The model of a valid ``autoscaling`` mapping (None when absent)."""
+    if spec is None:
+        return None
+    return Autoscaling(
+        spec["min_replicas"],
+        spec["max_replicas"],
+        spec.get("target_cpu_utilization"),
+        spec.get("target_memory_utilization"),
+    )
 
 
 def build_pipeline(data: dict[str, Any]) -> Pipeline:
@@ -152,6 +210,7 @@ def build_pipeline(data: dict[str, Any]) -> Pipeline:
         run_on_failure=names.normalise(run_on_failure) if run_on_failure else None,
         shared_storage=shared_storage(section.get("shared_storage")),
         schedule=schedule(section.get("schedule")),
+        image_pull_secrets=tuple(section.get("image_pull_secrets", ())),
     )
 
 
@@ -169,6 +228,7 @@ def _stage(key: str, spec: dict[str, Any]) -> Stage:
         secrets=tuple(SecretEnv(env, secret) for env, secret in (spec.get("secrets") or {}).items()),
         shared_storage=spec.get("shared_storage", False),
         inputs=tuple(spec.get("inputs", ())),
+        **scheduling(spec),
     )
     if "batch" in spec:
         batch = spec["batch"]
@@ -182,4 +242,6 @@ def _stage(key: str, spec: dict[str, Any]) -> Stage:
         replicas=service["replicas"],
         port=service["port"],
         ingress=service["ingress"],
+        autoscaling=autoscaling(service.get("autoscaling")),
+        health_path=service.get("health_path"),
     )

@@ -1,7 +1,8 @@
 """Environments: a ``bodywork.<env>.yaml`` beside bodywork.yaml overrides what differs per environment.
 
-An overlay may set the image, namespace, secrets group, shared storage, schedule (field by field) and
-ingress host/class of the pipeline, and the replicas and resources of stages (schemas/bodywork-env.schema.json).
+An overlay may set the image, namespace, secrets group, image pull secrets, shared storage, schedule (field by field)
+and ingress host/class of the pipeline, and the replicas or autoscaling, health path, resources, GPUs, node selector
+and tolerations of stages (schemas/bodywork-env.schema.json).
 Flags given on the command line win over the overlay, the overlay over bodywork.yaml.
 """
 
@@ -83,7 +84,8 @@ def apply_overlay(pipeline: Pipeline, overlay: dict[str, Any]) -> Pipeline:
     stages = dict(pipeline.stages)
     for key, changes in (overlay.get("stages") or {}).items():
         stage = by_source[key]
-        stages[stage.name] = dataclasses.replace(stage, **{f: changes[f] for f in _STAGE_FIELDS if f in changes})
+        fields = {f: changes[f] for f in _STAGE_FIELDS if f in changes}
+        stages[stage.name] = dataclasses.replace(stage, **fields, **_serving_fields(changes))
     return pipeline._replace(
         docker_image=section.get("docker_image", pipeline.docker_image),
         namespace=names.normalise(section["namespace"]) if "namespace" in section else pipeline.namespace,
@@ -93,7 +95,21 @@ def apply_overlay(pipeline: Pipeline, overlay: dict[str, Any]) -> Pipeline:
         if "shared_storage" in section
         else pipeline.shared_storage,
         schedule=schedule(section.get("schedule"), pipeline.schedule),
+        image_pull_secrets=tuple(section.get("image_pull_secrets", pipeline.image_pull_secrets)),
     )
+
+
+def _serving_fields(changes: dict[str, Any]) -> dict[str, Any]:
+    """The stage fields of an overlay's GPUs, node selector, tolerations, health path and autoscaling: a fixed
+    ``replicas`` turns the base file's autoscaling off, ``autoscaling`` replaces it (validate allows one of them)."""
+    from bodywork_render.spec.model import autoscaling, scheduling
+
+    fields = scheduling(changes)
+    if "health_path" in changes:
+        fields["health_path"] = changes["health_path"]
+    if "autoscaling" in changes or "replicas" in changes:
+        fields["autoscaling"] = autoscaling(changes.get("autoscaling"))
+    return fields
 
 
 def overlay_options(options: RenderOptions, overlay: dict[str, Any]) -> RenderOptions:

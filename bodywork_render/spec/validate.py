@@ -24,12 +24,24 @@ if TYPE_CHECKING:
 
 YAML11_BOOLEANS = {"yes", "no", "y", "n", "on", "off", "true", "false"}
 
+_DNS_SUBDOMAIN = "[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*"
+_NAME = "[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?"
+# The patterns of node_selector, tolerations and gpu_resource in the schemas.
+_QUALIFIED_NAME = f"^({_DNS_SUBDOMAIN}/)?{_NAME}$"
+_LABEL_VALUE = f"^({_NAME})?$"
+_EXTENDED_RESOURCE = f"^{_DNS_SUBDOMAIN}/{_NAME}$"
 _PATTERN_EXPECTATIONS = {
     "^[A-Za-z0-9.-]+$": "letters, digits, '-' and '.' only",
     "^[A-Za-z0-9_.-]+$": "letters, digits, '_', '-' and '.' only",
     "^[A-Za-z_][A-Za-z0-9_]*$": "an environment variable name: letters, digits and '_', not starting with a digit",
     "^[^\\s]+$": "no spaces",
     "\\.(py|ipynb)$": "a path ending in .py or .ipynb",
+    "^/[^\\s]*$": "a URL path starting with '/', without spaces",
+    _QUALIFIED_NAME: "a label key: letters, digits, '-', '_' and '.', letters or digits at both ends, after an optional"
+    " DNS subdomain and '/'",
+    _LABEL_VALUE: "a label value: letters, digits, '-', '_' and '.', letters or digits at both ends",
+    _EXTENDED_RESOURCE: "a resource name with its domain, e.g. nvidia.com/gpu",
+    f"^{_DNS_SUBDOMAIN}$": "a Kubernetes name: lower-case letters, digits, '-' and '.', letters or digits at both ends",
 }
 
 
@@ -110,6 +122,8 @@ def validate_overlay(doc: Document, base: dict[str, Any]) -> list[Diagnostic]:
                     key=True,
                 )
             )
+        if key in base["stages"] and isinstance(spec, dict):
+            found += _overlay_serving_problems(doc, key, spec, base["stages"][key])
     return sorted(set(found))
 
 
@@ -255,7 +269,51 @@ def _semantic_problems(doc: Document, module_exists: Callable[[str], bool] | Non
     found += _storage_problems(doc, section_key, section, stages)
     found += _schedule_problems(doc, section_key, section)
     found += _image_problems(doc, (section_key, "docker_image"), section.get("docker_image"))
+    found += _serving_problems(doc, stages)
     return found
+
+
+def _serving_problems(doc: Document, stages: dict[str, Any]) -> list[Diagnostic]:
+    """The autoscaling and toleration rules (spec/serving.py) of every stage."""
+    from bodywork_render.spec.serving import autoscaling_problems, toleration_problems
+
+    found: list[Diagnostic] = []
+    for key, spec in stages.items():
+        if not isinstance(spec, dict):
+            continue
+        problems = toleration_problems(spec.get("tolerations"), ("stages", key, "tolerations"))
+        service = spec.get("service")
+        if isinstance(service, dict) and "autoscaling" in service:
+            problems += autoscaling_problems(service["autoscaling"], ("stages", key, "service", "autoscaling"))
+        found += [_at(doc, path, "error", message) for path, message in problems]
+    return found
+
+
+def _overlay_serving_problems(doc: Document, key: str, spec: dict[str, Any], base: dict[str, Any]) -> list[Diagnostic]:
+    """An overlay stage's serving settings: service-only fields on a batch stage, replicas beside autoscaling, and
+    the autoscaling and toleration rules."""
+    from bodywork_render.spec.serving import autoscaling_problems, toleration_problems
+
+    where = ("stages", key)
+    found = [
+        _at(doc, (*where, field), "error", f"stage {key!r} is a batch stage; {field} applies to service stages only")
+        for field in ("autoscaling", "health_path")
+        if field in spec and "service" not in base
+    ]
+    if "replicas" in spec and "autoscaling" in spec:
+        found.append(
+            _at(
+                doc,
+                (*where, "autoscaling"),
+                "error",
+                "give replicas (a fixed count) or autoscaling (a range), not both",
+                key=True,
+            )
+        )
+    problems = toleration_problems(spec.get("tolerations"), (*where, "tolerations"))
+    if "autoscaling" in spec:
+        problems += autoscaling_problems(spec["autoscaling"], (*where, "autoscaling"))
+    return found + [_at(doc, path, "error", message) for path, message in problems]
 
 
 def _image_problems(doc: Document, where: PathKey, image: Any) -> list[Diagnostic]:

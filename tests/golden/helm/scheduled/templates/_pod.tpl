@@ -170,18 +170,16 @@ containers:
       periodSeconds: 5
       failureThreshold: {{ max 1 (div (add $stage.maxStartupTimeSeconds 4) 5) }}
     readinessProbe:
-      tcpSocket:
-        port: http
+      {{- include "nightly-scores.probeAction" $stage | nindent 6 }}
       periodSeconds: 10
       failureThreshold: 3
     livenessProbe:
-      tcpSocket:
-        port: http
+      {{- include "nightly-scores.probeAction" $stage | nindent 6 }}
       periodSeconds: 20
       failureThreshold: 3
     {{- end }}
     resources:
-      {{- toYaml $stage.resources | nindent 6 }}
+      {{- include "nightly-scores.stageResources" $stage | nindent 6 }}
     securityContext:
       {{- toYaml $values.securityContext | nindent 6 }}
     volumeMounts:
@@ -217,4 +215,33 @@ volumes:
       defaultMode: 256
       optional: true
   {{- end }}
+{{- end }}
+
+{{/*
+What the readiness and liveness probes do: GET healthPath on the port "http" when set, else a TCP connection.
+Takes the stage's values.
+*/}}
+{{- define "nightly-scores.probeAction" -}}
+{{- if .healthPath }}
+httpGet:
+  path: {{ .healthPath | toJson }}
+  port: http
+{{- else }}
+tcpSocket:
+  port: http
+{{- end }}
+{{- end }}
+
+{{/*
+The stage container's resources: the stage's, with its gpus as both request and limit of gpuResource (Kubernetes
+wants them equal). Takes the stage's values.
+*/}}
+{{- define "nightly-scores.stageResources" -}}
+{{- $resources := deepCopy .resources }}
+{{- if .gpus }}
+{{- $gpus := dict .gpuResource (.gpus | int64 | toString) }}
+{{- $_ := set $resources "requests" (merge (deepCopy $gpus) ($resources.requests | default dict)) }}
+{{- $_ := set $resources "limits" (merge $gpus ($resources.limits | default dict)) }}
+{{- end }}
+{{- toYaml $resources }}
 {{- end }}
