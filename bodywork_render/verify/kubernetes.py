@@ -13,8 +13,8 @@ Two backends give the same kind of answer:
   (release, apiVersion, kind).
 
 The custom resources that bodywork-render emits (Flux ``Kustomization`` and
-``GitRepository``, Argo CD ``Application``) are checked offline in both cases,
-against the small schemas in ``schemas/crds/`` that cover the fields we use.
+``GitRepository``, Argo CD ``Application``, Gateway API ``HTTPRoute``) are checked
+offline in both cases, against their upstream CRDs' own schemas (``crds.py``).
 
 Heavy imports happen inside functions, so importing this module stays cheap.
 """
@@ -93,8 +93,8 @@ def schema_problems(objects: Sequence[Any], k8s_version: str = DEFAULT_K8S_VERSI
     """Validate every object strictly against the schemas of ``k8s_version``; return every problem, in object order.
 
     ``k8s_version`` is ``major.minor`` or ``major.minor.patch``, with or without
-    a leading ``v``. The Flux and Argo CD resources we emit are checked against
-    ``schemas/crds`` whichever backend runs. Raises ``ValueError`` for a
+    a leading ``v``. The custom resources we emit are checked against their
+    upstream CRDs (``crds.py``) whichever backend runs. Raises ``ValueError`` for a
     release without offline schemas, and ``RuntimeError`` when kubeconform is
     on PATH but gives no readable answer.
     """
@@ -153,17 +153,11 @@ def _major_minor(k8s_version: str) -> tuple[int, int]:
     return key
 
 
-@lru_cache(maxsize=1)
 def _crd_schemas() -> dict[tuple[str, str], dict[str, Any]]:
-    """Our own schemas of the custom resources we emit, by (apiVersion, kind)."""
-    from bodywork_render.package_data import resource_dir
+    """The strict schemas of the custom resources we emit, by (apiVersion, kind)."""
+    from bodywork_render.verify.crds import crd_schemas
 
-    schemas: dict[tuple[str, str], dict[str, Any]] = {}
-    for path in sorted((resource_dir("schemas") / "crds").glob("*.json")):
-        schema = json.loads(path.read_text(encoding="utf-8"))
-        for gvk in schema["x-kubernetes-group-version-kind"]:
-            schemas[(f"{gvk['group']}/{gvk['version']}", gvk["kind"])] = schema
-    return schemas
+    return crd_schemas(_DEFS_URI)
 
 
 def _gvk(obj: Any) -> tuple[str, str] | None:
