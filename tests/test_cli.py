@@ -351,7 +351,7 @@ def test_render_takes_the_fast_path_without_typer(tmp_path: Path) -> None:
         "try:\n    main()\nexcept SystemExit as exit:\n    print(exit.code, 'typer' in sys.modules)\n"
     )
     result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60)
-    assert (result.stdout, result.stderr) == ("0 False\n", f"rendered 8 objects into {tmp_path / 'out'}\n")
+    assert (result.stdout, result.stderr) == ("0 False\n", f"rendered 10 objects into {tmp_path / 'out'}\n")
 
 
 @pytest.mark.parametrize(
@@ -417,7 +417,7 @@ def test_validate_gives_a_project_file_the_verdict_of_its_folder(tmp_path: Path)
 DEV = "pipeline:\n  replicas: 2\nstages:\n  serv:\n    replicas: 1\n"
 DEV_ERRORS = (
     "bodywork.dev.yaml:2:3: error: pipeline.replicas: unknown field 'replicas' (expected one of: docker_image,"
-    " ingress_class, ingress_host, namespace, secrets_group, shared_storage)\n"
+    " ingress_class, ingress_host, namespace, network_policy, secrets_group, shared_storage)\n"
     "bodywork.dev.yaml:4:3: error: stages.serv: stage 'serv' is not defined in bodywork.yaml (did you mean 'serve'?)\n"
 )
 SUMMARY = "pipeline Churn.Model, 5 stages in 3 DAG steps (prepare >> train_a,train_b >> serve,report)\n"

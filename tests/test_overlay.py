@@ -114,7 +114,8 @@ def test_invalid_overlay_reports_every_error_with_positions(project: Path) -> No
     file = str(project / "bodywork.dev.yaml")
     assert [str(d).replace(file, "F") for d in caught.value.diagnostics] == [
         "F:2:3: error: pipeline.replicas: unknown field 'replicas' "
-        "(expected one of: docker_image, ingress_class, ingress_host, namespace, secrets_group, shared_storage)",
+        "(expected one of: docker_image, ingress_class, ingress_host, namespace, network_policy, secrets_group,"
+        " shared_storage)",
         "F:4:3: error: stages.serv: stage 'serv' is not defined in bodywork.yaml (did you mean 'serve'?)",
         "F:7:5: error: stages.prepare.replicas: "
         "stage 'prepare' is a batch stage; replicas apply to service stages only",

@@ -79,6 +79,7 @@ _FILES = {
     "templates/serviceaccount.yaml.j2": "templates/serviceaccount.yaml",
     "templates/configmap-runner.yaml.j2": "templates/configmap-runner.yaml",
     "templates/persistentvolumeclaim.yaml.j2": "templates/persistentvolumeclaim.yaml",
+    "templates/networkpolicy.yaml.j2": "templates/networkpolicy.yaml",
     "templates/NOTES.txt.j2": "templates/NOTES.txt",
 }
 _KIND_FILES = {

@@ -17,11 +17,12 @@ from typing import Any
 from bodywork_render.diagnostics import BodyworkError
 from bodywork_render.gitops.source import Source
 from bodywork_render.package_data import load_json
+from bodywork_render.render.network import egress_rules
 from bodywork_render.render.options import RenderOptions
 from bodywork_render.render.plan import INPUTS, SOURCE_COMMIT
 from bodywork_render.render.templating import block, quote
 from bodywork_render.spec.images import pull_policy, split_image
-from bodywork_render.spec.model import BatchStage, Pipeline, ServiceStage, SharedStorage, Stage
+from bodywork_render.spec.model import BatchStage, NetworkPolicy, Pipeline, ServiceStage, SharedStorage, Stage
 
 _DNS_SUBDOMAIN = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"
 _ENV_NAME = r"^[-._a-zA-Z][-._a-zA-Z0-9]*$"
@@ -153,6 +154,7 @@ def chart_values(
             pod_spec["containers"][0]["securityContext"],
         ),
         _shared_storage(pipeline.shared_storage),
+        _network_policy(pipeline.network_policy),
         Value(
             "service",
             "The Services in front of the service stages.",
@@ -440,6 +442,41 @@ def _shared_storage(storage: SharedStorage | None) -> Value:
                 "Access mode of the claim the chart creates; ReadWriteMany for stages spread over nodes.",
                 schema("access_mode"),
                 given.access_mode,
+            ),
+        ),
+    )
+
+
+def _network_policy(policy: NetworkPolicy) -> Value:
+    # The constraints of bodywork.yaml's network_policy, written once in its JSON Schema.
+    namespace = load_json("bodywork.schema.json")["$defs"]["network_policy"]["properties"]["ingress_namespace"]
+    constraints = {k: v for k, v in namespace.items() if k not in ("description", "examples")}
+    egress = egress_rules(policy)
+    return Value(
+        "networkPolicy",
+        "The NetworkPolicies of the pipeline's pods (pipeline.network_policy): no incoming connection but to a "
+        "service stage's port; outgoing ones open unless restrictEgress.",
+        children=(
+            Value("enabled", "Render the NetworkPolicies; false renders none.", {"type": "boolean"}, policy.enabled),
+            Value(
+                "ingressNamespace",
+                "Namespace of the Ingress controller or Gateway: only its pods may connect to the service stages; "
+                "empty: any pod of the cluster may.",
+                {"anyOf": [{"const": ""}, constraints]},
+                policy.ingress_namespace or "",
+            ),
+            Value(
+                "restrictEgress",
+                "Let the pods connect only where egress says; false leaves outgoing connections open.",
+                {"type": "boolean"},
+                egress is not None,
+            ),
+            Value(
+                "egress",
+                "NetworkPolicy egress rules of every pod when restrictEgress is true, as Kubernetes writes them; keep "
+                "the DNS rule (port 53) the default starts with.",
+                _array(_open_object()),
+                egress or [],
             ),
         ),
     )

@@ -14,7 +14,7 @@ from typing import Any, NamedTuple
 from bodywork_render.gitops.pins import Pins, commit_pins
 from bodywork_render.gitops.source import Source
 from bodywork_render.package_data import RUNNER_FILE, runner_files
-from bodywork_render.render import labels
+from bodywork_render.render import labels, network
 from bodywork_render.render.options import RenderOptions
 from bodywork_render.spec import names
 from bodywork_render.spec.images import pull_policy
@@ -86,6 +86,8 @@ def plan_pipeline(
         objects.append(ctx.namespace_object())
     objects.append(ctx.service_account())
     objects.append(ctx.runner_config_map())
+    if pipeline.network_policy.enabled:
+        objects.append(ctx.pipeline_network_policy())
     upstream = ""
     for step_number, step in enumerate(pipeline.dag.steps, start=1):
         planned = [ctx.stage_objects(pipeline.stages[stage_name], step_number, upstream) for stage_name in step]
@@ -249,6 +251,19 @@ class _Context(NamedTuple):
             "configmap-runner.yaml.j2", "ConfigMap", name, 0, self._file(0, "runner-configmap"), values
         )
 
+    def pipeline_network_policy(self) -> PlannedObject:
+        """The NetworkPolicy of every pod of the pipeline: no incoming connection; outgoing ones as egress says."""
+        name = self.pipeline.name
+        values = {
+            "name": name,
+            "labels": labels.pipeline_labels(self.pipeline.name, self.version),
+            "pod_selector": labels.pipeline_selector(self.pipeline.name),
+            "ingress": [],
+            "egress": network.egress_rules(self.pipeline.network_policy),
+            **self._meta(0),
+        }
+        return PlannedObject("networkpolicy.yaml.j2", "NetworkPolicy", name, 0, self._file(0, "networkpolicy"), values)
+
     def with_shared_claim(self, objects: list[PlannedObject]) -> list[PlannedObject]:
         """``objects`` with the claim the render creates placed before its first user, in that user's step: a claim
         whose storage class binds on first use stays Pending until a pod mounts it, and Argo CD and Flux would wait
@@ -363,6 +378,25 @@ class _Context(NamedTuple):
             objects.append(
                 PlannedObject(
                     "ingress.yaml.j2", "Ingress", name, step, self._file(step, f"{stage.name}-ingress"), ingress
+                )
+            )
+        if self.pipeline.network_policy.enabled:
+            policy = {
+                **self._meta(step),
+                "name": name,
+                "labels": stage_labels,
+                "pod_selector": selector,
+                "ingress": network.service_ingress(self.pipeline.network_policy, stage.port),
+                "egress": None,
+            }
+            objects.append(
+                PlannedObject(
+                    "networkpolicy.yaml.j2",
+                    "NetworkPolicy",
+                    name,
+                    step,
+                    self._file(step, f"{stage.name}-networkpolicy"),
+                    policy,
                 )
             )
         return objects

@@ -23,6 +23,7 @@ REGEX_PATTERNS = {
     '^[A-Za-z_][A-Za-z0-9_]*\\Z': re.compile('^[A-Za-z_][A-Za-z0-9_]*\\Z'),
     '^[^/\\\\]': re.compile('^[^/\\\\]'),
     '^[^\\t\\n\\x0b\\x0c\\r \\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000\\ufeff]+\\Z': re.compile('^[^\\t\\n\\x0b\\x0c\\r \\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000\\ufeff]+\\Z'),
+    '^[a-z0-9]([\\-a-z0-9]*[a-z0-9])?\\Z': re.compile('^[a-z0-9]([\\-a-z0-9]*[a-z0-9])?\\Z'),
     '^[a-z0-9]([\\-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([\\-a-z0-9]*[a-z0-9])?)*\\Z': re.compile('^[a-z0-9]([\\-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([\\-a-z0-9]*[a-z0-9])?)*\\Z'),
     '^[0-9]+(\\.[0-9]+)?(Ki|Mi|Gi|Ti|Pi|Ei|k|M|G|T|P|E)?\\Z': re.compile('^[0-9]+(\\.[0-9]+)?(Ki|Mi|Gi|Ti|Pi|Ei|k|M|G|T|P|E)?\\Z'),
     '^[a-z0-9\\.\\*\\-]+\\Z': re.compile('^[a-z0-9\\.\\*\\-]+\\Z'),
@@ -475,6 +476,97 @@ def validate_bodywork___defs_pipeline(data, custom_formats={}, name_prefix=None)
             data_keys.remove("shared_storage")
             data__sharedstorage = data["shared_storage"]
             validate_bodywork___defs_shared_storage(data__sharedstorage, custom_formats, (name_prefix or "data") + ".shared_storage")
+        if "network_policy" in data_keys:
+            data_keys.remove("network_policy")
+            data__networkpolicy = data["network_policy"]
+            validate_bodywork___defs_network_policy(data__networkpolicy, custom_formats, (name_prefix or "data") + ".network_policy")
+        if data_keys:
+            raise JsonSchemaValueException
+    return data
+
+def validate_bodywork___defs_network_policy(data, custom_formats={}, name_prefix=None):
+    if not isinstance(data, (dict)):
+        raise JsonSchemaValueException
+    data_is_dict = isinstance(data, dict)
+    if data_is_dict:
+        data_keys = set(data.keys())
+        if "enabled" in data_keys:
+            data_keys.remove("enabled")
+            data__enabled = data["enabled"]
+            if not isinstance(data__enabled, (bool)):
+                raise JsonSchemaValueException
+        if "ingress_namespace" in data_keys:
+            data_keys.remove("ingress_namespace")
+            data__ingressnamespace = data["ingress_namespace"]
+            if not isinstance(data__ingressnamespace, (str)):
+                raise JsonSchemaValueException
+            if isinstance(data__ingressnamespace, str):
+                data__ingressnamespace_len = len(data__ingressnamespace)
+                if data__ingressnamespace_len > 63:
+                    raise JsonSchemaValueException
+                if not REGEX_PATTERNS['^[a-z0-9]([\\-a-z0-9]*[a-z0-9])?\\Z'].search(data__ingressnamespace):
+                    raise JsonSchemaValueException
+        if "egress" in data_keys:
+            data_keys.remove("egress")
+            data__egress = data["egress"]
+            if not isinstance(data__egress, (list, tuple)):
+                raise JsonSchemaValueException
+            data__egress_is_list = isinstance(data__egress, (list, tuple))
+            if data__egress_is_list:
+                data__egress_len = len(data__egress)
+                for data__egress_x, data__egress_item in enumerate(data__egress):
+                    if not isinstance(data__egress_item, (dict)):
+                        raise JsonSchemaValueException
+                    data__egress_item_is_dict = isinstance(data__egress_item, dict)
+                    if data__egress_item_is_dict:
+                        data__egress_item_keys = set(data__egress_item.keys())
+                        if "cidr" in data__egress_item_keys:
+                            data__egress_item_keys.remove("cidr")
+                            data__egress_item__cidr = data__egress_item["cidr"]
+                            if not isinstance(data__egress_item__cidr, (str)):
+                                raise JsonSchemaValueException
+                        if "except" in data__egress_item_keys:
+                            data__egress_item_keys.remove("except")
+                            data__egress_item__except = data__egress_item["except"]
+                            if not isinstance(data__egress_item__except, (list, tuple)):
+                                raise JsonSchemaValueException
+                            data__egress_item__except_is_list = isinstance(data__egress_item__except, (list, tuple))
+                            if data__egress_item__except_is_list:
+                                data__egress_item__except_len = len(data__egress_item__except)
+                                for data__egress_item__except_x, data__egress_item__except_item in enumerate(data__egress_item__except):
+                                    if not isinstance(data__egress_item__except_item, (str)):
+                                        raise JsonSchemaValueException
+                        if "namespace" in data__egress_item_keys:
+                            data__egress_item_keys.remove("namespace")
+                            data__egress_item__namespace = data__egress_item["namespace"]
+                            if not isinstance(data__egress_item__namespace, (str)):
+                                raise JsonSchemaValueException
+                            if isinstance(data__egress_item__namespace, str):
+                                data__egress_item__namespace_len = len(data__egress_item__namespace)
+                                if data__egress_item__namespace_len > 63:
+                                    raise JsonSchemaValueException
+                                if not REGEX_PATTERNS['^[a-z0-9]([\\-a-z0-9]*[a-z0-9])?\\Z'].search(data__egress_item__namespace):
+                                    raise JsonSchemaValueException
+                        if "ports" in data__egress_item_keys:
+                            data__egress_item_keys.remove("ports")
+                            data__egress_item__ports = data__egress_item["ports"]
+                            if not isinstance(data__egress_item__ports, (list, tuple)):
+                                raise JsonSchemaValueException
+                            data__egress_item__ports_is_list = isinstance(data__egress_item__ports, (list, tuple))
+                            if data__egress_item__ports_is_list:
+                                data__egress_item__ports_len = len(data__egress_item__ports)
+                                if data__egress_item__ports_len < 1:
+                                    raise JsonSchemaValueException
+                                for data__egress_item__ports_x, data__egress_item__ports_item in enumerate(data__egress_item__ports):
+                                    if not isinstance(data__egress_item__ports_item, (int)) and not (isinstance(data__egress_item__ports_item, float) and data__egress_item__ports_item.is_integer()) or isinstance(data__egress_item__ports_item, bool):
+                                        raise JsonSchemaValueException
+                                    if isinstance(data__egress_item__ports_item, (int, float)) and not isinstance(data__egress_item__ports_item, bool):
+                                        if data__egress_item__ports_item < 1:
+                                            raise JsonSchemaValueException
+                                        if data__egress_item__ports_item > 65535:
+                                            raise JsonSchemaValueException
+                        if data__egress_item_keys:
+                            raise JsonSchemaValueException
         if data_keys:
             raise JsonSchemaValueException
     return data
@@ -703,6 +795,10 @@ def validate_bodywork_env(data, custom_formats={}, name_prefix=None):
                     data__pipeline_keys.remove("shared_storage")
                     data__pipeline__sharedstorage = data__pipeline["shared_storage"]
                     validate_bodywork_env___defs_shared_storage(data__pipeline__sharedstorage, custom_formats, (name_prefix or "data") + ".pipeline.shared_storage")
+                if "network_policy" in data__pipeline_keys:
+                    data__pipeline_keys.remove("network_policy")
+                    data__pipeline__networkpolicy = data__pipeline["network_policy"]
+                    validate_bodywork_env___defs_network_policy(data__pipeline__networkpolicy, custom_formats, (name_prefix or "data") + ".pipeline.network_policy")
                 if data__pipeline_keys:
                     raise JsonSchemaValueException
         if "stages" in data_keys:
@@ -769,6 +865,93 @@ def validate_bodywork_env(data, custom_formats={}, name_prefix=None):
                                         raise JsonSchemaValueException
                             if data__stages_value_keys:
                                 raise JsonSchemaValueException
+        if data_keys:
+            raise JsonSchemaValueException
+    return data
+
+def validate_bodywork_env___defs_network_policy(data, custom_formats={}, name_prefix=None):
+    if not isinstance(data, (dict)):
+        raise JsonSchemaValueException
+    data_is_dict = isinstance(data, dict)
+    if data_is_dict:
+        data_keys = set(data.keys())
+        if "enabled" in data_keys:
+            data_keys.remove("enabled")
+            data__enabled = data["enabled"]
+            if not isinstance(data__enabled, (bool)):
+                raise JsonSchemaValueException
+        if "ingress_namespace" in data_keys:
+            data_keys.remove("ingress_namespace")
+            data__ingressnamespace = data["ingress_namespace"]
+            if not isinstance(data__ingressnamespace, (str)):
+                raise JsonSchemaValueException
+            if isinstance(data__ingressnamespace, str):
+                data__ingressnamespace_len = len(data__ingressnamespace)
+                if data__ingressnamespace_len > 63:
+                    raise JsonSchemaValueException
+                if not REGEX_PATTERNS['^[a-z0-9]([\\-a-z0-9]*[a-z0-9])?\\Z'].search(data__ingressnamespace):
+                    raise JsonSchemaValueException
+        if "egress" in data_keys:
+            data_keys.remove("egress")
+            data__egress = data["egress"]
+            if not isinstance(data__egress, (list, tuple)):
+                raise JsonSchemaValueException
+            data__egress_is_list = isinstance(data__egress, (list, tuple))
+            if data__egress_is_list:
+                data__egress_len = len(data__egress)
+                for data__egress_x, data__egress_item in enumerate(data__egress):
+                    if not isinstance(data__egress_item, (dict)):
+                        raise JsonSchemaValueException
+                    data__egress_item_is_dict = isinstance(data__egress_item, dict)
+                    if data__egress_item_is_dict:
+                        data__egress_item_keys = set(data__egress_item.keys())
+                        if "cidr" in data__egress_item_keys:
+                            data__egress_item_keys.remove("cidr")
+                            data__egress_item__cidr = data__egress_item["cidr"]
+                            if not isinstance(data__egress_item__cidr, (str)):
+                                raise JsonSchemaValueException
+                        if "except" in data__egress_item_keys:
+                            data__egress_item_keys.remove("except")
+                            data__egress_item__except = data__egress_item["except"]
+                            if not isinstance(data__egress_item__except, (list, tuple)):
+                                raise JsonSchemaValueException
+                            data__egress_item__except_is_list = isinstance(data__egress_item__except, (list, tuple))
+                            if data__egress_item__except_is_list:
+                                data__egress_item__except_len = len(data__egress_item__except)
+                                for data__egress_item__except_x, data__egress_item__except_item in enumerate(data__egress_item__except):
+                                    if not isinstance(data__egress_item__except_item, (str)):
+                                        raise JsonSchemaValueException
+                        if "namespace" in data__egress_item_keys:
+                            data__egress_item_keys.remove("namespace")
+                            data__egress_item__namespace = data__egress_item["namespace"]
+                            if not isinstance(data__egress_item__namespace, (str)):
+                                raise JsonSchemaValueException
+                            if isinstance(data__egress_item__namespace, str):
+                                data__egress_item__namespace_len = len(data__egress_item__namespace)
+                                if data__egress_item__namespace_len > 63:
+                                    raise JsonSchemaValueException
+                                if not REGEX_PATTERNS['^[a-z0-9]([\\-a-z0-9]*[a-z0-9])?\\Z'].search(data__egress_item__namespace):
+                                    raise JsonSchemaValueException
+                        if "ports" in data__egress_item_keys:
+                            data__egress_item_keys.remove("ports")
+                            data__egress_item__ports = data__egress_item["ports"]
+                            if not isinstance(data__egress_item__ports, (list, tuple)):
+                                raise JsonSchemaValueException
+                            data__egress_item__ports_is_list = isinstance(data__egress_item__ports, (list, tuple))
+                            if data__egress_item__ports_is_list:
+                                data__egress_item__ports_len = len(data__egress_item__ports)
+                                if data__egress_item__ports_len < 1:
+                                    raise JsonSchemaValueException
+                                for data__egress_item__ports_x, data__egress_item__ports_item in enumerate(data__egress_item__ports):
+                                    if not isinstance(data__egress_item__ports_item, (int)) and not (isinstance(data__egress_item__ports_item, float) and data__egress_item__ports_item.is_integer()) or isinstance(data__egress_item__ports_item, bool):
+                                        raise JsonSchemaValueException
+                                    if isinstance(data__egress_item__ports_item, (int, float)) and not isinstance(data__egress_item__ports_item, bool):
+                                        if data__egress_item__ports_item < 1:
+                                            raise JsonSchemaValueException
+                                        if data__egress_item__ports_item > 65535:
+                                            raise JsonSchemaValueException
+                        if data__egress_item_keys:
+                            raise JsonSchemaValueException
         if data_keys:
             raise JsonSchemaValueException
     return data

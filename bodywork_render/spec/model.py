@@ -86,6 +86,45 @@ def shared_storage(spec: dict[str, Any] | None) -> SharedStorage | None:
     )
 
 
+class EgressRule(NamedTuple):
+    """Somewhere the pipeline's pods may connect to when egress is narrowed: an IP block or a namespace, and ports."""
+
+    cidr: str | None = None
+    except_cidrs: tuple[str, ...] = ()
+    namespace: str | None = None
+    ports: tuple[int, ...] = ()
+
+
+class NetworkPolicy(NamedTuple):
+    """The pipeline's NetworkPolicies: on by default; ``egress`` None leaves outgoing connections open."""
+
+    enabled: bool = True
+    ingress_namespace: str | None = None
+    egress: tuple[EgressRule, ...] | None = None
+
+
+def network_policy(spec: dict[str, Any] | None) -> NetworkPolicy:
+    """The model of a valid ``network_policy`` mapping (the defaults when absent)."""
+    if spec is None:
+        return NetworkPolicy()
+    egress = spec.get("egress")
+    return NetworkPolicy(
+        enabled=spec.get("enabled", True),
+        ingress_namespace=spec.get("ingress_namespace"),
+        egress=None
+        if egress is None
+        else tuple(
+            EgressRule(
+                cidr=rule.get("cidr"),
+                except_cidrs=tuple(rule.get("except", ())),
+                namespace=rule.get("namespace"),
+                ports=tuple(rule.get("ports", ())),
+            )
+            for rule in egress
+        ),
+    )
+
+
 class Dag(NamedTuple):
     """Ordered steps; the stages of one step run in parallel."""
 
@@ -105,6 +144,7 @@ class Pipeline(NamedTuple):
     stages: dict[str, Stage]
     run_on_failure: str | None = None
     shared_storage: SharedStorage | None = None
+    network_policy: NetworkPolicy = NetworkPolicy()
 
 
 def build_pipeline(data: dict[str, Any]) -> Pipeline:
@@ -125,6 +165,7 @@ def build_pipeline(data: dict[str, Any]) -> Pipeline:
         stages=stages,
         run_on_failure=names.normalise(run_on_failure) if run_on_failure else None,
         shared_storage=shared_storage(section.get("shared_storage")),
+        network_policy=network_policy(section.get("network_policy")),
     )
 
 

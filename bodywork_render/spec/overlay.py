@@ -1,7 +1,7 @@
 """Environments: a ``bodywork.<env>.yaml`` beside bodywork.yaml overrides what differs per environment.
 
-An overlay may set the image, namespace, secrets group, shared storage and ingress host/class of the
-pipeline, and the replicas and resources of stages (schemas/bodywork-env.schema.json).
+An overlay may set the image, namespace, secrets group, shared storage, network policy and ingress host/class
+of the pipeline, and the replicas and resources of stages (schemas/bodywork-env.schema.json).
 Flags given on the command line win over the overlay, the overlay over bodywork.yaml.
 """
 
@@ -76,7 +76,7 @@ def apply_overlay(pipeline: Pipeline, overlay: dict[str, Any]) -> Pipeline:
     """The pipeline with the overlay's values in place of the base file's."""
     import dataclasses  # not for `bodywork validate`, which imports this module on every commit
 
-    from bodywork_render.spec.model import shared_storage
+    from bodywork_render.spec.model import network_policy, shared_storage
 
     section = overlay.get("pipeline") or {}
     by_source = {stage.source_name: stage for stage in pipeline.stages.values()}
@@ -92,6 +92,9 @@ def apply_overlay(pipeline: Pipeline, overlay: dict[str, Any]) -> Pipeline:
         shared_storage=shared_storage(section["shared_storage"])
         if "shared_storage" in section
         else pipeline.shared_storage,
+        network_policy=network_policy(section["network_policy"])
+        if "network_policy" in section
+        else pipeline.network_policy,
     )
 
 
