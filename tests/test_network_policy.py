@@ -4,6 +4,7 @@ unless narrowed; the opt-out; overlays; the chart's values; strict Kubernetes sc
 from __future__ import annotations
 
 import shutil
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -29,11 +30,11 @@ NARROWED = """\
 """
 
 
-def policies(objects: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+def policies(objects: Sequence[dict[str, Any]]) -> dict[str, dict[str, Any]]:
     return {o["metadata"]["name"]: o for o in objects if o["kind"] == "NetworkPolicy"}
 
 
-def pods(objects: list[dict[str, Any]]) -> dict[str, dict[str, str]]:
+def pods(objects: Sequence[dict[str, Any]]) -> dict[str, dict[str, str]]:
     """The pod template labels of each workload, by its stage."""
     return {
         o["metadata"]["labels"]["bodywork-render/stage"]: o["spec"]["template"]["metadata"]["labels"]
