@@ -68,8 +68,10 @@ def test_a_commit_to_one_stage_changes_it_and_the_stages_after_it_only(project: 
     before = objects(project)
     second = commit(project, "serve better", {"serve/serve.py": "print('v2')\n"})
     after = objects(project)
-    # serve's own objects: the Deployment rolls; its Service and Ingress carry the new version label.
-    assert changed(before, after) == {("Deployment", "serve"), ("Service", "serve"), ("Ingress", "serve")}
+    # serve's own objects: the Deployment rolls; its Service, Ingress and NetworkPolicy carry the new version label.
+    assert changed(before, after) == {
+        ("Deployment", "serve"), ("Service", "serve"), ("Ingress", "serve"), ("NetworkPolicy", "serve")
+    }  # fmt: skip
     pod = after[("Deployment", "serve")]["spec"]["template"]
     assert pod["metadata"]["annotations"]["bodywork-render/source-commit"] == second
     assert second in pod["spec"]["initContainers"][0]["args"]

@@ -432,6 +432,8 @@ def test_an_ingress_routes_the_pipeline_and_stage_prefix_to_the_service_port() -
         "ingress_class": "nginx",
         "ingress_host": "ml.example",
         "path": "/pipe/serve",
+        "path_type": "Prefix",
+        "tls": [],
         "service": "pipe-serve",
         "port": 5000,
     }

@@ -54,6 +54,7 @@ from bodywork_render.render.plan import (
     runner_config_map_name,
     runner_digest,
 )
+from bodywork_render.render.routes import REWRITE_SUFFIX, REWRITE_TARGET, REWRITE_VALUE
 from bodywork_render.render.templating import Templates, block, jinja_environment
 from bodywork_render.render.write import MARKER
 from bodywork_render.spec import names
@@ -84,7 +85,12 @@ _FILES = {
 }
 _KIND_FILES = {
     "Job": ("templates/job.yaml.j2",),
-    "Deployment": ("templates/deployment.yaml.j2", "templates/service.yaml.j2", "templates/ingress.yaml.j2"),
+    "Deployment": (
+        "templates/deployment.yaml.j2",
+        "templates/service.yaml.j2",
+        "templates/ingress.yaml.j2",
+        "templates/httproute.yaml.j2",
+    ),
 }
 
 
@@ -378,4 +384,7 @@ def _context(
         "order": order,
         "warnings": warnings,
         "startup_period": STARTUP_PERIOD_SECONDS,
+        "rewrite_annotation": REWRITE_TARGET,
+        "rewrite_value": REWRITE_VALUE,
+        "rewrite_suffix": REWRITE_SUFFIX,
     }

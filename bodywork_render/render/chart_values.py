@@ -20,9 +20,18 @@ from bodywork_render.package_data import load_json
 from bodywork_render.render.network import egress_rules
 from bodywork_render.render.options import RenderOptions
 from bodywork_render.render.plan import INPUTS, SOURCE_COMMIT
+from bodywork_render.render.routes import ingress_route
 from bodywork_render.render.templating import block, quote
 from bodywork_render.spec.images import pull_policy, split_image
-from bodywork_render.spec.model import BatchStage, NetworkPolicy, Pipeline, ServiceStage, SharedStorage, Stage
+from bodywork_render.spec.model import (
+    BatchStage,
+    Gateway,
+    NetworkPolicy,
+    Pipeline,
+    ServiceStage,
+    SharedStorage,
+    Stage,
+)
 
 _DNS_SUBDOMAIN = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"
 _ENV_NAME = r"^[-._a-zA-Z][-._a-zA-Z0-9]*$"
@@ -184,15 +193,29 @@ def chart_values(
                     _string(),
                     options.ingress_host or "",
                 ),
-                Value("annotations", "Annotations of every Ingress, e.g. for cert-manager.", _string_map(), {}),
+                Value(
+                    "annotations",
+                    "Annotations of every Ingress, e.g. for cert-manager (pipeline.ingress.annotations).",
+                    _string_map(),
+                    dict(pipeline.ingress.annotations),
+                ),
                 Value(
                     "tls",
-                    "TLS of every Ingress, e.g. [{hosts: [ml.example.com], secretName: ml-tls}].",
+                    "TLS of every Ingress, e.g. [{hosts: [ml.example.com], secretName: ml-tls}] "
+                    "(pipeline.ingress.tls).",
                     _array(_object({"hosts": _array(_string(1)), "secretName": _string(1)})),
-                    [],
+                    ingress_route(pipeline.ingress, "/", options.ingress_host)["tls"],
+                ),
+                Value(
+                    "nginxRewrite",
+                    "For ingress-nginx: strip the path prefix on the way (rewrite-target with a capture group), for "
+                    "apps that answer at / (pipeline.ingress.nginx_rewrite).",
+                    {"type": "boolean"},
+                    pipeline.ingress.nginx_rewrite,
                 ),
             ),
         ),
+        _gateway(pipeline.gateway),
         Value(
             "stages",
             "The stages, by name, in DAG order.",
@@ -442,6 +465,37 @@ def _shared_storage(storage: SharedStorage | None) -> Value:
                 "Access mode of the claim the chart creates; ReadWriteMany for stages spread over nodes.",
                 schema("access_mode"),
                 given.access_mode,
+            ),
+        ),
+    )
+
+
+def _gateway(gateway: Gateway | None) -> Value:
+    # The constraints of bodywork.yaml's gateway, written once in its JSON Schema.
+    fields = load_json("bodywork.schema.json")["$defs"]["gateway"]["properties"]
+
+    def schema(field: str) -> dict[str, Any]:
+        return {
+            "anyOf": [{"const": ""}, {k: v for k, v in fields[field].items() if k not in ("description", "examples")}]
+        }
+
+    return Value(
+        "gateway",
+        "The Gateway API Gateway that routes the service stages whose ingress is enabled (pipeline.gateway): with a "
+        "name, each gets an HTTPRoute that strips its path prefix, instead of an Ingress.",
+        children=(
+            Value("name", "Name of the Gateway; empty: Ingresses.", schema("name"), gateway.name if gateway else ""),
+            Value(
+                "namespace",
+                "Namespace of the Gateway; empty: the release namespace.",
+                schema("namespace"),
+                (gateway.namespace if gateway else None) or "",
+            ),
+            Value(
+                "sectionName",
+                "The Gateway's listener to attach to; empty: every listener that allows the routes.",
+                schema("section_name"),
+                (gateway.section_name if gateway else None) or "",
             ),
         ),
     )

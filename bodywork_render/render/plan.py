@@ -14,11 +14,11 @@ from typing import Any, NamedTuple
 from bodywork_render.gitops.pins import Pins, commit_pins
 from bodywork_render.gitops.source import Source
 from bodywork_render.package_data import RUNNER_FILE, runner_files
-from bodywork_render.render import labels, network
+from bodywork_render.render import labels, network, routes
 from bodywork_render.render.options import RenderOptions
 from bodywork_render.spec import names
 from bodywork_render.spec.images import pull_policy
-from bodywork_render.spec.model import BatchStage, Pipeline, ServiceStage, Stage
+from bodywork_render.spec.model import BatchStage, IngressSettings, Pipeline, ServiceStage, Stage
 
 WORKSPACE = "/workspace"
 RUNNER_MOUNT = "/opt/bodywork"
@@ -105,6 +105,12 @@ def plan_pipeline(
                 f"(a hook Job applied by {'Flux' if options.engine == 'flux' else 'kubectl'} would start at once); "
                 "render with --engine argocd to include it"
             )
+    routed = any(isinstance(s, ServiceStage) and s.ingress for s in pipeline.stages.values())
+    if pipeline.gateway is not None and pipeline.ingress != IngressSettings() and routed:
+        warnings.append(
+            "pipeline.ingress (annotations, tls, nginx_rewrite) is not used: pipeline.gateway routes the service "
+            "stages with HTTPRoutes instead of Ingresses (TLS is the Gateway listener's)"
+        )
     objects = ctx.with_shared_claim(objects)
     if options.format == "kustomize":
         objects.extend(ctx.kustomizations(objects))
@@ -340,7 +346,7 @@ class _Context(NamedTuple):
             "pod_annotations": self._identity(stage, upstream),
             "pod": {
                 **self._pod(stage, restart_policy=None),
-                "route_prefix": self.ingress_path(stage) if stage.ingress else None,
+                "route_prefix": self.ingress_path(stage) if stage.ingress and not self._strips_prefix() else None,
                 "port": stage.port,
                 "startup_period": STARTUP_PERIOD_SECONDS,
                 "startup_failures": startup_failures,
@@ -365,21 +371,7 @@ class _Context(NamedTuple):
             PlannedObject("service.yaml.j2", "Service", name, step, self._file(step, f"{stage.name}-service"), service),
         ]
         if stage.ingress:
-            ingress = {
-                **self._meta(step),
-                "name": name,
-                "labels": stage_labels,
-                "ingress_class": self.options.ingress_class,
-                "ingress_host": self.options.ingress_host,
-                "path": self.ingress_path(stage),
-                "service": name,
-                "port": stage.port,
-            }
-            objects.append(
-                PlannedObject(
-                    "ingress.yaml.j2", "Ingress", name, step, self._file(step, f"{stage.name}-ingress"), ingress
-                )
-            )
+            objects.append(self._route(stage, name, step, stage_labels))
         if self.pipeline.network_policy.enabled:
             policy = {
                 **self._meta(step),
@@ -400,6 +392,31 @@ class _Context(NamedTuple):
                 )
             )
         return objects
+
+    def _strips_prefix(self) -> bool:
+        return routes.strips_prefix(self.pipeline.ingress, self.pipeline.gateway)
+
+    def _route(self, stage: ServiceStage, name: str, step: int, stage_labels: dict[str, str]) -> PlannedObject:
+        """A service stage's way in from outside: an HTTPRoute when the pipeline names a Gateway, else an Ingress."""
+        meta = self._meta(step)
+        common = {**meta, "name": name, "labels": stage_labels, "service": name, "port": stage.port}
+        prefix, host = self.ingress_path(stage), self.options.ingress_host
+        if self.pipeline.gateway is not None:
+            values = {**common, **routes.http_route(self.pipeline.gateway, prefix, host)}
+            return PlannedObject(
+                "httproute.yaml.j2", "HTTPRoute", name, step, self._file(step, f"{stage.name}-httproute"), values
+            )
+        route = routes.ingress_route(self.pipeline.ingress, prefix, host)
+        values = {
+            **common,
+            **route,
+            "annotations": {**meta["annotations"], **route["annotations"]},
+            "ingress_class": self.options.ingress_class,
+            "ingress_host": host,
+        }
+        return PlannedObject(
+            "ingress.yaml.j2", "Ingress", name, step, self._file(step, f"{stage.name}-ingress"), values
+        )
 
     def ingress_path(self, stage: Stage) -> str:
         """The path prefix the Ingress routes to a service stage; the stage's pods get it as BODYWORK_ROUTE_PREFIX."""

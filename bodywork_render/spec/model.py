@@ -125,6 +125,43 @@ def network_policy(spec: dict[str, Any] | None) -> NetworkPolicy:
     )
 
 
+class IngressSettings(NamedTuple):
+    """What the service stages' Ingresses carry besides their host and class: annotations, TLS, the nginx rewrite."""
+
+    annotations: tuple[tuple[str, str], ...] = ()
+    tls_secret: str | None = None
+    tls_hosts: tuple[str, ...] = ()
+    nginx_rewrite: bool = False
+
+
+def ingress_settings(spec: dict[str, Any] | None) -> IngressSettings:
+    """The model of a valid ``ingress`` mapping (the defaults when absent)."""
+    if spec is None:
+        return IngressSettings()
+    tls = spec.get("tls") or {}
+    return IngressSettings(
+        annotations=tuple((spec.get("annotations") or {}).items()),
+        tls_secret=tls.get("secret_name"),
+        tls_hosts=tuple(tls.get("hosts", ())),
+        nginx_rewrite=spec.get("nginx_rewrite", False),
+    )
+
+
+class Gateway(NamedTuple):
+    """The Gateway API Gateway the service stages' HTTPRoutes attach to."""
+
+    name: str
+    namespace: str | None = None
+    section_name: str | None = None
+
+
+def gateway(spec: dict[str, Any] | None) -> Gateway | None:
+    """The model of a valid ``gateway`` mapping (None when absent)."""
+    if spec is None:
+        return None
+    return Gateway(name=spec["name"], namespace=spec.get("namespace"), section_name=spec.get("section_name"))
+
+
 class Dag(NamedTuple):
     """Ordered steps; the stages of one step run in parallel."""
 
@@ -145,6 +182,8 @@ class Pipeline(NamedTuple):
     run_on_failure: str | None = None
     shared_storage: SharedStorage | None = None
     network_policy: NetworkPolicy = NetworkPolicy()
+    ingress: IngressSettings = IngressSettings()
+    gateway: Gateway | None = None
 
 
 def build_pipeline(data: dict[str, Any]) -> Pipeline:
@@ -166,6 +205,8 @@ def build_pipeline(data: dict[str, Any]) -> Pipeline:
         run_on_failure=names.normalise(run_on_failure) if run_on_failure else None,
         shared_storage=shared_storage(section.get("shared_storage")),
         network_policy=network_policy(section.get("network_policy")),
+        ingress=ingress_settings(section.get("ingress")),
+        gateway=gateway(section.get("gateway")),
     )
 
 

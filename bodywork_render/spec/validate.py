@@ -24,6 +24,9 @@ if TYPE_CHECKING:
 
 YAML11_BOOLEANS = {"yes", "no", "y", "n", "on", "off", "true", "false"}
 
+_ANNOTATION_KEY = (
+    "^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$"
+)
 _PATTERN_EXPECTATIONS = {
     "^[A-Za-z0-9.-]+$": "letters, digits, '-' and '.' only",
     "^[A-Za-z0-9_.-]+$": "letters, digits, '_', '-' and '.' only",
@@ -31,6 +34,12 @@ _PATTERN_EXPECTATIONS = {
     "^[^\\s]+$": "no spaces",
     "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$": "a DNS-1123 label: lower-case letters, digits and '-', starting and ending with"
     " a letter or digit",
+    "^(\\*\\.)?[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$": "a lower-case DNS name such as"
+    " ml.example.com, or a wildcard *.example.com",
+    _ANNOTATION_KEY: "a Kubernetes annotation key: an optional DNS prefix and '/', then letters, digits, '-', '_'"
+    " and '.'",
+    "^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$": "a DNS-1123 subdomain: lower-case letters,"
+    " digits, '-' and '.', starting and ending with a letter or digit",
     "\\.(py|ipynb)$": "a path ending in .py or .ipynb",
 }
 
