@@ -29,6 +29,11 @@ def _segment_prefix(prefix: str, path: str) -> bool:
     return prefix == "/" or path == prefix or path.startswith(prefix + "/")
 
 
+def _expand(target: str, match: re.Match[str]) -> str:
+    """nginx's rewrite target with $1..$9 replaced by the groups of the match."""
+    return re.sub(r"\$(\d)", lambda ref: match.group(int(ref[1])) or "", target)
+
+
 def ingress_target(ingress: Mapping[str, Any], host: str, path: str) -> tuple[Backend, str] | None:
     """The backend and upstream path of a request, as ingress-nginx routes it; None for no match (404)."""
     rewrite = ingress["metadata"].get("annotations", {}).get(REWRITE_TARGET)
@@ -46,7 +51,7 @@ def ingress_target(ingress: Mapping[str, Any], host: str, path: str) -> tuple[Ba
                 continue
             match = re.match(entry["path"], path, re.IGNORECASE)
             if match:
-                return target, re.sub(r"\$(\d)", lambda ref, found=match: found.group(int(ref[1])) or "", rewrite)
+                return target, _expand(rewrite, match)
     return None
 
 
