@@ -15,7 +15,7 @@ from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
-from bodywork_render.verify.crds import crd_schemas
+from bodywork_render.verify.crds import VENDORED, crd_schema
 from bodywork_render.verify.kubernetes import _DEFS_URI as DEFS_URI
 from bodywork_render.verify.kubernetes import DEFAULT_K8S_VERSION
 
@@ -80,8 +80,9 @@ def make_extract(release: str) -> dict[str, Any]:
     names = served(document)
     reached: set[str] = set()
     todo = [names[gvk] for gvk in templated_kinds() if gvk in names]
-    for crd in crd_schemas(DEFS_URI).values():
-        todo += [ref.partition("#/$defs/")[2] for ref in references(crd) if ref.startswith(DEFS_URI)]
+    for gvk in VENDORED:
+        crd_refs = references(crd_schema(gvk, DEFS_URI))
+        todo += [ref.partition("#/$defs/")[2] for ref in crd_refs if ref.startswith(DEFS_URI)]
     while todo:
         name = todo.pop()
         if name not in reached:

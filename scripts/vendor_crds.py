@@ -1,9 +1,10 @@
 """Write schemas/crds/*.json: the openAPIV3Schema of each upstream CRD in ../shared/schemas/crds, unchanged.
 
 The render checks the Flux, Argo CD and Gateway API objects it writes against these schemas on
-the user's machine, so they ship in the wheel; bodywork_render/verify/crds.py makes each one strict
-JSON Schema when it is loaded. Run `.venv/bin/python -m scripts.vendor_crds` after the CRDs in
-../shared change; tests/test_crds.py fails while a vendored copy differs from its CRD.
+the user's machine, so they ship in the wheel; bodywork_render/verify/crds.py (whose VENDORED names
+the files) makes each one strict JSON Schema when it is loaded. Run `.venv/bin/python -m
+scripts.vendor_crds` after the CRDs in ../shared change; tests/test_crds.py fails while a vendored
+copy differs from its CRD.
 """
 
 from __future__ import annotations
@@ -14,33 +15,26 @@ from typing import Any
 
 import yaml
 
+from bodywork_render.verify.crds import VENDORED
+
 ROOT = Path(__file__).resolve().parents[1]
 UPSTREAM = ROOT.parent / "shared" / "schemas" / "crds"
-VENDORED = ROOT / "schemas" / "crds"
-SERVED = {
-    "kustomize.toolkit.fluxcd.io_kustomizations.yaml": "v1",
-    "source.toolkit.fluxcd.io_gitrepositories.yaml": "v1",
-    "argoproj.io_applications.yaml": "v1alpha1",
-    "gateway.networking.k8s.io_httproutes.yaml": "v1",
-}
-"""The upstream CRD files and the version of each that bodywork-render writes."""
+FOLDER = ROOT / "schemas" / "crds"
 
 
-def vendored_name(crd_file: str) -> str:
-    """The vendored file of an upstream CRD file: its name with the version, as JSON."""
-    return f"{crd_file.removesuffix('.yaml')}.{SERVED[crd_file]}.json"
+def upstream_file(gvk: tuple[str, str]) -> str:
+    """The upstream CRD file of a vendored kind: its vendored name less ``.<version>.json``, as YAML."""
+    version = gvk[0].rsplit("/", 1)[1]
+    return VENDORED[gvk].removesuffix(f".{version}.json") + ".yaml"
 
 
-def vendored(crd_file: str) -> dict[str, Any]:
-    """What schemas/crds/ holds for one upstream CRD: its group, version, kind, and that version's openAPIV3Schema."""
-    crd = yaml.safe_load((UPSTREAM / crd_file).read_text(encoding="utf-8"))
-    version = next(v for v in crd["spec"]["versions"] if v["name"] == SERVED[crd_file])
-    return {
-        "group": crd["spec"]["group"],
-        "version": version["name"],
-        "kind": crd["spec"]["names"]["kind"],
-        "openAPIV3Schema": version["schema"]["openAPIV3Schema"],
-    }
+def vendored_document(gvk: tuple[str, str]) -> dict[str, Any]:
+    """What schemas/crds/ holds for one kind: its group, version, kind, and that version's openAPIV3Schema."""
+    crd = yaml.safe_load((UPSTREAM / upstream_file(gvk)).read_text(encoding="utf-8"))
+    group, version = gvk[0].rsplit("/", 1)
+    assert (crd["spec"]["group"], crd["spec"]["names"]["kind"]) == (group, gvk[1]), upstream_file(gvk)
+    served = next(v for v in crd["spec"]["versions"] if v["name"] == version)
+    return {"group": group, "version": version, "kind": gvk[1], "openAPIV3Schema": served["schema"]["openAPIV3Schema"]}
 
 
 def text(document: dict[str, Any]) -> str:
@@ -49,7 +43,7 @@ def text(document: dict[str, Any]) -> str:
 
 
 if __name__ == "__main__":
-    VENDORED.mkdir(exist_ok=True)
-    for name in SERVED:
-        (VENDORED / vendored_name(name)).write_text(text(vendored(name)), encoding="utf-8")
-        print(f"wrote schemas/crds/{vendored_name(name)}")
+    FOLDER.mkdir(exist_ok=True)
+    for gvk, name in VENDORED.items():
+        (FOLDER / name).write_text(text(vendored_document(gvk)), encoding="utf-8")
+        print(f"wrote schemas/crds/{name}")

@@ -8,20 +8,15 @@ custom resource we render, with the CEL of `common-expression-language` (Python 
 from __future__ import annotations
 
 import copy
-import json
 from typing import Any
 
-from bodywork_render.package_data import resource_dir
+from bodywork_render.verify.crds import vendored
 from bodywork_render.verify.kubernetes import dotted_path
 
 
-def open_api_schemas() -> dict[tuple[str, str], dict[str, Any]]:
-    """The vendored openAPIV3Schema of each custom resource we write, by (apiVersion, kind)."""
-    found = {}
-    for path in sorted((resource_dir("schemas") / "crds").glob("*.json")):
-        vendored = json.loads(path.read_text(encoding="utf-8"))
-        found[(f"{vendored['group']}/{vendored['version']}", vendored["kind"])] = vendored["openAPIV3Schema"]
-    return found
+def open_api_schema(gvk: tuple[str, str]) -> dict[str, Any]:
+    """The vendored openAPIV3Schema of a custom resource we write (apiVersion, kind)."""
+    return dict(vendored(gvk)["openAPIV3Schema"])
 
 
 def defaulted(value: Any, schema: dict[str, Any]) -> Any:
@@ -47,7 +42,7 @@ def rule_problems(obj: dict[str, Any]) -> list[str]:
     """Every CEL rule of the object's CRD that the (defaulted) object breaks, as ``path: message``."""
     import cel
 
-    schema = open_api_schemas()[(obj["apiVersion"], obj["kind"])]
+    schema = open_api_schema((obj["apiVersion"], obj["kind"]))
     problems: list[str] = []
 
     def walk(value: Any, node: dict[str, Any], path: tuple[str | int, ...]) -> None:

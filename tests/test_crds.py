@@ -9,21 +9,24 @@ from typing import Any
 import pytest
 
 from bodywork_render.gitops.bootstrap import ArgoCDOptions, FluxOptions, argocd_manifests, flux_manifests
-from bodywork_render.verify.crds import strict_schema
+from bodywork_render.verify.crds import VENDORED, strict_schema
 from bodywork_render.verify.kubernetes import schema_problems
-from scripts.vendor_crds import SERVED, UPSTREAM, VENDORED, text, vendored, vendored_name
-from tests.crd_rules import open_api_schemas
+from scripts.vendor_crds import FOLDER, UPSTREAM, text, upstream_file, vendored_document
 from tests.renderkit import EXAMPLE, PROJECTS, objects_in, render
 
 needs_cel = pytest.mark.skipif(sys.version_info < (3, 11), reason="common-expression-language needs Python 3.11+")
 
 
-@pytest.mark.parametrize("crd_file", sorted(SERVED))
-def test_the_vendored_schema_is_the_upstream_crds_own(crd_file: str) -> None:
-    assert UPSTREAM.is_dir(), f"the upstream CRDs are not at {UPSTREAM}"
-    assert (VENDORED / vendored_name(crd_file)).read_text(encoding="utf-8") == text(vendored(crd_file)), (
+@pytest.mark.parametrize("gvk", sorted(VENDORED), ids=lambda gvk: gvk[1])
+def test_the_vendored_schema_is_the_upstream_crds_own(gvk: tuple[str, str]) -> None:
+    assert (UPSTREAM / upstream_file(gvk)).is_file(), f"the upstream CRD is not at {UPSTREAM / upstream_file(gvk)}"
+    assert (FOLDER / VENDORED[gvk]).read_text(encoding="utf-8") == text(vendored_document(gvk)), (
         "run: python -m scripts.vendor_crds"
     )
+
+
+def test_every_vendored_file_is_a_known_kind() -> None:
+    assert sorted(p.name for p in FOLDER.glob("*.json")) == sorted(VENDORED.values())
 
 
 def test_the_strict_reading_follows_the_structural_schema_rules() -> None:
@@ -141,7 +144,7 @@ def rendered_custom_resources() -> list[dict[str, Any]]:
     ]
     for project in (EXAMPLE, PROJECTS / "parallel-secrets-ingress"):
         rendered = objects_in(render(project, format="kustomize", engine="flux").files)
-        found += [o for o in rendered if (o["apiVersion"], o["kind"]) in open_api_schemas()]
+        found += [o for o in rendered if (o["apiVersion"], o["kind"]) in VENDORED]
     return found
 
 

@@ -20,8 +20,20 @@ not evaluated.
 
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import cache
 from typing import Any
+
+VENDORED = {
+    ("kustomize.toolkit.fluxcd.io/v1", "Kustomization"): "kustomize.toolkit.fluxcd.io_kustomizations.v1.json",
+    ("source.toolkit.fluxcd.io/v1", "GitRepository"): "source.toolkit.fluxcd.io_gitrepositories.v1.json",
+    ("argoproj.io/v1alpha1", "Application"): "argoproj.io_applications.v1alpha1.json",
+    ("gateway.networking.k8s.io/v1", "HTTPRoute"): "gateway.networking.k8s.io_httproutes.v1.json",
+}
+"""The custom resources we write, by (apiVersion, kind): the file of schemas/crds/ that holds each one's schema.
+
+Each file is ``<the upstream CRD file's name less .yaml>.<version>.json``. Only the schema of a kind
+that is checked is read (the Argo CD Application's is 200 KB), so a render without custom
+resources reads none."""
 
 OBJECT_META = "io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta"
 _COPIED = (
@@ -78,18 +90,24 @@ def _strict(node: dict[str, Any]) -> dict[str, Any]:
     return schema
 
 
-@lru_cache(maxsize=1)
-def crd_schemas(defs_uri: str) -> dict[tuple[str, str], dict[str, Any]]:
-    """The strict schema of each custom resource we write, by (apiVersion, kind), each with its own ``$id``."""
+def schema_id(gvk: tuple[str, str]) -> str:
+    """The ``$id`` of the strict schema of one custom resource (apiVersion, kind)."""
+    return f"https://bodywork-render.invalid/crds/{gvk[0]}/{gvk[1]}"
+
+
+def vendored(gvk: tuple[str, str]) -> dict[str, Any]:
+    """The vendored file of one custom resource: its group, version, kind and upstream openAPIV3Schema."""
     import json
 
     from bodywork_render.package_data import resource_dir
 
-    schemas: dict[tuple[str, str], dict[str, Any]] = {}
-    for path in sorted((resource_dir("schemas") / "crds").glob("*.json")):
-        vendored = json.loads(path.read_text(encoding="utf-8"))
-        api_version = f"{vendored['group']}/{vendored['version']}"
-        schema = strict_schema(vendored["openAPIV3Schema"], defs_uri)
-        schema["$id"] = f"https://bodywork-render.invalid/crds/{api_version}/{vendored['kind']}"
-        schemas[(api_version, vendored["kind"])] = schema
-    return schemas
+    path = resource_dir("schemas") / "crds" / VENDORED[gvk]
+    return dict(json.loads(path.read_text(encoding="utf-8")))
+
+
+@cache
+def crd_schema(gvk: tuple[str, str], defs_uri: str) -> dict[str, Any]:
+    """The strict JSON Schema of one custom resource we write (a key of ``VENDORED``), with its ``$id``."""
+    schema = strict_schema(vendored(gvk)["openAPIV3Schema"], defs_uri)
+    schema["$id"] = schema_id(gvk)
+    return schema

@@ -28,6 +28,8 @@ from functools import cache, cached_property, lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
+from bodywork_render.verify.crds import VENDORED, crd_schema, schema_id
+
 if TYPE_CHECKING:
     import jsonschema_rs
 
@@ -113,8 +115,8 @@ def schema_problems(objects: Sequence[Any], k8s_version: str = DEFAULT_K8S_VERSI
     else:
         # Our custom resources, and objects without an apiVersion and kind, never reach kubeconform.
         kinds = {i: _gvk(objects[i]) for i in pending}
-        offline = [i for i, gvk in kinds.items() if gvk is None or gvk in _crd_schemas()]
-        builtin = [i for i, gvk in kinds.items() if gvk is not None and gvk not in _crd_schemas()]
+        offline = [i for i, gvk in kinds.items() if gvk is None or gvk in VENDORED]
+        builtin = [i for i, gvk in kinds.items() if gvk is not None and gvk not in VENDORED]
         found = _offline_problems(objects, major_minor, offline)
         found += _kubeconform_problems(kubeconform, objects, major_minor, builtin)
     invalid = {index for index, _ in found}
@@ -153,13 +155,6 @@ def _major_minor(k8s_version: str) -> tuple[int, int]:
     return key
 
 
-def _crd_schemas() -> dict[tuple[str, str], dict[str, Any]]:
-    """The strict schemas of the custom resources we emit, by (apiVersion, kind)."""
-    from bodywork_render.verify.crds import crd_schemas
-
-    return crd_schemas(_DEFS_URI)
-
-
 def _gvk(obj: Any) -> tuple[str, str] | None:
     if not isinstance(obj, Mapping):
         return None
@@ -177,9 +172,9 @@ class _Definitions:
     """
 
     def __init__(self, document: dict[str, Any]) -> None:
-        self._documents = {_DEFS_URI: document, **{schema["$id"]: schema for schema in _crd_schemas().values()}}
+        self._document = document
         self._validators: dict[tuple[str, str], jsonschema_rs.Validator] = {}
-        self.refs: dict[tuple[str, str], str] = {gvk: schema["$id"] for gvk, schema in _crd_schemas().items()}
+        self.refs: dict[tuple[str, str], str] = {gvk: schema_id(gvk) for gvk in VENDORED}
         for name, definition in document["$defs"].items():
             for gvk in definition.get("x-kubernetes-group-version-kind", ()):
                 group, version = gvk["group"], gvk["version"]
@@ -192,7 +187,11 @@ class _Definitions:
             import jsonschema_rs
 
             schema = {"$schema": "https://json-schema.org/draft/2020-12/schema", "$ref": self.refs[gvk]}
-            validator = jsonschema_rs.validator_for(schema, registry=self._registry, offline=True)
+            registry = self._registry
+            if gvk in VENDORED:  # read and made strict only when an object of that kind is checked
+                crd = crd_schema(gvk, _DEFS_URI)
+                registry = jsonschema_rs.Registry([(_DEFS_URI, self._document), (crd["$id"], crd)])
+            validator = jsonschema_rs.validator_for(schema, registry=registry, offline=True)
             self._validators[gvk] = validator
         return validator
 
@@ -200,7 +199,7 @@ class _Definitions:
     def _registry(self) -> jsonschema_rs.Registry:
         import jsonschema_rs
 
-        return jsonschema_rs.Registry(list(self._documents.items()))
+        return jsonschema_rs.Registry([(_DEFS_URI, self._document)])
 
 
 class _Schemas:
