@@ -165,10 +165,10 @@ def _gvk(obj: Any) -> tuple[str, str] | None:
 
 
 class _Definitions:
-    """One release's definitions (kubernetes-validate's whole file, or our extract of it) and our CRD schemas.
+    """One release's definitions (kubernetes-validate's whole file, or our extract of it), and the CRDs' schemas.
 
-    ``refs`` gives the schema of each apiVersion and kind they serve; the jsonschema_rs
-    registry and validators are built when an object first needs them.
+    ``refs`` gives the schema of each apiVersion and kind they serve; the jsonschema_rs registry, the validators and
+    a CRD's strict schema are made when an object first needs them.
     """
 
     def __init__(self, document: dict[str, Any]) -> None:
