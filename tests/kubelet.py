@@ -3,7 +3,8 @@
 ``run_pipeline(objects)`` creates the objects of a render in steps (Helm hooks, else Argo CD sync waves; a pod
 fails when a ConfigMap, Secret or PersistentVolumeClaim of the render that it needs comes in a later step): each
 Job's pod runs to completion, each Deployment's pod (one replica) starts and must pass its
-startup probe. Every container runs exactly what the YAML says (``command``, ``args``, ``env``, ``workingDir``,
+startup probe; ``job_of_cron_job`` makes the Job a CronJob's controller would create for a scheduled time.
+Every container runs exactly what the YAML says (``command``, ``args``, ``env``, ``workingDir``,
 volume mounts, ``runAsUser``/``runAsGroup``/``fsGroup``, ``readOnlyRootFilesystem``) with one substitution: the
 image. Each image is this machine's file system with ``python3`` first on PATH (``machine_python``).
 
@@ -49,10 +50,11 @@ import tempfile
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-__all__ = ["PodFailed", "RunningPipeline", "apply_steps", "machine_python", "run_pipeline"]
+__all__ = ["PodFailed", "RunningPipeline", "apply_steps", "job_of_cron_job", "machine_python", "run_pipeline"]
 
 HELPER = Path(__file__).resolve()
 # The PATH of the python images (docker's default), behind the folder holding this machine's python3.
@@ -639,6 +641,28 @@ def run_pipeline(
     """The pipeline of rendered ``objects`` to run in a ``with`` block (see RunningPipeline); ``secrets``: name ->
     key -> value of the Secrets the cluster would hold (those in ``objects`` count too)."""
     return RunningPipeline(objects, secrets=secrets, timeout=timeout)
+
+
+def job_of_cron_job(cron_job: Mapping[str, Any], scheduled: datetime) -> dict[str, Any]:
+    """The Job that the CronJob controller creates for the scheduled time ``scheduled``: named ``<cronjob>-<minutes
+    since the epoch>``, with the jobTemplate's metadata and spec and the scheduled-timestamp annotation."""
+    template = cron_job["spec"]["jobTemplate"]
+    metadata = template.get("metadata", {})
+    stamp = scheduled.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return {
+        "apiVersion": "batch/v1",
+        "kind": "Job",
+        "metadata": {
+            "name": f"{cron_job['metadata']['name']}-{int(scheduled.timestamp() // 60)}",
+            "namespace": cron_job["metadata"].get("namespace"),
+            "labels": dict(metadata.get("labels", {})),
+            "annotations": {
+                **metadata.get("annotations", {}),
+                "batch.kubernetes.io/cronjob-scheduled-timestamp": stamp,
+            },
+        },
+        "spec": template["spec"],
+    }
 
 
 # --- inside the namespaces: process 1 -----------------------------------------------------------

@@ -1,8 +1,8 @@
 """`bodywork render --format helm`: the chart, checked with the real Helm SDK (lint, template, schema) and the
 Kubernetes schemas.
 
-Golden files of one chart live in tests/golden/helm/; after a deliberate change rewrite them with
-`pytest --update-golden` and review the diff.
+Golden files of two charts (the example, a scheduled pipeline) live in tests/golden/helm/; after a deliberate
+change rewrite them with `pytest --update-golden` and review the diff.
 """
 
 from __future__ import annotations
@@ -74,6 +74,7 @@ from tests.renderkit import (
 GOLDEN = Path(__file__).parent / "golden" / "helm"
 PARALLEL = PROJECTS / "parallel-secrets-ingress"
 FAILURE_HOOK = PROJECTS / "failure-hook"
+SCHEDULED = PROJECTS / "scheduled"
 HELM_OWN_LABELS = ("helm.sh/chart", "app.kubernetes.io/managed-by")
 HOOK_ANNOTATIONS = ("hook", "hook-weight", "hook-delete-policy")
 INJECTIONS = ["{{ .Release.Name }}", "x\n---\nkind: Secret", '"}} {{ fail "x" }}', "[[ chart ]]", "no", "0644"]
@@ -134,8 +135,10 @@ def comparable(obj: dict[str, Any], from_helm: bool = False) -> dict[str, Any]:
         wave = annotations.get("argocd.argoproj.io/sync-wave")
         assert weight == ("0" if claim else wave), f"{name}: hook weight {weight!r}"
         assert policy == "before-hook-creation", f"{name}: hook delete policy {policy!r}"
-    pod = obj.get("spec", {}).get("template", {}).get("metadata", {})
-    for found in (obj["metadata"].get("labels"), pod.get("labels")):
+    spec = obj.get("spec", {})
+    job = spec.get("jobTemplate", {})  # a CronJob's Job and its pod carry the labels too
+    templates = (spec.get("template", {}), job, job.get("spec", {}).get("template", {}))
+    for found in (obj["metadata"].get("labels"), *(t.get("metadata", {}).get("labels") for t in templates)):
         for label in HELM_OWN_LABELS:
             (found or {}).pop(label, None)
     return obj
@@ -229,8 +232,9 @@ stages:
         (PARALLEL, {}),
         (PARALLEL, {"ingress_class": "nginx", "ingress_host": "ml.example.com", "git_secret": "git-credentials"}),
         (FAILURE_HOOK, {}),
+        (SCHEDULED, {}),
     ],
-    ids=["example", "parallel-secrets-ingress", "parallel-with-flags", "failure-hook"],
+    ids=["example", "parallel-secrets-ingress", "parallel-with-flags", "failure-hook", "scheduled"],
 )
 def test_helm_lint_is_clean(project: Path, options: dict[str, Any], tmp_path: Path) -> None:
     folder, _ = chart(project, tmp_path, **options)
@@ -262,8 +266,9 @@ def test_corpus_chart_renders_the_manifests_objects(path: Path, tmp_path: Path) 
         (EXAMPLE, {}),
         (PARALLEL, {"ingress_class": "nginx", "ingress_host": "ml.example.com", "git_secret": "git-credentials"}),
         (FAILURE_HOOK, {"runner_image": "registry.example.com:5000/runner@sha256:" + "a" * 64}),
+        (SCHEDULED, {"k8s_version": "1.29"}),
     ],
-    ids=["example", "parallel-secrets-ingress", "failure-hook"],
+    ids=["example", "parallel-secrets-ingress", "failure-hook", "scheduled"],
 )
 def test_default_values_render_the_manifests_objects(project: Path, options: dict[str, Any], tmp_path: Path) -> None:
     folder, rendered = chart(project, tmp_path, **options)
@@ -499,7 +504,7 @@ def test_user_strings_stay_literal(injection_project: Path, tmp_path: Path) -> N
     assert helmsdk.lint(folder) == []
 
 
-@pytest.mark.parametrize("project", [EXAMPLE, PARALLEL, FAILURE_HOOK], ids=lambda p: p.name)
+@pytest.mark.parametrize("project", [EXAMPLE, PARALLEL, FAILURE_HOOK, SCHEDULED], ids=lambda p: p.name)
 def test_no_jinja_leftover(project: Path, tmp_path: Path) -> None:
     _, rendered = chart(project, tmp_path)
     for path, text in rendered.files.items():
@@ -584,9 +589,10 @@ def test_split_image(reference: str, parts: tuple[str, str, str]) -> None:
 # --- output: golden files, determinism, package, CLI ------------------------------------------------------
 
 
-def test_golden_chart(tmp_path: Path, golden: Golden) -> None:
-    _, rendered = chart(EXAMPLE, tmp_path)
-    golden.check_tree(GOLDEN / "train-and-serve", rendered.files)
+@pytest.mark.parametrize("project", [EXAMPLE, SCHEDULED], ids=lambda p: p.name)
+def test_golden_chart(project: Path, tmp_path: Path, golden: Golden) -> None:
+    _, rendered = chart(project, tmp_path)
+    golden.check_tree(GOLDEN / project.name, rendered.files)
 
 
 def test_chart_is_deterministic(tmp_path: Path) -> None:
@@ -741,11 +747,13 @@ def test_the_chart_service_sends_traffic_to_the_stage_port_and_the_startup_budge
 
 
 def pod_specs(objects: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
-    """The pod spec of every Job and Deployment, by stage."""
+    """The pod spec of every Job, CronJob and Deployment, by stage."""
     return {
-        o["metadata"]["labels"]["bodywork-render/stage"]: o["spec"]["template"]["spec"]
+        o["metadata"]["labels"]["bodywork-render/stage"]: (o["spec"].get("jobTemplate") or o)["spec"]["template"][
+            "spec"
+        ]
         for o in objects
-        if o["kind"] in ("Job", "Deployment")
+        if o["kind"] in ("Job", "CronJob", "Deployment")
     }
 
 
@@ -753,7 +761,7 @@ def containers(pod: dict[str, Any]) -> list[dict[str, Any]]:
     return [*pod.get("initContainers", []), *pod["containers"]]
 
 
-@pytest.mark.parametrize("project", [EXAMPLE, PARALLEL, FAILURE_HOOK], ids=lambda p: p.name)
+@pytest.mark.parametrize("project", [EXAMPLE, PARALLEL, FAILURE_HOOK, SCHEDULED], ids=lambda p: p.name)
 def test_the_runner_configmap_holds_the_runner_and_every_container_runs_it(project: Path, tmp_path: Path) -> None:
     folder, _ = chart(project, tmp_path)
     objects = helm_objects(folder)
@@ -789,7 +797,7 @@ def test_a_new_runner_is_a_new_configmap(tmp_path: Path, monkeypatch: pytest.Mon
     assert by_identity(objects, from_helm=True) == by_identity(list(after.objects))
 
 
-@pytest.mark.parametrize("project", [EXAMPLE, PARALLEL, FAILURE_HOOK], ids=lambda p: p.name)
+@pytest.mark.parametrize("project", [EXAMPLE, PARALLEL, FAILURE_HOOK, SCHEDULED], ids=lambda p: p.name)
 def test_pods_pull_only_the_project_image_and_python(project: Path, tmp_path: Path) -> None:
     folder, _ = chart(project, tmp_path)
     image = load_project(project, None).pipeline.docker_image
@@ -824,7 +832,7 @@ def test_the_job_deadline_follows_the_values(retries: int, seconds: int, tmp_pat
     assert job["spec"]["podFailurePolicy"]["rules"][0]["onExitCodes"]["values"] == [EXIT_PERMANENT]
 
 
-@pytest.mark.parametrize("project", [EXAMPLE, PARALLEL], ids=["example", "parallel"])
+@pytest.mark.parametrize("project", [EXAMPLE, PARALLEL, SCHEDULED], ids=["example", "parallel", "scheduled"])
 def test_two_releases_of_one_chart_share_a_namespace_without_sharing_a_name(project: Path, tmp_path: Path) -> None:
     folder, _ = chart(project, tmp_path)
     ingress_on = {"stages": {"report": {"ingress": {"enabled": True}}}} if project == PARALLEL else None
@@ -835,9 +843,10 @@ def test_two_releases_of_one_chart_share_a_namespace_without_sharing_a_name(proj
     assert all(name.startswith(("blue-", "green-")) for objects in named for _, name in objects)
     # Each release's Services select its own pods, and its Ingresses route their own paths.
     for release, objects in zip(("blue", "green"), releases, strict=True):
-        assert {o["spec"]["selector"]["app.kubernetes.io/instance"] for o in of_kind(objects, "Service")} == {release}
+        assert all(o["spec"]["selector"]["app.kubernetes.io/instance"] == release for o in of_kind(objects, "Service"))
         paths = [o["spec"]["rules"][0]["http"]["paths"][0] for o in of_kind(objects, "Ingress")]
-        assert paths and all(p["path"].startswith(f"/{release}-") for p in paths)
+        assert all(p["path"].startswith(f"/{release}-") for p in paths)
+        assert bool(paths) == (project != SCHEDULED)
         services = {o["metadata"]["name"] for o in of_kind(objects, "Service")}
         assert {p["backend"]["service"]["name"] for p in paths} <= services
 

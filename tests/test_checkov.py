@@ -45,8 +45,13 @@ SCAN_SECONDS = 300
 Object = dict[str, Any]
 
 
+def _pod_spec(obj: Object) -> Object:
+    spec = obj["spec"].get("jobTemplate", obj)["spec"]  # a CronJob's pods are its Job's
+    return dict(spec["template"]["spec"])
+
+
 def _main_image(obj: Object) -> str:
-    return str(obj["spec"]["template"]["spec"]["containers"][0]["image"])
+    return str(_pod_spec(obj)["containers"][0]["image"])
 
 
 def _untagged_or_latest(image: str) -> bool:
@@ -56,7 +61,7 @@ def _untagged_or_latest(image: str) -> bool:
 
 
 def _reads_secrets_from_env(obj: Object) -> bool:
-    containers = obj["spec"]["template"]["spec"]["containers"]
+    containers = _pod_spec(obj)["containers"]
     return any("secretKeyRef" in env.get("valueFrom", {}) for c in containers for env in c.get("env", []))
 
 

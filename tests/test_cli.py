@@ -417,7 +417,8 @@ def test_validate_gives_a_project_file_the_verdict_of_its_folder(tmp_path: Path)
 DEV = "pipeline:\n  replicas: 2\nstages:\n  serv:\n    replicas: 1\n"
 DEV_ERRORS = (
     "bodywork.dev.yaml:2:3: error: pipeline.replicas: unknown field 'replicas' (expected one of: docker_image,"
-    " gateway, ingress, ingress_class, ingress_host, namespace, network_policy, secrets_group, shared_storage)\n"
+    " gateway, ingress, ingress_class, ingress_host, namespace, network_policy, schedule, secrets_group,"
+    " shared_storage)\n"
     "bodywork.dev.yaml:4:3: error: stages.serv: stage 'serv' is not defined in bodywork.yaml (did you mean 'serve'?)\n"
 )
 SUMMARY = "pipeline Churn.Model, 5 stages in 3 DAG steps (prepare >> train_a,train_b >> serve,report)\n"

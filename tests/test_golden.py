@@ -1,4 +1,4 @@
-"""Golden files: the rendered output of three projects, compared byte for byte.
+"""Golden files: the rendered output of four projects, compared byte for byte.
 
 After a deliberate change, rewrite them with `pytest --update-golden` and review the diff of tests/golden/.
 """
@@ -26,6 +26,7 @@ CASES = {
         {"ingress_class": "nginx", "ingress_host": "ml.example.com"},
     ),
     "failure-hook": (PROJECTS / "failure-hook", {"engine": "argocd"}),
+    "scheduled": (PROJECTS / "scheduled", {}),
 }
 
 

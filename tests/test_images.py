@@ -40,7 +40,9 @@ def images(objects: list[dict[str, Any]]) -> set[str]:
     """Every image a pod of these objects would pull."""
     found = set()
     for obj in objects:
-        pod = obj.get("spec", {}).get("template", {}).get("spec")
+        spec = obj.get("spec", {})
+        spec = spec.get("jobTemplate", {}).get("spec", spec)  # a CronJob's pods are its Job's
+        pod = spec.get("template", {}).get("spec")
         if pod is not None:
             found |= {c["image"] for c in pod.get("initContainers", []) + pod["containers"]}
     return found

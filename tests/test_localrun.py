@@ -3,7 +3,7 @@
 The example project is pushed to a bare repository behind `git daemon`;
 `run-stage` trains from its commit and serves from its branch, and a
 prediction is checked over HTTP. `run` runs a copy of the example, and small
-projects written by the tests exercise failures, run_on_failure and ports.
+projects written by the tests exercise failures, run_on_failure, ports and `run --scheduled`.
 """
 
 from __future__ import annotations
@@ -20,13 +20,15 @@ import sys
 import textwrap
 import time
 from collections.abc import Iterator
+from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
 
-from bodywork_render.local.run import descendants, runner_commands
+from bodywork_render.local.run import descendants, runner_commands, scheduled_part
 from bodywork_render.spec.model import BatchStage, ServiceStage
 from bodywork_render.spec.project import load_project
+from bodywork_render.spec.schedule import latest_tick
 from tests.ci import unavailable
 from tests.gitdaemon import GitDaemon, free_port, listening
 from tests.pythons import interpreter
@@ -510,3 +512,70 @@ def test_run_with_python_runs_the_stages_under_that_interpreter(tmp_path: Path) 
     missing = run_bodywork("run", str(project), "--python", "no-such-python3")
     assert missing.returncode == 1
     assert "--python 'no-such-python3': no such executable" in missing.stderr and "Traceback" not in missing.stderr
+
+
+# --- bodywork run --scheduled -----------------------------------------------------------------------------------------
+
+# Appends its name to the file it is given: the order the stages ran in.
+RECORD = "import sys; open(sys.argv[1], 'a').write(sys.argv[2] + '\\n')"
+
+
+def _scheduled_project(folder: Path, port: int, schedule: str, record: Path) -> Path:
+    """listener (a service) >> prepare >> train, report: a scheduled pipeline whose batch stages record their order."""
+    stages = "".join(_batch(name, args=(str(record), name)) for name in ("prepare", "train", "report"))
+    return _project(
+        folder,
+        _stages_config(port, "listener >> prepare >> train, report", stages, f"schedule: {schedule}"),
+        {"listener.py": LISTENER, "prepare.py": RECORD, "train.py": RECORD, "report.py": RECORD},
+    )
+
+
+@pytest.mark.slow
+def test_run_scheduled_runs_the_batch_stages_in_dag_order_for_the_latest_scheduled_time(tmp_path: Path) -> None:
+    port, record = free_port(), tmp_path / "record"
+    project = _scheduled_project(tmp_path / "project", port, "{cron: '0 0 1 1 *', time_zone: Asia/Tokyo}", record)
+    schedule = load_project(project).pipeline.schedule
+    assert schedule is not None
+    before = latest_tick(schedule, datetime.now(timezone.utc))
+    result = run_bodywork("run", str(project), "--scheduled")
+    after = latest_tick(schedule, datetime.now(timezone.utc))
+    assert result.returncode == 0, result.stdout + result.stderr
+    lines = record.read_text().splitlines()
+    assert lines[0] == "prepare" and sorted(lines[1:]) == ["report", "train"], "DAG order, one step together"
+    ticks = {tick.isoformat() for tick in (before, after) if tick is not None}
+    (shown,) = re.findall(r"bodywork: scheduled run of (\S+) \(0 0 1 1 \* in Asia/Tokyo; run (\S+)\)", result.stderr)
+    assert shown[0] in ticks and shown[0].endswith("T00:00:00+09:00") and shown[1].endswith("-12-31T15:00:00Z")
+    assert "past starting_deadline_seconds (3600): a cluster starting now would skip it" in result.stderr
+    assert "bodywork: not started: the service stages listener (the cluster rolls them after the run)" in result.stderr
+    assert "[listener]" not in result.stdout and not listening(port)
+    assert "bodywork: step 1 of 2: prepare" in result.stderr and "bodywork: step 2 of 2: train, report" in result.stderr
+
+
+def test_run_scheduled_names_the_tick_around_a_clock_change(tmp_path: Path) -> None:
+    project = _scheduled_project(
+        tmp_path / "project", free_port(), "{cron: '30 1 * * *', time_zone: Europe/London}", tmp_path / "record"
+    )
+    pipeline = load_project(project).pipeline
+    lines: list[str] = []
+    now = datetime(2026, 3, 29, 1, 10, tzinfo=timezone.utc)  # 02:10 BST, the day 01:30 does not exist
+    part = scheduled_part(pipeline, now, lambda source, line: lines.append(f"{source}: {line}"))
+    assert lines == [
+        "bodywork: scheduled run of 2026-03-29T02:00:00+01:00 (30 1 * * * in Europe/London; run 2026-03-29T01:00:00Z),"
+        " the latest scheduled time at or before 2026-03-29T02:10:00+01:00",
+        "bodywork: not started: the service stages listener (the cluster rolls them after the run)",
+    ], "10 minutes late is due: no note"
+    assert part.dag.steps == (("prepare",), ("train", "report"))
+
+
+def test_run_scheduled_needs_a_schedule_and_no_serve(tmp_path: Path) -> None:
+    port = free_port()
+    files = {"listener.py": LISTENER, "work.py": ""}
+    plain = _project(tmp_path / "plain", _stages_config(port, "listener >> work", _batch("work")), files)
+    result = run_bodywork("run", str(plain), "--scheduled")
+    assert result.returncode == 1
+    assert "error: --scheduled: pipeline 'local-checks' has no schedule (expected pipeline.schedule)" in result.stderr
+    scheduled = _scheduled_project(tmp_path / "scheduled", port, "{cron: '@daily'}", tmp_path / "record")
+    result = run_bodywork("run", str(scheduled), "--scheduled", "--serve")
+    assert result.returncode == 1
+    assert "--scheduled and --serve: a scheduled run starts no service; give one" in result.stderr
+    assert not (tmp_path / "record").exists()

@@ -115,7 +115,7 @@ def test_invalid_overlay_reports_every_error_with_positions(project: Path) -> No
     assert [str(d).replace(file, "F") for d in caught.value.diagnostics] == [
         "F:2:3: error: pipeline.replicas: unknown field 'replicas' "
         "(expected one of: docker_image, gateway, ingress, ingress_class, ingress_host, namespace, network_policy,"
-        " secrets_group, shared_storage)",
+        " schedule, secrets_group, shared_storage)",
         "F:4:3: error: stages.serv: stage 'serv' is not defined in bodywork.yaml (did you mean 'serve'?)",
         "F:7:5: error: stages.prepare.replicas: "
         "stage 'prepare' is a batch stage; replicas apply to service stages only",

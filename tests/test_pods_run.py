@@ -11,17 +11,20 @@ import subprocess
 import sys
 import time
 import urllib.request
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
 
+from bodywork_render.spec.project import load_project
+from bodywork_render.spec.schedule import latest_tick
 from tests import helmsdk
 from tests.ci import unavailable
 from tests.gitdaemon import GitDaemon, free_port, listening
-from tests.kubelet import NOBODY, PodFailed, RunningPipeline, apply_steps, run_pipeline
-from tests.renderkit import EXAMPLE, checkout, git
+from tests.kubelet import NOBODY, PodFailed, RunningPipeline, apply_steps, job_of_cron_job, run_pipeline
+from tests.renderkit import EXAMPLE, PROJECTS, checkout, git
 
 
 @pytest.fixture
@@ -112,6 +115,31 @@ def test_the_example_chart_train_then_serve(host: None, example: tuple[Path, str
     objects = helmsdk.template_objects(chart, release=name, namespace=name)
     assert any("helm.sh/hook" in o["metadata"].get("annotations", {}) for o in objects), "the Jobs are hooks"
     assert_serves_predictions(objects, commit)
+
+
+@pytest.mark.slow
+def test_the_scheduled_cron_job_runs_its_stage_at_a_scheduled_time(
+    host: None, git_daemon: GitDaemon, tmp_path: Path
+) -> None:
+    """The CronJob of tests/projects/scheduled, rendered, run as its controller and a kubelet would at its latest
+    scheduled time."""
+    git_daemon.create_bare("scheduled")
+    url = git_daemon.url("scheduled")
+    project = checkout(PROJECTS / "scheduled", tmp_path / "scheduled", origin=url)
+    git(project, "push", "-q", "origin", "HEAD:main")
+    commit = git(project, "rev-parse", "HEAD")
+    bodywork("render", str(project), "--out", str(tmp_path / "out"), "--ref", commit, "--repo-url", url)
+    objects = manifests(tmp_path / "out")
+    (cron_job,) = [o for o in objects if o["kind"] == "CronJob"]
+    schedule = load_project(project).pipeline.schedule
+    assert schedule is not None
+    tick = latest_tick(schedule, datetime.now(timezone.utc))
+    assert tick is not None
+    job = job_of_cron_job(cron_job, tick)
+    with run_pipeline([job if o is cron_job else o for o in objects]) as pipeline:
+        logs = pipeline.logs(job["metadata"]["name"])
+    assert "scoring with --batch-size 500" in logs
+    assert f"stage=score commit={commit[:7]} step=run" in logs
 
 
 # --- the emulator -------------------------------------------------------------------------------

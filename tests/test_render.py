@@ -712,3 +712,18 @@ def test_a_floating_image_is_warned_about_with_its_position_and_always_pulled(
         assert "pin a version tag or a digest" in warning
     else:
         assert warnings == []
+
+
+@pytest.mark.parametrize(
+    ("k8s_version", "required"), [("1.26", True), ("1.28", True), ("1.29", False), ("1.31", False)]
+)
+def test_jobs_render_for_each_kubernetes_release_its_pod_failure_policy_schema_accepts(
+    k8s_version: str, required: bool
+) -> None:
+    # Before 1.29 every podFailurePolicy rule needs onPodConditions: the render gives the exit-code rule an empty one.
+    rendered = render(EXAMPLE, k8s_version=k8s_version)
+    (job,) = of_kind(rendered.objects, "Job")
+    rules = job["spec"]["podFailurePolicy"]["rules"]
+    assert ("onPodConditions" in rules[0]) is required and rules[0].get("onPodConditions", []) == []
+    assert rules[1]["onPodConditions"] == [{"type": "DisruptionTarget", "status": "True"}]
+    assert schema_problems(list(rendered.objects), k8s_version) == []

@@ -113,6 +113,14 @@ class RunArgs(NamedTuple):
     ] = None
     shared_dir: SharedDir = None
     python: Python = None
+    scheduled: Annotated[
+        bool,
+        Flag(
+            "--scheduled",
+            "Run one scheduled run (pipeline.schedule), as the cluster would at the latest scheduled time: the batch"
+            " stages alone, in DAG order.",
+        ),
+    ] = False
 
 
 def run(values: Values) -> int:
@@ -123,12 +131,17 @@ def run(values: Values) -> int:
     connections within max_startup_time_seconds; at the end they are stopped
     (SIGTERM, then SIGKILL after 30 s), unless --serve. When a stage fails,
     everything stops, the run_on_failure stage runs, and the exit code is 1.
+    With --scheduled, one scheduled run: the batch stages alone, and the scheduled
+    time it stands for is printed first.
     The project folder is used in place, not copied: what stages write there stays.
     Secrets are the environment variables you set here.
     """
+    from bodywork_render.diagnostics import BodyworkError
     from bodywork_render.local.run import Interrupts, python_interpreter, run_pipeline
 
     args: RunArgs = take(RunArgs, values)
+    if args.scheduled and args.serve:
+        raise BodyworkError("--scheduled and --serve: a scheduled run starts no service; give one")
     python = python_interpreter(args.python)
     with Interrupts() as interrupts:
         return run_pipeline(
@@ -139,6 +152,7 @@ def run(values: Values) -> int:
             workdir=args.workdir,
             shared_dir=args.shared_dir,
             python=python,
+            scheduled=args.scheduled,
         )
 
 

@@ -34,6 +34,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
+from datetime import datetime, timezone
 from pathlib import Path, PurePosixPath
 from types import FrameType
 
@@ -43,7 +44,7 @@ from bodywork_render.gitops.source import FULL_SHA
 from bodywork_render.package_data import runner_file
 from bodywork_render.render import plan
 from bodywork_render.spec import names
-from bodywork_render.spec.model import Pipeline, ServiceStage, Stage
+from bodywork_render.spec.model import BatchStage, Dag, Pipeline, ServiceStage, Stage
 
 Logger = Callable[[str, str], None]
 """Receives one line of output and where it comes from: a stage's name, or ``bodywork``."""
@@ -575,8 +576,13 @@ def run_pipeline(
     shared_dir: Path | None = None,
     grace: float = STOP_GRACE_SECONDS,
     python: str = sys.executable,
+    scheduled: bool = False,
+    now: datetime | None = None,
 ) -> int:
     """Run the project at ``path`` (a folder, or its bodywork.yaml) on this machine in DAG order; the exit code.
+
+    ``scheduled``: one scheduled run, as the cluster runs it at the pipeline's latest scheduled time at or before
+    ``now`` (default: the current time): the batch stages alone, in DAG order (see ``scheduled_part``).
 
     0 when every stage succeeded, 1 when one failed (after the run_on_failure
     stage ran), 130 when interrupted. BodyworkError for an invalid project, two
@@ -587,6 +593,8 @@ def run_pipeline(
     project = load_project(path)
     folder = (project.folder or config_file(path)[0].parent).resolve()
     pipeline = project.pipeline
+    if scheduled:
+        pipeline = scheduled_part(pipeline, now or datetime.now(timezone.utc), logger)
     problems = service_port_conflicts(pipeline)
     problems += [
         f"port {stage.port} of service stage {stage.source_name!r} is already in use on this machine:"
@@ -605,3 +613,43 @@ def run_pipeline(
         src.symlink_to(folder, target_is_directory=True)
         logger(OWN, f"running {folder} (its current files, linked as {src})")
         return PipelineRun(pipeline, workspace, logger, interrupts, grace, shared_dir, python).run(keep_serving)
+
+
+def scheduled_part(pipeline: Pipeline, now: datetime, logger: Logger) -> Pipeline:
+    """The pipeline as one scheduled run runs it: its batch stages alone, in DAG order (the cluster rolls the
+    services after them, which a local run does not start); logs the scheduled time it stands for.
+
+    BodyworkError when the pipeline has no schedule or no batch stage.
+    """
+    from bodywork_render.spec.schedule import late, latest_due, latest_tick, run_id
+
+    schedule = pipeline.schedule
+    if schedule is None:
+        raise BodyworkError(f"--scheduled: pipeline {pipeline.name!r} has no schedule (expected pipeline.schedule)")
+    steps = tuple(
+        batch
+        for step in pipeline.dag.steps
+        if (batch := tuple(name for name in step if isinstance(pipeline.stages[name], BatchStage)))
+    )
+    if not steps:
+        raise BodyworkError(f"--scheduled: pipeline {pipeline.name!r} has no batch stage to run on its schedule")
+    tick = latest_tick(schedule, now)
+    if tick is None:
+        raise BodyworkError(f"--scheduled: {schedule.cron!r} matched no time in the last 50 years")
+    logger(
+        OWN,
+        f"scheduled run of {tick.isoformat()} ({schedule.cron} in {schedule.time_zone}; run {run_id(tick)}),"
+        f" the latest scheduled time at or before {now.astimezone(tick.tzinfo).isoformat(timespec='seconds')}",
+    )
+    if latest_due(schedule, now) is None:
+        logger(
+            OWN,
+            f"note: it is {int(late(tick, now).total_seconds())} s old, past starting_deadline_seconds"
+            f" ({schedule.starting_deadline_seconds}): a cluster starting now would skip it",
+        )
+    if schedule.suspend:
+        logger(OWN, "note: the schedule is suspended: a cluster starts no run")
+    skipped = [stage.source_name for stage in pipeline.stages.values() if isinstance(stage, ServiceStage)]
+    if skipped:
+        logger(OWN, f"not started: the service stages {', '.join(skipped)} (the cluster rolls them after the run)")
+    return pipeline._replace(dag=Dag(steps))

@@ -55,6 +55,7 @@ from bodywork_render.render.plan import (
     runner_digest,
 )
 from bodywork_render.render.routes import REWRITE_SUFFIX, REWRITE_TARGET, REWRITE_VALUE
+from bodywork_render.render.scheduled import CRON_JOB_NAME_MAX, schedule_warnings
 from bodywork_render.render.templating import Templates, block, jinja_environment
 from bodywork_render.render.write import MARKER
 from bodywork_render.spec import names
@@ -70,6 +71,8 @@ SEMVER = re.compile(
     r"(\+([0-9a-zA-Z-]+(\.[0-9a-zA-Z-]+)*))?$"
 )
 
+# The kinds a stage becomes.
+_STAGE_KINDS = ("Job", "CronJob", "Deployment")
 # Chart template -> file of the chart; the kind templates are written only when the pipeline has that kind.
 _FILES = {
     "Chart.yaml.j2": "Chart.yaml",
@@ -85,6 +88,7 @@ _FILES = {
 }
 _KIND_FILES = {
     "Job": ("templates/job.yaml.j2",),
+    "CronJob": ("templates/cronjob.yaml.j2",),
     "Deployment": (
         "templates/deployment.yaml.j2",
         "templates/service.yaml.j2",
@@ -172,6 +176,8 @@ def chart_files(
         raise BodyworkError(
             f"--chart-version {chart_version!r} is not a semantic version (e.g. {DEFAULT_CHART_VERSION} or 1.2.0-rc.1)"
         )
+    # The plan's warnings are those of --format manifests --engine argocd; the schedule's are the chart's own.
+    schedule_notes = schedule_warnings(pipeline, options)
     options = options._replace(format="manifests", engine="argocd")
     manifest_templates = Templates(templates)
     plan_pins = pins or commit_pins(source)
@@ -184,6 +190,7 @@ def chart_files(
     objects = tuple(o for o in manifests.objects if (o["kind"], o["metadata"]["name"]) not in left_out)
 
     hooks, warnings = helm_order(pipeline)
+    warnings += schedule_notes
     if pipeline.run_on_failure:
         warnings.append(
             f"run_on_failure stage {pipeline.stages[pipeline.run_on_failure].source_name!r} is left out: "
@@ -195,13 +202,14 @@ def chart_files(
             "the chart installs into the release namespace (helm install --namespace)"
         )
     context = _context(pipeline, source, options, chart_version, Provenance(env, templates), planned, hooks, warnings)
-    pods = {_stage_of(o): o.values["pod"] for o in planned if o.kind in ("Job", "Deployment")}
+    pods = {_stage_of(o): o.values["pod"] for o in planned if o.kind in _STAGE_KINDS}
     # The pod security contexts, the runner's resources and its volume's mode are written once, in _pod.yaml.j2: the
     # chart's defaults are read from a rendered pod, so that the chart's defaults render what --format manifests
     # renders.
-    pod_spec = next(o["spec"]["template"]["spec"] for o in objects if o["kind"] in ("Job", "Deployment"))
-    stage_pins = {_stage_of(o): o.values["pod_annotations"] for o in planned if o.kind in ("Job", "Deployment")}
-    values = chart_values(pipeline, source, options, pods, pod_spec, stage_pins, plan_pins.pipeline.commit)
+    pod_spec = next(_pod_template(o)["spec"] for o in objects if o["kind"] in _STAGE_KINDS)
+    stage_pins = {_stage_of(o): o.values["pod_annotations"] for o in planned if o.kind in _STAGE_KINDS}
+    schedules = {_stage_of(o): o.values["schedule"] for o in planned if o.kind == "CronJob"}
+    values = chart_values(pipeline, source, options, pods, pod_spec, stage_pins, plan_pins.pipeline.commit, schedules)
     context["rows"] = value_rows(values)
     context["runner_mode"] = next(v["configMap"]["defaultMode"] for v in pod_spec["volumes"] if v["name"] == "runner")
     pod = next(iter(pods.values()))
@@ -306,6 +314,12 @@ def archive_bytes(files: dict[str, str], name: str) -> bytes:
     return buffer.getvalue()
 
 
+def _pod_template(obj: dict[str, Any]) -> dict[str, Any]:
+    """The pod template of a rendered Job, CronJob or Deployment."""
+    spec = obj["spec"]["jobTemplate"]["spec"] if obj["kind"] == "CronJob" else obj["spec"]
+    return dict(spec["template"])
+
+
 def _stage_of(planned: PlannedObject) -> str:
     return str(planned.values["labels"][labels.STAGE_LABEL])
 
@@ -331,6 +345,11 @@ def _context(
         for o in planned
         if o.kind == "Job"
     ]
+    cron_jobs = [
+        {"stage": _stage_of(o), "source": pipeline.stages[_stage_of(o)].source_name, "name": o.name, "step": o.step}
+        for o in planned
+        if o.kind == "CronJob"
+    ]
     services = [
         {"stage": _stage_of(o), "source": pipeline.stages[_stage_of(o)].source_name, "step": o.step}
         for o in planned
@@ -343,10 +362,12 @@ def _context(
             "kind": o.kind,
             "runs_as": f"`{hooks[_stage_of(o)]}` hook, weight {o.step}"
             if o.kind == "Job"
+            else "applied with the release, runs on its schedule"
+            if o.kind == "CronJob"
             else "applied with the release",
         }
         for o in planned
-        if o.kind in ("Job", "Deployment")
+        if o.kind in _STAGE_KINDS
     ]
     extra = ["--format helm", *([f"--chart-version {chart_version}"] if chart_version != DEFAULT_CHART_VERSION else [])]
     extra += provenance.extra_flags()
@@ -364,10 +385,12 @@ def _context(
         "command": reproduce_command(source, options, provenance.env, *extra),
         "namespace": namespace,
         "jobs": jobs,
+        "cron_jobs": cron_jobs,
+        "cron_job_name_max": CRON_JOB_NAME_MAX,
         "services": services,
         "pre_jobs": any(job["hook"] == PRE_HOOK for job in jobs),
         "pre_hook": PRE_HOOK,
-        "stage_steps": [(_stage_of(o), o.step) for o in planned if o.kind in ("Job", "Deployment")],
+        "stage_steps": [(_stage_of(o), o.step) for o in planned if o.kind in _STAGE_KINDS],
         # The names of a release named after the pipeline (for its README); the templates name the objects after
         # the release (_helpers.tpl, objectName).
         "runner_config_map": runner_config_map_name(pipeline.name),

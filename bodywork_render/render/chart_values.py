@@ -59,9 +59,11 @@ def chart_values(
     pod_spec: Mapping[str, Any],
     pins: Mapping[str, Mapping[str, str]],
     pipeline_commit: str,
+    schedules: Mapping[str, Mapping[str, Any]],
 ) -> tuple[Value, ...]:
     """The values of a pipeline's chart; ``pods`` maps each stage of the DAG to its planned pod values, ``pins`` to
-    its pin annotations (plan.SOURCE_COMMIT, plan.INPUTS); ``pipeline_commit`` is the pipeline's pin.
+    its pin annotations (plan.SOURCE_COMMIT, plan.INPUTS); ``pipeline_commit`` is the pipeline's pin; ``schedules``
+    maps the stage rendered as a CronJob to its schedule's CronJob fields (render/scheduled.py).
 
     ``pod_spec`` is the spec of one rendered pod (of --format manifests), whose security contexts and
     init container's resources every stage shares: the chart's defaults are copied from it.
@@ -219,7 +221,9 @@ def chart_values(
         Value(
             "stages",
             "The stages, by name, in DAG order.",
-            children=tuple(_stage(stage, pods[stage.name], pins[stage.name]) for stage in stages),
+            children=tuple(
+                _stage(stage, pods[stage.name], pins[stage.name], schedules.get(stage.name)) for stage in stages
+            ),
         ),
     )
 
@@ -305,7 +309,12 @@ def _schema_of(value: Value) -> dict[str, Any]:
 _COMMIT = {"type": "string", "pattern": "^[0-9a-f]{40}$"}
 
 
-def _stage(stage: Stage, pod: Mapping[str, Any], pin: Mapping[str, str]) -> Value:
+def _stage(
+    stage: Stage,
+    pod: Mapping[str, Any],
+    pin: Mapping[str, str],
+    schedule: Mapping[str, Any] | None,
+) -> Value:
     common = (
         Value("enabled", "Render this stage; false leaves its objects out.", {"type": "boolean"}, True),
         Value(
@@ -396,6 +405,9 @@ def _stage(stage: Stage, pod: Mapping[str, Any], pin: Mapping[str, str]) -> Valu
             ),
         )
         kind = "batch stage (a Job)"
+        if schedule is not None:
+            specific += (_schedule(schedule),)
+            kind = "batch stage on the pipeline's schedule (a CronJob)"
     else:
         assert isinstance(stage, ServiceStage)
         specific = (
@@ -531,6 +543,60 @@ def _network_policy(policy: NetworkPolicy) -> Value:
                 "the DNS rule (port 53) the default starts with.",
                 _array(_open_object()),
                 egress or [],
+            ),
+        ),
+    )
+
+
+def _schedule(given: Mapping[str, Any]) -> Value:
+    from bodywork_render.render.scheduled import CONCURRENCY_POLICIES
+
+    # The constraints of bodywork.yaml's schedule, written once in its JSON Schema.
+    fields = load_json("bodywork.schema.json")["$defs"]["schedule"]["properties"]
+
+    def schema(field: str) -> dict[str, Any]:
+        return {k: v for k, v in fields[field].items() if k not in ("description", "default", "examples", "enum")}
+
+    return Value(
+        "schedule",
+        "When the CronJob runs the stage (pipeline.schedule); Kubernetes 1.27 or later.",
+        children=(
+            Value(
+                "cron",
+                "The CronJob's schedule: five fields or a macro such as @daily.",
+                schema("cron"),
+                given["schedule"],
+            ),
+            Value("timeZone", "IANA time zone the cron expression is read in.", schema("time_zone"), given["timeZone"]),
+            Value(
+                "suspend",
+                "Start no run while true (runs already started finish).",
+                schema("suspend"),
+                given["suspend"],
+            ),
+            Value(
+                "concurrencyPolicy",
+                "A run due while the last one runs: Forbid skips it, Replace stops the old one, Allow runs both.",
+                {"type": "string", "enum": list(CONCURRENCY_POLICIES.values())},
+                given["concurrencyPolicy"],
+            ),
+            Value(
+                "successfulJobsHistoryLimit",
+                "Finished successful runs (Jobs, pods and logs) kept.",
+                schema("successful_runs_history_limit"),
+                given["successfulJobsHistoryLimit"],
+            ),
+            Value(
+                "failedJobsHistoryLimit",
+                "Failed runs (Jobs, pods and logs) kept.",
+                schema("failed_runs_history_limit"),
+                given["failedJobsHistoryLimit"],
+            ),
+            Value(
+                "startingDeadlineSeconds",
+                "A run that could not start this many seconds after its time is skipped.",
+                schema("starting_deadline_seconds"),
+                given["startingDeadlineSeconds"],
             ),
         ),
     )

@@ -18,6 +18,7 @@ from bodywork_render.gitops.source import Source
 from bodywork_render.render.metadata import HydratorMetadata
 from bodywork_render.render.options import RenderOptions, reproduce_command
 from bodywork_render.render.plan import SYNC_FAIL_HOOK, Plan, PlannedObject, plan_pipeline
+from bodywork_render.render.scheduled import readme_lines, schedule_problems
 from bodywork_render.render.templating import JOB_TEMPLATES, Templates, quote
 from bodywork_render.spec import names
 from bodywork_render.spec.model import Pipeline
@@ -227,7 +228,7 @@ def plan_for_render(
     pipeline: Pipeline, source: Source, options: RenderOptions, templates: Templates, pins: Pins | None = None
 ) -> Plan:
     """The plan of a pipeline, once its options are known to be right (BodyworkError otherwise)."""
-    problems = option_problems(options)
+    problems = option_problems(options) + schedule_problems(pipeline, options)
     if problems:
         raise _error(problems)
     return plan_pipeline(pipeline, source, options, templates.digest(JOB_TEMPLATES), pins)
@@ -370,6 +371,9 @@ def _readme(pipeline: Pipeline, plan: Plan, source: Source, options: RenderOptio
         " render with `--engine kubectl` to leave it out"
         for o in hooks
     ]
+    cron_job = next((o for o in plan.objects if o.kind == "CronJob"), None)
+    namespace = names.normalise(options.namespace) if options.namespace else pipeline.namespace
+    lines += readme_lines(pipeline, namespace, cron_job.name if cron_job else None)
     if plan.warnings:
         lines += ["", "Warnings:", ""] + [f"- {w}" for w in plan.warnings]
     return "\n".join(lines) + "\n"

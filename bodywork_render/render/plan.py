@@ -16,6 +16,7 @@ from bodywork_render.gitops.source import Source
 from bodywork_render.package_data import RUNNER_FILE, runner_files
 from bodywork_render.render import labels, network, routes
 from bodywork_render.render.options import RenderOptions
+from bodywork_render.render.scheduled import CRON_JOB_NAME_MAX, cron_job_stage, cron_job_values, schedule_warnings
 from bodywork_render.spec import names
 from bodywork_render.spec.images import pull_policy
 from bodywork_render.spec.model import BatchStage, IngressSettings, Pipeline, ServiceStage, Stage
@@ -81,7 +82,7 @@ def plan_pipeline(
         pipeline, source, options, namespace, job_template_digest, pins or commit_pins(source), runner_map_name
     )
     objects: list[PlannedObject] = []
-    warnings: list[str] = []
+    warnings: list[str] = schedule_warnings(pipeline, options)
     if options.namespace_object:
         objects.append(ctx.namespace_object())
     objects.append(ctx.service_account())
@@ -117,6 +118,10 @@ def plan_pipeline(
         if options.engine == "flux":
             objects.extend(ctx.flux_kustomizations(objects))
     return Plan(tuple(objects), tuple(warnings))
+
+
+POD_CONDITIONS_OPTIONAL_K8S = (1, 29)
+"""The first Kubernetes release whose podFailurePolicy rules may leave out onPodConditions."""
 
 
 def install_arguments(stage: Stage, commit: str, workspace: str, module: str) -> list[str]:
@@ -223,6 +228,17 @@ class _Context(NamedTuple):
             return f"{step_dir(step)}/{stem}.yaml"
         return f"{step:02d}-{stem}.yaml"
 
+    @property
+    def _pod_conditions_required(self) -> bool:
+        """Whether the Kubernetes release's Job API requires onPodConditions in every podFailurePolicy rule (before
+        1.29, where it became optional)."""
+        from bodywork_render.verify.kubernetes import major_minor
+
+        try:
+            return major_minor(self.options.k8s_version) < POD_CONDITIONS_OPTIONAL_K8S
+        except ValueError:
+            return False  # option_problems reports it
+
     def _meta(self, step: int) -> dict[str, Any]:
         return {"namespace": self.namespace, "annotations": {SYNC_WAVE: str(step)}}
 
@@ -304,8 +320,23 @@ class _Context(NamedTuple):
     def stage_objects(self, stage: Stage, step: int, upstream: str) -> list[PlannedObject]:
         """The objects of a stage; ``upstream`` is the digest of the objects of the steps before its own."""
         if isinstance(stage, BatchStage):
-            return [self.job(stage, step, upstream)]
+            scheduled = cron_job_stage(self.pipeline) == stage
+            return [self.cron_job(stage, step, upstream) if scheduled else self.job(stage, step, upstream)]
         return self.service_objects(stage, step, upstream)
+
+    def cron_job(self, stage: BatchStage, step: int, upstream: str) -> PlannedObject:
+        """A scheduled batch stage (render/scheduled.py): its Job's values in a jobTemplate, with the schedule.
+
+        Named like a Deployment, without the Job's hash: a CronJob is updated in place, and its pod template's pins
+        change the next run.
+        """
+        assert self.pipeline.schedule is not None
+        name = names.of_stage(self.pipeline.name, stage.name, limit=CRON_JOB_NAME_MAX)
+        values = {**self.job(stage, step, upstream).values, "name": name}
+        values["schedule"] = cron_job_values(self.pipeline.schedule)
+        return PlannedObject(
+            "cronjob.yaml.j2", "CronJob", name, step, self._file(step, f"{stage.name}-cronjob"), values
+        )
 
     def job(self, stage: BatchStage, step: int, upstream: str, hook: bool = False) -> PlannedObject:
         version = self._version(stage.name)
@@ -315,6 +346,8 @@ class _Context(NamedTuple):
             "retries": stage.retries,
             "active_deadline_seconds": job_deadline_seconds(stage),
             "permanent_exit_code": EXIT_PERMANENT,
+            # Only where needed: the key joins the Job name's digest.
+            **({"pod_conditions_required": True} if self._pod_conditions_required else {}),
             "pod_annotations": self._identity(stage, upstream),
             "pod": self._pod(stage, restart_policy="Never"),
         }

@@ -478,6 +478,10 @@ def validate_bodywork___defs_pipeline(data, custom_formats={}, name_prefix=None)
             data_keys.remove("shared_storage")
             data__sharedstorage = data["shared_storage"]
             validate_bodywork___defs_shared_storage(data__sharedstorage, custom_formats, (name_prefix or "data") + ".shared_storage")
+        if "schedule" in data_keys:
+            data_keys.remove("schedule")
+            data__schedule = data["schedule"]
+            validate_bodywork___defs_schedule(data__schedule, custom_formats, (name_prefix or "data") + ".schedule")
         if "network_policy" in data_keys:
             data_keys.remove("network_policy")
             data__networkpolicy = data["network_policy"]
@@ -713,6 +717,79 @@ def validate_bodywork___defs_network_policy(data, custom_formats={}, name_prefix
             raise JsonSchemaValueException
     return data
 
+def validate_bodywork___defs_schedule(data, custom_formats={}, name_prefix=None):
+    if not isinstance(data, (dict)):
+        raise JsonSchemaValueException
+    data_is_dict = isinstance(data, dict)
+    if data_is_dict:
+        data__missing_keys = set(['cron']) - data.keys()
+        if data__missing_keys:
+            raise JsonSchemaValueException
+        data_keys = set(data.keys())
+        if "cron" in data_keys:
+            data_keys.remove("cron")
+            data__cron = data["cron"]
+            if not isinstance(data__cron, (str)):
+                raise JsonSchemaValueException
+            if isinstance(data__cron, str):
+                data__cron_len = len(data__cron)
+                if data__cron_len < 1:
+                    raise JsonSchemaValueException
+        if "time_zone" in data_keys:
+            data_keys.remove("time_zone")
+            data__timezone = data["time_zone"]
+            if not isinstance(data__timezone, (str)):
+                raise JsonSchemaValueException
+            if isinstance(data__timezone, str):
+                data__timezone_len = len(data__timezone)
+                if data__timezone_len < 1:
+                    raise JsonSchemaValueException
+        if "suspend" in data_keys:
+            data_keys.remove("suspend")
+            data__suspend = data["suspend"]
+            if not isinstance(data__suspend, (bool)):
+                raise JsonSchemaValueException
+        if "concurrency_policy" in data_keys:
+            data_keys.remove("concurrency_policy")
+            data__concurrencypolicy = data["concurrency_policy"]
+            if not isinstance(data__concurrencypolicy, (str)):
+                raise JsonSchemaValueException
+            if not (isinstance(data__concurrencypolicy, str) and data__concurrencypolicy == 'forbid' or isinstance(data__concurrencypolicy, str) and data__concurrencypolicy == 'replace' or isinstance(data__concurrencypolicy, str) and data__concurrencypolicy == 'allow'):
+                raise JsonSchemaValueException
+        if "successful_runs_history_limit" in data_keys:
+            data_keys.remove("successful_runs_history_limit")
+            data__successfulrunshistorylimit = data["successful_runs_history_limit"]
+            if not isinstance(data__successfulrunshistorylimit, (int)) and not (isinstance(data__successfulrunshistorylimit, float) and data__successfulrunshistorylimit.is_integer()) or isinstance(data__successfulrunshistorylimit, bool):
+                raise JsonSchemaValueException
+            if isinstance(data__successfulrunshistorylimit, (int, float)) and not isinstance(data__successfulrunshistorylimit, bool):
+                if data__successfulrunshistorylimit < 0:
+                    raise JsonSchemaValueException
+                if data__successfulrunshistorylimit > 100:
+                    raise JsonSchemaValueException
+        if "failed_runs_history_limit" in data_keys:
+            data_keys.remove("failed_runs_history_limit")
+            data__failedrunshistorylimit = data["failed_runs_history_limit"]
+            if not isinstance(data__failedrunshistorylimit, (int)) and not (isinstance(data__failedrunshistorylimit, float) and data__failedrunshistorylimit.is_integer()) or isinstance(data__failedrunshistorylimit, bool):
+                raise JsonSchemaValueException
+            if isinstance(data__failedrunshistorylimit, (int, float)) and not isinstance(data__failedrunshistorylimit, bool):
+                if data__failedrunshistorylimit < 0:
+                    raise JsonSchemaValueException
+                if data__failedrunshistorylimit > 100:
+                    raise JsonSchemaValueException
+        if "starting_deadline_seconds" in data_keys:
+            data_keys.remove("starting_deadline_seconds")
+            data__startingdeadlineseconds = data["starting_deadline_seconds"]
+            if not isinstance(data__startingdeadlineseconds, (int)) and not (isinstance(data__startingdeadlineseconds, float) and data__startingdeadlineseconds.is_integer()) or isinstance(data__startingdeadlineseconds, bool):
+                raise JsonSchemaValueException
+            if isinstance(data__startingdeadlineseconds, (int, float)) and not isinstance(data__startingdeadlineseconds, bool):
+                if data__startingdeadlineseconds < 10:
+                    raise JsonSchemaValueException
+                if data__startingdeadlineseconds > 31622400:
+                    raise JsonSchemaValueException
+        if data_keys:
+            raise JsonSchemaValueException
+    return data
+
 def validate_bodywork___defs_shared_storage(data, custom_formats={}, name_prefix=None):
     if not isinstance(data, (dict)):
         raise JsonSchemaValueException
@@ -866,6 +943,10 @@ def validate_bodywork___defs_project(data, custom_formats={}, name_prefix=None):
             data_keys.remove("shared_storage")
             data__sharedstorage = data["shared_storage"]
             validate_bodywork___defs_shared_storage(data__sharedstorage, custom_formats, (name_prefix or "data") + ".shared_storage")
+        if "schedule" in data_keys:
+            data_keys.remove("schedule")
+            data__schedule = data["schedule"]
+            validate_bodywork___defs_schedule(data__schedule, custom_formats, (name_prefix or "data") + ".schedule")
         if data_keys:
             raise JsonSchemaValueException
     return data
@@ -937,6 +1018,10 @@ def validate_bodywork_env(data, custom_formats={}, name_prefix=None):
                     data__pipeline_keys.remove("shared_storage")
                     data__pipeline__sharedstorage = data__pipeline["shared_storage"]
                     validate_bodywork_env___defs_shared_storage(data__pipeline__sharedstorage, custom_formats, (name_prefix or "data") + ".pipeline.shared_storage")
+                if "schedule" in data__pipeline_keys:
+                    data__pipeline_keys.remove("schedule")
+                    data__pipeline__schedule = data__pipeline["schedule"]
+                    validate_bodywork_env___defs_schedule(data__pipeline__schedule, custom_formats, (name_prefix or "data") + ".pipeline.schedule")
                 if "network_policy" in data__pipeline_keys:
                     data__pipeline_keys.remove("network_policy")
                     data__pipeline__networkpolicy = data__pipeline["network_policy"]
@@ -1234,6 +1319,76 @@ def validate_bodywork_env___defs_network_policy(data, custom_formats={}, name_pr
                                             raise JsonSchemaValueException
                         if data__egress_item_keys:
                             raise JsonSchemaValueException
+        if data_keys:
+            raise JsonSchemaValueException
+    return data
+
+def validate_bodywork_env___defs_schedule(data, custom_formats={}, name_prefix=None):
+    if not isinstance(data, (dict)):
+        raise JsonSchemaValueException
+    data_is_dict = isinstance(data, dict)
+    if data_is_dict:
+        data_keys = set(data.keys())
+        if "cron" in data_keys:
+            data_keys.remove("cron")
+            data__cron = data["cron"]
+            if not isinstance(data__cron, (str)):
+                raise JsonSchemaValueException
+            if isinstance(data__cron, str):
+                data__cron_len = len(data__cron)
+                if data__cron_len < 1:
+                    raise JsonSchemaValueException
+        if "time_zone" in data_keys:
+            data_keys.remove("time_zone")
+            data__timezone = data["time_zone"]
+            if not isinstance(data__timezone, (str)):
+                raise JsonSchemaValueException
+            if isinstance(data__timezone, str):
+                data__timezone_len = len(data__timezone)
+                if data__timezone_len < 1:
+                    raise JsonSchemaValueException
+        if "suspend" in data_keys:
+            data_keys.remove("suspend")
+            data__suspend = data["suspend"]
+            if not isinstance(data__suspend, (bool)):
+                raise JsonSchemaValueException
+        if "concurrency_policy" in data_keys:
+            data_keys.remove("concurrency_policy")
+            data__concurrencypolicy = data["concurrency_policy"]
+            if not isinstance(data__concurrencypolicy, (str)):
+                raise JsonSchemaValueException
+            if not (isinstance(data__concurrencypolicy, str) and data__concurrencypolicy == 'forbid' or isinstance(data__concurrencypolicy, str) and data__concurrencypolicy == 'replace' or isinstance(data__concurrencypolicy, str) and data__concurrencypolicy == 'allow'):
+                raise JsonSchemaValueException
+        if "successful_runs_history_limit" in data_keys:
+            data_keys.remove("successful_runs_history_limit")
+            data__successfulrunshistorylimit = data["successful_runs_history_limit"]
+            if not isinstance(data__successfulrunshistorylimit, (int)) and not (isinstance(data__successfulrunshistorylimit, float) and data__successfulrunshistorylimit.is_integer()) or isinstance(data__successfulrunshistorylimit, bool):
+                raise JsonSchemaValueException
+            if isinstance(data__successfulrunshistorylimit, (int, float)) and not isinstance(data__successfulrunshistorylimit, bool):
+                if data__successfulrunshistorylimit < 0:
+                    raise JsonSchemaValueException
+                if data__successfulrunshistorylimit > 100:
+                    raise JsonSchemaValueException
+        if "failed_runs_history_limit" in data_keys:
+            data_keys.remove("failed_runs_history_limit")
+            data__failedrunshistorylimit = data["failed_runs_history_limit"]
+            if not isinstance(data__failedrunshistorylimit, (int)) and not (isinstance(data__failedrunshistorylimit, float) and data__failedrunshistorylimit.is_integer()) or isinstance(data__failedrunshistorylimit, bool):
+                raise JsonSchemaValueException
+            if isinstance(data__failedrunshistorylimit, (int, float)) and not isinstance(data__failedrunshistorylimit, bool):
+                if data__failedrunshistorylimit < 0:
+                    raise JsonSchemaValueException
+                if data__failedrunshistorylimit > 100:
+                    raise JsonSchemaValueException
+        if "starting_deadline_seconds" in data_keys:
+            data_keys.remove("starting_deadline_seconds")
+            data__startingdeadlineseconds = data["starting_deadline_seconds"]
+            if not isinstance(data__startingdeadlineseconds, (int)) and not (isinstance(data__startingdeadlineseconds, float) and data__startingdeadlineseconds.is_integer()) or isinstance(data__startingdeadlineseconds, bool):
+                raise JsonSchemaValueException
+            if isinstance(data__startingdeadlineseconds, (int, float)) and not isinstance(data__startingdeadlineseconds, bool):
+                if data__startingdeadlineseconds < 10:
+                    raise JsonSchemaValueException
+                if data__startingdeadlineseconds > 31622400:
+                    raise JsonSchemaValueException
         if data_keys:
             raise JsonSchemaValueException
     return data

@@ -1,4 +1,4 @@
-"""The typed, immutable model of a valid bodywork.yaml: Pipeline, BatchStage, ServiceStage, Dag.
+"""The typed, immutable model of a valid bodywork.yaml: Pipeline, BatchStage, ServiceStage, Dag, Schedule.
 
 Versions "1.0" (``project:``) and "1.1" (``pipeline:``) load into the same model, with
 names normalised (see ``names``) and defaults applied. Build it with ``build_pipeline``
@@ -7,6 +7,7 @@ from data that ``validate`` accepted.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
@@ -17,6 +18,7 @@ DEFAULT_CPU_REQUEST = 0.25
 DEFAULT_MEMORY_REQUEST_MB = 256
 DEFAULT_SHARED_STORAGE_SIZE = "1Gi"
 DEFAULT_ACCESS_MODE = "ReadWriteOnce"
+DEFAULT_TIME_ZONE = "Etc/UTC"
 
 
 class SecretEnv(NamedTuple):
@@ -162,6 +164,29 @@ def gateway(spec: dict[str, Any] | None) -> Gateway | None:
     return Gateway(name=spec["name"], namespace=spec.get("namespace"), section_name=spec.get("section_name"))
 
 
+@dataclass(frozen=True)
+class Schedule:
+    """When the pipeline's batch stages run again (``pipeline.schedule``); the fields of bodywork.yaml, defaults
+    applied. ``concurrency_policy`` is ``forbid``, ``replace`` or ``allow``."""
+
+    cron: str
+    time_zone: str = DEFAULT_TIME_ZONE
+    suspend: bool = False
+    concurrency_policy: str = "forbid"
+    successful_runs_history_limit: int = 3
+    failed_runs_history_limit: int = 1
+    starting_deadline_seconds: int = 3600
+
+
+def schedule(spec: dict[str, Any] | None, base: Schedule | None = None) -> Schedule | None:
+    """The model of a valid ``schedule`` mapping (None when absent); with ``base``, the mapping changes the fields
+    it names of that schedule (an overlay's)."""
+    if spec is None:
+        return base
+    given = {field: spec[field] for field in Schedule.__dataclass_fields__ if field in spec}
+    return dataclasses.replace(base, **given) if base is not None else Schedule(**given)
+
+
 class Dag(NamedTuple):
     """Ordered steps; the stages of one step run in parallel."""
 
@@ -184,6 +209,7 @@ class Pipeline(NamedTuple):
     network_policy: NetworkPolicy = NetworkPolicy()
     ingress: IngressSettings = IngressSettings()
     gateway: Gateway | None = None
+    schedule: Schedule | None = None
 
 
 def build_pipeline(data: dict[str, Any]) -> Pipeline:
@@ -207,6 +233,7 @@ def build_pipeline(data: dict[str, Any]) -> Pipeline:
         network_policy=network_policy(section.get("network_policy")),
         ingress=ingress_settings(section.get("ingress")),
         gateway=gateway(section.get("gateway")),
+        schedule=schedule(section.get("schedule")),
     )
 
 

@@ -58,13 +58,13 @@ def fit(name: str, suffix: str = "", limit: int = LABEL_MAX) -> str:
     return f"{prefix}-{digest(name)}{suffix}"
 
 
-def of_stage(base: str, stage: str, suffix: str = "") -> str:
+def of_stage(base: str, stage: str, suffix: str = "", limit: int = LABEL_MAX) -> str:
     """The name of an object of a stage (or a part such as ``runner``): ``<base>-<stage><suffix>``, fitted.
 
     ``base`` is the pipeline's name; in a Helm chart, the release's full name (its ``_helpers.tpl`` shortens the
     same way), so two pipelines, or two releases of one chart, in one namespace never share a name.
     """
-    return fit(f"{base}-{stage}", suffix)
+    return fit(f"{base}-{stage}", suffix, limit)
 
 
 def job_name(base: str, stage: str, spec_digest: str) -> str:

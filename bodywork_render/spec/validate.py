@@ -88,6 +88,8 @@ def validate_overlay(doc: Document, base: dict[str, Any]) -> list[Diagnostic]:
     section: dict[str, Any] = pipeline if isinstance(pipeline, dict) else {}
     found += _image_problems(doc, ("pipeline", "docker_image"), section.get("docker_image"))
     found += _network_policy_problems(doc, ("pipeline", "network_policy"), section.get("network_policy"))
+    base_section = base.get("pipeline") or base.get("project") or {}
+    found += _schedule_problems(doc, "pipeline", section, has_base="schedule" in base_section)
     namespace = section.get("namespace")
     if isinstance(namespace, str) and namespace and not names.is_label(names.normalise(namespace)):
         found.append(
@@ -264,6 +266,7 @@ def _semantic_problems(doc: Document, module_exists: Callable[[str], bool] | Non
     found += _module_problems(doc, stages, module_exists)
     found += _storage_problems(doc, section_key, section, stages)
     found += _network_policy_problems(doc, (section_key, "network_policy"), section.get("network_policy"))
+    found += _schedule_problems(doc, section_key, section)
     found += _image_problems(doc, (section_key, "docker_image"), section.get("docker_image"))
     return found
 
@@ -359,6 +362,32 @@ def _storage_problems(
         for key, spec in stages.items()
         if isinstance(spec, dict) and spec.get("shared_storage") is True
     ]
+
+
+def _schedule_problems(
+    doc: Document, section_key: str, section: dict[str, Any], *, has_base: bool = True
+) -> list[Diagnostic]:
+    """A cron expression or time zone that Kubernetes would refuse; an overlay's schedule that sets none where the
+    base file has none (``has_base`` False) and names no cron."""
+    schedule = section.get("schedule")
+    if not isinstance(schedule, dict):
+        return []
+    from bodywork_render.spec.schedule import cron_error, time_zone_error
+
+    where = (section_key, "schedule")
+    found: list[Diagnostic] = []
+    cron, zone = schedule.get("cron"), schedule.get("time_zone")
+    if not has_base and "cron" not in schedule:
+        found.append(
+            _at(doc, where, "error", "bodywork.yaml has no schedule to change, so this one needs cron", key=True)
+        )
+    problem = cron_error(cron) if isinstance(cron, str) and cron else None
+    if problem:
+        found.append(_at(doc, where + ("cron",), "error", f"{cron!r}: {problem}"))
+    problem = time_zone_error(zone) if isinstance(zone, str) and zone else None
+    if problem:
+        found.append(_at(doc, where + ("time_zone",), "error", problem))
+    return found
 
 
 def _name_problems(

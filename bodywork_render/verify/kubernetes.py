@@ -104,21 +104,21 @@ def schema_problems(objects: Sequence[Any], k8s_version: str = DEFAULT_K8S_VERSI
 
     from bodywork_render.verify.verified import Verified
 
-    major_minor = _major_minor(k8s_version)
+    release = major_minor(k8s_version)
     if not objects:  # the release check alone (option_problems): no cache or backend to look up
         return []
     kubeconform = shutil.which("kubeconform")
-    verified = Verified(f"kubernetes {major_minor} {kubeconform or 'offline'}")
+    verified = Verified(f"kubernetes {release} {kubeconform or 'offline'}")
     pending = [i for i, obj in enumerate(objects) if not verified.known(obj)]
     if kubeconform is None:
-        found = _offline_problems(objects, major_minor, pending)
+        found = _offline_problems(objects, release, pending)
     else:
         # Our custom resources, and objects without an apiVersion and kind, never reach kubeconform.
         kinds = {i: _gvk(objects[i]) for i in pending}
         offline = [i for i, gvk in kinds.items() if gvk is None or gvk in VENDORED]
         builtin = [i for i, gvk in kinds.items() if gvk is not None and gvk not in VENDORED]
-        found = _offline_problems(objects, major_minor, offline)
-        found += _kubeconform_problems(kubeconform, objects, major_minor, builtin)
+        found = _offline_problems(objects, release, offline)
+        found += _kubeconform_problems(kubeconform, objects, release, builtin)
     invalid = {index for index, _ in found}
     for index in pending:
         if index not in invalid:
@@ -146,7 +146,8 @@ def _schema_dirs() -> dict[tuple[int, int], Path]:
     return dirs
 
 
-def _major_minor(k8s_version: str) -> tuple[int, int]:
+def major_minor(k8s_version: str) -> tuple[int, int]:
+    """The release (major, minor) of a ``--k8s-version``; ValueError for one without offline schemas."""
     match = re.fullmatch(r"v?(\d+)\.(\d+)(?:\.\d+)?", k8s_version.strip())
     key = (int(match.group(1)), int(match.group(2))) if match else None
     if key is None or key not in _schema_dirs():

@@ -27,18 +27,19 @@ else <release>-<chart>; at most 63 characters.
 
 {{/*
 The name of an object of a stage (or a part such as "runner"): <fullname>-<part><suffix>, shortened as
-bodywork-render shortens names when longer than 63 characters (a prefix, "-", 8 hex digits of the SHA-256 of the
-full name and a NUL, then the suffix), so two releases in one namespace never share a name, and release
-train-and-serve gets exactly the names of `bodywork render --format manifests`. Takes (dict "root" $ "part" <name>),
-plus "suffix" (a Job's "-<digest>").
+bodywork-render shortens names when longer than "limit" (63) characters (a prefix, "-", 8 hex digits of the
+SHA-256 of the full name and a NUL, then the suffix), so two releases in one namespace never share a name, and
+release train-and-serve gets exactly the names of `bodywork render --format manifests`. Takes
+(dict "root" $ "part" <name>), plus "suffix" (a Job's "-<digest>") and "limit" (a CronJob's 52).
 */}}
 {{- define "train-and-serve.objectName" -}}
 {{- $name := printf "%s-%s" (include "train-and-serve.fullname" .root) .part }}
 {{- $suffix := .suffix | default "" }}
-{{- if le (add (len $name) (len $suffix)) 63 }}
+{{- $limit := .limit | default 63 }}
+{{- if le (add (len $name) (len $suffix)) $limit }}
 {{- printf "%s%s" $name $suffix }}
 {{- else }}
-{{- $prefix := regexReplaceAll "-+$" (trunc (int (sub 54 (len $suffix))) $name) "" }}
+{{- $prefix := regexReplaceAll "-+$" (trunc (int (sub (sub $limit 9) (len $suffix))) $name) "" }}
 {{- printf "%s-%s%s" $prefix (sha256sum (printf "%s\x00" $name) | trunc 8) $suffix }}
 {{- end }}
 {{- end }}
