@@ -15,6 +15,7 @@ from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
+from bodywork_render.verify.crds import VENDORED, crd_schema
 from bodywork_render.verify.kubernetes import _DEFS_URI as DEFS_URI
 from bodywork_render.verify.kubernetes import DEFAULT_K8S_VERSION
 
@@ -79,8 +80,8 @@ def make_extract(release: str) -> dict[str, Any]:
     names = served(document)
     reached: set[str] = set()
     todo = [names[gvk] for gvk in templated_kinds() if gvk in names]
-    for crd in (ROOT / "schemas" / "crds").glob("*.json"):
-        crd_refs = references(json.loads(crd.read_text(encoding="utf-8")))
+    for gvk in VENDORED:
+        crd_refs = references(crd_schema(gvk, DEFS_URI))
         todo += [ref.partition("#/$defs/")[2] for ref in crd_refs if ref.startswith(DEFS_URI)]
     while todo:
         name = todo.pop()

@@ -412,13 +412,16 @@ def test_overrides_change_the_objects(tmp_path: Path) -> None:
 )
 def test_disabling_a_stage_leaves_its_objects_out(stage: str, gone: set[str], tmp_path: Path) -> None:
     folder, _ = chart(EXAMPLE, tmp_path)
-    kinds = {o["kind"] for o in helm_objects(folder, {"stages": {stage: {"enabled": False}}})}
-    # The other stage still mounts the shared storage.
+    objects = helm_objects(folder, {"stages": {stage: {"enabled": False}}})
+    kinds = {o["kind"] for o in objects}
+    # The other stage still mounts the shared storage; the pipeline's NetworkPolicy stays, the stage's goes.
     kinds_of_both = {
         *("ServiceAccount", "ConfigMap", "PersistentVolumeClaim", "Job"),
         *("Deployment", "Service", "Ingress", "PodDisruptionBudget"),
     }
-    assert kinds == kinds_of_both - gone
+    assert kinds == (kinds_of_both | {"NetworkPolicy"}) - gone
+    policies = {o["metadata"]["name"] for o in objects if o["kind"] == "NetworkPolicy"}
+    assert policies == {"train-and-serve"} | ({"train-and-serve-serve"} if stage == "train" else set())
     assert helmsdk.lint(folder, {"stages": {stage: {"enabled": False}}}) == []
 
 
@@ -449,6 +452,9 @@ def test_ingress_can_be_enabled_per_stage(tmp_path: Path) -> None:
         ({"sharedStorage": {"storageClass": "fast_ssd"}}, "/sharedStorage/storageClass'"),
         ({"stages": {"train": {"sharedStorage": "yes"}}}, "/stages/train/sharedStorage': got string, want boolean"),
         ({"stages": {"train": {"installResources": {"limits": []}}}}, "/stages/train/installResources/limits'"),
+        ({"networkPolicy": {"ingressNamespace": "Ingress_Nginx"}}, "/networkPolicy/ingressNamespace'"),
+        ({"networkPolicy": {"enabled": "no"}}, "/networkPolicy/enabled': got string, want boolean"),
+        ({"networkPolicy": {"egress": {"to": []}}}, "/networkPolicy/egress'"),
     ],
 )
 def test_invalid_values_are_rejected_by_the_schema(values: dict[str, Any], message: str, tmp_path: Path) -> None:
@@ -487,7 +493,16 @@ def test_values_yaml_documents_every_value_in_the_readme(tmp_path: Path) -> None
 def test_user_strings_stay_literal(injection_project: Path, tmp_path: Path) -> None:
     folder, rendered = chart(injection_project, tmp_path, ingress_host="ml.example.com")
     objects = helm_objects(folder)
-    assert [o["kind"] for o in objects] == ["ConfigMap", "Deployment", "Ingress", "Job", "Service", "ServiceAccount"]
+    assert [o["kind"] for o in objects] == [
+        "ConfigMap",
+        "Deployment",
+        "Ingress",
+        "Job",
+        "NetworkPolicy",
+        "NetworkPolicy",
+        "Service",
+        "ServiceAccount",
+    ]
     for obj in objects:
         if obj["kind"] in ("Job", "Deployment"):
             assert obj["spec"]["template"]["spec"]["containers"][0]["args"][-len(INJECTIONS) :] == INJECTIONS
@@ -632,7 +647,7 @@ def test_cli_writes_checks_and_diffs_the_chart(tmp_path: Path) -> None:
     out = tmp_path / "out"
     flags = ["--format", "helm", "--out", str(out), "--repo-url", REPO_URL, "--ref", COMMIT]
     written = run_cli("render", str(PARALLEL), *flags, "--ingress-host", "ml.example.com")
-    assert (written.returncode, written.stderr) == (0, f"rendered 11 objects into {out}\n")
+    assert (written.returncode, written.stderr) == (0, f"rendered 14 objects into {out}\n")
     assert helmsdk.lint(out) == []
     assert run_cli("render", str(PARALLEL), *flags, "--ingress-host", "ml.example.com", "--check").returncode == 0
     changed = run_cli("render", str(PARALLEL), *flags, "--ingress-host", "other.example.com", "--check")

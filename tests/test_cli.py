@@ -351,7 +351,7 @@ def test_render_takes_the_fast_path_without_typer(tmp_path: Path) -> None:
         "try:\n    main()\nexcept SystemExit as exit:\n    print(exit.code, 'typer' in sys.modules)\n"
     )
     result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60)
-    assert (result.stdout, result.stderr) == ("0 False\n", f"rendered 9 objects into {tmp_path / 'out'}\n")
+    assert (result.stdout, result.stderr) == ("0 False\n", f"rendered 11 objects into {tmp_path / 'out'}\n")
 
 
 @pytest.mark.parametrize(
@@ -418,7 +418,8 @@ def test_validate_gives_a_project_file_the_verdict_of_its_folder(tmp_path: Path)
 DEV = "pipeline:\n  replicas: 2\nstages:\n  serv:\n    replicas: 1\n"
 DEV_ERRORS = (
     "bodywork.dev.yaml:2:3: error: pipeline.replicas: unknown field 'replicas' (expected one of: docker_image,"
-    " image_pull_secrets, ingress_class, ingress_host, namespace, schedule, secrets_group, shared_storage)\n"
+    " gateway, image_pull_secrets, ingress, ingress_class, ingress_host, namespace, network_policy, schedule,"
+    " secrets_group, shared_storage)\n"
     "bodywork.dev.yaml:4:3: error: stages.serv: stage 'serv' is not defined in bodywork.yaml (did you mean 'serve'?)\n"
 )
 SUMMARY = "pipeline Churn.Model, 5 stages in 3 DAG steps (prepare >> train_a,train_b >> serve,report)\n"

@@ -346,7 +346,8 @@ def test_long_names_stay_within_63_characters_when_helm_renders_them(tmp_path: P
     rendered = render_as(project, "helm")
     write_tree(tmp_path / "chart", rendered.files)
     objects = helmsdk.template_objects(tmp_path / "chart", release="r" * 53, namespace="n" * 63)
-    assert {o["kind"] for o in objects} == {"Job", "Deployment", "Service", "Ingress", "ServiceAccount", "ConfigMap"}
+    kinds = {"Job", "Deployment", "Service", "Ingress", "ServiceAccount", "ConfigMap", "NetworkPolicy"}
+    assert {o["kind"] for o in objects} == kinds
     for obj in objects:
         assert len(obj["metadata"]["name"]) <= names.LABEL_MAX and names.is_label(obj["metadata"]["name"]), obj[
             "metadata"

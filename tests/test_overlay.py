@@ -114,8 +114,8 @@ def test_invalid_overlay_reports_every_error_with_positions(project: Path) -> No
     file = str(project / "bodywork.dev.yaml")
     assert [str(d).replace(file, "F") for d in caught.value.diagnostics] == [
         "F:2:3: error: pipeline.replicas: unknown field 'replicas' "
-        "(expected one of: docker_image, image_pull_secrets, ingress_class, ingress_host, namespace, schedule,"
-        " secrets_group, shared_storage)",
+        "(expected one of: docker_image, gateway, image_pull_secrets, ingress, ingress_class, ingress_host, namespace,"
+        " network_policy, schedule, secrets_group, shared_storage)",
         "F:4:3: error: stages.serv: stage 'serv' is not defined in bodywork.yaml (did you mean 'serve'?)",
         "F:7:5: error: stages.prepare.replicas: "
         "stage 'prepare' is a batch stage; replicas apply to service stages only",
@@ -133,3 +133,11 @@ def test_missing_overlay_and_bad_env_names_are_clear_errors(project: Path) -> No
     with pytest.raises(BodyworkError) as bad:
         render(project, "../etc")
     assert "expected lower-case letters, digits and '-'" in str(bad.value)
+
+
+@pytest.mark.parametrize("definition", ["shared_storage", "network_policy", "ingress", "gateway"])
+def test_an_overlay_setting_takes_the_same_values_as_the_base_file(definition: str) -> None:
+    from bodywork_render.package_data import load_json
+
+    base, env = load_json("bodywork.schema.json"), load_json("bodywork-env.schema.json")
+    assert env["$defs"][definition] == base["$defs"][definition]

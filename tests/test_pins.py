@@ -68,10 +68,11 @@ def test_a_commit_to_one_stage_changes_it_and_the_stages_after_it_only(project: 
     before = objects(project)
     second = commit(project, "serve better", {"serve/serve.py": "print('v2')\n"})
     after = objects(project)
-    # serve's own objects: the Deployment rolls; its Service, Ingress and PodDisruptionBudget (3 replicas) carry the
-    # new version label.
+    # serve's own objects: the Deployment rolls; its Service, Ingress, NetworkPolicy and PodDisruptionBudget (3
+    # replicas) carry the new version label.
     assert changed(before, after) == {
-        *(("Deployment", "serve"), ("Service", "serve"), ("Ingress", "serve"), ("PodDisruptionBudget", "serve"))
+        *(("Deployment", "serve"), ("Service", "serve"), ("Ingress", "serve")),
+        *(("NetworkPolicy", "serve"), ("PodDisruptionBudget", "serve")),
     }
     pod = after[("Deployment", "serve")]["spec"]["template"]
     assert pod["metadata"]["annotations"]["bodywork-render/source-commit"] == second

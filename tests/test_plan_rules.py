@@ -127,18 +127,22 @@ def test_manifests_are_namespace_account_then_stages_by_step_in_numbered_files()
         ("Namespace", 0, "00-namespace.yaml"),
         ("ServiceAccount", 0, "00-serviceaccount.yaml"),
         ("ConfigMap", 0, "00-runner-configmap.yaml"),
+        ("NetworkPolicy", 0, "00-networkpolicy.yaml"),
         ("Job", 1, "01-train-job.yaml"),
         ("Deployment", 2, "02-serve-deployment.yaml"),
         ("Service", 2, "02-serve-service.yaml"),
+        ("NetworkPolicy", 2, "02-serve-networkpolicy.yaml"),
     ]
     assert result.warnings == ()
     assert [o.template for o in result.objects] == [
         "namespace.yaml.j2",
         "serviceaccount.yaml.j2",
         "configmap-runner.yaml.j2",
+        "networkpolicy.yaml.j2",
         "job.yaml.j2",
         "deployment.yaml.j2",
         "service.yaml.j2",
+        "networkpolicy.yaml.j2",
     ]
 
 
@@ -338,6 +342,7 @@ def test_a_created_claim_comes_in_the_step_of_its_first_user_and_is_never_pruned
         ("Job", 2),
         ("Deployment", 3),
         ("Service", 3),
+        ("NetworkPolicy", 3),
     ]
     claim = only(result, "PersistentVolumeClaim")
     assert claim.file == "02-shared-pvc.yaml"
@@ -427,6 +432,8 @@ def test_an_ingress_routes_the_pipeline_and_stage_prefix_to_the_service_port() -
         "ingress_class": "nginx",
         "ingress_host": "ml.example",
         "path": "/pipe/serve",
+        "path_type": "Prefix",
+        "tls": [],
         "service": "pipe-serve",
         "port": 5000,
     }
@@ -434,7 +441,8 @@ def test_an_ingress_routes_the_pipeline_and_stage_prefix_to_the_service_port() -
     assert deployment["pod"]["route_prefix"] == "/pipe/serve"
     assert deployment["replicas"] == 3
     # Three replicas: a disruption budget follows (test_serving.py).
-    assert [o.kind for o in result.objects][-4:] == ["Deployment", "Service", "Ingress", "PodDisruptionBudget"]
+    kinds = ["Deployment", "Service", "Ingress", "NetworkPolicy", "PodDisruptionBudget"]
+    assert [o.kind for o in result.objects][-5:] == kinds
 
 
 def test_no_ingress_without_the_stage_asking() -> None:
@@ -472,7 +480,7 @@ def test_run_on_failure_is_left_out_with_a_warning_outside_argocd(engine: str, a
 
 def test_run_on_failure_of_a_service_stage_is_left_out_with_a_warning() -> None:
     result = plan([TRAIN, SERVE], (("train",),), run_on_failure="serve")
-    assert [o.kind for o in result.objects] == ["Namespace", "ServiceAccount", "ConfigMap", "Job"]
+    assert [o.kind for o in result.objects] == ["Namespace", "ServiceAccount", "ConfigMap", "NetworkPolicy", "Job"]
     assert len(result.warnings) == 1 and result.warnings[0].startswith("run_on_failure stage 'serve' is left out")
 
 
@@ -482,9 +490,11 @@ def test_kustomize_puts_each_step_in_its_folder_with_a_kustomization_and_a_root_
         ("Namespace", "pipe-ns", 0, "steps/00/namespace.yaml"),
         ("ServiceAccount", "pipe", 0, "steps/00/serviceaccount.yaml"),
         ("ConfigMap", runner_config_map_name("pipe"), 0, "steps/00/runner-configmap.yaml"),
+        ("NetworkPolicy", "pipe", 0, "steps/00/networkpolicy.yaml"),
         ("Job", only(result, "Job").name, 1, "steps/01/train-job.yaml"),
         ("Deployment", "pipe-serve", 2, "steps/02/serve-deployment.yaml"),
         ("Service", "pipe-serve", 2, "steps/02/serve-service.yaml"),
+        ("NetworkPolicy", "pipe-serve", 2, "steps/02/serve-networkpolicy.yaml"),
         ("Kustomization", "", 0, "kustomization.yaml"),
         ("Kustomization", "", 0, "steps/00/kustomization.yaml"),
         ("Kustomization", "", 1, "steps/01/kustomization.yaml"),
@@ -494,9 +504,9 @@ def test_kustomize_puts_each_step_in_its_folder_with_a_kustomization_and_a_root_
     assert {o.template for o in kustomizations} == {"kustomization.yaml.j2"}
     assert [o.values for o in kustomizations] == [
         {"resources": ["steps/00", "steps/01", "steps/02"]},
-        {"resources": ["namespace.yaml", "serviceaccount.yaml", "runner-configmap.yaml"]},
+        {"resources": ["namespace.yaml", "serviceaccount.yaml", "runner-configmap.yaml", "networkpolicy.yaml"]},
         {"resources": ["train-job.yaml"]},
-        {"resources": ["serve-deployment.yaml", "serve-service.yaml"]},
+        {"resources": ["serve-deployment.yaml", "serve-service.yaml", "serve-networkpolicy.yaml"]},
     ]
 
 

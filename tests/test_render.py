@@ -126,6 +126,7 @@ def test_parallel_project_objects(tmp_path: Path) -> None:
         ("Namespace", "ml-prod"): "-1",
         ("ServiceAccount", "churn-model"): "0",
         ("ConfigMap", runner_config_map_name("churn-model")): "0",
+        ("NetworkPolicy", "churn-model"): "0",
         ("Job", jobs["prepare"]): "1",
         ("Job", jobs["train-a"]): "2",
         ("Job", jobs["train-b"]): "2",
@@ -133,8 +134,10 @@ def test_parallel_project_objects(tmp_path: Path) -> None:
         ("Service", "churn-model-serve"): "3",
         ("Ingress", "churn-model-serve"): "3",
         ("PodDisruptionBudget", "churn-model-serve"): "3",
+        ("NetworkPolicy", "churn-model-serve"): "3",
         ("Deployment", "churn-model-report"): "3",
         ("Service", "churn-model-report"): "3",
+        ("NetworkPolicy", "churn-model-report"): "3",
     }
     prepare = objects[("Job", jobs["prepare"])]
     assert prepare["spec"]["backoffLimit"] == 3 and "activeDeadlineSeconds" not in prepare["spec"]
@@ -328,7 +331,7 @@ def test_user_strings_cannot_inject_and_read_back_unchanged_in_yaml_1_1(tmp_path
     )
     rendered = render(project)
     objects = objects_in(rendered.files)
-    assert sorted(o["kind"] for o in objects) == ["ConfigMap", "Job", "Namespace", "ServiceAccount"]
+    assert sorted(o["kind"] for o in objects) == ["ConfigMap", "Job", "Namespace", "NetworkPolicy", "ServiceAccount"]
     job = next(o for o in objects if o["kind"] == "Job")
     args_out = job["spec"]["template"]["spec"]["containers"][0]["args"]
     assert args_out[args_out.index("--") + 1 :] == HOSTILE
@@ -344,6 +347,7 @@ def test_stale_files_are_removed_and_foreign_folders_refused(tmp_path: Path) -> 
     assert bodywork("render", str(FAILURE_HOOK), *common).returncode == 0
     assert sorted(read_tree(out)) == [
         "00-namespace.yaml",
+        "00-networkpolicy.yaml",
         "00-runner-configmap.yaml",
         "00-serviceaccount.yaml",
         "01-score-job.yaml",
@@ -503,7 +507,7 @@ def test_a_guessed_flux_path_is_stated_with_the_flag_that_sets_it(tmp_path: Path
         0,
         "warning: --deploy-path ./kustomize is a guess: --out kustomize is in no git checkout, so the Flux"
         " Kustomizations take ./kustomize for its folder in the deployment repository; give --deploy-path with its"
-        " path there\nrendered 16 objects into kustomize\n",
+        " path there\nrendered 19 objects into kustomize\n",
     )
     assert (
         yaml.safe_load((tmp_path / "kustomize" / "flux" / "churn-model-kustomize-step-00.yaml").read_text())["spec"][

@@ -45,7 +45,7 @@ def test_an_unchanged_render_skips_the_schema_check_and_gives_the_same_bytes(tmp
     assert again == first
     folder = tmp_path / "cache" / "bodywork-render" / "verified"
     assert oct(folder.stat().st_mode & 0o777) == "0o700"
-    assert len([entry for key in folder.iterdir() for entry in key.iterdir()]) == 9  # the example's nine objects
+    assert len([entry for key in folder.iterdir() for entry in key.iterdir()]) == 11  # the example's eleven objects
 
 
 def test_a_changed_object_is_checked_again(tmp_path: Path) -> None:

@@ -54,6 +54,7 @@ from bodywork_render.render.plan import (
     runner_config_map_name,
     runner_digest,
 )
+from bodywork_render.render.routes import REWRITE_SUFFIX, REWRITE_TARGET, REWRITE_VALUE
 from bodywork_render.render.scheduled import CRON_JOB_NAME_MAX, schedule_warnings
 from bodywork_render.render.scheduled_run import route_1_schedule
 from bodywork_render.render.serving import MAX_UNAVAILABLE
@@ -84,6 +85,7 @@ _FILES = {
     "templates/serviceaccount.yaml.j2": "templates/serviceaccount.yaml",
     "templates/configmap-runner.yaml.j2": "templates/configmap-runner.yaml",
     "templates/persistentvolumeclaim.yaml.j2": "templates/persistentvolumeclaim.yaml",
+    "templates/networkpolicy.yaml.j2": "templates/networkpolicy.yaml",
     "templates/NOTES.txt.j2": "templates/NOTES.txt",
 }
 _KIND_FILES = {
@@ -95,6 +97,7 @@ _KIND_FILES = {
         "templates/ingress.yaml.j2",
         "templates/horizontalpodautoscaler.yaml.j2",
         "templates/poddisruptionbudget.yaml.j2",
+        "templates/httproute.yaml.j2",
     ),
 }
 
@@ -419,4 +422,7 @@ def _context(
         "warnings": warnings,
         "startup_period": STARTUP_PERIOD_SECONDS,
         "max_unavailable": MAX_UNAVAILABLE,
+        "rewrite_annotation": REWRITE_TARGET,
+        "rewrite_value": REWRITE_VALUE,
+        "rewrite_suffix": REWRITE_SUFFIX,
     }

@@ -17,12 +17,22 @@ from typing import Any
 from bodywork_render.diagnostics import BodyworkError
 from bodywork_render.gitops.source import Source
 from bodywork_render.package_data import load_json
+from bodywork_render.render.network import egress_rules
 from bodywork_render.render.options import RenderOptions
 from bodywork_render.render.plan import INPUTS, SOURCE_COMMIT
+from bodywork_render.render.routes import ingress_route
 from bodywork_render.render.serving import UNHEALTHY_POD_EVICTION_POLICY, unhealthy_pod_eviction_policy
 from bodywork_render.render.templating import block, quote
 from bodywork_render.spec.images import pull_policy, split_image
-from bodywork_render.spec.model import BatchStage, Pipeline, ServiceStage, SharedStorage, Stage
+from bodywork_render.spec.model import (
+    BatchStage,
+    Gateway,
+    NetworkPolicy,
+    Pipeline,
+    ServiceStage,
+    SharedStorage,
+    Stage,
+)
 
 _DNS_SUBDOMAIN = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"
 _ENV_NAME = r"^[-._a-zA-Z][-._a-zA-Z0-9]*$"
@@ -157,6 +167,7 @@ def chart_values(
             pod_spec["containers"][0]["securityContext"],
         ),
         _shared_storage(pipeline.shared_storage),
+        _network_policy(pipeline.network_policy),
         Value(
             "service",
             "The Services in front of the service stages.",
@@ -187,15 +198,29 @@ def chart_values(
                     _string(),
                     options.ingress_host or "",
                 ),
-                Value("annotations", "Annotations of every Ingress, e.g. for cert-manager.", _string_map(), {}),
+                Value(
+                    "annotations",
+                    "Annotations of every Ingress, e.g. for cert-manager (pipeline.ingress.annotations).",
+                    _string_map(),
+                    dict(pipeline.ingress.annotations),
+                ),
                 Value(
                     "tls",
-                    "TLS of every Ingress, e.g. [{hosts: [ml.example.com], secretName: ml-tls}].",
+                    "TLS of every Ingress, e.g. [{hosts: [ml.example.com], secretName: ml-tls}] "
+                    "(pipeline.ingress.tls).",
                     _array(_object({"hosts": _array(_string(1)), "secretName": _string(1)})),
-                    [],
+                    ingress_route(pipeline.ingress, "/", options.ingress_host)["tls"],
+                ),
+                Value(
+                    "nginxRewrite",
+                    "For ingress-nginx: strip the path prefix on the way (rewrite-target with a capture group), for "
+                    "apps that answer at / (pipeline.ingress.nginx_rewrite).",
+                    {"type": "boolean"},
+                    pipeline.ingress.nginx_rewrite,
                 ),
             ),
         ),
+        _gateway(pipeline.gateway),
         Value(
             "stages",
             "The stages, by name, in DAG order.",
@@ -548,6 +573,72 @@ def _shared_storage(storage: SharedStorage | None) -> Value:
                 "Access mode of the claim the chart creates; ReadWriteMany for stages spread over nodes.",
                 schema("access_mode"),
                 given.access_mode,
+            ),
+        ),
+    )
+
+
+def _gateway(gateway: Gateway | None) -> Value:
+    # The constraints of bodywork.yaml's gateway, written once in its JSON Schema.
+    fields = load_json("bodywork.schema.json")["$defs"]["gateway"]["properties"]
+
+    def schema(field: str) -> dict[str, Any]:
+        return {
+            "anyOf": [{"const": ""}, {k: v for k, v in fields[field].items() if k not in ("description", "examples")}]
+        }
+
+    return Value(
+        "gateway",
+        "The Gateway API Gateway that routes the service stages whose ingress is enabled (pipeline.gateway): with a "
+        "name, each gets an HTTPRoute that strips its path prefix, instead of an Ingress.",
+        children=(
+            Value("name", "Name of the Gateway; empty: Ingresses.", schema("name"), gateway.name if gateway else ""),
+            Value(
+                "namespace",
+                "Namespace of the Gateway; empty: the release namespace.",
+                schema("namespace"),
+                (gateway.namespace if gateway else None) or "",
+            ),
+            Value(
+                "sectionName",
+                "The Gateway's listener to attach to; empty: every listener that allows the routes.",
+                schema("section_name"),
+                (gateway.section_name if gateway else None) or "",
+            ),
+        ),
+    )
+
+
+def _network_policy(policy: NetworkPolicy) -> Value:
+    # The constraints of bodywork.yaml's network_policy, written once in its JSON Schema.
+    namespace = load_json("bodywork.schema.json")["$defs"]["network_policy"]["properties"]["ingress_namespace"]
+    constraints = {k: v for k, v in namespace.items() if k not in ("description", "examples")}
+    egress = egress_rules(policy)
+    return Value(
+        "networkPolicy",
+        "The NetworkPolicies of the pipeline's pods (pipeline.network_policy): no incoming connection but to a "
+        "service stage's port; outgoing ones open unless restrictEgress.",
+        children=(
+            Value("enabled", "Render the NetworkPolicies; false renders none.", {"type": "boolean"}, policy.enabled),
+            Value(
+                "ingressNamespace",
+                "Namespace of the Ingress controller or Gateway: only its pods may connect to the service stages; "
+                "empty: any pod of the cluster may.",
+                {"anyOf": [{"const": ""}, constraints]},
+                policy.ingress_namespace or "",
+            ),
+            Value(
+                "restrictEgress",
+                "Let the pods connect only where egress says; false leaves outgoing connections open.",
+                {"type": "boolean"},
+                egress is not None,
+            ),
+            Value(
+                "egress",
+                "NetworkPolicy egress rules of every pod when restrictEgress is true, as Kubernetes writes them; keep "
+                "the DNS rule (port 53) the default starts with.",
+                _array(_open_object()),
+                egress or [],
             ),
         ),
     )

@@ -15,6 +15,11 @@ def selector_labels(pipeline: str, stage: str) -> dict[str, str]:
     }
 
 
+def pipeline_selector(pipeline: str) -> dict[str, str]:
+    """Labels that select every pod of a pipeline (its NetworkPolicy's podSelector); stable across commits."""
+    return {"app.kubernetes.io/instance": pipeline, "app.kubernetes.io/part-of": pipeline}
+
+
 def stage_labels(pipeline: str, stage: str, component: str, version: str) -> dict[str, str]:
     """Every label of a stage's objects: the recommended app.kubernetes.io set plus the stage label."""
     return {

@@ -14,13 +14,13 @@ from typing import Any, NamedTuple
 from bodywork_render.gitops.pins import Pins, commit_pins
 from bodywork_render.gitops.source import Source
 from bodywork_render.package_data import RUNNER_FILE, runner_files
-from bodywork_render.render import labels, serving
+from bodywork_render.render import labels, network, routes, serving
 from bodywork_render.render.options import RenderOptions
 from bodywork_render.render.scheduled import CRON_JOB_NAME_MAX, cron_job_stage, cron_job_values, schedule_warnings
 from bodywork_render.render.scheduled_run import run_input
 from bodywork_render.spec import names
 from bodywork_render.spec.images import pull_policy
-from bodywork_render.spec.model import BatchStage, Pipeline, ServiceStage, Stage
+from bodywork_render.spec.model import BatchStage, IngressSettings, Pipeline, ServiceStage, Stage
 
 WORKSPACE = "/workspace"
 RUNNER_MOUNT = "/opt/bodywork"
@@ -88,6 +88,8 @@ def plan_pipeline(
         objects.append(ctx.namespace_object())
     objects.append(ctx.service_account())
     objects.append(ctx.runner_config_map())
+    if pipeline.network_policy.enabled:
+        objects.append(ctx.pipeline_network_policy())
     upstream = ""
     for step_number, step in enumerate(pipeline.dag.steps, start=1):
         planned = [ctx.stage_objects(pipeline.stages[stage_name], step_number, upstream) for stage_name in step]
@@ -105,6 +107,12 @@ def plan_pipeline(
                 f"(a hook Job applied by {'Flux' if options.engine == 'flux' else 'kubectl'} would start at once); "
                 "render with --engine argocd to include it"
             )
+    routed = any(isinstance(s, ServiceStage) and s.ingress for s in pipeline.stages.values())
+    if pipeline.gateway is not None and pipeline.ingress != IngressSettings() and routed:
+        warnings.append(
+            "pipeline.ingress (annotations, tls, nginx_rewrite) is not used: pipeline.gateway routes the service "
+            "stages with HTTPRoutes instead of Ingresses (TLS is the Gateway listener's)"
+        )
     objects = ctx.with_shared_claim(objects)
     if options.format == "kustomize":
         objects.extend(ctx.kustomizations(objects))
@@ -269,6 +277,19 @@ class _Context(NamedTuple):
             "configmap-runner.yaml.j2", "ConfigMap", name, 0, self._file(0, "runner-configmap"), values
         )
 
+    def pipeline_network_policy(self) -> PlannedObject:
+        """The NetworkPolicy of every pod of the pipeline: no incoming connection; outgoing ones as egress says."""
+        name = self.pipeline.name
+        values = {
+            "name": name,
+            "labels": labels.pipeline_labels(self.pipeline.name, self.version),
+            "pod_selector": labels.pipeline_selector(self.pipeline.name),
+            "ingress": [],
+            "egress": network.egress_rules(self.pipeline.network_policy),
+            **self._meta(0),
+        }
+        return PlannedObject("networkpolicy.yaml.j2", "NetworkPolicy", name, 0, self._file(0, "networkpolicy"), values)
+
     def with_shared_claim(self, objects: list[PlannedObject]) -> list[PlannedObject]:
         """``objects`` with the claim the render creates placed before its first user, in that user's step: a claim
         whose storage class binds on first use stays Pending until a pod mounts it, and Argo CD and Flux would wait
@@ -368,7 +389,7 @@ class _Context(NamedTuple):
             "pod_annotations": self._identity(stage, upstream),
             "pod": {
                 **self._pod(stage, restart_policy=None),
-                "route_prefix": self.ingress_path(stage) if stage.ingress else None,
+                "route_prefix": self.ingress_path(stage) if stage.ingress and not self._strips_prefix() else None,
                 "port": stage.port,
                 "startup_period": STARTUP_PERIOD_SECONDS,
                 "startup_failures": startup_failures,
@@ -393,19 +414,24 @@ class _Context(NamedTuple):
             PlannedObject("service.yaml.j2", "Service", name, step, self._file(step, f"{stage.name}-service"), service),
         ]
         if stage.ingress:
-            ingress = {
+            objects.append(self._route(stage, name, step, stage_labels))
+        if self.pipeline.network_policy.enabled:
+            policy = {
                 **self._meta(step),
                 "name": name,
                 "labels": stage_labels,
-                "ingress_class": self.options.ingress_class,
-                "ingress_host": self.options.ingress_host,
-                "path": self.ingress_path(stage),
-                "service": name,
-                "port": stage.port,
+                "pod_selector": selector,
+                "ingress": network.service_ingress(self.pipeline.network_policy, stage.port),
+                "egress": None,
             }
             objects.append(
                 PlannedObject(
-                    "ingress.yaml.j2", "Ingress", name, step, self._file(step, f"{stage.name}-ingress"), ingress
+                    "networkpolicy.yaml.j2",
+                    "NetworkPolicy",
+                    name,
+                    step,
+                    self._file(step, f"{stage.name}-networkpolicy"),
+                    policy,
                 )
             )
         return objects + self.scaling_objects(stage, step, name, stage_labels, selector)
@@ -442,6 +468,31 @@ class _Context(NamedTuple):
                 )
             )
         return objects
+
+    def _strips_prefix(self) -> bool:
+        return routes.strips_prefix(self.pipeline.ingress, self.pipeline.gateway)
+
+    def _route(self, stage: ServiceStage, name: str, step: int, stage_labels: dict[str, str]) -> PlannedObject:
+        """A service stage's way in from outside: an HTTPRoute when the pipeline names a Gateway, else an Ingress."""
+        meta = self._meta(step)
+        common = {**meta, "name": name, "labels": stage_labels, "service": name, "port": stage.port}
+        prefix, host = self.ingress_path(stage), self.options.ingress_host
+        if self.pipeline.gateway is not None:
+            values = {**common, **routes.http_route(self.pipeline.gateway, prefix, host)}
+            return PlannedObject(
+                "httproute.yaml.j2", "HTTPRoute", name, step, self._file(step, f"{stage.name}-httproute"), values
+            )
+        route = routes.ingress_route(self.pipeline.ingress, prefix, host)
+        values = {
+            **common,
+            **route,
+            "annotations": {**meta["annotations"], **route["annotations"]},
+            "ingress_class": self.options.ingress_class,
+            "ingress_host": host,
+        }
+        return PlannedObject(
+            "ingress.yaml.j2", "Ingress", name, step, self._file(step, f"{stage.name}-ingress"), values
+        )
 
     def ingress_path(self, stage: Stage) -> str:
         """The path prefix the Ingress routes to a service stage; the stage's pods get it as BODYWORK_ROUTE_PREFIX."""

@@ -28,6 +28,8 @@ REGEX_PATTERNS = {
     '^/[^\\t\\n\\x0b\\x0c\\r \\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000\\ufeff]*\\Z': re.compile('^/[^\\t\\n\\x0b\\x0c\\r \\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000\\ufeff]*\\Z'),
     '^[^\\t\\n\\x0b\\x0c\\r \\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000\\ufeff]+\\Z': re.compile('^[^\\t\\n\\x0b\\x0c\\r \\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000\\ufeff]+\\Z'),
     '^[a-z0-9]([\\-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([\\-a-z0-9]*[a-z0-9])?)*\\Z': re.compile('^[a-z0-9]([\\-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([\\-a-z0-9]*[a-z0-9])?)*\\Z'),
+    '^[a-z0-9]([\\-a-z0-9]*[a-z0-9])?\\Z': re.compile('^[a-z0-9]([\\-a-z0-9]*[a-z0-9])?\\Z'),
+    '^(\\*\\.)?[a-z0-9]([\\-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([\\-a-z0-9]*[a-z0-9])?)*\\Z': re.compile('^(\\*\\.)?[a-z0-9]([\\-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([\\-a-z0-9]*[a-z0-9])?)*\\Z'),
     '^[0-9]+(\\.[0-9]+)?(Ki|Mi|Gi|Ti|Pi|Ei|k|M|G|T|P|E)?\\Z': re.compile('^[0-9]+(\\.[0-9]+)?(Ki|Mi|Gi|Ti|Pi|Ei|k|M|G|T|P|E)?\\Z'),
     '^[a-z0-9\\.\\*\\-]+\\Z': re.compile('^[a-z0-9\\.\\*\\-]+\\Z'),
     '^[a-z0-9\\.\\-]+\\Z': re.compile('^[a-z0-9\\.\\-]+\\Z')
@@ -688,6 +690,237 @@ def validate_bodywork___defs_pipeline(data, custom_formats={}, name_prefix=None)
             data_keys.remove("image_pull_secrets")
             data__imagepullsecrets = data["image_pull_secrets"]
             validate_bodywork___defs_image_pull_secrets(data__imagepullsecrets, custom_formats, (name_prefix or "data") + ".image_pull_secrets")
+        if "network_policy" in data_keys:
+            data_keys.remove("network_policy")
+            data__networkpolicy = data["network_policy"]
+            validate_bodywork___defs_network_policy(data__networkpolicy, custom_formats, (name_prefix or "data") + ".network_policy")
+        if "ingress" in data_keys:
+            data_keys.remove("ingress")
+            data__ingress = data["ingress"]
+            validate_bodywork___defs_ingress(data__ingress, custom_formats, (name_prefix or "data") + ".ingress")
+        if "gateway" in data_keys:
+            data_keys.remove("gateway")
+            data__gateway = data["gateway"]
+            validate_bodywork___defs_gateway(data__gateway, custom_formats, (name_prefix or "data") + ".gateway")
+        if data_keys:
+            raise JsonSchemaValueException
+    return data
+
+def validate_bodywork___defs_gateway(data, custom_formats={}, name_prefix=None):
+    if not isinstance(data, (dict)):
+        raise JsonSchemaValueException
+    data_is_dict = isinstance(data, dict)
+    if data_is_dict:
+        data__missing_keys = set(['name']) - data.keys()
+        if data__missing_keys:
+            raise JsonSchemaValueException
+        data_keys = set(data.keys())
+        if "name" in data_keys:
+            data_keys.remove("name")
+            data__name = data["name"]
+            if not isinstance(data__name, (str)):
+                raise JsonSchemaValueException
+            if isinstance(data__name, str):
+                data__name_len = len(data__name)
+                if data__name_len > 253:
+                    raise JsonSchemaValueException
+                if not REGEX_PATTERNS['^[a-z0-9]([\\-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([\\-a-z0-9]*[a-z0-9])?)*\\Z'].search(data__name):
+                    raise JsonSchemaValueException
+        if "namespace" in data_keys:
+            data_keys.remove("namespace")
+            data__namespace = data["namespace"]
+            if not isinstance(data__namespace, (str)):
+                raise JsonSchemaValueException
+            if isinstance(data__namespace, str):
+                data__namespace_len = len(data__namespace)
+                if data__namespace_len > 63:
+                    raise JsonSchemaValueException
+                if not REGEX_PATTERNS['^[a-z0-9]([\\-a-z0-9]*[a-z0-9])?\\Z'].search(data__namespace):
+                    raise JsonSchemaValueException
+        if "section_name" in data_keys:
+            data_keys.remove("section_name")
+            data__sectionname = data["section_name"]
+            if not isinstance(data__sectionname, (str)):
+                raise JsonSchemaValueException
+            if isinstance(data__sectionname, str):
+                data__sectionname_len = len(data__sectionname)
+                if data__sectionname_len > 63:
+                    raise JsonSchemaValueException
+                if not REGEX_PATTERNS['^[a-z0-9]([\\-a-z0-9]*[a-z0-9])?\\Z'].search(data__sectionname):
+                    raise JsonSchemaValueException
+        if data_keys:
+            raise JsonSchemaValueException
+    return data
+
+def validate_bodywork___defs_ingress(data, custom_formats={}, name_prefix=None):
+    if not isinstance(data, (dict)):
+        raise JsonSchemaValueException
+    data_is_dict = isinstance(data, dict)
+    if data_is_dict:
+        data_keys = set(data.keys())
+        if "annotations" in data_keys:
+            data_keys.remove("annotations")
+            data__annotations = data["annotations"]
+            if not isinstance(data__annotations, (dict)):
+                raise JsonSchemaValueException
+            data__annotations_is_dict = isinstance(data__annotations, dict)
+            if data__annotations_is_dict:
+                data__annotations_keys = set(data__annotations.keys())
+                for data__annotations_key in data__annotations_keys:
+                    if data__annotations_key not in []:
+                        data__annotations_value = data__annotations.get(data__annotations_key)
+                        if not isinstance(data__annotations_value, (str)):
+                            raise JsonSchemaValueException
+                data__annotations_len = len(data__annotations)
+                if data__annotations_len != 0:
+                    data__annotations_property_names = True
+                    for data__annotations_key in data__annotations:
+                        try:
+                            if isinstance(data__annotations_key, str):
+                                data__annotations_key_len = len(data__annotations_key)
+                                if data__annotations_key_len > 316:
+                                    raise JsonSchemaValueException
+                                if not REGEX_PATTERNS['^([a-z0-9]([\\-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([\\-a-z0-9]*[a-z0-9])?)*/)?[A-Za-z0-9]([\\-A-Za-z0-9_\\.]*[A-Za-z0-9])?\\Z'].search(data__annotations_key):
+                                    raise JsonSchemaValueException
+                        except (JsonSchemaValueException, JsonSchemaValuesException):
+                            data__annotations_property_names = False
+                    if not data__annotations_property_names:
+                        raise JsonSchemaValueException
+        if "tls" in data_keys:
+            data_keys.remove("tls")
+            data__tls = data["tls"]
+            if not isinstance(data__tls, (dict)):
+                raise JsonSchemaValueException
+            data__tls_is_dict = isinstance(data__tls, dict)
+            if data__tls_is_dict:
+                data__tls__missing_keys = set(['secret_name']) - data__tls.keys()
+                if data__tls__missing_keys:
+                    raise JsonSchemaValueException
+                data__tls_keys = set(data__tls.keys())
+                if "secret_name" in data__tls_keys:
+                    data__tls_keys.remove("secret_name")
+                    data__tls__secretname = data__tls["secret_name"]
+                    if not isinstance(data__tls__secretname, (str)):
+                        raise JsonSchemaValueException
+                    if isinstance(data__tls__secretname, str):
+                        data__tls__secretname_len = len(data__tls__secretname)
+                        if data__tls__secretname_len > 253:
+                            raise JsonSchemaValueException
+                        if not REGEX_PATTERNS['^[a-z0-9]([\\-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([\\-a-z0-9]*[a-z0-9])?)*\\Z'].search(data__tls__secretname):
+                            raise JsonSchemaValueException
+                if "hosts" in data__tls_keys:
+                    data__tls_keys.remove("hosts")
+                    data__tls__hosts = data__tls["hosts"]
+                    if not isinstance(data__tls__hosts, (list, tuple)):
+                        raise JsonSchemaValueException
+                    data__tls__hosts_is_list = isinstance(data__tls__hosts, (list, tuple))
+                    if data__tls__hosts_is_list:
+                        data__tls__hosts_len = len(data__tls__hosts)
+                        if data__tls__hosts_len < 1:
+                            raise JsonSchemaValueException
+                        for data__tls__hosts_x, data__tls__hosts_item in enumerate(data__tls__hosts):
+                            if not isinstance(data__tls__hosts_item, (str)):
+                                raise JsonSchemaValueException
+                            if isinstance(data__tls__hosts_item, str):
+                                data__tls__hosts_item_len = len(data__tls__hosts_item)
+                                if data__tls__hosts_item_len > 253:
+                                    raise JsonSchemaValueException
+                                if not REGEX_PATTERNS['^(\\*\\.)?[a-z0-9]([\\-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([\\-a-z0-9]*[a-z0-9])?)*\\Z'].search(data__tls__hosts_item):
+                                    raise JsonSchemaValueException
+                if data__tls_keys:
+                    raise JsonSchemaValueException
+        if "nginx_rewrite" in data_keys:
+            data_keys.remove("nginx_rewrite")
+            data__nginxrewrite = data["nginx_rewrite"]
+            if not isinstance(data__nginxrewrite, (bool)):
+                raise JsonSchemaValueException
+        if data_keys:
+            raise JsonSchemaValueException
+    return data
+
+def validate_bodywork___defs_network_policy(data, custom_formats={}, name_prefix=None):
+    if not isinstance(data, (dict)):
+        raise JsonSchemaValueException
+    data_is_dict = isinstance(data, dict)
+    if data_is_dict:
+        data_keys = set(data.keys())
+        if "enabled" in data_keys:
+            data_keys.remove("enabled")
+            data__enabled = data["enabled"]
+            if not isinstance(data__enabled, (bool)):
+                raise JsonSchemaValueException
+        if "ingress_namespace" in data_keys:
+            data_keys.remove("ingress_namespace")
+            data__ingressnamespace = data["ingress_namespace"]
+            if not isinstance(data__ingressnamespace, (str)):
+                raise JsonSchemaValueException
+            if isinstance(data__ingressnamespace, str):
+                data__ingressnamespace_len = len(data__ingressnamespace)
+                if data__ingressnamespace_len > 63:
+                    raise JsonSchemaValueException
+                if not REGEX_PATTERNS['^[a-z0-9]([\\-a-z0-9]*[a-z0-9])?\\Z'].search(data__ingressnamespace):
+                    raise JsonSchemaValueException
+        if "egress" in data_keys:
+            data_keys.remove("egress")
+            data__egress = data["egress"]
+            if not isinstance(data__egress, (list, tuple)):
+                raise JsonSchemaValueException
+            data__egress_is_list = isinstance(data__egress, (list, tuple))
+            if data__egress_is_list:
+                data__egress_len = len(data__egress)
+                for data__egress_x, data__egress_item in enumerate(data__egress):
+                    if not isinstance(data__egress_item, (dict)):
+                        raise JsonSchemaValueException
+                    data__egress_item_is_dict = isinstance(data__egress_item, dict)
+                    if data__egress_item_is_dict:
+                        data__egress_item_keys = set(data__egress_item.keys())
+                        if "cidr" in data__egress_item_keys:
+                            data__egress_item_keys.remove("cidr")
+                            data__egress_item__cidr = data__egress_item["cidr"]
+                            if not isinstance(data__egress_item__cidr, (str)):
+                                raise JsonSchemaValueException
+                        if "except" in data__egress_item_keys:
+                            data__egress_item_keys.remove("except")
+                            data__egress_item__except = data__egress_item["except"]
+                            if not isinstance(data__egress_item__except, (list, tuple)):
+                                raise JsonSchemaValueException
+                            data__egress_item__except_is_list = isinstance(data__egress_item__except, (list, tuple))
+                            if data__egress_item__except_is_list:
+                                data__egress_item__except_len = len(data__egress_item__except)
+                                for data__egress_item__except_x, data__egress_item__except_item in enumerate(data__egress_item__except):
+                                    if not isinstance(data__egress_item__except_item, (str)):
+                                        raise JsonSchemaValueException
+                        if "namespace" in data__egress_item_keys:
+                            data__egress_item_keys.remove("namespace")
+                            data__egress_item__namespace = data__egress_item["namespace"]
+                            if not isinstance(data__egress_item__namespace, (str)):
+                                raise JsonSchemaValueException
+                            if isinstance(data__egress_item__namespace, str):
+                                data__egress_item__namespace_len = len(data__egress_item__namespace)
+                                if data__egress_item__namespace_len > 63:
+                                    raise JsonSchemaValueException
+                                if not REGEX_PATTERNS['^[a-z0-9]([\\-a-z0-9]*[a-z0-9])?\\Z'].search(data__egress_item__namespace):
+                                    raise JsonSchemaValueException
+                        if "ports" in data__egress_item_keys:
+                            data__egress_item_keys.remove("ports")
+                            data__egress_item__ports = data__egress_item["ports"]
+                            if not isinstance(data__egress_item__ports, (list, tuple)):
+                                raise JsonSchemaValueException
+                            data__egress_item__ports_is_list = isinstance(data__egress_item__ports, (list, tuple))
+                            if data__egress_item__ports_is_list:
+                                data__egress_item__ports_len = len(data__egress_item__ports)
+                                if data__egress_item__ports_len < 1:
+                                    raise JsonSchemaValueException
+                                for data__egress_item__ports_x, data__egress_item__ports_item in enumerate(data__egress_item__ports):
+                                    if not isinstance(data__egress_item__ports_item, (int)) and not (isinstance(data__egress_item__ports_item, float) and data__egress_item__ports_item.is_integer()) or isinstance(data__egress_item__ports_item, bool):
+                                        raise JsonSchemaValueException
+                                    if isinstance(data__egress_item__ports_item, (int, float)) and not isinstance(data__egress_item__ports_item, bool):
+                                        if data__egress_item__ports_item < 1:
+                                            raise JsonSchemaValueException
+                                        if data__egress_item__ports_item > 65535:
+                                            raise JsonSchemaValueException
+                        if data__egress_item_keys:
+                            raise JsonSchemaValueException
         if data_keys:
             raise JsonSchemaValueException
     return data
@@ -1022,6 +1255,18 @@ def validate_bodywork_env(data, custom_formats={}, name_prefix=None):
                     data__pipeline_keys.remove("image_pull_secrets")
                     data__pipeline__imagepullsecrets = data__pipeline["image_pull_secrets"]
                     validate_bodywork_env___defs_image_pull_secrets(data__pipeline__imagepullsecrets, custom_formats, (name_prefix or "data") + ".pipeline.image_pull_secrets")
+                if "network_policy" in data__pipeline_keys:
+                    data__pipeline_keys.remove("network_policy")
+                    data__pipeline__networkpolicy = data__pipeline["network_policy"]
+                    validate_bodywork_env___defs_network_policy(data__pipeline__networkpolicy, custom_formats, (name_prefix or "data") + ".pipeline.network_policy")
+                if "ingress" in data__pipeline_keys:
+                    data__pipeline_keys.remove("ingress")
+                    data__pipeline__ingress = data__pipeline["ingress"]
+                    validate_bodywork_env___defs_ingress(data__pipeline__ingress, custom_formats, (name_prefix or "data") + ".pipeline.ingress")
+                if "gateway" in data__pipeline_keys:
+                    data__pipeline_keys.remove("gateway")
+                    data__pipeline__gateway = data__pipeline["gateway"]
+                    validate_bodywork_env___defs_gateway(data__pipeline__gateway, custom_formats, (name_prefix or "data") + ".pipeline.gateway")
                 if data__pipeline_keys:
                     raise JsonSchemaValueException
         if "stages" in data_keys:
@@ -1290,6 +1535,225 @@ def validate_bodywork_env___defs_gpus(data, custom_formats={}, name_prefix=None)
         raise JsonSchemaValueException
     if isinstance(data, (int, float)) and not isinstance(data, bool):
         if data < 0:
+            raise JsonSchemaValueException
+    return data
+
+def validate_bodywork_env___defs_gateway(data, custom_formats={}, name_prefix=None):
+    if not isinstance(data, (dict)):
+        raise JsonSchemaValueException
+    data_is_dict = isinstance(data, dict)
+    if data_is_dict:
+        data__missing_keys = set(['name']) - data.keys()
+        if data__missing_keys:
+            raise JsonSchemaValueException
+        data_keys = set(data.keys())
+        if "name" in data_keys:
+            data_keys.remove("name")
+            data__name = data["name"]
+            if not isinstance(data__name, (str)):
+                raise JsonSchemaValueException
+            if isinstance(data__name, str):
+                data__name_len = len(data__name)
+                if data__name_len > 253:
+                    raise JsonSchemaValueException
+                if not REGEX_PATTERNS['^[a-z0-9]([\\-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([\\-a-z0-9]*[a-z0-9])?)*\\Z'].search(data__name):
+                    raise JsonSchemaValueException
+        if "namespace" in data_keys:
+            data_keys.remove("namespace")
+            data__namespace = data["namespace"]
+            if not isinstance(data__namespace, (str)):
+                raise JsonSchemaValueException
+            if isinstance(data__namespace, str):
+                data__namespace_len = len(data__namespace)
+                if data__namespace_len > 63:
+                    raise JsonSchemaValueException
+                if not REGEX_PATTERNS['^[a-z0-9]([\\-a-z0-9]*[a-z0-9])?\\Z'].search(data__namespace):
+                    raise JsonSchemaValueException
+        if "section_name" in data_keys:
+            data_keys.remove("section_name")
+            data__sectionname = data["section_name"]
+            if not isinstance(data__sectionname, (str)):
+                raise JsonSchemaValueException
+            if isinstance(data__sectionname, str):
+                data__sectionname_len = len(data__sectionname)
+                if data__sectionname_len > 63:
+                    raise JsonSchemaValueException
+                if not REGEX_PATTERNS['^[a-z0-9]([\\-a-z0-9]*[a-z0-9])?\\Z'].search(data__sectionname):
+                    raise JsonSchemaValueException
+        if data_keys:
+            raise JsonSchemaValueException
+    return data
+
+def validate_bodywork_env___defs_ingress(data, custom_formats={}, name_prefix=None):
+    if not isinstance(data, (dict)):
+        raise JsonSchemaValueException
+    data_is_dict = isinstance(data, dict)
+    if data_is_dict:
+        data_keys = set(data.keys())
+        if "annotations" in data_keys:
+            data_keys.remove("annotations")
+            data__annotations = data["annotations"]
+            if not isinstance(data__annotations, (dict)):
+                raise JsonSchemaValueException
+            data__annotations_is_dict = isinstance(data__annotations, dict)
+            if data__annotations_is_dict:
+                data__annotations_keys = set(data__annotations.keys())
+                for data__annotations_key in data__annotations_keys:
+                    if data__annotations_key not in []:
+                        data__annotations_value = data__annotations.get(data__annotations_key)
+                        if not isinstance(data__annotations_value, (str)):
+                            raise JsonSchemaValueException
+                data__annotations_len = len(data__annotations)
+                if data__annotations_len != 0:
+                    data__annotations_property_names = True
+                    for data__annotations_key in data__annotations:
+                        try:
+                            if isinstance(data__annotations_key, str):
+                                data__annotations_key_len = len(data__annotations_key)
+                                if data__annotations_key_len > 316:
+                                    raise JsonSchemaValueException
+                                if not REGEX_PATTERNS['^([a-z0-9]([\\-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([\\-a-z0-9]*[a-z0-9])?)*/)?[A-Za-z0-9]([\\-A-Za-z0-9_\\.]*[A-Za-z0-9])?\\Z'].search(data__annotations_key):
+                                    raise JsonSchemaValueException
+                        except (JsonSchemaValueException, JsonSchemaValuesException):
+                            data__annotations_property_names = False
+                    if not data__annotations_property_names:
+                        raise JsonSchemaValueException
+        if "tls" in data_keys:
+            data_keys.remove("tls")
+            data__tls = data["tls"]
+            if not isinstance(data__tls, (dict)):
+                raise JsonSchemaValueException
+            data__tls_is_dict = isinstance(data__tls, dict)
+            if data__tls_is_dict:
+                data__tls__missing_keys = set(['secret_name']) - data__tls.keys()
+                if data__tls__missing_keys:
+                    raise JsonSchemaValueException
+                data__tls_keys = set(data__tls.keys())
+                if "secret_name" in data__tls_keys:
+                    data__tls_keys.remove("secret_name")
+                    data__tls__secretname = data__tls["secret_name"]
+                    if not isinstance(data__tls__secretname, (str)):
+                        raise JsonSchemaValueException
+                    if isinstance(data__tls__secretname, str):
+                        data__tls__secretname_len = len(data__tls__secretname)
+                        if data__tls__secretname_len > 253:
+                            raise JsonSchemaValueException
+                        if not REGEX_PATTERNS['^[a-z0-9]([\\-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([\\-a-z0-9]*[a-z0-9])?)*\\Z'].search(data__tls__secretname):
+                            raise JsonSchemaValueException
+                if "hosts" in data__tls_keys:
+                    data__tls_keys.remove("hosts")
+                    data__tls__hosts = data__tls["hosts"]
+                    if not isinstance(data__tls__hosts, (list, tuple)):
+                        raise JsonSchemaValueException
+                    data__tls__hosts_is_list = isinstance(data__tls__hosts, (list, tuple))
+                    if data__tls__hosts_is_list:
+                        data__tls__hosts_len = len(data__tls__hosts)
+                        if data__tls__hosts_len < 1:
+                            raise JsonSchemaValueException
+                        for data__tls__hosts_x, data__tls__hosts_item in enumerate(data__tls__hosts):
+                            if not isinstance(data__tls__hosts_item, (str)):
+                                raise JsonSchemaValueException
+                            if isinstance(data__tls__hosts_item, str):
+                                data__tls__hosts_item_len = len(data__tls__hosts_item)
+                                if data__tls__hosts_item_len > 253:
+                                    raise JsonSchemaValueException
+                                if not REGEX_PATTERNS['^(\\*\\.)?[a-z0-9]([\\-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([\\-a-z0-9]*[a-z0-9])?)*\\Z'].search(data__tls__hosts_item):
+                                    raise JsonSchemaValueException
+                if data__tls_keys:
+                    raise JsonSchemaValueException
+        if "nginx_rewrite" in data_keys:
+            data_keys.remove("nginx_rewrite")
+            data__nginxrewrite = data["nginx_rewrite"]
+            if not isinstance(data__nginxrewrite, (bool)):
+                raise JsonSchemaValueException
+        if data_keys:
+            raise JsonSchemaValueException
+    return data
+
+def validate_bodywork_env___defs_network_policy(data, custom_formats={}, name_prefix=None):
+    if not isinstance(data, (dict)):
+        raise JsonSchemaValueException
+    data_is_dict = isinstance(data, dict)
+    if data_is_dict:
+        data_keys = set(data.keys())
+        if "enabled" in data_keys:
+            data_keys.remove("enabled")
+            data__enabled = data["enabled"]
+            if not isinstance(data__enabled, (bool)):
+                raise JsonSchemaValueException
+        if "ingress_namespace" in data_keys:
+            data_keys.remove("ingress_namespace")
+            data__ingressnamespace = data["ingress_namespace"]
+            if not isinstance(data__ingressnamespace, (str)):
+                raise JsonSchemaValueException
+            if isinstance(data__ingressnamespace, str):
+                data__ingressnamespace_len = len(data__ingressnamespace)
+                if data__ingressnamespace_len > 63:
+                    raise JsonSchemaValueException
+                if not REGEX_PATTERNS['^[a-z0-9]([\\-a-z0-9]*[a-z0-9])?\\Z'].search(data__ingressnamespace):
+                    raise JsonSchemaValueException
+        if "egress" in data_keys:
+            data_keys.remove("egress")
+            data__egress = data["egress"]
+            if not isinstance(data__egress, (list, tuple)):
+                raise JsonSchemaValueException
+            data__egress_is_list = isinstance(data__egress, (list, tuple))
+            if data__egress_is_list:
+                data__egress_len = len(data__egress)
+                for data__egress_x, data__egress_item in enumerate(data__egress):
+                    if not isinstance(data__egress_item, (dict)):
+                        raise JsonSchemaValueException
+                    data__egress_item_is_dict = isinstance(data__egress_item, dict)
+                    if data__egress_item_is_dict:
+                        data__egress_item_keys = set(data__egress_item.keys())
+                        if "cidr" in data__egress_item_keys:
+                            data__egress_item_keys.remove("cidr")
+                            data__egress_item__cidr = data__egress_item["cidr"]
+                            if not isinstance(data__egress_item__cidr, (str)):
+                                raise JsonSchemaValueException
+                        if "except" in data__egress_item_keys:
+                            data__egress_item_keys.remove("except")
+                            data__egress_item__except = data__egress_item["except"]
+                            if not isinstance(data__egress_item__except, (list, tuple)):
+                                raise JsonSchemaValueException
+                            data__egress_item__except_is_list = isinstance(data__egress_item__except, (list, tuple))
+                            if data__egress_item__except_is_list:
+                                data__egress_item__except_len = len(data__egress_item__except)
+                                for data__egress_item__except_x, data__egress_item__except_item in enumerate(data__egress_item__except):
+                                    if not isinstance(data__egress_item__except_item, (str)):
+                                        raise JsonSchemaValueException
+                        if "namespace" in data__egress_item_keys:
+                            data__egress_item_keys.remove("namespace")
+                            data__egress_item__namespace = data__egress_item["namespace"]
+                            if not isinstance(data__egress_item__namespace, (str)):
+                                raise JsonSchemaValueException
+                            if isinstance(data__egress_item__namespace, str):
+                                data__egress_item__namespace_len = len(data__egress_item__namespace)
+                                if data__egress_item__namespace_len > 63:
+                                    raise JsonSchemaValueException
+                                if not REGEX_PATTERNS['^[a-z0-9]([\\-a-z0-9]*[a-z0-9])?\\Z'].search(data__egress_item__namespace):
+                                    raise JsonSchemaValueException
+                        if "ports" in data__egress_item_keys:
+                            data__egress_item_keys.remove("ports")
+                            data__egress_item__ports = data__egress_item["ports"]
+                            if not isinstance(data__egress_item__ports, (list, tuple)):
+                                raise JsonSchemaValueException
+                            data__egress_item__ports_is_list = isinstance(data__egress_item__ports, (list, tuple))
+                            if data__egress_item__ports_is_list:
+                                data__egress_item__ports_len = len(data__egress_item__ports)
+                                if data__egress_item__ports_len < 1:
+                                    raise JsonSchemaValueException
+                                for data__egress_item__ports_x, data__egress_item__ports_item in enumerate(data__egress_item__ports):
+                                    if not isinstance(data__egress_item__ports_item, (int)) and not (isinstance(data__egress_item__ports_item, float) and data__egress_item__ports_item.is_integer()) or isinstance(data__egress_item__ports_item, bool):
+                                        raise JsonSchemaValueException
+                                    if isinstance(data__egress_item__ports_item, (int, float)) and not isinstance(data__egress_item__ports_item, bool):
+                                        if data__egress_item__ports_item < 1:
+                                            raise JsonSchemaValueException
+                                        if data__egress_item__ports_item > 65535:
+                                            raise JsonSchemaValueException
+                        if data__egress_item_keys:
+                            raise JsonSchemaValueException
+        if data_keys:
             raise JsonSchemaValueException
     return data
 

@@ -119,6 +119,82 @@ def shared_storage(spec: dict[str, Any] | None) -> SharedStorage | None:
     )
 
 
+class EgressRule(NamedTuple):
+    """Somewhere the pipeline's pods may connect to when egress is narrowed: an IP block or a namespace, and ports."""
+
+    cidr: str | None = None
+    except_cidrs: tuple[str, ...] = ()
+    namespace: str | None = None
+    ports: tuple[int, ...] = ()
+
+
+class NetworkPolicy(NamedTuple):
+    """The pipeline's NetworkPolicies: on by default; ``egress`` None leaves outgoing connections open."""
+
+    enabled: bool = True
+    ingress_namespace: str | None = None
+    egress: tuple[EgressRule, ...] | None = None
+
+
+def network_policy(spec: dict[str, Any] | None) -> NetworkPolicy:
+    """The model of a valid ``network_policy`` mapping (the defaults when absent)."""
+    if spec is None:
+        return NetworkPolicy()
+    egress = spec.get("egress")
+    return NetworkPolicy(
+        enabled=spec.get("enabled", True),
+        ingress_namespace=spec.get("ingress_namespace"),
+        egress=None
+        if egress is None
+        else tuple(
+            EgressRule(
+                cidr=rule.get("cidr"),
+                except_cidrs=tuple(rule.get("except", ())),
+                namespace=rule.get("namespace"),
+                ports=tuple(rule.get("ports", ())),
+            )
+            for rule in egress
+        ),
+    )
+
+
+class IngressSettings(NamedTuple):
+    """What the service stages' Ingresses carry besides their host and class: annotations, TLS, the nginx rewrite."""
+
+    annotations: tuple[tuple[str, str], ...] = ()
+    tls_secret: str | None = None
+    tls_hosts: tuple[str, ...] = ()
+    nginx_rewrite: bool = False
+
+
+def ingress_settings(spec: dict[str, Any] | None) -> IngressSettings:
+    """The model of a valid ``ingress`` mapping (the defaults when absent)."""
+    if spec is None:
+        return IngressSettings()
+    tls = spec.get("tls") or {}
+    return IngressSettings(
+        annotations=tuple((spec.get("annotations") or {}).items()),
+        tls_secret=tls.get("secret_name"),
+        tls_hosts=tuple(tls.get("hosts", ())),
+        nginx_rewrite=spec.get("nginx_rewrite", False),
+    )
+
+
+class Gateway(NamedTuple):
+    """The Gateway API Gateway the service stages' HTTPRoutes attach to."""
+
+    name: str
+    namespace: str | None = None
+    section_name: str | None = None
+
+
+def gateway(spec: dict[str, Any] | None) -> Gateway | None:
+    """The model of a valid ``gateway`` mapping (None when absent)."""
+    if spec is None:
+        return None
+    return Gateway(name=spec["name"], namespace=spec.get("namespace"), section_name=spec.get("section_name"))
+
+
 @dataclass(frozen=True)
 class Schedule:
     """When the pipeline's batch stages run again (``pipeline.schedule``); the fields of bodywork.yaml, defaults
@@ -161,6 +237,9 @@ class Pipeline(NamedTuple):
     stages: dict[str, Stage]
     run_on_failure: str | None = None
     shared_storage: SharedStorage | None = None
+    network_policy: NetworkPolicy = NetworkPolicy()
+    ingress: IngressSettings = IngressSettings()
+    gateway: Gateway | None = None
     schedule: Schedule | None = None
     image_pull_secrets: tuple[str, ...] = ()
 
@@ -209,6 +288,9 @@ def build_pipeline(data: dict[str, Any]) -> Pipeline:
         stages=stages,
         run_on_failure=names.normalise(run_on_failure) if run_on_failure else None,
         shared_storage=shared_storage(section.get("shared_storage")),
+        network_policy=network_policy(section.get("network_policy")),
+        ingress=ingress_settings(section.get("ingress")),
+        gateway=gateway(section.get("gateway")),
         schedule=schedule(section.get("schedule")),
         image_pull_secrets=tuple(section.get("image_pull_secrets", ())),
     )

@@ -1,8 +1,8 @@
 """Environments: a ``bodywork.<env>.yaml`` beside bodywork.yaml overrides what differs per environment.
 
-An overlay may set the image, namespace, secrets group, image pull secrets, shared storage, schedule (field by field)
-and ingress host/class of the pipeline, and the replicas or autoscaling, health path, resources, GPUs, node selector
-and tolerations of stages (schemas/bodywork-env.schema.json).
+An overlay may set the image, namespace, secrets group, image pull secrets, shared storage, schedule (field by field),
+network policy, ingress host/class, ingress settings and gateway of the pipeline, and the replicas or autoscaling,
+health path, resources, GPUs, node selector and tolerations of stages (schemas/bodywork-env.schema.json).
 Flags given on the command line win over the overlay, the overlay over bodywork.yaml.
 """
 
@@ -77,7 +77,7 @@ def apply_overlay(pipeline: Pipeline, overlay: dict[str, Any]) -> Pipeline:
     """The pipeline with the overlay's values in place of the base file's."""
     import dataclasses  # not for `bodywork validate`, which imports this module on every commit
 
-    from bodywork_render.spec.model import schedule, shared_storage
+    from bodywork_render.spec.model import gateway, ingress_settings, network_policy, schedule, shared_storage
 
     section = overlay.get("pipeline") or {}
     by_source = {stage.source_name: stage for stage in pipeline.stages.values()}
@@ -96,6 +96,11 @@ def apply_overlay(pipeline: Pipeline, overlay: dict[str, Any]) -> Pipeline:
         else pipeline.shared_storage,
         schedule=schedule(section.get("schedule"), pipeline.schedule),
         image_pull_secrets=tuple(section.get("image_pull_secrets", pipeline.image_pull_secrets)),
+        network_policy=network_policy(section["network_policy"])
+        if "network_policy" in section
+        else pipeline.network_policy,
+        ingress=ingress_settings(section["ingress"]) if "ingress" in section else pipeline.ingress,
+        gateway=gateway(section["gateway"]) if "gateway" in section else pipeline.gateway,
     )
 
 

@@ -35,10 +35,14 @@ _PATTERN_EXPECTATIONS = {
     "^[A-Za-z0-9_.-]+$": "letters, digits, '_', '-' and '.' only",
     "^[A-Za-z_][A-Za-z0-9_]*$": "an environment variable name: letters, digits and '_', not starting with a digit",
     "^[^\\s]+$": "no spaces",
+    "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$": "a DNS-1123 label: lower-case letters, digits and '-', starting and ending with"
+    " a letter or digit",
+    "^(\\*\\.)?[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$": "a lower-case DNS name such as"
+    " ml.example.com, or a wildcard *.example.com",
     "\\.(py|ipynb)$": "a path ending in .py or .ipynb",
     "^/[^\\s]*$": "a URL path starting with '/', without spaces",
-    _QUALIFIED_NAME: "a label key: letters, digits, '-', '_' and '.', letters or digits at both ends, after an optional"
-    " DNS subdomain and '/'",
+    _QUALIFIED_NAME: "a label or annotation key: an optional DNS subdomain and '/', then letters, digits, '-', '_'"
+    " and '.', letters or digits at both ends",
     _LABEL_VALUE: "a label value: letters, digits, '-', '_' and '.', letters or digits at both ends",
     _EXTENDED_RESOURCE: "a resource name with its domain, e.g. nvidia.com/gpu",
     f"^{_DNS_SUBDOMAIN}$": "a Kubernetes name: lower-case letters, digits, '-' and '.', letters or digits at both ends",
@@ -88,6 +92,7 @@ def validate_overlay(doc: Document, base: dict[str, Any]) -> list[Diagnostic]:
     pipeline = doc.data.get("pipeline")
     section: dict[str, Any] = pipeline if isinstance(pipeline, dict) else {}
     found += _image_problems(doc, ("pipeline", "docker_image"), section.get("docker_image"))
+    found += _network_policy_problems(doc, ("pipeline", "network_policy"), section.get("network_policy"))
     base_section = base.get("pipeline") or base.get("project") or {}
     found += _schedule_problems(doc, "pipeline", section, has_base="schedule" in base_section)
     namespace = section.get("namespace")
@@ -267,6 +272,7 @@ def _semantic_problems(doc: Document, module_exists: Callable[[str], bool] | Non
     found += _dag_problems(doc, section_key, section, stages)
     found += _module_problems(doc, stages, module_exists)
     found += _storage_problems(doc, section_key, section, stages)
+    found += _network_policy_problems(doc, (section_key, "network_policy"), section.get("network_policy"))
     found += _schedule_problems(doc, section_key, section)
     found += _image_problems(doc, (section_key, "docker_image"), section.get("docker_image"))
     found += _serving_problems(doc, stages)
@@ -333,6 +339,40 @@ def _image_problems(doc: Document, where: PathKey, image: Any) -> list[Diagnosti
             f" {repository}@sha256:...). It is rendered with imagePullPolicy Always meanwhile",
         )
     ]
+
+
+def _network_policy_problems(doc: Document, where: PathKey, policy: Any) -> list[Diagnostic]:
+    """Egress entries that name no destination or two, and IP blocks that are none (or an except outside its cidr)."""
+    import ipaddress
+
+    egress = policy.get("egress") if isinstance(policy, dict) else None
+    found: list[Diagnostic] = []
+    for index, rule in enumerate(egress) if isinstance(egress, list) else ():
+        if not isinstance(rule, dict):
+            continue
+        at = (*where, "egress", index)
+        if ("cidr" in rule) == ("namespace" in rule):
+            found.append(_at(doc, at, "error", "expected exactly one of 'cidr' or 'namespace' in an egress entry"))
+        if "except" in rule and "cidr" not in rule:
+            found.append(_at(doc, (*at, "except"), "error", "'except' needs a 'cidr' to cut it from", key=True))
+        block = None
+        for path, text in [((*at, "cidr"), rule.get("cidr"))] + [
+            ((*at, "except", i), item) for i, item in enumerate(rule.get("except") or ())
+        ]:
+            if not isinstance(text, str):
+                continue
+            try:
+                network = ipaddress.ip_network(text, strict=False)
+            except ValueError:
+                found.append(
+                    _at(doc, path, "error", f"{text!r} is not an IP block (expected an address/prefix: 10.0.0.0/8)")
+                )
+                continue
+            if path[-1] == "cidr":
+                block = network
+            elif block is not None and (network.version != block.version or not network.subnet_of(block)):  # type: ignore[arg-type]
+                found.append(_at(doc, path, "error", f"{text!r} is not inside the cidr {rule['cidr']!r}"))
+    return found
 
 
 def _storage_problems(

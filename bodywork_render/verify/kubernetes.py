@@ -13,8 +13,8 @@ Two backends give the same kind of answer:
   (release, apiVersion, kind).
 
 The custom resources that bodywork-render emits (Flux ``Kustomization`` and
-``GitRepository``, Argo CD ``Application``) are checked offline in both cases,
-against the small schemas in ``schemas/crds/`` that cover the fields we use.
+``GitRepository``, Argo CD ``Application``, Gateway API ``HTTPRoute``) are checked
+offline in both cases, against their upstream CRDs' own schemas (``crds.py``).
 
 Heavy imports happen inside functions, so importing this module stays cheap.
 """
@@ -27,6 +27,8 @@ from collections.abc import Mapping, Sequence
 from functools import cache, cached_property, lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
+
+from bodywork_render.verify.crds import VENDORED, crd_schema, schema_id
 
 if TYPE_CHECKING:
     import jsonschema_rs
@@ -93,8 +95,8 @@ def schema_problems(objects: Sequence[Any], k8s_version: str = DEFAULT_K8S_VERSI
     """Validate every object strictly against the schemas of ``k8s_version``; return every problem, in object order.
 
     ``k8s_version`` is ``major.minor`` or ``major.minor.patch``, with or without
-    a leading ``v``. The Flux and Argo CD resources we emit are checked against
-    ``schemas/crds`` whichever backend runs. Raises ``ValueError`` for a
+    a leading ``v``. The custom resources we emit are checked against their
+    upstream CRDs (``crds.py``) whichever backend runs. Raises ``ValueError`` for a
     release without offline schemas, and ``RuntimeError`` when kubeconform is
     on PATH but gives no readable answer.
     """
@@ -113,8 +115,8 @@ def schema_problems(objects: Sequence[Any], k8s_version: str = DEFAULT_K8S_VERSI
     else:
         # Our custom resources, and objects without an apiVersion and kind, never reach kubeconform.
         kinds = {i: _gvk(objects[i]) for i in pending}
-        offline = [i for i, gvk in kinds.items() if gvk is None or gvk in _crd_schemas()]
-        builtin = [i for i, gvk in kinds.items() if gvk is not None and gvk not in _crd_schemas()]
+        offline = [i for i, gvk in kinds.items() if gvk is None or gvk in VENDORED]
+        builtin = [i for i, gvk in kinds.items() if gvk is not None and gvk not in VENDORED]
         found = _offline_problems(objects, release, offline)
         found += _kubeconform_problems(kubeconform, objects, release, builtin)
     invalid = {index for index, _ in found}
@@ -154,19 +156,6 @@ def major_minor(k8s_version: str) -> tuple[int, int]:
     return key
 
 
-@lru_cache(maxsize=1)
-def _crd_schemas() -> dict[tuple[str, str], dict[str, Any]]:
-    """Our own schemas of the custom resources we emit, by (apiVersion, kind)."""
-    from bodywork_render.package_data import resource_dir
-
-    schemas: dict[tuple[str, str], dict[str, Any]] = {}
-    for path in sorted((resource_dir("schemas") / "crds").glob("*.json")):
-        schema = json.loads(path.read_text(encoding="utf-8"))
-        for gvk in schema["x-kubernetes-group-version-kind"]:
-            schemas[(f"{gvk['group']}/{gvk['version']}", gvk["kind"])] = schema
-    return schemas
-
-
 def _gvk(obj: Any) -> tuple[str, str] | None:
     if not isinstance(obj, Mapping):
         return None
@@ -177,16 +166,16 @@ def _gvk(obj: Any) -> tuple[str, str] | None:
 
 
 class _Definitions:
-    """One release's definitions (kubernetes-validate's whole file, or our extract of it) and our CRD schemas.
+    """One release's definitions (kubernetes-validate's whole file, or our extract of it), and the CRDs' schemas.
 
-    ``refs`` gives the schema of each apiVersion and kind they serve; the jsonschema_rs
-    registry and validators are built when an object first needs them.
+    ``refs`` gives the schema of each apiVersion and kind they serve; the jsonschema_rs registry, the validators and
+    a CRD's strict schema are made when an object first needs them.
     """
 
     def __init__(self, document: dict[str, Any]) -> None:
-        self._documents = {_DEFS_URI: document, **{schema["$id"]: schema for schema in _crd_schemas().values()}}
+        self._document = document
         self._validators: dict[tuple[str, str], jsonschema_rs.Validator] = {}
-        self.refs: dict[tuple[str, str], str] = {gvk: schema["$id"] for gvk, schema in _crd_schemas().items()}
+        self.refs: dict[tuple[str, str], str] = {gvk: schema_id(gvk) for gvk in VENDORED}
         for name, definition in document["$defs"].items():
             for gvk in definition.get("x-kubernetes-group-version-kind", ()):
                 group, version = gvk["group"], gvk["version"]
@@ -199,7 +188,11 @@ class _Definitions:
             import jsonschema_rs
 
             schema = {"$schema": "https://json-schema.org/draft/2020-12/schema", "$ref": self.refs[gvk]}
-            validator = jsonschema_rs.validator_for(schema, registry=self._registry, offline=True)
+            registry = self._registry
+            if gvk in VENDORED:  # read and made strict only when an object of that kind is checked
+                crd = crd_schema(gvk, _DEFS_URI)
+                registry = jsonschema_rs.Registry([(_DEFS_URI, self._document), (crd["$id"], crd)])
+            validator = jsonschema_rs.validator_for(schema, registry=registry, offline=True)
             self._validators[gvk] = validator
         return validator
 
@@ -207,7 +200,7 @@ class _Definitions:
     def _registry(self) -> jsonschema_rs.Registry:
         import jsonschema_rs
 
-        return jsonschema_rs.Registry(list(self._documents.items()))
+        return jsonschema_rs.Registry([(_DEFS_URI, self._document)])
 
 
 class _Schemas:

@@ -145,7 +145,7 @@ containers:
       - name: BODYWORK_SHARED_DIR
         value: "/bodywork/shared"
       {{- end }}
-      {{- if and .port $stage.ingress $stage.ingress.enabled }}
+      {{- if and .port $stage.ingress $stage.ingress.enabled (not $values.gateway.name) (not $values.ingress.nginxRewrite) }}
       - name: BODYWORK_ROUTE_PREFIX
         value: {{ include "nightly-scores.ingressPath" (dict "root" .root "part" .part "stage" $stage) | toJson }}
       {{- end }}
