@@ -27,7 +27,7 @@ from bodywork_render.render.options import RenderOptions
 from bodywork_render.render.write import MARKER, write_tree
 
 DEFAULT_ENV = "default"
-PUBLISHED_FORMATS = ("manifests", "kustomize")
+PUBLISHED_FORMATS = ("manifests", "kustomize", "argo-workflows")
 
 
 @dataclass(frozen=True)
@@ -129,9 +129,9 @@ def repository_folder(path: str, flag: str) -> str:
 
 
 def require_published_format(options: RenderOptions) -> None:
-    """BodyworkError unless the options render a format that publish and refresh write: manifests or kustomize."""
+    """BodyworkError unless the options render a format that publish and refresh write (a folder of plain files)."""
     if options.format not in PUBLISHED_FORMATS:
-        raise BodyworkError(f"--format {options.format}: publish and refresh write the manifests or kustomize format")
+        raise BodyworkError(f"--format {options.format}: publish and refresh write {', '.join(PUBLISHED_FORMATS)}")
 
 
 def prepare(

@@ -231,7 +231,12 @@ def plan_for_render(
     problems = option_problems(options) + schedule_problems(pipeline, options)
     if problems:
         raise _error(problems)
-    return plan_pipeline(pipeline, source, options, templates.digest(JOB_TEMPLATES), pins)
+    plan = plan_pipeline(pipeline, source, options, templates.digest(JOB_TEMPLATES), pins)
+    if options.format == "argo-workflows":
+        from bodywork_render.render.argo_workflows import WORKFLOW_TEMPLATES, argo_workflows_plan
+
+        return argo_workflows_plan(pipeline, plan, templates.digest(WORKFLOW_TEMPLATES))
+    return plan
 
 
 def render_plan(
@@ -243,6 +248,7 @@ def render_plan(
     provenance: Provenance = Provenance(),
 ) -> Rendered:
     """Render, parse back and verify the objects of a plan; BodyworkError when any object is wrong."""
+    from bodywork_render.render.argo_workflows import kubernetes_objects
     from bodywork_render.verify.rendered import rendered_problems
 
     header = file_header(source) + "\n"
@@ -260,7 +266,7 @@ def render_plan(
         files[planned.file] = header + text.rstrip("\n") + "\n"
     if problems:
         raise _error(problems)
-    problems = rendered_problems(objects, options.k8s_version)
+    problems = rendered_problems(kubernetes_objects(objects), options.k8s_version)
     if problems:
         raise _error(problems)
     files["hydrator.metadata"] = HydratorMetadata.of_manifests(source, options, provenance.env, provenance.track).text()
@@ -373,7 +379,12 @@ def _readme(pipeline: Pipeline, plan: Plan, source: Source, options: RenderOptio
     ]
     cron_job = next((o for o in plan.objects if o.kind == "CronJob"), None)
     namespace = names.normalise(options.namespace) if options.namespace else pipeline.namespace
-    lines += readme_lines(pipeline, namespace, cron_job.name if cron_job else None)
+    if options.format == "argo-workflows":
+        from bodywork_render.render.argo_workflows import argo_readme_lines
+
+        lines += argo_readme_lines(pipeline, plan, namespace)
+    else:
+        lines += readme_lines(pipeline, namespace, cron_job.name if cron_job else None)
     if plan.warnings:
         lines += ["", "Warnings:", ""] + [f"- {w}" for w in plan.warnings]
     return "\n".join(lines) + "\n"

@@ -17,7 +17,7 @@ from bodywork_render.verify.kubernetes import DEFAULT_K8S_VERSION
 if TYPE_CHECKING:
     from bodywork_render.gitops.source import Source
 
-Format = Literal["manifests", "kustomize", "helm"]
+Format = Literal["manifests", "kustomize", "helm", "argo-workflows"]
 Engine = Literal["argocd", "flux", "kubectl"]
 FORMATS: tuple[Format, ...] = get_args(Format)
 ENGINES: tuple[Engine, ...] = get_args(Engine)
@@ -40,6 +40,7 @@ class RenderOptions(NamedTuple):
                 "manifests": "one file per object",
                 "kustomize": "a folder per DAG step plus Flux Kustomizations",
                 "helm": "a Helm chart",
+                "argo-workflows": "the batch stages as an Argo Workflows WorkflowTemplate and its runs",
             },
         ),
     ] = "manifests"

@@ -96,7 +96,8 @@ def plan_pipeline(
         upstream = names.digest(*(json.dumps(o.values, sort_keys=True) for group in planned for o in group))
     if pipeline.run_on_failure:
         stage = pipeline.stages[pipeline.run_on_failure]
-        if options.engine == "argocd" and isinstance(stage, BatchStage):
+        # Argo Workflows runs it as the workflow's exit handler (render/argo_workflows.py), whichever the engine.
+        if (options.engine == "argocd" or options.format == "argo-workflows") and isinstance(stage, BatchStage):
             objects.append(ctx.job(stage, len(pipeline.dag.steps) + 1, upstream, hook=True))
         else:
             warnings.append(
@@ -143,11 +144,16 @@ def run_arguments(stage: Stage, commit: str, workspace: str, module: str) -> lis
     return [*arguments, "--", *stage.args]
 
 
-def job_deadline_seconds(stage: BatchStage) -> int:
-    """The Job's activeDeadlineSeconds (0: none): every try's module time plus its setup allowance."""
+def try_deadline_seconds(stage: BatchStage) -> int:
+    """How long one try of a batch stage may take (0: no limit): its module time plus the setup allowance."""
     if not stage.max_completion_time_seconds:
         return 0
-    return (stage.retries + 1) * (stage.max_completion_time_seconds + SETUP_SECONDS_PER_TRY)
+    return stage.max_completion_time_seconds + SETUP_SECONDS_PER_TRY
+
+
+def job_deadline_seconds(stage: BatchStage) -> int:
+    """The Job's activeDeadlineSeconds (0: none): every try's module time plus its setup allowance."""
+    return (stage.retries + 1) * try_deadline_seconds(stage)
 
 
 def memory_limit_mb(stage: Stage) -> int:

@@ -1,0 +1,383 @@
+"""Argo Workflows (``--format argo-workflows``): the plan of the manifests with the batch stages as one workflow.
+
+The batch stages' Jobs (and a CronJob, and the run_on_failure hook Job) leave the plan; their planned values make
+the templates of a ``WorkflowTemplate`` whose ``dag`` holds one task per DAG stage, each depending on every stage of
+the step before (bodywork's DAG exactly): a batch stage runs its pod (the Job's pod values, rendered by the same
+``_pod.yaml.j2`` macro), a service stage's task rolls its Deployment after the stages upstream of it. The
+run_on_failure stage is the workflow's exit handler, run only when the workflow did not succeed. A ``Workflow``
+named by the batch stages' pins runs the template once per change; with ``pipeline.schedule``, a ``CronWorkflow``
+runs it on schedule instead. Everything else (Namespace, ServiceAccount, runner ConfigMap, shared claim, the
+service stages' Deployments, Services and Ingresses) is what ``--format manifests`` renders.
+
+Pure: a Plan in, a Plan out.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from bodywork_render.render import labels
+from bodywork_render.render.plan import (
+    EXIT_PERMANENT,
+    SYNC_FAIL_HOOK,
+    SYNC_WAVE,
+    Plan,
+    PlannedObject,
+    try_deadline_seconds,
+)
+from bodywork_render.render.scheduled import CONCURRENCY_POLICIES
+from bodywork_render.spec import names
+from bodywork_render.spec.model import BatchStage, Pipeline, Stage
+
+FORMAT = "argo-workflows"
+WORKFLOW_TEMPLATES = ("argo/workflowtemplate.yaml.j2", "argo/workflow.yaml.j2", "_pod.yaml.j2")
+"""The templates a run is made from: their digest joins the Workflow's name (a changed template is a new run)."""
+ROLLED_BY = "bodywork-render/rolled-by"
+"""The pod template annotation a roll task sets to the workflow's name: a new value rolls the Deployment."""
+# The Job controller's backoff between tries (10 s, doubled, at most 6 minutes), in Argo Workflows' terms. Argo's
+# IntOrString fields (factor, limit, activeDeadlineSeconds) are written as strings, as its JSON Schema types them.
+BACKOFF = {"duration": "10s", "factor": "2", "cap": "6m"}
+EXECUTOR_RULES = [
+    # What Argo Workflows' executor (its init and wait containers) does with the API: report each task's outputs.
+    {"apiGroups": ["argoproj.io"], "resources": ["workflowtaskresults"], "verbs": ["create", "patch"]},
+]
+ROLL_TRIES = 3
+"""Tries of a roll task: a patch refused while the API server restarts is not a failed pipeline."""
+# Argo Workflows' non-root executor image runs as this user; its pods without a pod of ours (the roll tasks) too.
+EXECUTOR_USER = 8737
+DAG_TEMPLATE = "pipeline"
+EXIT_TEMPLATE = "on-failure"
+
+
+def argo_workflows_plan(pipeline: Pipeline, plan: Plan, template_digest: str) -> Plan:
+    """The plan of ``--format argo-workflows`` from the plan of the manifests; ``template_digest`` is the digest of
+    ``WORKFLOW_TEMPLATES`` (the Workflow's name carries it)."""
+    jobs = {o.values["labels"][labels.STAGE_LABEL]: o for o in plan.objects if _is_run(o)}
+    hook = next((o for o in plan.objects if o.kind == "Job" and _is_hook(o)), None)
+    kept = [o for o in plan.objects if not _is_run(o) and o is not hook]
+    namespace = kept[next(i for i, o in enumerate(kept) if o.kind == "ServiceAccount")].values["namespace"]
+    deployments = {o.values["labels"][labels.STAGE_LABEL]: o.name for o in kept if o.kind == "Deployment"}
+    base = _Base(pipeline, namespace, _pipeline_labels(kept))
+    last = max((o.step for o in kept), default=0) + 1
+    executor = names.fit(f"{pipeline.name}-workflow-executor", limit=names.LABEL_MAX)
+    objects = [*_with_claim_before_the_run(kept, last)]
+    objects += base.executor_account(executor)
+    objects += base.rbac(executor, "executor", EXECUTOR_RULES)
+    if deployments:
+        rules = [
+            {
+                "apiGroups": ["apps"],
+                "resources": ["deployments"],
+                "resourceNames": sorted(deployments.values()),
+                "verbs": ["get", "patch"],
+            }
+        ]
+        objects += base.rbac(executor, "roll", rules)
+    tasks = _tasks(pipeline, jobs)
+    template_name = pipeline.name
+    spec = {
+        "name": template_name,
+        **base.meta(last),
+        "labels": base.labels,
+        "service_account": pipeline.name,
+        "executor_service_account": executor,
+        "executor_user": EXECUTOR_USER,
+        "dag_template": DAG_TEMPLATE,
+        "tasks": tasks,
+        "batch": [_batch_template(pipeline.stages[stage], job) for stage, job in jobs.items()],
+        "rolls": [_roll_template(stage, name, namespace) for stage, name in deployments.items()],
+        "exit_template": EXIT_TEMPLATE if hook else None,
+        "on_failure": _batch_template(pipeline.stages[pipeline.run_on_failure or ""], hook) if hook else None,
+    }
+    objects.append(
+        PlannedObject(
+            "argo/workflowtemplate.yaml.j2",
+            "WorkflowTemplate",
+            template_name,
+            last,
+            base.file(last, "workflowtemplate"),
+            spec,
+        )
+    )
+    run_values = {**base.meta(last + 1), "labels": base.labels, "template": template_name}
+    if pipeline.schedule is None:
+        pins = sorted(o.values["spec_digest"] for o in (*jobs.values(), *([hook] if hook else ())))
+        name = names.job_name(pipeline.name, "run", names.digest(template_digest, *pins))
+        objects.append(
+            PlannedObject(
+                "argo/workflow.yaml.j2",
+                "Workflow",
+                name,
+                last + 1,
+                base.file(last + 1, "workflow"),
+                {**run_values, "name": name},
+            )
+        )
+    else:
+        schedule = pipeline.schedule
+        values = {
+            **run_values,
+            "name": template_name,
+            "schedule": {
+                "schedules": [schedule.cron.strip()],
+                "timezone": schedule.time_zone,
+                "concurrencyPolicy": CONCURRENCY_POLICIES[schedule.concurrency_policy],
+                "suspend": schedule.suspend,
+                "successfulJobsHistoryLimit": schedule.successful_runs_history_limit,
+                "failedJobsHistoryLimit": schedule.failed_runs_history_limit,
+                "startingDeadlineSeconds": schedule.starting_deadline_seconds,
+            },
+        }
+        objects.append(
+            PlannedObject(
+                "argo/cronworkflow.yaml.j2",
+                "CronWorkflow",
+                template_name,
+                last + 1,
+                base.file(last + 1, "cronworkflow"),
+                values,
+            )
+        )
+    # In wave order, the format's own objects after the manifests' of their wave (a stable sort).
+    return Plan(tuple(sorted(objects, key=lambda o: o.step)), (*plan.warnings, *argo_workflows_warnings(pipeline)))
+
+
+def argo_workflows_warnings(pipeline: Pipeline) -> list[str]:
+    """What bodywork's pipeline means that Argo Workflows cannot express exactly (empty: nothing)."""
+    warnings = []
+    stages = [pipeline.stages[name] for step in pipeline.dag.steps for name in step]
+    if any(isinstance(s, BatchStage) and s.retries for s in stages):
+        warnings.append(
+            "a try of a batch stage whose pod was evicted or preempted counts as one of its retries on Argo Workflows"
+            " (a Job does not count it); a permanent failure (exit code 78) is not retried, as with a Job"
+        )
+    later = [
+        pipeline.stages[name].source_name
+        for before, step in zip(pipeline.dag.steps, pipeline.dag.steps[1:], strict=False)
+        if any(not isinstance(pipeline.stages[n], BatchStage) for n in before)
+        for name in step
+    ]
+    if later:
+        warnings.append(
+            f"stage{'s' if len(later) > 1 else ''} {', '.join(map(repr, later))} after a service stage start once its"
+            " roll is requested, not once its new pods are ready (a roll task patches the Deployment and ends)"
+        )
+    return warnings
+
+
+def dag_edges(workflow_template: dict[str, Any]) -> set[tuple[str, str]]:
+    """The (upstream, downstream) task pairs of a rendered WorkflowTemplate's dag: the graph Argo Workflows runs."""
+    (dag,) = [t["dag"] for t in workflow_template["spec"]["templates"] if "dag" in t]
+    return {
+        (upstream, task["name"])
+        for task in dag["tasks"]
+        for upstream in task.get("depends", "").split(" && ")
+        if upstream
+    }
+
+
+class _Base:
+    """What every object of the format shares: the pipeline, its namespace and labels."""
+
+    def __init__(self, pipeline: Pipeline, namespace: str, pipeline_labels: dict[str, str]) -> None:
+        self.pipeline, self.namespace, self.labels = pipeline, namespace, pipeline_labels
+
+    def meta(self, step: int) -> dict[str, Any]:
+        return {"namespace": self.namespace, "annotations": {SYNC_WAVE: str(step)}}
+
+    def file(self, step: int, stem: str) -> str:
+        return f"{step:02d}-{stem}.yaml"
+
+    def rbac(self, service_account: str, purpose: str, rules: list[dict[str, Any]]) -> list[PlannedObject]:
+        """A Role with ``rules`` and its RoleBinding to ``service_account``, named ``<pipeline>-workflow-<purpose>``."""
+        name = names.fit(f"{self.pipeline.name}-workflow-{purpose}", limit=names.LABEL_MAX)
+        common = {"name": name, "labels": self.labels, **self.meta(0)}
+        return [
+            PlannedObject(
+                "argo/role.yaml.j2", "Role", name, 0, self.file(0, f"{purpose}-role"), {**common, "rules": rules}
+            ),
+            PlannedObject(
+                "argo/rolebinding.yaml.j2",
+                "RoleBinding",
+                name,
+                0,
+                self.file(0, f"{purpose}-rolebinding"),
+                {**common, "service_account": service_account},
+            ),
+        ]
+
+    def executor_account(self, name: str) -> list[PlannedObject]:
+        """The executor's ServiceAccount, and the token Secret Argo Workflows mounts into the executor's containers
+        only (named ``<account>.service-account-token``, as it looks for it; Kubernetes fills it: no value is
+        rendered)."""
+        values = {"name": name, "labels": self.labels, **self.meta(0)}
+        secret = f"{name}.service-account-token"
+        return [
+            PlannedObject(
+                "serviceaccount.yaml.j2", "ServiceAccount", name, 0, self.file(0, "executor-serviceaccount"), values
+            ),
+            PlannedObject(
+                "argo/serviceaccount-token.yaml.j2",
+                "Secret",
+                secret,
+                0,
+                self.file(0, "executor-token"),
+                {**values, "name": secret, "service_account": name},
+            ),
+        ]
+
+
+def _is_hook(planned: PlannedObject) -> bool:
+    return SYNC_FAIL_HOOK in planned.values.get("annotations", {})
+
+
+def _is_run(planned: PlannedObject) -> bool:
+    """A batch stage's Job or CronJob of the DAG (not the run_on_failure hook)."""
+    return planned.kind in ("Job", "CronJob") and not _is_hook(planned)
+
+
+def _pipeline_labels(objects: list[PlannedObject]) -> dict[str, str]:
+    service_account = next(o for o in objects if o.kind == "ServiceAccount")
+    return dict(service_account.values["labels"])
+
+
+def _with_claim_before_the_run(objects: list[PlannedObject], run_step: int) -> list[PlannedObject]:
+    """The objects with the shared claim the render creates in the run's step unless a Deployment mounts it earlier:
+    a claim that binds on first use stays Pending until a pod mounts it, and Argo CD would wait for it before a
+    later wave."""
+    users = [o.step for o in objects if o.kind == "Deployment" and o.values["pod"].get("shared_claim")]
+    step = min(users, default=run_step)
+    return [
+        o._replace(
+            step=step,
+            values={**o.values, "annotations": {**o.values["annotations"], SYNC_WAVE: str(step)}},
+            file=f"{step:02d}-shared-pvc.yaml",
+        )
+        if o.kind == "PersistentVolumeClaim"
+        else o
+        for o in objects
+    ]
+
+
+def _tasks(pipeline: Pipeline, jobs: dict[str, PlannedObject]) -> list[dict[str, str]]:
+    """One dag task per stage of the DAG, depending on every stage of the step before."""
+    tasks = []
+    before: tuple[str, ...] = ()
+    for step in pipeline.dag.steps:
+        for stage in step:
+            template = _run_name(stage) if stage in jobs else _roll_name(stage)
+            tasks.append({"name": stage, "template": template, "depends": " && ".join(before)})
+        before = step
+    return tasks
+
+
+def _run_name(stage: str) -> str:
+    return f"run-{stage}"
+
+
+def _roll_name(stage: str) -> str:
+    return f"roll-{stage}"
+
+
+def _batch_template(stage: Stage, job: PlannedObject) -> dict[str, Any]:
+    """The values of a batch stage's container template: the Job's pod values, retries and deadlines."""
+    assert isinstance(stage, BatchStage)
+    values = job.values
+    retry: dict[str, Any] = {
+        "limit": str(values["retries"]),
+        "retryPolicy": "Always",
+        # What no retry can change fails the stage at once, as the Job's podFailurePolicy does.
+        "expression": f'lastRetry.exitCode != "{EXIT_PERMANENT}"',
+        "backoff": {
+            **BACKOFF,
+            **({"maxDuration": f"{values['active_deadline_seconds']}s"} if values["active_deadline_seconds"] else {}),
+        },
+    }
+    return {
+        "name": _run_name(stage.name),
+        "labels": values["labels"],
+        "pod_annotations": values["pod_annotations"],
+        "retry": retry if values["retries"] else None,
+        "active_deadline_seconds": try_deadline_seconds(stage),
+        "pod": values["pod"],
+    }
+
+
+def _roll_template(stage: str, deployment: str, namespace: str) -> dict[str, Any]:
+    """The values of a service stage's roll template: a merge patch of its Deployment's pod template annotation."""
+    patch = {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": deployment, "namespace": namespace},
+        "spec": {"template": {"metadata": {"annotations": {ROLLED_BY: "{{workflow.name}}"}}}},
+    }
+    return {"name": _roll_name(stage), "manifest": json.dumps(patch, indent=2) + "\n", "tries": ROLL_TRIES}
+
+
+ARGO_API_VERSION = "argoproj.io/v1alpha1"
+
+
+def template_pods(obj: dict[str, Any]) -> list[dict[str, Any]]:
+    """The pods of a WorkflowTemplate's container templates, each as the Pod Argo Workflows starts (less its own
+    executor containers), so that the Kubernetes schemas and the pod security checks read them as any pod."""
+    if obj.get("kind") != "WorkflowTemplate":
+        return []
+    pod_fields = ("serviceAccountName", "automountServiceAccountToken", "securityContext", "initContainers", "volumes")
+    return [
+        {
+            "apiVersion": "v1",
+            "kind": "Pod",
+            "metadata": {
+                "name": f"{obj['metadata']['name']}-{template['name']}",
+                "namespace": obj["metadata"]["namespace"],
+                **template.get("metadata", {}),
+            },
+            "spec": {
+                **{field: template[field] for field in pod_fields if field in template},
+                "containers": [template["container"]],
+                "restartPolicy": "Never",
+            },
+        }
+        for template in obj["spec"]["templates"]
+        if "container" in template
+    ]
+
+
+def kubernetes_objects(objects: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """What the Kubernetes schemas and pod security checks read of rendered objects: Argo Workflows' own objects
+    give way to the pods of their templates (tests check them against Argo Workflows' JSON Schema)."""
+    return [
+        pod for obj in objects for pod in ([obj] if obj.get("apiVersion") != ARGO_API_VERSION else template_pods(obj))
+    ]
+
+
+def argo_readme_lines(pipeline: Pipeline, plan: Plan, namespace: str) -> list[str]:
+    """The output README's paragraph on Argo Workflows: what the cluster needs, how runs start, how to re-run."""
+    run = next((o for o in plan.objects if o.kind in ("Workflow", "CronWorkflow")), None)
+    template = next(o.name for o in plan.objects if o.kind == "WorkflowTemplate")
+    lines = [
+        "",
+        f"Argo Workflows: WorkflowTemplate `{template}` runs the DAG (a task per stage: a batch stage's pod, or a"
+        " roll of a service stage's Deployment after the stages upstream of it). The cluster needs Argo Workflows v4"
+        f" with its controller watching namespace `{namespace}` (a cluster-wide install, or a namespace install in"
+        " it), the executor's containers set to a restricted securityContext in the controller's ConfigMap"
+        " (`executor.securityContext`: runAsNonRoot, allowPrivilegeEscalation false, capabilities drop ALL,"
+        " seccompProfile RuntimeDefault), as the namespace enforces the restricted Pod Security Standard.",
+    ]
+    if run is not None and run.kind == "Workflow":
+        lines += [
+            "",
+            f"Workflow `{run.name}` runs it once: its name is a digest of what the batch stages run, so a change"
+            " starts one new run and an unchanged render none. Re-run from the failed step:"
+            f" `argo retry -n {namespace} {run.name}`; follow one: `argo logs -n {namespace} {run.name}`.",
+        ]
+    elif run is not None and pipeline.schedule is not None:
+        lines += [
+            "",
+            f"Schedule `{pipeline.schedule.cron}` ({pipeline.schedule.time_zone}): CronWorkflow `{run.name}` runs it;"
+            f" a commit changes its next run and starts none. Start one now: `argo submit -n {namespace}"
+            f" --from cronwf/{run.name}`; past runs: `argo list -n {namespace}`; re-run one from its failed step:"
+            f" `argo retry -n {namespace} <workflow>`.",
+        ]
+    return lines
