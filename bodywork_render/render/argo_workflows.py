@@ -46,6 +46,11 @@ ROLL_TRIES = 3
 """Tries of a roll task: a patch refused while the API server restarts is not a failed pipeline."""
 # Argo Workflows' non-root executor image runs as this user; its pods without a pod of ours (the roll tasks) too.
 EXECUTOR_USER = 8737
+RUN_WAVE = 1
+"""The Argo CD sync wave of the run and of every object of a stage, after the pipeline's own objects and the
+WorkflowTemplate (wave 0). One wave: the Workflow orders the stages, and Argo CD waits for a wave's objects to be
+healthy before the next, so a service that cannot start before the first run (its model is not there yet) would hold
+back the run that makes it; a claim that binds on first use stays Pending until a pod mounts it."""
 DAG_TEMPLATE = "pipeline"
 EXIT_TEMPLATE = "on-failure"
 
@@ -59,9 +64,8 @@ def argo_workflows_plan(pipeline: Pipeline, plan: Plan, template_digest: str) ->
     namespace = kept[next(i for i, o in enumerate(kept) if o.kind == "ServiceAccount")].values["namespace"]
     deployments = {o.values["labels"][labels.STAGE_LABEL]: o.name for o in kept if o.kind == "Deployment"}
     base = _Base(pipeline, namespace, _pipeline_labels(kept))
-    last = max((o.step for o in kept), default=0) + 1
     executor = names.fit(f"{pipeline.name}-workflow-executor", limit=names.LABEL_MAX)
-    objects = [*_with_claim_before_the_run(kept, last)]
+    objects = [o if o.step < RUN_WAVE else _in_wave(o, RUN_WAVE) for o in kept]
     objects += base.executor_account(executor)
     objects += base.rbac(executor, "executor", EXECUTOR_RULES)
     if deployments:
@@ -78,7 +82,7 @@ def argo_workflows_plan(pipeline: Pipeline, plan: Plan, template_digest: str) ->
     template_name = pipeline.name
     spec = {
         "name": template_name,
-        **base.meta(last),
+        **base.meta(0),
         "labels": base.labels,
         "service_account": pipeline.name,
         "executor_service_account": executor,
@@ -95,12 +99,12 @@ def argo_workflows_plan(pipeline: Pipeline, plan: Plan, template_digest: str) ->
             "argo/workflowtemplate.yaml.j2",
             "WorkflowTemplate",
             template_name,
-            last,
-            base.file(last, "workflowtemplate"),
+            0,
+            base.file(0, "workflowtemplate"),
             spec,
         )
     )
-    run_values = {**base.meta(last + 1), "labels": base.labels, "template": template_name}
+    run_values = {**base.meta(RUN_WAVE), "labels": base.labels, "template": template_name}
     if pipeline.schedule is None:
         pins = sorted(o.values["spec_digest"] for o in (*jobs.values(), *([hook] if hook else ())))
         name = names.job_name(pipeline.name, "run", names.digest(template_digest, *pins))
@@ -109,8 +113,8 @@ def argo_workflows_plan(pipeline: Pipeline, plan: Plan, template_digest: str) ->
                 "argo/workflow.yaml.j2",
                 "Workflow",
                 name,
-                last + 1,
-                base.file(last + 1, "workflow"),
+                RUN_WAVE,
+                base.file(RUN_WAVE, "workflow"),
                 {**run_values, "name": name},
             )
         )
@@ -134,8 +138,8 @@ def argo_workflows_plan(pipeline: Pipeline, plan: Plan, template_digest: str) ->
                 "argo/cronworkflow.yaml.j2",
                 "CronWorkflow",
                 template_name,
-                last + 1,
-                base.file(last + 1, "cronworkflow"),
+                RUN_WAVE,
+                base.file(RUN_WAVE, "cronworkflow"),
                 values,
             )
         )
@@ -242,22 +246,11 @@ def _pipeline_labels(objects: list[PlannedObject]) -> dict[str, str]:
     return dict(service_account.values["labels"])
 
 
-def _with_claim_before_the_run(objects: list[PlannedObject], run_step: int) -> list[PlannedObject]:
-    """The objects with the shared claim the render creates in the run's step unless a Deployment mounts it earlier:
-    a claim that binds on first use stays Pending until a pod mounts it, and Argo CD would wait for it before a
-    later wave."""
-    users = [o.step for o in objects if o.kind == "Deployment" and o.values["pod"].get("shared_claim")]
-    step = min(users, default=run_step)
-    return [
-        o._replace(
-            step=step,
-            values={**o.values, "annotations": {**o.values["annotations"], SYNC_WAVE: str(step)}},
-            file=f"{step:02d}-shared-pvc.yaml",
-        )
-        if o.kind == "PersistentVolumeClaim"
-        else o
-        for o in objects
-    ]
+def _in_wave(planned: PlannedObject, wave: int) -> PlannedObject:
+    """A planned object of the manifests moved to another sync wave (its annotation and its file's number)."""
+    annotations = {**planned.values["annotations"], SYNC_WAVE: str(wave)}
+    file = f"{wave:02d}-{planned.file.split('-', 1)[1]}"
+    return planned._replace(step=wave, file=file, values={**planned.values, "annotations": annotations})
 
 
 def _tasks(pipeline: Pipeline, jobs: dict[str, PlannedObject]) -> list[dict[str, str]]:
