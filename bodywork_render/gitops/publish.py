@@ -23,11 +23,11 @@ from bodywork_render.gitops.git import GitError, PushRejected, Workspace
 from bodywork_render.gitops.redact import redact_url
 from bodywork_render.gitops.source import Source
 from bodywork_render.render.metadata import HydratorMetadata
-from bodywork_render.render.options import RenderOptions
+from bodywork_render.render.options import ARGO_WORKFLOWS, FLUX_PATH_FORMATS, RenderOptions
 from bodywork_render.render.write import MARKER, write_tree
 
 DEFAULT_ENV = "default"
-PUBLISHED_FORMATS = ("manifests", "kustomize", "argo-workflows")
+PUBLISHED_FORMATS = ("manifests", "kustomize", ARGO_WORKFLOWS)
 
 
 @dataclass(frozen=True)
@@ -154,7 +154,7 @@ def prepare(
     require_published_format(options)
     prepared = prepare_render(path, options, env=target.env, repo_url=repo_url, ref=ref)
     folder = target.folder(prepared.project.pipeline.name)
-    if options.format == "kustomize":
+    if options.format in FLUX_PATH_FORMATS:
         prepared = prepared._replace(options=prepared.options._replace(deploy_path=f"./{folder}"))
     rendered = render_prepared(prepared, templates)
     metadata = HydratorMetadata.read(rendered.files[MARKER])

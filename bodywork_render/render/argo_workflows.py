@@ -18,19 +18,20 @@ import json
 from typing import Any
 
 from bodywork_render.render import labels
+from bodywork_render.render.options import RenderOptions
 from bodywork_render.render.plan import (
     EXIT_PERMANENT,
     SYNC_FAIL_HOOK,
     SYNC_WAVE,
     Plan,
     PlannedObject,
+    flux_base_name,
     try_deadline_seconds,
 )
 from bodywork_render.render.scheduled import CONCURRENCY_POLICIES
 from bodywork_render.spec import names
 from bodywork_render.spec.model import BatchStage, Pipeline, Stage
 
-FORMAT = "argo-workflows"
 WORKFLOW_TEMPLATES = ("argo/workflowtemplate.yaml.j2", "argo/workflow.yaml.j2", "_pod.yaml.j2")
 """The templates a run is made from: their digest joins the Workflow's name (a changed template is a new run)."""
 ROLLED_BY = "bodywork-render/rolled-by"
@@ -46,6 +47,8 @@ ROLL_TRIES = 3
 """Tries of a roll task: a patch refused while the API server restarts is not a failed pipeline."""
 # Argo Workflows' non-root executor image runs as this user; its pods without a pod of ours (the roll tasks) too.
 EXECUTOR_USER = 8737
+FLUX_TIMEOUT = "10m"
+"""How long Flux waits for the folder's objects to be ready (the services' Deployments): the run is not waited for."""
 RUN_WAVE = 1
 """The Argo CD sync wave of the run and of every object of a stage, after the pipeline's own objects and the
 WorkflowTemplate (wave 0). One wave: the Workflow orders the stages, and Argo CD waits for a wave's objects to be
@@ -55,13 +58,14 @@ DAG_TEMPLATE = "pipeline"
 EXIT_TEMPLATE = "on-failure"
 
 
-def argo_workflows_plan(pipeline: Pipeline, plan: Plan, template_digest: str) -> Plan:
+def argo_workflows_plan(pipeline: Pipeline, plan: Plan, options: RenderOptions, template_digest: str) -> Plan:
     """The plan of ``--format argo-workflows`` from the plan of the manifests; ``template_digest`` is the digest of
-    ``WORKFLOW_TEMPLATES`` (the Workflow's name carries it)."""
+    ``WORKFLOW_TEMPLATES`` (the Workflow's name carries it). With ``--engine flux``, a Flux Kustomization in flux/
+    applies the folder, as `bodywork gitops flux` expects."""
     jobs = {o.values["labels"][labels.STAGE_LABEL]: o for o in plan.objects if _is_run(o)}
     hook = next((o for o in plan.objects if o.kind == "Job" and _is_hook(o)), None)
     kept = [o for o in plan.objects if not _is_run(o) and o is not hook]
-    namespace = kept[next(i for i, o in enumerate(kept) if o.kind == "ServiceAccount")].values["namespace"]
+    namespace = next(o.values["namespace"] for o in kept if o.kind == "ServiceAccount")
     deployments = {o.values["labels"][labels.STAGE_LABEL]: o.name for o in kept if o.kind == "Deployment"}
     base = _Base(pipeline, namespace, _pipeline_labels(kept))
     executor = names.fit(f"{pipeline.name}-workflow-executor", limit=names.LABEL_MAX)
@@ -144,10 +148,13 @@ def argo_workflows_plan(pipeline: Pipeline, plan: Plan, template_digest: str) ->
             )
         )
     # In wave order, the format's own objects after the manifests' of their wave (a stable sort).
-    return Plan(tuple(sorted(objects, key=lambda o: o.step)), (*plan.warnings, *argo_workflows_warnings(pipeline)))
+    objects.sort(key=lambda o: o.step)
+    if options.engine == "flux":
+        objects += _flux_objects(pipeline, options, objects, base.labels)
+    return Plan(tuple(objects), (*plan.warnings, *_warnings(pipeline)))
 
 
-def argo_workflows_warnings(pipeline: Pipeline) -> list[str]:
+def _warnings(pipeline: Pipeline) -> list[str]:
     """What bodywork's pipeline means that Argo Workflows cannot express exactly (empty: nothing)."""
     warnings = []
     stages = [pipeline.stages[name] for step in pipeline.dag.steps for name in step]
@@ -168,17 +175,6 @@ def argo_workflows_warnings(pipeline: Pipeline) -> list[str]:
             " roll is requested, not once its new pods are ready (a roll task patches the Deployment and ends)"
         )
     return warnings
-
-
-def dag_edges(workflow_template: dict[str, Any]) -> set[tuple[str, str]]:
-    """The (upstream, downstream) task pairs of a rendered WorkflowTemplate's dag: the graph Argo Workflows runs."""
-    (dag,) = [t["dag"] for t in workflow_template["spec"]["templates"] if "dag" in t]
-    return {
-        (upstream, task["name"])
-        for task in dag["tasks"]
-        for upstream in task.get("depends", "").split(" && ")
-        if upstream
-    }
 
 
 class _Base:
@@ -230,6 +226,29 @@ class _Base:
                 {**values, "name": secret, "service_account": name},
             ),
         ]
+
+
+def _flux_objects(
+    pipeline: Pipeline, options: RenderOptions, objects: list[PlannedObject], pipeline_labels: dict[str, str]
+) -> list[PlannedObject]:
+    """The folder's kustomization.yaml (every object's file, not flux/) and the one Flux Kustomization that applies
+    it: the Workflow orders the stages, so Flux applies everything at once."""
+    name = names.fit(f"{flux_base_name(pipeline.name, options.deploy_path)}-argo-workflows")
+    values = {
+        "name": name,
+        "flux_namespace": options.flux_namespace,
+        "labels": pipeline_labels,
+        "timeout": FLUX_TIMEOUT,
+        "path": options.deploy_path,
+        "force": False,
+        "source_name": options.flux_source,
+        "depends_on": None,
+    }
+    resources = {"resources": [o.file for o in objects]}
+    return [
+        PlannedObject("kustomization.yaml.j2", "Kustomization", "", 0, "kustomization.yaml", resources),
+        PlannedObject("flux-kustomization.yaml.j2", "Kustomization", name, 0, f"flux/{name}.yaml", values),
+    ]
 
 
 def _is_hook(planned: PlannedObject) -> bool:

@@ -16,7 +16,7 @@ from bodywork_render.diagnostics import BodyworkError, Diagnostic
 from bodywork_render.gitops.pins import Pins
 from bodywork_render.gitops.source import Source
 from bodywork_render.render.metadata import HydratorMetadata
-from bodywork_render.render.options import RenderOptions, reproduce_command
+from bodywork_render.render.options import ARGO_WORKFLOWS, RenderOptions, reproduce_command
 from bodywork_render.render.plan import SYNC_FAIL_HOOK, Plan, PlannedObject, plan_pipeline
 from bodywork_render.render.scheduled import readme_lines, schedule_problems
 from bodywork_render.render.templating import JOB_TEMPLATES, Templates, quote
@@ -232,10 +232,10 @@ def plan_for_render(
     if problems:
         raise _error(problems)
     plan = plan_pipeline(pipeline, source, options, templates.digest(JOB_TEMPLATES), pins)
-    if options.format == "argo-workflows":
+    if options.format == ARGO_WORKFLOWS:
         from bodywork_render.render.argo_workflows import WORKFLOW_TEMPLATES, argo_workflows_plan
 
-        return argo_workflows_plan(pipeline, plan, templates.digest(WORKFLOW_TEMPLATES))
+        return argo_workflows_plan(pipeline, plan, options, templates.digest(WORKFLOW_TEMPLATES))
     return plan
 
 
@@ -379,7 +379,7 @@ def _readme(pipeline: Pipeline, plan: Plan, source: Source, options: RenderOptio
     ]
     cron_job = next((o for o in plan.objects if o.kind == "CronJob"), None)
     namespace = names.normalise(options.namespace) if options.namespace else pipeline.namespace
-    if options.format == "argo-workflows":
+    if options.format == ARGO_WORKFLOWS:
         from bodywork_render.render.argo_workflows import argo_readme_lines
 
         lines += argo_readme_lines(pipeline, plan, namespace)

@@ -15,7 +15,7 @@ from bodywork_render.gitops.pins import Pins, commit_pins
 from bodywork_render.gitops.source import Source
 from bodywork_render.package_data import RUNNER_FILE, runner_files
 from bodywork_render.render import labels
-from bodywork_render.render.options import RenderOptions
+from bodywork_render.render.options import ARGO_WORKFLOWS, RenderOptions
 from bodywork_render.render.scheduled import CRON_JOB_NAME_MAX, cron_job_stage, cron_job_values, schedule_warnings
 from bodywork_render.spec import names
 from bodywork_render.spec.images import pull_policy
@@ -97,7 +97,7 @@ def plan_pipeline(
     if pipeline.run_on_failure:
         stage = pipeline.stages[pipeline.run_on_failure]
         # Argo Workflows runs it as the workflow's exit handler (render/argo_workflows.py), whichever the engine.
-        if (options.engine == "argocd" or options.format == "argo-workflows") and isinstance(stage, BatchStage):
+        if (options.engine == "argocd" or options.format == ARGO_WORKFLOWS) and isinstance(stage, BatchStage):
             objects.append(ctx.job(stage, len(pipeline.dag.steps) + 1, upstream, hook=True))
         else:
             warnings.append(
@@ -493,9 +493,7 @@ class _Context(NamedTuple):
         """Flux Kustomizations, one per step folder, chained by dependsOn with wait, so Flux runs the steps in order."""
         planned = []
         previous = None
-        # Named after the folder Flux reads, so two environments of one pipeline never share a name.
-        folder = names.of_folder(self.options.deploy_path) or ""
-        base = folder if self.pipeline.name in folder else f"{self.pipeline.name}-{folder}".rstrip("-")
+        base = flux_base_name(self.pipeline.name, self.options.deploy_path)
         for step in sorted({o.step for o in objects}):
             name = names.fit(f"{base}-step-{step:02d}")
             values = {
@@ -525,6 +523,13 @@ class _Context(NamedTuple):
                 else:
                     budget = max(budget, stage.max_startup_time_seconds + 300)
         return budget
+
+
+def flux_base_name(pipeline: str, deploy_path: str) -> str:
+    """What a render's Flux Kustomizations are named after: the folder Flux reads, so two environments of one
+    pipeline never share a name (with the pipeline's name when the folder's lacks it)."""
+    folder = names.of_folder(deploy_path) or ""
+    return folder if pipeline in folder else f"{pipeline}-{folder}".rstrip("-")
 
 
 def step_dir(step: int) -> str:
