@@ -8,9 +8,9 @@ from typing import Any
 import pytest
 import yaml
 
-from bodywork_render.render.argo_workflows import dag_edges, template_pods
+from bodywork_render.render.argo_workflows import template_pods
 from bodywork_render.render.manifests import render_project
-from bodywork_render.render.options import RenderOptions
+from bodywork_render.render.options import ARGO_WORKFLOWS, RenderOptions
 from bodywork_render.render.plan import SYNC_WAVE
 from bodywork_render.spec import names
 from bodywork_render.spec.dag import parse_dag
@@ -18,9 +18,9 @@ from bodywork_render.verify.kubernetes import schema_problems
 from bodywork_render.verify.podsecurity import hardening_violations, restricted_violations
 from tests.argoschema import argo_problems, argo_schema_accepts
 from tests.corpus import corpus_params
-from tests.renderkit import EXAMPLE, PROJECTS, REPO_URL, checkout, git, objects_in, of_kind, render
+from tests.renderkit import EXAMPLE, PROJECTS, REPO_URL, checkout, git, identity, objects_in, of_kind, render
 
-FORMAT = "argo-workflows"
+FORMAT = ARGO_WORKFLOWS
 PROJECT_PATHS = [EXAMPLE, *sorted(p for p in PROJECTS.iterdir() if (p / "bodywork.yaml").is_file())]
 
 
@@ -48,6 +48,12 @@ def bodywork_edges(config: Path) -> set[tuple[str, str]]:
     section = data.get("pipeline") or data["project"]
     steps = [[names.normalise(stage) for stage in step] for step in parse_dag(section["DAG"])]
     return {(a, b) for before, step in zip(steps, steps[1:], strict=False) for a in before for b in step}
+
+
+def dag_edges(workflow_template: dict[str, Any]) -> set[tuple[str, str]]:
+    """The (upstream, downstream) task pairs of a rendered WorkflowTemplate's dag: the graph Argo Workflows runs."""
+    (dag,) = [t["dag"] for t in workflow_template["spec"]["templates"] if "dag" in t]
+    return {(up, task["name"]) for task in dag["tasks"] for up in task.get("depends", "").split(" && ") if up}
 
 
 def assert_valid(objects: list[dict[str, Any]]) -> None:
@@ -228,3 +234,20 @@ def test_an_unchanged_render_names_the_same_run_and_a_changed_stage_a_new_one(tm
     changed = workflow_name(project)
     assert changed != first
     assert workflow_name(project) == changed
+
+
+def test_with_flux_one_kustomization_applies_the_folder_whose_kustomization_lists_every_object(tmp_path: Path) -> None:
+    from tests.test_render import kustomize_build
+
+    rendered = render(EXAMPLE, format=FORMAT, engine="flux", deploy_path="./envs/prod/demo")
+    (flux,) = [path for path in rendered.files if path.startswith("flux/")]
+    kustomization = yaml.safe_load(rendered.files[flux])
+    assert kustomization["spec"]["path"] == "./envs/prod/demo"
+    assert kustomization["spec"]["sourceRef"] == {"kind": "GitRepository", "name": "flux-system"}
+    assert "dependsOn" not in kustomization["spec"]
+    for relative, text in rendered.files.items():
+        (tmp_path / relative).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / relative).write_text(text)
+    built = kustomize_build(tmp_path)
+    expected = [o for o in objects_in(rendered.files) if o["apiVersion"] != kustomization["apiVersion"]]
+    assert sorted(map(identity, built)) == sorted(map(identity, expected))
