@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -251,3 +252,15 @@ def test_with_flux_one_kustomization_applies_the_folder_whose_kustomization_list
     built = kustomize_build(tmp_path)
     expected = [o for o in objects_in(rendered.files) if o["apiVersion"] != kustomization["apiVersion"]]
     assert sorted(map(identity, built)) == sorted(map(identity, expected))
+
+
+def test_a_cron_workflow_name_leaves_room_for_the_time_argo_appends_to_each_run(tmp_path: Path) -> None:
+    long = "a-pipeline-whose-name-is-long-enough-to-need-shortening-x"
+    text = (PROJECTS / "scheduled" / "bodywork.yaml").read_text().replace("nightly-scores", long)
+    shutil.copytree(PROJECTS / "scheduled", tmp_path / "p")
+    (tmp_path / "p" / "bodywork.yaml").write_text(text)
+    objects = objects_in(render(tmp_path / "p", format=FORMAT).files)
+    cron = the(objects, "CronWorkflow")
+    assert len(cron["metadata"]["name"]) <= 52 < len(long)
+    assert argo_problems(cron) == []
+    assert cron["spec"]["workflowSpec"]["workflowTemplateRef"]["name"] == long

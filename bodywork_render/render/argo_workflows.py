@@ -28,10 +28,11 @@ from bodywork_render.render.plan import (
     flux_base_name,
     try_deadline_seconds,
 )
-from bodywork_render.render.scheduled import CONCURRENCY_POLICIES
+from bodywork_render.render.scheduled import CONCURRENCY_POLICIES, CRON_JOB_NAME_MAX
 from bodywork_render.spec import names
 from bodywork_render.spec.model import BatchStage, Pipeline, Stage
 
+ARGO_API_VERSION = "argoproj.io/v1alpha1"
 WORKFLOW_TEMPLATES = ("argo/workflowtemplate.yaml.j2", "argo/workflow.yaml.j2", "_pod.yaml.j2")
 """The templates a run is made from: their digest joins the Workflow's name (a changed template is a new run)."""
 ROLLED_BY = "bodywork-render/rolled-by"
@@ -65,10 +66,11 @@ def argo_workflows_plan(pipeline: Pipeline, plan: Plan, options: RenderOptions, 
     jobs = {o.values["labels"][labels.STAGE_LABEL]: o for o in plan.objects if _is_run(o)}
     hook = next((o for o in plan.objects if o.kind == "Job" and _is_hook(o)), None)
     kept = [o for o in plan.objects if not _is_run(o) and o is not hook]
-    namespace = next(o.values["namespace"] for o in kept if o.kind == "ServiceAccount")
+    account = next(o for o in kept if o.kind == "ServiceAccount")  # the pipeline's: its namespace and labels
+    namespace = account.values["namespace"]
     deployments = {o.values["labels"][labels.STAGE_LABEL]: o.name for o in kept if o.kind == "Deployment"}
-    base = _Base(pipeline, namespace, _pipeline_labels(kept))
-    executor = names.fit(f"{pipeline.name}-workflow-executor", limit=names.LABEL_MAX)
+    base = _Base(pipeline, namespace, dict(account.values["labels"]))
+    executor = names.fit(f"{pipeline.name}-workflow-executor")
     objects = [o if o.step < RUN_WAVE else _in_wave(o, RUN_WAVE) for o in kept]
     objects += base.executor_account(executor)
     objects += base.rbac(executor, "executor", EXECUTOR_RULES)
@@ -124,9 +126,11 @@ def argo_workflows_plan(pipeline: Pipeline, plan: Plan, options: RenderOptions, 
         )
     else:
         schedule = pipeline.schedule
+        # Argo Workflows names each run <CronWorkflow>-<time>, and refuses a longer name, as Kubernetes a CronJob's.
+        name = names.fit(pipeline.name, limit=CRON_JOB_NAME_MAX)
         values = {
             **run_values,
-            "name": template_name,
+            "name": name,
             "schedule": {
                 "schedules": [schedule.cron.strip()],
                 "timezone": schedule.time_zone,
@@ -141,7 +145,7 @@ def argo_workflows_plan(pipeline: Pipeline, plan: Plan, options: RenderOptions, 
             PlannedObject(
                 "argo/cronworkflow.yaml.j2",
                 "CronWorkflow",
-                template_name,
+                name,
                 RUN_WAVE,
                 base.file(RUN_WAVE, "cronworkflow"),
                 values,
@@ -191,7 +195,7 @@ class _Base:
 
     def rbac(self, service_account: str, purpose: str, rules: list[dict[str, Any]]) -> list[PlannedObject]:
         """A Role with ``rules`` and its RoleBinding to ``service_account``, named ``<pipeline>-workflow-<purpose>``."""
-        name = names.fit(f"{self.pipeline.name}-workflow-{purpose}", limit=names.LABEL_MAX)
+        name = names.fit(f"{self.pipeline.name}-workflow-{purpose}")
         common = {"name": name, "labels": self.labels, **self.meta(0)}
         return [
             PlannedObject(
@@ -260,11 +264,6 @@ def _is_run(planned: PlannedObject) -> bool:
     return planned.kind in ("Job", "CronJob") and not _is_hook(planned)
 
 
-def _pipeline_labels(objects: list[PlannedObject]) -> dict[str, str]:
-    service_account = next(o for o in objects if o.kind == "ServiceAccount")
-    return dict(service_account.values["labels"])
-
-
 def _in_wave(planned: PlannedObject, wave: int) -> PlannedObject:
     """A planned object of the manifests moved to another sync wave (its annotation and its file's number)."""
     annotations = {**planned.values["annotations"], SYNC_WAVE: str(wave)}
@@ -325,9 +324,6 @@ def _roll_template(stage: str, deployment: str, namespace: str) -> dict[str, Any
         "spec": {"template": {"metadata": {"annotations": {ROLLED_BY: "{{workflow.name}}"}}}},
     }
     return {"name": _roll_name(stage), "manifest": json.dumps(patch, indent=2) + "\n", "tries": ROLL_TRIES}
-
-
-ARGO_API_VERSION = "argoproj.io/v1alpha1"
 
 
 def template_pods(obj: dict[str, Any]) -> list[dict[str, Any]]:
