@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 import yaml
 
+from bodywork_render.gitops.publish import Target, land, prepare
 from bodywork_render.render.argo_workflows import template_pods
 from bodywork_render.render.manifests import render_project
 from bodywork_render.render.options import ARGO_WORKFLOWS, RenderOptions
@@ -20,6 +21,7 @@ from bodywork_render.verify.podsecurity import hardening_violations, restricted_
 from tests.argoschema import argo_problems, argo_schema_accepts
 from tests.corpus import corpus_params
 from tests.renderkit import EXAMPLE, PROJECTS, REPO_URL, checkout, git, identity, objects_in, of_kind, render
+from tests.repos import FAST, Repos
 
 FORMAT = ARGO_WORKFLOWS
 PROJECT_PATHS = [EXAMPLE, *sorted(p for p in PROJECTS.iterdir() if (p / "bodywork.yaml").is_file())]
@@ -264,3 +266,15 @@ def test_a_cron_workflow_name_leaves_room_for_the_time_argo_appends_to_each_run(
     assert len(cron["metadata"]["name"]) <= 52 < len(long)
     assert argo_problems(cron) == []
     assert cron["spec"]["workflowSpec"]["workflowTemplateRef"]["name"] == long
+
+
+def test_publish_writes_the_format_once_with_flux_at_the_folder_it_lands_in(repos: Repos) -> None:
+    destination = Target(repos.deploy_url)
+    options = RenderOptions(format=FORMAT, engine="flux")
+    first = land(prepare(repos.project, options, destination), destination, retry=FAST)
+    again = land(prepare(repos.project, options, destination), destination, retry=FAST)
+    assert (first.status, again.status) == ("pushed", "up to date")
+    files = repos.tree()
+    assert any(path.endswith("-workflow.yaml") for path in files)
+    (flux,) = [path for path in files if "/flux/" in path]
+    assert yaml.safe_load(repos.show(flux))["spec"]["path"] == "./envs/default/demo"
