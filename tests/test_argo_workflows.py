@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 from pathlib import Path
 from typing import Any
@@ -54,9 +55,14 @@ def bodywork_edges(config: Path) -> set[tuple[str, str]]:
 
 
 def dag_edges(workflow_template: dict[str, Any]) -> set[tuple[str, str]]:
-    """The (upstream, downstream) task pairs of a rendered WorkflowTemplate's dag: the graph Argo Workflows runs."""
+    """The (upstream, downstream) stage pairs of a rendered WorkflowTemplate's dag, the graph Argo Workflows runs: each
+    task's stage is the one its template runs or rolls."""
     (dag,) = [t["dag"] for t in workflow_template["spec"]["templates"] if "dag" in t]
-    return {(up, task["name"]) for task in dag["tasks"] for up in task.get("depends", "").split(" && ") if up}
+    stage = {task["name"]: task["template"].split("-", 1)[1] for task in dag["tasks"]}
+    assert all(re.fullmatch(r"[A-Za-z][-A-Za-z0-9]*", name) for name in stage)  # identifiers of `depends`
+    return {
+        (stage[up], stage[task["name"]]) for task in dag["tasks"] for up in task.get("depends", "").split(" && ") if up
+    }
 
 
 def assert_valid(objects: list[dict[str, Any]]) -> None:
@@ -278,3 +284,18 @@ def test_publish_writes_the_format_once_with_flux_at_the_folder_it_lands_in(repo
     assert any(path.endswith("-workflow.yaml") for path in files)
     (flux,) = [path for path in files if "/flux/" in path]
     assert yaml.safe_load(repos.show(flux))["spec"]["path"] == "./envs/default/demo"
+
+
+def test_a_stage_whose_name_starts_with_a_digit_is_a_task_depends_can_name(tmp_path: Path) -> None:
+    text = (PROJECTS / "parallel-secrets-ingress" / "bodywork.yaml").read_text().replace("prepare", "1st_prepare")
+    shutil.copytree(PROJECTS / "parallel-secrets-ingress", tmp_path / "p")
+    (tmp_path / "p" / "bodywork.yaml").write_text(text)
+    (tmp_path / "p" / "1st_prepare").mkdir()
+    (tmp_path / "p" / "1st_prepare" / "1st_prepare.py").write_text("")
+    template = the(objects_in(render(tmp_path / "p", format=FORMAT).files), "WorkflowTemplate")
+    (dag,) = [t["dag"] for t in template["spec"]["templates"] if "dag" in t]
+    assert [(t["name"], t.get("depends")) for t in dag["tasks"][:2]] == [
+        ("S1st-prepare", None),
+        ("train-a", "S1st-prepare"),
+    ]
+    assert bodywork_edges(tmp_path / "p" / "bodywork.yaml") == dag_edges(template)

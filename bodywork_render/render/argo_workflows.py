@@ -278,9 +278,17 @@ def _tasks(pipeline: Pipeline, jobs: dict[str, PlannedObject]) -> list[dict[str,
     for step in pipeline.dag.steps:
         for stage in step:
             template = _run_name(stage) if stage in jobs else _roll_name(stage)
-            tasks.append({"name": stage, "template": template, "depends": " && ".join(before)})
+            depends = " && ".join(map(_task_name, before))
+            tasks.append({"name": _task_name(stage), "template": template, "depends": depends})
         before = step
     return tasks
+
+
+def _task_name(stage: str) -> str:
+    """A stage's dag task: its name, or ``S<name>`` for one that starts with a digit. Argo Workflows evaluates
+    ``depends`` as an expression whose identifiers are the task names ('-' read as '_'), and an identifier cannot
+    start with a digit; a stage's name is lower-case, so the prefix never meets another stage's name."""
+    return stage if stage[:1].isalpha() else f"S{stage}"
 
 
 def _run_name(stage: str) -> str:
