@@ -162,10 +162,10 @@ def _warnings(pipeline: Pipeline) -> list[str]:
     """What bodywork's pipeline means that Argo Workflows cannot express exactly (empty: nothing)."""
     warnings = []
     stages = [pipeline.stages[name] for step in pipeline.dag.steps for name in step]
-    if any(isinstance(s, BatchStage) and s.retries for s in stages):
+    if any(isinstance(s, BatchStage) for s in stages):
         warnings.append(
-            "a try of a batch stage whose pod was evicted or preempted counts as one of its retries on Argo Workflows"
-            " (a Job does not count it); a permanent failure (exit code 78) is not retried, as with a Job"
+            "a batch stage's pod evicted or preempted (a node drain) is a failed try on Argo Workflows, where a Job's"
+            " podFailurePolicy ignores it: it spends one of the stage's retries, and fails a stage without any"
         )
     later = [
         pipeline.stages[name].source_name
