@@ -299,3 +299,16 @@ def test_a_stage_whose_name_starts_with_a_digit_is_a_task_depends_can_name(tmp_p
         ("train-a", "S1st-prepare"),
     ]
     assert bodywork_edges(tmp_path / "p" / "bodywork.yaml") == dag_edges(template)
+
+
+def test_text_argo_would_substitute_in_a_stages_pod_is_warned_about(tmp_path: Path) -> None:
+    shutil.copytree(PROJECTS / "scheduled", tmp_path / "p")
+    config = tmp_path / "p" / "bodywork.yaml"
+    config.write_text(config.read_text().replace('"500"', '"{{workflow.name}}", "{{ .Release.Name }}"'))
+    warned = [w for w in render(tmp_path / "p", format=FORMAT).warnings if "Argo replaces" in w]
+    assert warned == [
+        "warning: stage 'score': an arg, requirement or image holds '{{' followed by one of Argo Workflows' variables"
+        " or '=' (e.g. {{workflow.name}}), which Argo replaces when it runs the stage: the stage would not get the"
+        " text as written"
+    ]
+    assert not [w for w in render(PROJECTS / "scheduled", format=FORMAT).warnings if "Argo replaces" in w]

@@ -15,6 +15,7 @@ Pure: a Plan in, a Plan out.
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 from bodywork_render.render import labels
@@ -55,6 +56,9 @@ RUN_WAVE = 1
 WorkflowTemplate (wave 0). One wave: the Workflow orders the stages, and Argo CD waits for a wave's objects to be
 healthy before the next, so a service that cannot start before the first run (its model is not there yet) would hold
 back the run that makes it; a claim that binds on first use stays Pending until a pod mounts it."""
+ARGO_TAG = re.compile(r"\{\{\s*(=|(item|steps|inputs|outputs|pod|workflow|tasks)\.)")
+"""What Argo Workflows replaces in a template's strings when it runs it (its variables and expressions); it has no
+escape for them."""
 DAG_TEMPLATE = "pipeline"
 EXIT_TEMPLATE = "on-failure"
 
@@ -155,7 +159,11 @@ def argo_workflows_plan(pipeline: Pipeline, plan: Plan, options: RenderOptions, 
     objects.sort(key=lambda o: o.step)
     if options.engine == "flux":
         objects += _flux_objects(pipeline, options, objects, base.labels)
-    return Plan(tuple(objects), (*plan.warnings, *_warnings(pipeline)))
+    runs = [*jobs.items(), *([(pipeline.run_on_failure, hook)] if hook and pipeline.run_on_failure else [])]
+    substituted = [
+        pipeline.stages[stage].source_name for stage, job in runs if ARGO_TAG.search(json.dumps(job.values["pod"]))
+    ]
+    return Plan(tuple(objects), (*plan.warnings, *_warnings(pipeline), *_substitution_warnings(substituted)))
 
 
 def _warnings(pipeline: Pipeline) -> list[str]:
@@ -179,6 +187,17 @@ def _warnings(pipeline: Pipeline) -> list[str]:
             " roll is requested, not once its new pods are ready (a roll task patches the Deployment and ends)"
         )
     return warnings
+
+
+def _substitution_warnings(stages: list[str]) -> list[str]:
+    """The warning for batch stages whose pod holds text Argo Workflows would substitute (none when empty)."""
+    if not stages:
+        return []
+    return [
+        f"stage{'s' if len(stages) > 1 else ''} {', '.join(map(repr, stages))}: an arg, requirement or image holds"
+        " '{{' followed by one of Argo Workflows' variables or '=' (e.g. {{workflow.name}}), which Argo replaces"
+        " when it runs the stage: the stage would not get the text as written"
+    ]
 
 
 class _Base:
