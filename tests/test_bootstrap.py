@@ -243,9 +243,9 @@ def test_cli_flux_and_argocd_print_the_objects() -> None:
     assert (flux.returncode, argocd.returncode, argocd.stderr) == (0, 0, "")
     # what the Flux bootstrap assumes of the folder, which publish's default format does not give, is stated
     assert flux.stderr == (
-        "warning: --path envs/prod/churn must hold a kustomize render for Flux (its Kustomization applies"
-        " ./envs/prod/churn/flux): publish it with --format kustomize (publish writes --format manifests unless told),"
-        " or render it with --format kustomize --deploy-path ./envs/prod/churn\n"
+        "warning: --path envs/prod/churn must hold a kustomize or argo-workflows render for Flux (its Kustomization"
+        " applies ./envs/prod/churn/flux): publish it with --format kustomize or argo-workflows and --engine flux"
+        " (publish writes --format manifests unless told), or render it so with --deploy-path ./envs/prod/churn\n"
     )
     # Written out from the Flux and Argo CD documentation, not by the code under test.
     meta = {"name": "churn-prod", "labels": GITOPS_LABELS}

@@ -222,10 +222,13 @@ def test_every_flag_gives_the_same_values_through_typer_and_the_fast_path(comman
         (["validate", "--format", "xml"], "Invalid value for '--format'"),
         (["validate", "--no-such-flag"], "No such option: --no-such-flag"),
         (["publish", "--to", "x", "--max-attempts", "0"], "Invalid value for '--max-attempts'"),
-        (["publish", "--to", "x", "--format", "helm"], "'helm' is not one of 'manifests', 'kustomize'"),
+        (
+            ["publish", "--to", "x", "--format", "helm"],
+            "'helm' is not one of 'manifests', 'kustomize', 'argo-workflows'",
+        ),
         (
             ["refresh", "--source", "s", "--to", "x", "--format", "helm"],
-            "'helm' is not one of 'manifests', 'kustomize'",
+            "'helm' is not one of 'manifests', 'kustomize', 'argo-workflows'",
         ),
     ],
 )
@@ -242,18 +245,21 @@ def test_what_the_fast_path_refuses_reaches_typers_usage_error(argv: list[str], 
     [
         (
             "render",
-            "<manifests|kustomize|helm>  What to write. manifests: one file per object. kustomize: a folder"
-            " per DAG step plus Flux Kustomizations. helm: a Helm chart. [default: manifests]",
+            "<manifests|kustomize|helm|argo-workflows>  What to write. manifests: one file per object. kustomize: a"
+            " folder per DAG step plus Flux Kustomizations. helm: a Helm chart. argo-workflows: the batch stages as an"
+            " Argo Workflows WorkflowTemplate and its runs. [default: manifests]",
         ),
         (
             "publish",
-            "<manifests|kustomize>  What to write. manifests: one file per object. kustomize: a folder"
-            " per DAG step plus Flux Kustomizations. [default: manifests]",
+            "<manifests|kustomize|argo-workflows>  What to write. manifests: one file per object. kustomize: a folder"
+            " per DAG step plus Flux Kustomizations. argo-workflows: the batch stages as an Argo Workflows"
+            " WorkflowTemplate and its runs. [default: manifests]",
         ),
         (
             "refresh",
-            "<manifests|kustomize>  What to write. manifests: one file per object. kustomize: a folder"
-            " per DAG step plus Flux Kustomizations. [default: manifests]",
+            "<manifests|kustomize|argo-workflows>  What to write. manifests: one file per object. kustomize: a folder"
+            " per DAG step plus Flux Kustomizations. argo-workflows: the batch stages as an Argo Workflows"
+            " WorkflowTemplate and its runs. [default: manifests]",
         ),
     ],
 )

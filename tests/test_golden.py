@@ -1,4 +1,4 @@
-"""Golden files: the rendered output of four projects, compared byte for byte.
+"""Golden files: the rendered output of four projects in each folder format, compared byte for byte.
 
 After a deliberate change, rewrite them with `pytest --update-golden` and review the diff of tests/golden/.
 """
@@ -18,7 +18,7 @@ from tests.goldenfiles import Golden
 from tests.renderkit import EXAMPLE, PROJECTS, ROOT, render
 
 GOLDEN = Path(__file__).parent / "golden"
-Layout = Literal["manifests", "kustomize"]
+Layout = Literal["manifests", "kustomize", "argo-workflows"]
 CASES = {
     "train-and-serve": (EXAMPLE, {}),
     "parallel-secrets-ingress": (
@@ -30,7 +30,7 @@ CASES = {
 }
 
 
-@pytest.mark.parametrize("layout", ["manifests", "kustomize"])
+@pytest.mark.parametrize("layout", ["manifests", "kustomize", "argo-workflows"])
 @pytest.mark.parametrize("name", sorted(CASES))
 def test_rendered_output_matches_the_golden_files(name: str, layout: Layout, golden: Golden) -> None:
     project, options = CASES[name]
@@ -88,7 +88,7 @@ from tests.test_golden import CASES
 
 out = {}
 for name, (project, options) in sorted(CASES.items()):
-    for layout in ("manifests", "kustomize"):
+    for layout in ("manifests", "kustomize", "argo-workflows"):
         rendered = render(project, format=layout, **{"engine": default_engine(layout), **options})
         out[f"{name}/{layout}"] = rendered.files
     chart = render_chart(project, RenderOptions(), repo_url=REPO_URL, ref=COMMIT)

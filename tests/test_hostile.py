@@ -20,6 +20,7 @@ import pytest
 import yaml
 
 from bodywork_render.diagnostics import BodyworkError, errors_in
+from bodywork_render.render.argo_workflows import template_pods
 from bodywork_render.render.chart import render_chart
 from bodywork_render.render.manifests import Rendered, render_project
 from bodywork_render.render.options import Format, RenderOptions, default_engine
@@ -30,10 +31,11 @@ from bodywork_render.spec.project import validate_project
 from bodywork_render.verify.kubernetes import schema_problems
 from bodywork_render.verify.podsecurity import hardening_violations, restricted_violations
 from tests import helmsdk
+from tests.argoschema import argo_problems
 from tests.renderkit import COMMIT, REPO_URL, objects_in
 
 CASES = Path(__file__).parent / "cases"
-FORMATS = ("manifests", "kustomize", "helm")
+FORMATS = ("manifests", "kustomize", "helm", "argo-workflows")
 
 
 def hostile_cases() -> list[str]:
@@ -52,7 +54,7 @@ def write_project(folder: Path, config: str, modules: tuple[str, ...] = ("train.
 
 
 def render_as(project: Path, layout: Format, **options: Any) -> Rendered:
-    """Render a project in one of the three formats, with the fixed source of the golden files."""
+    """Render a project in one of the formats, with the fixed source of the golden files."""
     if layout == "helm":
         return render_chart(project, RenderOptions(format="helm", **options), repo_url=REPO_URL, ref=COMMIT)
     options = {"format": layout, "engine": default_engine(layout), **options}
@@ -490,6 +492,31 @@ def test_user_strings_stay_literal_in_manifests_and_kustomize(image: str, tmp_pa
         rendered = render_as(project, layout, ingress_host="null.example.com")
         objects = objects_in(rendered.files)  # read back as kubectl does: YAML 1.1
         assert_literal([o for o in objects if o["kind"] not in ("Kustomization", "GitRepository")], image, "off")
+
+
+@pytest.mark.parametrize("image", IMAGES[:4])
+def test_user_strings_stay_literal_on_argo_workflows(image: str, tmp_path: Path) -> None:
+    project = injection_project(tmp_path / "p", image)
+    objects = objects_in(render_as(project, "argo-workflows", ingress_host="null.example.com").files)
+    (template,) = [o for o in objects if o["kind"] == "WorkflowTemplate"]
+    assert all(argo_problems(o) == [] for o in objects if o["apiVersion"] == "argoproj.io/v1alpha1")
+    pods = {pod["metadata"]["name"]: pod["spec"] for pod in template_pods(template)}
+    stage = pods[f"on-run-{TRICKY_NAMES['stage']}"]
+    (main,) = stage["containers"]
+    install = next(c for c in stage["initContainers"] if c["name"] == "install")
+    assert main["args"][main["args"].index("--") + 1 :] == PAYLOADS
+    requirements = [install["args"][i + 1] for i, a in enumerate(install["args"]) if a == "--requirement"]
+    assert requirements == [p or "x" for p in PAYLOADS[:-1]] + ["y"]
+    assert main["image"] == install["image"] == image
+    assert {e["name"]: e["valueFrom"]["secretKeyRef"]["name"] for e in main["env"] if "valueFrom" in e} == {
+        "NO": "true-no"
+    }
+    # The one Secret is the executor's token, which Kubernetes fills: it holds no value.
+    (token,) = [o for o in objects if o["kind"] == "Secret"]
+    assert token["type"] == "kubernetes.io/service-account-token" and not {"data", "stringData"} & token.keys()
+    tasks = {t["name"]: t.get("depends") for t in template["spec"]["templates"][0]["dag"]["tasks"]}
+    assert tasks == {"yes": None, "S1e3": None, "null": "yes && S1e3"}
+    assert all(o["metadata"]["namespace"] == "off" for o in objects if o["kind"] not in ("Namespace", "Kustomization"))
 
 
 @pytest.mark.parametrize("image", IMAGES[:4])

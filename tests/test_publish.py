@@ -145,7 +145,7 @@ def test_cli_exit_codes_and_messages(repos: Repos) -> None:
         0,
         0,
         3,
-        2,  # a usage error: publish offers only --format manifests|kustomize
+        2,  # a usage error: publish offers only the folder formats (no helm)
         3,
     )
     assert no_git.stderr.endswith("bodywork: git is not installed or not on PATH\n")

@@ -1,7 +1,7 @@
 """`bodywork publish`: render as `render` does and commit the result to a deployment repository, then push.
 
 Its flags are render's (RenderOptions and ProjectInput, less --deploy-path: the folder
-in the deployment repository decides it; --format offers manifests and kustomize only)
+in the deployment repository decides it; --format offers the formats that are a folder of plain files)
 and the target's below, which `refresh` shares.
 Exit codes: 0 pushed or up to date, 1 invalid input (BodyworkError, reported by main.py),
 3 gave up (git failed, or every push was rejected).
@@ -124,7 +124,7 @@ def report(published: Published) -> None:
 
 
 NARROW = {"format": PUBLISHED_FORMATS}
-"""What publish and refresh offer of render's choices: a deployment folder holds manifests or kustomize."""
+"""What publish and refresh offer of render's choices: a deployment folder holds plain files (no chart)."""
 
 COMMAND = Command(
     "publish", publish, (ProjectInput, TargetArgs, RenderOptions), exclude=frozenset({"deploy_path"}), narrow=NARROW

@@ -376,7 +376,8 @@ def flux_manifests(options: FluxOptions) -> Manifests:
     """A GitRepository for the deployment repository, and a Kustomization that applies ``<path>/flux``.
 
     ``<path>/flux`` holds what ``bodywork render --format kustomize --engine flux`` writes: one
-    Kustomization per DAG step, chained by ``dependsOn``, each with ``wait`` and ``prune``. The
+    Kustomization per DAG step, chained by ``dependsOn``, each with ``wait`` and ``prune`` (or, with
+    ``--format argo-workflows``, the one Kustomization that applies the folder). The
     Kustomization made here puts them in its own namespace and points them at its GitRepository.
     Nothing here reads the repository, so a warning states what ``path`` must hold.
     """
@@ -418,9 +419,9 @@ def flux_manifests(options: FluxOptions) -> Manifests:
     )
     # Nothing here can see the repository: state what it must hold, which publish's default format does not give.
     assumed = (
-        f"warning: --path {folder} must hold a kustomize render for Flux (its Kustomization applies"
-        f" {root}/flux): publish it with --format kustomize (publish writes --format manifests unless"
-        f" told), or render it with --format kustomize --deploy-path {root}"
+        f"warning: --path {folder} must hold a kustomize or argo-workflows render for Flux (its Kustomization"
+        f" applies {root}/flux): publish it with --format kustomize or argo-workflows and --engine flux (publish"
+        f" writes --format manifests unless told), or render it so with --deploy-path {root}"
     )
     return Manifests(manifests.text, manifests.objects, (assumed,))
 

@@ -25,7 +25,7 @@ from bodywork_render.gitops.git import GitError, PushRejected, Workspace
 from bodywork_render.gitops.redact import redact_url
 from bodywork_render.gitops.source import Source
 from bodywork_render.render.metadata import HydratorMetadata
-from bodywork_render.render.options import RenderOptions
+from bodywork_render.render.options import ARGO_WORKFLOWS, FLUX_PATH_FORMATS, RenderOptions
 from bodywork_render.render.write import MARKER, write_tree
 from bodywork_render.spec.model import Schedule
 
@@ -33,7 +33,7 @@ if TYPE_CHECKING:
     from bodywork_render.render.manifests import Prepared
 
 DEFAULT_ENV = "default"
-PUBLISHED_FORMATS = ("manifests", "kustomize")
+PUBLISHED_FORMATS = ("manifests", "kustomize", ARGO_WORKFLOWS)
 
 
 @dataclass(frozen=True)
@@ -215,9 +215,9 @@ def repository_folder(path: str, flag: str) -> str:
 
 
 def require_published_format(options: RenderOptions) -> None:
-    """BodyworkError unless the options render a format that publish and refresh write: manifests or kustomize."""
+    """BodyworkError unless the options render a format that publish and refresh write (a folder of plain files)."""
     if options.format not in PUBLISHED_FORMATS:
-        raise BodyworkError(f"--format {options.format}: publish and refresh write the manifests or kustomize format")
+        raise BodyworkError(f"--format {options.format}: publish and refresh write {', '.join(PUBLISHED_FORMATS)}")
 
 
 def prepare(
@@ -239,7 +239,7 @@ def prepare(
     require_published_format(options)
     prepared = prepare_render(path, options, env=target.env, repo_url=repo_url, ref=ref)
     folder = target.folder(prepared.project.pipeline.name)
-    if options.format == "kustomize":
+    if options.format in FLUX_PATH_FORMATS:
         prepared = prepared._replace(options=prepared.options._replace(deploy_path=f"./{folder}"))
     draft = Draft(prepared, folder, templates, options.scheduled_run)
     draft.publication(options.scheduled_run)  # every check of the render, before any git work

@@ -78,11 +78,13 @@ def _commit(found: Checkout | None, ref: str | None) -> str | None:
 
 
 def with_deploy_path(options: RenderOptions, out: Path) -> tuple[RenderOptions, tuple[str, ...]]:
-    """Options given no --deploy-path, completed with the Flux path of the kustomize output folder ``out`` (its path in
-    its git work tree, ``./a/b``; outside any checkout a guess, its name), and the warning that states a guess."""
+    """Options given no --deploy-path, completed with the Flux path of the output folder ``out`` of a format with
+    Flux Kustomizations (its path in its git work tree, ``./a/b``; outside any checkout a guess, its name), and the
+    warning that states a guess."""
     from bodywork_render.gitops import git
+    from bodywork_render.render.options import FLUX_PATH_FORMATS
 
-    if options.format != "kustomize":
+    if options.format not in FLUX_PATH_FORMATS:
         return options, ()
     if git.work_tree(out) is not None:
         return options._replace(deploy_path=f"./{git.path_in_work_tree(out)}".rstrip("/") or "./"), ()

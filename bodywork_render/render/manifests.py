@@ -16,7 +16,7 @@ from bodywork_render.diagnostics import BodyworkError, Diagnostic
 from bodywork_render.gitops.pins import Pins
 from bodywork_render.gitops.source import Source
 from bodywork_render.render.metadata import HydratorMetadata
-from bodywork_render.render.options import RenderOptions, reproduce_command
+from bodywork_render.render.options import ARGO_WORKFLOWS, RenderOptions, reproduce_command
 from bodywork_render.render.plan import SYNC_FAIL_HOOK, Plan, PlannedObject, plan_pipeline
 from bodywork_render.render.scheduled import readme_lines, schedule_problems
 from bodywork_render.render.scheduled_run import readme_lines as run_readme_lines
@@ -233,7 +233,12 @@ def plan_for_render(
     problems = option_problems(options) + schedule_problems(pipeline, options) + run_problems(pipeline, options)
     if problems:
         raise _error(problems)
-    return plan_pipeline(pipeline, source, options, templates.digest(JOB_TEMPLATES), pins)
+    plan = plan_pipeline(pipeline, source, options, templates.digest(JOB_TEMPLATES), pins)
+    if options.format == ARGO_WORKFLOWS:
+        from bodywork_render.render.argo_workflows import WORKFLOW_TEMPLATES, argo_workflows_plan
+
+        return argo_workflows_plan(pipeline, plan, options, templates.digest(WORKFLOW_TEMPLATES))
+    return plan
 
 
 def render_plan(
@@ -245,6 +250,7 @@ def render_plan(
     provenance: Provenance = Provenance(),
 ) -> Rendered:
     """Render, parse back and verify the objects of a plan; BodyworkError when any object is wrong."""
+    from bodywork_render.render.argo_workflows import kubernetes_objects
     from bodywork_render.verify.rendered import rendered_problems
 
     header = file_header(source) + "\n"
@@ -262,7 +268,7 @@ def render_plan(
         files[planned.file] = header + text.rstrip("\n") + "\n"
     if problems:
         raise _error(problems)
-    problems = rendered_problems(objects, options.k8s_version)
+    problems = rendered_problems(kubernetes_objects(objects), options.k8s_version)
     if problems:
         raise _error(problems)
     files["hydrator.metadata"] = HydratorMetadata.of_manifests(
@@ -377,7 +383,12 @@ def _readme(pipeline: Pipeline, plan: Plan, source: Source, options: RenderOptio
     ]
     cron_job = next((o for o in plan.objects if o.kind == "CronJob"), None)
     namespace = names.normalise(options.namespace) if options.namespace else pipeline.namespace
-    lines += readme_lines(pipeline, namespace, cron_job.name if cron_job else None)
+    if options.format == ARGO_WORKFLOWS:
+        from bodywork_render.render.argo_workflows import argo_readme_lines
+
+        lines += argo_readme_lines(pipeline, plan, namespace)
+    else:
+        lines += readme_lines(pipeline, namespace, cron_job.name if cron_job else None)
     lines += run_readme_lines(options, namespace)
     if plan.warnings:
         lines += ["", "Warnings:", ""] + [f"- {w}" for w in plan.warnings]

@@ -17,9 +17,13 @@ from bodywork_render.verify.kubernetes import DEFAULT_K8S_VERSION
 if TYPE_CHECKING:
     from bodywork_render.gitops.source import Source
 
-Format = Literal["manifests", "kustomize", "helm"]
+Format = Literal["manifests", "kustomize", "helm", "argo-workflows"]
 Engine = Literal["argocd", "flux", "kubectl"]
 FORMATS: tuple[Format, ...] = get_args(Format)
+ARGO_WORKFLOWS: Format = "argo-workflows"
+FLUX_PATH_FORMATS: tuple[Format, ...] = ("kustomize", ARGO_WORKFLOWS)
+"""The formats whose output holds Flux Kustomizations (its flux/ folder, which `bodywork gitops flux` applies): they
+name the output's folder in the deployment repository, --deploy-path."""
 ENGINES: tuple[Engine, ...] = get_args(Engine)
 
 DEFAULT_RUNNER_IMAGE = "python:3.12-bookworm"
@@ -40,6 +44,7 @@ class RenderOptions(NamedTuple):
                 "manifests": "one file per object",
                 "kustomize": "a folder per DAG step plus Flux Kustomizations",
                 "helm": "a Helm chart",
+                "argo-workflows": "the batch stages as an Argo Workflows WorkflowTemplate and its runs",
             },
         ),
     ] = "manifests"
@@ -112,11 +117,11 @@ class RenderOptions(NamedTuple):
     @classmethod
     def from_flags(cls, values: Mapping[str, Any]) -> RenderOptions:
         """The options of parsed flag values: the engine the format is meant for unless one is given,
-        the deploy path for kustomize only (the other formats do not name their folder)."""
+        the deploy path for the formats with Flux Kustomizations only (the others do not name their folder)."""
         fields = {name: values[name] for name in flags_of(cls) if values.get(name) is not None}
         output_format = fields.get("format", "manifests")
         fields["engine"] = fields.get("engine") or default_engine(output_format)
-        if output_format != "kustomize":
+        if output_format not in FLUX_PATH_FORMATS:
             fields.pop("deploy_path", None)
         return cls(**fields)
 

@@ -15,7 +15,7 @@ from bodywork_render.gitops.pins import Pins, commit_pins
 from bodywork_render.gitops.source import Source
 from bodywork_render.package_data import RUNNER_FILE, runner_files
 from bodywork_render.render import labels, network, routes, serving
-from bodywork_render.render.options import RenderOptions
+from bodywork_render.render.options import ARGO_WORKFLOWS, RenderOptions
 from bodywork_render.render.scheduled import CRON_JOB_NAME_MAX, cron_job_stage, cron_job_values, schedule_warnings
 from bodywork_render.render.scheduled_run import run_input
 from bodywork_render.spec import names
@@ -99,7 +99,8 @@ def plan_pipeline(
         upstream = names.digest(*(json.dumps(o.values, sort_keys=True) for group in planned for o in group))
     if pipeline.run_on_failure:
         stage = pipeline.stages[pipeline.run_on_failure]
-        if options.engine == "argocd" and isinstance(stage, BatchStage):
+        # Argo Workflows runs it as the workflow's exit handler (render/argo_workflows.py), whichever the engine.
+        if (options.engine == "argocd" or options.format == ARGO_WORKFLOWS) and isinstance(stage, BatchStage):
             objects.append(ctx.job(stage, len(pipeline.dag.steps) + 1, upstream, hook=True))
         else:
             warnings.append(
@@ -152,11 +153,16 @@ def run_arguments(stage: Stage, commit: str, workspace: str, module: str) -> lis
     return [*arguments, "--", *stage.args]
 
 
-def job_deadline_seconds(stage: BatchStage) -> int:
-    """The Job's activeDeadlineSeconds (0: none): every try's module time plus its setup allowance."""
+def try_deadline_seconds(stage: BatchStage) -> int:
+    """How long one try of a batch stage may take (0: no limit): its module time plus the setup allowance."""
     if not stage.max_completion_time_seconds:
         return 0
-    return (stage.retries + 1) * (stage.max_completion_time_seconds + SETUP_SECONDS_PER_TRY)
+    return stage.max_completion_time_seconds + SETUP_SECONDS_PER_TRY
+
+
+def job_deadline_seconds(stage: BatchStage) -> int:
+    """The Job's activeDeadlineSeconds (0: none): every try's module time plus its setup allowance."""
+    return (stage.retries + 1) * try_deadline_seconds(stage)
 
 
 def memory_limit_mb(stage: Stage) -> int:
@@ -583,9 +589,7 @@ class _Context(NamedTuple):
         """Flux Kustomizations, one per step folder, chained by dependsOn with wait, so Flux runs the steps in order."""
         planned = []
         previous = None
-        # Named after the folder Flux reads, so two environments of one pipeline never share a name.
-        folder = names.of_folder(self.options.deploy_path) or ""
-        base = folder if self.pipeline.name in folder else f"{self.pipeline.name}-{folder}".rstrip("-")
+        base = flux_base_name(self.pipeline.name, self.options.deploy_path)
         for step in sorted({o.step for o in objects}):
             name = names.fit(f"{base}-step-{step:02d}")
             values = {
@@ -615,6 +619,13 @@ class _Context(NamedTuple):
                 else:
                     budget = max(budget, stage.max_startup_time_seconds + 300)
         return budget
+
+
+def flux_base_name(pipeline: str, deploy_path: str) -> str:
+    """What a render's Flux Kustomizations are named after: the folder Flux reads, so two environments of one
+    pipeline never share a name (with the pipeline's name when the folder's lacks it)."""
+    folder = names.of_folder(deploy_path) or ""
+    return folder if pipeline in folder else f"{pipeline}-{folder}".rstrip("-")
 
 
 def step_dir(step: int) -> str:

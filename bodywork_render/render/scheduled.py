@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from bodywork_render.render.options import RenderOptions
+from bodywork_render.render.options import ARGO_WORKFLOWS, RenderOptions
 from bodywork_render.spec.model import BatchStage, Pipeline, Schedule, ServiceStage
 
 CRON_JOB_MIN_K8S = (1, 27)
@@ -59,8 +59,8 @@ def route_1_reasons(pipeline: Pipeline) -> list[str]:
 
 def schedule_warnings(pipeline: Pipeline, options: RenderOptions) -> list[str]:
     """What the user must hear about the schedule of a render where Route 2 does not apply (none otherwise)."""
-    if pipeline.schedule is None or cron_job_stage(pipeline) is not None:
-        return []
+    if pipeline.schedule is None or cron_job_stage(pipeline) is not None or options.format == ARGO_WORKFLOWS:
+        return []  # argo-workflows: a CronWorkflow runs the whole pipeline (render/argo_workflows.py)
     schedule = pipeline.schedule
     warning = (
         f"pipeline.schedule {schedule.cron!r} ({schedule.time_zone}) is not rendered as a CronJob"
@@ -77,8 +77,8 @@ def schedule_problems(pipeline: Pipeline, options: RenderOptions) -> list[str]:
     """Why the render cannot express the schedule for the chosen Kubernetes release (empty: it can)."""
     from bodywork_render.verify.kubernetes import major_minor
 
-    if cron_job_stage(pipeline) is None:
-        return []
+    if cron_job_stage(pipeline) is None or options.format == ARGO_WORKFLOWS:
+        return []  # argo-workflows renders no CronJob
     try:
         release = major_minor(options.k8s_version)
     except ValueError:

@@ -60,10 +60,15 @@ def gpu_quantities(stage: Stage) -> dict[str, str]:
     return {stage.gpu_resource: str(stage.gpus)} if stage.gpus else {}
 
 
+def image_pull_secrets(pipeline: Pipeline) -> list[dict[str, str]]:
+    """The pods' imagePullSecrets: references to the pipeline's image pull secrets."""
+    return [{"name": name} for name in pipeline.image_pull_secrets]
+
+
 def pod_settings(pipeline: Pipeline, stage: Stage) -> dict[str, Any]:
     """The pod values of the image pull secrets, node selector, tolerations and the probes' health path."""
     return {
-        "image_pull_secrets": [{"name": name} for name in pipeline.image_pull_secrets],
+        "image_pull_secrets": image_pull_secrets(pipeline),
         "node_selector": dict(stage.node_selector),
         "tolerations": [_toleration(toleration) for toleration in stage.tolerations],
         "health_path": stage.health_path if isinstance(stage, ServiceStage) else None,

@@ -63,6 +63,14 @@ def block(value: Any, indent: int) -> str:
     return f" {quote(value)}"
 
 
+def from_yaml(text: str) -> Any:
+    """YAML text that a template rendered (its values quoted by ``q`` and ``block``) read back as data, so another
+    template can place its parts, quoted again by ``block`` (argo/workflowtemplate.yaml.j2 and _pod.yaml.j2)."""
+    import yaml
+
+    return yaml.load(str(text), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+
+
 def jinja_environment(folders: list[Path], **syntax: Any) -> jinja2.Environment:
     """A Jinja environment with the options every template of the project needs, in one place.
 
@@ -94,6 +102,7 @@ class Templates:
         folders = [override] if override is not None else []
         self.env = jinja_environment([*folders, resource_dir("templates")])
         self.env.filters["block"] = block
+        self.env.filters["from_yaml"] = from_yaml
 
     def digest(self, names: tuple[str, ...]) -> str:
         """A digest of the templates' source text, so a changed template changes what it names."""
