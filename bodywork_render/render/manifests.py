@@ -11,6 +11,7 @@ from __future__ import annotations
 import gc
 from collections.abc import Iterator
 from contextlib import contextmanager
+from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
@@ -349,9 +350,7 @@ def _parse_back(planned: PlannedObject, text: str) -> tuple[dict[str, Any], str 
 
     where = f"{planned.file} (template {planned.template})"
     try:
-        documents = [
-            d for d in yaml.load_all(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader)) if d is not None
-        ]
+        documents = [d for d in yaml.load_all(text, Loader=parse_back_loader()) if d is not None]
     except yaml.YAMLError as exc:
         return {}, f"{where}: rendered text is not valid YAML: {exc}"
     if len(documents) != 1 or not isinstance(documents[0], dict):
@@ -361,6 +360,70 @@ def _parse_back(planned: PlannedObject, text: str) -> tuple[dict[str, Any], str 
     if obj.get("kind") != planned.kind or (planned.name and name != planned.name):
         return {}, f"{where}: expected {planned.kind}/{planned.name}, got {obj.get('kind')}/{name}"
     return obj, None
+
+
+@cache
+def parse_back_loader() -> type:
+    """PyYAML's safe loader (libyaml's when there), building plain documents without its generic machinery.
+
+    Parsing back is most of a large render, and most of that was PyYAML's constructor calling itself node by node.
+    Here a string scalar, a plain mapping and a plain sequence are built directly, and every other scalar (int,
+    bool, null, float, timestamp...) by the safe constructor itself, so the objects are exactly the safe loader's.
+    A document with what the direct path does not handle (a merge key ``<<``, the value key ``=``, another
+    collection tag, an unhashable key, a recursive alias) is built by the safe constructor from the start.
+    """
+    import yaml
+    from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+
+    string, mapping, sequence = "tag:yaml.org,2002:str", "tag:yaml.org,2002:map", "tag:yaml.org,2002:seq"
+    by_constructor = frozenset(("tag:yaml.org,2002:merge", "tag:yaml.org,2002:value"))
+
+    class NotPlain(Exception):
+        pass
+
+    class ParseBackLoader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # type: ignore[misc]
+        def construct_document(self, node: Node) -> Any:
+            try:
+                data = self._plain(node, {}, set())
+            except NotPlain:
+                return super().construct_document(node)
+            self.constructed_objects: dict[Node, Any] = {}
+            self.recursive_objects: dict[Node, None] = {}
+            return data
+
+        def _plain(self, node: Node, built: dict[int, Any], building: set[int]) -> Any:
+            kind, tag = type(node), node.tag
+            if kind is ScalarNode:
+                if tag == string:
+                    return node.value
+                if tag in by_constructor:
+                    raise NotPlain
+                return self.construct_object(node)
+            key = id(node)
+            if key in built:  # an alias: the very object, as the safe constructor gives
+                return built[key]
+            if key in building:
+                raise NotPlain
+            building.add(key)
+            data: Any
+            if kind is MappingNode and tag == mapping:
+                data = {}
+                for key_node, value_node in node.value:
+                    if key_node.tag in by_constructor:
+                        raise NotPlain
+                    name = self._plain(key_node, built, building)
+                    if isinstance(name, (dict, list)):
+                        raise NotPlain
+                    data[name] = self._plain(value_node, built, building)
+            elif kind is SequenceNode and tag == sequence:
+                data = [self._plain(item, built, building) for item in node.value]
+            else:
+                raise NotPlain
+            building.discard(key)
+            built[key] = data
+            return data
+
+    return ParseBackLoader
 
 
 def file_header(source: Source) -> str:
