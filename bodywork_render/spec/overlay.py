@@ -74,8 +74,6 @@ def read_overlay(config: Path, env: str, files: Files | None = None) -> Document
 
 def apply_overlay(pipeline: Pipeline, overlay: dict[str, Any]) -> Pipeline:
     """The pipeline with the overlay's values in place of the base file's."""
-    import dataclasses  # not for `bodywork validate`, which imports this module on every commit
-
     from bodywork_render.spec.model import shared_storage
 
     section = overlay.get("pipeline") or {}
@@ -83,7 +81,7 @@ def apply_overlay(pipeline: Pipeline, overlay: dict[str, Any]) -> Pipeline:
     stages = dict(pipeline.stages)
     for key, changes in (overlay.get("stages") or {}).items():
         stage = by_source[key]
-        stages[stage.name] = dataclasses.replace(stage, **{f: changes[f] for f in _STAGE_FIELDS if f in changes})
+        stages[stage.name] = stage._replace(**{f: changes[f] for f in _STAGE_FIELDS if f in changes})
     return pipeline._replace(
         docker_image=section.get("docker_image", pipeline.docker_image),
         namespace=names.normalise(section["namespace"]) if "namespace" in section else pipeline.namespace,
