@@ -88,7 +88,13 @@ def prepare(
         differences = files.differences(exclude=out)
         pinned = True
     else:
-        source = resolve_source(folder, repo_url, ref, options)
+        head = None
+        if ref is None and root is not None:
+            try:
+                head = git.head_status(folder)  # HEAD's commit and the working tree's changes: one git call
+            except git.GitError:
+                pass  # resolve_source says what is missing
+        source = resolve_source(folder, repo_url, ref, options, head.checkout if head is not None else None)
         try:
             # resolve_source found HEAD or the ref in the checkout; a SHA given as --ref may be one it lacks.
             pinned = root is not None and (not FULL_SHA.match(ref or "") or git.has_commit(root, source.commit))
@@ -96,7 +102,7 @@ def prepare(
                 commit_files = git.CommitFiles(root, source.commit, folder)
                 # Uncommitted changes matter when the render pins HEAD: another --ref differs from the tree by design.
                 if ref is None:
-                    differences = commit_files.differences(exclude=out)
+                    differences = commit_files.differences(exclude=out, status=head)
                 # A clean tree at HEAD holds the commit's files: read from disk, which is faster; else git's objects.
                 files = commit_files if differences or ref is not None else None
         except git.GitError as exc:
