@@ -162,8 +162,9 @@ def cycle_collection_paused() -> Iterator[None]:
     """Python's cycle collector off for a render, as it was before afterwards.
 
     A render builds hundreds of thousands of long-lived, acyclic objects (the loaded document, the plan, every
-    object parsed back), and each full collection walks them all again: with 1,000 stages that was 45% of the
-    render. What cycles a render leaves (Jinja's, PyYAML's) are few and are collected once it is over.
+    object parsed back), and each full collection walks them all again: with 1,000 stages, 10 full collections
+    took 0.46 s of CPU, a fifth of the render. What cycles a render leaves (Jinja's, PyYAML's) are few and are
+    collected once it is over.
     """
     enabled = gc.isenabled()
     gc.disable()
