@@ -8,7 +8,6 @@ change rewrite them with `pytest --update-golden` and review the diff.
 from __future__ import annotations
 
 import copy
-import dataclasses
 import json
 import re
 import shutil
@@ -835,7 +834,7 @@ def test_the_job_deadline_follows_the_values(retries: int, seconds: int, tmp_pat
     (job,) = of_kind(helm_objects(folder, values), "Job")
     train = load_project(EXAMPLE, None).pipeline.stages["train"]
     assert isinstance(train, BatchStage)
-    expected = job_deadline_seconds(dataclasses.replace(train, retries=retries, max_completion_time_seconds=seconds))
+    expected = job_deadline_seconds(train._replace(retries=retries, max_completion_time_seconds=seconds))
     assert job["spec"].get("activeDeadlineSeconds", 0) == expected
     assert job["spec"]["podFailurePolicy"]["rules"][0]["onExitCodes"]["values"] == [EXIT_PERMANENT]
 

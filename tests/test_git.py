@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 from pathlib import Path
 
@@ -54,3 +55,54 @@ def test_without_git_every_use_is_one_clear_error(tmp_path: Path, monkeypatch: p
         git.checkout(tmp_path)
     with pytest.raises(git.GitError, match=f"^{git.GIT_MISSING}$"):
         git.Workspace("https://example.com/x.git")
+
+
+def test_head_status_is_heads_commit_and_what_porcelain_v1_lists(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root = tmp_path / "project"
+    head = repository(root, "https://example.com/project.git")
+    for name in ("kept", "renamed", "deleted", "staged", "spaced name"):
+        (root / "sub" / name).write_text(name)
+    (root / "top").write_text("outside the folder")
+    run("add", "-A", cwd=root)
+    run("-c", "user.name=t", "-c", "user.email=t@t", "commit", "-q", "-m", "two", cwd=root)
+    head = run("rev-parse", "HEAD", cwd=root)
+    (root / "sub" / "file").write_text("changed")
+    (root / "sub" / "spaced name").write_text("changed")
+    run("mv", "sub/renamed", "sub/moved", cwd=root)
+    (root / "sub" / "deleted").unlink()
+    (root / "sub" / "staged").write_text("staged change")
+    run("add", "sub/staged", cwd=root)
+    (root / "sub" / "new" / "deep").mkdir(parents=True)
+    (root / "sub" / "new" / "deep" / "untracked").write_text("new")
+    (root / "top").write_text("changed, but outside the folder")
+    monkeypatch.setenv("GIT_INDEX_FILE", str(tmp_path / "another-index"))  # as a hook has it: ignored
+
+    status = git.head_status(root / "sub")
+    assert status is not None and status.checkout == (root, head)
+    v1 = subprocess.run(
+        ["git", "status", "--porcelain=v1", "-z", "--untracked-files=all", "--", "."],
+        cwd=root / "sub",
+        check=True,
+        capture_output=True,
+        text=True,
+        env={k: v for k, v in os.environ.items() if k != "GIT_INDEX_FILE"},
+    ).stdout
+    expected = {entry[3:] for entry in v1.split("\0") if entry[2:3] == " "}
+    assert set(status.changed) == expected == {
+        "sub/file", "sub/spaced name", "sub/moved", "sub/deleted", "sub/staged", "sub/new/deep/untracked",
+    }  # fmt: skip
+    files = git.CommitFiles(root, head, root / "sub")
+    assert files.differences(status=status) == files.differences() == sorted(p[4:] for p in expected)
+    assert files.differences(exclude=root / "sub" / "new", status=status) == sorted(
+        p[4:] for p in expected if not p.startswith("sub/new/")
+    )
+
+
+def test_head_status_before_the_first_commit_and_outside_a_work_tree(tmp_path: Path) -> None:
+    run("init", "-q", cwd=tmp_path)
+    (tmp_path / "file").write_text("x")
+    status = git.head_status(tmp_path)
+    assert status == ((tmp_path, None), ("file",))
+    assert git.head_status(tmp_path / "missing") is None

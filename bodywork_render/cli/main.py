@@ -52,6 +52,13 @@ def main() -> None:
         sys.exit(EXIT_INTERRUPTED)
     except Exception as exc:  # noqa: BLE001 - the last line of defence: a log, not a traceback
         sys.exit(_crash(exc))
+    finally:
+        # The process ends here. Python's last cycle collection would walk every object still alive (each module,
+        # class and function imported: about 7 ms of a pre-commit run) only to find that the OS frees them anyway;
+        # frozen objects are left out of it. Exit handlers still run, and modules are still torn down.
+        import gc
+
+        gc.freeze()
 
 
 def _crash(exc: Exception) -> int:

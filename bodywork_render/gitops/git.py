@@ -145,6 +145,47 @@ def checkout(folder: Path, ref: str = "HEAD") -> Checkout | None:
     return Checkout(Path(lines[0]), lines[1] if found.returncode == 0 and len(lines) > 1 else None)
 
 
+class HeadStatus(NamedTuple):
+    """What one ``git status`` tells of a work tree: HEAD's commit (None before the first), and the paths (from the
+    root) under the folder it ran in whose work tree content differs from HEAD's, untracked ones included."""
+
+    checkout: Checkout
+    changed: tuple[str, ...]
+
+
+def head_status(folder: Path) -> HeadStatus | None:
+    """HEAD's commit and the changes under ``folder`` in one git call (a render of HEAD needs both); None outside a
+    work tree. GitError without git."""
+    root = work_tree(folder)
+    if root is None or not folder.is_dir():
+        return None
+    done = _git(
+        ["status", "--porcelain=v2", "-z", "--branch", "--untracked-files=all", "--", "."],
+        folder,
+        clean_environment(os.environ),
+    )
+    if done.returncode:
+        return None
+    commit: str | None = None
+    changed: list[str] = []
+    records = iter(done.stdout.split("\0"))
+    for record in records:
+        kind = record[:2]
+        if record.startswith("# branch.oid "):
+            oid = record[len("# branch.oid ") :]
+            commit = oid if oid != "(initial)" else None
+        elif kind == "1 ":  # 1 XY sub mH mI mW hH hI path
+            changed.append(record.split(" ", 8)[8])
+        elif kind == "2 ":  # 2 XY sub mH mI mW hH hI Xscore path, then the old path as a record of its own
+            changed.append(record.split(" ", 9)[9])
+            next(records, None)  # the old path: not a file of the work tree (as with --porcelain=v1)
+        elif kind == "u ":  # u XY sub m1 m2 m3 mW h1 h2 h3 path
+            changed.append(record.split(" ", 10)[10])
+        elif kind == "? ":
+            changed.append(record[2:])
+    return HeadStatus(Checkout(root, commit), tuple(changed))
+
+
 class CommitFiles:
     """The files of one commit (or of the index: ``commit`` '') under a folder of its work tree, read from git's
     objects, never from the work tree.
@@ -193,17 +234,19 @@ class CommitFiles:
         done = _git_bytes(["cat-file", "blob", f"{self.commit}:{relative}"], self.root)
         return done.stdout if done.returncode == 0 else None
 
-    def differences(self, exclude: Path | None = None) -> list[str]:
+    def differences(self, exclude: Path | None = None, status: HeadStatus | None = None) -> list[str]:
         """The files under ``folder`` whose work tree content differs from the commit's (or the index's), untracked
-        ones included, but for those under ``exclude`` (a render's output folder); relative to ``folder``, sorted."""
+        ones included, but for those under ``exclude`` (a render's output folder); relative to ``folder``, sorted.
+
+        ``status`` is ``head_status(folder)`` when the caller has it already (the commit is then HEAD)."""
         env = clean_environment(os.environ)
         if self.commit:
             # git status compares with HEAD, which is the commit: callers ask only when the render pins HEAD.
-            changed = _git(["status", "--porcelain=v1", "-z", "--untracked-files=all", "--", "."], self.folder, env)
+            if status is None:
+                status = head_status(self.folder)
             prefix = self.folder.relative_to(self.root).as_posix()
             prefix = "" if prefix == "." else prefix + "/"
-            # Entries are "XY path" from the root; a rename adds its old path as an entry of its own, without XY.
-            names = [entry[3:].removeprefix(prefix) for entry in changed.stdout.split("\0") if entry[2:3] == " "]
+            names = [path.removeprefix(prefix) for path in (status.changed if status is not None else ())]
         else:
             unstaged = _git(["diff", "--name-only", "-z", "--relative", "--", "."], self.folder, env)
             untracked = _git(["ls-files", "-z", "--others", "--exclude-standard", "--", "."], self.folder, env)

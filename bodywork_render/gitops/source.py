@@ -36,9 +36,16 @@ class Source(NamedTuple):
         return self.commit[:7]
 
 
-def resolve_source(project_dir: Path | None, repo_url: str | None, ref: str | None, options: RenderOptions) -> Source:
+def resolve_source(
+    project_dir: Path | None,
+    repo_url: str | None,
+    ref: str | None,
+    options: RenderOptions,
+    head: Checkout | None = None,
+) -> Source:
     """The Source for a render: flags win, the project's git checkout fills the gaps; BodyworkError when a cluster
-    cannot fetch the repository URL with ``options`` (gitops/repo_url.py)."""
+    cannot fetch the repository URL with ``options`` (gitops/repo_url.py). ``head`` is the checkout and its HEAD when
+    the caller asked git already (git.head_status), for a render of HEAD (no ``ref``)."""
     from bodywork_render.gitops import git
     from bodywork_render.gitops.repo_url import check_repo_url
 
@@ -46,7 +53,7 @@ def resolve_source(project_dir: Path | None, repo_url: str | None, ref: str | No
     found = None
     if project_dir is not None and (repo_url is None or ref is None or not FULL_SHA.match(ref)):
         try:
-            found = git.checkout(project_dir, ref or "HEAD")
+            found = head if head is not None and ref is None else git.checkout(project_dir, ref or "HEAD")
             if repo_url is None and found is not None:
                 repo_url = git.origin_url(found.root)
         except git.GitError as exc:

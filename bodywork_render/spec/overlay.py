@@ -75,8 +75,6 @@ def read_overlay(config: Path, env: str, files: Files | None = None) -> Document
 
 def apply_overlay(pipeline: Pipeline, overlay: dict[str, Any]) -> Pipeline:
     """The pipeline with the overlay's values in place of the base file's."""
-    import dataclasses  # not for `bodywork validate`, which imports this module on every commit
-
     from bodywork_render.spec.model import gateway, ingress_settings, network_policy, schedule, shared_storage
 
     section = overlay.get("pipeline") or {}
@@ -85,7 +83,7 @@ def apply_overlay(pipeline: Pipeline, overlay: dict[str, Any]) -> Pipeline:
     for key, changes in (overlay.get("stages") or {}).items():
         stage = by_source[key]
         fields = {f: changes[f] for f in _STAGE_FIELDS if f in changes}
-        stages[stage.name] = dataclasses.replace(stage, **fields, **_serving_fields(changes))
+        stages[stage.name] = stage._replace(**fields, **_serving_fields(changes))
     return pipeline._replace(
         docker_image=section.get("docker_image", pipeline.docker_image),
         namespace=names.normalise(section["namespace"]) if "namespace" in section else pipeline.namespace,
