@@ -4,6 +4,7 @@ roll, everything else byte-identical; the run recorded in hydrator.metadata and 
 from __future__ import annotations
 
 import json
+import re
 from datetime import timezone
 from pathlib import Path
 
@@ -13,6 +14,7 @@ import yaml
 from bodywork_render.diagnostics import BodyworkError
 from bodywork_render.gitops.runs import due_run, newer, parse_time
 from bodywork_render.render.metadata import HydratorMetadata
+from bodywork_render.render.options import ARGO_WORKFLOWS
 from bodywork_render.spec.model import Schedule
 from tests.renderkit import objects_in, render
 from tests.test_chart import by_identity, chart, helm_objects, manifests_for_helm
@@ -90,7 +92,12 @@ def test_the_chart_of_a_run_records_it_and_renews_its_jobs(tmp_path: Path) -> No
     [
         ("train >> serve", "2026-12-04 20:00", "expected a scheduled time in UTC to the second, e.g. 2026-12-04T20"),
         ("train >> serve", "2026-02-30T20:00:00Z", "expected a scheduled time in UTC to the second"),
-        ("train", RUN, "the schedule is rendered as CronJob 'train', which runs it (Route 2)"),
+        (
+            "train",
+            RUN,
+            "the schedule is rendered as CronJob 'nightly-train', which runs it (Route 2): a render makes"
+            " no run of it; start one now with `kubectl create job --from=cronjob/nightly-train`",
+        ),
     ],
 )
 def test_a_run_that_cannot_be_is_a_clear_error(dag: str, run: str, message: str, tmp_path: Path) -> None:
@@ -104,6 +111,17 @@ def test_a_pipeline_without_a_schedule_has_no_runs(tmp_path: Path) -> None:
     with pytest.raises(BodyworkError, match="pipeline 'nightly' has no schedule"):
         render(folder, scheduled_run=RUN)
     assert "schedule" not in json.loads(render(folder).files["hydrator.metadata"])
+
+
+def test_on_argo_workflows_the_cron_workflow_runs_the_schedule_not_the_refresher(tmp_path: Path) -> None:
+    folder = project(tmp_path / "p", "train >> serve", frozenset({"serve"}))
+    rendered = render(folder, format=ARGO_WORKFLOWS)
+    assert "schedule" not in json.loads(rendered.files["hydrator.metadata"])
+    (cron,) = [o for o in rendered.objects if o["kind"] == "CronWorkflow"]
+    name = cron["metadata"]["name"]
+    message = f"CronWorkflow '{name}', which runs it: a render makes no run of it; start one now with `argo submit"
+    with pytest.raises(BodyworkError, match=re.escape(message)):
+        render(folder, format=ARGO_WORKFLOWS, scheduled_run=RUN)
 
 
 def test_a_cron_job_pipeline_records_no_schedule_for_the_refresher() -> None:

@@ -167,7 +167,7 @@ class Draft:
         """The schedule that the refresher runs (Route 1), or None: none, or a CronJob runs it."""
         from bodywork_render.render.scheduled_run import route_1_schedule
 
-        return route_1_schedule(self.prepared.project.pipeline)
+        return route_1_schedule(self.prepared.project.pipeline, self.prepared.options.format)
 
     def publication(self, run: str | None = None, starts: bool = False) -> Publication:
         """The render of scheduled run ``run`` (None: no run); ``starts``: its commit starts that run and names it."""

@@ -63,6 +63,12 @@ DAG_TEMPLATE = "pipeline"
 EXIT_TEMPLATE = "on-failure"
 
 
+def cron_workflow_name(pipeline: Pipeline) -> str:
+    """The name of a scheduled pipeline's CronWorkflow: Argo Workflows names each run <CronWorkflow>-<time>, and
+    refuses a longer name, as Kubernetes a CronJob's."""
+    return names.fit(pipeline.name, limit=CRON_JOB_NAME_MAX)
+
+
 def argo_workflows_plan(pipeline: Pipeline, plan: Plan, options: RenderOptions, template_digest: str) -> Plan:
     """The plan of ``--format argo-workflows`` from the plan of the manifests; ``template_digest`` is the digest of
     ``WORKFLOW_TEMPLATES`` (the Workflow's name carries it). With ``--engine flux``, a Flux Kustomization in flux/
@@ -131,8 +137,7 @@ def argo_workflows_plan(pipeline: Pipeline, plan: Plan, options: RenderOptions, 
         )
     else:
         schedule = pipeline.schedule
-        # Argo Workflows names each run <CronWorkflow>-<time>, and refuses a longer name, as Kubernetes a CronJob's.
-        name = names.fit(pipeline.name, limit=CRON_JOB_NAME_MAX)
+        name = cron_workflow_name(pipeline)
         values = {
             **run_values,
             "name": name,

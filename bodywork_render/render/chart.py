@@ -235,7 +235,7 @@ def chart_files(
         options.k8s_version,
         chart_version=chart_version,
         env=env,
-        schedule=route_1_schedule(pipeline),
+        schedule=route_1_schedule(pipeline, options.format),
         scheduled_run=options.scheduled_run,
     ).text()
     return Rendered(dict(sorted(files.items())), objects, tuple(f"warning: {w}" for w in warnings))

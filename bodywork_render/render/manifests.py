@@ -307,7 +307,7 @@ def _render_plan(
     if problems:
         raise _error(problems)
     files["hydrator.metadata"] = HydratorMetadata.of_manifests(
-        source, options, provenance.env, provenance.track, route_1_schedule(pipeline)
+        source, options, provenance.env, provenance.track, route_1_schedule(pipeline, options.format)
     ).text()
     files["README.md"] = _readme(pipeline, plan, source, options, provenance)
     return Rendered(files, tuple(objects), tuple(f"warning: {w}" for w in plan.warnings))

@@ -16,7 +16,7 @@ from bodywork_render.gitops.source import Source
 from bodywork_render.package_data import RUNNER_FILE, runner_files
 from bodywork_render.render import labels, network, routes, serving
 from bodywork_render.render.options import ARGO_WORKFLOWS, RenderOptions
-from bodywork_render.render.scheduled import CRON_JOB_NAME_MAX, cron_job_stage, cron_job_values, schedule_warnings
+from bodywork_render.render.scheduled import cron_job_name, cron_job_stage, cron_job_values, schedule_warnings
 from bodywork_render.render.scheduled_run import run_input
 from bodywork_render.spec import names
 from bodywork_render.spec.images import pull_policy
@@ -341,7 +341,7 @@ class _Context(NamedTuple):
         change the next run.
         """
         assert self.pipeline.schedule is not None
-        name = names.of_stage(self.pipeline.name, stage.name, limit=CRON_JOB_NAME_MAX)
+        name = cron_job_name(self.pipeline, stage)
         values = {**self.job(stage, step, upstream).values, "name": name}
         values["schedule"] = cron_job_values(self.pipeline.schedule)
         return PlannedObject(

@@ -17,6 +17,7 @@ from __future__ import annotations
 from typing import Any
 
 from bodywork_render.render.options import ARGO_WORKFLOWS, RenderOptions
+from bodywork_render.spec import names
 from bodywork_render.spec.model import BatchStage, Pipeline, Schedule, ServiceStage
 
 CRON_JOB_MIN_K8S = (1, 27)
@@ -33,6 +34,12 @@ def cron_job_stage(pipeline: Pipeline) -> BatchStage | None:
     if pipeline.schedule is None or route_1_reasons(pipeline):
         return None
     return next(stage for stage in _dag_stages(pipeline) if isinstance(stage, BatchStage))
+
+
+def cron_job_name(pipeline: Pipeline, stage: BatchStage) -> str:
+    """The name of a scheduled stage's CronJob: ``<pipeline>-<stage>``, without the Job's hash (it is updated in
+    place), within CRON_JOB_NAME_MAX."""
+    return names.of_stage(pipeline.name, stage.name, limit=CRON_JOB_NAME_MAX)
 
 
 def route_1_reasons(pipeline: Pipeline) -> list[str]:

@@ -14,8 +14,8 @@ from __future__ import annotations
 import re
 from datetime import datetime
 
-from bodywork_render.render.options import RenderOptions
-from bodywork_render.render.scheduled import cron_job_stage
+from bodywork_render.render.options import ARGO_WORKFLOWS, RenderOptions
+from bodywork_render.render.scheduled import cron_job_name, cron_job_stage
 from bodywork_render.spec.model import Pipeline, Schedule
 
 RUN_ID = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$")
@@ -23,9 +23,10 @@ RUN_ID = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$")
 RUN_ID_EXAMPLE = "2026-12-04T20:00:00Z"
 
 
-def route_1_schedule(pipeline: Pipeline) -> Schedule | None:
-    """The schedule the refresher runs (Route 1): the pipeline's, unless it has none or Route 2 renders it."""
-    if pipeline.schedule is None or cron_job_stage(pipeline) is not None:
+def route_1_schedule(pipeline: Pipeline, render_format: str) -> Schedule | None:
+    """The schedule the refresher runs (Route 1): the pipeline's, unless it has none, Route 2 renders it, or the
+    format is argo-workflows (a CronWorkflow runs it)."""
+    if pipeline.schedule is None or cron_job_stage(pipeline) is not None or render_format == ARGO_WORKFLOWS:
         return None
     return pipeline.schedule
 
@@ -51,11 +52,20 @@ def run_problems(pipeline: Pipeline, options: RenderOptions) -> list[str]:
         return [f"{flag}: expected a scheduled time in UTC to the second, e.g. {RUN_ID_EXAMPLE}"]
     if pipeline.schedule is None:
         return [f"{flag}: pipeline {pipeline.name!r} has no schedule (pipeline.schedule)"]
+    if options.format == ARGO_WORKFLOWS:
+        from bodywork_render.render.argo_workflows import cron_workflow_name
+
+        name = cron_workflow_name(pipeline)
+        return [
+            f"{flag}: with --format {ARGO_WORKFLOWS} the schedule is CronWorkflow {name!r}, which runs it: a render"
+            f" makes no run of it; start one now with `argo submit --from cronwf/{name}`"
+        ]
     stage = cron_job_stage(pipeline)
     if stage is not None:
+        name = cron_job_name(pipeline, stage)
         return [
-            f"{flag}: the schedule is rendered as CronJob {stage.name!r}, which runs it (Route 2): a render makes no"
-            f" run of it; start one now with `kubectl create job --from=cronjob/{stage.name}`"
+            f"{flag}: the schedule is rendered as CronJob {name!r}, which runs it (Route 2): a render makes no run of"
+            f" it; start one now with `kubectl create job --from=cronjob/{name}`"
         ]
     return []
 
