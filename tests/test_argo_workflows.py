@@ -315,6 +315,17 @@ def test_a_stage_whose_name_starts_with_a_digit_is_a_task_depends_can_name(tmp_p
     assert bodywork_edges(tmp_path / "p" / "bodywork.yaml") == dag_edges(template)
 
 
+def test_narrowed_egress_is_warned_about_as_the_executor_must_reach_the_api_server(tmp_path: Path) -> None:
+    shutil.copytree(EXAMPLE, tmp_path / "p")
+    config = tmp_path / "p" / "bodywork.yaml"
+    narrowed = "  network_policy:\n    egress:\n      - {cidr: 0.0.0.0/0, ports: [443]}\n"
+    config.write_text(config.read_text().replace("pipeline:\n", "pipeline:\n" + narrowed, 1))
+    warned = [w for w in render(tmp_path / "p", format=FORMAT).warnings if "API server" in w]
+    assert len(warned) == 1 and "network_policy.egress" in warned[0]
+    assert not [w for w in render(tmp_path / "p").warnings if "API server" in w]
+    assert not [w for w in render(EXAMPLE, format=FORMAT).warnings if "API server" in w]
+
+
 def test_text_argo_would_substitute_in_a_stages_pod_is_warned_about(tmp_path: Path) -> None:
     shutil.copytree(PROJECTS / "scheduled", tmp_path / "p")
     config = tmp_path / "p" / "bodywork.yaml"

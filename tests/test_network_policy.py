@@ -114,6 +114,18 @@ def test_the_opt_out_renders_no_network_policy_in_any_format(layout: str, tmp_pa
     assert objects
 
 
+def test_a_version_1_0_project_takes_the_network_and_route_settings_too(tmp_path: Path) -> None:
+    settings = (
+        "  network_policy: {ingress_namespace: ingress-nginx}\n"
+        "  ingress: {nginx_rewrite: true}\n"
+        "  gateway: {name: public, namespace: gateways}\n"
+    )
+    project = project_with(tmp_path, settings, source=PROJECTS / "failure-hook")
+    assert "project:" in (project / "bodywork.yaml").read_text()
+    objects = objects_in(render(project).files)
+    assert [p["metadata"]["name"] for p in objects if p["kind"] == "NetworkPolicy"]
+
+
 def test_overlays_change_the_policy_per_environment(tmp_path: Path) -> None:
     project = project_with(tmp_path, "")
     (project / "bodywork.prod.yaml").write_text("pipeline:\n" + NARROWED)

@@ -6,8 +6,9 @@ the step before (bodywork's DAG exactly): a batch stage runs its pod (the Job's 
 ``_pod.yaml.j2`` macro), a service stage's task rolls its Deployment after the stages upstream of it. The
 run_on_failure stage is the workflow's exit handler, run only when the workflow did not succeed. A ``Workflow``
 named by the batch stages' pins runs the template once per change; with ``pipeline.schedule``, a ``CronWorkflow``
-runs it on schedule instead. Everything else (Namespace, ServiceAccount, runner ConfigMap, shared claim, the
-service stages' Deployments, Services and Ingresses) is what ``--format manifests`` renders.
+runs it on schedule instead. Everything else (Namespace, ServiceAccount, runner ConfigMap, shared claim,
+NetworkPolicies, the service stages' Deployments, Services, routes, autoscalers and disruption budgets) is what
+``--format manifests`` renders.
 
 Pure: a Plan in, a Plan out.
 """
@@ -191,6 +192,12 @@ def _warnings(pipeline: Pipeline) -> list[str]:
         warnings.append(
             f"stage{'s' if len(later) > 1 else ''} {', '.join(map(repr, later))} after a service stage start once its"
             " roll is requested, not once its new pods are ready (a roll task patches the Deployment and ends)"
+        )
+    if pipeline.network_policy.enabled and pipeline.network_policy.egress is not None:
+        warnings.append(
+            "network_policy.egress narrows the outgoing connections of the batch stages' pods, where Argo Workflows'"
+            " wait container reports each step to the Kubernetes API server: add the API server's address and port"
+            " (kubectl get endpoints kubernetes -n default) to egress, or the steps cannot finish"
         )
     return warnings
 

@@ -1176,6 +1176,18 @@ def validate_bodywork___defs_project(data, custom_formats={}, name_prefix=None):
             data_keys.remove("image_pull_secrets")
             data__imagepullsecrets = data["image_pull_secrets"]
             validate_bodywork___defs_image_pull_secrets(data__imagepullsecrets, custom_formats, (name_prefix or "data") + ".image_pull_secrets")
+        if "network_policy" in data_keys:
+            data_keys.remove("network_policy")
+            data__networkpolicy = data["network_policy"]
+            validate_bodywork___defs_network_policy(data__networkpolicy, custom_formats, (name_prefix or "data") + ".network_policy")
+        if "ingress" in data_keys:
+            data_keys.remove("ingress")
+            data__ingress = data["ingress"]
+            validate_bodywork___defs_ingress(data__ingress, custom_formats, (name_prefix or "data") + ".ingress")
+        if "gateway" in data_keys:
+            data_keys.remove("gateway")
+            data__gateway = data["gateway"]
+            validate_bodywork___defs_gateway(data__gateway, custom_formats, (name_prefix or "data") + ".gateway")
         if data_keys:
             raise JsonSchemaValueException
     return data
