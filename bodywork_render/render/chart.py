@@ -41,6 +41,7 @@ from bodywork_render.render.manifests import (
     render_plan,
 )
 from bodywork_render.render.metadata import HydratorMetadata
+from bodywork_render.render.network import NAMESPACE_NAME_LABEL
 from bodywork_render.render.options import DEFAULT_CHART_VERSION, RenderOptions, reproduce_command
 from bodywork_render.render.plan import (
     EXIT_PERMANENT,
@@ -423,6 +424,7 @@ def _context(
         "startup_period": STARTUP_PERIOD_SECONDS,
         "max_unavailable": MAX_UNAVAILABLE,
         "rewrite_annotation": REWRITE_TARGET,
+        "namespace_name_label": NAMESPACE_NAME_LABEL,
         "rewrite_value": REWRITE_VALUE,
         "rewrite_suffix": REWRITE_SUFFIX,
     }

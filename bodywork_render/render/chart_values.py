@@ -23,6 +23,7 @@ from bodywork_render.render.plan import INPUTS, SOURCE_COMMIT
 from bodywork_render.render.routes import ingress_route
 from bodywork_render.render.serving import UNHEALTHY_POD_EVICTION_POLICY, unhealthy_pod_eviction_policy
 from bodywork_render.render.templating import block, quote
+from bodywork_render.spec import names
 from bodywork_render.spec.images import pull_policy, split_image
 from bodywork_render.spec.model import (
     BatchStage,
@@ -34,7 +35,6 @@ from bodywork_render.spec.model import (
     Stage,
 )
 
-_DNS_SUBDOMAIN = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"
 _ENV_NAME = r"^[-._a-zA-Z][-._a-zA-Z0-9]*$"
 _PLAIN_KEY = re.compile(r"^[A-Za-z][A-Za-z0-9]*$")
 # Plain words that a YAML reader (YAML 1.1, as Helm's) takes for a boolean or null: a stage named so is a quoted key.
@@ -362,7 +362,7 @@ def _stage(
                 _object(
                     {
                         "name": {"type": "string", "pattern": _ENV_NAME},
-                        "secret": {"type": "string", "pattern": _DNS_SUBDOMAIN, "maxLength": 253},
+                        "secret": {"type": "string", "pattern": names.DNS1123_SUBDOMAIN.pattern, "maxLength": 253},
                     },
                     required=["name", "secret"],
                 )

@@ -17,6 +17,7 @@ from datetime import datetime
 from bodywork_render.render.options import ARGO_WORKFLOWS, RenderOptions
 from bodywork_render.render.scheduled import cron_job_name, cron_job_stage
 from bodywork_render.spec.model import Pipeline, Schedule
+from bodywork_render.spec.schedule import RUN_ID_FORMAT
 
 RUN_ID = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$")
 """A run id: a scheduled time in UTC to the second, as spec/schedule.py ``run_id`` spells it."""
@@ -36,7 +37,7 @@ def is_run_id(text: str) -> bool:
     if not RUN_ID.match(text):
         return False
     try:
-        datetime.strptime(text, "%Y-%m-%dT%H:%M:%SZ")
+        datetime.strptime(text, RUN_ID_FORMAT)
     except ValueError:
         return False
     return True

@@ -6,7 +6,6 @@ Pure, like plan.py, which places these values in its objects; the templates turn
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from bodywork_render.spec.model import Pipeline, ServiceStage, Stage, Toleration
@@ -30,8 +29,12 @@ def needs_disruption_budget(stage: ServiceStage) -> bool:
 def unhealthy_pod_eviction_policy(k8s_version: str) -> str | None:
     """The budget's unhealthyPodEvictionPolicy for a Kubernetes release (``major.minor[.patch]``), None before it
     takes effect."""
-    match = re.fullmatch(r"v?(\d+)\.(\d+)(?:\.\d+)?", k8s_version.strip())
-    release = (int(match[1]), int(match[2])) if match else (0, 0)
+    from bodywork_render.verify.kubernetes import major_minor
+
+    try:
+        release = major_minor(k8s_version)
+    except ValueError:
+        return None  # option_problems reports it
     return UNHEALTHY_POD_EVICTION_POLICY if release >= UNHEALTHY_POD_EVICTION_SINCE else None
 
 

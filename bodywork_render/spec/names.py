@@ -12,7 +12,9 @@ import re
 
 DNS1123_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 DNS1035_LABEL = re.compile(r"^[a-z]([-a-z0-9]*[a-z0-9])?$")
-DNS1123_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
+SUBDOMAIN = r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*"
+"""A DNS-1123 subdomain, unanchored (the schemas' patterns build on it)."""
+DNS1123_SUBDOMAIN = re.compile(f"^{SUBDOMAIN}$")
 LABEL_MAX = 63
 SUBDOMAIN_MAX = 253
 HASH_LENGTH = 8

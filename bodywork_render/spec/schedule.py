@@ -28,6 +28,8 @@ MACROS = {
     "@midnight": "0 0 * * *",
     "@hourly": "0 * * * *",
 }
+RUN_ID_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
+"""A run id: the scheduled time in UTC, ISO-8601 to the second."""
 _FIELDS = ("minute", "hour", "day-of-month", "month", "day-of-week")
 _EXPECTED = {
     "minute": "0-59",
@@ -137,4 +139,4 @@ def late(tick: datetime, now: datetime) -> timedelta:
 
 def run_id(tick: datetime) -> str:
     """The stable id of a scheduled time: UTC ISO-8601 to the second, e.g. ``2026-12-04T20:00:00Z``."""
-    return tick.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return tick.astimezone(timezone.utc).strftime(RUN_ID_FORMAT)

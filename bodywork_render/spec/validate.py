@@ -24,7 +24,7 @@ if TYPE_CHECKING:
 
 YAML11_BOOLEANS = {"yes", "no", "y", "n", "on", "off", "true", "false"}
 
-_DNS_SUBDOMAIN = "[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*"
+_DNS_SUBDOMAIN = names.SUBDOMAIN
 _NAME = "[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?"
 # The patterns of node_selector, tolerations and gpu_resource in the schemas.
 _QUALIFIED_NAME = f"^({_DNS_SUBDOMAIN}/)?{_NAME}$"
