@@ -95,6 +95,13 @@ def test_ingress_annotations_and_tls_in_every_format(layout: str, tmp_path: Path
     assert schema_problems([ingress]) == []
 
 
+def test_a_chart_installed_for_another_host_serves_tls_for_that_host(tmp_path: Path) -> None:
+    other = "ml.example.org"
+    ingress = routes(chart_objects(project_with(tmp_path, TLS), tmp_path, {"ingress": {"host": other}}))["Ingress"]
+    assert ingress["spec"]["tls"] == [{"hosts": [other], "secretName": "ml-tls"}]
+    assert [rule["host"] for rule in ingress["spec"]["rules"]] == [other]
+
+
 def test_nginx_rewrite_routes_a_capture_group_path_and_the_pods_get_no_prefix(tmp_path: Path) -> None:
     objects = render(project_with(tmp_path, REWRITE), ingress_host=HOST).objects
     ingress = routes(objects)["Ingress"]

@@ -206,10 +206,11 @@ def chart_values(
                 ),
                 Value(
                     "tls",
-                    "TLS of every Ingress, e.g. [{hosts: [ml.example.com], secretName: ml-tls}] "
-                    "(pipeline.ingress.tls).",
+                    "TLS of every Ingress, e.g. [{hosts: [ml.example.com], secretName: ml-tls}]; an entry without "
+                    "hosts gets ingress.host (pipeline.ingress.tls).",
                     _array(_object({"hosts": _array(_string(1)), "secretName": _string(1)})),
-                    ingress_route(pipeline.ingress, "/", options.ingress_host)["tls"],
+                    # Without the host: the template takes ingress.host, so `--set ingress.host=` moves TLS with it.
+                    ingress_route(pipeline.ingress, "/", None)["tls"],
                 ),
                 Value(
                     "nginxRewrite",
