@@ -106,3 +106,28 @@ def test_head_status_before_the_first_commit_and_outside_a_work_tree(tmp_path: P
     status = git.head_status(tmp_path)
     assert status == ((tmp_path, None), ("file",))
     assert git.head_status(tmp_path / "missing") is None
+
+
+def commit_files(folder: Path, files: dict[str, str]) -> str:
+    for relative, text in files.items():
+        (folder / relative).parent.mkdir(parents=True, exist_ok=True)
+        (folder / relative).write_text(text)
+    run("add", "-A", cwd=folder)
+    run("-c", "user.name=t", "-c", "user.email=t@t", "commit", "-q", "-m", "change", cwd=folder)
+    return run("rev-parse", "HEAD", cwd=folder)
+
+
+def test_last_changes_of_folders_named_like_patterns_are_those_folders(tmp_path: Path) -> None:
+    repository(tmp_path, "https://example.com/p.git")
+    bracketed = commit_files(tmp_path, {"m[1]/train.py": "1"})
+    starred = commit_files(tmp_path, {"a*/train.py": "1"})
+    # As patterns, m[1] would match m1 and a* would match ab/...: commits to those alone do not count.
+    head = commit_files(tmp_path, {"m1/train.py": "2", "ab/train.py": "2"})
+    groups = {"bracketed": ["m[1]"], "starred": ["a*"], "plain": ["m1"]}
+    assert git.last_changes(tmp_path, head, groups) == {"bracketed": bracketed, "starred": starred, "plain": head}
+
+
+def test_last_changes_of_a_commit_git_cannot_walk_is_an_error(tmp_path: Path) -> None:
+    repository(tmp_path, "https://example.com/p.git")
+    with pytest.raises(git.GitError, match="git log 0{40} failed to find what changed the stages' inputs: fatal: "):
+        git.last_changes(tmp_path, "0" * 40, {"stage": ["sub"]})

@@ -302,7 +302,9 @@ def last_changes(root: Path, commit: str, groups: Mapping[str, Iterable[str]]) -
 
     One ``git log`` walks the history, and stops as soon as every group has its commit. A merge counts with
     what it changed against its first parent; renames count as a deletion and an addition. A group holding
-    the root ('' or '.') is the whole tree: its commit is ``commit``.
+    the root ('' or '.') is the whole tree: its commit is ``commit``. Paths are literal (a folder named ``a[1]``
+    is that folder, not a pattern). A group without a commit in the history (a shallow clone's) is left out;
+    GitError when git cannot walk it.
     """
     prefixes = {key: [p.strip("/") for p in paths] for key, paths in groups.items()}
     found = {key: commit for key, paths in prefixes.items() if any(p in ("", ".") for p in paths)}
@@ -314,12 +316,15 @@ def last_changes(root: Path, commit: str, groups: Mapping[str, Iterable[str]]) -
     if executable is None:
         raise GitError(GIT_MISSING)
     marker = "commit "
-    command = [executable, "log", "--first-parent", "--diff-merges=first-parent", "--no-renames",
-               f"--format=%x00{marker}%H", "--name-only", "-z", commit, "--", *everything]  # fmt: skip
-    with subprocess.Popen(
-        command, cwd=root, env=clean_environment(os.environ), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-    ) as walk:  # fmt: skip
+    command = [executable, "--literal-pathspecs", "log", "--first-parent", "--diff-merges=first-parent",
+               "--no-renames", f"--format=%x00{marker}%H", "--name-only", "-z", commit, "--", *everything]  # fmt: skip
+    with (
+        tempfile.TemporaryFile() as errors,
+        subprocess.Popen(
+            command, cwd=root, env=clean_environment(os.environ), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+            stderr=errors,
+        ) as walk,
+    ):  # fmt: skip
         assert walk.stdout is not None
         current, pending = "", b""
         while len(found) < len(groups):
@@ -336,7 +341,12 @@ def last_changes(root: Path, commit: str, groups: Mapping[str, Iterable[str]]) -
                         found[key] = current
             if not chunk:
                 break
-        walk.kill()
+        if len(found) == len(groups):
+            walk.kill()  # the rest of the history is not needed
+        elif walk.wait() != 0:
+            errors.seek(0)
+            message = errors.read().decode("utf-8", "replace").strip()
+            raise GitError(f"git log {commit} failed to find what changed the stages' inputs: {message}")
     return found
 
 
