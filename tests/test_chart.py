@@ -115,9 +115,9 @@ def comparable(obj: dict[str, Any], from_helm: bool = False) -> dict[str, Any]:
     --format manifests, annotations included.
 
     The mapping: a Job is a Helm hook weighted by its sync wave (its DAG step), deleted before it is created again;
-    the ServiceAccount and the runner ConfigMap are hooks of weight 0 (their wave) when a Job runs before the
-    services; the shared claim is always a hook of weight 0, below its first user's (Helm runs hooks of one weight in
-    name order), and kept on uninstall; nothing else is a hook.
+    the ServiceAccount, the runner ConfigMap and the pipeline's NetworkPolicy are hooks of weight 0 (their wave) when
+    a Job runs before the services; the shared claim is always a hook of weight 0, below its first user's (Helm runs
+    hooks of one weight in name order), and kept on uninstall; nothing else is a hook.
     """
     obj = copy.deepcopy(obj)
     annotations = obj["metadata"].get("annotations", {})
@@ -127,7 +127,9 @@ def comparable(obj: dict[str, Any], from_helm: bool = False) -> dict[str, Any]:
         assert annotations.pop("helm.sh/resource-policy", None) == "keep", f"{name} is not kept on uninstall"
         assert annotations.get("helm.sh/hook") == PRE_HOOK, f"{name} is not a {PRE_HOOK} hook"
     if from_helm and (obj["kind"] == "Job" or "helm.sh/hook" in annotations):
-        assert obj["kind"] in ("Job", "ServiceAccount", "ConfigMap", "PersistentVolumeClaim"), (
+        labels = obj["metadata"]["labels"]
+        pipeline_policy = obj["kind"] == "NetworkPolicy" and labels["app.kubernetes.io/component"] == "pipeline"
+        assert obj["kind"] in ("Job", "ServiceAccount", "ConfigMap", "PersistentVolumeClaim") or pipeline_policy, (
             f"{obj['kind']} must not be a Helm hook"
         )
         hook, weight, policy = (annotations.pop(f"helm.sh/{key}", None) for key in HOOK_ANNOTATIONS)

@@ -165,3 +165,22 @@ def test_chart_values_tune_the_policies_and_default_to_the_manifests(tmp_path: P
         {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "gateways"}}}
     ]
     assert schema_problems(list(tuned.values())) == []
+
+
+def test_in_the_chart_the_pipelines_policy_is_in_force_before_the_pre_install_jobs_run(tmp_path: Path) -> None:
+    rendered = render_chart(EXAMPLE, RenderOptions(format="helm"), repo_url=REPO_URL, ref=COMMIT)
+    write_tree(tmp_path / "chart", rendered.files)
+    objects = helmsdk.template_objects(tmp_path / "chart", release="train-and-serve", namespace="ml")
+    hooks = {
+        (o["kind"], o["metadata"]["name"]): (
+            o["metadata"]["annotations"].get("helm.sh/hook"),
+            o["metadata"]["annotations"].get("helm.sh/hook-weight"),
+        )
+        for o in objects
+        if o["kind"] in ("NetworkPolicy", "Job")
+    }
+    (job,) = [key for key in hooks if key[0] == "Job"]
+    policy, job_hook = hooks[("NetworkPolicy", "train-and-serve")], hooks[job]
+    assert policy[0] == job_hook[0] == "pre-install,pre-upgrade"
+    assert int(policy[1]) < int(job_hook[1])  # Helm creates hooks by weight: the policy first
+    assert hooks[("NetworkPolicy", "train-and-serve-serve")] == (None, None)  # applied with its Deployment
