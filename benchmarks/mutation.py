@@ -28,6 +28,13 @@ MODULES = (
     "bodywork_render/verify/podsecurity.py",
     "bodywork_render/spec/validate.py",
     "bodywork_render/spec/dag.py",
+    "bodywork_render/render/serving.py",
+    "bodywork_render/render/network.py",
+    "bodywork_render/render/routes.py",
+    "bodywork_render/render/scheduled.py",
+    "bodywork_render/render/scheduled_run.py",
+    "bodywork_render/spec/schedule.py",
+    "bodywork_render/gitops/runs.py",
 )
 # mutmut's exit codes (mutmut.stats.status_by_exit_code) that mean the mutant was detected.
 KILLED = {1, 3, 36, 37, -24, 24, 152, 255, -11, -9}

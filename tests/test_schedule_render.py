@@ -134,6 +134,10 @@ def test_the_cron_job_passes_the_strict_schemas_and_the_restricted_profile(versi
     assert problems(render(SCHEDULED, k8s_version=version).objects, version) == []
 
 
+def test_the_first_release_with_time_zones_renders_the_cron_job() -> None:
+    assert cron_job(render(SCHEDULED, k8s_version="1.27").objects)["spec"]["timeZone"] == "Europe/London"
+
+
 @pytest.mark.parametrize("version", ["1.25", "1.26"])
 def test_a_kubernetes_release_without_time_zones_is_a_clear_error(version: str) -> None:
     with pytest.raises(BodyworkError) as caught:
@@ -162,7 +166,7 @@ def test_overlays_change_and_suspend_the_cron_job_per_environment(tmp_path: Path
 
 def test_the_output_readme_says_how_to_read_past_runs() -> None:
     readme = render(SCHEDULED).files["README.md"]
-    assert "Schedule `0 20 * * *` (Europe/London): CronJob `nightly-scores-score` runs stage `score`" in readme
+    assert "\n\nSchedule `0 20 * * *` (Europe/London): CronJob `nightly-scores-score` runs stage `score`" in readme
     assert (
         "`kubectl get jobs -n nightly-scores -l app.kubernetes.io/name=score,app.kubernetes.io/instance=nightly-scores`"
         in readme
@@ -250,9 +254,31 @@ def test_where_a_cron_job_cannot_express_the_schedule_the_stages_stay_jobs_with_
     assert warning in chart_render.warnings
 
 
+def test_the_readme_of_a_route_1_schedule_gives_every_reason_and_who_runs_it(tmp_path: Path) -> None:
+    schedule = "  schedule: {cron: '0 20 * * *', time_zone: Europe/London, suspend: true}\n"
+    services = frozenset({"serve", "score"})
+    folder = project(tmp_path / "p", "train >> serve, score", services, schedule=schedule, on_failure="alert")
+    rendered = render(folder, engine="argocd")
+    reasons = (
+        "service stages 'serve', 'score' after 'train' must roll after each run; run_on_failure stage 'alert' must run"
+        " when a run fails"
+    )
+    assert f"warning: pipeline.schedule '0 20 * * *' (Europe/London) is not rendered as a CronJob ({reasons}):" in [
+        w[: w.index("):") + 2] for w in rendered.warnings
+    ]
+    assert (
+        "\n\nSchedule `0 20 * * *` (Europe/London), suspended: not a CronJob (service stages 'serve', 'score' after"
+        " 'train' must roll after each run; run_on_failure stage 'alert' must run when a run fails). It is run by the"
+        " refresher (`bodywork gitops refresher` or charts/bodywork-refresher), which publishes one commit per"
+        " scheduled time to the deployment repository, for Argo CD or Flux to apply; without it, or applied by plain"
+        " kubectl, nothing runs this pipeline on schedule.\n"
+    ) in rendered.files["README.md"]
+
+
 def test_with_kubectl_nothing_runs_a_schedule_a_cron_job_cannot_express(tmp_path: Path) -> None:
     rendered = render(project(tmp_path / "p", "train >> serve", frozenset({"serve"})), engine="kubectl")
     (warning,) = [w for w in rendered.warnings if "schedule" in w]
+    assert warning.startswith("warning: pipeline.schedule '0 20 * * *' (Europe/London) is not rendered as a CronJob")
     assert warning.endswith(
         "; with --engine kubectl nothing applies those commits: nothing will run this pipeline on schedule"
     )

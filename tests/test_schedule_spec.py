@@ -3,6 +3,8 @@ and the scheduled times of spec/schedule.py (latest_due, run_id), across Europe/
 
 from __future__ import annotations
 
+import os
+import time
 from datetime import datetime, timezone
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -70,6 +72,8 @@ def problems(schedule: str) -> list[str]:
         "0 0 * * */2",
         "0 9 * * WED",
         "0 9 * * mon,wed,fri",
+        "0 9 * * 6",
+        "0 9 * * 1-6",
         "@yearly",
         "@annually",
         "@monthly",
@@ -90,6 +94,8 @@ def test_cron_that_kubernetes_accepts_is_valid(cron: str) -> None:
     [
         ("0 0 20 * * *", "has 6 fields (expected 5: minute hour day-of-month month day-of-week)"),
         ("0 20 * *", "has 4 fields (expected 5: minute hour day-of-month month day-of-week)"),
+        ("0 20", "has 2 fields (expected 5: minute hour day-of-month month day-of-week)"),
+        ("20", "has 1 field (expected 5: minute hour day-of-month month day-of-week)"),
         ("@every 1h", "'@every' is not a macro Kubernetes accepts (expected one of: @yearly, @annually, @monthly,"),
         ("@reboot", "'@reboot' is not a macro Kubernetes accepts"),
         ("CRON_TZ=UTC 0 20 * * *", "a time zone inside the expression is refused by Kubernetes (expected time_zone)"),
@@ -99,6 +105,8 @@ def test_cron_that_kubernetes_accepts_is_valid(cron: str) -> None:
         ("0 0 * * 1#2", "day-of-week '1#2': L, W and # are not cron as Kubernetes reads it"),
         ("0 0 * * 7", "day-of-week '7': expected 0-6 (0 is Sunday; Kubernetes refuses 7)"),
         ("0 0 * * 1-7", "day-of-week '1-7': expected 0-6"),
+        ("0 0 * * 7,1", "day-of-week '7,1': expected 0-6"),
+        ("0 0 * * 1,7", "day-of-week '1,7': expected 0-6"),
         ("60 * * * *", "minute '60' is not valid (expected 0-59)"),
         ("0 24 * * *", "hour '24' is not valid (expected 0-23)"),
         ("0 0 31 2 *", "day-of-month '31' is not valid (expected 1-31, on a day the months have)"),
@@ -118,6 +126,7 @@ def test_time_zone_must_be_a_tz_database_name() -> None:
     assert problems("  schedule: {cron: '@daily', time_zone: Etc/UTC}\n") == []
     for zone, hint in [
         ("europe/london", "did you mean 'Europe/London'? "),
+        ("EUROPE/LONDON", "did you mean 'Europe/London'? "),
         ("Europe/Londn", "did you mean 'Europe/London'? "),
         ("localtime", ""),
         ("Mars/Olympus_Mons", ""),
@@ -299,6 +308,22 @@ def test_run_id_is_utc_to_the_second() -> None:
     assert run_id(at("2026-07-04T20:00:00.75", ZoneInfo("Asia/Kolkata"))) == "2026-07-04T14:30:00Z"
 
 
+def test_run_id_is_utc_whatever_the_machines_time_zone() -> None:
+    # The refresher runs wherever it is installed: its ids must not follow the local zone (TZ) of its machine.
+    saved = os.environ.get("TZ")
+    os.environ["TZ"] = "America/New_York"
+    time.tzset()
+    try:
+        assert run_id(at("2026-12-04T20:00:00", LONDON)) == "2026-12-04T20:00:00Z"
+        assert run_id(at("2026-07-04T20:00:00", LONDON)) == "2026-07-04T19:00:00Z"
+    finally:
+        if saved is None:
+            del os.environ["TZ"]
+        else:
+            os.environ["TZ"] = saved
+        time.tzset()
+
+
 def test_now_must_be_aware() -> None:
-    with pytest.raises(ValueError, match="aware"):
+    with pytest.raises(ValueError, match=r"^now must be an aware datetime$"):
         latest_due(Schedule(cron="@daily"), datetime(2026, 12, 4))

@@ -58,7 +58,11 @@ def test_a_run_renews_the_batch_stages_and_rolls_the_stages_after_them_only(tmp_
     }
     assert "scheduledRun" not in json.loads(plain["hydrator.metadata"])
     assert f"--scheduled-run {RUN}" in run["README.md"]
-    assert "kubectl get jobs -n nightly -l bodywork-render/scheduled-run=2026-12-04T200000Z" in run["README.md"]
+    assert (
+        f"\n\nScheduled run {RUN}: every batch stage has a new identity (new Jobs, run again in DAG order), and so has"
+        " every stage after one. Its Jobs: `kubectl get jobs -n nightly -l"
+        " bodywork-render/scheduled-run=2026-12-04T200000Z`.\n"
+    ) in run["README.md"]
     recorded, unscheduled = (HydratorMetadata.read(files["hydrator.metadata"]) for files in (run, plain))
     assert recorded is not None and recorded.scheduled_run == RUN and recorded.schedule is not None
     assert unscheduled is not None and recorded.settings() == unscheduled.settings()
@@ -102,7 +106,7 @@ def test_the_chart_of_a_run_records_it_and_renews_its_jobs(tmp_path: Path) -> No
 )
 def test_a_run_that_cannot_be_is_a_clear_error(dag: str, run: str, message: str, tmp_path: Path) -> None:
     folder = project(tmp_path / "p", dag, frozenset({"serve"}))
-    with pytest.raises(BodyworkError, match=message.replace("(", r"\(").replace(")", r"\)")):
+    with pytest.raises(BodyworkError, match=re.escape(f"--scheduled-run {run!r}: {message}")):
         render(folder, scheduled_run=run)
 
 
