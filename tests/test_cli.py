@@ -98,7 +98,16 @@ def test_usage_error_exits_2() -> None:
 
 
 @pytest.mark.parametrize(
-    "content", [b"\x00\xff\xfe", b"{", b"[[[[", b"- - - -", b"!!python/object:os.system ls", b"? [a]\n: b"]
+    "content",
+    [
+        b"\x00\xff\xfe",
+        b"{",
+        b"[[[[",
+        b"- - - -",
+        b"!!python/object:os.system ls",
+        b"? [a]\n: b",
+        b"&a !!python/object:os.system version: ",  # a tagged key: found by the fuzz test in CI
+    ],
 )
 def test_garbage_never_gives_a_traceback(tmp_path: Path, content: bytes) -> None:
     (tmp_path / "bodywork.yaml").write_bytes(content)

@@ -20,7 +20,7 @@ from typing import Any
 
 import pytest
 import yaml
-from hypothesis import HealthCheck, event, given, settings
+from hypothesis import HealthCheck, event, example, given, settings
 from hypothesis import strategies as st
 
 from bodywork_render.diagnostics import BodyworkError, Diagnostic
@@ -81,6 +81,7 @@ def test_random_bytes_give_diagnostics_or_a_document(raw: bytes) -> None:
 
 @FUZZ
 @given(st.lists(st.one_of(st.sampled_from(YAML_TOKENS), st.text(max_size=8)), max_size=60).map("".join))
+@example("&a !!python/object:os.system version: ")  # a tagged key once crashed the validator
 def test_random_yaml_ish_text_gives_diagnostics_or_a_document(text: str) -> None:
     assert_clean(diagnostics_of(text.encode("utf-8", "surrogatepass")))
 

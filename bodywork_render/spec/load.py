@@ -367,7 +367,7 @@ def _first_definition_line(text: str, duplicate: Any) -> int | None:
 def _plain(node: Any) -> Any:
     """Copy ruamel's positioned nodes into plain dict, list, str, int, float, bool and None."""
     if isinstance(node, dict):
-        return {str(k) if not isinstance(k, (int, float, bool)) else k: _plain(v) for k, v in node.items()}
+        return {_plain_key(k): _plain(v) for k, v in node.items()}
     if isinstance(node, list):
         return [_plain(v) for v in node]
     if isinstance(node, bool):
@@ -380,3 +380,9 @@ def _plain(node: Any) -> Any:
         return None if node is None else str(node)
     # dates, binary and custom tags: keep the text the user wrote, so a schema check reports it
     return str(getattr(node, "value", node))
+
+
+def _plain_key(node: Any) -> Any:
+    """A mapping key as _plain copies it: numbers and booleans stay, anything else becomes an exact str."""
+    key = _plain(node)
+    return key if isinstance(key, (int, float, bool, str)) else str(key)
