@@ -170,6 +170,27 @@ def test_the_chart_renders_the_manifests_routes_and_its_values_switch_them(lines
     assert schema_problems(list(routes(to_gateway).values())) == []
 
 
+@pytest.mark.parametrize(
+    ("lines", "line"),
+    [
+        (TLS, "through the Ingress: https://ml.example.com/train-and-serve/serve"),
+        (
+            TLS + GATEWAY,  # the Gateway's listener, not ingress.tls, decides the scheme
+            "through Gateway gateways/public: ml.example.com/train-and-serve/serve (http or https, as its listener"
+            " serves)",
+        ),
+    ],
+    ids=["ingress-tls", "gateway"],
+)
+def test_the_charts_notes_name_the_route_that_serves_a_stage(lines: str, line: str, tmp_path: Path) -> None:
+    rendered = render_chart(
+        project_with(tmp_path, lines), RenderOptions(format="helm", ingress_host=HOST), repo_url=REPO_URL, ref=COMMIT
+    )
+    write_tree(tmp_path / "chart", rendered.files)
+    notes = helmsdk.template(tmp_path / "chart", release="train-and-serve", namespace="ml")["templates/NOTES.txt"]
+    assert [text.strip() for text in notes.splitlines() if "through" in text] == [line]
+
+
 def test_regex_quote_escapes_as_gos_quotemeta() -> None:
     assert regex_quote("/a-b.c/d") == r"/a-b\.c/d"
     assert regex_quote("x+*?()|[]{}^$\\") == r"x\+\*\?\(\)\|\[\]\{\}\^\$\\"
