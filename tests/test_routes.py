@@ -223,6 +223,17 @@ def test_overlays_change_the_routes_per_environment(tmp_path: Path) -> None:
     assert ingress["spec"]["rules"][0]["http"]["paths"][0]["pathType"] == "ImplementationSpecific"
 
 
+def test_an_overlay_drops_the_base_files_gateway_with_null(tmp_path: Path) -> None:
+    project = project_with(tmp_path, TLS + GATEWAY)
+    (project / "bodywork.dev.yaml").write_text("pipeline:\n  gateway: null   # no Gateway in the dev cluster\n")
+    dev = render_project(project, RenderOptions(), env="dev", repo_url=REPO_URL, ref=COMMIT)
+    assert list(routes(dev.objects)) == ["Ingress"] and dev.warnings == ()
+    assert routes(dev.objects)["Ingress"]["spec"]["tls"] == [{"secretName": "ml-tls"}]
+    assert list(routes(render_project(project, RenderOptions(), repo_url=REPO_URL, ref=COMMIT).objects)) == [
+        "HTTPRoute"
+    ]
+
+
 def test_bad_route_settings_are_errors_with_their_position(tmp_path: Path) -> None:
     project = project_with(tmp_path, "")
     (project / "bodywork.prod.yaml").write_text(

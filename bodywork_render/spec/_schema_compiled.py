@@ -16,6 +16,7 @@ class JsonSchemaValueException(ValueError):
 
 # fastjsonschema's exception for collected errors; this code stops at the first
 JsonSchemaValuesException = JsonSchemaValueException
+NoneType = type(None)
 REGEX_PATTERNS = {
     '^[A-Za-z0-9_\\.\\-]+\\Z': re.compile('^[A-Za-z0-9_\\.\\-]+\\Z'),
     '\\.(py|ipynb)\\Z': re.compile('\\.(py|ipynb)\\Z'),
@@ -1278,7 +1279,11 @@ def validate_bodywork_env(data, custom_formats={}, name_prefix=None):
                 if "gateway" in data__pipeline_keys:
                     data__pipeline_keys.remove("gateway")
                     data__pipeline__gateway = data__pipeline["gateway"]
-                    validate_bodywork_env___defs_gateway(data__pipeline__gateway, custom_formats, (name_prefix or "data") + ".pipeline.gateway")
+                    try:
+                        if not isinstance(data__pipeline__gateway, (NoneType)):
+                            raise JsonSchemaValueException
+                    except (JsonSchemaValueException, JsonSchemaValuesException):
+                        validate_bodywork_env___defs_gateway(data__pipeline__gateway, custom_formats, (name_prefix or "data") + ".pipeline.gateway")
                 if data__pipeline_keys:
                     raise JsonSchemaValueException
         if "stages" in data_keys:

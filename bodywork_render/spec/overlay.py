@@ -2,7 +2,8 @@
 
 An overlay may set the image, namespace, secrets group, image pull secrets, shared storage, schedule (field by field),
 network policy, ingress host/class, ingress settings and gateway of the pipeline, and the replicas or autoscaling,
-health path, resources, GPUs, node selector and tolerations of stages (schemas/bodywork-env.schema.json).
+health path, resources, GPUs, node selector and tolerations of stages (schemas/bodywork-env.schema.json);
+``gateway: null`` drops the base file's gateway.
 Flags given on the command line win over the overlay, the overlay over bodywork.yaml.
 """
 
