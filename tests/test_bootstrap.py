@@ -141,7 +141,7 @@ def test_flux_bootstrap_is_coherent_with_the_kustomize_render(tmp_path: Path) ->
         (
             FluxOptions(repo=REPO, branch="", path="../x", name="Churn_Prod", secret_ref="Bad Secret"),
             [
-                "--branch: expected a branch name, got ''",
+                "--branch: expected a git branch name, got ''",
                 "--name: expected a DNS-1123 label (lower-case letters, digits and '-'), got 'Churn_Prod'",
                 "--path: must stay inside the repository (no '..'), got '../x'",
                 "--secret-ref: expected a DNS-1123 subdomain (lower-case letters, digits and '-'), got 'Bad Secret'",

@@ -236,6 +236,9 @@ def test_a_tracked_render_pins_each_stage_by_the_content_the_index_holds(project
 def test_a_tracked_render_refuses_what_cannot_be_pinned_by_content(project: Path) -> None:
     with pytest.raises(BodyworkError, match="--track and --ref: give one"):
         render_project(project, RenderOptions(), repo_url=REPO_URL, ref="HEAD", track="main")
+    for branch in ("", "-main", "main..x", "@{-1}", "feature/", "a b"):  # git check-ref-format refuses each
+        with pytest.raises(BodyworkError, match="--track: expected a git branch name"):
+            render_project(project, RenderOptions(), repo_url=REPO_URL, track=branch)
     with pytest.raises(BodyworkError, match="its input train/ holds the output folder train/rendered/"):
         render_project(project, RenderOptions(), repo_url=REPO_URL, track="main", out=project / "train" / "rendered")
     (project / "lib").mkdir()

@@ -482,8 +482,10 @@ def _repo_folder(path: str) -> tuple[str, list[str]]:
 
 
 def _branch_problems(branch: str) -> list[str]:
-    if not branch.strip() or branch.startswith("-") or any(c.isspace() for c in branch):
-        return [f"--branch: expected a branch name, got {branch!r}"]
+    from bodywork_render.gitops.git import is_branch_name
+
+    if not is_branch_name(branch):
+        return [f"--branch: expected a git branch name, got {branch!r}"]
     return []
 
 

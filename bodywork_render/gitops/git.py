@@ -107,6 +107,12 @@ def _git_bytes(
         raise GitError(f"git {args[0]}: no answer after {GIT_TIMEOUT_SECONDS:.0f} s") from None
 
 
+def is_branch_name(name: str) -> bool:
+    """Whether ``name`` is a valid git branch name, as ``git check-ref-format`` checks ``refs/heads/<name>`` (no
+    repository needed; a leading '-' is refused as git branch does)."""
+    return not name.startswith("-") and _git_bytes(["check-ref-format", f"refs/heads/{name}"], Path("/")).returncode == 0
+
+
 # --- the project's own checkout ---------------------------------------------------------------------------
 
 
@@ -415,10 +421,6 @@ class Workspace:
             line.strip() for line in text.splitlines() if line.strip() and not line.lstrip().startswith("hint:")
         )
         return f"git {command} ({self.shown_url}) failed: {self.redact(reason)}"
-
-    def valid_branch(self, branch: str) -> bool:
-        """Whether ``branch`` is a valid branch name."""
-        return not branch.startswith("-") and self._call("check-ref-format", "--branch", branch)[0] == 0
 
     def ls_remote(self, *refs: str) -> dict[str, str]:
         """The remote's refs (those named ``refs``, or all) and the commit each names."""

@@ -21,7 +21,7 @@ from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Literal, Protocol
 
 from bodywork_render.diagnostics import BodyworkError
-from bodywork_render.gitops.git import GitError, PushRejected, Workspace
+from bodywork_render.gitops.git import GitError, PushRejected, Workspace, is_branch_name
 from bodywork_render.gitops.redact import redact_url
 from bodywork_render.gitops.source import Source
 from bodywork_render.render.metadata import HydratorMetadata
@@ -304,6 +304,6 @@ def land(
 def sync(workspace: Workspace, target: Target) -> None:
     """Reset the workspace to the tip of ``target``'s push branch; a new branch with a suffix starts from
     ``target.branch``, else from an empty tree. BodyworkError for an invalid branch name."""
-    if not workspace.valid_branch(target.push_branch):
+    if not is_branch_name(target.push_branch):
         raise BodyworkError(f"--branch {target.push_branch!r} is not a valid git branch name")
     workspace.sync(target.push_branch, fallback=target.branch if target.branch_suffix else None)

@@ -190,8 +190,8 @@ def _tracked_source(
         raise BodyworkError("--track and --ref: give one (a tracked render pins the content, not a commit)")
     if root is None:
         raise BodyworkError("--track needs a git checkout of the project: it reads the index")
-    if not track or track.startswith("-") or any(c.isspace() for c in track):
-        raise BodyworkError(f"--track: expected a branch name, got {track!r}")
+    if not git.is_branch_name(track):
+        raise BodyworkError(f"--track: expected a git branch name, got {track!r}")
     url = repo_url or git.origin_url(root)
     if not url:
         raise BodyworkError("cannot tell which repository the stages fetch: give --repo-url URL (or add an origin)")
