@@ -1207,6 +1207,7 @@ def test_a_tracked_fetch_checks_out_the_newest_commit_that_holds_the_content(tmp
 
         newest = fetch(tmp_path / "a", f"train={v2_tree}")
         assert newest.returncode == 0, newest.stderr
+        assert f"[bodywork] branch=main step=fetch: checked out {docs} in " in newest.stderr
         assert _git("rev-parse", "HEAD", cwd=tmp_path / "a" / "src", env=env) == docs, "the newest holding v2"
         older = fetch(tmp_path / "b", f"train={v1_tree}")
         assert older.returncode == 0, older.stderr

@@ -201,7 +201,7 @@ volumes:
     emptyDir: {}
   - name: runner
     configMap:
-      name: {{ include "nightly-scores.objectName" (dict "root" .root "part" "runner" "suffix" "-ba6e7cf8") | quote }}
+      name: {{ include "nightly-scores.objectName" (dict "root" .root "part" "runner" "suffix" "-99138daf") | quote }}
       defaultMode: 292
   {{- if $shared }}
   - name: shared

@@ -140,11 +140,12 @@ def redact(text: str) -> str:
 
 
 class Log:
-    """Writes the runner's log lines to stderr, each prefixed with stage, short commit and step."""
+    """Writes the runner's log lines to stderr, each prefixed with stage, short commit (or the branch a tracked
+    fetch searches) and step."""
 
-    def __init__(self, commit: str, stage: str | None = None) -> None:
+    def __init__(self, commit: str | None, stage: str | None = None, branch: str | None = None) -> None:
         fields = [f"stage={stage}"] if stage else []
-        fields.append(f"commit={commit[:7]}")
+        fields.append(f"commit={commit[:7]}" if commit else f"branch={branch}")
         self._prefix = "[bodywork] " + " ".join(fields)
 
     def __call__(self, step: str, message: str) -> None:
@@ -310,7 +311,7 @@ def fetch_tracked(repo: str, branch: str, matches: Mapping[str, str], workspace:
     the content of its inputs instead, and this finds a commit holding that content. Trees and commits are fetched
     without file contents when the server can filter (a partial clone), and the found commit is then checked out.
     """
-    log = Log(branch)
+    log = Log(None, branch=branch)
     if repo.startswith("-") or branch.startswith("-"):
         raise RunnerError(f"--repo and --branch must not start with '-', got {repo!r} and {branch!r}")
     bad = [f"{path}={oid}" for path, oid in matches.items() if not _SHA.fullmatch(oid)]
@@ -749,7 +750,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.error(f"{options.command} takes no arguments after --")
     if options.command != "fetch" and options.commit is None:
         options.commit = checked_out_commit(options.workspace)
-    log = Log(options.commit or options.branch, getattr(options, "stage", None))
+    log = Log(options.commit, getattr(options, "stage", None), getattr(options, "branch", None))
     if options.command == "fetch" and bool(options.match) != bool(options.branch):
         parser.error("--match goes with --branch, and --branch needs at least one --match")
     for signum in FORWARDED_SIGNALS:
