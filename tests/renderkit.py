@@ -17,6 +17,21 @@ PROJECTS = ROOT / "tests" / "projects"
 EXAMPLE = ROOT / "examples" / "train-and-serve"
 REPO_URL = "https://github.com/acme/ml-pipelines.git"
 COMMIT = "0123456789abcdef0123456789abcdef01234567"
+NOT_IN_CHECKOUT = (
+    f"warning: commit {COMMIT[:7]} is not in this checkout: rendered the folder's files as that commit's, every stage"
+    " pinned to it; fetch the commit to render what it holds"
+)
+"""The warning of a render of a project in this repository at COMMIT, which no checkout holds."""
+
+
+def own_warnings(warnings: tuple[str, ...]) -> tuple[str, ...]:
+    """A render's warnings but NOT_IN_CHECKOUT, which every render of a project of this repository at COMMIT gets."""
+    return tuple(w for w in warnings if w != NOT_IN_CHECKOUT)
+
+
+def own_stderr(stderr: str) -> str:
+    """A command's stderr without the NOT_IN_CHECKOUT line (see ``own_warnings``)."""
+    return "".join(line for line in stderr.splitlines(keepends=True) if line.rstrip("\n") != NOT_IN_CHECKOUT)
 
 
 def render(path: Path, **options: Any) -> Rendered:

@@ -33,6 +33,8 @@ from tests.renderkit import (
     identity,
     objects_in,
     of_kind,
+    own_stderr,
+    own_warnings,
     render,
     service_project,
     target_port,
@@ -270,13 +272,16 @@ def test_run_on_failure_is_an_argocd_syncfail_hook_and_left_out_elsewhere() -> N
             {"argocd.argoproj.io/hook": "SyncFail", "argocd.argoproj.io/hook-delete-policy": "BeforeHookCreation"},
         )
     ]
-    assert argo.warnings == ()
+    assert own_warnings(argo.warnings) == ()
     for engine, layout in (("flux", "kustomize"), ("kubectl", "manifests")):
         rendered = render(FAILURE_HOOK, engine=engine, format=layout)
         assert [o["metadata"]["name"].rsplit("-", 1)[0] for o in objects_in(rendered.files) if o["kind"] == "Job"] == [
             "nightly-scoring-score"
         ]
-        assert len(rendered.warnings) == 1 and "run_on_failure stage 'alert' is left out" in rendered.warnings[0]
+        assert (
+            len(own_warnings(rendered.warnings)) == 1
+            and "run_on_failure stage 'alert' is left out" in own_warnings(rendered.warnings)[0]
+        )
 
 
 def test_render_is_deterministic(tmp_path: Path) -> None:
@@ -362,7 +367,7 @@ def test_stale_files_are_removed_and_foreign_folders_refused(tmp_path: Path) -> 
     foreign.mkdir()
     (foreign / "notes.txt").write_text("keep me")
     result = bodywork("render", str(PARALLEL), "--out", "mine", "--repo-url", REPO_URL, "--ref", COMMIT, cwd=tmp_path)
-    assert (result.returncode, result.stderr) == (
+    assert (result.returncode, own_stderr(result.stderr)) == (
         1,
         "error: mine: holds files but no hydrator.metadata, so bodywork-render did not write it;"
         " refusing to replace it (choose an empty or new --out folder)\n",
@@ -405,7 +410,7 @@ def test_check_and_diff(tmp_path: Path) -> None:
     out = tmp_path / "out"
     common = [str(PARALLEL), "--out", str(out), "--repo-url", REPO_URL, "--ref", COMMIT]
     missing = bodywork("render", *common, "--check")
-    assert (missing.returncode, missing.stdout, missing.stderr) == (
+    assert (missing.returncode, missing.stdout, own_stderr(missing.stderr)) == (
         1,
         "",
         f"{out} does not exist: run bodywork render without --check to write it\n",
@@ -424,7 +429,7 @@ def test_check_and_diff(tmp_path: Path) -> None:
     assert (out / "extra.yaml").exists()
     stale = bodywork("render", *common, "--check")
     assert (stale.returncode, stale.stdout) == (1, diff.stdout)
-    assert stale.stderr == f"{out} is out of date: run bodywork render to update it\n"
+    assert own_stderr(stale.stderr) == f"{out} is out of date: run bodywork render to update it\n"
 
 
 def test_source_defaults_to_the_checkout_and_resolves_refs(tmp_path: Path) -> None:
@@ -503,7 +508,7 @@ def test_a_deploy_path_outside_the_repository_is_refused(deploy_path: str, tmp_p
 def test_a_guessed_flux_path_is_stated_with_the_flag_that_sets_it(tmp_path: Path) -> None:
     args = ["render", str(PARALLEL), "--format", "kustomize", "--repo-url", REPO_URL, "--ref", COMMIT]
     guessed = bodywork(*args, "--out", "kustomize", cwd=tmp_path)  # in no git checkout: its name is a guess
-    assert (guessed.returncode, guessed.stderr) == (
+    assert (guessed.returncode, own_stderr(guessed.stderr)) == (
         0,
         "warning: --deploy-path ./kustomize is a guess: --out kustomize is in no git checkout, so the Flux"
         " Kustomizations take ./kustomize for its folder in the deployment repository; give --deploy-path with its"
@@ -519,7 +524,7 @@ def test_a_guessed_flux_path_is_stated_with_the_flag_that_sets_it(tmp_path: Path
     argocd = bodywork(*args, "--out", "k3", "--engine", "argocd", cwd=tmp_path)  # no Flux paths: nothing guessed
     repo = checkout(PARALLEL, tmp_path / "repo")
     derived = bodywork(*args, "--out", "deploy/k", cwd=repo)  # its path in the checkout
-    assert [r.stderr.split("\n")[0].startswith("rendered ") for r in (given, argocd, derived)] == [True] * 3
+    assert [own_stderr(r.stderr).split("\n")[0].startswith("rendered ") for r in (given, argocd, derived)] == [True] * 3
     assert (
         yaml.safe_load((repo / "deploy" / "k" / "flux" / "churn-model-k-deploy-step-00.yaml").read_text())["spec"][
             "path"
@@ -532,7 +537,7 @@ def test_manifests_for_flux_are_warned_about(tmp_path: Path) -> None:
     result = bodywork(
         "render", str(PARALLEL), "--out", "m", "--engine", "flux", "--repo-url", REPO_URL, "--ref", COMMIT, cwd=tmp_path
     )
-    assert (result.returncode, result.stderr.splitlines()[0]) == (
+    assert (result.returncode, own_stderr(result.stderr).splitlines()[0]) == (
         0,
         "warning: --format manifests with --engine flux: Flux applies the folder at once, without the DAG order, and"
         " `bodywork gitops flux` applies <folder>/flux, which only --format kustomize writes; give --format kustomize",

@@ -101,6 +101,12 @@ def prepare(
         try:
             # resolve_source found HEAD or the ref in the checkout; a SHA given as --ref may be one it lacks.
             pinned = root is not None and (not FULL_SHA.match(ref or "") or git.has_commit(root, source.commit))
+            if root is not None and not pinned:
+                warnings.append(
+                    f"warning: commit {source.short_commit} is not in this checkout"
+                    f"{' (a shallow clone)' if git.is_shallow(root) else ''}: rendered the folder's files as that"
+                    " commit's, every stage pinned to it; fetch the commit to render what it holds"
+                )
             if pinned and root is not None:
                 commit_files = git.CommitFiles(root, source.commit, folder)
                 # Uncommitted changes matter when the render pins HEAD: another --ref differs from the tree by design.
