@@ -110,7 +110,9 @@ def _git_bytes(
 def is_branch_name(name: str) -> bool:
     """Whether ``name`` is a valid git branch name, as ``git check-ref-format`` checks ``refs/heads/<name>`` (no
     repository needed; a leading '-' is refused as git branch does)."""
-    return not name.startswith("-") and _git_bytes(["check-ref-format", f"refs/heads/{name}"], Path("/")).returncode == 0
+    return (
+        not name.startswith("-") and _git_bytes(["check-ref-format", f"refs/heads/{name}"], Path("/")).returncode == 0
+    )
 
 
 # --- the project's own checkout ---------------------------------------------------------------------------
