@@ -206,6 +206,17 @@ def test_a_module_missing_at_the_commit_is_an_error_naming_the_difference(projec
     assert "the working tree differs from it in serve/api.py: commit them, or give --ref" in message
 
 
+def test_an_error_unrelated_to_the_working_tree_does_not_blame_it(project: Path) -> None:
+    (project / "serve" / "notes.txt").write_text("untracked, and no stage's module\n")
+    with pytest.raises(BodyworkError) as raised:
+        render_project(project, RenderOptions(), repo_url=REPO_URL, env="no-such-env")
+    assert [d.message for d in raised.value.diagnostics] == [
+        "no overlay for environment 'no-such-env' (expected this file beside bodywork.yaml at commit "
+        + git(project, "rev-parse", "--short", "HEAD")
+        + ")"
+    ]
+
+
 # --- a render committed beside the code: --track ---------------------------------------------------------------
 
 

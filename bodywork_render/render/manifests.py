@@ -9,6 +9,7 @@ Kubernetes schemas and the restricted pod profile (verify/).
 from __future__ import annotations
 
 import gc
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import cache
@@ -120,7 +121,7 @@ def prepare(
     try:
         project = load_project(path, env, files)
     except BodyworkError as exc:
-        if not differences:
+        if not _caused_by_any(exc.diagnostics, differences, folder):
             raise
         read = f"commit {source.short_commit}" if source.commit else "the index"
         why = f"the render reads {read}, and the working tree differs from it in {shown}: " + (
@@ -146,6 +147,16 @@ def prepare(
             pins, pin_warnings = resolve_pins(root, source, project.pipeline, relative)
             warnings += [f"warning: {w}" for w in pin_warnings]
     return Prepared(project, options, source, pins, (*(str(w) for w in project.warnings), *warnings), env, track)
+
+
+def _caused_by_any(diagnostics: list[Diagnostic], differences: list[str], folder: Path) -> bool:
+    """Whether load errors may come from the working tree differing from what the render reads: one is in a
+    differing file, or names one (a module the commit lacks). ``differences`` are relative to ``folder``."""
+    differing = {(folder / name).absolute() for name in differences}
+    named = [re.compile(rf"(?<![\w./-]){re.escape(name)}(?![\w./-])") for name in differences]
+    return any(
+        Path(d.file).absolute() in differing or any(pattern.search(d.message) for pattern in named) for d in diagnostics
+    )
 
 
 def render_project(
