@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 from pathlib import Path
@@ -26,6 +27,8 @@ from tests.repos import FAST, Repos
 
 FORMAT = ARGO_WORKFLOWS
 PROJECT_PATHS = [EXAMPLE, *sorted(p for p in PROJECTS.iterdir() if (p / "bodywork.yaml").is_file())]
+STEPS = ("steps/00/", "steps/01/")
+"""The folders of ``--engine flux``: the WorkflowTemplate and what it needs, then the run and the stages' objects."""
 
 
 def argo_objects(objects: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -127,7 +130,7 @@ def test_a_batch_template_is_the_jobs_pod_with_retries_and_the_deadline_of_a_try
     assert template["retryStrategy"] == {
         "limit": "1",
         "retryPolicy": "Always",
-        "expression": 'lastRetry.exitCode != "78"',
+        "expression": template["retryStrategy"]["expression"],  # test_exit_code_78_of_any_container_is_not_retried
         "backoff": {
             "duration": "10s",
             "factor": "2",
@@ -136,6 +139,46 @@ def test_a_batch_template_is_the_jobs_pod_with_retries_and_the_deadline_of_a_try
         },
     }
     assert int(template["activeDeadlineSeconds"]) * 2 == job["spec"]["activeDeadlineSeconds"]  # one try of two
+
+
+def retried(expression: str, exit_code: str, message: str) -> bool:
+    """Whether Argo Workflows' retryStrategy ``expression`` retries a try, for the expressions rendered: ``&&`` of
+    ``lastRetry.exitCode != "N"`` and ``!(lastRetry.message contains "TEXT")`` (expr, double-quoted strings)."""
+    verdict = True
+    for clause in expression.split(" && "):
+        if code := re.fullmatch(r'lastRetry\.exitCode != "(-?\d+)"', clause):
+            verdict = verdict and exit_code != code[1]
+        elif text := re.fullmatch(r'!\(lastRetry\.message contains "([^"\\]*)"\)', clause):
+            verdict = verdict and text[1] not in message
+        else:
+            raise AssertionError(f"an expression this test cannot read: {clause!r}")
+    return verdict
+
+
+@pytest.mark.parametrize(
+    ("exit_code", "message", "retry"),
+    [
+        # What Argo Workflows gives lastRetry: the exit code of the main container ("-1" when it never ran), and the
+        # node's message, "<container>: <reason> (exit code N)" for the first container that failed
+        # (workflow/controller/operator.go, inferFailedReason).
+        ("78", "main: Error (exit code 78)", False),
+        ("-1", "install: Error (exit code 78)", False),
+        ("-1", "fetch: Error (exit code 78): no stage matches", False),
+        ("-1", "install: Error (exit code 1)", True),
+        ("178", "main: Error (exit code 178)", True),
+        ("137", "main: OOMKilled (exit code 137)", True),
+        ("-1", "pod deleted", True),
+    ],
+)
+def test_exit_code_78_of_any_container_is_not_retried(exit_code: str, message: str, retry: bool) -> None:
+    objects = objects_in(render(PROJECTS / "parallel-secrets-ingress", format=FORMAT).files)
+    expressions = {
+        t["retryStrategy"]["expression"]
+        for t in the(objects, "WorkflowTemplate")["spec"]["templates"]
+        if "container" in t
+    }
+    (expression,) = expressions
+    assert retried(expression, exit_code, message) is retry
 
 
 def test_service_stages_are_the_manifests_objects_rolled_after_their_upstream_by_a_role_limited_to_them() -> None:
@@ -179,10 +222,7 @@ def test_a_batch_stages_pod_on_argo_is_its_jobs_pod_with_gpus_node_selector_tole
     project = PROJECTS / "serving"
     (job,) = of_kind(objects_in(render(project).files), "Job")
     (pod,) = template_pods(the(objects_in(render(project, format=FORMAT).files), "WorkflowTemplate"))
-    expected = {
-        k: v for k, v in job["spec"]["template"]["spec"].items() if k not in ("restartPolicy", "enableServiceLinks")
-    }
-    assert {k: v for k, v in pod["spec"].items() if k != "restartPolicy"} == expected
+    assert pod["spec"] == job["spec"]["template"]["spec"]  # every field: enableServiceLinks from the podSpecPatch
     assert pod["spec"]["imagePullSecrets"] == [{"name": "regcred"}]
     assert pod["spec"]["nodeSelector"] == {"cloud.google.com/gke-accelerator": "nvidia-l4"}
     assert [t["key"] for t in pod["spec"]["tolerations"]] == ["nvidia.com/gpu", "spot"]
@@ -259,21 +299,32 @@ def test_an_unchanged_render_names_the_same_run_and_a_changed_stage_a_new_one(tm
     assert workflow_name(project) == changed
 
 
-def test_with_flux_one_kustomization_applies_the_folder_whose_kustomization_lists_every_object(tmp_path: Path) -> None:
+@pytest.mark.parametrize(("project", "run"), [(EXAMPLE, "Workflow"), (PROJECTS / "scheduled", "CronWorkflow")])
+def test_with_flux_the_run_is_applied_after_the_workflow_template_it_runs(
+    tmp_path: Path, project: Path, run: str
+) -> None:
     from tests.test_render import kustomize_build
 
-    rendered = render(EXAMPLE, format=FORMAT, engine="flux", deploy_path="./envs/prod/demo")
-    (flux,) = [path for path in rendered.files if path.startswith("flux/")]
-    kustomization = yaml.safe_load(rendered.files[flux])
-    assert kustomization["spec"]["path"] == "./envs/prod/demo"
-    assert kustomization["spec"]["sourceRef"] == {"kind": "GitRepository", "name": "flux-system"}
-    assert "dependsOn" not in kustomization["spec"]
+    rendered = render(project, format=FORMAT, engine="flux", deploy_path="./envs/prod/demo")
+    flux = [yaml.safe_load(rendered.files[path]) for path in sorted(rendered.files) if path.startswith("flux/")]
+    assert [k["spec"]["path"] for k in flux] == ["./envs/prod/demo/steps/00", "./envs/prod/demo/steps/01"]
+    assert all(k["spec"]["sourceRef"] == {"kind": "GitRepository", "name": "flux-system"} for k in flux)
+    assert all(k["spec"]["wait"] for k in flux)
+    assert "dependsOn" not in flux[0]["spec"]
+    assert flux[1]["spec"]["dependsOn"] == [{"name": flux[0]["metadata"]["name"]}]
+    template, runs = (objects_in({p: t for p, t in rendered.files.items() if p.startswith(s)}) for s in STEPS)
+    assert {"WorkflowTemplate", "ConfigMap", "ServiceAccount", "Role", "RoleBinding"} <= {o["kind"] for o in template}
+    assert of_kind(runs, run) and not of_kind(template, run)
     for relative, text in rendered.files.items():
         (tmp_path / relative).parent.mkdir(parents=True, exist_ok=True)
         (tmp_path / relative).write_text(text)
     built = kustomize_build(tmp_path)
-    expected = [o for o in objects_in(rendered.files) if o["apiVersion"] != kustomization["apiVersion"]]
+    expected = [o for o in objects_in(rendered.files) if o["apiVersion"] != flux[0]["apiVersion"]]
     assert sorted(map(identity, built)) == sorted(map(identity, expected))
+    for step in STEPS:
+        assert sorted(map(identity, kustomize_build(tmp_path / step))) == sorted(
+            identity(o) for o in objects_in({p: t for p, t in rendered.files.items() if p.startswith(step)})
+        )
 
 
 def test_a_cron_workflow_name_leaves_room_for_the_time_argo_appends_to_each_run(tmp_path: Path) -> None:
@@ -295,23 +346,24 @@ def test_publish_writes_the_format_once_with_flux_at_the_folder_it_lands_in(repo
     again = land(prepare(repos.project, options, destination), destination, retry=FAST)
     assert (first.status, again.status) == ("pushed", "up to date")
     files = repos.tree()
-    assert any(path.endswith("-workflow.yaml") for path in files)
-    (flux,) = [path for path in files if "/flux/" in path]
-    assert yaml.safe_load(repos.show(flux))["spec"]["path"] == "./envs/default/demo"
+    assert any(path.endswith("/steps/01/workflow.yaml") for path in files)
+    flux = sorted(path for path in files if "/flux/" in path)
+    paths = [yaml.safe_load(repos.show(path))["spec"]["path"] for path in flux]
+    assert paths == ["./envs/default/demo/steps/00", "./envs/default/demo/steps/01"]
 
 
-def test_a_stage_whose_name_starts_with_a_digit_is_a_task_depends_can_name(tmp_path: Path) -> None:
-    text = (PROJECTS / "parallel-secrets-ingress" / "bodywork.yaml").read_text().replace("prepare", "1st_prepare")
+@pytest.mark.parametrize(("stage", "task"), [("1st_prepare", "S1st-prepare"), ("in", "Sin"), ("not", "Snot")])
+def test_a_stage_named_with_a_leading_digit_or_an_expr_word_is_a_task_depends_can_name(
+    tmp_path: Path, stage: str, task: str
+) -> None:
+    text = (PROJECTS / "parallel-secrets-ingress" / "bodywork.yaml").read_text().replace("prepare", stage)
     shutil.copytree(PROJECTS / "parallel-secrets-ingress", tmp_path / "p")
     (tmp_path / "p" / "bodywork.yaml").write_text(text)
-    (tmp_path / "p" / "1st_prepare").mkdir()
-    (tmp_path / "p" / "1st_prepare" / "1st_prepare.py").write_text("")
+    (tmp_path / "p" / stage).mkdir()
+    (tmp_path / "p" / stage / f"{stage}.py").write_text("")
     template = the(objects_in(render(tmp_path / "p", format=FORMAT).files), "WorkflowTemplate")
     (dag,) = [t["dag"] for t in template["spec"]["templates"] if "dag" in t]
-    assert [(t["name"], t.get("depends")) for t in dag["tasks"][:2]] == [
-        ("S1st-prepare", None),
-        ("train-a", "S1st-prepare"),
-    ]
+    assert [(t["name"], t.get("depends")) for t in dag["tasks"][:2]] == [(task, None), ("train-a", task)]
     assert bodywork_edges(tmp_path / "p" / "bodywork.yaml") == dag_edges(template)
 
 
@@ -326,14 +378,30 @@ def test_narrowed_egress_is_warned_about_as_the_executor_must_reach_the_api_serv
     assert not [w for w in render(EXAMPLE, format=FORMAT).warnings if "API server" in w]
 
 
-def test_text_argo_would_substitute_in_a_stages_pod_is_warned_about(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("arg", "replaced"),
+    [
+        ("{{workflow.name}}", True),
+        ("{{=sprig.upper('a')}}", True),
+        ("{{node.name}}", True),  # Argo sets node.name, retries and lastRetry.* in a template with a retryStrategy
+        ("{{ retries }}", True),
+        ("{{lastRetry.exitCode}}", True),
+        ("{{ .Release.Name }}", False),
+        ("{{retries_left}}", False),
+    ],
+)
+def test_text_argo_would_substitute_in_a_stages_pod_is_warned_about(tmp_path: Path, arg: str, replaced: bool) -> None:
     shutil.copytree(PROJECTS / "scheduled", tmp_path / "p")
     config = tmp_path / "p" / "bodywork.yaml"
-    config.write_text(config.read_text().replace('"500"', '"{{workflow.name}}", "{{ .Release.Name }}"'))
+    config.write_text(config.read_text().replace('"500"', json.dumps(arg)))
     warned = [w for w in render(tmp_path / "p", format=FORMAT).warnings if "Argo replaces" in w]
-    assert warned == [
-        "warning: stage 'score': an arg, requirement or image holds '{{' followed by one of Argo Workflows' variables"
-        " or '=' (e.g. {{workflow.name}}), which Argo replaces when it runs the stage: the stage would not get the"
-        " text as written"
-    ]
+    assert warned == (
+        [
+            "warning: stage 'score': an arg, requirement or image holds '{{' followed by one of Argo Workflows'"
+            " variables or '=' (e.g. {{workflow.name}}), which Argo replaces when it runs the stage: the stage would"
+            " not get the text as written"
+        ]
+        if replaced
+        else []
+    )
     assert not [w for w in render(PROJECTS / "scheduled", format=FORMAT).warnings if "Argo replaces" in w]

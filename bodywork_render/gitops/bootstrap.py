@@ -376,8 +376,8 @@ def flux_manifests(options: FluxOptions) -> Manifests:
     """A GitRepository for the deployment repository, and a Kustomization that applies ``<path>/flux``.
 
     ``<path>/flux`` holds what ``bodywork render --format kustomize --engine flux`` writes: one
-    Kustomization per DAG step, chained by ``dependsOn``, each with ``wait`` and ``prune`` (or, with
-    ``--format argo-workflows``, the one Kustomization that applies the folder). The
+    Kustomization per DAG step, chained by ``dependsOn``, each with ``wait`` and ``prune`` (with
+    ``--format argo-workflows``, one per sync wave: the WorkflowTemplate's, then the run's). The
     Kustomization made here puts them in its own namespace and points them at its GitRepository.
     Nothing here reads the repository, so a warning states what ``path`` must hold.
     """

@@ -25,9 +25,12 @@ from bodywork_render.render.plan import (
     EXIT_PERMANENT,
     SYNC_FAIL_HOOK,
     SYNC_WAVE,
+    FluxStep,
     Plan,
     PlannedObject,
-    flux_base_name,
+    flux_kustomizations,
+    step_dir,
+    step_kustomizations,
     try_deadline_seconds,
 )
 from bodywork_render.render.scheduled import CONCURRENCY_POLICIES, CRON_JOB_NAME_MAX
@@ -51,15 +54,23 @@ ROLL_TRIES = 3
 # Argo Workflows' non-root executor image runs as this user; its pods without a pod of ours (the roll tasks) too.
 EXECUTOR_USER = 8737
 FLUX_TIMEOUT = "10m"
-"""How long Flux waits for the folder's objects to be ready (the services' Deployments): the run is not waited for."""
+"""How long Flux waits for a step folder's objects to be ready (the services' Deployments): the run is not waited
+for."""
 RUN_WAVE = 1
 """The Argo CD sync wave of the run and of every object of a stage, after the pipeline's own objects and the
 WorkflowTemplate (wave 0). One wave: the Workflow orders the stages, and Argo CD waits for a wave's objects to be
 healthy before the next, so a service that cannot start before the first run (its model is not there yet) would hold
 back the run that makes it; a claim that binds on first use stays Pending until a pod mounts it."""
-ARGO_TAG = re.compile(r"\{\{\s*(=|(item|steps|inputs|outputs|pod|workflow|tasks)\.)")
-"""What Argo Workflows replaces in a template's strings when it runs it (its variables and expressions); it has no
-escape for them."""
+ARGO_TAG = re.compile(r"\{\{\s*(=|(item|steps|inputs|outputs|pod|workflow|tasks|node|lastRetry)\.|retries\s*\}\})")
+"""What Argo Workflows replaces in a template's strings when it runs it (its variables and expressions, with those it
+sets for a template with a retryStrategy: node.name, retries, lastRetry.*); it has no escape for them."""
+PERMANENT_FAILURE = f"(exit code {EXIT_PERMANENT})"
+"""What Argo Workflows writes in a node's message when a container of its pod exited with the runner's permanent
+failure (``<container>: <reason> (exit code 78)``): ``lastRetry.exitCode`` reads the main container only, and the
+runner ends an init container (``fetch``, ``install``) with it too."""
+EXPR_WORDS = frozenset(("not", "in", "and", "or", "matches", "contains", "let", "if", "else", "true", "false", "nil"))
+"""The words of Argo Workflows' expression language (expr) that a lower-case task name could spell: `depends` cannot
+name them."""
 DAG_TEMPLATE = "pipeline"
 EXIT_TEMPLATE = "on-failure"
 
@@ -72,8 +83,8 @@ def cron_workflow_name(pipeline: Pipeline) -> str:
 
 def argo_workflows_plan(pipeline: Pipeline, plan: Plan, options: RenderOptions, template_digest: str) -> Plan:
     """The plan of ``--format argo-workflows`` from the plan of the manifests; ``template_digest`` is the digest of
-    ``WORKFLOW_TEMPLATES`` (the Workflow's name carries it). With ``--engine flux``, a Flux Kustomization in flux/
-    applies the folder, as `bodywork gitops flux` expects."""
+    ``WORKFLOW_TEMPLATES`` (the Workflow's name carries it). With ``--engine flux``, the files are in a folder per
+    sync wave, each applied by a Flux Kustomization in flux/, as `bodywork gitops flux` expects."""
     jobs = {o.values["labels"][labels.STAGE_LABEL]: o for o in plan.objects if _is_run(o)}
     hook = next((o for o in plan.objects if o.kind == "Job" and _is_hook(o)), None)
     kept = [o for o in plan.objects if not _is_run(o) and o is not hook]
@@ -165,7 +176,7 @@ def argo_workflows_plan(pipeline: Pipeline, plan: Plan, options: RenderOptions, 
     # In wave order, the format's own objects after the manifests' of their wave (a stable sort).
     objects.sort(key=lambda o: o.step)
     if options.engine == "flux":
-        objects += _flux_objects(pipeline, options, objects, base.labels)
+        objects = _flux_objects(pipeline, options, objects, base.labels)
     runs = [*jobs.items(), *([(pipeline.run_on_failure, hook)] if hook and pipeline.run_on_failure else [])]
     substituted = [
         pipeline.stages[stage].source_name for stage, job in runs if ARGO_TAG.search(json.dumps(job.values["pod"]))
@@ -267,23 +278,17 @@ class _Base:
 def _flux_objects(
     pipeline: Pipeline, options: RenderOptions, objects: list[PlannedObject], pipeline_labels: dict[str, str]
 ) -> list[PlannedObject]:
-    """The folder's kustomization.yaml (every object's file, not flux/) and the one Flux Kustomization that applies
-    it: the Workflow orders the stages, so Flux applies everything at once."""
-    name = names.fit(f"{flux_base_name(pipeline.name, options.deploy_path)}-argo-workflows")
-    values = {
-        "name": name,
-        "flux_namespace": options.flux_namespace,
-        "labels": pipeline_labels,
-        "timeout": FLUX_TIMEOUT,
-        "path": options.deploy_path,
-        "force": False,
-        "source_name": options.flux_source,
-        "depends_on": None,
-    }
-    resources = {"resources": [o.file for o in objects]}
+    """The objects in a folder per sync wave (``steps/NN/``, as ``--format kustomize`` lays its steps), with their
+    kustomization.yaml files and a Flux Kustomization per wave, the run's after the WorkflowTemplate's. One
+    Kustomization would apply the Workflow with the WorkflowTemplate, in an order of its own (by kind name: Workflow
+    first); Argo Workflows reads the template once, when it first sees the Workflow, so a run could start from the
+    previous template, or fail for want of one."""
+    in_folders = [o._replace(file=f"{step_dir(o.step)}/{o.file.split('-', 1)[1]}") for o in objects]
+    waves = [FluxStep(wave, FLUX_TIMEOUT, False) for wave in sorted({o.step for o in objects})]
     return [
-        PlannedObject("kustomization.yaml.j2", "Kustomization", "", 0, "kustomization.yaml", resources),
-        PlannedObject("flux-kustomization.yaml.j2", "Kustomization", name, 0, f"flux/{name}.yaml", values),
+        *in_folders,
+        *step_kustomizations(in_folders),
+        *flux_kustomizations(pipeline.name, options, pipeline_labels, waves),
     ]
 
 
@@ -317,10 +322,11 @@ def _tasks(pipeline: Pipeline, jobs: dict[str, PlannedObject]) -> list[dict[str,
 
 
 def _task_name(stage: str) -> str:
-    """A stage's dag task: its name, or ``S<name>`` for one that starts with a digit. Argo Workflows evaluates
-    ``depends`` as an expression whose identifiers are the task names ('-' read as '_'), and an identifier cannot
-    start with a digit; a stage's name is lower-case, so the prefix never meets another stage's name."""
-    return stage if stage[:1].isalpha() else f"S{stage}"
+    """A stage's dag task: its name, or ``S<name>`` for one that starts with a digit or is a word of expr. Argo
+    Workflows evaluates ``depends`` as an expression whose identifiers are the task names ('-' read as '_'), and an
+    identifier cannot start with a digit nor be a keyword; a stage's name is lower-case, so the prefix never meets
+    another stage's name."""
+    return stage if stage[:1].isalpha() and stage not in EXPR_WORDS else f"S{stage}"
 
 
 def _run_name(stage: str) -> str:
@@ -338,8 +344,10 @@ def _batch_template(stage: Stage, job: PlannedObject) -> dict[str, Any]:
     retry: dict[str, Any] = {
         "limit": str(values["retries"]),
         "retryPolicy": "Always",
-        # What no retry can change fails the stage at once, as the Job's podFailurePolicy does.
-        "expression": f'lastRetry.exitCode != "{EXIT_PERMANENT}"',
+        # What no retry can change fails the stage at once, as the Job's podFailurePolicy does, from the stage's
+        # container (its exit code) or an init container (the node's message).
+        "expression": f'lastRetry.exitCode != "{EXIT_PERMANENT}"'
+        f' && !(lastRetry.message contains "{PERMANENT_FAILURE}")',
         "backoff": {
             **BACKOFF,
             **({"maxDuration": f"{values['active_deadline_seconds']}s"} if values["active_deadline_seconds"] else {}),
@@ -368,7 +376,8 @@ def _roll_template(stage: str, deployment: str, namespace: str) -> dict[str, Any
 
 def template_pods(obj: dict[str, Any]) -> list[dict[str, Any]]:
     """The pods of a WorkflowTemplate's container templates, each as the Pod Argo Workflows starts (less its own
-    executor containers), so that the Kubernetes schemas and the pod security checks read them as any pod."""
+    executor containers), so that the Kubernetes schemas and the pod security checks read them as any pod. A
+    template's ``podSpecPatch`` (ours: JSON, top-level scalar fields) is merged in, as Argo Workflows patches it."""
     if obj.get("kind") != "WorkflowTemplate":
         return []
     pod_fields = (
@@ -390,6 +399,7 @@ def template_pods(obj: dict[str, Any]) -> list[dict[str, Any]]:
                 **pull_secrets,
                 "containers": [template["container"]],
                 "restartPolicy": "Never",
+                **json.loads(template.get("podSpecPatch", "{}")),
             },
         }
         for template in obj["spec"]["templates"]

@@ -116,7 +116,7 @@ def plan_pipeline(
         )
     objects = ctx.with_shared_claim(objects)
     if options.format == "kustomize":
-        objects.extend(ctx.kustomizations(objects))
+        objects.extend(step_kustomizations(objects))
         if options.engine == "flux":
             objects.extend(ctx.flux_kustomizations(objects))
     return Plan(tuple(objects), tuple(warnings))
@@ -561,52 +561,15 @@ class _Context(NamedTuple):
             **serving.pod_settings(self.pipeline, stage),
         }
 
-    def kustomizations(self, objects: list[PlannedObject]) -> list[PlannedObject]:
-        """A kustomization.yaml per step folder, and the root one that lists the steps in order."""
-        steps = sorted({o.step for o in objects})
-        planned = [
-            PlannedObject(
-                "kustomization.yaml.j2",
-                "Kustomization",
-                "",
-                step,
-                f"{step_dir(step)}/kustomization.yaml",
-                {"resources": [o.file.rsplit("/", 1)[1] for o in objects if o.step == step]},
-            )
-            for step in steps
-        ]
-        root = PlannedObject(
-            "kustomization.yaml.j2",
-            "Kustomization",
-            "",
-            0,
-            "kustomization.yaml",
-            {"resources": [step_dir(s) for s in steps]},
-        )
-        return [root, *planned]
-
     def flux_kustomizations(self, objects: list[PlannedObject]) -> list[PlannedObject]:
-        """Flux Kustomizations, one per step folder, chained by dependsOn with wait, so Flux runs the steps in order."""
-        planned = []
-        previous = None
-        base = flux_base_name(self.pipeline.name, self.options.deploy_path)
-        for step in sorted({o.step for o in objects}):
-            name = names.fit(f"{base}-step-{step:02d}")
-            values = {
-                "name": name,
-                "flux_namespace": self.options.flux_namespace,
-                "labels": labels.pipeline_labels(self.pipeline.name, self.version),
-                "timeout": f"{self._step_timeout(step)}s",
-                "path": f"{self.options.deploy_path.rstrip('/')}/{step_dir(step)}",
-                "force": any(o.kind == "Job" and o.step == step for o in objects),
-                "source_name": self.options.flux_source,
-                "depends_on": previous,
-            }
-            planned.append(
-                PlannedObject("flux-kustomization.yaml.j2", "Kustomization", name, step, f"flux/{name}.yaml", values)
-            )
-            previous = name
-        return planned
+        """The kustomize layout's Flux Kustomizations: each step waits for its slowest stage, and forces a step with
+        Jobs (a Job's pod template is immutable)."""
+        steps = [
+            FluxStep(step, f"{self._step_timeout(step)}s", any(o.kind == "Job" and o.step == step for o in objects))
+            for step in sorted({o.step for o in objects})
+        ]
+        pipeline_labels = labels.pipeline_labels(self.pipeline.name, self.version)
+        return flux_kustomizations(self.pipeline.name, self.options, pipeline_labels, steps)
 
     def _step_timeout(self, step: int) -> int:
         """How long Flux waits for a step: the slowest stage's budget plus time to pull and fetch."""
@@ -619,6 +582,63 @@ class _Context(NamedTuple):
                 else:
                     budget = max(budget, stage.max_startup_time_seconds + 300)
         return budget
+
+
+class FluxStep(NamedTuple):
+    """A step folder as Flux applies it: how long it waits for the step's objects, and whether it recreates what it
+    cannot patch."""
+
+    step: int
+    timeout: str
+    force: bool
+
+
+def step_kustomizations(objects: list[PlannedObject]) -> list[PlannedObject]:
+    """A kustomization.yaml per step folder of ``objects`` (files under ``steps/NN/``), and the root one that lists
+    the steps in order."""
+    steps = sorted({o.step for o in objects})
+    planned = [
+        PlannedObject(
+            "kustomization.yaml.j2",
+            "Kustomization",
+            "",
+            step,
+            f"{step_dir(step)}/kustomization.yaml",
+            {"resources": [o.file.rsplit("/", 1)[1] for o in objects if o.step == step]},
+        )
+        for step in steps
+    ]
+    root = PlannedObject(
+        "kustomization.yaml.j2", "Kustomization", "", 0, "kustomization.yaml", {"resources": list(map(step_dir, steps))}
+    )
+    return [root, *planned]
+
+
+def flux_kustomizations(
+    pipeline: str, options: RenderOptions, pipeline_labels: dict[str, str], steps: list[FluxStep]
+) -> list[PlannedObject]:
+    """Flux Kustomizations in flux/, one per step folder, chained by dependsOn with wait: Flux applies a step once
+    the one before it is applied and ready at the same revision."""
+    planned = []
+    previous = None
+    base = flux_base_name(pipeline, options.deploy_path)
+    for step in steps:
+        name = names.fit(f"{base}-step-{step.step:02d}")
+        values = {
+            "name": name,
+            "flux_namespace": options.flux_namespace,
+            "labels": pipeline_labels,
+            "timeout": step.timeout,
+            "path": f"{options.deploy_path.rstrip('/')}/{step_dir(step.step)}",
+            "force": step.force,
+            "source_name": options.flux_source,
+            "depends_on": previous,
+        }
+        planned.append(
+            PlannedObject("flux-kustomization.yaml.j2", "Kustomization", name, step.step, f"flux/{name}.yaml", values)
+        )
+        previous = name
+    return planned
 
 
 def flux_base_name(pipeline: str, deploy_path: str) -> str:
