@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import os
 import time
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -15,7 +15,7 @@ from bodywork_render.diagnostics import BodyworkError
 from bodywork_render.spec.load import parse_yaml
 from bodywork_render.spec.model import Schedule
 from bodywork_render.spec.project import load_project
-from bodywork_render.spec.schedule import cron_error, latest_due, run_id
+from bodywork_render.spec.schedule import cron_error, latest_due, latest_tick, run_id
 from bodywork_render.spec.validate import validate_document
 
 LONDON = ZoneInfo("Europe/London")
@@ -81,7 +81,7 @@ def problems(schedule: str) -> list[str]:
         "@daily",
         "@midnight",
         "@hourly",
-        "@DAILY",
+        "0 0 31 2 */2",
     ],
 )
 def test_cron_that_kubernetes_accepts_is_valid(cron: str) -> None:
@@ -98,6 +98,7 @@ def test_cron_that_kubernetes_accepts_is_valid(cron: str) -> None:
         ("20", "has 1 field (expected 5: minute hour day-of-month month day-of-week)"),
         ("@every 1h", "'@every' is not a macro Kubernetes accepts (expected one of: @yearly, @annually, @monthly,"),
         ("@reboot", "'@reboot' is not a macro Kubernetes accepts"),
+        ("@DAILY", "Kubernetes reads macros in lower case only (expected '@daily')"),
         ("CRON_TZ=UTC 0 20 * * *", "a time zone inside the expression is refused by Kubernetes (expected time_zone)"),
         ("0 0 L * *", "day-of-month 'L': L, W and # are not cron as Kubernetes reads it"),
         ("0 0 15W * *", "day-of-month '15W': L, W and # are not cron as Kubernetes reads it"),
@@ -266,6 +267,37 @@ def test_the_deadline_bounds_how_late_a_tick_is_still_due() -> None:
     strict = Schedule(cron="*/5 * * * *", starting_deadline_seconds=60)
     assert latest_due(strict, at("2026-12-04T10:06:00")) == at("2026-12-04T10:05:00", ZoneInfo("Etc/UTC"))
     assert latest_due(strict, at("2026-12-04T10:06:01")) is None
+
+
+@pytest.mark.parametrize(
+    "cron,days",
+    [
+        # robfig reads day-of-week N/step as N-6/step: no Sunday (cronsim alone reads up to 7, Sunday again)
+        ("0 0 * * 1/2", "01-02 01-05 01-07 01-09 01-12 01-14"),
+        ("0 0 * * SAT/1", "01-03 01-10 01-17 01-24 01-31 02-07"),
+        ("0 0 * * 5/2", "01-02 01-09 01-16 01-23 01-30 02-06"),
+        # */2 is no star: day-of-month OR day-of-week (cronsim alone ANDs them)
+        ("0 20 1 * */2", "01-01 01-03 01-04 01-06 01-08 01-10"),
+        ("0 0 31 2 */2", "02-01 02-03 02-05 02-07 02-08 02-10"),
+        ("0 0 ?/2 * 1", "01-03 01-05 01-07 01-09 01-11 01-12"),
+        ("0 0 10/5 * */3", "01-03 01-04 01-07 01-10 01-11 01-14"),
+        # a term * or */1 makes the field a star: AND (cronsim alone ORs when the field does not start with *)
+        ("0 0 1,* * MON", "01-05 01-12 01-19 01-26 02-02 02-09"),
+        ("0 0 */1 * 1", "01-05 01-12 01-19 01-26 02-02 02-09"),
+        ("0 0 */2 * *", "01-03 01-05 01-07 01-09 01-11 01-13"),
+    ],
+)
+def test_the_day_fields_tick_as_robfig_cron_reads_them(cron: str, days: str) -> None:
+    """The days of the first six times after 2026-01-01T00:00Z, as robfig/cron v3.0.1 (Kubernetes' parser) gives
+    them, found backwards from the last as refresh finds them."""
+    assert cron_error(cron) is None
+    schedule = Schedule(cron=cron)
+    found: list[str] = []
+    moment = at(f"2026-{days.split()[-1]}T23:59:59")
+    while len(found) < 6 and (tick := latest_tick(schedule, moment)) is not None:
+        found.insert(0, tick.strftime("%m-%d"))
+        moment = tick - timedelta(seconds=1)
+    assert found == days.split()
 
 
 def test_macros_tick_as_their_five_fields() -> None:

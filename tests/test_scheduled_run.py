@@ -12,11 +12,13 @@ import pytest
 import yaml
 
 from bodywork_render.diagnostics import BodyworkError
-from bodywork_render.gitops.runs import due_run, newer, parse_time
+from bodywork_render.gitops.runs import due_run, next_run, parse_time
 from bodywork_render.render.metadata import HydratorMetadata
 from bodywork_render.render.options import ARGO_WORKFLOWS
+from bodywork_render.render.scheduled_run import future_run_problem
 from bodywork_render.spec.model import Schedule
 from tests.renderkit import objects_in, render
+from tests.repos import bodywork
 from tests.test_chart import by_identity, chart, helm_objects, manifests_for_helm
 from tests.test_schedule_render import SCHEDULED, project
 
@@ -110,11 +112,29 @@ def test_a_run_that_cannot_be_is_a_clear_error(dag: str, run: str, message: str,
         render(folder, scheduled_run=run)
 
 
-def test_a_pipeline_without_a_schedule_has_no_runs(tmp_path: Path) -> None:
+def test_a_run_of_a_pipeline_without_a_schedule_is_kept_with_a_warning(tmp_path: Path) -> None:
+    """What publish and refresh render when a schedule is removed: the run the folder holds, carried forward."""
     folder = project(tmp_path / "p", "train >> serve", frozenset({"serve"}), schedule="")
-    with pytest.raises(BodyworkError, match="pipeline 'nightly' has no schedule"):
-        render(folder, scheduled_run=RUN)
+    rendered = render(folder, scheduled_run=RUN)
+    assert (
+        f"warning: --scheduled-run {RUN}: pipeline 'nightly' has no schedule (pipeline.schedule); its batch stages"
+        " keep the run in their identity"
+    ) in "\n".join(rendered.warnings)
+    recorded = json.loads(rendered.files["hydrator.metadata"])
+    assert recorded["scheduledRun"] == RUN and "schedule" not in recorded
     assert "schedule" not in json.loads(render(folder).files["hydrator.metadata"])
+
+
+def test_a_run_later_than_now_is_refused_by_render_and_publish(tmp_path: Path) -> None:
+    folder = project(tmp_path / "p", "train >> serve", frozenset({"serve"}))
+    message = "--scheduled-run '2062-12-04T20:00:00Z': later than now ("
+    for command in (["render", str(folder), "--out", str(tmp_path / "out")], ["publish", str(folder), "--to", "x"]):
+        result = bodywork(*command, "--scheduled-run", "2062-12-04T20:00:00Z")
+        assert (result.returncode, result.stdout) == (1, ""), result.stderr
+        assert message in result.stderr and "Traceback" not in result.stderr
+    assert not (tmp_path / "out").exists()
+    assert future_run_problem("2026-12-04T20:00:00Z", parse_time("2026-12-04T20:00:00Z", "--at")) is None
+    assert future_run_problem("2026-12-04T20:00:01Z", parse_time("2026-12-04T20:00:00Z", "--at")) is not None
 
 
 def test_on_argo_workflows_the_cron_workflow_runs_the_schedule_not_the_refresher(tmp_path: Path) -> None:
@@ -180,5 +200,12 @@ def test_a_run_is_due_until_its_starting_deadline_unless_suspended() -> None:
     assert due_run(None, parse_time("2026-12-04T20:00:00Z", "--at")) is None
     # Summer time: 20:00 in London is 19:00 UTC.
     assert due_run(schedule, parse_time("2026-07-01T19:05:00Z", "--at")) == "2026-07-01T19:00:00Z"
-    assert newer(None, RUN) == RUN and newer(RUN, None) == RUN and newer(RUN, "2026-12-05T20:00:00Z") != RUN
-    assert newer(None, None) is None
+
+
+def test_the_next_run_is_the_due_one_when_newer_else_the_one_held_unless_that_is_later_than_now() -> None:
+    at, tomorrow = parse_time("2026-12-04T20:10:00Z", "--at"), "2026-12-05T20:00:00Z"
+    assert next_run(None, RUN, at) == RUN and next_run(RUN, None, at) == RUN and next_run(None, None, at) is None
+    assert next_run("2026-12-03T20:00:00Z", RUN, at) == RUN and next_run(RUN, "2026-12-03T20:00:00Z", at) == RUN
+    assert next_run("2062-12-04T20:00:00Z", RUN, at) == RUN, "a run held for a time not come holds nothing back"
+    assert next_run("2062-12-04T20:00:00Z", None, at) == "2062-12-04T20:00:00Z"
+    assert next_run(tomorrow, RUN, parse_time(tomorrow, "--at")) == tomorrow

@@ -63,11 +63,17 @@ def render(values: Values) -> int:
 
 
 def _render(values: Values) -> int:
+    from datetime import datetime, timezone
+
+    from bodywork_render.render.scheduled_run import future_run_problem
     from bodywork_render.render.write import diff_trees, read_tree, write_tree
 
     args: RenderArgs = take(RenderArgs, values)
     project: ProjectInput = take(ProjectInput, values)
     options = RenderOptions.from_flags(values)
+    problem = future_run_problem(options.scheduled_run, datetime.now(timezone.utc))
+    if problem:
+        raise BodyworkError(problem)
     guessed: tuple[str, ...] = ()
     if values["deploy_path"] is None:
         from bodywork_render.gitops.source import with_deploy_path

@@ -17,6 +17,7 @@ import dataclasses
 import random
 import time
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Literal, Protocol
 
@@ -169,6 +170,12 @@ class Draft:
 
         return route_1_schedule(self.prepared.project.pipeline, self.prepared.options.format)
 
+    @property
+    def carries_run(self) -> bool:
+        """Whether a render of the draft carries forward the run the folder holds: with a schedule the refresher
+        runs, or with none (a schedule removed keeps the run in the batch stages' identity, so nothing re-runs)."""
+        return self.schedule is not None or self.prepared.project.pipeline.schedule is None
+
     def publication(self, run: str | None = None, starts: bool = False) -> Publication:
         """The render of scheduled run ``run`` (None: no run); ``starts``: its commit starts that run and names it."""
         if run not in self._renders:
@@ -187,7 +194,7 @@ class Draft:
 
     def choose(self, workspace: Workspace) -> Publication:
         """The run asked for, or the one the folder holds carried forward; its commit names a run it starts."""
-        held = held_run(workspace, self.folder) if self.schedule is not None else None
+        held = held_run(workspace, self.folder) if self.carries_run else None
         run = self.run or held
         return self.publication(run, starts=run is not None and run != held)
 
@@ -235,8 +242,12 @@ def prepare(
     The overlay of ``target.env`` applies, and the kustomize layout's Flux paths point at that folder.
     """
     from bodywork_render.render.manifests import prepare as prepare_render
+    from bodywork_render.render.scheduled_run import future_run_problem
 
     require_published_format(options)
+    problem = future_run_problem(options.scheduled_run, datetime.now(timezone.utc))
+    if problem:
+        raise BodyworkError(problem)
     prepared = prepare_render(path, options, env=target.env, repo_url=repo_url, ref=ref)
     folder = target.folder(prepared.project.pipeline.name)
     if options.format in FLUX_PATH_FORMATS:

@@ -9,12 +9,14 @@ the source is never cloned. Otherwise the source is fetched with its history, re
 with ``--repo-url`` the source URL (redacted) and ``--ref`` a commit, and landed exactly
 as ``publish`` does, in the deployment work tree already fetched:
 
-- a scheduled run that is due (Route 1: the newest scheduled time at or before now that may
-  still start, newer than the run the folder holds) is rendered at the commit the folder
-  holds, as one commit whose trailers name the run; a new source commit waits for the next
-  refresh;
-- else the tip is rendered with the run the folder holds carried forward (the first render
-  of a schedule counts as the run due then, if any).
+- the tip is rendered as one commit: with the scheduled run that the tip's schedule makes due
+  (Route 1: the newest scheduled time at or before now that may still start, newer than the
+  run the folder holds), its trailers naming the run, or else with the run the folder holds
+  carried forward (also when the tip has no schedule any more: nothing re-runs). A suspended
+  or changed schedule at the tip decides; the first render of a schedule counts as the run due
+  then, if any;
+- only when the tip does not render, a run due by the recorded schedule is rendered at the
+  commit the folder holds, with a warning.
 
 A push that loses a race chooses again on the new tip: a run that landed meanwhile is not
 published twice, and a run that did not is rendered on top of what did. Other render flags
@@ -47,7 +49,7 @@ from bodywork_render.gitops.publish import (
 )
 from bodywork_render.gitops.redact import redact_url
 from bodywork_render.gitops.repo_url import check_repo_url
-from bodywork_render.gitops.runs import due_run, newer
+from bodywork_render.gitops.runs import due_run, next_run
 from bodywork_render.gitops.source import FULL_SHA, Source
 from bodywork_render.render.metadata import HydratorMetadata
 from bodywork_render.render.options import RenderOptions
@@ -132,17 +134,18 @@ class _Held:
     metadata: HydratorMetadata
 
     def due(self, at: datetime) -> str | None:
-        """The run of the recorded schedule due ``at`` when it is newer than the run the folder holds, else None."""
+        """The run of the recorded schedule due ``at`` when it replaces the run the folder holds (``next_run``), else
+        None."""
         held = self.metadata.scheduled_run
-        run = newer(held, due_run(self.metadata.schedule, at))
+        run = next_run(held, due_run(self.metadata.schedule, at), at)
         return run if run != held else None
 
 
 @dataclass
 class _Chooser:
-    """What a refresh lands on each synced tip of the deployment branch (publish.py ``Landing``): the run due at
-    the commit the folder holds, or the source's tip with the folder's run carried forward. The source is fetched
-    once, and each commit prepared once."""
+    """What a refresh lands on each synced tip of the deployment branch (publish.py ``Landing``): the source's tip,
+    with the run its schedule makes due or the folder's run carried forward; the run due at the commit the folder
+    holds only when the tip does not render. The source is fetched once, and each commit prepared once."""
 
     source: Workspace
     upstream: Upstream
@@ -155,24 +158,27 @@ class _Chooser:
     _drafts: dict[str, Draft] = field(default_factory=dict)
 
     def choose(self, deploy: Workspace) -> Publication:
-        """The run due at the commit the folder holds, else the tip carrying the folder's run forward."""
+        """The tip, as one commit that starts the run due by the tip's schedule (a suspended or changed schedule
+        there wins) or carries the folder's run forward; the run due at the commit the folder holds, with a
+        warning, when the tip does not render."""
         held = _held(deploy, self.target, self.shown)
         held_run = held.metadata.scheduled_run if held is not None else None
-        if held is not None and (run := held.due(self.moment)) is not None:
-            # Route 1 re-runs the commit the deployment repository holds; a newer source commit comes next refresh.
-            draft, why = self._draft(held.metadata.source.commit)
-            if draft is not None:
-                return draft.publication(run, starts=True)
-            tip = self._draft_of_tip()
-            publication = tip.publication(run, starts=True)
-            fallback = (
-                f"warning: scheduled run {run} is published at the source's tip {tip.source.short_commit}, not at"
-                f" {held.metadata.source.short_commit}, which the deployment repository holds: {why}"
+        try:
+            draft = self._draft_of_tip()
+        except BodyworkError as exc:
+            run = held.due(self.moment) if held is not None else None
+            fallback, _ = self._draft(held.metadata.source.commit) if held is not None and run else (None, "")
+            if held is None or fallback is None:
+                raise
+            # A commit that does not render stops no scheduled run of the commit deployed.
+            publication = fallback.publication(run, starts=True)
+            warning = (
+                f"warning: scheduled run {run} is published at {held.metadata.source.short_commit}, which the"
+                f" deployment repository holds, not at the source's tip: {exc}"
             )
-            return dataclasses.replace(publication, warnings=(*publication.warnings, fallback))
-        draft = self._draft_of_tip()
+            return dataclasses.replace(publication, warnings=(*publication.warnings, warning))
         # A schedule rendered for the first time counts the run due now as started by this commit.
-        run = newer(held_run, due_run(draft.schedule, self.moment)) if draft.schedule is not None else None
+        run = next_run(held_run if draft.carries_run else None, due_run(draft.schedule, self.moment), self.moment)
         return draft.publication(run, starts=run is not None and run != held_run)
 
     @property
@@ -197,7 +203,7 @@ class _Chooser:
 
     def _draft(self, commit: str) -> tuple[Draft | None, str]:
         """The project prepared at ``commit`` of the source's branch, or None and why it cannot be (not on the
-        branch any more, or no valid project there)."""
+        branch any more, or no valid project there); BodyworkError when the tip does not render."""
         if commit not in self._drafts:
             if not FULL_SHA.match(commit):
                 return None, f"{commit!r} is not a commit"

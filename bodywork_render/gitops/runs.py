@@ -26,9 +26,15 @@ def due_run(schedule: Schedule | None, at: datetime) -> str | None:
     return run_id(tick) if tick is not None else None
 
 
-def newer(held: str | None, due: str | None) -> str | None:
-    """The newer of two run ids (None: no run)."""
-    return max((run for run in (held, due) if run is not None), default=None)
+def next_run(held: str | None, due: str | None, at: datetime) -> str | None:
+    """The run a render at ``at`` is: ``due`` when it is newer than ``held``, or when ``held`` is later than ``at``
+    (a run id given by hand for a time not come, which would otherwise hold back every run until then); else
+    ``held``, carried forward (None: no run)."""
+    from bodywork_render.spec.schedule import run_id
+
+    if due is not None and (held is None or due > held or held > run_id(at)):
+        return due
+    return held
 
 
 def parse_time(text: str, flag: str) -> datetime:

@@ -65,7 +65,14 @@ def route_1_reasons(pipeline: Pipeline) -> list[str]:
 
 
 def schedule_warnings(pipeline: Pipeline, options: RenderOptions) -> list[str]:
-    """What the user must hear about the schedule of a render where Route 2 does not apply (none otherwise)."""
+    """What the user must hear about the schedule of a render where Route 2 does not apply, or about a scheduled
+    run of a pipeline without one (none otherwise)."""
+    if pipeline.schedule is None and options.scheduled_run is not None:
+        return [
+            f"--scheduled-run {options.scheduled_run}: pipeline {pipeline.name!r} has no schedule"
+            " (pipeline.schedule); its batch stages keep the run in their identity, as publish and refresh carry"
+            " forward the run of a schedule removed, so that removing it re-runs nothing"
+        ]
     if pipeline.schedule is None or cron_job_stage(pipeline) is not None or options.format == ARGO_WORKFLOWS:
         return []  # argo-workflows: a CronWorkflow runs the whole pipeline (render/argo_workflows.py)
     schedule = pipeline.schedule

@@ -12,7 +12,7 @@ Pure: a Pipeline and RenderOptions in, values and messages out.
 from __future__ import annotations
 
 import re
-from datetime import datetime
+from datetime import datetime, timezone
 
 from bodywork_render.render.options import ARGO_WORKFLOWS, RenderOptions
 from bodywork_render.render.scheduled import cron_job_name, cron_job_stage
@@ -51,8 +51,6 @@ def run_problems(pipeline: Pipeline, options: RenderOptions) -> list[str]:
     flag = f"--scheduled-run {run!r}"
     if not is_run_id(run):
         return [f"{flag}: expected a scheduled time in UTC to the second, e.g. {RUN_ID_EXAMPLE}"]
-    if pipeline.schedule is None:
-        return [f"{flag}: pipeline {pipeline.name!r} has no schedule (pipeline.schedule)"]
     if options.format == ARGO_WORKFLOWS:
         from bodywork_render.render.argo_workflows import cron_workflow_name
 
@@ -69,6 +67,17 @@ def run_problems(pipeline: Pipeline, options: RenderOptions) -> list[str]:
             f" it; start one now with `kubectl create job --from=cronjob/{name}`"
         ]
     return []
+
+
+def future_run_problem(run: str | None, now: datetime) -> str | None:
+    """Why ``--scheduled-run`` cannot be asked for at ``now`` (an aware datetime): a time not come yet, whose run the
+    deployment folder would hold, holding back every scheduled run until then. None: it can, or there is none."""
+    if run is None or not is_run_id(run) or run <= now.astimezone(timezone.utc).strftime(RUN_ID_FORMAT):
+        return None
+    return (
+        f"--scheduled-run {run!r}: later than now ({now.astimezone(timezone.utc):{RUN_ID_FORMAT}}); expected a"
+        " scheduled time that has come (a run of a later time would hold back every scheduled run until then)"
+    )
 
 
 def run_input(run: str) -> str:

@@ -2,9 +2,10 @@
 
 Cron arithmetic is cronsim's (no dependencies, iterates backwards, handles time zones); this module adds only
 what cronsim lacks or accepts beyond Kubernetes' CronJob parser (robfig/cron's standard five fields): the
-macros, and the refusal of a seconds field, ``@every``, the Quartz extensions ``L``, ``W`` and ``#``, and
-day-of-week 7. Time zones are the tz database's names, as the ``tzdata`` package lists them; zoneinfo reads
-them from the system or, where it has none, from that package.
+macros (lower case only), robfig's reading of the day fields (``five_fields``), and the refusal of a seconds
+field, ``@every``, the Quartz extensions ``L``, ``W`` and ``#``, and day-of-week 7. Time zones are the tz
+database's names, as the ``tzdata`` package lists them; zoneinfo reads them from the system or, where it has
+none, from that package.
 
 Pure: no I/O but reading the tz database; the functions take the time they reason about.
 """
@@ -40,11 +41,44 @@ _EXPECTED = {
 }
 # Day-of-week values in a term's range (not its step): Kubernetes allows 0-6, cronsim also 7.
 _DOW_RANGE = re.compile(r"^[^/]*?(\d+)(?:-(\d+))?(?:/|$)")
+# A day field's term of every day: ``*`` with its step, if any.
+_STAR = re.compile(r"^\*(?:/(\d+))?$")
 
 
 def five_fields(cron: str) -> str:
-    """The five-field form of a valid cron expression (a macro expanded, ``?`` read as ``*``)."""
-    return MACROS.get(cron.strip().lower(), cron).replace("?", "*")
+    """The five-field form of a valid cron expression that cronsim ticks as robfig/cron does (a macro expanded,
+    ``?`` read as ``*``, the day fields as ``_robfig_days`` writes them)."""
+    # lower(): a schedule recorded by a render before upper-case macros were refused still ticks.
+    text = cron.strip()
+    fields = MACROS.get(text.lower(), text).replace("?", "*").split()
+    if len(fields) != 5:
+        return " ".join(fields)
+    minute, hour, day, month, weekday = fields
+    return " ".join((minute, hour, _robfig_days(day, 31), month, _robfig_days(weekday, 6)))
+
+
+def _robfig_days(field: str, last: int) -> str:
+    """A day-of-month (``last`` 31) or day-of-week (``last`` 6) field written so that cronsim reads it as robfig/cron.
+
+    robfig ANDs the two day fields when either is a star, that is holds a term ``*`` or ``*/1``, and ORs them
+    otherwise (``*/2`` is no star); cronsim ANDs them when either starts with ``*``. So a field with a star term is
+    ``*`` (every day, a star) and ``*/n`` is ``first-last/n``. robfig reads ``N/n`` as ``N-max/n``; cronsim's maximum
+    day of the week is 7 (Sunday again), so it is written ``N-6/n``.
+    """
+    terms = field.split(",")
+    stars = [_STAR.match(term) for term in terms]
+    if any(star is not None and int(star.group(1) or 1) == 1 for star in stars):
+        return "*"
+    first = 1 if last == 31 else 0
+    written = []
+    for term, star in zip(terms, stars, strict=True):
+        start, slash, step = term.partition("/")
+        if star is not None:
+            term = f"{first}-{last}/{step}"
+        elif slash and "-" not in start:
+            term = f"{start}-{last}/{step}"
+        written.append(term)
+    return ",".join(written)
 
 
 def cron_error(cron: str) -> str | None:
@@ -53,8 +87,10 @@ def cron_error(cron: str) -> str | None:
 
     text = cron.strip()
     if text.startswith("@"):
-        if text.lower() in MACROS:
+        if text in MACROS:
             return None
+        if text.lower() in MACROS:
+            return f"Kubernetes reads macros in lower case only (expected {text.lower()!r})"
         return f"{text.split()[0]!r} is not a macro Kubernetes accepts (expected one of: {', '.join(MACROS)})"
     if "TZ" in text.upper():
         return "a time zone inside the expression is refused by Kubernetes (expected time_zone)"
