@@ -55,6 +55,14 @@ def test_validate_prints_one_line_per_valid_project_unless_quiet() -> None:
     assert (report.returncode, report.stdout, report.stderr) == (0, "[]\n", "")
 
 
+def test_the_validate_line_counts_the_stages_the_dag_renders() -> None:
+    result = bodywork("validate", "valid/stage-not-in-dag-warning.yaml", cwd=CASES)
+    assert (result.returncode, result.stderr.splitlines()[-1]) == (
+        0,
+        "valid/stage-not-in-dag-warning.yaml: valid: pipeline demo, 1 stage in 1 DAG step (serve), 1 not in the DAG",
+    )
+
+
 def test_validate_reports_every_file_and_exits_1() -> None:
     result = bodywork(
         "validate", "invalid/out-of-range.yaml", "invalid/alias.yaml", "valid/minimal-1.1.yaml", cwd=CASES

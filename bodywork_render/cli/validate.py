@@ -66,11 +66,14 @@ def summary(documents: tuple[Document, ...]) -> str:
     data = base.data
     section = data.get("pipeline") or data["project"]  # version 1.1, or 1.0
     steps = parse_dag(section["DAG"])  # valid: each stage once, so in run order
-    stages = len(data["stages"])
+    stages = sum(len(step) for step in steps)
+    in_dag = {stage for step in steps for stage in step}
+    left_out = len([s for s in data["stages"] if s not in in_dag and s != section.get("run_on_failure")])  # warned
     where = f"{documents[1].file}: valid: overlay of {base.file}," if len(documents) > 1 else f"{base.file}: valid:"
     return (
         f"{where} pipeline {section['name']}, {stages} stage{'s' * (stages != 1)}"
         f" in {len(steps)} DAG step{'s' * (len(steps) != 1)} ({' >> '.join(','.join(step) for step in steps)})"
+        + (f", {left_out} not in the DAG" if left_out else "")
     )
 
 
