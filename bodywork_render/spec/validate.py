@@ -538,8 +538,9 @@ def _dag_problems(doc: Document, section_key: str, section: dict[str, Any], stag
                         doc,
                         where,
                         "error",
-                        f"stage {name!r} appears twice in the DAG (steps {in_dag[name]} and {number}); "
-                        "a stage runs once",
+                        f"stage {name!r} appears twice in the DAG "
+                        + (f"(steps {in_dag[name]} and {number})" if in_dag[name] != number else f"(in step {number})")
+                        + "; a stage runs once",
                     )
                 )
             elif name not in stages:
