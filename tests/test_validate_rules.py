@@ -500,3 +500,20 @@ def test_an_anchor_defined_twice_is_one_clear_error_not_a_warning(tmp_path: Path
         f"{config}:4:9: error: invalid YAML: the anchor &a is defined twice: give each anchor once, or write the"
         " values out\n"
     )
+
+
+@pytest.mark.parametrize("value", [".inf", "-.inf", ".nan", "1e400"])
+def test_an_infinite_or_undefined_number_is_an_error_not_a_crash(value: str) -> None:
+    shown = {".inf": "inf", "-.inf": "-inf", ".nan": "nan", "1e400": "inf"}[value]
+    assert report(document(retries=value)) == [
+        f"bodywork.yaml:11:16: error: stages.train.batch.retries: expected a whole number, got {shown}, which is not"
+        " a finite number"
+    ]
+
+
+def test_a_try_may_last_at_most_a_year() -> None:
+    text = document().replace("max_completion_time_seconds: 60", "max_completion_time_seconds: 31536001")
+    assert report(text) == [
+        "bodywork.yaml:10:36: error: stages.train.batch.max_completion_time_seconds: 31536001 is out of range"
+        " (expected at most 31536000)"
+    ]

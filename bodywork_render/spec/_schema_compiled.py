@@ -336,6 +336,8 @@ def validate_bodywork___defs_stage(data, custom_formats={}, name_prefix=None):
                     if isinstance(data__batch__maxcompletiontimeseconds, (int, float)) and not isinstance(data__batch__maxcompletiontimeseconds, bool):
                         if data__batch__maxcompletiontimeseconds < 0:
                             raise JsonSchemaValueException
+                        if data__batch__maxcompletiontimeseconds > 31536000:
+                            raise JsonSchemaValueException
                 if "retries" in data__batch_keys:
                     data__batch_keys.remove("retries")
                     data__batch__retries = data__batch["retries"]

@@ -6,6 +6,7 @@ diagnostic at once, sorted by position. No I/O, no printing.
 
 from __future__ import annotations
 
+import math
 import posixpath
 from functools import cache
 
@@ -715,6 +716,8 @@ _ARTICLES = {
 
 def _type_message(types: list[str], value: Any) -> str:
     expected = " or ".join(_ARTICLES.get(t, t) for t in types)
+    if isinstance(value, float) and not math.isfinite(value):  # YAML's .inf and .nan
+        return f"expected {expected}, got {value}, which is not a finite number"
     message = f"expected {expected}, got {_describe(value)}"
     if "boolean" in types and isinstance(value, str) and value.lower() in YAML11_BOOLEANS:
         word = "true" if value.lower() in ("yes", "y", "on", "true") else "false"
