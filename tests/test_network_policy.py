@@ -12,6 +12,7 @@ import pytest
 
 from bodywork_render.render.chart import render_chart
 from bodywork_render.render.manifests import render_project
+from bodywork_render.render.network import dns_rule
 from bodywork_render.render.options import RenderOptions
 from bodywork_render.render.write import write_tree
 from bodywork_render.verify.kubernetes import schema_problems
@@ -107,7 +108,7 @@ def test_the_opt_out_renders_no_network_policy_in_any_format(layout: str, tmp_pa
         enabled = helmsdk.template_objects(
             tmp_path / "chart", {"networkPolicy": {"enabled": True}}, release="train-and-serve", namespace="ml"
         )
-        assert sorted(policies(enabled)) == ["train-and-serve", "train-and-serve-serve"]
+        assert sorted(policies(enabled)) == ["train-and-serve", "train-and-serve--hooks", "train-and-serve-serve"]
     else:
         objects = objects_in(render(project, format=layout).files)
     assert policies(objects) == {}
@@ -150,6 +151,8 @@ def test_chart_values_tune_the_policies_and_default_to_the_manifests(tmp_path: P
     write_tree(tmp_path / "chart", rendered.files)
     manifests = policies(list(render(project).objects))
     defaults = policies(helmsdk.template_objects(tmp_path / "chart", release="train-and-serve", namespace="ml"))
+    # The chart adds the hook copy that guards its pre-install Jobs (the manifests need none).
+    assert defaults.pop("train-and-serve--hooks")
     assert {n: p["spec"] for n, p in defaults.items()} == {n: p["spec"] for n, p in manifests.items()}
     tuned = policies(
         helmsdk.template_objects(
@@ -167,20 +170,92 @@ def test_chart_values_tune_the_policies_and_default_to_the_manifests(tmp_path: P
     assert schema_problems(list(tuned.values())) == []
 
 
-def test_in_the_chart_the_pipelines_policy_is_in_force_before_the_pre_install_jobs_run(tmp_path: Path) -> None:
+def test_in_the_chart_a_hook_copy_guards_the_pre_install_jobs_and_the_release_owns_the_policy(
+    tmp_path: Path,
+) -> None:
     rendered = render_chart(EXAMPLE, RenderOptions(format="helm"), repo_url=REPO_URL, ref=COMMIT)
     write_tree(tmp_path / "chart", rendered.files)
-    objects = helmsdk.template_objects(tmp_path / "chart", release="train-and-serve", namespace="ml")
-    hooks = {
-        (o["kind"], o["metadata"]["name"]): (
-            o["metadata"]["annotations"].get("helm.sh/hook"),
-            o["metadata"]["annotations"].get("helm.sh/hook-weight"),
-        )
+    narrowed = {"networkPolicy": {"restrictEgress": True}}
+    objects = helmsdk.template_objects(tmp_path / "chart", narrowed, release="train-and-serve", namespace="ml")
+    annotations = {
+        (o["kind"], o["metadata"]["name"]): o["metadata"]["annotations"]
         for o in objects
         if o["kind"] in ("NetworkPolicy", "Job")
     }
-    (job,) = [key for key in hooks if key[0] == "Job"]
-    policy, job_hook = hooks[("NetworkPolicy", "train-and-serve")], hooks[job]
-    assert policy[0] == job_hook[0] == "pre-install,pre-upgrade"
-    assert int(policy[1]) < int(job_hook[1])  # Helm creates hooks by weight: the policy first
-    assert hooks[("NetworkPolicy", "train-and-serve-serve")] == (None, None)  # applied with its Deployment
+    (job,) = [key for key in annotations if key[0] == "Job"]
+    copy = annotations[("NetworkPolicy", "train-and-serve--hooks")]
+    assert copy["helm.sh/hook"] == annotations[job]["helm.sh/hook"] == "pre-install,pre-upgrade"
+    assert int(copy["helm.sh/hook-weight"]) < int(annotations[job]["helm.sh/hook-weight"])  # created first
+    assert copy["helm.sh/hook-delete-policy"] == "before-hook-creation,hook-succeeded"
+    # The release's own policies are no hooks: Helm upgrades, removes and uninstalls them.
+    assert "helm.sh/hook" not in annotations[("NetworkPolicy", "train-and-serve")]
+    assert "helm.sh/hook" not in annotations[("NetworkPolicy", "train-and-serve-serve")]
+    found = policies(objects)
+    guard, own = found["train-and-serve--hooks"]["spec"], found["train-and-serve"]["spec"]
+    assert {k: v for k, v in guard.items() if k != "podSelector"} == {
+        k: v for k, v in own.items() if k != "podSelector"
+    }
+    assert guard["egress"] == [DNS]
+    # The copy selects the Jobs' pods, never a service's: left behind by a failed hook, it darkens no service.
+    assert [stage for stage, labels in pods(objects).items() if selects(found["train-and-serve--hooks"], labels)] == [
+        "train"
+    ]
+    assert schema_problems(list(found.values())) == []
+    # Upgrading with the policy disabled leaves nothing behind that Helm does not manage.
+    disabled = helmsdk.template_objects(
+        tmp_path / "chart", {"networkPolicy": {"enabled": False}}, release="train-and-serve", namespace="ml"
+    )
+    assert policies(disabled) == {}
+
+
+def test_a_service_without_a_route_admits_the_cluster_even_with_an_ingress_namespace(tmp_path: Path) -> None:
+    project = project_with(tmp_path, NARROWED)
+    config = project / "bodywork.yaml"
+    config.write_text(config.read_text().replace("ingress: true", "ingress: false"))
+    cluster = [{"from": [{"namespaceSelector": {}}], "ports": [{"protocol": "TCP", "port": 8000}]}]
+    assert policies(render(project).objects)["train-and-serve-serve"]["spec"]["ingress"] == cluster
+    rendered = render_chart(project, RenderOptions(format="helm"), repo_url=REPO_URL, ref=COMMIT)
+    write_tree(tmp_path / "chart", rendered.files)
+    chart = policies(helmsdk.template_objects(tmp_path / "chart", release="train-and-serve", namespace="ml"))
+    assert chart["train-and-serve-serve"]["spec"]["ingress"] == cluster
+    routed = helmsdk.template_objects(
+        tmp_path / "chart",
+        {"stages": {"serve": {"ingress": {"enabled": True}}}},
+        release="train-and-serve",
+        namespace="ml",
+    )
+    assert policies(routed)["train-and-serve-serve"]["spec"]["ingress"][0]["from"] == [
+        {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "ingress-nginx"}}}
+    ]
+
+
+def test_in_the_chart_restricting_egress_without_egress_rules_keeps_dns(tmp_path: Path) -> None:
+    rendered = render_chart(EXAMPLE, RenderOptions(format="helm"), repo_url=REPO_URL, ref=COMMIT)
+    write_tree(tmp_path / "chart", rendered.files)
+    narrowed = {"networkPolicy": {"restrictEgress": True}}
+    found = policies(helmsdk.template_objects(tmp_path / "chart", narrowed, release="train-and-serve", namespace="ml"))
+    assert found["train-and-serve"]["spec"]["policyTypes"] == ["Ingress", "Egress"]
+    assert found["train-and-serve"]["spec"]["egress"] == [dns_rule()] == [DNS]
+
+
+@pytest.mark.parametrize("service_type", ["NodePort", "LoadBalancer"])
+def test_in_the_chart_a_service_exposed_outside_the_cluster_admits_every_address(
+    service_type: str, tmp_path: Path
+) -> None:
+    rendered = render_chart(
+        project_with(tmp_path, NARROWED), RenderOptions(format="helm"), repo_url=REPO_URL, ref=COMMIT
+    )
+    write_tree(tmp_path / "chart", rendered.files)
+    values = {"service": {"type": service_type}}
+    found = policies(helmsdk.template_objects(tmp_path / "chart", values, release="train-and-serve", namespace="ml"))
+    assert found["train-and-serve-serve"]["spec"]["ingress"] == [
+        {
+            "from": [
+                {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "ingress-nginx"}}},
+                {"ipBlock": {"cidr": "0.0.0.0/0"}},
+                {"ipBlock": {"cidr": "::/0"}},
+            ],
+            "ports": [{"protocol": "TCP", "port": 8000}],
+        }
+    ]
+    assert schema_problems(list(found.values())) == []

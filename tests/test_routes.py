@@ -17,12 +17,12 @@ from bodywork_render.diagnostics import BodyworkError
 from bodywork_render.render.chart import render_chart
 from bodywork_render.render.manifests import render_project
 from bodywork_render.render.options import RenderOptions
-from bodywork_render.render.routes import regex_quote
+from bodywork_render.render.routes import regex_quote, rewrite_path
 from bodywork_render.render.write import write_tree
 from bodywork_render.verify.kubernetes import schema_problems
 from tests import helmsdk
 from tests.renderkit import COMMIT, EXAMPLE, REPO_URL, objects_in, render
-from tests.routeproxy import route_proxy
+from tests.routeproxy import ingress_target, route_proxy
 
 HOST = "ml.example.com"
 TLS = """\
@@ -113,6 +113,29 @@ def test_nginx_rewrite_routes_a_capture_group_path_and_the_pods_get_no_prefix(tm
     }
     assert "BODYWORK_ROUTE_PREFIX" not in pod_env(objects)
     assert schema_problems([ingress]) == []
+
+
+@pytest.mark.parametrize("path", ["/", "/api/", "/api"])
+def test_the_charts_rewrite_of_a_path_with_a_trailing_slash_or_the_root_routes_the_rest(
+    path: str, tmp_path: Path
+) -> None:
+    values = {"ingress": {"nginxRewrite": True}, "stages": {"serve": {"ingress": {"path": path}}}}
+    ingress = routes(chart_objects(project_with(tmp_path, ""), tmp_path, values))["Ingress"]
+    assert ingress["spec"]["rules"][0]["http"]["paths"][0]["path"] == rewrite_path(path)
+    backend = ("train-and-serve-serve", 8000)
+    prefix = path.removesuffix("/")
+    assert ingress_target(ingress, HOST, f"{prefix}/predict") == (backend, "/predict")
+    assert ingress_target(ingress, HOST, f"{prefix}/") == (backend, "/")
+    assert ingress_target(ingress, HOST, prefix or "/") == (backend, "/")
+    assert schema_problems([ingress]) == []
+
+
+def test_tls_without_a_host_is_warned_about(tmp_path: Path) -> None:
+    project = project_with(tmp_path, TLS)
+    (warning,) = render(project).warnings
+    assert "names no hosts and there is no ingress host" in warning and "cert-manager" in warning
+    assert render(project, ingress_host=HOST).warnings == ()
+    assert all("names no hosts" not in w for w in render(project_with(tmp_path / "gw", TLS + GATEWAY)).warnings)
 
 
 def test_a_gateway_gets_an_httproute_per_service_stage_instead_of_an_ingress(tmp_path: Path) -> None:
@@ -227,8 +250,10 @@ def test_an_overlay_drops_the_base_files_gateway_with_null(tmp_path: Path) -> No
     project = project_with(tmp_path, TLS + GATEWAY)
     (project / "bodywork.dev.yaml").write_text("pipeline:\n  gateway: null   # no Gateway in the dev cluster\n")
     dev = render_project(project, RenderOptions(), env="dev", repo_url=REPO_URL, ref=COMMIT)
-    assert list(routes(dev.objects)) == ["Ingress"] and dev.warnings == ()
+    assert list(routes(dev.objects)) == ["Ingress"]
     assert routes(dev.objects)["Ingress"]["spec"]["tls"] == [{"secretName": "ml-tls"}]
+    (warning,) = dev.warnings  # that TLS entry names no host: cert-manager would skip it
+    assert "names no hosts and there is no ingress host" in warning
     assert list(routes(render_project(project, RenderOptions(), repo_url=REPO_URL, ref=COMMIT).objects)) == [
         "HTTPRoute"
     ]

@@ -41,7 +41,7 @@ from bodywork_render.render.manifests import (
     render_plan,
 )
 from bodywork_render.render.metadata import HydratorMetadata
-from bodywork_render.render.network import NAMESPACE_NAME_LABEL
+from bodywork_render.render.network import EVERY_ADDRESS, NAMESPACE_NAME_LABEL
 from bodywork_render.render.options import DEFAULT_CHART_VERSION, RenderOptions, reproduce_command
 from bodywork_render.render.plan import (
     EXIT_PERMANENT,
@@ -55,7 +55,7 @@ from bodywork_render.render.plan import (
     runner_config_map_name,
     runner_digest,
 )
-from bodywork_render.render.routes import REWRITE_SUFFIX, REWRITE_TARGET, REWRITE_VALUE
+from bodywork_render.render.routes import REWRITE_SUFFIX, REWRITE_TARGET, REWRITE_VALUE, ROOT_REWRITE_PATH
 from bodywork_render.render.scheduled import CRON_JOB_NAME_MAX, schedule_warnings
 from bodywork_render.render.scheduled_run import route_1_schedule
 from bodywork_render.render.serving import MAX_UNAVAILABLE
@@ -66,6 +66,9 @@ from bodywork_render.spec.model import Pipeline, ServiceStage
 
 PRE_HOOK = "pre-install,pre-upgrade"
 POST_HOOK = "post-install,post-upgrade"
+HOOK_POLICY_PART = "-hooks"
+"""The part of the name of the pipeline NetworkPolicy's hook copy, <fullname>--hooks: never a stage's policy's, as a
+stage's name starts with a letter or digit."""
 # The chart's folder of the runner files, which its runner ConfigMap reads with .Files.Get.
 RUNNER_FOLDER = "files"
 SEMVER = re.compile(
@@ -170,7 +173,8 @@ def chart_files(
     pins: Pins | None = None,
 ) -> Rendered:
     """The chart of a pipeline; ``objects`` are those it renders with default values, verified as --format manifests
-    verifies them. ``pins`` are the stages' (gitops/pins.py; default: all at the source commit).
+    verifies them (all but the hook copy of the pipeline's NetworkPolicy, which copies a verified one).
+    ``pins`` are the stages' (gitops/pins.py; default: all at the source commit).
 
     ``env`` names the environment whose overlay made ``pipeline``, for the README's reproducing command.
 
@@ -427,4 +431,7 @@ def _context(
         "namespace_name_label": NAMESPACE_NAME_LABEL,
         "rewrite_value": REWRITE_VALUE,
         "rewrite_suffix": REWRITE_SUFFIX,
+        "root_rewrite_path": ROOT_REWRITE_PATH,
+        "hook_policy_part": HOOK_POLICY_PART,
+        "every_address": EVERY_ADDRESS,
     }

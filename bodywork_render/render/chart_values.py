@@ -17,7 +17,7 @@ from typing import Any
 from bodywork_render.diagnostics import BodyworkError
 from bodywork_render.gitops.source import Source
 from bodywork_render.package_data import load_json
-from bodywork_render.render.network import egress_rules
+from bodywork_render.render.network import default_egress
 from bodywork_render.render.options import RenderOptions
 from bodywork_render.render.plan import INPUTS, SOURCE_COMMIT
 from bodywork_render.render.routes import ingress_route
@@ -614,7 +614,6 @@ def _network_policy(policy: NetworkPolicy) -> Value:
     # The constraints of bodywork.yaml's network_policy, written once in its JSON Schema.
     namespace = load_json("bodywork.schema.json")["$defs"]["network_policy"]["properties"]["ingress_namespace"]
     constraints = {k: v for k, v in namespace.items() if k not in ("description", "examples")}
-    egress = egress_rules(policy)
     return Value(
         "networkPolicy",
         "The NetworkPolicies of the pipeline's pods (pipeline.network_policy): no incoming connection but to a "
@@ -623,8 +622,10 @@ def _network_policy(policy: NetworkPolicy) -> Value:
             Value("enabled", "Render the NetworkPolicies; false renders none.", {"type": "boolean"}, policy.enabled),
             Value(
                 "ingressNamespace",
-                "Namespace of the Ingress controller or Gateway: only its pods may connect to the service stages; "
-                "empty: any pod of the cluster may.",
+                "Namespace of the pods that forward to the service stages whose ingress is enabled (the Ingress "
+                "controller's, or the Gateway's data-plane proxies): only its pods may connect to those; empty: any "
+                "pod of the cluster may (as it may to a stage without a route, and from anywhere when service.type is "
+                "not ClusterIP).",
                 {"anyOf": [{"const": ""}, constraints]},
                 policy.ingress_namespace or "",
             ),
@@ -632,14 +633,14 @@ def _network_policy(policy: NetworkPolicy) -> Value:
                 "restrictEgress",
                 "Let the pods connect only where egress says; false leaves outgoing connections open.",
                 {"type": "boolean"},
-                egress is not None,
+                policy.egress is not None,
             ),
             Value(
                 "egress",
                 "NetworkPolicy egress rules of every pod when restrictEgress is true, as Kubernetes writes them; keep "
                 "the DNS rule (port 53) the default starts with.",
                 _array(_open_object()),
-                egress or [],
+                default_egress(policy),
             ),
         ),
     )

@@ -2,7 +2,8 @@
 
 Every pod of the pipeline is selected by one policy that admits nothing, and, when ``egress``
 narrows them, lets it connect only there and to DNS; each service stage adds a policy that admits
-connections to its port, from the Ingress controller's namespace when one is named, else from any
+connections to its port: a routed stage (an Ingress or HTTPRoute) from the namespace of the proxies
+that forward to it when one is named, else (and always for a stage without a route) from any
 namespace. Policies add up, so a stage's policy opens only its own port.
 """
 
@@ -15,11 +16,18 @@ from bodywork_render.spec.model import NetworkPolicy
 NAMESPACE_NAME_LABEL = "kubernetes.io/metadata.name"
 """The label every namespace carries with its own name (set by the API server)."""
 DNS_PORT = 53
+EVERY_ADDRESS = ("0.0.0.0/0", "::/0")
+"""The IP blocks of every IPv4 and every IPv6 address: who may reach a Service exposed outside the cluster."""
 
 
 def dns_rule() -> dict[str, Any]:
     """The egress rule that keeps name resolution working wherever the cluster's DNS runs."""
     return {"ports": [{"protocol": "UDP", "port": DNS_PORT}, {"protocol": "TCP", "port": DNS_PORT}]}
+
+
+def default_egress(policy: NetworkPolicy) -> list[dict[str, Any]]:
+    """The egress rules the chart narrows to when asked, even if ``egress`` is not given: DNS alone, then."""
+    return egress_rules(policy) or [dns_rule()]
 
 
 def egress_rules(policy: NetworkPolicy) -> list[dict[str, Any]] | None:
@@ -42,7 +50,9 @@ def egress_rules(policy: NetworkPolicy) -> list[dict[str, Any]] | None:
     return rules
 
 
-def service_ingress(policy: NetworkPolicy, port: int) -> list[dict[str, Any]]:
-    """The ingress rules of a service stage's pods: its port, from the named namespace or from any."""
-    selector = {"matchLabels": {NAMESPACE_NAME_LABEL: policy.ingress_namespace}} if policy.ingress_namespace else {}
+def service_ingress(policy: NetworkPolicy, port: int, routed: bool) -> list[dict[str, Any]]:
+    """The ingress rules of a service stage's pods: its port, from the named namespace when the stage is ``routed``
+    (only the proxies there reach it), else from any namespace (in-cluster clients are its only way in)."""
+    named = policy.ingress_namespace if routed else None
+    selector = {"matchLabels": {NAMESPACE_NAME_LABEL: named}} if named else {}
     return [{"from": [{"namespaceSelector": selector}], "ports": [{"protocol": "TCP", "port": port}]}]

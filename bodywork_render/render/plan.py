@@ -114,6 +114,9 @@ def plan_pipeline(
             "pipeline.ingress (annotations, tls, nginx_rewrite) is not used: pipeline.gateway routes the service "
             "stages with HTTPRoutes instead of Ingresses (TLS is the Gateway listener's)"
         )
+    tls_warning = routes.hostless_tls(pipeline.ingress, options.ingress_host)
+    if pipeline.gateway is None and routed and tls_warning:
+        warnings.append(tls_warning)
     objects = ctx.with_shared_claim(objects)
     if options.format == "kustomize":
         objects.extend(step_kustomizations(objects))
@@ -427,7 +430,7 @@ class _Context(NamedTuple):
                 "name": name,
                 "labels": stage_labels,
                 "pod_selector": selector,
-                "ingress": network.service_ingress(self.pipeline.network_policy, stage.port),
+                "ingress": network.service_ingress(self.pipeline.network_policy, stage.port, stage.ingress),
                 "egress": None,
             }
             objects.append(

@@ -17,6 +17,8 @@ REWRITE_TARGET = "nginx.ingress.kubernetes.io/rewrite-target"
 REWRITE_VALUE = "/$2"
 REWRITE_SUFFIX = "(/|$)(.*)"
 """What follows the quoted prefix in a rewritten Ingress path: group 2 is the rest of the path after the prefix."""
+ROOT_REWRITE_PATH = "/()(.*)"
+"""The rewritten Ingress path of the prefix ``/``: group 2 is the rest of the path after the ``/``."""
 _GO_META = re.compile(r"([\\.+*?()|\[\]{}^$])")
 
 
@@ -26,12 +28,19 @@ def regex_quote(text: str) -> str:
     return _GO_META.sub(r"\\\1", text)
 
 
+def rewrite_path(prefix: str) -> str:
+    """The regular expression of a rewritten Ingress path routed at ``prefix`` (a trailing ``/`` left out, as the
+    chart leaves it out), whose group 2 is what the backend gets after ``/``."""
+    trimmed = prefix.removesuffix("/")
+    return regex_quote(trimmed) + REWRITE_SUFFIX if trimmed else ROOT_REWRITE_PATH
+
+
 def ingress_route(settings: IngressSettings, prefix: str, host: str | None) -> dict[str, Any]:
     """The path, pathType, extra annotations and TLS of a stage's Ingress routed at ``prefix``."""
     annotations = dict(settings.annotations)
     if settings.nginx_rewrite:
         annotations[REWRITE_TARGET] = REWRITE_VALUE
-        path, path_type = regex_quote(prefix) + REWRITE_SUFFIX, "ImplementationSpecific"
+        path, path_type = rewrite_path(prefix), "ImplementationSpecific"
     else:
         path, path_type = prefix, "Prefix"
     tls = []
@@ -39,6 +48,17 @@ def ingress_route(settings: IngressSettings, prefix: str, host: str | None) -> d
         hosts = list(settings.tls_hosts) or ([host] if host else [])
         tls = [{"hosts": hosts, "secretName": settings.tls_secret} if hosts else {"secretName": settings.tls_secret}]
     return {"path": path, "path_type": path_type, "annotations": annotations, "tls": tls}
+
+
+def hostless_tls(settings: IngressSettings, host: str | None) -> str | None:
+    """The warning for TLS without a host: its entry names none, which cert-manager skips (no certificate)."""
+    if not settings.tls_secret or settings.tls_hosts or host:
+        return None
+    return (
+        f"pipeline.ingress.tls (secret {settings.tls_secret!r}) names no hosts and there is no ingress host: the "
+        "Ingresses' TLS entry lists none, so cert-manager issues no certificate for it (\"has no hosts "
+        'specified"); give tls.hosts, or an ingress host (ingress_host or --ingress-host)'
+    )
 
 
 def strips_prefix(settings: IngressSettings, gateway: Gateway | None) -> bool:

@@ -343,9 +343,8 @@ def _image_problems(doc: Document, where: PathKey, image: Any) -> list[Diagnosti
 
 
 def _network_policy_problems(doc: Document, where: PathKey, policy: Any) -> list[Diagnostic]:
-    """Egress entries that name no destination or two, and IP blocks that are none (or an except outside its cidr)."""
-    import ipaddress
-
+    """Egress entries that name no destination or two, and IP blocks the API server refuses: not an address/prefix,
+    host bits set, or an except that is not a strict subset of its cidr."""
     egress = policy.get("egress") if isinstance(policy, dict) else None
     found: list[Diagnostic] = []
     for index, rule in enumerate(egress) if isinstance(egress, list) else ():
@@ -362,18 +361,44 @@ def _network_policy_problems(doc: Document, where: PathKey, policy: Any) -> list
         ]:
             if not isinstance(text, str):
                 continue
-            try:
-                network = ipaddress.ip_network(text, strict=False)
-            except ValueError:
-                found.append(
-                    _at(doc, path, "error", f"{text!r} is not an IP block (expected an address/prefix: 10.0.0.0/8)")
-                )
-                continue
-            if path[-1] == "cidr":
+            network, problem = _ip_block(text)
+            if problem:
+                found.append(_at(doc, path, "error", problem))
+            elif path[-1] == "cidr":
                 block = network
-            elif block is not None and (network.version != block.version or not network.subnet_of(block)):  # type: ignore[arg-type]
-                found.append(_at(doc, path, "error", f"{text!r} is not inside the cidr {rule['cidr']!r}"))
+            elif block is not None and not _strict_subnet(network, block):
+                found.append(
+                    _at(
+                        doc,
+                        path,
+                        "error",
+                        f"{text!r} is not a strict subset of the cidr {rule['cidr']!r} "
+                        "(expected a block inside it with a longer prefix)",
+                    )
+                )
     return found
+
+
+def _ip_block(text: str) -> tuple[Any, str | None]:
+    """The IP block ``text`` (address/prefix, no host bit set), or None and what is wrong with it."""
+    import ipaddress
+
+    address, slash, _ = text.partition("/")
+    try:
+        block = ipaddress.ip_network(text, strict=False)
+        first = ipaddress.ip_address(address)
+    except ValueError:
+        return None, f"{text!r} is not an IP block (expected an address/prefix: 10.0.0.0/8)"
+    if not slash:
+        return None, f"{text!r} has no prefix length (expected an address/prefix: {block})"
+    if first != block.network_address:
+        return None, f"{text!r} has host bits set (expected the block's first address: {block})"
+    return block, None
+
+
+def _strict_subnet(inner: Any, outer: Any) -> bool:
+    """Whether ``inner`` lies inside ``outer`` and is smaller, as the API server wants an except to be."""
+    return bool(inner.version == outer.version and inner.subnet_of(outer) and inner.prefixlen > outer.prefixlen)
 
 
 def _storage_problems(
