@@ -286,24 +286,30 @@ def step_ranges(numbers: list[int]) -> str:
 
 
 def package_chart(files: dict[str, str], destination: Path) -> Path:
-    """Write ``<name>-<version>.tgz`` into destination, as `helm package` would, atomically; returns its path."""
+    """Write ``<name>-<version>.tgz`` into destination, as `helm package` would, atomically; returns its path.
+
+    BodyworkError (naming --package) when it cannot be written.
+    """
     import yaml
 
     chart = yaml.safe_load(files["Chart.yaml"])
     archive = archive_bytes(files, chart["name"])
-    destination.mkdir(parents=True, exist_ok=True)
     target = destination / f"{chart['name']}-{chart['version']}.tgz"
-    handle, temporary = tempfile.mkstemp(prefix=f".{target.name}.", dir=destination)
     try:
-        with os.fdopen(handle, "wb") as stream:
-            stream.write(archive)
-            stream.flush()
-            os.fsync(stream.fileno())
-        os.chmod(temporary, 0o644)
-        os.replace(temporary, target)
-    finally:
-        if os.path.exists(temporary):
-            os.unlink(temporary)
+        destination.mkdir(parents=True, exist_ok=True)
+        handle, temporary = tempfile.mkstemp(prefix=f".{target.name}.", dir=destination)
+        try:
+            with os.fdopen(handle, "wb") as stream:
+                stream.write(archive)
+                stream.flush()
+                os.fsync(stream.fileno())
+            os.chmod(temporary, 0o644)
+            os.replace(temporary, target)
+        finally:
+            if os.path.exists(temporary):
+                os.unlink(temporary)
+    except OSError as exc:
+        raise BodyworkError(f"--package {destination}: cannot write {target.name}: {exc.strerror or exc}") from None
     return target
 
 
