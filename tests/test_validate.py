@@ -5,6 +5,8 @@ Each tests/cases/<kind>/NAME.yaml is paired with NAME.expected, the exact report
 
 from __future__ import annotations
 
+import importlib.util
+import json
 from pathlib import Path
 
 import pytest
@@ -15,7 +17,8 @@ from bodywork_render.spec.model import BatchStage, ServiceStage
 from bodywork_render.spec.project import load_project, validate_project
 from bodywork_render.spec.validate import validate_document
 
-CASES = Path(__file__).parent / "cases"
+ROOT = Path(__file__).resolve().parents[1]
+CASES = ROOT / "tests" / "cases"
 
 
 def _cases(kind: str) -> list[str]:
@@ -37,6 +40,26 @@ def test_every_invalid_case_is_paired_with_an_expectation() -> None:
     for kind in ("invalid", "valid"):
         for case in (CASES / kind).glob("*.yaml"):
             assert case.with_suffix(".expected").is_file(), case
+
+
+@pytest.mark.parametrize(
+    "requirement",
+    ["numpy", "scikit-learn==1.5.2", "./w.whl", "/w.whl", "git+https://x/y.git", "-e .", "--index-url=http://x",
+     "  ", "", " numpy", "\tnumpy", "\u3000numpy", "\x1cnumpy", "~/w.whl", "@x", "_x", "é"],
+)  # fmt: skip
+def test_validate_refuses_exactly_the_requirements_the_runner_refuses(requirement: str) -> None:
+    spec = importlib.util.spec_from_file_location("bodywork_runner", ROOT / "runner" / "bodywork_runner.py")
+    assert spec is not None and spec.loader is not None
+    runner = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(runner)
+    doc = parse_yaml(
+        "version: '1.1'\npipeline: {name: demo, docker_image: 'python:3.12-slim', DAG: s}\n"
+        f"stages: {{s: {{executable_module_path: s.py, batch: {{}}, requirements: [{json.dumps(requirement)}]}}}}\n".encode(),
+        "bodywork.yaml",
+    )
+    refused = [d.message for d in errors_in(validate_document(doc)) if d.path == "stages.s.requirements[0]"]
+    assert bool(refused) == (runner.REQUIREMENT.match(requirement) is None)
+    assert not refused or runner.REQUIREMENT_EXPECTED in refused[0]
 
 
 def test_file_over_the_size_limit_is_refused(tmp_path: Path) -> None:
