@@ -52,11 +52,10 @@ def test_validate_refuses_exactly_the_requirements_the_runner_refuses(requiremen
     assert spec is not None and spec.loader is not None
     runner = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(runner)
-    doc = parse_yaml(
-        "version: '1.1'\npipeline: {name: demo, docker_image: 'python:3.12-slim', DAG: s}\n"
-        f"stages: {{s: {{executable_module_path: s.py, batch: {{}}, requirements: [{json.dumps(requirement)}]}}}}\n".encode(),
-        "bodywork.yaml",
-    )
+    stage = {"executable_module_path": "s.py", "batch": {}, "requirements": [requirement]}
+    pipeline = {"name": "demo", "docker_image": "python:3.12-slim", "DAG": "s"}
+    text = json.dumps({"version": "1.1", "pipeline": pipeline, "stages": {"s": stage}})  # JSON is YAML
+    doc = parse_yaml(text.encode(), "bodywork.yaml")
     refused = [d.message for d in errors_in(validate_document(doc)) if d.path == "stages.s.requirements[0]"]
     assert bool(refused) == (runner.REQUIREMENT.match(requirement) is None)
     assert not refused or runner.REQUIREMENT_EXPECTED in refused[0]
