@@ -82,8 +82,9 @@ def validate_document(doc: Document, module_exists: Callable[[str], bool] | None
     return sorted(set(found))
 
 
-def validate_overlay(doc: Document, base: dict[str, Any]) -> list[Diagnostic]:
-    """Every problem of an environment overlay (bodywork.<env>.yaml) of the valid base data ``base``."""
+def validate_overlay(doc: Document, base: dict[str, Any] | None) -> list[Diagnostic]:
+    """Every problem of an environment overlay (bodywork.<env>.yaml) of the valid base data ``base``; with None
+    (the base has errors), only those found without the base: its own schema, image, network policy, namespace."""
     if doc.data is None:
         return []
     if not isinstance(doc.data, dict):
@@ -96,8 +97,6 @@ def validate_overlay(doc: Document, base: dict[str, Any]) -> list[Diagnostic]:
     section: dict[str, Any] = pipeline if isinstance(pipeline, dict) else {}
     found += _image_problems(doc, ("pipeline", "docker_image"), section.get("docker_image"))
     found += _network_policy_problems(doc, ("pipeline", "network_policy"), section.get("network_policy"))
-    base_section = base.get("pipeline") or base.get("project") or {}
-    found += _schedule_problems(doc, "pipeline", section, has_base="schedule" in base_section)
     namespace = section.get("namespace")
     if isinstance(namespace, str) and namespace and not names.is_label(names.normalise(namespace)):
         found.append(
@@ -108,6 +107,10 @@ def validate_overlay(doc: Document, base: dict[str, Any]) -> list[Diagnostic]:
                 f"{namespace!r} becomes {names.normalise(namespace)!r}, not a valid Kubernetes name",
             )
         )
+    if base is None:
+        return sorted(set(found))
+    base_section = base.get("pipeline") or base.get("project") or {}
+    found += _schedule_problems(doc, "pipeline", section, has_base="schedule" in base_section)
     stages = doc.data.get("stages")
     for key, spec in stages.items() if isinstance(stages, dict) else ():
         if key not in base["stages"]:
