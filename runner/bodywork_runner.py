@@ -70,11 +70,12 @@ RUNNER_DIR = ".bodywork"
 DEPS_DIR = ".deps"
 DEPS_MARKER = ".bodywork-requirements.json"
 
-# A requirement given on the command line: a package name, URL or path, never a pip option (a leading '-',
+# A requirement given on the command line: a package specifier, URL or path, never a pip option (a leading '-',
 # which argparse would also take for a flag) or blank. bodywork.schema.json's stages.*.requirements pattern is
-# "^" + this pattern, so `bodywork validate` refuses exactly what the runner would.
-REQUIREMENT = re.compile(r"[A-Za-z0-9./]")
-REQUIREMENT_EXPECTED = "a package name, URL or path, starting with a letter, digit, '.' or '/'"
+# "^" + this pattern (plain ASCII: Python's and ECMA-262's \s differ), so `bodywork validate` refuses exactly
+# what the runner would.
+REQUIREMENT = re.compile(r"[^-\t\n\v\f\r ]")
+REQUIREMENT_EXPECTED = "a package specifier, URL or path, not starting with '-' or a space"
 _SHA = re.compile(r"[0-9a-f]{40}|[0-9a-f]{64}")
 _STAGE = re.compile(r"[A-Za-z0-9_.-]+")
 _SCP_LIKE = re.compile(r"[^/:]+:(?!//)")

@@ -45,7 +45,7 @@ def test_every_invalid_case_is_paired_with_an_expectation() -> None:
 @pytest.mark.parametrize(
     "requirement",
     ["numpy", "scikit-learn==1.5.2", "./w.whl", "/w.whl", "git+https://x/y.git", "-e .", "--index-url=http://x",
-     "  ", "", " numpy", "\tnumpy", "\u3000numpy", "\x1cnumpy", "~/w.whl", "@x", "_x", "é"],
+     "  ", "", " numpy", "\tnumpy", "\u3000numpy", "\x1cnumpy", "\x85-e", "~/w.whl", "{{ x }}", "- item", "é"],
 )  # fmt: skip
 def test_validate_refuses_exactly_the_requirements_the_runner_refuses(requirement: str) -> None:
     spec = importlib.util.spec_from_file_location("bodywork_runner", ROOT / "runner" / "bodywork_runner.py")
@@ -57,6 +57,9 @@ def test_validate_refuses_exactly_the_requirements_the_runner_refuses(requiremen
     text = json.dumps({"version": "1.1", "pipeline": pipeline, "stages": {"s": stage}})  # JSON is YAML
     doc = parse_yaml(text.encode(), "bodywork.yaml")
     refused = [d.message for d in errors_in(validate_document(doc)) if d.path == "stages.s.requirements[0]"]
+    schema = json.loads((ROOT / "schemas" / "bodywork.schema.json").read_text())
+    items = schema["$defs"]["stage"]["properties"]["requirements"]["items"]
+    assert items["pattern"] == "^" + runner.REQUIREMENT.pattern
     assert bool(refused) == (runner.REQUIREMENT.match(requirement) is None)
     assert not refused or runner.REQUIREMENT_EXPECTED in refused[0]
 

@@ -138,11 +138,14 @@ def parse_yaml(raw: bytes, file: str) -> Document:
     if data is not _NOT_PLAIN:
         return Document(file, data, text)
     from ruamel.yaml.error import MarkedYAMLError, YAMLError
+    from ruamel.yaml.reader import ReaderError
 
     try:
         tree = _yaml().load(text)
     except MarkedYAMLError as exc:
         raise BodyworkError([_marked_error(file, exc, text)]) from None
+    except ReaderError as exc:  # a character YAML refuses; ruamel gives its index in the text, not its line
+        raise BodyworkError([_refused_character(file, exc, text)]) from None
     except (YAMLError, RecursionError) as exc:
         raise BodyworkError([Diagnostic(file, 0, 0, "", "error", f"invalid YAML: {exc}")]) from None
     document = Document(file, _plain(tree), text)
@@ -330,6 +333,14 @@ def _marked_error(file: str, exc: Any, text: str) -> Diagnostic:
         else:
             message = problem
     return Diagnostic(file, line, column, "", "error", f"invalid YAML: {message}")
+
+
+def _refused_character(file: str, exc: Any, text: str) -> Diagnostic:
+    """The error for a character YAML does not allow (a control character, a surrogate): ruamel's ReaderError."""
+    line = text.count("\n", 0, exc.position) + 1
+    column = exc.position - text.rfind("\n", 0, exc.position)
+    message = f"invalid YAML: character U+{exc.character:04X} is not allowed in YAML; remove it"
+    return Diagnostic(file, line, column, "", "error", message)
 
 
 def _first_definition_line(text: str, duplicate: Any) -> int | None:

@@ -41,8 +41,8 @@ _PATTERN_EXPECTATIONS = {
     " ml.example.com, or a wildcard *.example.com",
     "\\.(py|ipynb)$": "a path ending in .py or .ipynb",
     # The runner's REQUIREMENT (runner/bodywork_runner.py), which refuses the same with the same words.
-    "^[A-Za-z0-9./]": "a package name, URL or path, starting with a letter, digit, '.' or '/'; pip options belong in"
-    " the image or a requirements.txt beside the module",
+    "^[^-\\t\\n\\v\\f\\r ]": "a package specifier, URL or path, not starting with '-' or a space; pip options"
+    " belong in the image or a requirements.txt beside the module",
     "^/[^\\s]*$": "a URL path starting with '/', without spaces",
     _QUALIFIED_NAME: "a label or annotation key: an optional DNS subdomain and '/', then letters, digits, '-', '_'"
     " and '.', letters or digits at both ends",
