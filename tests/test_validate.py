@@ -195,6 +195,21 @@ def test_what_the_fast_path_cannot_read_plainly_takes_the_positioned_path(text: 
     assert _plain_fast(text) is _NOT_PLAIN
 
 
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("1: a\ntrue: b\n", '1:1: error: [1]: expected a string key, got the number 1: YAML reads 1 as a number; quote'
+         ' it: "1"'),
+        ("~: a\nnull: b\n", "1:1: error: [null]: expected a string key, got nothing (null)"),
+        ("1: a\n1: b\n", "2:1: error: invalid YAML: duplicate key '1' (first defined on line 1); each key may"
+         " appear once"),
+    ],
+)  # fmt: skip
+def test_keys_are_duplicates_only_as_yaml_compares_them(text: str, expected: str) -> None:
+    _, diagnostics = check_project_text(text)
+    assert [str(d) for d in diagnostics] == [f"bodywork.yaml:{expected}"]
+
+
 def test_duplicate_key_names_the_line_of_its_first_definition() -> None:
     # The first key of the mapping is on line 3; the first DAG on line 5.
     text = 'version: "1.1"\npipeline:\n  name: bw\n  docker_image: x\n  DAG: a\n  DAG: b\n'

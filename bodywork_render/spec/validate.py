@@ -635,10 +635,13 @@ def _at(doc: Document, path: PathKey, severity: Severity, message: str, *, key: 
 
 
 def format_path(path: PathKey) -> str:
-    """``stages.train.args[0]`` from ('stages', 'train', 'args', 0)."""
+    """``stages.train.args[0]`` from ('stages', 'train', 'args', 0); a null key is ``[null]``."""
     text = ""
     for part in path:
-        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
+        if part is None:
+            text += "[null]"
+        else:
+            text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
     return text
 
 
