@@ -639,6 +639,30 @@ def test_a_template_override_breaking_the_restricted_profile_is_refused_and_noth
     assert not out.exists()
 
 
+@pytest.mark.parametrize(
+    ("line", "expected"),
+    [
+        ("{{ 1/0 }}", "ZeroDivisionError: division by zero"),
+        ("{{ nope.x }}", "'nope' is undefined"),
+        ("{% if %}", "Expected an expression, got 'end of statement block'"),
+    ],
+)
+def test_a_template_override_failing_at_render_time_names_its_file_and_line(
+    line: str, expected: str, tmp_path: Path
+) -> None:
+    (tmp_path / "templates").mkdir()
+    (tmp_path / "templates" / "service.yaml.j2").write_text(f"apiVersion: v1\nkind: Service\n\n# {line}\n")
+    result = bodywork(
+        "render", str(PARALLEL), "--out", "out", "--templates", "templates", "--repo-url", REPO_URL, "--ref", COMMIT,
+        cwd=tmp_path,
+    )  # fmt: skip
+    assert (result.returncode, own_stderr(result.stderr)) == (
+        1,
+        f"error: template templates/service.yaml.j2, line 4: {expected}\n",
+    )
+    assert not (tmp_path / "out").exists()
+
+
 def test_the_startup_probe_budget_rounds_up(tmp_path: Path) -> None:
     # 12 s at one probe every 5 s: 3 probes (15 s), never 2 (10 s, which restarts a pod that keeps its promise).
     rendered = render(service_project(tmp_path / "p"))

@@ -59,7 +59,7 @@ from bodywork_render.render.routes import REWRITE_SUFFIX, REWRITE_TARGET, REWRIT
 from bodywork_render.render.scheduled import CRON_JOB_NAME_MAX, schedule_warnings
 from bodywork_render.render.scheduled_run import route_1_schedule
 from bodywork_render.render.serving import MAX_UNAVAILABLE
-from bodywork_render.render.templating import Templates, block, jinja_environment
+from bodywork_render.render.templating import Templates, block, jinja_environment, render_template
 from bodywork_render.render.write import MARKER
 from bodywork_render.spec import names
 from bodywork_render.spec.model import Pipeline, ServiceStage
@@ -124,12 +124,7 @@ class ChartTemplates:
 
     def render(self, name: str, context: dict[str, Any]) -> str:
         """One chart file."""
-        import jinja2
-
-        try:
-            return self.env.get_template(name).render(**context)
-        except jinja2.TemplateError as exc:
-            raise BodyworkError(f"chart template {name}: {exc}") from None
+        return render_template(self.env, name, context, "chart template")
 
 
 def code_span(text: str) -> str:
