@@ -70,6 +70,12 @@ RUNNER_DIR = ".bodywork"
 DEPS_DIR = ".deps"
 DEPS_MARKER = ".bodywork-requirements.json"
 
+# A requirement given on the command line: a package specifier, URL or path, never a pip option (a leading '-',
+# which argparse would also take for a flag) or blank. bodywork.schema.json's stages.*.requirements pattern is
+# "^" + this pattern (plain ASCII: Python's and ECMA-262's \s differ), so `bodywork validate` refuses exactly
+# what the runner would.
+REQUIREMENT = re.compile(r"[^-\t\n\v\f\r ]")
+REQUIREMENT_EXPECTED = "a package specifier, URL or path, not starting with '-' or a space"
 _SHA = re.compile(r"[0-9a-f]{40}|[0-9a-f]{64}")
 _STAGE = re.compile(r"[A-Za-z0-9_.-]+")
 _SCP_LIKE = re.compile(r"[^/:]+:(?!//)")
@@ -656,9 +662,9 @@ def install_stage(workspace: Path, stage: str, module: str, commit: str, require
     """Install what the stage needs into the workspace: ``requirements``, then a requirements.txt beside its module,
     then, for a notebook, an executor when none is named. pip's exit code (0 when nothing was needed)."""
     log = Log(commit, stage)
-    bad = [spec for spec in requirements if not spec.strip() or spec.lstrip().startswith("-")]
+    bad = [spec for spec in requirements if not REQUIREMENT.match(spec)]
     if bad:
-        raise RunnerError(f"--requirement must be a package specifier, got {bad[0]!r}")
+        raise RunnerError(f"--requirement must be a package specifier ({REQUIREMENT_EXPECTED}), got {bad[0]!r}")
     _repo_root, path, deps = _stage_paths(workspace, stage, module)
     requirements_txt = path.parent / "requirements.txt"
     txt = requirements_txt if requirements_txt.is_file() else None

@@ -120,11 +120,9 @@ def test_python_tags_run_no_code(tmp_path: Path) -> None:
     "text, expected",
     [
         (b"\xff\xfev\x00e\x00", "1:1: error: invalid UTF-8 (byte 0xff); save the file as UTF-8"),
-        (
-            b'version: "1.1"\x00\n',
-            "error: invalid YAML: unacceptable character #x0000: special characters are not allowed\n"
-            '  in "<unicode string>", position 14',
-        ),
+        (b'version: "1.1"\x00\n', "1:15: error: invalid YAML: character U+0000 is not allowed in YAML; remove it"),
+        (b"a: 1\nb: x\x7fy\n", "2:5: error: invalid YAML: character U+007F is not allowed in YAML; remove it"),
+        (b"a: 1\n\nb: \x1b[31m\n", "3:4: error: invalid YAML: character U+001B is not allowed in YAML; remove it"),
         (b"a: &x 1\nb: <<: *x\n", "2:6: error: invalid YAML: mapping values are not allowed here"),
         (
             b"base: &b {x: 1}\nother:\n  <<: *b\n",
@@ -140,7 +138,17 @@ def test_python_tags_run_no_code(tmp_path: Path) -> None:
             "2:1: error: invalid YAML: while scanning a quoted scalar: found unexpected end of stream",
         ),
     ],
-    ids=["utf-16", "nul", "merge-inline", "merge-key", "deep-block-list", "two-documents", "unterminated"],
+    ids=[
+        "utf-16",
+        "nul",
+        "del",
+        "esc",
+        "merge-inline",
+        "merge-key",
+        "deep-block-list",
+        "two-documents",
+        "unterminated",
+    ],
 )
 def test_unreadable_bytes_give_one_positioned_error(text: bytes, expected: str) -> None:
     with pytest.raises(BodyworkError) as caught:
@@ -398,6 +406,8 @@ PAYLOADS = [
     "",
     " ",
 ]
+# The payloads as requirements, which the runner refuses blank or starting with '-' or a space (a pip option).
+REQUIREMENTS = [f"x{p}" if p[:1] in ("", "-", " ") else p for p in PAYLOADS]
 # Spaceless payloads for the image, which must hold no whitespace.
 IMAGES = ["{{.Release.Name}}", "[[image]]", "$(id)", "a:b#c", "no", "0644", "*x", "&x", "!x", "%x", "@x", "'x'"]
 # Valid names that a YAML 1.1 reader would read as booleans, nulls or numbers if they were not quoted.
@@ -414,9 +424,10 @@ TRICKY_NAMES = {
 
 def injection_project(folder: Path, image: str) -> Path:
     """A project with every payload in args and requirements, the image given, and YAML 1.1-looking names everywhere."""
-    payloads = "".join(
-        f"\n      - {json.dumps(p, ensure_ascii=False)}" for p in PAYLOADS
-    )  # YAML does not pair \\ud83d\\ude00 escapes
+    payloads, requirements = (
+        "".join(f"\n      - {json.dumps(p, ensure_ascii=False)}" for p in strings)  # YAML does not pair \\ud83d\\ude00
+        for strings in (PAYLOADS, REQUIREMENTS)
+    )
     n = TRICKY_NAMES
     return write_project(
         folder,
@@ -431,7 +442,7 @@ stages:
   "{n["stage"]}":
     executable_module_path: train.py
     args:{payloads}
-    requirements:{payloads.replace('- ""', '- "x"').replace('- " "', '- "y"')}
+    requirements:{requirements}
     secrets:
       "NO": "{n["secret"]}"
     batch: {{max_completion_time_seconds: 0, retries: 0}}
@@ -458,7 +469,6 @@ def container(objects: list[dict[str, Any]], kind: str, stage: str, init: str | 
 
 def assert_literal(objects: list[dict[str, Any]], image: str, namespace: str | None) -> None:
     """Every payload arrives as the very string the user wrote, and nothing else was added."""
-    requirements = [p or "x" for p in PAYLOADS[:-1]] + ["y"]
     job, deployment = (
         container(objects, "Job", TRICKY_NAMES["stage"]),
         container(objects, "Deployment", TRICKY_NAMES["service"]),
@@ -466,7 +476,7 @@ def assert_literal(objects: list[dict[str, Any]], image: str, namespace: str | N
     assert job["args"][job["args"].index("--") + 1 :] == PAYLOADS
     assert deployment["args"][deployment["args"].index("--") + 1 :] == PAYLOADS
     install = container(objects, "Job", TRICKY_NAMES["stage"], init="install")
-    assert [install["args"][i + 1] for i, a in enumerate(install["args"]) if a == "--requirement"] == requirements
+    assert [install["args"][i + 1] for i, a in enumerate(install["args"]) if a == "--requirement"] == REQUIREMENTS
     assert "--requirement" not in job["args"]
     assert job["image"] == deployment["image"] == install["image"] == image
     assert {e["name"]: e["valueFrom"]["secretKeyRef"]["name"] for e in job["env"] if "valueFrom" in e} == {
@@ -506,7 +516,7 @@ def test_user_strings_stay_literal_on_argo_workflows(image: str, tmp_path: Path)
     install = next(c for c in stage["initContainers"] if c["name"] == "install")
     assert main["args"][main["args"].index("--") + 1 :] == PAYLOADS
     requirements = [install["args"][i + 1] for i, a in enumerate(install["args"]) if a == "--requirement"]
-    assert requirements == [p or "x" for p in PAYLOADS[:-1]] + ["y"]
+    assert requirements == REQUIREMENTS
     assert main["image"] == install["image"] == image
     assert {e["name"]: e["valueFrom"]["secretKeyRef"]["name"] for e in main["env"] if "valueFrom" in e} == {
         "NO": "true-no"

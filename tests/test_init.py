@@ -80,11 +80,20 @@ def test_init_refuses_a_folder_that_is_not_empty(tmp_path: Path) -> None:
     assert sorted(p.name for p in tmp_path.iterdir()) == ["notes.txt"]
 
 
+def test_init_under_a_file_is_one_clear_error(tmp_path: Path) -> None:
+    (tmp_path / "f").write_text("mine\n")
+    result = bodywork("init", "f/sub", cwd=tmp_path)
+    assert (result.returncode, result.stderr) == (1, f"error: f/sub: {tmp_path}/f is a file, not a folder\n")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["f"]
+
+
 @pytest.mark.parametrize(
     ("args", "expected"),
     [
         (["___"], "cannot make a pipeline name out of '___': give one with --name"),
         (["project", "--name", "***"], "cannot make a pipeline name out of '***': give one with --name"),
+        (["2024-model"], "cannot make a pipeline name out of '2024-model' ('2024-model' starts with a digit): give"),
+        (["project", "--name", "42"], "cannot make a pipeline name out of '42' ('42' starts with a digit): give"),
     ],
 )
 def test_init_refuses_a_name_that_is_not_valid(tmp_path: Path, args: list[str], expected: str) -> None:
@@ -101,7 +110,7 @@ def test_init_refuses_a_name_that_is_not_valid(tmp_path: Path, args: list[str], 
         ("ML__Stuff--", "ml-stuff"),
         ("é-x", "x"),
         ("a" * 80, "a" * 63),
-        ("9lives", "9lives"),
+        ("Model 2024", "model-2024"),
     ],
 )
 def test_pipeline_names_from_folder_names(folder: str, expected: str) -> None:

@@ -123,6 +123,22 @@ def test_invalid_overlay_reports_every_error_with_positions(project: Path) -> No
     ]
 
 
+@pytest.mark.parametrize("base", ["replicas: 3", "replicas: [3"], ids=["invalid", "unreadable"])
+def test_an_overlay_is_checked_on_its_own_while_the_base_file_has_errors(base: str, project: Path) -> None:
+    config = project / "bodywork.yaml"
+    config.write_text(config.read_text().replace("replicas: 3", base.replace("3", "-3")))
+    (project / "bodywork.dev.yaml").write_text("pipeline:\n  replicas: 2\nstages:\n  serv:\n    replicas: -1\n")
+    with pytest.raises(BodyworkError) as caught:
+        render(project, "dev")
+    overlay = [str(d) for d in caught.value.diagnostics if d.file == str(project / "bodywork.dev.yaml")]
+    assert [d.file for d in caught.value.diagnostics].count(str(config)) == 1
+    assert [line.partition(": error: ")[2] for line in overlay] == [
+        "pipeline.replicas: unknown field 'replicas' (expected one of: docker_image, gateway, image_pull_secrets,"
+        " ingress, ingress_class, ingress_host, namespace, network_policy, schedule, secrets_group, shared_storage)",
+        "stages.serv.replicas: -1 is out of range (expected at least 0)",
+    ]  # not yet whether stage 'serv' is in bodywork.yaml: that waits for a valid bodywork.yaml
+
+
 def test_missing_overlay_and_bad_env_names_are_clear_errors(project: Path) -> None:
     with pytest.raises(BodyworkError) as missing:
         render(project, "staging")

@@ -375,6 +375,69 @@ def test_stale_files_are_removed_and_foreign_folders_refused(tmp_path: Path) -> 
     assert read_tree(foreign) == {"notes.txt": "keep me"}
 
 
+@pytest.mark.parametrize(
+    ("out", "expected"),
+    [
+        ("afile/sub", "error: --out afile/sub: {tmp}/afile is a file, not a folder\n"),
+        ("dangling", "error: --out dangling: a symbolic link to {tmp}/nowhere, which does not exist\n"),
+        ("/proc/bodywork-out", "error: --out /proc/bodywork-out: cannot write into /proc: No such file or directory\n"),
+    ],
+)
+def test_an_out_folder_that_cannot_be_written_is_one_clear_error_and_nothing_is_written(
+    out: str, expected: str, tmp_path: Path
+) -> None:
+    (tmp_path / "afile").write_text("mine\n")
+    (tmp_path / "dangling").symlink_to(tmp_path / "nowhere")
+    result = bodywork("render", str(PARALLEL), "--out", out, "--repo-url", REPO_URL, "--ref", COMMIT, cwd=tmp_path)
+    assert (result.returncode, own_stderr(result.stderr)) == (1, expected.format(tmp=tmp_path))
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["afile", "dangling"]
+
+
+def test_an_out_folder_that_is_a_symbolic_link_is_written_through(tmp_path: Path) -> None:
+    target = tmp_path / "deploy-repo" / "envs" / "prod"
+    target.mkdir(parents=True)
+    link = tmp_path / "deploy"
+    link.symlink_to(Path("deploy-repo/envs/prod"))
+    for _ in range(2):  # the first render fills the empty target, the second replaces it
+        result = bodywork(
+            "render", str(PARALLEL), "--out", "deploy", "--repo-url", REPO_URL, "--ref", COMMIT, cwd=tmp_path
+        )
+        assert result.returncode == 0, result.stderr
+    assert link.is_symlink() and os.readlink(link) == "deploy-repo/envs/prod"
+    assert "hydrator.metadata" in read_tree(target)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["deploy", "deploy-repo"]
+    assert sorted(p.name for p in target.parent.iterdir()) == ["prod"]
+
+
+def test_a_package_folder_that_cannot_be_written_is_refused_before_the_chart_is_written(tmp_path: Path) -> None:
+    (tmp_path / "dist").write_text("a file\n")
+    result = bodywork(
+        "render", str(PARALLEL), "--format", "helm", "--out", "chart", "--package", "dist",
+        "--repo-url", REPO_URL, "--ref", COMMIT, cwd=tmp_path,
+    )  # fmt: skip
+    assert (result.returncode, own_stderr(result.stderr)) == (
+        1,
+        f"error: --package dist: {tmp_path}/dist is a file, not a folder\n",
+    )
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["dist"]
+
+
+@pytest.mark.parametrize("flag", ["--check", "--diff"])
+def test_check_and_diff_refuse_an_out_folder_that_render_would_refuse(flag: str, tmp_path: Path) -> None:
+    (tmp_path / "afile").write_text("mine\n")
+    (tmp_path / "mine").mkdir()
+    (tmp_path / "mine" / "notes.txt").write_text("keep me\n")
+    for out, expected in [
+        ("afile", "error: afile: exists and is not a folder (choose an empty or new --out folder)\n"),
+        ("mine", "error: mine: holds files but no hydrator.metadata, so bodywork-render did not write it;"
+         " refusing to replace it (choose an empty or new --out folder)\n"),
+    ]:  # fmt: skip
+        result = bodywork(
+            "render", str(PARALLEL), "--out", out, flag, "--repo-url", REPO_URL, "--ref", COMMIT, cwd=tmp_path
+        )
+        assert (result.returncode, result.stdout, own_stderr(result.stderr)) == (1, "", expected)
+
+
 def test_a_failed_render_leaves_the_previous_output_untouched(tmp_path: Path) -> None:
     out = tmp_path / "out"
     common = ["--out", str(out), "--repo-url", REPO_URL, "--ref", COMMIT]
@@ -425,7 +488,8 @@ def test_check_and_diff(tmp_path: Path) -> None:
     (out / "extra.yaml").write_text("x: 1\n")
     diff = bodywork("render", *common, "--diff")
     assert diff.returncode == 1  # as git diff --exit-code: 1 when there are differences
-    assert f"--- a/{out}/03-serve-service.yaml" in diff.stdout and f"--- a/{out}/extra.yaml" in diff.stdout
+    shown = str(out).lstrip("/")  # as git shows an absolute path: a/tmp/..., not a//tmp/...
+    assert f"--- a/{shown}/03-serve-service.yaml" in diff.stdout and f"--- a/{shown}/extra.yaml" in diff.stdout
     assert (out / "extra.yaml").exists()
     stale = bodywork("render", *common, "--check")
     assert (stale.returncode, stale.stdout) == (1, diff.stdout)
@@ -573,6 +637,30 @@ def test_a_template_override_breaking_the_restricted_profile_is_refused_and_noth
     assert "containers[0].securityContext.privileged: must not be true (privileged container)" in result.stderr
     assert "Deployment/train-and-serve-serve" in result.stderr and "Traceback" not in result.stderr
     assert not out.exists()
+
+
+@pytest.mark.parametrize(
+    ("line", "expected"),
+    [
+        ("{{ 1/0 }}", "ZeroDivisionError: division by zero"),
+        ("{{ nope.x }}", "'nope' is undefined"),
+        ("{% if %}", "Expected an expression, got 'end of statement block'"),
+    ],
+)
+def test_a_template_override_failing_at_render_time_names_its_file_and_line(
+    line: str, expected: str, tmp_path: Path
+) -> None:
+    (tmp_path / "templates").mkdir()
+    (tmp_path / "templates" / "service.yaml.j2").write_text(f"apiVersion: v1\nkind: Service\n\n# {line}\n")
+    result = bodywork(
+        "render", str(PARALLEL), "--out", "out", "--templates", "templates", "--repo-url", REPO_URL, "--ref", COMMIT,
+        cwd=tmp_path,
+    )  # fmt: skip
+    assert (result.returncode, own_stderr(result.stderr)) == (
+        1,
+        f"error: template templates/service.yaml.j2, line 4: {expected}\n",
+    )
+    assert not (tmp_path / "out").exists()
 
 
 def test_the_startup_probe_budget_rounds_up(tmp_path: Path) -> None:

@@ -5,6 +5,8 @@ Each tests/cases/<kind>/NAME.yaml is paired with NAME.expected, the exact report
 
 from __future__ import annotations
 
+import importlib.util
+import json
 from pathlib import Path
 
 import pytest
@@ -15,7 +17,8 @@ from bodywork_render.spec.model import BatchStage, ServiceStage
 from bodywork_render.spec.project import load_project, validate_project
 from bodywork_render.spec.validate import validate_document
 
-CASES = Path(__file__).parent / "cases"
+ROOT = Path(__file__).resolve().parents[1]
+CASES = ROOT / "tests" / "cases"
 
 
 def _cases(kind: str) -> list[str]:
@@ -37,6 +40,28 @@ def test_every_invalid_case_is_paired_with_an_expectation() -> None:
     for kind in ("invalid", "valid"):
         for case in (CASES / kind).glob("*.yaml"):
             assert case.with_suffix(".expected").is_file(), case
+
+
+@pytest.mark.parametrize(
+    "requirement",
+    ["numpy", "scikit-learn==1.5.2", "./w.whl", "/w.whl", "git+https://x/y.git", "-e .", "--index-url=http://x",
+     "  ", "", " numpy", "\tnumpy", "\u3000numpy", "\x1cnumpy", "\x85-e", "~/w.whl", "{{ x }}", "- item", "é"],
+)  # fmt: skip
+def test_validate_refuses_exactly_the_requirements_the_runner_refuses(requirement: str) -> None:
+    spec = importlib.util.spec_from_file_location("bodywork_runner", ROOT / "runner" / "bodywork_runner.py")
+    assert spec is not None and spec.loader is not None
+    runner = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(runner)
+    stage = {"executable_module_path": "s.py", "batch": {}, "requirements": [requirement]}
+    pipeline = {"name": "demo", "docker_image": "python:3.12-slim", "DAG": "s"}
+    text = json.dumps({"version": "1.1", "pipeline": pipeline, "stages": {"s": stage}})  # JSON is YAML
+    doc = parse_yaml(text.encode(), "bodywork.yaml")
+    refused = [d.message for d in errors_in(validate_document(doc)) if d.path == "stages.s.requirements[0]"]
+    schema = json.loads((ROOT / "schemas" / "bodywork.schema.json").read_text())
+    items = schema["$defs"]["stage"]["properties"]["requirements"]["items"]
+    assert items["pattern"] == "^" + runner.REQUIREMENT.pattern
+    assert bool(refused) == (runner.REQUIREMENT.match(requirement) is None)
+    assert not refused or runner.REQUIREMENT_EXPECTED in refused[0]
 
 
 def test_file_over_the_size_limit_is_refused(tmp_path: Path) -> None:
@@ -168,6 +193,21 @@ def test_what_the_fast_path_cannot_read_plainly_takes_the_positioned_path(text: 
     from bodywork_render.spec.load import _NOT_PLAIN, _plain_fast
 
     assert _plain_fast(text) is _NOT_PLAIN
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("1: a\ntrue: b\n", '1:1: error: [1]: expected a string key, got the number 1: YAML reads 1 as a number; quote'
+         ' it: "1"'),
+        ("~: a\nnull: b\n", "1:1: error: [null]: expected a string key, got nothing (null)"),
+        ("1: a\n1: b\n", "2:1: error: invalid YAML: duplicate key '1' (first defined on line 1); each key may"
+         " appear once"),
+    ],
+)  # fmt: skip
+def test_keys_are_duplicates_only_as_yaml_compares_them(text: str, expected: str) -> None:
+    _, diagnostics = check_project_text(text)
+    assert [str(d) for d in diagnostics] == [f"bodywork.yaml:{expected}"]
 
 
 def test_duplicate_key_names_the_line_of_its_first_definition() -> None:

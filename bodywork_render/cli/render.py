@@ -66,7 +66,7 @@ def _render(values: Values) -> int:
     from datetime import datetime, timezone
 
     from bodywork_render.render.scheduled_run import future_run_problem
-    from bodywork_render.render.write import diff_trees, read_tree, write_tree
+    from bodywork_render.render.write import diff_trees, read_tree, refuse_foreign, writable_folder, write_tree
 
     args: RenderArgs = take(RenderArgs, values)
     project: ProjectInput = take(ProjectInput, values)
@@ -112,11 +112,14 @@ def _render(values: Values) -> int:
         sys.stderr.write(f"{args.out} does not exist: run bodywork render without --check to write it\n")
         return 1
     if args.check or args.diff:
+        refuse_foreign(args.out, str(args.out), "--out")  # what render would say
         changes = diff_trees(read_tree(args.out), rendered.files, str(args.out))
         sys.stdout.write(changes)
         if args.check and changes:
             sys.stderr.write(f"{args.out} is out of date: run bodywork render to update it\n")
         return 1 if changes else 0  # as `git diff --exit-code`
+    if args.package is not None:
+        writable_folder(args.package, f"--package {args.package}")
     write_tree(args.out, rendered.files)
     sys.stderr.write(f"rendered {len(rendered.objects)} objects into {args.out}\n")
     if args.package is not None:

@@ -16,6 +16,7 @@ from pathlib import Path
 
 from bodywork_render.diagnostics import BodyworkError
 from bodywork_render.package_data import resource_dir
+from bodywork_render.render.write import writable_folder
 from bodywork_render.spec import names
 
 EXAMPLE = "train-and-serve"
@@ -37,13 +38,16 @@ def example_folder() -> Path:
 def pipeline_name(text: str) -> str:
     """A valid pipeline name made from ``text`` (a folder name): normalised, other characters as '-', at most 63.
 
-    BodyworkError when nothing valid is left.
+    BodyworkError when nothing valid is left, or it starts with a digit: the example's Service is named
+    after the pipeline, and a Service name must start with a letter.
     """
     name = re.sub(r"[^a-z0-9-]+", "-", names.normalise(text.strip()))
     name = re.sub(r"-{2,}", "-", name).strip("-")[: names.LABEL_MAX].rstrip("-")
-    if not names.is_label(name):
+    if not names.is_dns1035_label(name):
+        starts = f" ({name!r} starts with a digit)" if names.is_label(name) else ""
         raise BodyworkError(
-            f"cannot make a pipeline name out of {text!r}: give one with --name (letters, digits and '-')"
+            f"cannot make a pipeline name out of {text!r}{starts}: give one with --name"
+            " (a letter, then letters, digits and '-')"
         )
     return name
 
@@ -55,7 +59,7 @@ def scaffold(folder: Path, name: str | None = None) -> str:
     ``name`` is None. BodyworkError when ``folder`` holds anything, or no valid
     name can be made.
     """
-    folder = folder.absolute()
+    folder = writable_folder(folder, str(folder))
     if folder.exists() and (not folder.is_dir() or any(folder.iterdir())):
         raise BodyworkError(f"{folder} is not an empty folder: bodywork init writes into a new or empty one only")
     name = pipeline_name(folder.resolve().name if name is None else name)
@@ -69,8 +73,14 @@ def scaffold(folder: Path, name: str | None = None) -> str:
             f"the example lacks the pipeline name, schema line or README title ({named}, {pointed}, {titled})"
         )
     ignored = (example_folder() / ".gitignore").read_text(encoding="utf-8")
-    shutil.copytree(example_folder(), folder, ignore=shutil.ignore_patterns(*_LEFTOVERS), dirs_exist_ok=True)
-    (folder / "bodywork.yaml").write_text(config, encoding="utf-8")
-    (folder / "README.md").write_text(readme, encoding="utf-8")
-    (folder / ".gitignore").write_text(f"{ignored}{RENDER_FOLDER}/\n", encoding="utf-8")
+    existed = folder.exists()
+    try:
+        shutil.copytree(example_folder(), folder, ignore=shutil.ignore_patterns(*_LEFTOVERS), dirs_exist_ok=True)
+        (folder / "bodywork.yaml").write_text(config, encoding="utf-8")
+        (folder / "README.md").write_text(readme, encoding="utf-8")
+        (folder / ".gitignore").write_text(f"{ignored}{RENDER_FOLDER}/\n", encoding="utf-8")
+    except OSError as exc:
+        if not existed:
+            shutil.rmtree(folder, ignore_errors=True)
+        raise BodyworkError(f"{folder}: cannot write the project: {exc.strerror or exc}") from None
     return name

@@ -59,7 +59,7 @@ from bodywork_render.render.routes import REWRITE_SUFFIX, REWRITE_TARGET, REWRIT
 from bodywork_render.render.scheduled import CRON_JOB_NAME_MAX, schedule_warnings
 from bodywork_render.render.scheduled_run import route_1_schedule
 from bodywork_render.render.serving import MAX_UNAVAILABLE
-from bodywork_render.render.templating import Templates, block, jinja_environment
+from bodywork_render.render.templating import Templates, block, jinja_environment, render_template
 from bodywork_render.render.write import MARKER
 from bodywork_render.spec import names
 from bodywork_render.spec.model import Pipeline, ServiceStage
@@ -127,12 +127,7 @@ class ChartTemplates:
 
     def render(self, name: str, context: dict[str, Any]) -> str:
         """One chart file."""
-        import jinja2
-
-        try:
-            return self.env.get_template(name).render(**context)
-        except jinja2.TemplateError as exc:
-            raise BodyworkError(f"chart template {name}: {exc}") from None
+        return render_template(self.env, name, context, "chart template")
 
 
 def code_span(text: str) -> str:
@@ -290,24 +285,30 @@ def step_ranges(numbers: list[int]) -> str:
 
 
 def package_chart(files: dict[str, str], destination: Path) -> Path:
-    """Write ``<name>-<version>.tgz`` into destination, as `helm package` would, atomically; returns its path."""
+    """Write ``<name>-<version>.tgz`` into destination, as `helm package` would, atomically; returns its path.
+
+    BodyworkError (naming --package) when it cannot be written.
+    """
     import yaml
 
     chart = yaml.safe_load(files["Chart.yaml"])
     archive = archive_bytes(files, chart["name"])
-    destination.mkdir(parents=True, exist_ok=True)
     target = destination / f"{chart['name']}-{chart['version']}.tgz"
-    handle, temporary = tempfile.mkstemp(prefix=f".{target.name}.", dir=destination)
     try:
-        with os.fdopen(handle, "wb") as stream:
-            stream.write(archive)
-            stream.flush()
-            os.fsync(stream.fileno())
-        os.chmod(temporary, 0o644)
-        os.replace(temporary, target)
-    finally:
-        if os.path.exists(temporary):
-            os.unlink(temporary)
+        destination.mkdir(parents=True, exist_ok=True)
+        handle, temporary = tempfile.mkstemp(prefix=f".{target.name}.", dir=destination)
+        try:
+            with os.fdopen(handle, "wb") as stream:
+                stream.write(archive)
+                stream.flush()
+                os.fsync(stream.fileno())
+            os.chmod(temporary, 0o644)
+            os.replace(temporary, target)
+        finally:
+            if os.path.exists(temporary):
+                os.unlink(temporary)
+    except OSError as exc:
+        raise BodyworkError(f"--package {destination}: cannot write {target.name}: {exc.strerror or exc}") from None
     return target
 
 

@@ -103,6 +103,31 @@ def jinja_environment(folders: list[Path], **syntax: Any) -> jinja2.Environment:
     return env
 
 
+def render_template(env: jinja2.Environment, name: str, values: dict[str, Any], what: str) -> str:
+    """The template ``name`` rendered with ``values``; BodyworkError naming ``what`` and the template's file and line
+    when it cannot be compiled, uses an undefined value, or raises while it runs (``{{ 1/0 }}``). An exception of
+    another kind raised by a shipped template is a bug, not the user's: it propagates."""
+    import jinja2
+
+    try:
+        return env.get_template(name).render(**values)
+    except jinja2.TemplateSyntaxError as exc:
+        raise BodyworkError(f"{what} {exc.filename or name}, line {exc.lineno}: {exc.message}") from None
+    except Exception as exc:
+        import traceback
+
+        # Jinja rewrites the traceback so that a template's frames carry its file and line: the last is where it failed.
+        frames = [f for f in traceback.extract_tb(exc.__traceback__) if f.filename.endswith(".j2")]
+        if isinstance(exc, jinja2.TemplateError):
+            message = str(exc)
+        elif frames and not Path(frames[-1].filename).resolve().is_relative_to(resource_dir("templates").resolve()):
+            message = f"{type(exc).__name__}: {exc}"
+        else:
+            raise
+        where = f"{frames[-1].filename}, line {frames[-1].lineno}" if frames else name
+        raise BodyworkError(f"{what} {where}: {message}") from None
+
+
 class Templates:
     """The Jinja environment of the Kubernetes templates: the shipped ones, overridden file by file by a user's.
 
@@ -153,12 +178,7 @@ class Templates:
             text = texts.get(key)
             if text is not None:
                 return text
-        import jinja2
-
-        try:
-            text = self.env.get_template(planned.template).render(**planned.values)
-        except jinja2.TemplateError as exc:
-            raise BodyworkError(f"template {planned.template}: {exc}") from None
+        text = render_template(self.env, planned.template, planned.values, "template")
         if texts is not None and key is not None:
             texts.put(key, text)
         return text

@@ -9,6 +9,7 @@ written by this tool and is never replaced.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import tempfile
@@ -35,6 +36,7 @@ def diff_trees(old: dict[str, str], new: dict[str, str], label: str) -> str:
     """A unified diff from old to new, file by file, in path order ('' when equal)."""
     import difflib  # only --check and --diff compare; a plain render writes
 
+    folder = label.lstrip("/")  # as `git diff --no-index` shows an absolute path: a/tmp/x, not a//tmp/x
     chunks: list[str] = []
     for path in sorted(old.keys() | new.keys()):
         if old.get(path) != new.get(path):
@@ -42,24 +44,27 @@ def diff_trees(old: dict[str, str], new: dict[str, str], label: str) -> str:
                 difflib.unified_diff(
                     old.get(path, "").splitlines(keepends=True),
                     new.get(path, "").splitlines(keepends=True),
-                    fromfile=f"a/{label}/{path}" if path in old else "/dev/null",
-                    tofile=f"b/{label}/{path}" if path in new else "/dev/null",
+                    fromfile=f"a/{folder}/{path}" if path in old else "/dev/null",
+                    tofile=f"b/{folder}/{path}" if path in new else "/dev/null",
                 )
             )
     return "".join(chunks)
 
 
 def write_tree(folder: Path, files: dict[str, str], *, shown: str | None = None, flag: str = "--out") -> None:
-    """Replace folder by exactly these files, atomically.
+    """Replace folder by exactly these files, atomically; a symbolic link's target is replaced, not the link.
 
-    BodyworkError when the folder is not this tool's to replace, naming it ``shown`` (default: as
-    given) and the ``flag`` that chose it, as the user knows them.
+    BodyworkError when the folder is not this tool's to replace or cannot be written, naming it ``shown``
+    (default: as given) and the ``flag`` that chose it, as the user knows them; nothing is written then.
     """
-    _refuse_foreign(folder, str(folder) if shown is None else shown, flag)
-    folder = folder.absolute()
-    folder.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{folder.name}.new-", dir=folder.parent))
+    shown = str(folder) if shown is None else shown
+    refuse_foreign(folder, shown, flag)
+    folder = writable_folder(folder, f"{flag} {shown}")
+    created = _missing_parents(folder)
+    staging: Path | None = None
     try:
+        folder.parent.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=f".{folder.name}.new-", dir=folder.parent))
         written = []
         for relative, text in files.items():
             target = staging / relative
@@ -70,8 +75,38 @@ def write_tree(folder: Path, files: dict[str, str], *, shown: str | None = None,
         _fsync_all(written)
         os.chmod(staging, 0o755)
         _swap_in(staging, folder)
+        created = []
+    except OSError as exc:
+        raise BodyworkError(f"{flag} {shown}: cannot write into {folder.parent}: {exc.strerror or exc}") from None
     finally:
-        shutil.rmtree(staging, ignore_errors=True)
+        if staging is not None:
+            shutil.rmtree(staging, ignore_errors=True)
+        for parent in created:  # deepest first: what this call made, when it failed
+            with contextlib.suppress(OSError):
+                parent.rmdir()
+
+
+def writable_folder(folder: Path, label: str) -> Path:
+    """The absolute folder to write, symbolic links resolved; BodyworkError, starting with ``label``, when
+    it cannot be written.
+
+    Looked at without writing anything: a link to nothing, a file where a folder must be, a folder
+    (or the nearest existing parent of a new one) the user may not write into.
+    """
+    if folder.is_symlink() and not folder.exists():
+        raise BodyworkError(f"{label}: a symbolic link to {os.readlink(folder)}, which does not exist")
+    folder = folder.resolve()
+    existing = next(p for p in (folder, *folder.parents) if p.exists())
+    if not existing.is_dir():
+        raise BodyworkError(f"{label}: {existing} is a file, not a folder")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise BodyworkError(f"{label}: cannot write into {existing}: permission denied")
+    return folder
+
+
+def _missing_parents(folder: Path) -> list[Path]:
+    """The ancestors of folder that do not exist yet, deepest first."""
+    return [p for p in folder.parents if not p.exists()]
 
 
 def _fsync_all(paths: list[Path], workers: int = 16) -> None:
@@ -111,7 +146,8 @@ def _fsync_all(paths: list[Path], workers: int = 16) -> None:
         raise failures[0]
 
 
-def _refuse_foreign(folder: Path, shown: str, flag: str) -> None:
+def refuse_foreign(folder: Path, shown: str, flag: str) -> None:
+    """BodyworkError when folder is there but not this tool's to replace: a file, or a folder without its marker."""
     if folder.exists() and not folder.is_dir():
         raise BodyworkError(f"{shown}: exists and is not a folder (choose an empty or new {flag} folder)")
     if folder.is_dir() and any(folder.iterdir()) and not (folder / MARKER).is_file():

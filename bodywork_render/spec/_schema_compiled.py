@@ -20,6 +20,7 @@ NoneType = type(None)
 REGEX_PATTERNS = {
     '^[A-Za-z0-9_\\.\\-]+\\Z': re.compile('^[A-Za-z0-9_\\.\\-]+\\Z'),
     '\\.(py|ipynb)\\Z': re.compile('\\.(py|ipynb)\\Z'),
+    '^[^\\-\\t\\n\\v\\f\\r\\ ]': re.compile('^[^\\-\\t\\n\\v\\f\\r\\ ]'),
     '^[A-Za-z0-9\\.\\-]+\\Z': re.compile('^[A-Za-z0-9\\.\\-]+\\Z'),
     '^[A-Za-z_][A-Za-z0-9_]*\\Z': re.compile('^[A-Za-z_][A-Za-z0-9_]*\\Z'),
     '^[^/\\\\]': re.compile('^[^/\\\\]'),
@@ -225,8 +226,7 @@ def validate_bodywork___defs_stage(data, custom_formats={}, name_prefix=None):
                     if not isinstance(data__requirements_item, (str)):
                         raise JsonSchemaValueException
                     if isinstance(data__requirements_item, str):
-                        data__requirements_item_len = len(data__requirements_item)
-                        if data__requirements_item_len < 1:
+                        if not REGEX_PATTERNS['^[^\\-\\t\\n\\v\\f\\r\\ ]'].search(data__requirements_item):
                             raise JsonSchemaValueException
         if "cpu_request" in data_keys:
             data_keys.remove("cpu_request")

@@ -138,11 +138,14 @@ def parse_yaml(raw: bytes, file: str) -> Document:
     if data is not _NOT_PLAIN:
         return Document(file, data, text)
     from ruamel.yaml.error import MarkedYAMLError, YAMLError
+    from ruamel.yaml.reader import ReaderError
 
     try:
         tree = _yaml().load(text)
     except MarkedYAMLError as exc:
         raise BodyworkError([_marked_error(file, exc, text)]) from None
+    except ReaderError as exc:  # a character YAML refuses; ruamel gives its index in the text, not its line
+        raise BodyworkError([_refused_character(file, exc, text)]) from None
     except (YAMLError, RecursionError) as exc:
         raise BodyworkError([Diagnostic(file, 0, 0, "", "error", f"invalid YAML: {exc}")]) from None
     document = Document(file, _plain(tree), text)
@@ -275,6 +278,7 @@ def _decode(raw: bytes, file: str) -> str:
 def _yaml() -> Any:
     from ruamel.yaml import YAML
     from ruamel.yaml.composer import Composer, ComposerError
+    from ruamel.yaml.constructor import RoundTripConstructor
     from ruamel.yaml.events import AliasEvent
 
     class NoAliasComposer(Composer):
@@ -299,8 +303,17 @@ def _yaml() -> Any:
                 )
             return super().compose_node(parent, index)
 
+    class YamlKeysConstructor(RoundTripConstructor):
+        """Duplicate keys as YAML sees them: 1, true and 1.0 are three keys (Python's dict holds one of them)."""
+
+        def check_mapping_key(self, node: Any, key_node: Any, mapping: Any, key: Any, value: Any) -> bool:
+            if key in mapping and not _repeats(node, key_node):
+                return False  # kept out: the first key, not a string either, is reported as such
+            return bool(super().check_mapping_key(node, key_node, mapping, key, value))
+
     yaml = YAML(typ="rt", pure=True)
     yaml.Composer = NoAliasComposer
+    yaml.Constructor = YamlKeysConstructor
     yaml.max_depth = MAX_DEPTH
     yaml.allow_duplicate_keys = False
     return yaml
@@ -332,6 +345,29 @@ def _marked_error(file: str, exc: Any, text: str) -> Diagnostic:
     return Diagnostic(file, line, column, "", "error", f"invalid YAML: {message}")
 
 
+def _refused_character(file: str, exc: Any, text: str) -> Diagnostic:
+    """The error for a character YAML does not allow (a control character, a surrogate): ruamel's ReaderError."""
+    line = text.count("\n", 0, exc.position) + 1
+    column = exc.position - text.rfind("\n", 0, exc.position)
+    message = f"invalid YAML: character U+{exc.character:04X} is not allowed in YAML; remove it"
+    return Diagnostic(file, line, column, "", "error", message)
+
+
+def _same_key(a: Any, b: Any) -> bool:
+    """Whether two composed key nodes are the same YAML key: same tag, same text."""
+    return bool((a.tag, a.value) == (b.tag, b.value))
+
+
+def _repeats(mapping: Any, key: Any) -> bool:
+    """Whether the key node ``key`` of the composed ``mapping`` repeats a key before it."""
+    for other, _ in mapping.value:
+        if other is key:
+            return False
+        if _same_key(other, key):
+            return True
+    return False
+
+
 def _first_definition_line(text: str, duplicate: Any) -> int | None:
     """1-based line of the first key equal to the duplicate key at mark ``duplicate``, None if not found.
 
@@ -357,7 +393,7 @@ def _first_definition_line(text: str, duplicate: Any) -> int | None:
         keys = [key for key, _ in node.value]
         for index, key in enumerate(keys):
             if key.start_mark.index == duplicate.index:
-                same = [k for k in keys[:index] if (k.tag, k.value) == (key.tag, key.value)]
+                same = [k for k in keys[:index] if _same_key(k, key)]
                 return same[0].start_mark.line + 1 if same else None
         pending.extend(value for _, value in node.value)
         pending.extend(keys)
@@ -383,6 +419,6 @@ def _plain(node: Any) -> Any:
 
 
 def _plain_key(node: Any) -> Any:
-    """A mapping key as _plain copies it: numbers and booleans stay, anything else becomes an exact str."""
+    """A mapping key as _plain copies it: null, numbers and booleans stay, anything else becomes an exact str."""
     key = _plain(node)
-    return key if isinstance(key, (int, float, bool, str)) else str(key)
+    return key if key is None or isinstance(key, (int, float, bool, str)) else str(key)

@@ -62,8 +62,8 @@ def validate_project(
     path: Path, env: str | None = None, files: Files | None = None
 ) -> tuple[tuple[Document, ...], list[Diagnostic]]:
     """Every diagnostic for the project or file at PATH with the overlay of ``env`` (None: no overlay), and the
-    documents read: the project's, then the overlay's once the project is valid. The files are read from disk, or
-    from ``files`` (one commit) when given.
+    documents read: the project's, then the overlay's once the project is valid (before, only the overlay's own
+    problems are looked for). The files are read from disk, or from ``files`` (one commit) when given.
 
     An overlay given by name (``bodywork.<env>.yaml``) is checked as `render --env <env>` loads it: first
     the bodywork.yaml beside it as a project, then the overlay against bodywork-env.schema.json and that project.
@@ -75,18 +75,26 @@ def validate_project(
         path, env = path.parent, named_env
     try:
         file, folder = config_file(path)
-        document = read_document(file, files)
     except BodyworkError as exc:
         return (), exc.diagnostics
     is_file = files.is_file if files is not None else Path.is_file
     exists = None if folder is None else (lambda module: is_file(folder / module))
-    diagnostics = validate_document(document, exists)
-    if env is None or errors_in(diagnostics):
-        return (document,), diagnostics
+    try:
+        document = read_document(file, files)
+    except BodyworkError as exc:  # unreadable: the overlay is still checked on its own
+        documents: tuple[Document, ...] = ()
+        diagnostics = exc.diagnostics
+    else:
+        documents = (document,)
+        diagnostics = validate_document(document, exists)
+    if env is None:
+        return documents, diagnostics
     try:
         overlay = read_overlay(file, env, files)
     except BodyworkError as exc:
-        return (document,), diagnostics + exc.diagnostics
+        return documents, diagnostics + exc.diagnostics
+    if errors_in(diagnostics):
+        return documents, diagnostics + validate_overlay(overlay, None)
     return (document, overlay), diagnostics + validate_overlay(overlay, document.data)
 
 

@@ -41,6 +41,9 @@ _PATTERN_EXPECTATIONS = {
     "^(\\*\\.)?[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$": "a lower-case DNS name such as"
     " ml.example.com, or a wildcard *.example.com",
     "\\.(py|ipynb)$": "a path ending in .py or .ipynb",
+    # The runner's REQUIREMENT (runner/bodywork_runner.py), which refuses the same with the same words.
+    "^[^-\\t\\n\\v\\f\\r ]": "a package specifier, URL or path, not starting with '-' or a space; pip options"
+    " belong in the image or a requirements.txt beside the module",
     "^/[^\\s]*$": "a URL path starting with '/', without spaces",
     _QUALIFIED_NAME: "a label or annotation key: an optional DNS subdomain and '/', then letters, digits, '-', '_'"
     " and '.', letters or digits at both ends",
@@ -80,8 +83,9 @@ def validate_document(doc: Document, module_exists: Callable[[str], bool] | None
     return sorted(set(found))
 
 
-def validate_overlay(doc: Document, base: dict[str, Any]) -> list[Diagnostic]:
-    """Every problem of an environment overlay (bodywork.<env>.yaml) of the valid base data ``base``."""
+def validate_overlay(doc: Document, base: dict[str, Any] | None) -> list[Diagnostic]:
+    """Every problem of an environment overlay (bodywork.<env>.yaml) of the valid base data ``base``; with None
+    (the base has errors), only those found without the base: its own schema, image, network policy, namespace."""
     if doc.data is None:
         return []
     if not isinstance(doc.data, dict):
@@ -94,8 +98,6 @@ def validate_overlay(doc: Document, base: dict[str, Any]) -> list[Diagnostic]:
     section: dict[str, Any] = pipeline if isinstance(pipeline, dict) else {}
     found += _image_problems(doc, ("pipeline", "docker_image"), section.get("docker_image"))
     found += _network_policy_problems(doc, ("pipeline", "network_policy"), section.get("network_policy"))
-    base_section = base.get("pipeline") or base.get("project") or {}
-    found += _schedule_problems(doc, "pipeline", section, has_base="schedule" in base_section)
     namespace = section.get("namespace")
     if isinstance(namespace, str) and namespace and not names.is_label(names.normalise(namespace)):
         found.append(
@@ -106,6 +108,10 @@ def validate_overlay(doc: Document, base: dict[str, Any]) -> list[Diagnostic]:
                 f"{namespace!r} becomes {names.normalise(namespace)!r}, not a valid Kubernetes name",
             )
         )
+    if base is None:
+        return sorted(set(found))
+    base_section = base.get("pipeline") or base.get("project") or {}
+    found += _schedule_problems(doc, "pipeline", section, has_base="schedule" in base_section)
     stages = doc.data.get("stages")
     for key, spec in stages.items() if isinstance(stages, dict) else ():
         if key not in base["stages"]:
@@ -656,10 +662,13 @@ def _at(doc: Document, path: PathKey, severity: Severity, message: str, *, key: 
 
 
 def format_path(path: PathKey) -> str:
-    """``stages.train.args[0]`` from ('stages', 'train', 'args', 0)."""
+    """``stages.train.args[0]`` from ('stages', 'train', 'args', 0); a null key is ``[null]``."""
     text = ""
     for part in path:
-        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
+        if part is None:
+            text += "[null]"
+        else:
+            text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
     return text
 
 

@@ -201,7 +201,7 @@ volumes:
     emptyDir: {}
   - name: runner
     configMap:
-      name: {{ include "nightly-scores.objectName" (dict "root" .root "part" "runner" "suffix" "-99138daf") | quote }}
+      name: {{ include "nightly-scores.objectName" (dict "root" .root "part" "runner" "suffix" "-95fc6ed1") | quote }}
       defaultMode: 292
   {{- if $shared }}
   - name: shared

@@ -201,7 +201,7 @@ volumes:
     emptyDir: {}
   - name: runner
     configMap:
-      name: {{ include "train-and-serve.objectName" (dict "root" .root "part" "runner" "suffix" "-99138daf") | quote }}
+      name: {{ include "train-and-serve.objectName" (dict "root" .root "part" "runner" "suffix" "-95fc6ed1") | quote }}
       defaultMode: 292
   {{- if $shared }}
   - name: shared
