@@ -102,3 +102,29 @@ def test_secret_name_may_be_a_long_subdomain_but_not_longer_than_253() -> None:
     assert names.secret_name("s" * 200, None) == "s" * 200
     assert names.secret_name("s" * 300, None) == "s" * 244 + "-22ea06c8"
     assert names.secret_name("s" * 300, "grp") == "grp-" + "s" * 240 + "-e97fb033"
+
+
+@pytest.mark.parametrize(
+    ("path", "name"),
+    [
+        ("envs/prod/demo", "demo-prod"),
+        ("./envs/default/demo/", "demo-default"),
+        ("envs", "envs"),  # a lone envs folder keeps its name
+        ("clusters/envs/demo", "demo-envs-clusters"),  # only a leading envs is dropped
+        ("deploy\\win\\Demo_Model", "demo-model-win-deploy"),  # Windows separators, normalised parts
+        ("a b/c@d", "c-d-a-b"),  # characters a name cannot hold become one '-'
+        ("-x-/_y_", "y---x"),  # no '-' left at either end
+        ("", None),
+        (".", None),
+        ("./", None),
+        ("@@", None),
+    ],
+)
+def test_a_deployment_folder_names_its_objects_last_folder_first(path: str, name: str | None) -> None:
+    assert names.of_folder(path) == name
+
+
+def test_a_deep_deployment_folder_gets_a_fitted_name() -> None:
+    path = "/".join(f"folder{i}" for i in range(12))
+    full = "-".join(f"folder{i}" for i in reversed(range(12)))
+    assert names.of_folder(path) == names.fit(full) and len(names.fit(full)) == names.LABEL_MAX
