@@ -7,6 +7,7 @@ the header (``--hypothesis-seed=N`` replays a run).
 
 from __future__ import annotations
 
+import os
 import random
 import shutil
 import subprocess
@@ -99,6 +100,23 @@ def isolated_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.
     monkeypatch.setenv("GIT_COMMITTER_EMAIL", "committer@example.invalid")
     monkeypatch.setenv("GIT_TERMINAL_PROMPT", "0")
     return home
+
+
+@pytest.fixture
+def new_york_local_time() -> Iterator[None]:
+    """The process's local time zone (TZ) set to America/New_York for a test, then restored: code that must not
+    follow the machine's zone (run ids, scheduled times) is tested away from UTC."""
+    saved = os.environ.get("TZ")
+    os.environ["TZ"] = "America/New_York"
+    time.tzset()
+    try:
+        yield
+    finally:
+        if saved is None:
+            os.environ.pop("TZ", None)
+        else:
+            os.environ["TZ"] = saved
+        time.tzset()
 
 
 @pytest.fixture
