@@ -167,8 +167,10 @@ class _Chooser:
             draft = self._draft_of_tip()
         except BodyworkError as exc:
             run = held.due(self.moment) if held is not None else None
-            fallback, _ = self._draft(held.metadata.source.commit) if held is not None and run else (None, "")
-            if held is None or fallback is None:
+            if held is None or run is None:
+                raise
+            fallback, _ = self._draft(held.metadata.source.commit)
+            if fallback is None:
                 raise
             # A commit that does not render stops no scheduled run of the commit deployed.
             publication = fallback.publication(run, starts=True)
